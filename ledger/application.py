@@ -1,0 +1,366 @@
+"""The ledger's service layer: commands in, events out, nothing written on error.
+
+``ClaimsLedger`` is the eventsourcing ``Application``; every write goes through a
+:class:`Batch`, a unit of work that checks each command against the stored
+records *and* the ones staged before it, then saves all events in one
+transaction. A single API mutation is a batch of one; an import file is one batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError
+
+from ledger import commands as c
+from ledger.dates import PartialDate
+from ledger.domain import Actor, ApiKey, Claim, Source, SourceKey, Topic, actor_id, claim_id, source_id, topic_id
+from ledger.errors import BadInput, Conflict, NotFound
+from ledger.persistence import LedgerRecorder
+
+DEFAULT_DATABASE_URL = "sqlite:///claims.db"
+API_ROLES = ("reader", "editor", "admin")
+A = TypeVar("A", bound=Aggregate)
+
+
+def open_recorder(url: str | None = None) -> LedgerRecorder:
+    """The store named by a URL: ``sqlite:///path`` or ``postgresql://...``."""
+    url = url or os.environ.get("CLAIMS_DATABASE_URL") or DEFAULT_DATABASE_URL
+    if url.startswith("sqlite:///"):
+        from ledger.sqlite import SQLiteLedgerRecorder
+
+        path = url.removeprefix("sqlite:///")
+        recorder: LedgerRecorder = SQLiteLedgerRecorder(path)
+    elif url.startswith(("postgresql://", "postgres://")):
+        from ledger.postgres import PostgresLedgerRecorder
+
+        recorder = PostgresLedgerRecorder(url)
+    else:
+        raise ValueError(f"CLAIMS_DATABASE_URL {url!r} is neither sqlite:///PATH nor postgresql://...")
+    recorder.create_tables()
+    return recorder
+
+
+class ClaimsLedger(Application[UUID]):
+    """The event-sourced claims ledger."""
+
+    name = "ClaimsLedger"
+
+    def __init__(self, recorder: LedgerRecorder) -> None:
+        self.ledger_recorder = recorder
+        super().__init__(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+
+    @classmethod
+    def open(cls, url: str | None = None) -> ClaimsLedger:
+        return cls(open_recorder(url))
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        return self.ledger_recorder
+
+    def close(self) -> None:
+        self.ledger_recorder.close()
+        super().close()
+
+    def __enter__(self) -> ClaimsLedger:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def batch(self, principal: str) -> Batch:
+        return Batch(self, principal)
+
+    # Single commands, each its own batch (and transaction).
+
+    def register_source(self, command: c.RegisterSource, principal: str) -> tuple[UUID, bool]:
+        with self.batch(principal) as batch:
+            return batch.register_source(command)
+
+    def register_actor(self, command: c.RegisterActor, principal: str, reason: str | None = None) -> tuple[UUID, bool]:
+        with self.batch(principal) as batch:
+            return batch.register_actor(command, reason)
+
+    def define_topic(self, command: c.DefineTopic, principal: str, reason: str | None = None) -> tuple[UUID, bool]:
+        with self.batch(principal) as batch:
+            return batch.define_topic(command, reason)
+
+    def record_claim(self, command: c.RecordClaim, principal: str) -> tuple[UUID, bool]:
+        with self.batch(principal) as batch:
+            return batch.record_claim(command)
+
+    def revise_claim(self, command: c.ReviseClaim, principal: str) -> Claim:
+        with self.batch(principal) as batch:
+            return batch.revise_claim(command)
+
+    def retract_claim(self, command: c.RetractClaim, principal: str) -> Claim:
+        with self.batch(principal) as batch:
+            return batch.retract_claim(command)
+
+    def get_claim(self, ref: str | UUID) -> Claim:
+        return self.batch("reader").claim(ref)
+
+    def issue_api_key(self, name: str, role: str, principal: str) -> str:
+        """Create a key; the secret is returned once and only its hash is stored."""
+        if role not in API_ROLES:
+            raise BadInput("role", f"{role!r} is not one of {', '.join(API_ROLES)}")
+        if not c.KEY_PATTERN.match(name or ""):
+            raise BadInput("name", f"{name!r} is not a key (lower-case letters, digits and single hyphens)")
+        with self.batch(principal) as batch:
+            if batch.find(ApiKey, ApiKey.create_id(name)) is not None:
+                raise BadInput("name", f"an API key named {name!r} exists already")
+            secret = "clk_" + secrets.token_urlsafe(32)
+            digest = hashlib.sha256(secret.encode()).hexdigest()
+            batch.stage(ApiKey(name=name, role=role, secret_sha256=digest, recorded_by=principal))
+        return secret
+
+    def revoke_api_key(self, name: str, reason: str, principal: str) -> None:
+        with self.batch(principal) as batch:
+            key = batch.find(ApiKey, ApiKey.create_id(name))
+            if key is None:
+                raise NotFound("API key", name)
+            if key.revoked is None:
+                key.revoke(reason=c.parse_reason(reason), recorded_by=principal)
+                batch.stage(key)
+
+
+class Batch:
+    """A unit of work: staged aggregates are visible to later commands, saved together."""
+
+    def __init__(self, ledger: ClaimsLedger, principal: str) -> None:
+        if not principal or len(principal) > c.MAX_NAME:
+            raise BadInput("principal", "every event needs who recorded it")
+        self.ledger = ledger
+        self.principal = principal
+        self.staged: dict[UUID, Aggregate] = {}
+        self.loaded: dict[UUID, Aggregate | None] = {}
+        self.events = 0
+        self.last_position = 0
+
+    def __enter__(self) -> Batch:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if exc_type is None:
+            self.commit()
+
+    # ---------------------------------------------------------------- reading
+
+    def prefetch(self, ids: Iterable[UUID]) -> None:
+        """Learn in one query which of many aggregates do not exist yet (bulk import)."""
+        wanted = [i for i in ids if i not in self.loaded and i not in self.staged]
+        existing = self.ledger.ledger_recorder.versions(wanted)
+        for i in wanted:
+            if i not in existing:
+                self.loaded[i] = None
+
+    def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        found = self.staged.get(aggregate_id)
+        if found is None:
+            if aggregate_id not in self.loaded:
+                try:
+                    self.loaded[aggregate_id] = self.ledger.repository.get(aggregate_id)
+                except AggregateNotFoundError:
+                    self.loaded[aggregate_id] = None
+            found = self.loaded[aggregate_id]
+        if found is not None and not isinstance(found, cls):
+            return None
+        return found
+
+    def claim(self, ref: str | UUID) -> Claim:
+        found = self.find(Claim, claim_ref(ref))
+        if found is None:
+            raise NotFound("claim", ref)
+        return found
+
+    def source_for(self, ref: str, field: str = "source") -> Source:
+        """A source by id or by key."""
+        try:
+            found = self.find(Source, UUID(ref))
+        except ValueError:
+            index = self.find(SourceKey, SourceKey.create_id(ref))
+            found = self.find(Source, UUID(index.source_id)) if index else None
+        if found is None:
+            raise BadInput(field, f"unknown source {ref!r}")
+        return found
+
+    def stage(self, aggregate: A) -> A:
+        self.staged[aggregate.id] = aggregate
+        return aggregate
+
+    # ---------------------------------------------------------------- commands
+
+    def register_source(self, command: c.RegisterSource) -> tuple[UUID, bool]:
+        sid = source_id(command.sha256)
+        if self.find(Source, sid) is not None:
+            return sid, False  # the same text again: idempotent
+        index = self.find(SourceKey, SourceKey.create_id(command.key))
+        if index is not None:
+            raise BadInput("key", f"source key {command.key!r} is already used for a different text")
+        self.stage(
+            Source(
+                sha256=command.sha256,
+                key=command.key,
+                text=command.text,
+                metadata=command.metadata,
+                recorded_by=self.principal,
+            )
+        )
+        self.stage(SourceKey(key=command.key, source_id=str(sid), recorded_by=self.principal))
+        return sid, True
+
+    def register_actor(self, command: c.RegisterActor, reason: str | None = None) -> tuple[UUID, bool]:
+        actor = self.find(Actor, actor_id(command.key))
+        if actor is None:
+            actor = self.stage(Actor(key=command.key, profile=command.profile, recorded_by=self.principal))
+            return actor.id, True
+        changes = _changes(actor.profile, command.profile)
+        if changes:
+            if not reason:
+                raise BadInput("key", f"actor {command.key!r} exists with other details; give a reason to revise it")
+            actor.revise(changes=changes, reason=reason, recorded_by=self.principal)
+            self.stage(actor)
+        return actor.id, bool(changes)
+
+    def define_topic(self, command: c.DefineTopic, reason: str | None = None) -> tuple[UUID, bool]:
+        topic = self.find(Topic, topic_id(command.key))
+        wanted = {"title": command.title, "proposition": command.proposition}
+        if topic is None:
+            topic = self.stage(Topic(key=command.key, **wanted, recorded_by=self.principal))
+            return topic.id, True
+        changes = _changes({"title": topic.title, "proposition": topic.proposition}, wanted)
+        if changes:
+            if not reason:
+                raise BadInput("key", f"topic {command.key!r} exists with other details; give a reason to revise it")
+            topic.revise(changes=changes, reason=reason, recorded_by=self.principal)
+            self.stage(topic)
+        return topic.id, bool(changes)
+
+    def record_claim(self, command: c.RecordClaim) -> tuple[UUID, bool]:
+        content = self._checked_content(dict(command.content))
+        links = []
+        for relation, target in command.links:
+            field = "supersedes" if relation == "SUPERSEDES" else "disputes"
+            try:
+                links.append({"relation": relation, "target": str(self.claim(target).id)})
+            except NotFound:
+                raise BadInput(field, f"unknown claim {target!r}") from None
+        content["links"] = links
+        existing = self.find(Claim, claim_id(command.key))
+        if existing is not None:
+            if _changes(_comparable(existing.recorded_content), _comparable(content)):
+                raise BadInput("key", f"claim {command.key!r} exists with other content; revise it instead")
+            return existing.id, False
+        claim = self.stage(Claim(key=command.key, content=content, recorded_by=self.principal))
+        return claim.id, True
+
+    def revise_claim(self, command: c.ReviseClaim) -> Claim:
+        claim = self._current(command.claim, command.expected_version)
+        if command.revision_key and command.revision_key in claim.revision_keys:
+            return claim  # this correction was applied before
+        if claim.retracted is not None:
+            raise BadInput("id", f"claim {claim.key!r} was retracted and can no longer be revised")
+        proposed = {**claim.content, **command.changes}
+        if "passage" in command.changes or "source" in command.changes:
+            proposed["passage"] = command.changes.get("passage", _plain_passage(claim.content["passage"]))
+        else:
+            proposed["source"] = claim.content["source"]
+        checked = self._checked_content(proposed)
+        before, after = _comparable(claim.content), _comparable(checked)
+        changes = {
+            field: {"before": claim.content[field], "after": checked[field]}
+            for field in c.CLAIM_FIELDS
+            if before.get(field) != after.get(field)
+        }
+        if not changes:
+            raise BadInput("changes", "change nothing: every field already has that value")
+        claim.revise(
+            changes=changes, reason=command.reason, recorded_by=self.principal, revision_key=command.revision_key
+        )
+        return self.stage(claim)
+
+    def retract_claim(self, command: c.RetractClaim) -> Claim:
+        claim = self._current(command.claim, command.expected_version)
+        if claim.retracted is not None:
+            raise BadInput("id", f"claim {claim.key!r} is already retracted")
+        claim.retract(reason=command.reason, recorded_by=self.principal)
+        return self.stage(claim)
+
+    def commit(self) -> int:
+        """Save everything staged in one transaction; returns the last log position written."""
+        aggregates = list(self.staged.values())
+        if not aggregates:
+            return self.last_position
+        try:
+            recordings = self.ledger.save(*aggregates)
+        except IntegrityError:
+            raise Conflict("record", "in this batch", None, None) from None
+        self.events += len(recordings)
+        if recordings:
+            self.last_position = max(r.notification.id for r in recordings)
+        self.staged.clear()
+        self.loaded.clear()
+        return self.last_position
+
+    # ---------------------------------------------------------------- rules
+
+    def _current(self, ref: str | UUID, expected: int | None) -> Claim:
+        claim = self.claim(ref)
+        if expected is not None and claim.version != expected:
+            raise Conflict("claim", claim.id, expected, claim.version)
+        return claim
+
+    def _checked_content(self, content: dict[str, Any]) -> dict[str, Any]:
+        """Cross-record rules: keys resolve, the passage matches, the date fits the source."""
+        if self.find(Actor, actor_id(content["actor"])) is None:
+            raise BadInput("actor", f"unknown actor key {content['actor']!r}")
+        if self.find(Topic, topic_id(content["topic"])) is None:
+            raise BadInput("topic", f"unknown topic key {content['topic']!r}")
+        source = self.source_for(str(content["source"]))
+        content["source"] = str(source.id)
+        content["passage"] = c.passage_selector(source.text, content["passage"])
+        stated = PartialDate.from_dict(content["stated"], "stated")
+        published = PartialDate.from_dict(source.metadata["published"], "source.published")
+        if stated.earliest > published.latest:
+            raise BadInput(
+                "stated",
+                f"{stated.iso()} is after the source's publication ({published.iso()}): "
+                "a source cannot report what had not yet been said",
+            )
+        return content
+
+
+def claim_ref(ref: str | UUID) -> UUID:
+    if isinstance(ref, UUID):
+        return ref
+    try:
+        return UUID(ref)
+    except ValueError:
+        return claim_id(ref)
+
+
+def _plain_passage(passage: dict[str, Any]) -> dict[str, Any]:
+    return {"start": passage["start"], "end": passage["end"], "exact": passage["exact"]}
+
+
+def _comparable(content: dict[str, Any]) -> dict[str, Any]:
+    return {**content, "passage": _plain_passage(content["passage"])} if "passage" in content else content
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """Field-level differences as {field: {before, after}}, the form revision events store."""
+    return {
+        field: {"before": before.get(field), "after": value}
+        for field, value in after.items()
+        if before.get(field) != value
+    }
+
+
+def claim_ids(keys: Sequence[str]) -> list[UUID]:
+    return [claim_ref(k) for k in keys]

@@ -1,0 +1,175 @@
+"""The ledger's aggregates: Source, Actor, Topic and Claim.
+
+Every state change is an event (the ``@event`` methods); nothing is updated in
+place. Event payloads hold only primitives (str, int, bool, dict, list, UUID) so
+that what is stored reads plainly to an auditor and never depends on a class.
+Validation happens before these methods are called (see ``commands.py``): the
+aggregates record facts, they do not second-guess them.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+# Stable identities: the same key (or the same text) always maps to the same id,
+# which is what makes registration and re-import idempotent.
+NAMESPACE = uuid5(NAMESPACE_URL, "https://claims-ledger.invalid/")
+
+
+def source_id(sha256: str) -> UUID:
+    return uuid5(NAMESPACE, f"source:{sha256}")
+
+
+def actor_id(key: str) -> UUID:
+    return uuid5(NAMESPACE, f"actor:{key}")
+
+
+def topic_id(key: str) -> UUID:
+    return uuid5(NAMESPACE, f"topic:{key}")
+
+
+def claim_id(key: str) -> UUID:
+    return uuid5(NAMESPACE, f"claim:{key}")
+
+
+class Source(Aggregate):
+    """A document claims are taken from; its text never changes once registered."""
+
+    @staticmethod
+    def create_id(sha256: str) -> UUID:  # type: ignore[override]
+        return source_id(sha256)
+
+    @event("Registered")
+    def __init__(self, *, sha256: str, key: str, text: str, metadata: dict[str, Any], recorded_by: str) -> None:
+        self.sha256 = sha256
+        self.key = key
+        self.text = text
+        self.metadata = copy.deepcopy(metadata)  # never alias an event's payload
+
+    @event("Revised")
+    def revise(self, *, changes: dict[str, Any], reason: str, recorded_by: str) -> None:
+        for field, change in changes.items():
+            self.metadata[field] = copy.deepcopy(change["after"])
+
+
+class Actor(Aggregate):
+    """A person or body that makes claims."""
+
+    @staticmethod
+    def create_id(key: str) -> UUID:  # type: ignore[override]
+        return actor_id(key)
+
+    @event("Registered")
+    def __init__(self, *, key: str, profile: dict[str, Any], recorded_by: str) -> None:
+        self.key = key
+        self.profile = copy.deepcopy(profile)
+
+    @event("Revised")
+    def revise(self, *, changes: dict[str, Any], reason: str, recorded_by: str) -> None:
+        for field, change in changes.items():
+            self.profile[field] = copy.deepcopy(change["after"])
+
+
+class Topic(Aggregate):
+    """What claims take a stance on: a key, a title and the proposition itself."""
+
+    @staticmethod
+    def create_id(key: str) -> UUID:  # type: ignore[override]
+        return topic_id(key)
+
+    @event("Defined")
+    def __init__(self, *, key: str, title: str, proposition: str, recorded_by: str) -> None:
+        self.key = key
+        self.title = title
+        self.proposition = proposition
+
+    @event("Revised")
+    def revise(self, *, changes: dict[str, Any], reason: str, recorded_by: str) -> None:
+        for field, change in changes.items():
+            setattr(self, field, copy.deepcopy(change["after"]))
+
+
+class Claim(Aggregate):
+    """One statement by one actor on one topic, pinned to a passage of a source.
+
+    An actor changing their mind is a *new* claim. ``revise`` is the ledger
+    correcting its own record; ``retract`` withdraws a record that should never
+    have been made. Both keep the history and require a reason.
+    """
+
+    @staticmethod
+    def create_id(key: str) -> UUID:  # type: ignore[override]
+        return claim_id(key)
+
+    @event("Recorded")
+    def __init__(self, *, key: str, content: dict[str, Any], recorded_by: str) -> None:
+        self.key = key
+        self.content = copy.deepcopy(content)  # pending events must not change under us
+        # What was first recorded: re-importing the same record is then a no-op
+        # even after corrections changed the current content.
+        self.recorded_content = copy.deepcopy(content)
+        self.retracted: str | None = None
+        self.revision_keys: list[str] = []
+
+    @event("Revised")
+    def revise(
+        self,
+        *,
+        changes: dict[str, Any],
+        reason: str,
+        recorded_by: str,
+        revision_key: str | None = None,
+    ) -> None:
+        for field, change in changes.items():
+            self.content[field] = copy.deepcopy(change["after"])
+        if revision_key:
+            self.revision_keys.append(revision_key)
+
+    @event("Retracted")
+    def retract(self, *, reason: str, recorded_by: str) -> None:
+        self.retracted = reason
+
+    @event("Linked")
+    def link(self, *, relation: str, target: str, recorded_by: str) -> None:
+        links = [*self.content.get("links", []), {"relation": relation, "target": target}]
+        self.content["links"] = links
+
+
+class SourceKey(Aggregate):
+    """Index from a source's human key to its content-addressed id (keeps keys unique)."""
+
+    @staticmethod
+    def create_id(key: str) -> UUID:  # type: ignore[override]
+        return uuid5(NAMESPACE, f"source-key:{key}")
+
+    @event("Assigned")
+    def __init__(self, *, key: str, source_id: str, recorded_by: str) -> None:
+        self.key = key
+        self.source_id = source_id
+
+
+class ApiKey(Aggregate):
+    """A credential for the API. Only the SHA-256 of the secret is ever stored.
+
+    Keys are ledger events too, so granting and revoking access has the same
+    audit trail as every claim.
+    """
+
+    @staticmethod
+    def create_id(name: str) -> UUID:  # type: ignore[override]
+        return uuid5(NAMESPACE, f"api-key:{name}")
+
+    @event("Issued")
+    def __init__(self, *, name: str, role: str, secret_sha256: str, recorded_by: str) -> None:
+        self.name = name
+        self.role = role
+        self.secret_sha256 = secret_sha256
+        self.revoked: str | None = None
+
+    @event("Revoked")
+    def revoke(self, *, reason: str, recorded_by: str) -> None:
+        self.revoked = reason

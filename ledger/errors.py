@@ -1,0 +1,49 @@
+"""The ledger's errors. Each names what was wrong so a user can fix it."""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    """Base class of every error the ledger reports to its users."""
+
+    code = "LEDGER_ERROR"
+
+
+class BadInput(LedgerError):
+    """Input that the ledger refuses; nothing was written."""
+
+    code = "BAD_USER_INPUT"
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+class NotFound(LedgerError):
+    code = "NOT_FOUND"
+
+    def __init__(self, kind: str, key: object) -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(f"{kind} {key!s} not found")
+
+
+class Conflict(LedgerError):
+    """An optimistic-concurrency conflict: someone else changed the record first."""
+
+    code = "CONFLICT"
+
+    def __init__(self, kind: str, key: object, expected: int | None, current: int | None) -> None:
+        self.kind = kind
+        self.key = key
+        self.expected_version = expected
+        self.current_version = current
+        if expected is None or current is None:
+            message = f"{kind} {key!s} was changed by another writer at the same time; try again"
+        else:
+            message = (
+                f"{kind} {key!s} is at version {current}, not the expected version {expected}; "
+                "reload it and apply your change again"
+            )
+        super().__init__(message)

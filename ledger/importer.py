@@ -1,0 +1,255 @@
+"""Import files: curated sources, actors, topics, claims and corrections.
+
+The format is YAML (JSON is valid YAML), described by
+``ledger/schema/import-v1.schema.json``. A file is checked completely (encoding,
+syntax, duplicate keys, schema, field rules, references) before anything is
+written; then it is written as one batch, in one transaction. Every error names
+the file, the line and the field. Re-importing a file writes nothing new.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from ledger import commands as c
+from ledger.application import Batch, ClaimsLedger, claim_ids
+from ledger.errors import BadInput, LedgerError, NotFound
+
+FORMAT = "claims-ledger/import/v1"
+SECTIONS = ("sources", "actors", "topics", "claims", "revisions", "retractions")
+MAX_REPORTED = 20
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class ImportFileError(LedgerError):
+    """An import file was refused; nothing from it was written."""
+
+    code = "BAD_USER_INPUT"
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        shown = "\n".join(str(p) for p in problems[:MAX_REPORTED])
+        more = f"\n... and {len(problems) - MAX_REPORTED} more" if len(problems) > MAX_REPORTED else ""
+        super().__init__(f"{shown}{more}\nnothing from {problems[0].file} was written")
+
+
+@dataclass
+class ImportResult:
+    file: str
+    events: int = 0
+    created: dict[str, int] = field(default_factory=dict)
+    unchanged: int = 0
+
+
+Progress = Callable[[int, int], None]  # (done, total) records
+
+
+# ------------------------------------------------------------------ reading
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate mapping keys (YAML would silently keep the last)."""
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        if key in seen:
+            raise yaml.MarkedYAMLError(
+                "duplicate key",
+                None,
+                f"{key!r} appears twice in one mapping (first on line {seen[key] + 1})",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+# Dates stay strings: the ledger parses them itself, with its own precision rules.
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, regexp) for tag, regexp in v if tag != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _schema() -> dict[str, Any]:
+    text = resources.files("ledger").joinpath("schema/import-v1.schema.json").read_text("utf-8")
+    result: dict[str, Any] = json.loads(text)
+    return result
+
+
+class _Lines:
+    """Line numbers of records and fields, from the YAML node tree."""
+
+    def __init__(self, root: yaml.Node | None) -> None:
+        self.root = root
+
+    def of(self, path: list[Any]) -> int | None:
+        node = self.root
+        line = node.start_mark.line + 1 if node else None
+        for part in path:
+            if isinstance(node, yaml.MappingNode):
+                node = next((v for k, v in node.value if k.value == part), None)
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+                node = node.value[part]
+            else:
+                break
+            if node is None:
+                break
+            line = node.start_mark.line + 1
+        return line
+
+
+def read(path: Path) -> tuple[dict[str, Any], _Lines]:
+    """Decode and parse a file; raise ImportFileError for encoding, syntax or schema problems."""
+    name = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise ImportFileError([Problem(name, None, "", f"cannot be read: {error.strerror}")]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise ImportFileError([Problem(name, line, "", f"is not valid UTF-8 (byte {error.start})")]) from None
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        message = " ".join(str(p) for p in (error.context, error.problem) if p)
+        raise ImportFileError(
+            [Problem(name, mark.line + 1 if mark else None, "", f"is not valid YAML: {message}")]
+        ) from None
+    lines = _Lines(node)
+    if not isinstance(data, dict):
+        raise ImportFileError([Problem(name, 1, "", "must be a mapping with 'format' and sections")])
+    validator = jsonschema.Draft202012Validator(_schema())
+    problems = [
+        Problem(name, lines.of(list(e.absolute_path)), _dotted(e.absolute_path), e.message)
+        for e in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+    ]
+    if problems:
+        raise ImportFileError(problems)
+    return data, lines
+
+
+def _dotted(path: Any) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+# ------------------------------------------------------------------ applying
+
+
+def import_file(ledger: ClaimsLedger, path: Path, principal: str, progress: Progress | None = None) -> ImportResult:
+    data, lines = read(path)
+    name = str(path)
+    records = list(iter_records(data))
+    problems = _duplicates(data, name, lines)
+    if problems:
+        raise ImportFileError(problems)
+    result = ImportResult(name)
+    batch = ledger.batch(principal)
+    batch.prefetch(claim_ids([r["key"] for r in data.get("claims") or []]))
+    for done, (section, i, record) in enumerate(records, 1):
+        try:
+            created = _apply(batch, section, record, path)
+        except (BadInput, NotFound) as error:
+            field = error.field if isinstance(error, BadInput) else "claim"
+            message = error.message if isinstance(error, BadInput) else str(error)
+            line = lines.of([section, i, field.split(".")[0].split("[")[0]])
+            raise ImportFileError([Problem(name, line, f"{section}[{i}].{field}", message)]) from None
+        if created:
+            result.created[section] = result.created.get(section, 0) + 1
+        else:
+            result.unchanged += 1
+        if progress:
+            progress(done, len(records))
+    before = batch.events
+    batch.commit()
+    result.events = batch.events - before
+    return result
+
+
+def _duplicates(data: dict[str, Any], name: str, lines: _Lines) -> list[Problem]:
+    problems = []
+    for section in ("sources", "actors", "topics", "claims", "revisions"):
+        seen: dict[str, int] = {}
+        for i, record in enumerate(data.get(section) or []):
+            key = record["key"]
+            if key in seen:
+                problems.append(
+                    Problem(name, lines.of([section, i, "key"]), f"{section}[{i}].key",
+                            f"{key!r} is used twice in this file (also {section}[{seen[key]}])")
+                )  # fmt: skip
+            seen[key] = i
+    return problems
+
+
+def _apply(batch: Batch, section: str, record: dict[str, Any], path: Path) -> bool:
+    """Apply one record; True when it wrote something."""
+    reason = f"changed in import file {path.name}"
+    if section == "sources":
+        record = dict(record)
+        if "text_file" in record:
+            record["text"] = _read_text(path.parent / record.pop("text_file"))
+        return batch.register_source(c.parse_source(record))[1]
+    if section == "actors":
+        return batch.register_actor(c.parse_actor(record), reason)[1]
+    if section == "topics":
+        return batch.define_topic(c.parse_topic(record), reason)[1]
+    if section == "claims":
+        return batch.record_claim(c.parse_claim(record))[1]
+    if section == "revisions":
+        claim = batch.claim(record["claim"])
+        if record["key"] in claim.revision_keys:
+            return False
+        changes = c.parse_changes(record["changes"])
+        command = c.ReviseClaim(record["claim"], None, changes, c.parse_reason(record["reason"]), record["key"])
+        batch.revise_claim(command)
+        return True
+    if section == "retractions":
+        if batch.claim(record["claim"]).retracted is not None:
+            return False
+        batch.retract_claim(c.RetractClaim(record["claim"], None, c.parse_reason(record["reason"])))
+        return True
+    raise AssertionError(section)  # pragma: no cover
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8")
+    except OSError as error:
+        raise BadInput("text_file", f"{path} cannot be read: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise BadInput("text_file", f"{path} is not valid UTF-8 (byte {error.start})") from None
+
+
+def iter_records(data: dict[str, Any]) -> Iterator[tuple[str, int, dict[str, Any]]]:
+    for section in SECTIONS:
+        for i, record in enumerate(data.get(section) or []):
+            yield section, i, record

@@ -1,0 +1,184 @@
+"""Verify the stored log from scratch, and prove it extends a saved digest.
+
+``verify`` recomputes every leaf from the stored event bytes, rebuilds the tree
+in log order and checks, in this order: positions are contiguous (presence),
+each event matches its recorded leaf hash (content and order, since a leaf binds
+its position), every stored tree head and tree node matches the recomputed
+tree, and the tree's size matches the latest head (nothing missing at the end).
+Given a saved digest, it also checks that the recomputed tree at the digest's
+size has the digest's root, and verifies an RFC 6962 consistency proof from the
+saved digest to the current tree.
+
+A rewrite that recomputes every hash, node and head in the database is only
+caught against a digest kept outside the system: that is what digests are for.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ledger.errors import BadInput
+from ledger.integrity import merkle
+from ledger.persistence import STORED_NODE_LEVEL, LedgerRecorder
+
+DIGEST_FORMAT = "claims-ledger/digest/v1"
+
+
+@dataclass(frozen=True)
+class Digest:
+    tree_size: int
+    root_hash: bytes
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "format": DIGEST_FORMAT,
+                "tree_size": self.tree_size,
+                "root_hash": self.root_hash.hex(),
+                "hashing": "RFC 6962 (SHA-256, leaf 0x00, node 0x01)",
+                "taken_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            },
+            indent=2,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Digest:
+        try:
+            data: Any = json.loads(text)
+            if data.get("format") != DIGEST_FORMAT:
+                raise BadInput("digest.format", f"must be {DIGEST_FORMAT!r}")
+            size, root = data["tree_size"], bytes.fromhex(data["root_hash"])
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise BadInput("digest", f"is not a claims-ledger digest ({error})") from None
+        if not isinstance(size, int) or size < 0 or len(root) != merkle.HASH_SIZE:
+            raise BadInput("digest", "needs a non-negative tree_size and a 32-byte root_hash")
+        return cls(size, root)
+
+
+@dataclass(frozen=True)
+class Report:
+    ok: bool
+    events: int
+    root_hash: bytes
+    problem: str | None = None
+    position: int | None = None  # the first event found wrong, where there is one
+    digest_checked: Digest | None = None
+    consistency_proof: list[bytes] | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "ok": self.ok,
+                "events": self.events,
+                "root_hash": self.root_hash.hex(),
+                "problem": self.problem,
+                "position": self.position,
+                "digest": None
+                if self.digest_checked is None
+                else {"tree_size": self.digest_checked.tree_size, "root_hash": self.digest_checked.root_hash.hex()},
+                "consistency_proof": None
+                if self.consistency_proof is None
+                else [h.hex() for h in self.consistency_proof],
+            },
+            indent=2,
+        )
+
+
+def current_digest(recorder: LedgerRecorder) -> Digest:
+    head = recorder.tree_head()
+    return Digest(head.size, head.root)
+
+
+def verify(
+    recorder: LedgerRecorder, saved: Digest | None = None, progress: Callable[[int, int], None] | None = None
+) -> Report:
+    head = recorder.tree_head()
+    heads = {h.size: h.root for h in recorder.tree_heads()}
+    frontier = merkle.Frontier()
+    saved_root: bytes | None = None
+    pending_nodes: dict[tuple[int, int], bytes] = {}
+
+    def fail(problem: str, position: int | None) -> Report:
+        return Report(False, frontier.size, frontier.root(), problem, position, saved)
+
+    def check_nodes() -> int | None:
+        stored = recorder.stored_nodes(list(pending_nodes))
+        for (level, index), expected in pending_nodes.items():
+            if stored.get((level, index)) != expected:
+                return (index + 1) << level  # last leaf the node covers
+        pending_nodes.clear()
+        return None
+
+    for event in recorder.iter_log():
+        expected_position = frontier.size + 1
+        if event.position != expected_position:
+            return fail(
+                f"event {expected_position} is missing: the log jumps from {expected_position - 1} to {event.position}",
+                expected_position,
+            )
+        leaf = event.expected_leaf_hash()
+        if leaf != event.leaf_hash:
+            return fail(
+                f"event {event.position} ({event.topic} of {event.originator_id} v{event.originator_version}) "
+                "does not match its recorded leaf hash: its content or its place in the log changed",
+                event.position,
+            )
+        for level, index, node in frontier.append(leaf):
+            if level >= STORED_NODE_LEVEL:
+                pending_nodes[(level, index)] = node
+        if frontier.size in heads and heads[frontier.size] != frontier.root():
+            return fail(
+                f"the tree head recorded at size {frontier.size} does not match the events: "
+                f"history up to event {frontier.size} was rewritten",
+                frontier.size,
+            )
+        if saved is not None and frontier.size == saved.tree_size:
+            saved_root = frontier.root()
+        if len(pending_nodes) >= 1000 and (bad := check_nodes()) is not None:
+            return fail(f"a stored tree node covering events up to {bad} does not match the events", bad)
+        if progress and frontier.size % 5000 == 0:
+            progress(frontier.size, head.size)
+    if (bad := check_nodes()) is not None:
+        return fail(f"a stored tree node covering events up to {bad} does not match the events", bad)
+    if progress:
+        progress(frontier.size, head.size)
+    if frontier.size != head.size:
+        return fail(
+            f"the latest tree head counts {head.size} events but the log holds {frontier.size}: "
+            f"events {frontier.size + 1}..{head.size} are missing",
+            frontier.size + 1,
+        )
+    if saved is None:
+        return Report(True, frontier.size, frontier.root())
+    return _check_digest(recorder, saved, saved_root, frontier)
+
+
+def _check_digest(
+    recorder: LedgerRecorder, saved: Digest, saved_root: bytes | None, frontier: merkle.Frontier
+) -> Report:
+    if saved.tree_size > frontier.size:
+        return Report(
+            False, frontier.size, frontier.root(),
+            f"the saved digest covers {saved.tree_size} events but the ledger now holds {frontier.size}: "
+            "events were removed", frontier.size + 1, saved,
+        )  # fmt: skip
+    if saved.tree_size == 0:
+        return Report(True, frontier.size, frontier.root(), digest_checked=saved, consistency_proof=[])
+    if saved_root != saved.root_hash:
+        return Report(
+            False, frontier.size, frontier.root(),
+            f"the first {saved.tree_size} events no longer have the saved digest's root: "
+            "history before the digest was rewritten", None, saved,
+        )  # fmt: skip
+    proof = merkle.consistency_proof(saved.tree_size, frontier.size, recorder)
+    if not merkle.verify_consistency(saved.tree_size, frontier.size, saved.root_hash, frontier.root(), proof):
+        return Report(
+            False, frontier.size, frontier.root(),
+            "the consistency proof from the saved digest does not verify: the stored tree nodes were altered",
+            None, saved, proof,
+        )  # fmt: skip
+    return Report(True, frontier.size, frontier.root(), digest_checked=saved, consistency_proof=proof)

@@ -1,0 +1,186 @@
+"""PostgreSQL adapter for the ledger's log (production store).
+
+Appends take an EXCLUSIVE lock on the events table so positions are assigned in
+commit order without gaps (readers are not blocked), then write events, tree
+nodes and the tree head with binary COPY in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from eventsourcing.persistence import IntegrityError, StoredEvent
+from psycopg_pool import ConnectionPool
+
+from ledger.integrity import merkle
+from ledger.persistence import Appended, LedgerRecorder, LoggedEvent, TreeHead
+
+CHANNEL = "claims_ledger_events"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS ledger_events (
+    position bigint PRIMARY KEY,
+    originator_id uuid NOT NULL,
+    originator_version bigint NOT NULL,
+    topic text NOT NULL,
+    state bytea NOT NULL,
+    leaf_hash bytea NOT NULL,
+    UNIQUE (originator_id, originator_version)
+);
+CREATE TABLE IF NOT EXISTS ledger_tree_nodes (
+    level smallint NOT NULL,
+    index bigint NOT NULL,
+    hash bytea NOT NULL,
+    PRIMARY KEY (level, index)
+);
+CREATE TABLE IF NOT EXISTS ledger_tree_heads (
+    size bigint PRIMARY KEY,
+    root bytea NOT NULL,
+    peaks bytea NOT NULL,
+    recorded_at timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+
+class PostgresLedgerRecorder(LedgerRecorder):
+    def __init__(self, url: str, *, pool_size: int = 4) -> None:
+        self.url = url
+        self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=True, kwargs={"autocommit": True})
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        with self.pool.connection() as conn:
+            yield conn
+
+    def create_tables(self) -> None:
+        with self.connection() as conn:
+            # Serialise concurrent first starts of several processes.
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(7356201)")
+                conn.execute(SCHEMA)
+
+    @contextmanager
+    def appending(self) -> Iterator[_Session]:
+        with self.connection() as conn:
+            try:
+                with conn.transaction():
+                    conn.execute("LOCK TABLE ledger_events IN EXCLUSIVE MODE")
+                    yield _Session(conn)
+                    conn.execute(f"NOTIFY {CHANNEL}")
+            except psycopg.errors.UniqueViolation as error:
+                raise IntegrityError(str(error)) from error
+
+    # An aggregate's events, for the repository.
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        sql = "SELECT originator_id, originator_version, topic, state FROM ledger_events WHERE originator_id = %s"
+        params: list[Any] = [originator_id]
+        if gt is not None:
+            sql += " AND originator_version > %s"
+            params.append(gt)
+        if lte is not None:
+            sql += " AND originator_version <= %s"
+            params.append(lte)
+        sql += " ORDER BY originator_version" + (" DESC" if desc else "")
+        if limit is not None:
+            sql += " LIMIT %s"
+            params.append(limit)
+        with self.connection() as conn:
+            rows = conn.execute(sql, params, prepare=True).fetchall()
+        return [StoredEvent(r[0], r[1], r[2], bytes(r[3])) for r in rows]
+
+    def read_log(self, after: int, limit: int, originator_id: UUID | None = None) -> list[LoggedEvent]:
+        sql = "SELECT position, originator_id, originator_version, topic, state, leaf_hash FROM ledger_events WHERE position > %s"
+        params: list[Any] = [after]
+        if originator_id is not None:
+            sql += " AND originator_id = %s"
+            params.append(originator_id)
+        sql += " ORDER BY position LIMIT %s"
+        params.append(limit)
+        with self.connection() as conn:
+            rows = conn.execute(sql, params, prepare=True).fetchall()
+        return [LoggedEvent(r[0], r[1], r[2], r[3], bytes(r[4]), bytes(r[5])) for r in rows]
+
+    def tree_head(self) -> TreeHead:
+        with self.connection() as conn:
+            row = conn.execute("SELECT size, root FROM ledger_tree_heads ORDER BY size DESC LIMIT 1").fetchone()
+        return TreeHead(row[0], bytes(row[1])) if row else TreeHead(0, merkle.EMPTY_ROOT)
+
+    def tree_heads(self) -> list[TreeHead]:
+        with self.connection() as conn:
+            rows = conn.execute("SELECT size, root FROM ledger_tree_heads ORDER BY size").fetchall()
+        return [TreeHead(r[0], bytes(r[1])) for r in rows]
+
+    def stored_nodes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        if not keys:
+            return {}
+        with self.connection() as conn:
+            rows = conn.execute(
+                "SELECT n.level, n.index, n.hash FROM ledger_tree_nodes n"
+                " JOIN unnest(%s::smallint[], %s::bigint[]) AS k(level, index)"
+                " ON n.level = k.level AND n.index = k.index",
+                ([k[0] for k in keys], [k[1] for k in keys]),
+            ).fetchall()
+        return {(r[0], r[1]): bytes(r[2]) for r in rows}
+
+    def leaf_hashes(self, start: int, end: int) -> list[bytes]:
+        with self.connection() as conn:
+            rows = conn.execute(
+                "SELECT leaf_hash FROM ledger_events WHERE position > %s AND position <= %s ORDER BY position",
+                (start, end),
+            ).fetchall()
+        return [bytes(r[0]) for r in rows]
+
+    def versions(self, originator_ids: Sequence[UUID]) -> dict[UUID, int]:
+        if not originator_ids:
+            return {}
+        with self.connection() as conn:
+            rows = conn.execute(
+                "SELECT originator_id, max(originator_version) FROM ledger_events"
+                " WHERE originator_id = ANY(%s) GROUP BY originator_id",
+                (list(originator_ids),),
+            ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+class _Session:
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+
+    def frontier(self) -> merkle.Frontier:
+        row = self.conn.execute("SELECT size, peaks FROM ledger_tree_heads ORDER BY size DESC LIMIT 1").fetchone()
+        return merkle.Frontier.from_bytes(row[0], bytes(row[1])) if row else merkle.Frontier()
+
+    def write(self, appended: Appended) -> None:
+        with self.conn.cursor() as cur:
+            with cur.copy(
+                "COPY ledger_events (position, originator_id, originator_version, topic, state, leaf_hash)"
+                " FROM STDIN (FORMAT BINARY)"
+            ) as copy:
+                copy.set_types(["bigint", "uuid", "bigint", "text", "bytea", "bytea"])
+                for row in appended.rows:
+                    copy.write_row(row)
+            if appended.nodes:
+                with cur.copy("COPY ledger_tree_nodes (level, index, hash) FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.set_types(["smallint", "bigint", "bytea"])
+                    for node in appended.nodes:
+                        copy.write_row(node)
+            frontier = appended.frontier
+            cur.execute(
+                "INSERT INTO ledger_tree_heads (size, root, peaks) VALUES (%s, %s, %s)",
+                (frontier.size, frontier.root(), frontier.to_bytes()),
+            )

@@ -1,0 +1,195 @@
+"""SQLite adapter for the ledger's log (embedded default: one file, no server).
+
+``BEGIN IMMEDIATE`` takes the database's write lock for each append, which gives
+the same gapless commit-ordered positions as the PostgreSQL table lock.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError, StoredEvent
+
+from ledger.integrity import merkle
+from ledger.persistence import Appended, LedgerRecorder, LoggedEvent, TreeHead
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS ledger_events (
+    position INTEGER PRIMARY KEY,
+    originator_id TEXT NOT NULL,
+    originator_version INTEGER NOT NULL,
+    topic TEXT NOT NULL,
+    state BLOB NOT NULL,
+    leaf_hash BLOB NOT NULL,
+    UNIQUE (originator_id, originator_version)
+);
+CREATE TABLE IF NOT EXISTS ledger_tree_nodes (
+    level INTEGER NOT NULL,
+    "index" INTEGER NOT NULL,
+    hash BLOB NOT NULL,
+    PRIMARY KEY (level, "index")
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ledger_tree_heads (
+    size INTEGER PRIMARY KEY,
+    root BLOB NOT NULL,
+    peaks BLOB NOT NULL,
+    recorded_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+"""
+
+
+def _blob(value: bytes | str) -> bytes:
+    # A hand edit with the sqlite3 shell can turn a BLOB into TEXT; read it as bytes.
+    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL, waiting on locks."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+class SQLiteLedgerRecorder(LedgerRecorder):
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """One connection per thread: sqlite3 connections are not for sharing."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path)
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def create_tables(self) -> None:
+        self.conn.executescript(SCHEMA)
+
+    @contextmanager
+    def appending(self) -> Iterator[_Session]:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield _Session(conn)
+        except sqlite3.IntegrityError as error:
+            conn.execute("ROLLBACK")
+            raise IntegrityError(str(error)) from error
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        sql = "SELECT originator_id, originator_version, topic, state FROM ledger_events WHERE originator_id = ?"
+        params: list[Any] = [str(originator_id)]
+        if gt is not None:
+            sql += " AND originator_version > ?"
+            params.append(gt)
+        if lte is not None:
+            sql += " AND originator_version <= ?"
+            params.append(lte)
+        sql += " ORDER BY originator_version" + (" DESC" if desc else "")
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        rows = self.conn.execute(sql, params).fetchall()
+        return [StoredEvent(UUID(r[0]), r[1], r[2], _blob(r[3])) for r in rows]
+
+    def read_log(self, after: int, limit: int, originator_id: UUID | None = None) -> list[LoggedEvent]:
+        sql = "SELECT position, originator_id, originator_version, topic, state, leaf_hash FROM ledger_events WHERE position > ?"
+        params: list[Any] = [after]
+        if originator_id is not None:
+            sql += " AND originator_id = ?"
+            params.append(str(originator_id))
+        sql += " ORDER BY position LIMIT ?"
+        params.append(limit)
+        rows = self.conn.execute(sql, params).fetchall()
+        return [LoggedEvent(r[0], UUID(r[1]), r[2], r[3], _blob(r[4]), _blob(r[5])) for r in rows]
+
+    def tree_head(self) -> TreeHead:
+        row = self.conn.execute("SELECT size, root FROM ledger_tree_heads ORDER BY size DESC LIMIT 1").fetchone()
+        return TreeHead(row[0], bytes(row[1])) if row else TreeHead(0, merkle.EMPTY_ROOT)
+
+    def tree_heads(self) -> list[TreeHead]:
+        rows = self.conn.execute("SELECT size, root FROM ledger_tree_heads ORDER BY size").fetchall()
+        return [TreeHead(r[0], bytes(r[1])) for r in rows]
+
+    def stored_nodes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        out = {}
+        for level, index in keys:
+            row = self.conn.execute(
+                'SELECT hash FROM ledger_tree_nodes WHERE level = ? AND "index" = ?', (level, index)
+            ).fetchone()
+            if row:
+                out[(level, index)] = bytes(row[0])
+        return out
+
+    def leaf_hashes(self, start: int, end: int) -> list[bytes]:
+        rows = self.conn.execute(
+            "SELECT leaf_hash FROM ledger_events WHERE position > ? AND position <= ? ORDER BY position",
+            (start, end),
+        ).fetchall()
+        return [bytes(r[0]) for r in rows]
+
+    def versions(self, originator_ids: Sequence[UUID]) -> dict[UUID, int]:
+        out: dict[UUID, int] = {}
+        ids = [str(i) for i in originator_ids]
+        for chunk in range(0, len(ids), 500):
+            part = ids[chunk : chunk + 500]
+            rows = self.conn.execute(
+                "SELECT originator_id, max(originator_version) FROM ledger_events"
+                f" WHERE originator_id IN ({','.join('?' * len(part))}) GROUP BY originator_id",
+                part,
+            ).fetchall()
+            out.update({UUID(r[0]): r[1] for r in rows})
+        return out
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+
+class _Session:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def frontier(self) -> merkle.Frontier:
+        row = self.conn.execute("SELECT size, peaks FROM ledger_tree_heads ORDER BY size DESC LIMIT 1").fetchone()
+        return merkle.Frontier.from_bytes(row[0], bytes(row[1])) if row else merkle.Frontier()
+
+    def write(self, appended: Appended) -> None:
+        self.conn.executemany(
+            "INSERT INTO ledger_events (position, originator_id, originator_version, topic, state, leaf_hash)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(p, str(o), v, t, s, h) for p, o, v, t, s, h in appended.rows],
+        )
+        self.conn.executemany('INSERT INTO ledger_tree_nodes (level, "index", hash) VALUES (?, ?, ?)', appended.nodes)
+        frontier = appended.frontier
+        self.conn.execute(
+            "INSERT INTO ledger_tree_heads (size, root, peaks) VALUES (?, ?, ?)",
+            (frontier.size, frontier.root(), frontier.to_bytes()),
+        )
