@@ -203,7 +203,7 @@ def parse_source(data: Any) -> RegisterSource:
     if len(body) > MAX_TEXT:
         raise BadInput("text", f"is {len(body)} characters long; the limit is {MAX_TEXT}")
     _check_clean(body, "text")
-    language = text(data, "language", 2)
+    language = text(data, "language", MAX_KEY)
     if not LANGUAGE_PATTERN.match(language or ""):
         raise BadInput("language", f"{language!r} is not an ISO 639-1 code such as 'de'")
     url = text(data, "url", MAX_SHORT, required=False)
@@ -281,7 +281,7 @@ def _claim_field(data: Mapping[str, Any], name: str) -> Any:
             return None
         quote = _mapping(data["quote"], "quote")
         _no_unknown(quote, {"text", "language"}, "quote")
-        language = text(quote, "language", 2, "quote")
+        language = text(quote, "language", MAX_KEY, "quote")
         if not LANGUAGE_PATTERN.match(language or ""):
             raise BadInput("quote.language", f"{language!r} is not an ISO 639-1 code")
         return {"text": text(quote, "text", MAX_QUOTE, "quote"), "language": language}

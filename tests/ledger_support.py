@@ -1,0 +1,95 @@
+"""Shared helpers for the ledger tests: a small valid world and raw SQL for tampering."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import psycopg
+
+from ledger import commands as c
+from ledger.application import ClaimsLedger
+
+TEXT = (
+    "Am Mittwoch sagte US-Verteidigungsminister Pete Hegseth in Brüssel, eine Nato-Mitgliedschaft "
+    "der Ukraine sei nicht realistisch. Selenskyj widersprach am Donnerstag: Die Ukraine gehöre in die Nato."
+)
+HEGSETH_PASSAGE = "eine Nato-Mitgliedschaft der Ukraine sei nicht realistisch"
+ZELENSKY_PASSAGE = "Die Ukraine gehöre in die Nato"
+
+
+def source(**overrides: Any) -> dict[str, Any]:
+    data = {
+        "key": "tagesschau-2025-02-13",
+        "title": "Hegseth in Brüssel",
+        "publisher": "tagesschau.de",
+        "authors": ["Redaktion"],
+        "published": {"date": "2025-02-13", "note": "dateline"},
+        "language": "de",
+        "genre": "NEWS",
+        "text": TEXT,
+    }
+    data.update(overrides)
+    return data
+
+
+def actor(key: str = "pete-hegseth", **overrides: Any) -> dict[str, Any]:
+    data = {"key": key, "name": key.replace("-", " ").title(), "kind": "PERSON", "aliases": [key.split("-")[-1]]}
+    data.update(overrides)
+    return data
+
+
+def topic(**overrides: Any) -> dict[str, Any]:
+    data = {
+        "key": "ukraine-nato-membership",
+        "title": "NATO membership",
+        "proposition": "Ukraine becomes a member of NATO.",
+    }
+    data.update(overrides)
+    return data
+
+
+def passage(exact: str = HEGSETH_PASSAGE) -> dict[str, Any]:
+    start = TEXT.index(exact)
+    return {"start": start, "end": start + len(exact), "exact": exact}
+
+
+def claim(**overrides: Any) -> dict[str, Any]:
+    data = {
+        "key": "hegseth-nato-1",
+        "actor": "pete-hegseth",
+        "topic": "ukraine-nato-membership",
+        "stance": "OPPOSES",
+        "summary": "Hegseth says NATO membership for Ukraine is not realistic.",
+        "stated": {"date": "2025-02-12", "note": "'am Mittwoch' relative to publication 2025-02-13"},
+        "channel": "press conference",
+        "source": "tagesschau-2025-02-13",
+        "passage": passage(),
+        "attribution": "INDIRECT_SPEECH",
+    }
+    data.update(overrides)
+    return data
+
+
+def seed_world(ledger: ClaimsLedger, principal: str = "tester") -> None:
+    """Register the source, two actors and the topic (5 events: source+key, 2 actors, topic)."""
+    with ledger.batch(principal) as batch:
+        batch.register_source(c.parse_source(source()))
+        batch.register_actor(c.parse_actor(actor()))
+        batch.register_actor(c.parse_actor(actor("volodymyr-zelensky", aliases=["Selenskyj", "Selenkskyj"])))
+        batch.define_topic(c.parse_topic(topic()))
+
+
+def raw_sql(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Run SQL directly against the store, bypassing the ledger (for tampering)."""
+    if url.startswith("sqlite:///"):
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+        try:
+            rows = conn.execute(sql.replace("%s", "?"), params).fetchall()
+            conn.commit()
+            return rows
+        finally:
+            conn.close()
+    with psycopg.connect(url, autocommit=True) as pg:
+        cur = pg.execute(sql, params)
+        return cur.fetchall() if cur.description else []
