@@ -11,9 +11,10 @@ The appending algorithm lives here once; adapters supply the SQL.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from hashlib import sha256
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -26,13 +27,16 @@ from ledger.integrity import merkle
 STORED_NODE_LEVEL = 4
 
 
+def leaf_header(position: int, originator_id: UUID, version: int, topic: str) -> bytes:
+    return f"claims-ledger/1\n{position}\n{originator_id}\n{version}\n{topic}\n".encode()
+
+
 def leaf_data(position: int, originator_id: UUID, version: int, topic: str, state: bytes) -> bytes:
     """The bytes a leaf commits to: the event and its place in the log.
 
     Binding the position means a swap of two events changes both leaves.
     """
-    header = f"claims-ledger/1\n{position}\n{originator_id}\n{version}\n{topic}\n"
-    return header.encode("utf-8") + state
+    return leaf_header(position, originator_id, version, topic) + state
 
 
 @dataclass(frozen=True)
@@ -45,9 +49,7 @@ class LoggedEvent:
     leaf_hash: bytes
 
     def expected_leaf_hash(self) -> bytes:
-        return merkle.leaf_hash(
-            leaf_data(self.position, self.originator_id, self.originator_version, self.topic, self.state)
-        )
+        return _leaf_hash(self.position, self.originator_id, self.originator_version, self.topic, self.state)
 
 
 @dataclass(frozen=True)
@@ -56,19 +58,23 @@ class TreeHead:
     root: bytes
 
 
-@dataclass
-class Appended:
-    """What one append transaction writes besides the events themselves."""
-
-    rows: list[tuple[int, UUID, int, str, bytes, bytes]]
-    nodes: list[tuple[int, int, bytes]]
-    frontier: merkle.Frontier
+# (position, originator_id, originator_version, topic, state, leaf_hash)
+EventRow = tuple[int, UUID, int, str, bytes, bytes]
+# (level, index, hash) of a completed tree node
+NodeRow = tuple[int, int, bytes]
 
 
 class AppendSession(Protocol):
+    """One append transaction, as the adapters implement it."""
+
     def frontier(self) -> merkle.Frontier: ...
 
-    def write(self, appended: Appended) -> None: ...
+    def write_events(self, rows: Iterable[EventRow]) -> None:
+        """Store every row. ``rows`` is lazy: it hashes each event as it is consumed, so
+        an adapter that streams (PostgreSQL COPY) overlaps hashing with the server's work."""
+
+    def write_tree(self, nodes: Sequence[NodeRow], frontier: merkle.Frontier) -> None:
+        """Store the completed tree nodes and the new tree head."""
 
 
 class LedgerRecorder(ApplicationRecorder):
@@ -80,18 +86,12 @@ class LedgerRecorder(ApplicationRecorder):
         with self.appending() as session:
             frontier = session.frontier()
             first = frontier.size + 1
-            rows: list[tuple[int, UUID, int, str, bytes, bytes]] = []
-            nodes: list[tuple[int, int, bytes]] = []
-            for event in stored_events:
-                position = frontier.size + 1
-                originator_id = UUID(str(event.originator_id))
-                leaf = merkle.leaf_hash(
-                    leaf_data(position, originator_id, event.originator_version, event.topic, event.state)
-                )
-                nodes.extend(n for n in frontier.append(leaf) if n[0] >= STORED_NODE_LEVEL)
-                rows.append((position, originator_id, event.originator_version, event.topic, event.state, leaf))
-            session.write(Appended(rows, nodes, frontier))
-        return list(range(first, first + len(rows)))
+            nodes: list[NodeRow] = []
+            session.write_events(_hashed_rows(stored_events, frontier, nodes))
+            if frontier.size != first - 1 + len(stored_events):  # every event is in the tree, or nothing commits
+                raise AssertionError(f"{frontier.size - first + 1} of {len(stored_events)} events were hashed")
+            session.write_tree(nodes, frontier)
+        return list(range(first, first + len(stored_events)))
 
     # ------------------------------------------------------------ adapter SQL
 
@@ -182,3 +182,37 @@ class LedgerRecorder(ApplicationRecorder):
                 return
             yield from events
             after = events[-1].position
+
+
+def _hashed_rows(
+    stored_events: Sequence[StoredEvent], frontier: merkle.Frontier, nodes: list[NodeRow]
+) -> Iterator[EventRow]:
+    """Give each event the next position and its leaf hash, appending the leaf to ``frontier``
+    and the completed nodes that are stored to ``nodes``, one event at a time."""
+    append = frontier.append
+    position = frontier.size
+    skip = STORED_NODE_LEVEL - 1  # frontier.append returns completed nodes by level 1, 2, ...
+    for event in stored_events:
+        position += 1
+        originator_id = event.originator_id
+        if type(originator_id) is not UUID:
+            originator_id = UUID(str(originator_id))
+        version, topic, state = event.originator_version, event.topic, event.state
+        leaf = _leaf_hash(position, originator_id, version, topic, state)
+        completed = append(leaf)
+        if len(completed) > skip:
+            nodes.extend(completed[skip:])
+        yield (position, originator_id, version, topic, state, leaf)
+
+
+def _leaf_hash(position: int, originator_id: UUID, version: int, topic: str, state: bytes) -> bytes:
+    """``merkle.leaf_hash(leaf_data(...))`` without concatenating (copying) the state twice."""
+    digest = sha256(_LEAF_PREFIX + leaf_header(position, originator_id, version, topic))
+    digest.update(state)
+    return digest.digest()
+
+
+_LEAF_PREFIX = b"\x00"  # RFC 6962 leaf domain separation, as in merkle.leaf_hash
+_SAMPLE = (1, UUID(int=1), 1, "check", b"{}")
+if _leaf_hash(*_SAMPLE) != merkle.leaf_hash(leaf_data(*_SAMPLE)):  # pragma: no cover
+    raise ImportError("ledger.persistence's leaf hashing no longer matches ledger.integrity.merkle.leaf_hash")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
@@ -16,7 +16,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from ledger.integrity import merkle
-from ledger.persistence import Appended, LedgerRecorder, LoggedEvent, TreeHead
+from ledger.persistence import EventRow, LedgerRecorder, LoggedEvent, NodeRow, TreeHead
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger_events (
@@ -181,14 +181,15 @@ class _Session:
         row = self.conn.execute("SELECT size, peaks FROM ledger_tree_heads ORDER BY size DESC LIMIT 1").fetchone()
         return merkle.Frontier.from_bytes(row[0], bytes(row[1])) if row else merkle.Frontier()
 
-    def write(self, appended: Appended) -> None:
+    def write_events(self, rows: Iterable[EventRow]) -> None:
         self.conn.executemany(
             "INSERT INTO ledger_events (position, originator_id, originator_version, topic, state, leaf_hash)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            [(p, str(o), v, t, s, h) for p, o, v, t, s, h in appended.rows],
+            ((p, str(o), v, t, s, h) for p, o, v, t, s, h in rows),
         )
-        self.conn.executemany('INSERT INTO ledger_tree_nodes (level, "index", hash) VALUES (?, ?, ?)', appended.nodes)
-        frontier = appended.frontier
+
+    def write_tree(self, nodes: Sequence[NodeRow], frontier: merkle.Frontier) -> None:
+        self.conn.executemany('INSERT INTO ledger_tree_nodes (level, "index", hash) VALUES (?, ?, ?)', nodes)
         self.conn.execute(
             "INSERT INTO ledger_tree_heads (size, root, peaks) VALUES (?, ?, ?)",
             (frontier.size, frontier.root(), frontier.to_bytes()),

@@ -1,4 +1,4 @@
-"""Every read query of the product (CONTRACT STUB: the projections engineer implements it).
+"""Every read query of the product.
 
 The API calls these and holds no SQL. Times: ``as_of`` is a date in the world
 (valid time), ``known_at`` an instant of the ledger's own record (record time);
@@ -7,15 +7,41 @@ The API calls these and holds no SQL. Times: ``as_of`` is a date in the world
 Partial dates rule: a claim counts *as of D* once its whole stated period lies on
 or before D (stated.latest <= D): the ledger never attributes a position before
 the evidence guarantees the statement had been made. Claims are ordered by
-stated.latest, then stated.earliest, then log position.
+stated.latest, then stated.earliest, then log position (of the claim's first
+recording, so a revision does not reorder claims with equal dates).
+
+A claim counts *known at K* in the version that was the ledger's record at K
+(``known_from_us <= K < known_to_us``); with ``known_at=None`` the current one.
+Tables: ``schema.py``; row decoding: ``rows.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date, datetime
+import base64
+import binascii
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
 from uuid import UUID
 
+from projections import schema
+from projections.db import Connection, Readers, Row, connect, resolve_url
+from projections.rows import (
+    ACTOR_COLUMNS,
+    EVENT_COLUMNS,
+    SOURCE_COLUMNS,
+    TOPIC_COLUMNS,
+    actor_view,
+    api_key_view,
+    claim_columns,
+    claim_event_view,
+    claim_view,
+    source_view,
+    topic_view,
+)
+from projections.signals import hub
+from projections.values import like_pattern, to_us
 from projections.views import (
     ActorView,
     ApiKeyView,
@@ -29,68 +55,393 @@ from projections.views import (
     TopicView,
 )
 
+T = TypeVar("T")
+CHUNK = 500  # ids per IN (...) list
+PAIR_CHUNK = 2000  # pairs per positions query
+ORDER = "{a}.stated_latest, {a}.stated_earliest, {a}.first_position"
+ORDER_DESC = "{a}.stated_latest DESC, {a}.stated_earliest DESC, {a}.first_position DESC"
+KEY = "({a}.stated_latest, {a}.stated_earliest, {a}.first_position)"
+BEFORE_ALL = "0001-01-01"  # a stated date earlier than any: "no breaker" in the since-when query
+WAIT_TICK = 0.05  # how often wait_for re-reads the tracked position
+
 
 class ReadModel:
-    """Query functions over the read-model tables of one database."""
+    """Query functions over the read-model tables of one database; safe to share between threads."""
+
+    def __init__(self, url: str | None = None, *, pool_size: int = 8) -> None:
+        self.url = resolve_url(url)
+        self.readers = Readers(self.url, pool_size=pool_size)
+        self.hub = hub(self.url)
+        with self.readers.connection() as conn:
+            missing = schema.installed_version(conn) is None
+        if missing:  # first start: create the (empty) tables so queries work before the projector runs
+            writer = connect(self.url)
+            try:
+                with writer.write_transaction():
+                    if schema.installed_version(writer) is None:
+                        schema.recreate(writer)
+            finally:
+                writer.close()
+
+    def close(self) -> None:
+        self.readers.close()
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        with self.readers.connection() as conn:
+            return conn.execute(sql, params)
+
+    # ------------------------------------------------------------ positions
 
     def position(self, actor: str, topic: str, as_of: date | None, known_at: datetime | None) -> PositionView | None:
-        raise NotImplementedError
+        return self.positions_for_pairs([(actor, topic)], as_of, known_at)[0]
 
     def positions(
         self, actor: str | None, topic: str | None, as_of: date | None, known_at: datetime | None
     ) -> list[PositionView]:
         """Current stance for every (actor, topic) pair with a qualifying claim, filtered."""
-        raise NotImplementedError
+        where, params = [], []
+        if actor is not None:
+            where.append("actor = ?")
+            params.append(actor)
+        if topic is not None:
+            where.append("topic = ?")
+            params.append(topic)
+        sql = "SELECT actor, topic FROM rm_pairs" + (f" WHERE {' AND '.join(where)}" if where else "")
+        pairs = [(r[0], r[1]) for r in self._rows(sql + " ORDER BY actor, topic", params)]
+        return [p for p in self.positions_for_pairs(pairs, as_of, known_at) if p is not None]
 
     def positions_for_pairs(
         self, pairs: Sequence[tuple[str, str]], as_of: date | None, known_at: datetime | None
     ) -> list[PositionView | None]:
-        """Batch form for DataLoaders: one result per pair, in order, in O(1) queries."""
-        raise NotImplementedError
+        """Batch form for DataLoaders: one result per pair, in order, in O(1) queries (two per 2,000 pairs)."""
+        day = as_of or date.today()
+        instant = known_at or datetime.now(UTC)
+        found: dict[int, tuple[int, int]] = {}
+        with self.readers.connection() as conn:
+            for offset, chunk in _chunked(pairs, PAIR_CHUNK):
+                for i, latest, start in _position_rows(conn, chunk, day, known_at):
+                    found[offset + i] = (latest, start)
+            wanted = sorted({p for both in found.values() for p in both})
+            claims = {c.position: c for c in _claims_at(conn, wanted)}
+        out: list[PositionView | None] = []
+        for i, (actor, topic) in enumerate(pairs):
+            hit = found.get(i)
+            if hit is None:
+                out.append(None)
+                continue
+            claim, start = claims[hit[0]], claims[hit[1]]
+            out.append(
+                PositionView(
+                    actor=actor,
+                    topic=topic,
+                    stance=claim.stance,
+                    since=start.stated,
+                    since_claim_id=start.id,
+                    claim=claim,
+                    as_of=day,
+                    known_at=instant,
+                )
+            )
+        return out
 
     def timeline(self, actor: str, topic: str, known_at: datetime | None) -> list[PositionChangeView]:
         """Each change of stance, oldest first (first entry has previous_stance None)."""
-        raise NotImplementedError
+        known, params = _known("v", known_at)
+        rows = self._rows(
+            f"SELECT {claim_columns('v')} FROM rm_claim_versions v"
+            f" WHERE v.actor = ? AND v.topic = ? AND {known} AND NOT v.retracted ORDER BY {ORDER.format(a='v')}",
+            [actor, topic, *params],
+        )
+        changes: list[PositionChangeView] = []
+        previous: str | None = None
+        for row in rows:
+            claim = claim_view(row)
+            if claim.stance != previous:
+                changes.append(PositionChangeView(claim.stance, previous, claim.stated, claim))
+                previous = claim.stance
+        return changes
+
+    # --------------------------------------------------------------- claims
 
     def claims_by_ids(self, ids: Sequence[UUID], known_at: datetime | None) -> list[ClaimView | None]:
         """Version current at known_at (None if not yet recorded then); retracted ones included, flagged."""
-        raise NotImplementedError
+        known, params = _known("v", known_at)
+        found: dict[UUID, ClaimView] = {}
+        with self.readers.connection() as conn:
+            for chunk in _chunks([str(i) for i in dict.fromkeys(ids)]):
+                among, values = conn.in_list(chunk, "uuid")
+                rows = conn.execute(
+                    f"SELECT {claim_columns('v')} FROM rm_claim_versions v WHERE v.claim_id {among} AND {known}",
+                    [*values, *params],
+                )
+                found.update((c.id, c) for c in map(claim_view, rows))
+        return [found.get(i) for i in ids]
 
     def claim_histories(self, ids: Sequence[UUID]) -> list[list[ClaimEventView]]:
-        raise NotImplementedError
+        found: dict[UUID, list[ClaimEventView]] = {i: [] for i in ids}
+        with self.readers.connection() as conn:
+            for chunk in _chunks([str(i) for i in dict.fromkeys(ids)]):
+                among, values = conn.in_list(chunk, "uuid")
+                rows = conn.execute(
+                    f"SELECT {EVENT_COLUMNS} FROM rm_claim_versions WHERE claim_id {among} ORDER BY claim_id, version",
+                    values,
+                )
+                for row in rows:
+                    event = claim_event_view(row)
+                    found[event.claim_id].append(event)
+        return [found[i] for i in ids]
 
     def claims(self, filter: ClaimFilter, first: int, after: str | None, known_at: datetime | None) -> Page:
-        """Keyset-paginated claims ordered by (stated.latest, position); raises ValueError on a bad cursor."""
-        raise NotImplementedError
+        """Keyset-paginated claims ordered by (stated.latest, stated.earliest, position of first recording).
 
-    def claims_for_sources(self, source_ids: Sequence[UUID], known_at: datetime | None) -> list[list[ClaimView]]:
-        raise NotImplementedError
+        Raises ValueError on a bad cursor or a negative ``first``.
+        """
+        if first < 0:
+            raise ValueError("first must not be negative")
+        where, params = _claim_filter(filter, known_at)
+        page_where, page_params = list(where), list(params)
+        if after is not None:
+            page_where.append(f"{KEY.format(a='v')} > (?, ?, ?)")
+            page_params.extend(decode_cursor(after))
+        with self.readers.connection() as conn:
+            rows = conn.execute(
+                f"SELECT {claim_columns('v')} FROM rm_claim_versions v WHERE {' AND '.join(page_where)}"
+                f" ORDER BY {ORDER.format(a='v')} LIMIT ?",
+                [*page_params, first + 1],
+            )
+            total = conn.execute(f"SELECT COUNT(*) FROM rm_claim_versions v WHERE {' AND '.join(where)}", params)
+        items = [claim_view(r) for r in rows[:first]]
+        return Page(
+            items=items,
+            cursors=[encode_cursor(c) for c in items],
+            has_next_page=len(rows) > first,
+            total_count=int(total[0][0]),
+        )
+
+    def claims_for_sources(
+        self, source_ids: Sequence[UUID], known_at: datetime | None, *, include_retracted: bool = False
+    ) -> list[list[ClaimView]]:
+        """Claims taken from each source, in claim order (retracted ones only if asked)."""
+        known, params = _known("v", known_at)
+        if not include_retracted:
+            known += " AND NOT v.retracted"
+        found: dict[UUID, list[ClaimView]] = {i: [] for i in source_ids}
+        with self.readers.connection() as conn:
+            for chunk in _chunks([str(i) for i in dict.fromkeys(source_ids)]):
+                among, values = conn.in_list(chunk, "uuid")
+                rows = conn.execute(
+                    f"SELECT {claim_columns('v')} FROM rm_claim_versions v"
+                    f" WHERE v.source_id {among} AND {known} ORDER BY {ORDER.format(a='v')}",
+                    [*values, *params],
+                )
+                for claim in map(claim_view, rows):
+                    found[claim.source_id].append(claim)
+        return [found[i] for i in source_ids]
+
+    # ------------------------------------------------- actors, topics, sources
 
     def actors(self, search: str | None) -> list[ActorView]:
-        """Search matches key, name or any alias, case-insensitively."""
-        raise NotImplementedError
+        """Search matches key, name or any alias, case-insensitively (as a substring)."""
+        if search:
+            rows = self._rows(
+                f"SELECT {ACTOR_COLUMNS} FROM rm_actors WHERE search LIKE ? ESCAPE '\\' ORDER BY key",
+                [like_pattern(search)],
+            )
+        else:
+            rows = self._rows(f"SELECT {ACTOR_COLUMNS} FROM rm_actors ORDER BY key")
+        return [actor_view(r) for r in rows]
 
     def actors_by_keys(self, keys: Sequence[str]) -> list[ActorView | None]:
-        raise NotImplementedError
+        found = {a.key: a for a in self._by("rm_actors", ACTOR_COLUMNS, "key", "text", keys, actor_view)}
+        return [found.get(k) for k in keys]
 
     def topics(self) -> list[TopicView]:
-        raise NotImplementedError
+        return [topic_view(r) for r in self._rows(f"SELECT {TOPIC_COLUMNS} FROM rm_topics ORDER BY key")]
 
     def topics_by_keys(self, keys: Sequence[str]) -> list[TopicView | None]:
-        raise NotImplementedError
+        found = {t.key: t for t in self._by("rm_topics", TOPIC_COLUMNS, "key", "text", keys, topic_view)}
+        return [found.get(k) for k in keys]
 
     def sources(self) -> list[SourceView]:
-        raise NotImplementedError
+        return [source_view(r) for r in self._rows(f"SELECT {SOURCE_COLUMNS} FROM rm_sources ORDER BY key")]
 
     def sources_by_ids(self, ids: Sequence[UUID]) -> list[SourceView | None]:
-        raise NotImplementedError
+        found = {
+            s.id: s for s in self._by("rm_sources", SOURCE_COLUMNS, "id", "uuid", [str(i) for i in ids], source_view)
+        }
+        return [found.get(i) for i in ids]
 
     def source_text(self, source_id: UUID) -> str | None:
-        raise NotImplementedError
+        rows = self._rows("SELECT text FROM rm_sources WHERE id = ?", [str(source_id)])
+        return str(rows[0][0]) if rows else None
 
     def api_key(self, secret_sha256: str) -> ApiKeyView | None:
-        raise NotImplementedError
+        rows = self._rows("SELECT name, role, revoked FROM rm_api_keys WHERE secret_sha256 = ?", [secret_sha256])
+        return api_key_view(rows[0]) if rows else None
+
+    def _by(self, table: str, columns: str, column: str, pg_type: str, values: Sequence[str], view: Any) -> list[Any]:
+        out: list[Any] = []
+        with self.readers.connection() as conn:
+            for chunk in _chunks(list(dict.fromkeys(values))):
+                among, params = conn.in_list(chunk, pg_type)
+                rows = conn.execute(f"SELECT {columns} FROM {table} WHERE {column} {among}", params)
+                out.extend(view(r) for r in rows)
+        return out
+
+    # ------------------------------------------------------------ freshness
 
     def projected_position(self) -> int:
         """The last ledger log position the read model reflects."""
-        raise NotImplementedError
+        rows = self._rows("SELECT position FROM rm_tracking WHERE name = ?", [schema.TRACKING_NAME])
+        return int(rows[0][0]) if rows else 0
+
+    def wait_for(self, position: int, timeout: float = 5.0) -> bool:
+        """Block until the read model reflects log ``position`` (read-your-writes); False after ``timeout`` s.
+
+        Asks an in-process projector to look at once; also notices a projector in
+        another process by re-reading the tracked position every WAIT_TICK seconds.
+        """
+        deadline = time.monotonic() + timeout
+        self.hub.request()
+        while True:
+            seen = self.hub.sequence
+            if self.projected_position() >= position:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self.hub.wait_published(seen, min(remaining, WAIT_TICK))
+
+
+def open_read_model(url: str | None = None) -> ReadModel:
+    """The read model of the database at ``url`` (default: $CLAIMS_DATABASE_URL)."""
+    return ReadModel(url)
+
+
+# ---------------------------------------------------------------- SQL pieces
+
+
+def _known(alias: str, known_at: datetime | None) -> tuple[str, list[Any]]:
+    """The version of each claim that was the record at ``known_at`` (None: the current one)."""
+    if known_at is None:
+        return f"{alias}.known_to_us IS NULL", []
+    k = to_us(known_at)
+    return f"{alias}.known_from_us <= ? AND ({alias}.known_to_us IS NULL OR {alias}.known_to_us > ?)", [k, k]
+
+
+def _qualifying(alias: str, day: date, known_at: datetime | None) -> tuple[str, list[Any]]:
+    """Counts for a position as of ``day``, known at ``known_at``."""
+    known, params = _known(alias, known_at)
+    return f"{known} AND NOT {alias}.retracted AND {alias}.stated_latest <= ?", [*params, day.isoformat()]
+
+
+def _position_rows(
+    conn: Connection, pairs: Sequence[tuple[str, str]], day: date, known_at: datetime | None
+) -> list[Row]:
+    """(index, position of the latest qualifying claim, position of the first claim of its stance run).
+
+    Per pair three index probes on (actor, topic, stated_latest, stated_earliest,
+    first_position): the latest claim, the latest earlier claim of another stance
+    (the "breaker"), and the first claim after the breaker.
+    """
+    q = {a: _qualifying(a, day, known_at) for a in ("v", "w", "y")}
+    rows = [(n, a, t) for n, (a, t) in enumerate(pairs)]
+    values, params = conn.rows_cte("p", ("i", "actor", "topic"), ("int", "text", "text"), rows)
+    sql = f"""
+    WITH {values},
+    latest AS (
+        SELECT p.i, (SELECT v.position FROM rm_claim_versions v
+                     WHERE v.actor = p.actor AND v.topic = p.topic AND {q["v"][0]}
+                     ORDER BY {ORDER_DESC.format(a="v")} LIMIT 1) AS position
+        FROM p),
+    lv AS (
+        SELECT latest.i, v.actor, v.topic, v.position, v.stance, v.stated_latest, v.stated_earliest, v.first_position
+        FROM latest JOIN rm_claim_versions v ON v.position = latest.position),
+    brk AS (
+        SELECT lv.i, lv.actor, lv.topic, lv.position,
+               (SELECT w.position FROM rm_claim_versions w
+                WHERE w.actor = lv.actor AND w.topic = lv.topic AND {q["w"][0]} AND w.stance <> lv.stance
+                  AND {KEY.format(a="w")} < {KEY.format(a="lv")}
+                ORDER BY {ORDER_DESC.format(a="w")} LIMIT 1) AS breaker
+        FROM lv),
+    bv AS (
+        SELECT brk.i, brk.actor, brk.topic, brk.position,
+               COALESCE(x.stated_latest, ?) AS bl, COALESCE(x.stated_earliest, ?) AS be,
+               COALESCE(x.first_position, 0) AS bp
+        FROM brk LEFT JOIN rm_claim_versions x ON x.position = brk.breaker)
+    SELECT bv.i, bv.position,
+           (SELECT y.position FROM rm_claim_versions y
+            WHERE y.actor = bv.actor AND y.topic = bv.topic AND {q["y"][0]}
+              AND {KEY.format(a="y")} > (bv.bl, bv.be, bv.bp)
+            ORDER BY {ORDER.format(a="y")} LIMIT 1) AS start
+    FROM bv"""
+    params += q["v"][1] + q["w"][1] + [BEFORE_ALL, BEFORE_ALL] + q["y"][1]
+    return conn.execute(sql, params)
+
+
+def _claims_at(conn: Connection, positions: Sequence[int]) -> list[ClaimView]:
+    out: list[ClaimView] = []
+    for chunk in _chunks(positions):
+        among, params = conn.in_list(chunk, "bigint")
+        rows = conn.execute(f"SELECT {claim_columns('v')} FROM rm_claim_versions v WHERE v.position {among}", params)
+        out.extend(map(claim_view, rows))
+    return out
+
+
+def _claim_filter(f: ClaimFilter, known_at: datetime | None) -> tuple[list[str], list[Any]]:
+    known, params = _known("v", known_at)
+    where = [known]
+    if not f.include_retracted:
+        where.append("NOT v.retracted")
+    for column, value in (
+        ("actor", f.actor),
+        ("topic", f.topic),
+        ("source_id", None if f.source_id is None else str(f.source_id)),
+        ("stance", f.stance),
+        ("attribution", f.attribution),
+    ):
+        if value is not None:
+            where.append(f"v.{column} = ?")
+            params.append(value)
+    if f.stated_from is not None:
+        where.append("v.stated_latest >= ?")
+        params.append(f.stated_from.isoformat())
+    if f.stated_to is not None:
+        where.append("v.stated_latest <= ?")
+        params.append(f.stated_to.isoformat())
+    if f.text:
+        where.append("v.search LIKE ? ESCAPE '\\'")
+        params.append(like_pattern(f.text))
+    return where, params
+
+
+# ------------------------------------------------------------------- cursors
+
+
+def encode_cursor(claim: ClaimView) -> str:
+    raw = f"1|{claim.stated.latest.isoformat()}|{claim.stated.earliest.isoformat()}|{claim.first_position}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, str, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        version, latest, earliest, position = raw.split("|")
+        if version != "1":
+            raise ValueError(version)
+        return date.fromisoformat(latest).isoformat(), date.fromisoformat(earliest).isoformat(), int(position)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise ValueError(f"invalid cursor {cursor!r}") from None
+
+
+# --------------------------------------------------------------------- utils
+
+
+def _chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+def _chunked(values: Sequence[T], size: int) -> Iterator[tuple[int, Sequence[T]]]:
+    for i in range(0, len(values), size):
+        yield i, values[i : i + size]

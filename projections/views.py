@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from datetime import date as Day  # StatedDate has a field named date
 from typing import Any
 from uuid import UUID
 
@@ -18,8 +19,8 @@ class StatedDate:
 
     date: str
     precision: str  # DAY | MONTH | YEAR
-    earliest: date
-    latest: date
+    earliest: Day
+    latest: Day
     approximate: bool = False
     note: str | None = None
 
@@ -67,6 +68,7 @@ class ClaimView:
     version_recorded_at: datetime  # when this version became the ledger's record
     version_recorded_by: str
     position: int  # log position of the event that made this version
+    first_position: int = 0  # log position of the claim's RECORDED event: tie-break of the claim order
 
 
 @dataclass(frozen=True)

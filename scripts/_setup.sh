@@ -105,3 +105,9 @@ ensure_node_deps() {
   fi
   printf '%s\n' "$hash" >"$stamp"
 }
+
+# GraphiQL is served from packaged files, never a CDN: copy them out of node_modules.
+ensure_graphiql_assets() {
+  ensure_node_deps
+  python -m api.assets >/dev/null
+}

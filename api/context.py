@@ -1,0 +1,67 @@
+"""What every resolver gets in ``info.context``: the services, the caller, the loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from strawberry.types import Info as StrawberryInfo
+
+from api.auth import Caller, KeyStore
+from api.loaders import Loaders
+from api.settings import Settings
+from ledger.application import ClaimsLedger
+from projections.queries import ReadModel
+
+if TYPE_CHECKING:
+    from api.readside import ReadSide
+    from api.subscriptions import Broadcaster
+
+
+@dataclass
+class Services:
+    """The long-lived objects of one API process, shared by all requests."""
+
+    settings: Settings
+    ledger: ClaimsLedger
+    read: ReadSide
+    keys: KeyStore
+    broadcaster: Broadcaster
+
+    @property
+    def model(self) -> ReadModel:
+        return self.read.model
+
+
+class Context:
+    """One request's (or one WebSocket connection's) context."""
+
+    connection_params: Any = None  # set by strawberry for graphql-transport-ws
+
+    def __init__(self, services: Services, caller: Caller) -> None:
+        self.services = services
+        self.caller = caller
+        self.loaders = Loaders(services.model)
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    @property
+    def model(self) -> ReadModel:
+        return self.services.model
+
+    @property
+    def ledger(self) -> ClaimsLedger:
+        return self.services.ledger
+
+
+Info = StrawberryInfo[Context, None]
+
+
+def instant(value: datetime | None) -> datetime | None:
+    """A record-time argument as an aware UTC instant (a naive one is taken as UTC)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -1,0 +1,78 @@
+"""The in-browser GraphiQL page, built on local assets only.
+
+The page loads React, ReactDOM and GraphiQL from ``/static/vendor/`` (copied
+from node_modules by ``python -m api.assets``) and starts them with the
+committed ``/static/graphiql-init.js``. A Content-Security-Policy keeps the
+browser from loading anything from another origin. When the assets are not
+installed the page says how to install them; it never falls back to a CDN.
+"""
+
+from __future__ import annotations
+
+import html
+
+from starlette.responses import HTMLResponse
+
+from api.assets import INSTALL_HINT, VENDOR_FILES, missing
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self' ws: wss:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>claims-ledger · GraphiQL</title>
+<link rel="stylesheet" href="{static}/vendor/graphiql.min.css">
+<link rel="stylesheet" href="{static}/graphiql-page.css">
+</head>
+<body>
+<div id="graphiql">Loading GraphiQL…</div>
+<script src="{static}/vendor/react.production.min.js"></script>
+<script src="{static}/vendor/react-dom.production.min.js"></script>
+<script src="{static}/vendor/graphiql.min.js"></script>
+<script src="{static}/graphiql-init.js"></script>
+</body>
+</html>
+"""
+
+_MISSING = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>claims-ledger · GraphiQL not installed</title>
+<link rel="stylesheet" href="{static}/graphiql-page.css">
+</head>
+<body>
+<div class="missing">
+<h1>GraphiQL is not installed</h1>
+<p>This server serves GraphiQL from local files only, and these are missing:
+{files}.</p>
+<p>To install them, {hint}.</p>
+<p>The GraphQL endpoint itself works: POST queries to this URL.</p>
+</div>
+</body>
+</html>
+"""
+
+
+def page(static_prefix: str = "/static") -> HTMLResponse:
+    absent = missing()
+    if absent:
+        text = _MISSING.format(
+            static=static_prefix,
+            files=", ".join(f"<code>{html.escape(n)}</code>" for n in absent),
+            hint=html.escape(INSTALL_HINT).replace("`", ""),
+        )
+        status = 503
+    else:
+        text = _PAGE.format(static=static_prefix)
+        status = 200
+    return HTMLResponse(text, status_code=status, headers={"Content-Security-Policy": CSP, "Cache-Control": "no-cache"})
+
+
+__all__ = ["CSP", "VENDOR_FILES", "page"]

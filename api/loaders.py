@@ -1,0 +1,129 @@
+"""Per-request DataLoaders: nested fields of many objects cost one query per kind.
+
+Each loader batches the keys asked for in one tick of the event loop and calls
+the read model's batch query once, in a worker thread (the read model blocks).
+Keys that depend on the record time carry ``known_at`` with them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime
+from functools import cached_property
+from typing import TypeVar
+from uuid import UUID
+
+from strawberry.dataloader import DataLoader
+
+from projections.queries import ReadModel
+from projections.views import ActorView, ClaimEventView, ClaimView, PositionView, SourceView, TopicView
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+T = TypeVar("T")
+
+ClaimKey = tuple[UUID, datetime | None]
+PositionKey = tuple[str, str, date | None, datetime | None]
+
+
+# Database calls block: they run on these threads, never on the event loop. A plain executor
+# hands work over faster than anyio's thread portal (it matters at a few hundred µs per query).
+_EXECUTOR = ThreadPoolExecutor(max_workers=8, thread_name_prefix="claims-db")
+
+
+async def blocking(fn: Callable[..., T], *args: object) -> T:
+    """Run a read-model or ledger call off the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(_EXECUTOR, fn, *args)
+
+
+def _grouped_by_time(
+    keys: Sequence[tuple[K, datetime | None]], fetch: Callable[[list[K], datetime | None], Sequence[V]]
+) -> list[V]:
+    """Call ``fetch`` once per distinct known_at (almost always one), keep the key order."""
+    groups: dict[datetime | None, list[int]] = defaultdict(list)
+    for i, (_, known_at) in enumerate(keys):
+        groups[known_at].append(i)
+    out: list[V | None] = [None] * len(keys)
+    for known_at, indexes in groups.items():
+        values = fetch([keys[i][0] for i in indexes], known_at)
+        for i, value in zip(indexes, values, strict=True):
+            out[i] = value
+    return out  # type: ignore[return-value]
+
+
+class Loaders:
+    """The DataLoaders of one request (or one WebSocket connection)."""
+
+    def __init__(self, model: ReadModel) -> None:
+        self.model = model
+
+    # Created on first use: most requests need one or two of them.
+    @cached_property
+    def actor(self) -> DataLoader[str, ActorView | None]:
+        return DataLoader(load_fn=self._actors)
+
+    @cached_property
+    def topic(self) -> DataLoader[str, TopicView | None]:
+        return DataLoader(load_fn=self._topics)
+
+    @cached_property
+    def source(self) -> DataLoader[UUID, SourceView | None]:
+        return DataLoader(load_fn=self._sources)
+
+    @cached_property
+    def source_text(self) -> DataLoader[UUID, str | None]:
+        return DataLoader(load_fn=self._source_texts)
+
+    @cached_property
+    def claim(self) -> DataLoader[ClaimKey, ClaimView | None]:
+        return DataLoader(load_fn=self._claims)
+
+    @cached_property
+    def history(self) -> DataLoader[UUID, list[ClaimEventView]]:
+        return DataLoader(load_fn=self._histories)
+
+    @cached_property
+    def source_claims(self) -> DataLoader[ClaimKey, list[ClaimView]]:
+        return DataLoader(load_fn=self._source_claims)
+
+    @cached_property
+    def position(self) -> DataLoader[PositionKey, PositionView | None]:
+        return DataLoader(load_fn=self._positions)
+
+    async def _actors(self, keys: list[str]) -> list[ActorView | None]:
+        return await blocking(self.model.actors_by_keys, keys)
+
+    async def _topics(self, keys: list[str]) -> list[TopicView | None]:
+        return await blocking(self.model.topics_by_keys, keys)
+
+    async def _sources(self, ids: list[UUID]) -> list[SourceView | None]:
+        return await blocking(self.model.sources_by_ids, ids)
+
+    async def _source_texts(self, ids: list[UUID]) -> list[str | None]:
+        return await blocking(lambda: [self.model.source_text(i) for i in ids])
+
+    async def _claims(self, keys: list[ClaimKey]) -> list[ClaimView | None]:
+        return await blocking(_grouped_by_time, keys, self.model.claims_by_ids)
+
+    async def _histories(self, ids: list[UUID]) -> list[list[ClaimEventView]]:
+        return await blocking(self.model.claim_histories, ids)
+
+    async def _source_claims(self, keys: list[ClaimKey]) -> list[list[ClaimView]]:
+        return await blocking(_grouped_by_time, keys, self.model.claims_for_sources)
+
+    async def _positions(self, keys: list[PositionKey]) -> list[PositionView | None]:
+        def fetch() -> list[PositionView | None]:
+            groups: dict[tuple[date | None, datetime | None], list[int]] = defaultdict(list)
+            for i, (_, _, as_of, known_at) in enumerate(keys):
+                groups[(as_of, known_at)].append(i)
+            out: list[PositionView | None] = [None] * len(keys)
+            for (as_of, known_at), indexes in groups.items():
+                pairs = [(keys[i][0], keys[i][1]) for i in indexes]
+                for i, view in zip(indexes, self.model.positions_for_pairs(pairs, as_of, known_at), strict=True):
+                    out[i] = view
+            return out
+
+        return await blocking(fetch)

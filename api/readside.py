@@ -1,0 +1,43 @@
+"""The API's view of projections/: the query contract, read-your-writes and the projector.
+
+Everything the API needs from the read side goes through :class:`ReadSide`, so
+the API holds no SQL and changes in one place if the projections package does.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from projections.queries import ReadModel, open_read_model
+
+
+class Projector(Protocol):
+    def stop(self, timeout: float = ...) -> None: ...
+
+
+class ReadSide:
+    """The read model of one database, plus waiting for it and running its projector."""
+
+    def __init__(self, model: ReadModel) -> None:
+        self.model = model
+
+    @classmethod
+    def open(cls, url: str) -> ReadSide:
+        return cls(open_read_model(url))
+
+    def wait_for(self, position: int, timeout: float) -> bool:
+        """True once the read model reflects the log up to ``position``; False after ``timeout`` seconds."""
+        return self.model.wait_for(position, timeout)
+
+    def projected_position(self) -> int:
+        return self.model.projected_position()
+
+    @staticmethod
+    def start_projector(url: str) -> Projector:
+        """Run the projector in this process (a background thread) until ``stop()``."""
+        from projections.runner import start_in_process
+
+        return start_in_process(url)
+
+    def close(self) -> None:
+        self.model.close()

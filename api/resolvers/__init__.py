@@ -1,0 +1,1 @@
+"""Thin resolvers: reading (read model), writing (ledger batches), audit (log and Merkle proofs)."""

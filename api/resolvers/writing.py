@@ -1,0 +1,156 @@
+"""Mutation resolvers: parse with ``ledger.commands``, write one batch, wait for the read model.
+
+Validation is the ledger's (``parse_*`` and the batch's cross-record rules); a
+rejected command raises before anything is written. After the commit the
+resolver waits, bounded by ``CLAIMS_WRITE_WAIT_SECONDS``, until the read model
+reflects the write, so the payload (and the caller's next query) shows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+from uuid import UUID
+
+import strawberry
+
+from api.context import Info
+from api.loaders import blocking
+from api.resolvers.reading import claim_uuid
+from api.types.inputs import (
+    ClaimChangesInput,
+    DefineTopicInput,
+    RecordClaimInput,
+    RegisterActorInput,
+    RegisterSourceInput,
+    plain,
+)
+from api.types.inputs import changes as changes_of
+from api.types.objects import Actor, Claim, Source, Topic
+from api.types.payloads import (
+    DefineTopicPayload,
+    RecordClaimPayload,
+    RegisterActorPayload,
+    RegisterSourcePayload,
+    RetractClaimPayload,
+    ReviseClaimPayload,
+)
+from ledger import commands as c
+from ledger.application import Batch
+from ledger.errors import NotFound
+
+T = TypeVar("T")
+
+
+async def _write(info: Info, action: Callable[[Batch], T]) -> tuple[T, int | None, bool]:
+    """Run ``action`` in one batch as the caller; return its result, the log position and ``pending``."""
+    principal = info.context.caller.require("editor")
+    ledger = info.context.ledger
+
+    def run() -> tuple[T, int]:
+        with ledger.batch(principal.name) as batch:
+            result = action(batch)
+        return result, batch.last_position
+
+    result, position = await blocking(run)
+    if not position:
+        return result, None, False
+    info.context.services.broadcaster.poke()  # subscribers of this process hear of it at once
+    read = info.context.services.read
+    caught_up = await blocking(read.wait_for, position, info.context.settings.write_wait_seconds)
+    return result, position, not caught_up
+
+
+async def _claim(info: Info, claim_id: UUID) -> Claim | None:
+    view = await info.context.loaders.claim.load((claim_id, None))
+    return Claim.from_view(view, None) if view else None
+
+
+async def register_source(info: Info, input: RegisterSourceInput) -> RegisterSourcePayload:
+    command = c.parse_source(plain(input))
+    (source_id, created), position, pending = await _write(info, lambda b: b.register_source(command))
+    view = await info.context.loaders.source.load(source_id)
+    return RegisterSourcePayload(
+        log_position=position,
+        pending=pending,
+        created=created,
+        source_id=strawberry.ID(str(source_id)),
+        source=Source.from_view(view) if view else None,
+    )
+
+
+async def register_actor(info: Info, input: RegisterActorInput, reason: str | None = None) -> RegisterActorPayload:
+    command = c.parse_actor(plain(input))
+    why = c.parse_reason(reason) if reason is not None else None
+    (_, changed), position, pending = await _write(info, lambda b: b.register_actor(command, why))
+    view = await info.context.loaders.actor.load(command.key)
+    return RegisterActorPayload(
+        log_position=position, pending=pending, changed=changed, actor=Actor.from_view(view) if view else None
+    )
+
+
+async def define_topic(info: Info, input: DefineTopicInput, reason: str | None = None) -> DefineTopicPayload:
+    command = c.parse_topic(plain(input))
+    why = c.parse_reason(reason) if reason is not None else None
+    (_, changed), position, pending = await _write(info, lambda b: b.define_topic(command, why))
+    view = await info.context.loaders.topic.load(command.key)
+    return DefineTopicPayload(
+        log_position=position, pending=pending, changed=changed, topic=Topic.from_view(view) if view else None
+    )
+
+
+async def record_claim(info: Info, input: RecordClaimInput) -> RecordClaimPayload:
+    command = c.parse_claim(plain(input))
+    (claim_id, created), position, pending = await _write(info, lambda b: b.record_claim(command))
+    return RecordClaimPayload(
+        log_position=position,
+        pending=pending,
+        created=created,
+        claim_id=strawberry.ID(str(claim_id)),
+        claim=await _claim(info, claim_id),
+    )
+
+
+def _ref(id: strawberry.ID) -> str:
+    if claim_uuid(str(id)) is None:
+        raise NotFound("claim", id)
+    return str(id)
+
+
+async def revise_claim(
+    info: Info,
+    id: strawberry.ID,
+    expected_version: int,
+    changes: ClaimChangesInput,
+    reason: str,
+    revision_key: str | None = None,
+) -> ReviseClaimPayload:
+    command = c.ReviseClaim(
+        claim=_ref(id),
+        expected_version=c.parse_expected_version(expected_version),
+        changes=c.parse_changes(changes_of(changes)),
+        reason=c.parse_reason(reason),
+        revision_key=c.key({"revisionKey": revision_key}, "revisionKey") if revision_key is not None else None,
+    )
+    claim, position, pending = await _write(info, lambda b: b.revise_claim(command))
+    return ReviseClaimPayload(
+        log_position=position,
+        pending=pending,
+        claim_id=strawberry.ID(str(claim.id)),
+        version=claim.version,
+        claim=await _claim(info, claim.id),
+    )
+
+
+async def retract_claim(info: Info, id: strawberry.ID, expected_version: int, reason: str) -> RetractClaimPayload:
+    command = c.RetractClaim(
+        claim=_ref(id), expected_version=c.parse_expected_version(expected_version), reason=c.parse_reason(reason)
+    )
+    claim, position, pending = await _write(info, lambda b: b.retract_claim(command))
+    return RetractClaimPayload(
+        log_position=position,
+        pending=pending,
+        claim_id=strawberry.ID(str(claim.id)),
+        version=claim.version,
+        claim=await _claim(info, claim.id),
+    )

@@ -1,0 +1,199 @@
+"""The GraphQL schema: root types, extensions (limits, caches, error codes).
+
+``python -m api.schema`` rewrites the committed SDL file ``api/schema.graphql``;
+``python -m api.schema --check`` exits 1 when it is out of date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import AsyncGenerator, Callable, Sequence
+from pathlib import Path
+
+import strawberry
+from graphql.error import GraphQLError
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+from strawberry.extensions.field_extension import FieldExtension
+from strawberry.permission import PermissionExtension
+from strawberry.types.execution import ExecutionContext
+
+from api.auth import IsEditor
+from api.caching import QueryValidationCache
+from api.context import Info
+from api.errors import CodedErrors, log_errors
+from api.limits import ReadAccess
+from api.resolvers import audit, reading, writing
+from api.settings import Settings
+from api.subscriptions import ledger_events
+from api.types.audit import ConsistencyProof, InclusionProof, LedgerDigest, LedgerEvent, LedgerEventConnection
+from api.types.connections import ClaimConnection
+from api.types.objects import Actor, Claim, Position, PositionChange, Source, Topic
+from api.types.payloads import (
+    DefineTopicPayload,
+    RecordClaimPayload,
+    RegisterActorPayload,
+    RegisterSourcePayload,
+    RetractClaimPayload,
+    ReviseClaimPayload,
+)
+
+SDL_PATH = Path(__file__).with_name("schema.graphql")
+
+AS_OF = "The date in the world the answer is for (default: today). A claim counts once its whole stated period lies on or before it."
+KNOWN_AT = "The ledger record time to answer at (default: now): what the ledger said then, before later corrections."
+
+
+@strawberry.type(description="Read the ledger: positions as of a date, as known at an instant, and the audit trail.")
+class Query:
+    position: Position | None = strawberry.field(
+        resolver=reading.position,
+        description="Where `actor` stands on `topic` as of `asOf`, and since when; null when no claim qualifies. "
+        + AS_OF,
+    )
+    positions: list[Position] = strawberry.field(
+        resolver=reading.positions,
+        description="The current stance of every actor on every topic (filter by actor or topic key).",
+    )
+    timeline: list[PositionChange] = strawberry.field(
+        resolver=reading.timeline, description="Each change of `actor`'s stance on `topic`, oldest first. " + KNOWN_AT
+    )
+    claim: Claim | None = strawberry.field(
+        resolver=reading.claim, description="A claim by UUID or key, in the version current at `knownAt`."
+    )
+    claims: ClaimConnection = strawberry.field(
+        resolver=reading.claims, description="Claims matching a filter, ordered by statement date (keyset pages)."
+    )
+    actors: list[Actor] = strawberry.field(
+        resolver=reading.actors, description="Actors whose key, name or alias contains `search` (any case)."
+    )
+    topics: list[Topic] = strawberry.field(resolver=reading.topics)
+    sources: list[Source] = strawberry.field(resolver=reading.sources)
+    source: Source | None = strawberry.field(resolver=reading.source, description="A source by id or key.")
+    events: LedgerEventConnection = strawberry.field(
+        resolver=audit.events, description="The raw ledger log in order, for auditors."
+    )
+    ledger_digest: LedgerDigest = strawberry.field(
+        resolver=audit.ledger_digest, description="The log's size and Merkle root hash (RFC 6962)."
+    )
+    inclusion_proof: InclusionProof = strawberry.field(
+        resolver=audit.inclusion_proof,
+        description="Audit path proving event `eventId` is in the log (of `treeSize` events, default: all).",
+    )
+    consistency_proof: ConsistencyProof = strawberry.field(
+        resolver=audit.consistency_proof,
+        description="Proof that the log of `fromSize` events is a prefix of the log of `toSize` (default: all): "
+        "history was appended to, not rewritten.",
+    )
+
+
+def _editor() -> list[FieldExtension]:
+    return [PermissionExtension(permissions=[IsEditor()], use_directives=False)]
+
+
+@strawberry.type(description="Write to the ledger (API key with the editor role). Rejected input writes nothing.")
+class Mutation:
+    register_source: RegisterSourcePayload = strawberry.mutation(
+        resolver=writing.register_source, extensions=_editor(), description="Register a source text (idempotent)."
+    )
+    register_actor: RegisterActorPayload = strawberry.mutation(
+        resolver=writing.register_actor,
+        extensions=_editor(),
+        description="Register an actor, or revise one's details (then give a reason).",
+    )
+    define_topic: DefineTopicPayload = strawberry.mutation(
+        resolver=writing.define_topic, extensions=_editor(), description="Define a topic, or revise one (with reason)."
+    )
+    record_claim: RecordClaimPayload = strawberry.mutation(
+        resolver=writing.record_claim, extensions=_editor(), description="Record a claim (idempotent by key)."
+    )
+    revise_claim: ReviseClaimPayload = strawberry.mutation(
+        resolver=writing.revise_claim,
+        extensions=_editor(),
+        description="Correct the ledger's record of a claim; fails with CONFLICT unless `expectedVersion` is current.",
+    )
+    retract_claim: RetractClaimPayload = strawberry.mutation(
+        resolver=writing.retract_claim,
+        extensions=_editor(),
+        description="Withdraw a record that should never have been made; it stays in the history.",
+    )
+
+
+@strawberry.type(description="Live ledger events (WebSocket, graphql-transport-ws protocol only).")
+class Subscription:
+    @strawberry.subscription(
+        description="Every ledger event committed from now on, filtered by type: an aggregate type (`Claim`) "
+        "or an event type (`Claim.Revised`)."
+    )
+    async def ledger_events(self, info: Info, types: list[str] | None = None) -> AsyncGenerator[LedgerEvent, None]:
+        async for event in ledger_events(info.context.services.broadcaster, types):
+            yield event
+
+
+class LedgerSchema(strawberry.Schema):
+    """Logs only unexpected errors (user errors are answers, not incidents)."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        log_errors(errors)
+
+
+def extensions(settings: Settings) -> Sequence[Callable[[], SchemaExtension] | type[SchemaExtension]]:
+    """Limits, caches, access and error codes: a fresh instance of each per operation.
+
+    The depth and alias rules are created once and shared, because ValidationCache
+    keys its entries on the validation rule classes: a rule class made per request
+    would never hit the cache.
+    """
+    rules = [
+        *QueryDepthLimiter(max_depth=settings.max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+    ]
+    tokens = settings.max_tokens
+    return [
+        lambda: MaxTokensLimiter(max_token_count=tokens),
+        lambda: AddValidationRules(rules),
+        lambda: ParserCache(maxsize=512),
+        lambda: QueryValidationCache(maxsize=512),
+        ReadAccess,
+        CodedErrors,
+    ]
+
+
+def build_schema(settings: Settings | None = None) -> LedgerSchema:
+    return LedgerSchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions(settings or Settings()),
+    )
+
+
+def sdl() -> str:
+    return build_schema().as_str() + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m api.schema", description=__doc__)
+    parser.add_argument("--check", action="store_true", help="exit 1 if api/schema.graphql is out of date")
+    args = parser.parse_args(argv)
+    text = sdl()
+    if args.check:
+        current = SDL_PATH.read_text(encoding="utf-8") if SDL_PATH.exists() else ""
+        if current != text:
+            print(f"{SDL_PATH} is out of date: run python -m api.schema", file=sys.stderr)
+            return 1
+        return 0
+    SDL_PATH.write_text(text, encoding="utf-8")
+    print(f"wrote {SDL_PATH}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""The API's configuration, read from the environment once at start-up.
+
+Every value has a safe default, so ``claims serve`` works with no variables set.
+``Settings.from_env()`` reports a malformed value by naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import TypeVar
+
+from ledger.application import DEFAULT_DATABASE_URL
+
+T = TypeVar("T")
+PROJECTOR_EMBEDDED = "embedded"
+PROJECTOR_EXTERNAL = "external"
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    help: str
+
+
+def _setting(default: T, env: str, help: str) -> T:
+    return field(default=default, metadata={"setting": Setting(env, help)})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of one API process (see the table in api/README.md)."""
+
+    database_url: str = _setting(
+        DEFAULT_DATABASE_URL, "CLAIMS_DATABASE_URL", "ledger database: sqlite:///PATH or postgresql://..."
+    )
+    projector: str = _setting(
+        PROJECTOR_EMBEDDED,
+        "CLAIMS_PROJECTOR",
+        "`embedded`: run the projector in the API process; `external`: `claims project --follow` runs elsewhere",
+    )
+    require_key_for_reads: bool = _setting(
+        False, "CLAIMS_REQUIRE_KEY_FOR_READS", "`1`: queries and subscriptions need an API key too"
+    )
+    write_wait_seconds: float = _setting(
+        5.0,
+        "CLAIMS_WRITE_WAIT_SECONDS",
+        "how long a mutation waits for the read model before answering `pending: true`",
+    )
+    max_depth: int = _setting(12, "CLAIMS_MAX_QUERY_DEPTH", "deepest field nesting of a query")
+    max_tokens: int = _setting(2000, "CLAIMS_MAX_QUERY_TOKENS", "tokens in one GraphQL document")
+    max_aliases: int = _setting(30, "CLAIMS_MAX_ALIASES", "aliases in one GraphQL document")
+    max_page_size: int = _setting(100, "CLAIMS_MAX_PAGE_SIZE", "largest `first` of a connection")
+    default_page_size: int = _setting(
+        20, "CLAIMS_DEFAULT_PAGE_SIZE", "`first` when not given (at most CLAIMS_MAX_PAGE_SIZE)"
+    )
+    max_list_size: int = _setting(1000, "CLAIMS_MAX_LIST_SIZE", "most entries `actors`, `topics` and `sources` return")
+    max_body_bytes: int = _setting(
+        8 * 1024 * 1024, "CLAIMS_MAX_BODY_BYTES", "largest request body (a source text travels in one mutation)"
+    )
+    cors_origins: tuple[str, ...] = _setting(
+        (), "CLAIMS_CORS_ORIGINS", "comma-separated origins allowed to call the API from a browser (`*` for any)"
+    )
+    ready_max_lag: int = _setting(
+        1000, "CLAIMS_READY_MAX_LAG", "`/readyz` fails while the read model is more events behind the log than this"
+    )
+    poll_seconds: float = _setting(
+        0.2, "CLAIMS_EVENTS_POLL_SECONDS", "how often the subscription task looks for new ledger events"
+    )
+    key_cache_seconds: float = _setting(
+        5.0, "CLAIMS_KEY_CACHE_SECONDS", "how long a looked-up API key is trusted before it is looked up again"
+    )
+    max_subscriptions: int = _setting(
+        20, "CLAIMS_MAX_SUBSCRIPTIONS_PER_CONNECTION", "subscriptions one WebSocket may hold"
+    )
+    graphiql: bool = _setting(True, "CLAIMS_GRAPHIQL", "`0` turns the in-browser GraphiQL page off")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            setting: Setting = f.metadata["setting"]
+            raw = env.get(setting.env)
+            if raw is None or raw.strip() == "":
+                continue
+            values[f.name] = _convert(f.default, raw.strip(), setting.env)
+        values.update(overrides)
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.projector not in (PROJECTOR_EMBEDDED, PROJECTOR_EXTERNAL):
+            raise ValueError(f"CLAIMS_PROJECTOR must be {PROJECTOR_EMBEDDED!r} or {PROJECTOR_EXTERNAL!r}")
+        for name in ("max_depth", "max_tokens", "max_aliases", "max_page_size", "default_page_size", "max_body_bytes"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"setting {name} must be at least 1")
+
+    @classmethod
+    def documented(cls) -> list[tuple[str, str, str]]:
+        """(variable, default, meaning) for each setting: the README's table."""
+        out = []
+        for f in fields(cls):
+            setting: Setting = f.metadata["setting"]
+            default = f.default
+            if isinstance(default, bool):
+                shown = "1" if default else "0"
+            else:
+                shown = ",".join(default) if isinstance(default, tuple) else str(default)
+            out.append((setting.env, shown or "(none)", setting.help))
+        return out
+
+
+def _convert(default: object, raw: str, env: str) -> object:
+    try:
+        if isinstance(default, bool):
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, tuple):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+    except ValueError:
+        raise ValueError(f"{env}={raw!r} is not a valid value (default {default!r})") from None
+    return raw

@@ -1,0 +1,165 @@
+"""``ledgerEvents``: newly committed ledger events pushed to WebSocket subscribers.
+
+One background task per API process (started in the app's lifespan) follows
+the ledger log while anyone is subscribed: it reads events past the last
+position it delivered, decodes each once and hands it to every subscriber
+whose filter matches. Several processes on one database each follow the log,
+so a subscriber sees writes made through any of them. A subscriber that does
+not keep up (its queue fills) is told so and disconnected rather than allowed
+to grow memory without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass, field
+
+from eventsourcing.domain import Aggregate
+
+from api.errors import ApiError, bad_input
+from api.loaders import blocking
+from api.resolvers.audit import decode
+from api.types.audit import LedgerEvent
+from ledger import domain
+from ledger.application import ClaimsLedger
+
+log = logging.getLogger("claims.api.subscriptions")
+
+READ_BATCH = 500
+QUEUE_SIZE = 1000
+
+
+def _event_types() -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for cls in (domain.Source, domain.SourceKey, domain.Actor, domain.Topic, domain.Claim, domain.ApiKey):
+        names = {n for n, v in vars(cls).items() if isinstance(v, type) and issubclass(v, Aggregate.Event)} - {
+            "Event",
+            "Created",
+        }
+        out[cls.__name__] = names
+    return out
+
+
+EVENT_TYPES = _event_types()
+
+
+def check_types(types: list[str] | None) -> list[str] | None:
+    """Each filter entry is an aggregate type (``Claim``) or an event type (``Claim.Revised``)."""
+    if not types:
+        return None
+    for i, name in enumerate(types):
+        kind, _, event = name.partition(".")
+        if kind not in EVENT_TYPES or (event and event not in EVENT_TYPES[kind]):
+            known = ", ".join(sorted(EVENT_TYPES))
+            raise bad_input(f"types[{i}]", f"{name!r} is not an event type such as Claim.Revised, nor one of {known}")
+    return types
+
+
+_OVERFLOW = object()
+
+
+@dataclass(eq=False)
+class _Subscriber:
+    after: int
+    types: list[str] | None
+    queue: asyncio.Queue[LedgerEvent | object] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    overflowed: bool = False
+
+
+class Broadcaster:
+    """Follows the ledger log for the subscribers of this process."""
+
+    def __init__(self, ledger: ClaimsLedger, poll_seconds: float) -> None:
+        self.ledger = ledger
+        self.poll_seconds = poll_seconds
+        self.subscribers: set[_Subscriber] = set()
+        self.position: int | None = None  # last position delivered (None while nobody listens)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="ledger-events")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def poke(self) -> None:
+        """Look for new events now (called after a write in this process)."""
+        self._wake.set()
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, types: list[str] | None) -> AsyncIterator[_Subscriber]:
+        head = await blocking(lambda: self.ledger.ledger_recorder.tree_head().size)
+        subscriber = _Subscriber(after=head, types=types)
+        if self.position is None or self.position > head:
+            self.position = head
+        self.subscribers.add(subscriber)
+        self.poke()
+        try:
+            yield subscriber
+        finally:
+            self.subscribers.discard(subscriber)
+            if not self.subscribers:
+                self.position = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), None if not self.subscribers else self.poll_seconds)
+                self._wake.clear()
+                while self.subscribers and self.position is not None and await self._deliver():
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # keep following: a database hiccup must not end subscriptions
+                log.exception("reading the ledger log for subscriptions failed; retrying")
+                await asyncio.sleep(max(self.poll_seconds, 1.0))
+
+    async def _deliver(self) -> bool:
+        """Deliver one batch; True when there may be more right away."""
+        after = self.position
+        assert after is not None
+        logged = await blocking(self.ledger.ledger_recorder.read_log, after, READ_BATCH)
+        if not logged:
+            return False
+        events = [decode(self.ledger, e) for e in logged]
+        for subscriber in list(self.subscribers):
+            for event in events:
+                if event.position > subscriber.after and event.matches(subscriber.types):
+                    self._offer(subscriber, event)
+        if self.position is not None:
+            self.position = max(self.position, logged[-1].position)
+        return len(logged) == READ_BATCH
+
+    @staticmethod
+    def _offer(subscriber: _Subscriber, event: LedgerEvent) -> None:
+        if subscriber.overflowed:
+            return
+        if subscriber.queue.qsize() >= QUEUE_SIZE - 1:
+            subscriber.overflowed = True
+            subscriber.queue.put_nowait(_OVERFLOW)
+            return
+        subscriber.queue.put_nowait(event)
+        subscriber.after = event.position
+
+
+async def ledger_events(broadcaster: Broadcaster, types: list[str] | None) -> AsyncGenerator[LedgerEvent, None]:
+    """Each ledger event committed after the subscription started, in log order."""
+    wanted = check_types(types)
+    async with broadcaster.subscribe(wanted) as subscriber:
+        while True:
+            item = await subscriber.queue.get()
+            if item is _OVERFLOW:
+                raise ApiError(
+                    "SUBSCRIBER_TOO_SLOW", "events arrived faster than this subscriber read them; resubscribe"
+                )
+            assert isinstance(item, LedgerEvent)
+            yield item

@@ -1,0 +1,60 @@
+"""Relay-style connections with opaque keyset cursors."""
+
+from __future__ import annotations
+
+import base64
+
+import strawberry
+
+from api.errors import bad_input
+from api.types.objects import Claim
+
+
+@strawberry.type(description="Relay page information.")
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class ClaimEdge:
+    cursor: str
+    node: Claim
+
+
+@strawberry.type(description="A page of claims ordered by statement date, then log position.")
+class ClaimConnection:
+    edges: list[ClaimEdge]
+    nodes: list[Claim]
+    page_info: PageInfo
+    total_count: int = strawberry.field(description="Claims matching the filter, on all pages.")
+
+
+def page_size(first: int | None, default: int, maximum: int) -> int:
+    """`first` checked against the configured maximum."""
+    if first is None:
+        return min(default, maximum)
+    if first < 0:
+        raise bad_input("first", "must not be negative")
+    if first > maximum:
+        raise bad_input("first", f"is {first}; the largest page is {maximum}")
+    return first
+
+
+def encode_position_cursor(position: int) -> str:
+    return base64.urlsafe_b64encode(f"event:{position}".encode()).decode("ascii")
+
+
+def decode_position_cursor(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    try:
+        kind, _, value = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii").partition(":")
+        position = int(value)
+    except ValueError:
+        raise bad_input("after", "is not a cursor of this connection") from None
+    if kind != "event" or position < 0:
+        raise bad_input("after", "is not a cursor of this connection")
+    return position

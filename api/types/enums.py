@@ -1,0 +1,61 @@
+"""The ledger's closed vocabularies as GraphQL enums (kept equal to ``ledger.commands``)."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import strawberry
+
+
+@strawberry.enum(description="An actor's stance on a topic's proposition.")
+class Stance(Enum):
+    SUPPORTS = "SUPPORTS"
+    OPPOSES = "OPPOSES"
+    CONDITIONAL = "CONDITIONAL"
+    NEUTRAL = "NEUTRAL"
+
+
+@strawberry.enum(description="How directly the source reports the statement.")
+class Attribution(Enum):
+    DIRECT_QUOTE = "DIRECT_QUOTE"
+    INDIRECT_SPEECH = "INDIRECT_SPEECH"
+    REPORTED = "REPORTED"
+    EDITORIAL = "EDITORIAL"
+
+
+@strawberry.enum(description="How precisely a date is known.")
+class Precision(Enum):
+    DAY = "DAY"
+    MONTH = "MONTH"
+    YEAR = "YEAR"
+
+
+@strawberry.enum(description="The kind of text a source is.")
+class Genre(Enum):
+    NEWS = "NEWS"
+    COMMENTARY = "COMMENTARY"
+    OPINION = "OPINION"
+    PRIMARY_STATEMENT = "PRIMARY_STATEMENT"
+    TRANSCRIPT = "TRANSCRIPT"
+
+
+@strawberry.enum(description="What kind of actor makes claims.")
+class ActorKind(Enum):
+    PERSON = "PERSON"
+    ORGANISATION = "ORGANISATION"
+    STATE = "STATE"
+    GROUP = "GROUP"
+
+
+@strawberry.enum(description="How one claim relates to another.")
+class LinkRelation(Enum):
+    SUPERSEDES = "SUPERSEDES"
+    DISPUTES = "DISPUTES"
+
+
+@strawberry.enum(description="What happened to a claim's record.")
+class ClaimEventType(Enum):
+    RECORDED = "RECORDED"
+    REVISED = "REVISED"
+    RETRACTED = "RETRACTED"
+    LINKED = "LINKED"

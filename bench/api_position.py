@@ -1,0 +1,528 @@
+#!/usr/bin/env python
+"""The ``position`` as-of query over HTTP: our API vs PostGraphile, 10k -> 1M claims (PostgreSQL).
+
+    python bench/api_position.py                                  # 10k, 100k, 1M; private PostgreSQL
+    python bench/api_position.py --sizes 10000,100000 --duration 10
+    python bench/api_position.py --url postgresql://postgres:pw@127.0.0.1:5432/postgres   # may CREATE DATABASE
+
+One database grows through the sizes (claims are appended through the ledger's
+batch API with the generator of ``bench/rebuild.py``: 50 actors x 20 topics,
+5% revisions, 1% retractions; then the projector catches up). At each size:
+
+1. our API (``uvicorn api.app:create_app``, one process, projector external)
+   answers ``position(actor, topic, asOf)`` with the claim, its passage and its
+   source: ``wrk`` (10 connections, fixed duration, Lua script choosing random
+   pairs and dates) measures req/s and the p50/p99 latency; the server's RSS is
+   read from /proc afterwards;
+2. PostGraphile (npm ``postgraphile`` v4, one Node process) answers the same
+   question on the same read-model tables through a SQL function we create for
+   it (``bench_api.position``: the same three index probes plus the source);
+   the same wrk run measures it.
+
+Loopback only (127.0.0.1); every run is bounded by ``--duration`` seconds. Prints
+Markdown; ``--write`` replaces this benchmark's section of bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import random
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import httpx
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import rebuild as generator  # noqa: E402  (bench/rebuild.py: the projections engineer's generator)
+
+from ledger import commands as c  # noqa: E402
+from ledger.application import ClaimsLedger  # noqa: E402
+from ledger.domain import claim_id  # noqa: E402
+from projections.projector import Projector  # noqa: E402
+
+RESULTS = ROOT / "bench" / "RESULTS.md"
+BEGIN, END = "<!-- api_position:begin -->", "<!-- api_position:end -->"
+
+OUR_QUERY = (
+    "query P($a: String!, $t: String!, $d: Date) { position(actor: $a, topic: $t, asOf: $d) { stance "
+    "since { date precision } claim { key summary quote statedOn { date precision } passage { exact } "
+    "source { title publisher } } } }"
+)
+PG_QUERY = (
+    "query P($a: String!, $t: String!, $d: Date) { position(actor: $a, topic: $t, asOf: $d) { stance "
+    "sinceDate sincePrecision claimKey summary quote statedDate statedPrecision passageExact "
+    "sourceTitle sourcePublisher } }"
+)
+
+POSTGRAPHILE_SQL = """
+CREATE SCHEMA IF NOT EXISTS bench_api;
+DROP FUNCTION IF EXISTS bench_api.position(text, text, date);
+DROP TYPE IF EXISTS bench_api.position_answer;
+CREATE TYPE bench_api.position_answer AS (
+    stance text, since_date text, since_precision text, claim_key text, summary text, quote text,
+    stated_date text, stated_precision text, passage_exact text, source_title text, source_publisher text
+);
+-- The as-of question of ReadModel.position (known now), with the same three index probes on
+-- rm_claim_versions_pair: the latest qualifying claim of the pair, the latest earlier claim of
+-- another stance (the breaker), the first claim after the breaker (since); plus the claim's source.
+-- PL/pgSQL so that the plan is cached per connection (a SQL function would be planned per call).
+CREATE FUNCTION bench_api.position(actor text, topic text, as_of date)
+RETURNS bench_api.position_answer LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  answer bench_api.position_answer;
+BEGIN
+  WITH lv AS (
+    SELECT v.* FROM public.rm_claim_versions v
+    WHERE v.actor = $1 AND v.topic = $2 AND v.known_to_us IS NULL AND NOT v.retracted
+      AND v.stated_latest <= coalesce($3, current_date)
+    ORDER BY v.stated_latest DESC, v.stated_earliest DESC, v.first_position DESC LIMIT 1),
+  bv AS (
+    SELECT lv.*, coalesce(x.stated_latest, DATE '0001-01-01') AS bl, coalesce(x.stated_earliest, DATE '0001-01-01') AS be,
+           coalesce(x.first_position, 0) AS bp
+    FROM lv LEFT JOIN LATERAL (
+      SELECT w.stated_latest, w.stated_earliest, w.first_position FROM public.rm_claim_versions w
+      WHERE w.actor = $1 AND w.topic = $2 AND w.known_to_us IS NULL AND NOT w.retracted
+        AND w.stated_latest <= coalesce($3, current_date) AND w.stance <> lv.stance
+        AND (w.stated_latest, w.stated_earliest, w.first_position) < (lv.stated_latest, lv.stated_earliest, lv.first_position)
+      ORDER BY w.stated_latest DESC, w.stated_earliest DESC, w.first_position DESC LIMIT 1) x ON true)
+  SELECT bv.stance, st.stated_date, st.stated_precision, bv.key, bv.summary, bv.quote_text, bv.stated_date,
+         bv.stated_precision, bv.passage_exact, s.metadata::jsonb ->> 'title', s.metadata::jsonb ->> 'publisher'
+  INTO answer
+  FROM bv
+  CROSS JOIN LATERAL (
+    SELECT y.stated_date, y.stated_precision FROM public.rm_claim_versions y
+    WHERE y.actor = $1 AND y.topic = $2 AND y.known_to_us IS NULL AND NOT y.retracted
+      AND y.stated_latest <= coalesce($3, current_date)
+      AND (y.stated_latest, y.stated_earliest, y.first_position) > (bv.bl, bv.be, bv.bp)
+    ORDER BY y.stated_latest, y.stated_earliest, y.first_position LIMIT 1) st
+  LEFT JOIN public.rm_sources s ON s.id = bv.source_id;
+  IF answer.stance IS NULL THEN
+    RETURN NULL;
+  END IF;
+  RETURN answer;
+END
+$$;
+"""
+
+WRK_SCRIPT = """
+local query = %s
+local actors, topics = %d, %d
+math.randomseed(7)
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  local a = string.format("actor-%%02d", math.random(0, actors - 1))
+  local t = string.format("topic-%%02d", math.random(0, topics - 1))
+  local d = string.format("%%04d-%%02d-%%02d", math.random(2001, 2025), math.random(1, 12), math.random(1, 28))
+  local body = '{"query":' .. query .. ',"variables":{"a":"' .. a .. '","t":"' .. t .. '","d":"' .. d .. '"}}'
+  return wrk.format(nil, nil, nil, body)
+end
+response = function(status, headers, body)
+  if status ~= 200 or string.find(body, '"errors"') then
+    errors = (errors or 0) + 1
+    if errors <= 1 then io.stderr:write("bad response: " .. status .. " " .. string.sub(body, 1, 300) .. "\\n") end
+  end
+end
+"""
+
+
+# ---------------------------------------------------------------- the ledger
+
+
+def grow(url: str, start: int, end: int, batch_size: int = 10_000, seed: int = 7) -> float:
+    """Append claims start..end-1 (generator of bench/rebuild.py, with an offset) and project them."""
+    rng = random.Random(seed + start)
+    began = time.perf_counter()
+    with ClaimsLedger.open(url) as ledger:
+        if start == 0:
+            with ledger.batch("bench") as batch:
+                for key in generator.ACTORS:
+                    batch.register_actor(c.parse_actor({"key": key, "name": key.title(), "kind": "PERSON"}))
+                for key in generator.TOPICS:
+                    batch.define_topic(
+                        c.parse_topic({"key": key, "title": key.title(), "proposition": f"{key} holds."})
+                    )
+        recorded = [f"claim-{i}" for i in range(start)]
+        for b, first in enumerate(range(start, end, batch_size), start=start // batch_size):
+            keys = [f"claim-{i}" for i in range(first, min(first + batch_size, end))]
+            with ledger.batch("bench") as batch:
+                batch.prefetch([claim_id(k) for k in keys])
+                sources = []
+                for s in range(max(1, len(keys) // generator.PASSAGES_PER_SOURCE)):
+                    text, spans = generator.source_text(b, s)
+                    command = c.parse_source(
+                        {"key": f"src-{b}-{s}", "title": f"Source {b}-{s}", "publisher": "Bench Wire",
+                         "published": "2025-12-31", "language": "en", "genre": "NEWS", "text": text}
+                    )  # fmt: skip
+                    sid, _ = batch.register_source(command)
+                    sources.append((str(sid), spans))
+                for n, key in enumerate(keys):
+                    sid, spans = sources[n % len(sources)]
+                    s_start, s_end, exact = spans[(n // len(sources)) % len(spans)]
+                    actor, topic = rng.choice(generator.ACTORS), rng.choice(generator.TOPICS)
+                    when = generator.stated(rng)
+                    bias = zlib.crc32(f"{actor}|{topic}|{when[:4]}".encode()) % 4
+                    stance = generator.STANCES[bias] if rng.random() < 0.7 else rng.choice(generator.STANCES)
+                    batch.record_claim(c.parse_claim(
+                        {"key": key, "actor": actor, "topic": topic, "stance": stance,
+                         "summary": f"{actor} on {topic}: {stance.lower()} ({key})", "stated": when, "source": sid,
+                         "passage": {"start": s_start, "end": s_end, "exact": exact}, "attribution": "DIRECT_QUOTE"}
+                    ))  # fmt: skip
+            if recorded:
+                with ledger.batch("editor") as batch:
+                    for _ in range(len(keys) // 20):
+                        key = rng.choice(recorded)
+                        changes = c.parse_changes(
+                            {"stance": rng.choice(generator.STANCES), "summary": f"revised {key}"}
+                        )
+                        with contextlib.suppress(Exception):  # retracted, or the same values: nothing to do
+                            batch.revise_claim(c.ReviseClaim(key, None, changes, "bench correction"))
+                    for _ in range(len(keys) // 100):
+                        with contextlib.suppress(Exception):
+                            batch.retract_claim(c.RetractClaim(rng.choice(recorded), None, "bench retraction"))
+            recorded.extend(keys)
+            print(f"\r  ledger: {first + len(keys):,}/{end:,} claims", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    projector = Projector(url)
+    projector.catch_up()
+    projector.close()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    return time.perf_counter() - began
+
+
+# ---------------------------------------------------------------- servers
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def process(
+    argv: list[str], env: dict[str, str], probe: str, body: dict[str, Any], timeout: float = 120
+) -> Iterator[int]:
+    """Start a server, wait (bounded) until it answers ``body`` at ``probe``; yields its pid."""
+    log = tempfile.TemporaryFile()  # noqa: SIM115  (closed in the finally below)
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"{argv[0]} exited {proc.returncode}: {log.read().decode()[-3000:]}")
+            with contextlib.suppress(httpx.TransportError):
+                answer = httpx.post(probe, json=body, timeout=5)
+                if answer.status_code == 200 and "errors" not in answer.json():
+                    break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{argv[0]} did not answer within {timeout}s")
+            time.sleep(0.2)
+        yield proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process and its children (uvicorn workers), in MiB."""
+    total = 0
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    for p in pids:
+        with contextlib.suppress(OSError):
+            match = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{p}/status").read_text())
+            total += int(match.group(1)) if match else 0
+    return total / 1024
+
+
+@dataclass
+class Load:
+    requests: int
+    seconds: float
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def wrk(url: str, query: str, duration: float, connections: int) -> Load:
+    """A bounded wrk run (fixed duration, fixed connections) on loopback."""
+    assert urlsplit(url).hostname == "127.0.0.1", "load is only ever sent to loopback"
+    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)  # noqa: SIM115  (unlinked below)
+    script.write(WRK_SCRIPT % (json.dumps(json.dumps(query)), len(generator.ACTORS), len(generator.TOPICS)))
+    script.write(
+        "done = function(summary, latency, requests)\n"
+        '  io.write(string.format("RESULT %d %f %f %f %d\\n", summary.requests, summary.duration / 1e6,'
+        " latency:percentile(50) / 1000, latency:percentile(99) / 1000,"
+        " (errors or 0) + summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.timeout))\n"
+        "end\n"
+    )
+    script.close()
+    try:
+        out = subprocess.run(
+            ["wrk", "-t1", f"-c{connections}", f"-d{round(duration)}s", "--timeout", "10s", "-s", script.name, url],
+            capture_output=True, text=True, timeout=duration + 60, check=True,
+        )  # fmt: skip
+    finally:
+        os.unlink(script.name)
+    match = re.search(r"RESULT (\d+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+)", out.stdout)
+    if not match:
+        raise RuntimeError(f"wrk printed no result:\n{out.stdout}\n{out.stderr}")
+    n, seconds, p50, p99, errors = (float(g) for g in match.groups())
+    if errors:
+        print(f"  wrk: {int(errors)} bad responses; {out.stderr.strip()[:400]}", file=sys.stderr)
+    return Load(int(n), seconds, n / seconds, p50, p99, int(errors))
+
+
+def bench_ours(db_url: str, duration: float, connections: int, workers: int) -> tuple[Load, float]:
+    port = free_port()
+    env = {**os.environ, "CLAIMS_DATABASE_URL": db_url, "CLAIMS_PROJECTOR": "external"}
+    argv = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
+            "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers)]  # fmt: skip
+    url = f"http://127.0.0.1:{port}/graphql"
+    probe = {"query": OUR_QUERY, "variables": {"a": "actor-00", "t": "topic-00", "d": "2025-06-01"}}
+    with process(argv, env, url, probe) as pid:
+        wrk(url, OUR_QUERY, min(5.0, duration), connections)  # warm-up: caches, pools, JIT-free but still
+        load = wrk(url, OUR_QUERY, duration, connections)
+        return load, rss_mib(pid)
+
+
+def bench_postgraphile(db_url: str, duration: float, connections: int) -> tuple[Load, float]:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(POSTGRAPHILE_SQL)  # type: ignore[arg-type]
+    cli = ROOT / "node_modules" / ".bin" / "postgraphile"
+    if not cli.exists():
+        raise FileNotFoundError("node_modules/.bin/postgraphile is missing: run `npm ci` in the repository root")
+    port = free_port()
+    argv = [str(cli), "-c", db_url, "-s", "bench_api", "-n", "127.0.0.1", "-p", str(port), "--disable-query-log",
+            "--disable-graphiql"]  # fmt: skip
+    url = f"http://127.0.0.1:{port}/graphql"
+    probe = {"query": PG_QUERY, "variables": {"a": "actor-00", "t": "topic-00", "d": "2025-06-01"}}
+    with process(argv, dict(os.environ), url, probe) as pid:
+        wrk(url, PG_QUERY, min(5.0, duration), connections)
+        load = wrk(url, PG_QUERY, duration, connections)
+        return load, rss_mib(pid)
+
+
+def same_answers(db_url: str, samples: int = 200) -> int:
+    """Both servers must answer the same question identically (checked on random pairs)."""
+    from projections.queries import ReadModel
+
+    rng = random.Random(3)
+    model = ReadModel(db_url)
+    mismatches = 0
+    with psycopg.connect(db_url) as conn:
+        for _ in range(samples):
+            a, t = rng.choice(generator.ACTORS), rng.choice(generator.TOPICS)
+            d = date(rng.randint(2001, 2025), rng.randint(1, 12), rng.randint(1, 28))
+            ours = model.position(a, t, d, None)
+            row = conn.execute("SELECT * FROM bench_api.position(%s, %s, %s)", (a, t, d)).fetchone()
+            theirs = None if row is None or row[0] is None else (row[0], row[1], row[3])
+            mine = None if ours is None else (ours.stance, ours.since.date, ours.claim.key)
+            mismatches += mine != theirs
+    model.close()
+    return mismatches
+
+
+# ---------------------------------------------------------------- main
+
+
+@contextlib.contextmanager
+def database(admin_url: str | None, keep: str | None) -> Iterator[str]:
+    """A fresh database (dropped afterwards), or with ``keep`` a named one that is reused and kept."""
+    server = None
+    if admin_url is None:
+        import pg_server
+
+        server = pg_server.start_server()
+        admin_url = server.admin_url
+    name = keep or f"bench_api_{secrets.token_hex(3)}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(sql.Identifier(name)))
+    try:
+        yield urlunsplit(urlsplit(admin_url)._replace(path="/" + quote(name, safe="")))
+    finally:
+        if keep is None:
+            with psycopg.connect(admin_url, autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        if server is not None:
+            server.stop()
+
+
+def claims_present(url: str) -> int:
+    """How many generated claims a kept database holds already (claim-0 .. claim-N-1 exist)."""
+    with ClaimsLedger.open(url) as ledger:
+        versions = ledger.ledger_recorder.versions
+        if not versions([claim_id("claim-0")]):
+            return 0
+        low, high = 1, 1
+        while versions([claim_id(f"claim-{high - 1}")]):
+            low, high = high, high * 2
+        while low < high:  # the first n in [low, high) with claim-n missing
+            mid = (low + high) // 2
+            if versions([claim_id(f"claim-{mid}")]):
+                low = mid + 1
+            else:
+                high = mid
+        return low
+
+
+def machine() -> str:
+    cpu = platform.processor() or "?"
+    with contextlib.suppress(OSError):
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        cpu = next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
+    mem = "?"
+    with contextlib.suppress(OSError, StopIteration):
+        lines = Path("/proc/meminfo").read_text().splitlines()
+        kb = int(next(line.split()[1] for line in lines if line.startswith("MemTotal")))
+        mem = f"{kb / 1024 / 1024:.0f} GiB"
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0]
+    wrk_version = wrk_version.split(" [")[0].strip()
+    return f"{os.cpu_count()} cores ({cpu}), {mem}; Python {platform.python_version()}, Node {node}, {wrk_version}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", help="PostgreSQL URL of a role that may CREATE DATABASE (default: a private server)")
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="claim counts, ascending")
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds of each measured wrk run")
+    parser.add_argument("--connections", type=int, default=10, help="concurrent clients")
+    parser.add_argument("--workers", default="1,2", help="uvicorn process counts of our API to measure")
+    parser.add_argument("--no-postgraphile", action="store_true")
+    parser.add_argument(
+        "--keep-database", metavar="NAME", help="use (and keep) databases NAME_<size>, generating only what they lack"
+    )
+    parser.add_argument("--generate-only", action="store_true", help="only generate (with --keep-database)")
+    parser.add_argument("--write", action="store_true", help="replace this benchmark's section of bench/RESULTS.md")
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("error: wrk is required (Debian: apt-get install wrk)", file=sys.stderr)
+        return 2
+    sizes = [int(s) for s in args.sizes.split(",")]
+    worker_counts = [int(w) for w in str(args.workers).split(",")]
+    rows: list[dict[str, Any]] = []
+    for size in sizes:
+        keep = f"{args.keep_database}_{size}" if args.keep_database else None
+        with database(args.url, keep) as db_url:
+            print(f"size {size:,}:", file=sys.stderr)
+            done = claims_present(db_url)
+            if done > size:
+                raise SystemExit(f"database {keep} holds {done:,} claims already, more than {size:,}")
+            if done < size or not keep:
+                seconds = grow(db_url, done, size)
+                print(f"  generated and projected in {seconds:.0f}s", file=sys.stderr)
+            if args.generate_only:
+                continue
+            row: dict[str, Any] = {"size": size, "runs": []}
+            for workers in worker_counts:
+                load, rss = bench_ours(db_url, args.duration, args.connections, workers)
+                print(f"  ours ({workers} process(es)): {load}", file=sys.stderr)
+                row["runs"].append((f"ours, {workers} process{'es' if workers > 1 else ''}", load, rss))
+            if not args.no_postgraphile:
+                load, rss = bench_postgraphile(db_url, args.duration, args.connections)
+                print(f"  postgraphile: {load}", file=sys.stderr)
+                row["runs"].append(("PostGraphile, 1 process", load, rss))
+                row["mismatches"] = same_answers(db_url)
+            rows.append(row)
+    if args.generate_only:
+        return 0
+    report = render(rows, args, machine())
+    print(report)
+    if args.write:
+        write_section(report)
+    return 0
+
+
+def render(rows: list[dict[str, Any]], args: argparse.Namespace, machine_line: str) -> str:
+    command = (
+        f"python bench/api_position.py --sizes {args.sizes} --duration {args.duration:g} "
+        f"--connections {args.connections} --workers {args.workers}"
+    )
+    lines = [
+        "## API: `position` as-of query over HTTP (bench/api_position.py)",
+        "",
+        f"Machine: {machine_line}. PostgreSQL 15: private server of tests/pg_server.py (fsync off), same machine.",
+        "",
+        f"Command: `{command}` ({date.today().isoformat()}). Load: wrk, 1 thread, {args.connections} connections, "
+        f"{args.duration:g} s per measured run after a 5 s warm-up, POST with random (actor, topic, asOf) over "
+        "50 x 20 pairs, loopback only. Query: `position(actor, topic, asOf) { stance since { date precision } "
+        "claim { key summary quote statedOn { date precision } passage { exact } source { title publisher } } }`. "
+        "Ours: `uvicorn api.app:create_app` (no access log), projector external. PostGraphile 4.14: "
+        "one Node process (its default), the same question as SQL function `bench_api.position` "
+        "over the same rm_ tables; answers compared on 200 random questions.",
+        "",
+        "| claims | server | req/s | p50 ms | p99 ms | RSS MiB | req/s vs PostGraphile |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        pg = next((load for name, load, _ in r["runs"] if name.startswith("PostGraphile")), None)
+        for name, load, rss in r["runs"]:
+            ratio = f"{load.rps / pg.rps:.2f}x" if pg else "-"
+            lines.append(
+                f"| {r['size']:,} | {name} | {load.rps:,.0f} | {load.p50_ms:.2f} | {load.p99_ms:.2f} | {rss:.0f} | {ratio} |"
+            )
+    for r in rows:
+        if "mismatches" in r:
+            lines.append(f"\nAnswers differing between the two servers at {r['size']:,} claims: {r['mismatches']}/200.")
+    if len(rows) > 1:
+        lines.append("")
+        for i, (name, first, _) in enumerate(rows[0]["runs"]):
+            last = rows[-1]["runs"][i][1]
+            lines.append(
+                f"Latency growth {rows[0]['size']:,} -> {rows[-1]['size']:,} claims, {name}: p50 "
+                f"{last.p50_ms / first.p50_ms:.2f}x, p99 {last.p99_ms / first.p99_ms:.2f}x (target <= 1.3x).  "
+            )
+    errors = sum(load.errors for r in rows for _, load, _ in r["runs"])
+    lines += ["", f"Bad responses during the runs: {errors}."]
+    return "\n".join(lines) + "\n"
+
+
+def write_section(report: str) -> None:
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
+    section = f"{BEGIN}\n{report}{END}"
+    if BEGIN in text and END in text:
+        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    RESULTS.write_text(text, encoding="utf-8")
+    print(f"wrote {RESULTS}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

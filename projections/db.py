@@ -1,0 +1,298 @@
+"""A thin database layer: the same SQL on sqlite3 and psycopg 3.
+
+Read-model SQL is written once, portably, with ``?`` placeholders; on
+PostgreSQL they become ``%s``. Beyond that the layer only knows how to
+
+* run a *write transaction* that excludes every other projector
+  (SQLite ``BEGIN IMMEDIATE``; PostgreSQL a transaction-scoped advisory lock),
+* bulk-insert rows (PostgreSQL ``COPY``, SQLite ``executemany``),
+* hand out reader connections that are safe to use from many threads.
+
+Column types that differ between the two are rendered by :func:`ddl`.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Literal
+
+import psycopg
+from psycopg.copy import QueuedLibpqWriter
+from psycopg_pool import ConnectionPool
+
+from ledger.application import DEFAULT_DATABASE_URL
+
+Dialect = Literal["sqlite", "postgresql"]
+Row = tuple[Any, ...]
+RowWriter = Callable[[Sequence[Any]], None]
+
+# Every projector writes under this lock: PostgreSQL advisory lock key.
+WRITER_LOCK_KEY = 7356202
+# How long a projector that should not wait (a follower) waits for SQLite's write lock.
+SQLITE_SHORT_WAIT_MS = 1000
+# Sent after every projector commit, payload = the position now reflected.
+READ_MODEL_CHANNEL = "claims_read_model"
+# Most placeholders one statement may carry (SQLite's default limit is 32766).
+MAX_PARAMS = 30000
+# Values per IN list / rows per rows_cte (SQLite binds each as a parameter).
+CHUNK = 500
+
+_TYPES: dict[Dialect, dict[str, str]] = {
+    # int8: 64-bit integer; in SQLite "INTEGER PRIMARY KEY" makes it the rowid.
+    "sqlite": {"int8": "INTEGER", "bool": "INTEGER", "date": "TEXT", "uuid": "TEXT"},
+    "postgresql": {"int8": "BIGINT", "bool": "BOOLEAN", "date": "DATE", "uuid": "UUID"},
+}
+
+
+def resolve_url(url: str | None) -> str:
+    return url or os.environ.get("CLAIMS_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def dialect_of(url: str) -> Dialect:
+    if url.startswith("sqlite:///"):
+        return "sqlite"
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql"
+    raise ValueError(f"database URL {url!r} is neither sqlite:///PATH nor postgresql://...")
+
+
+def ddl(template: str, dialect: Dialect) -> str:
+    """Render a DDL template: ``{int8}``, ``{bool}``, ``{date}`` and ``{uuid}`` become the dialect's types."""
+    for token, sql_type in _TYPES[dialect].items():
+        template = template.replace("{" + token + "}", sql_type)
+    return template
+
+
+class Connection:
+    """One connection; not for sharing between threads."""
+
+    dialect: Dialect
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        raise NotImplementedError
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        raise NotImplementedError
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        with self.row_writer(table, columns) as write:
+            for row in rows:
+                write(row)
+
+    def row_writer(self, table: str, columns: Sequence[str]) -> AbstractContextManager[RowWriter]:
+        """Bulk insert: a function taking one row at a time, rows written by the end of the block.
+
+        PostgreSQL streams them (COPY, sent by a background thread while the caller
+        computes the next rows); SQLite collects them for one ``executemany``.
+        """
+        raise NotImplementedError
+
+    def write_transaction(self, *, wait: bool = True) -> AbstractContextManager[bool]:
+        """A transaction holding the projector's writer lock.
+
+        Yields False (and writes nothing) when ``wait`` is False and another
+        projector holds the lock.
+        """
+        raise NotImplementedError
+
+    def table_names(self, prefix: str) -> list[str]:
+        raise NotImplementedError
+
+    def in_list(self, values: Sequence[Any], pg_type: str) -> tuple[str, list[Any]]:
+        """``column <sql>`` tests membership: ``IN (?, ...)``; on PostgreSQL ``= ANY(?::type[])``."""
+        return f"IN ({', '.join('?' * len(values))})", list(values)
+
+    def rows_cte(
+        self, name: str, columns: Sequence[str], pg_types: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> tuple[str, list[Any]]:
+        """A ``WITH`` item holding ``rows``: ``VALUES``; on PostgreSQL ``unnest`` of one array per column."""
+        marks = ", ".join("?" * len(columns))
+        values = ", ".join([f"({marks})"] * len(rows))
+        return f"{name} ({', '.join(columns)}) AS (VALUES {values})", [v for row in rows for v in row]
+
+    def notify(self, channel: str, payload: str) -> None:
+        """PostgreSQL: NOTIFY (delivered at commit); SQLite: nothing."""
+
+    def analyze(self, tables: Sequence[str]) -> None:
+        """Refresh planner statistics (PostgreSQL plans a growing table's lookups as seq scans without)."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class SQLiteConnection(Connection):
+    dialect: Dialect = "sqlite"
+
+    def __init__(self, path: str) -> None:
+        self.raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
+        self.raw.execute("PRAGMA journal_mode=WAL")
+        self.raw.execute("PRAGMA synchronous=NORMAL")
+        self.raw.execute("PRAGMA busy_timeout=60000")
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return self.raw.execute(sql, params).fetchall()
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.raw.executemany(sql, rows)
+
+    @contextmanager
+    def row_writer(self, table: str, columns: Sequence[str]) -> Iterator[RowWriter]:
+        rows: list[Sequence[Any]] = []
+        yield rows.append
+        marks = ", ".join("?" * len(columns))
+        self.raw.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+    @contextmanager
+    def write_transaction(self, *, wait: bool = True) -> Iterator[bool]:
+        # BEGIN IMMEDIATE takes the database's single write lock. The ledger's
+        # appends take it briefly too, so even wait=False waits a little.
+        if wait:
+            self.raw.execute("BEGIN IMMEDIATE")
+        else:
+            self.raw.execute(f"PRAGMA busy_timeout={SQLITE_SHORT_WAIT_MS}")
+            try:
+                self.raw.execute("BEGIN IMMEDIATE")
+                locked = True
+            except sqlite3.OperationalError:  # database is locked
+                locked = False
+            finally:
+                self.raw.execute("PRAGMA busy_timeout=60000")
+            if not locked:
+                yield False
+                return
+        try:
+            yield True
+        except BaseException:
+            self.raw.execute("ROLLBACK")
+            raise
+        self.raw.execute("COMMIT")
+
+    def table_names(self, prefix: str) -> list[str]:
+        rows = self.raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        return [r[0] for r in rows if r[0].startswith(prefix)]
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+class PostgresConnection(Connection):
+    dialect: Dialect = "postgresql"
+
+    def __init__(self, raw: psycopg.Connection[Any]) -> None:
+        self.raw = raw  # autocommit; transactions are explicit
+
+    @staticmethod
+    def connect(url: str) -> PostgresConnection:
+        return PostgresConnection(psycopg.connect(url, autocommit=True))
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        cur = self.raw.execute(_pg(sql), params)
+        return cur.fetchall() if cur.description is not None else []
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        with self.raw.cursor() as cur:
+            cur.executemany(_pg(sql), rows)
+
+    @contextmanager
+    def row_writer(self, table: str, columns: Sequence[str]) -> Iterator[RowWriter]:
+        with self.raw.cursor() as cur:
+            sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+            with cur.copy(sql, writer=QueuedLibpqWriter(cur)) as copy:
+                yield copy.write_row
+
+    @contextmanager
+    def write_transaction(self, *, wait: bool = True) -> Iterator[bool]:
+        with self.raw.transaction():
+            if wait:
+                self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK_KEY,))
+                yield True
+            else:
+                row = self.raw.execute("SELECT pg_try_advisory_xact_lock(%s)", (WRITER_LOCK_KEY,)).fetchone()
+                yield bool(row and row[0])
+
+    def table_names(self, prefix: str) -> list[str]:
+        rows = self.raw.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()").fetchall()
+        return [r[0] for r in rows if r[0].startswith(prefix)]
+
+    def notify(self, channel: str, payload: str) -> None:
+        self.raw.execute("SELECT pg_notify(%s, %s)", (channel, payload))
+
+    def analyze(self, tables: Sequence[str]) -> None:
+        self.raw.execute(f"ANALYZE {', '.join(tables)}")
+
+    def in_list(self, values: Sequence[Any], pg_type: str) -> tuple[str, list[Any]]:
+        return f"= ANY(?::{pg_type}[])", [list(values)]
+
+    def rows_cte(
+        self, name: str, columns: Sequence[str], pg_types: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> tuple[str, list[Any]]:
+        arrays = ", ".join(f"?::{t}[]" for t in pg_types)
+        params = [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in columns]
+        return f"{name} ({', '.join(columns)}) AS (SELECT * FROM unnest({arrays}))", params
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+_PG_SQL: dict[str, str] = {}
+
+
+def _pg(sql: str) -> str:
+    """``?`` placeholders to psycopg's ``%s`` (and a literal ``%`` to ``%%``)."""
+    converted = _PG_SQL.get(sql)
+    if converted is None:
+        converted = sql.replace("%", "%%").replace("?", "%s")
+        if len(_PG_SQL) < 2000:
+            _PG_SQL[sql] = converted
+    return converted
+
+
+def connect(url: str | None = None) -> Connection:
+    """A dedicated connection (the projector's)."""
+    url = resolve_url(url)
+    if dialect_of(url) == "sqlite":
+        return SQLiteConnection(url.removeprefix("sqlite:///"))
+    return PostgresConnection.connect(url)
+
+
+class Readers:
+    """Reader connections for many threads: a pool (PostgreSQL) or one per thread (SQLite)."""
+
+    def __init__(self, url: str | None = None, *, pool_size: int = 8) -> None:
+        self.url = resolve_url(url)
+        self.dialect = dialect_of(self.url)
+        self._pool: ConnectionPool[Any] | None = None
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._sqlite: list[SQLiteConnection] = []
+        if self.dialect == "postgresql":
+            self._pool = ConnectionPool(
+                self.url, min_size=1, max_size=pool_size, open=True, kwargs={"autocommit": True}
+            )
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        if self._pool is not None:
+            with self._pool.connection() as raw:
+                yield PostgresConnection(raw)
+            return
+        conn: SQLiteConnection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = SQLiteConnection(self.url.removeprefix("sqlite:///"))
+            self._local.conn = conn
+            with self._lock:
+                self._sqlite.append(conn)
+        yield conn
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+        with self._lock:
+            for conn in self._sqlite:
+                conn.close()
+            self._sqlite.clear()
+        self._local = threading.local()

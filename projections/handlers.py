@@ -1,0 +1,449 @@
+"""Event handlers: how each ledger event changes the read-model tables.
+
+A :class:`Changes` applies one batch of events with a few bulk statements:
+it first reads what the batch's events change (one query per table), then the
+handlers run, streaming new claim versions into the table (COPY), then the
+rest is written (:meth:`Changes.flush`). Handlers never query the database;
+the projector runs all of it and the tracking update in one transaction
+(see ``projector.py``).
+
+Claims are versioned: every claim event appends one ``rm_claim_versions`` row
+and closes the version it replaces (sets ``known_to_us``; one UPDATE per batch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple, TypeVar
+
+from projections.db import CHUNK, Connection, RowWriter
+from projections.values import dumps, loads, period, precision_of, search_text, to_us
+
+T = TypeVar("T")
+
+
+class Event(NamedTuple):
+    position: int
+    originator_id: str
+    version: int
+    topic: str
+    data: dict[str, Any]  # the decoded event state (timestamp, recorded_by, payload)
+
+
+# --------------------------------------------------------------------- claims
+
+# The columns a new version row is written with (known_to_us starts NULL).
+VERSION_COLUMNS = (
+    "position", "claim_id", "version", "event", "known_from_us", "recorded_by", "reason", "changes", "key",
+    "first_position", "first_recorded_us", "first_recorded_by", "actor", "topic", "stance", "summary",
+    "quote_text", "quote_language", "value", "conditions", "stated_date", "stated_precision",
+    "stated_approximate", "stated_note", "stated_earliest", "stated_latest", "channel", "source_id",
+    "passage_start", "passage_end", "passage_exact", "passage_prefix", "passage_suffix", "attribution", "links",
+    "retracted", "retraction_reason", "search",
+)  # fmt: skip
+# What a later event needs of a claim's current version.
+STATE_COLUMNS = (
+    "claim_id", "version", "position", "key", "first_position", "first_recorded_us", "first_recorded_by",
+    "actor", "topic", "stance", "summary", "quote_text", "quote_language", "value", "conditions", "stated_date",
+    "stated_precision", "stated_approximate", "stated_note", "channel", "source_id", "passage_start",
+    "passage_end", "passage_exact", "passage_prefix", "passage_suffix", "attribution", "links", "retracted",
+    "retraction_reason",
+)  # fmt: skip
+
+
+@dataclass(slots=True)
+class ClaimState:
+    """A claim's current version while a batch is applied: ``content`` as in the Claim aggregate."""
+
+    id: str
+    key: str
+    version: int
+    position: int  # of the event that made the current version
+    first_position: int
+    first_recorded_us: int
+    first_recorded_by: str
+    content: dict[str, Any]
+    retracted: bool = False
+    retraction_reason: str | None = None
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> ClaimState:
+        r = dict(zip(STATE_COLUMNS, row, strict=True))
+        quote = {"text": r["quote_text"], "language": r["quote_language"]} if r["quote_text"] is not None else None
+        stated = {
+            "date": r["stated_date"], "precision": r["stated_precision"],
+            "approximate": bool(r["stated_approximate"]), "note": r["stated_note"],
+        }  # fmt: skip
+        passage = {
+            "start": r["passage_start"], "end": r["passage_end"], "exact": r["passage_exact"],
+            "prefix": r["passage_prefix"], "suffix": r["passage_suffix"],
+        }  # fmt: skip
+        content = {
+            "actor": r["actor"], "topic": r["topic"], "stance": r["stance"], "summary": r["summary"],
+            "quote": quote, "value": r["value"], "conditions": r["conditions"], "stated": stated,
+            "channel": r["channel"], "source": str(r["source_id"]), "passage": passage,
+            "attribution": r["attribution"], "links": loads(r["links"]),
+        }  # fmt: skip
+        return cls(
+            id=str(r["claim_id"]),
+            key=r["key"],
+            version=r["version"],
+            position=r["position"],
+            first_position=r["first_position"],
+            first_recorded_us=r["first_recorded_us"],
+            first_recorded_by=r["first_recorded_by"],
+            content=content,
+            retracted=bool(r["retracted"]),
+            retraction_reason=r["retraction_reason"],
+        )
+
+
+# ------------------------------------------------------------------ entities
+
+
+@dataclass(frozen=True)
+class Table:
+    """How one current-state table's rows map to and from the state handlers edit."""
+
+    name: str
+    columns: tuple[str, ...]  # the first is the primary key "id"
+    to_row: Callable[[dict[str, Any]], tuple[Any, ...]]
+    from_row: Callable[[Sequence[Any]], dict[str, Any]]
+
+
+def _actor_row(s: dict[str, Any]) -> tuple[Any, ...]:
+    p = s["profile"]
+    aliases = list(p.get("aliases") or [])
+    return (
+        s["id"], s["key"], p["name"], p["kind"], dumps(aliases), p.get("wikidata"), dumps(p.get("roles") or []),
+        search_text(s["key"], p["name"], *aliases),
+    )  # fmt: skip
+
+
+def _actor_state(r: Sequence[Any]) -> dict[str, Any]:
+    profile = {"name": r[2], "kind": r[3], "aliases": loads(r[4]), "wikidata": r[5], "roles": loads(r[6])}
+    return {"id": str(r[0]), "key": r[1], "profile": profile}
+
+
+def _source_row(s: dict[str, Any]) -> tuple[Any, ...]:
+    return (s["id"], s["key"], s["sha256"], dumps(s["metadata"]), s["recorded_us"], s["text"])
+
+
+def _source_state(r: Sequence[Any]) -> dict[str, Any]:
+    return {"id": str(r[0]), "key": r[1], "sha256": r[2], "metadata": loads(r[3]), "recorded_us": r[4], "text": r[5]}
+
+
+def _plain_table(name: str, columns: tuple[str, ...]) -> Table:
+    def to_row(state: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(state[c] for c in columns)
+
+    def from_row(row: Sequence[Any]) -> dict[str, Any]:
+        return {**dict(zip(columns, row, strict=True)), "id": str(row[0])}
+
+    return Table(name, columns, to_row, from_row)
+
+
+ACTORS = Table(
+    "rm_actors", ("id", "key", "name", "kind", "aliases", "wikidata", "roles", "search"), _actor_row, _actor_state
+)
+TOPICS = _plain_table("rm_topics", ("id", "key", "title", "proposition"))
+SOURCES = Table("rm_sources", ("id", "key", "sha256", "metadata", "recorded_us", "text"), _source_row, _source_state)
+API_KEYS = _plain_table("rm_api_keys", ("id", "name", "role", "secret_sha256", "revoked", "revoked_reason"))
+
+
+class Entities:
+    """This batch's inserts and updates of one current-state table."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.new: dict[str, dict[str, Any]] = {}
+        self.changed: dict[str, dict[str, Any]] = {}
+
+    def add(self, state: dict[str, Any]) -> None:
+        self.new[state["id"]] = state
+
+    def get(self, entity_id: str) -> dict[str, Any] | None:
+        """Current state, to be edited in place (preloaded if it was not created in this batch)."""
+        return self.new.get(entity_id) or self.changed.get(entity_id)
+
+    def preload(self, conn: Connection, ids: Sequence[str]) -> None:
+        t = self.table
+        wanted = [i for i in dict.fromkeys(ids) if i not in self.new and i not in self.changed]
+        for chunk in _chunks(wanted):
+            among, params = conn.in_list(chunk, "uuid")
+            rows = conn.execute(f"SELECT {', '.join(t.columns)} FROM {t.name} WHERE id {among}", params)
+            for row in rows:
+                state = t.from_row(row)
+                self.changed[state["id"]] = state
+
+    def flush(self, conn: Connection) -> None:
+        t = self.table
+        if self.new:
+            conn.insert_rows(t.name, t.columns, (t.to_row(s) for s in self.new.values()))
+        if self.changed:
+            sets = ", ".join(f"{c} = ?" for c in t.columns[1:])
+            rows = [(*row[1:], row[0]) for row in (t.to_row(s) for s in self.changed.values())]
+            conn.executemany(f"UPDATE {t.name} SET {sets} WHERE id = ?", rows)
+
+
+# ------------------------------------------------------------------- a batch
+
+
+class Changes:
+    """Everything one batch of events does to the read model.
+
+    Use: :meth:`preload` (all reads), then :meth:`apply` while version rows are
+    streamed into the table, then :meth:`flush` for the rest.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.claims: dict[str, ClaimState] = {}
+        self.closed: list[tuple[int, int]] = []  # (position, known_to_us) of replaced versions
+        self.pairs: set[tuple[str, str]] = set()
+        self.entities = {t.name: Entities(t) for t in (ACTORS, TOPICS, SOURCES, API_KEYS)}
+        self.write_version: RowWriter = _no_writer
+
+    def preload(self, events: Sequence[Event]) -> None:
+        """Read, in one query per table (and 500 ids), the current state of what this batch changes."""
+        created: set[str] = set()
+        claims: list[str] = []
+        others: dict[str, list[str]] = {}
+        for e in events:
+            table = CHANGES_TABLE.get(e.topic)
+            if table is None:
+                if e.topic in HANDLERS:
+                    created.add(e.originator_id)
+            elif e.originator_id not in created:
+                (claims if table == "rm_claim_versions" else others.setdefault(table, [])).append(e.originator_id)
+        for chunk in _chunks([i for i in dict.fromkeys(claims) if i not in self.claims]):
+            among, params = self.conn.in_list(chunk, "uuid")
+            rows = self.conn.execute(
+                f"SELECT {', '.join(STATE_COLUMNS)} FROM rm_claim_versions"
+                f" WHERE known_to_us IS NULL AND claim_id {among}",
+                params,
+            )
+            for row in rows:
+                state = ClaimState.from_row(row)
+                self.claims[state.id] = state
+        for table, ids in others.items():
+            self.entities[table].preload(self.conn, ids)
+
+    def apply(self, events: Sequence[Event], write_version: RowWriter) -> None:
+        self.write_version = write_version
+        handlers = HANDLERS
+        for event in events:
+            handler = handlers.get(event.topic)
+            if handler is not None:
+                handler(self, event)
+
+    def claim(self, event: Event) -> ClaimState:
+        state = self.claims.get(event.originator_id)
+        if state is None:
+            raise LookupError(f"claim {event.originator_id} has event version {event.version} but no projected version")
+        return state
+
+    def add_version(self, state: ClaimState, event: Event, kind: str, reason: str | None, changes: Any) -> None:
+        """Write the version ``event`` made; remember to close the one it replaces."""
+        data = event.data
+        known_from = to_us(data["timestamp"])
+        if event.version > 1:
+            self.closed.append((state.position, known_from))
+        state.version = event.version
+        state.position = event.position
+        c = state.content
+        quote = c["quote"]
+        quote_text = quote["text"] if quote else None
+        stated = c["stated"]
+        earliest, latest = period(stated["date"])
+        passage = c["passage"]
+        links = c["links"]
+        self.write_version(
+            (
+                event.position, state.id, event.version, kind, known_from, data["recorded_by"], reason,
+                None if changes is None else dumps(changes), state.key, state.first_position,
+                state.first_recorded_us, state.first_recorded_by, c["actor"], c["topic"], c["stance"],
+                c["summary"], quote_text, quote["language"] if quote else None, c.get("value"), c.get("conditions"),
+                stated["date"], stated.get("precision") or precision_of(stated["date"]),
+                bool(stated.get("approximate")), stated.get("note"), earliest, latest, c.get("channel"),
+                c["source"], passage["start"], passage["end"], passage["exact"], passage.get("prefix", ""),
+                passage.get("suffix", ""), c["attribution"], dumps(links) if links else "[]", state.retracted,
+                state.retraction_reason, search_text(c["summary"], quote_text),
+            )
+        )  # fmt: skip
+        self.pairs.add((c["actor"], c["topic"]))
+
+    def flush(self) -> None:
+        """Write what :meth:`apply` left: current-state tables, closed versions, new pairs."""
+        conn = self.conn
+        for entities in self.entities.values():
+            entities.flush(conn)
+        for chunk in _chunks(self.closed):
+            closed, params = conn.rows_cte("closed", ("position", "known_to_us"), ("bigint", "bigint"), chunk)
+            conn.execute(
+                f"WITH {closed} UPDATE rm_claim_versions SET known_to_us = closed.known_to_us"
+                " FROM closed WHERE rm_claim_versions.position = closed.position",
+                params,
+            )
+        for pair_chunk in _chunks(sorted(self.pairs)):
+            pairs, params = conn.rows_cte("pairs", ("actor", "topic"), ("text", "text"), pair_chunk)
+            conn.execute(
+                f"WITH {pairs} INSERT INTO rm_pairs (actor, topic)"
+                " SELECT actor, topic FROM pairs WHERE true ON CONFLICT DO NOTHING",
+                params,
+            )
+
+
+def _no_writer(row: Sequence[Any]) -> None:
+    raise RuntimeError("Changes.apply() was not given a row writer")
+
+
+def _chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+# ------------------------------------------------------------------ handlers
+
+Handler = Callable[[Changes, Event], None]
+
+
+def claim_recorded(changes: Changes, e: Event) -> None:
+    d = e.data
+    content = d["content"]  # decoded for this batch: ours to edit
+    content.setdefault("links", [])
+    content.setdefault("quote", None)
+    state = ClaimState(
+        id=e.originator_id,
+        key=d["key"],
+        version=1,
+        position=e.position,
+        first_position=e.position,
+        first_recorded_us=to_us(d["timestamp"]),
+        first_recorded_by=d["recorded_by"],
+        content=content,
+    )
+    changes.claims[state.id] = state
+    changes.add_version(state, e, "RECORDED", None, None)
+
+
+def claim_revised(changes: Changes, e: Event) -> None:
+    state = changes.claim(e)
+    revision = e.data["changes"]
+    for field, change in revision.items():
+        state.content[field] = change["after"]
+    changes.add_version(state, e, "REVISED", e.data["reason"], revision)
+
+
+def claim_retracted(changes: Changes, e: Event) -> None:
+    state = changes.claim(e)
+    state.retracted = True
+    state.retraction_reason = e.data["reason"]
+    changes.add_version(state, e, "RETRACTED", e.data["reason"], None)
+
+
+def claim_linked(changes: Changes, e: Event) -> None:
+    state = changes.claim(e)
+    before = list(state.content.get("links") or [])
+    after = [*before, {"relation": e.data["relation"], "target": e.data["target"]}]
+    state.content["links"] = after
+    changes.add_version(state, e, "LINKED", None, {"links": {"before": before, "after": after}})
+
+
+def actor_registered(changes: Changes, e: Event) -> None:
+    state = {"id": e.originator_id, "key": e.data["key"], "profile": dict(e.data["profile"])}
+    changes.entities[ACTORS.name].add(state)
+
+
+def actor_revised(changes: Changes, e: Event) -> None:
+    state = changes.entities[ACTORS.name].get(e.originator_id)
+    if state is not None:
+        for field, change in e.data["changes"].items():
+            state["profile"][field] = change["after"]
+
+
+def topic_defined(changes: Changes, e: Event) -> None:
+    d = e.data
+    changes.entities[TOPICS.name].add(
+        {"id": e.originator_id, "key": d["key"], "title": d["title"], "proposition": d["proposition"]}
+    )
+
+
+def topic_revised(changes: Changes, e: Event) -> None:
+    state = changes.entities[TOPICS.name].get(e.originator_id)
+    if state is not None:
+        for field, change in e.data["changes"].items():
+            if field in ("title", "proposition"):
+                state[field] = change["after"]
+
+
+def source_registered(changes: Changes, e: Event) -> None:
+    d = e.data
+    changes.entities[SOURCES.name].add(
+        {
+            "id": e.originator_id,
+            "key": d["key"],
+            "sha256": d["sha256"],
+            "metadata": dict(d["metadata"]),
+            "recorded_us": to_us(d["timestamp"]),
+            "text": d["text"],
+        }
+    )
+
+
+def source_revised(changes: Changes, e: Event) -> None:
+    state = changes.entities[SOURCES.name].get(e.originator_id)
+    if state is not None:
+        for field, change in e.data["changes"].items():
+            state["metadata"][field] = change["after"]
+
+
+def api_key_issued(changes: Changes, e: Event) -> None:
+    d = e.data
+    changes.entities[API_KEYS.name].add(
+        {
+            "id": e.originator_id,
+            "name": d["name"],
+            "role": d["role"],
+            "secret_sha256": d["secret_sha256"],
+            "revoked": False,
+            "revoked_reason": None,
+        }
+    )
+
+
+def api_key_revoked(changes: Changes, e: Event) -> None:
+    state = changes.entities[API_KEYS.name].get(e.originator_id)
+    if state is not None:
+        state["revoked"] = True
+        state["revoked_reason"] = e.data["reason"]
+
+
+# Event topic (as stored in the log) -> handler. Events not listed (e.g.
+# SourceKey.Assigned) change no table; the tracking position still advances.
+HANDLERS: dict[str, Handler] = {
+    "ledger.domain:Claim.Recorded": claim_recorded,
+    "ledger.domain:Claim.Revised": claim_revised,
+    "ledger.domain:Claim.Retracted": claim_retracted,
+    "ledger.domain:Claim.Linked": claim_linked,
+    "ledger.domain:Actor.Registered": actor_registered,
+    "ledger.domain:Actor.Revised": actor_revised,
+    "ledger.domain:Topic.Defined": topic_defined,
+    "ledger.domain:Topic.Revised": topic_revised,
+    "ledger.domain:Source.Registered": source_registered,
+    "ledger.domain:Source.Revised": source_revised,
+    "ledger.domain:ApiKey.Issued": api_key_issued,
+    "ledger.domain:ApiKey.Revoked": api_key_revoked,
+}
+
+# Events that change something existing -> the table holding it (preloaded per batch).
+CHANGES_TABLE: dict[str, str] = {
+    "ledger.domain:Claim.Revised": "rm_claim_versions",
+    "ledger.domain:Claim.Retracted": "rm_claim_versions",
+    "ledger.domain:Claim.Linked": "rm_claim_versions",
+    "ledger.domain:Actor.Revised": ACTORS.name,
+    "ledger.domain:Topic.Revised": TOPICS.name,
+    "ledger.domain:Source.Revised": SOURCES.name,
+    "ledger.domain:ApiKey.Revoked": API_KEYS.name,
+}

@@ -1,0 +1,239 @@
+"""The projector: reads the ledger's log and keeps the read-model tables up to date.
+
+Each :meth:`Projector.run_once` is ONE transaction that (1) takes the writer
+lock, (2) reads the tracked position, (3) applies the next batch of events
+(``handlers.py``) and (4) stores the new position. A crash anywhere rolls all
+of it back, so the next run resumes exactly where the last commit left off:
+every event is reflected exactly once.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from ledger.application import ClaimsLedger
+from ledger.persistence import LoggedEvent
+from projections import schema
+from projections.db import READ_MODEL_CHANNEL, connect, resolve_url
+from projections.handlers import VERSION_COLUMNS, Changes, Event
+from projections.signals import LedgerWakeup, hub
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH = 5000
+PREFETCH = False
+# Planner statistics of the growing tables are refreshed at these log positions: 5,000, x10, x10...
+ANALYZE_FIRST, ANALYZE_GROWTH = 5000, 10
+Progress = Callable[[int, int], None]  # (log position reached, log size)
+
+
+class Projector:
+    """The only writer of the ``rm_`` tables (one at a time per database: see ``db.py``)."""
+
+    def __init__(
+        self, url: str | None = None, *, batch_size: int = DEFAULT_BATCH, ledger: ClaimsLedger | None = None
+    ) -> None:
+        self.url = resolve_url(url)
+        self.batch_size = batch_size
+        self._owns_ledger = ledger is None
+        self.ledger = ledger or ClaimsLedger.open(self.url)
+        self.recorder = self.ledger.ledger_recorder
+        self.conn = connect(self.url)
+        self.hub = hub(self.url)
+        self.timings: dict[str, float] = {}  # seconds spent per phase of run_once, summed
+        self._analyzed_at = 0  # log position at which this projector last refreshed planner statistics
+        self._reader: ThreadPoolExecutor | None = None
+        self._ahead: tuple[tuple[int, int], Future[list[LoggedEvent]]] | None = None
+        self.rebuilt = schema.ensure(self.conn)  # a schema change empties the model: catch_up rebuilds it
+        self._indexes_built = False  # until catch_up has checked
+
+    # ------------------------------------------------------------ projecting
+
+    def run_once(self, max_events: int | None = None, *, wait: bool = True) -> int:
+        """Project the next batch (at most ``max_events``) in one transaction; the number of events.
+
+        With ``wait=False`` returns 0 at once when another projector holds the writer lock.
+        """
+        limit = max_events or self.batch_size
+        clock = _Clock(self.timings)
+        with self.conn.write_transaction(wait=wait) as locked:
+            if not locked:
+                return 0
+            logged = self._read(self.position(), limit)
+            if not logged:
+                return 0
+            count, last = len(logged), logged[-1].position
+            if PREFETCH and count == limit:  # probably more to come: read it while this batch is written
+                self._prefetch(last, limit)
+            clock("read")
+            with _gc_paused():
+                self._apply(logged, clock)
+                del logged  # freed before the collector runs again: it has nothing to scan
+            self.conn.execute(
+                "UPDATE rm_tracking SET position = ?, updated_us = ? WHERE name = ?",
+                (last, time.time_ns() // 1000, schema.TRACKING_NAME),
+            )
+            if last < self._analyzed_at:  # rebuilt meanwhile
+                self._analyzed_at = 0
+            if last >= max(ANALYZE_FIRST, ANALYZE_GROWTH * self._analyzed_at):
+                self.conn.analyze(schema.BIG_TABLES)
+                self._analyzed_at = last
+                clock("analyze")
+            self.conn.notify(READ_MODEL_CHANNEL, str(last))
+        clock("commit")
+        self.hub.published(last)
+        return count
+
+    def _apply(self, logged: list[LoggedEvent], clock: _Clock) -> None:
+        events = self._decode(logged)
+        clock("decode")
+        changes = Changes(self.conn)
+        changes.preload(events)
+        clock("preload")
+        with self.conn.row_writer("rm_claim_versions", VERSION_COLUMNS) as write:
+            changes.apply(events, write)
+            clock("apply")
+        clock("copy")
+        changes.flush()
+        clock("flush")
+
+    def _read(self, after: int, limit: int) -> list[LoggedEvent]:
+        """The log after ``after``: the prefetched read if it is that one (the log never changes)."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[0] == (after, limit):
+            return ahead[1].result()
+        return self.recorder.read_log(after, limit)
+
+    def _prefetch(self, after: int, limit: int) -> None:
+        if self._reader is None:
+            self._reader = ThreadPoolExecutor(1, thread_name_prefix="claims-projector-read")
+        self._ahead = ((after, limit), self._reader.submit(self.recorder.read_log, after, limit))
+
+    def _decode(self, logged: Sequence[LoggedEvent]) -> list[Event]:
+        """Event states to attribute dicts: all in one ``json.loads`` when only timestamps need the transcoder."""
+        states = [e.state for e in logged]
+        mapper = self.ledger.mapper
+        datas: list[dict[str, Any]] | None = None
+        if mapper.cipher is None and mapper.compressor is None:
+            blob = b"[" + b",".join(states) + b"]"
+            if blob.count(b'"_type_"') == len(states):
+                datas = json.loads(blob)
+                for data in datas:
+                    ts = data.get("timestamp")
+                    if not (type(ts) is dict and ts.get("_type_") == "datetime_iso"):
+                        datas = None
+                        break
+                    data["timestamp"] = datetime.fromisoformat(ts["_data_"])
+        if datas is None:  # the general path, one event at a time
+            datas = [mapper.transcoder.decode(_plain_state(mapper, s)) for s in states]
+        return [
+            Event(e.position, str(e.originator_id), e.originator_version, e.topic, data)
+            for e, data in zip(logged, datas, strict=True)
+        ]
+
+    def catch_up(self, progress: Progress | None = None, *, wait: bool = True) -> int:
+        """Project until the read model reflects the whole log; the number of events projected.
+
+        Then creates the query indexes if a rebuild deferred them.
+        """
+        total = 0
+        size = self.recorder.tree_head().size if progress else 0
+        while True:
+            done = self.run_once(wait=wait)
+            if not done:
+                self._finish_rebuild(wait=wait)
+                return total
+            total += done
+            if progress:
+                position = self.position()
+                size = max(size, position)
+                progress(position, size)
+
+    def _finish_rebuild(self, *, wait: bool) -> None:
+        if not self._indexes_built:
+            with self.conn.write_transaction(wait=wait) as locked:
+                if locked:
+                    if schema.create_deferred_indexes(self.conn):
+                        self.conn.analyze(schema.BIG_TABLES)
+                    self._indexes_built = True
+
+    def rebuild(self, progress: Progress | None = None) -> int:
+        """Drop the read model, create it empty and project the whole log."""
+        schema.ensure(self.conn, force=True)
+        self._indexes_built = False
+        return self.catch_up(progress)
+
+    def position(self) -> int:
+        rows = self.conn.execute("SELECT position FROM rm_tracking WHERE name = ?", (schema.TRACKING_NAME,))
+        return int(rows[0][0]) if rows else 0
+
+    # ------------------------------------------------------------- following
+
+    def follow(self, stop: threading.Event, interval: float = 0.5) -> None:
+        """Keep projecting new events until ``stop`` is set.
+
+        Woken by the ledger's NOTIFY (PostgreSQL) or by readers waiting in this
+        process; otherwise polls every ``interval`` seconds. If another projector
+        holds the writer lock this one waits for the next wake-up and tries again.
+        """
+        wakeup = LedgerWakeup(self.url, self.hub)
+        try:
+            while not stop.is_set():
+                try:
+                    self.catch_up(wait=False)
+                except Exception:
+                    log.exception("projecting the ledger failed; retrying in %.1fs", interval)
+                    stop.wait(interval)
+                    continue
+                wakeup.wait(stop, interval)
+        finally:
+            wakeup.close()
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.shutdown(wait=True)
+        self.conn.close()
+        if self._owns_ledger:
+            self.ledger.close()
+
+
+class _Clock:
+    """Adds the time since the previous call to ``timings[phase]``."""
+
+    def __init__(self, timings: dict[str, float]) -> None:
+        self.timings = timings
+        self.last = time.perf_counter()
+
+    def __call__(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.timings[phase] = self.timings.get(phase, 0.0) + now - self.last
+        self.last = now
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """A batch makes ~10 objects per event and no cycles: the cyclic GC would only rescan them."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _plain_state(mapper: Any, state: bytes) -> bytes:
+    if mapper.cipher is not None:
+        state = mapper.cipher.decrypt(state)
+    if mapper.compressor is not None:
+        state = mapper.compressor.decompress(state)
+    return bytes(state)

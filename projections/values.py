@@ -1,0 +1,66 @@
+"""Value conversions shared by the projector and the queries (instants, dates, JSON)."""
+
+from __future__ import annotations
+
+import calendar
+import json
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+from uuid import UUID
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def to_us(instant: datetime) -> int:
+    """Microseconds since the epoch; a naive datetime is taken as UTC."""
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    return (instant - EPOCH) // _MICROSECOND
+
+
+def from_us(us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=us)
+
+
+def as_date(value: Any) -> date:
+    """A DATE column: a date on PostgreSQL, ISO text on SQLite."""
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def as_uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(value)
+
+
+@lru_cache(maxsize=65536)
+def period(text: str) -> tuple[str, str]:
+    """The ISO (earliest, latest) days of a partial date ``YYYY-MM-DD``, ``YYYY-MM`` or ``YYYY``."""
+    parts = text.split("-")
+    year = int(parts[0])
+    if len(parts) == 3:
+        return text, text
+    if len(parts) == 2:
+        month = int(parts[1])
+        last = calendar.monthrange(year, month)[1]
+        return f"{year:04d}-{month:02d}-01", f"{year:04d}-{month:02d}-{last:02d}"
+    return f"{year:04d}-01-01", f"{year:04d}-12-31"
+
+
+def precision_of(text: str) -> str:
+    return ("YEAR", "MONTH", "DAY")[text.count("-")]
+
+
+_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+dumps = _encoder.encode
+loads = json.loads
+
+
+def like_pattern(needle: str) -> str:
+    """A LIKE pattern (ESCAPE '\\') matching ``needle`` anywhere, casefolded."""
+    escaped = needle.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_text(*parts: str | None) -> str:
+    return "\n".join(p for p in parts if p).casefold()

@@ -1,0 +1,87 @@
+"""DataLoaders: a 50 x 10 positions matrix with nested objects costs a handful of SQL queries."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from api_support import SOURCE, api_env, passage
+
+from api.readside import ReadSide
+from ledger import commands as c
+from ledger.application import ClaimsLedger
+from projections.queries import open_read_model
+
+ACTORS, TOPICS = 50, 10
+MATRIX = """{ positions {
+  stance since { date precision }
+  actor { key name } topic { key title }
+  sinceClaim { key }
+  claim { key statedOn { date } passage { exact } source { id title publisher } actor { name } topic { proposition } }
+} }"""
+
+
+class _CountingConnection:
+    def __init__(self, conn: Any, counter: list[str]) -> None:
+        self._conn = conn
+        self._counter = counter
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        self._counter.append(sql)
+        return self._conn.execute(sql, params)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+class _CountingReaders:
+    """Wraps the read model's connection source: every SQL statement is counted, then run for real."""
+
+    def __init__(self, readers: Any) -> None:
+        self._readers = readers
+        self.statements: list[str] = []
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[Any]:
+        with self._readers.connection() as conn:
+            yield _CountingConnection(conn, self.statements)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._readers, name)
+
+
+def _matrix(url: str) -> None:
+    with ClaimsLedger.open(url) as ledger, ledger.batch("test:matrix") as b:
+        for t in range(TOPICS):
+            b.define_topic(c.parse_topic({"key": f"topic-{t}", "title": f"Topic {t}", "proposition": f"P{t}"}))
+        for a in range(ACTORS):
+            b.register_actor(c.parse_actor({"key": f"actor-{a}", "name": f"Actor {a}", "kind": "PERSON"}))
+            for t in range(TOPICS):
+                data = {
+                    "key": f"m-{a}-{t}", "actor": f"actor-{a}", "topic": f"topic-{t}",
+                    "stance": ("SUPPORTS", "OPPOSES")[(a + t) % 2], "summary": "s", "stated": "2025-02-01",
+                    "source": SOURCE["key"], "passage": passage("A ceasefire must come first."),
+                    "attribution": "REPORTED",
+                }  # fmt: skip
+                b.record_claim(c.parse_claim(data))
+
+
+def test_positions_matrix_costs_a_handful_of_queries(database_url: str) -> None:
+    model = open_read_model(database_url)
+    counting = _CountingReaders(model.readers)
+    model.readers = counting  # type: ignore[assignment]
+    with api_env(database_url, read=ReadSide(model)) as api:
+        _matrix(database_url)
+        api.caught_up()
+        counting.statements.clear()
+        data = api.gql.data(MATRIX)
+        statements = list(counting.statements)
+    positions = data["positions"]
+    matrix = [p for p in positions if p["actor"]["key"].startswith("actor-")]
+    assert len(matrix) == ACTORS * TOPICS
+    assert {p["claim"]["source"]["title"] for p in matrix} == {"Interview in Berlin"}
+    assert all(p["sinceClaim"]["key"] == p["claim"]["key"] for p in matrix)
+    # positions (pairs + positions) + actors + topics + sources + since-claims: no per-row queries.
+    print(f"positions matrix: {len(statements)} SQL statements")
+    assert len(statements) <= 10, "\n".join(statements)

@@ -1,0 +1,62 @@
+"""Query depth, tokens, aliases, page size and body size limits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from api_support import ApiEnv, api_env, error_codes
+
+
+@pytest.fixture
+def api(database_url: str) -> Iterator[ApiEnv]:
+    with api_env(database_url, max_depth=6, max_tokens=200, max_aliases=3, max_page_size=2, max_body_bytes=4096) as env:
+        yield env
+
+
+def test_depth_limit(api: ApiEnv) -> None:
+    shallow = '{ claim(id: "c-minister") { source { claims { key } } } }'
+    assert api.gql.data(shallow)["claim"]["source"]["claims"]
+    deep = (
+        '{ claim(id: "c-minister") { links { target { links { target { links { target { source { key } } } } } } } } }'
+    )
+    body = api.gql(deep)
+    assert error_codes(body) == ["GRAPHQL_VALIDATION_FAILED"] and "exceeds maximum operation depth" in str(body)
+
+
+def test_alias_limit(api: ApiEnv) -> None:
+    assert api.gql.data("{ a: topics { key } b: topics { key } c: topics { key } }")
+    body = api.gql("{ a: topics { key } b: topics { key } c: topics { key } d: topics { key } }")
+    assert error_codes(body) == ["GRAPHQL_VALIDATION_FAILED"] and "aliases" in body["errors"][0]["message"]
+
+
+def test_token_limit(api: ApiEnv) -> None:
+    fields = " ".join(["key"] * 250)
+    body = api.gql("{ topics { " + fields + " } }")
+    assert error_codes(body) == ["GRAPHQL_PARSE_FAILED"] and "token" in body["errors"][0]["message"].lower()
+
+
+def test_page_size_limit(api: ApiEnv) -> None:
+    assert len(api.gql.data("{ claims(first: 2) { nodes { key } } }")["claims"]["nodes"]) == 2
+    body = api.gql("{ claims(first: 3) { nodes { key } } }")
+    assert error_codes(body) == ["BAD_USER_INPUT"] and body["errors"][0]["extensions"]["field"] == "first"
+    body = api.gql("{ events(first: 50) { nodes { id } } }")
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert len(api.gql.data("{ claims { nodes { key } } }")["claims"]["nodes"]) == 2  # default clamps to the max
+
+
+def test_body_size_limit(api: ApiEnv) -> None:
+    size = api.tree_size()
+    big = "x" * 5000
+    response = api.client.post(
+        "/graphql",
+        json={"query": "mutation ($t: String!) { registerSource(input: {key: \"big\", title: \"B\", text: $t, "
+              "published: {date: \"2025\"}, language: \"en\", genre: NEWS}) { created } }", "variables": {"t": big}},
+        headers={"Authorization": f"Bearer {api.keys['editor']}"},
+    )  # fmt: skip
+    assert response.status_code == 413
+    # A chunked body (no Content-Length) is cut off too.
+    chunks = iter([b'{"query": "{ topics { key } }", "pad": "', b"y" * 5000, b'"}'])
+    response = api.client.post("/graphql", content=chunks, headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert api.tree_size() == size

@@ -1,0 +1,230 @@
+"""The projector: exactly-once batches, crash and resume, schema changes, following, one writer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from factories import Harness, World
+
+from projections import handlers, schema
+from projections.db import connect
+from projections.handlers import Changes
+from projections.projector import Projector
+from projections.queries import ReadModel
+from projections.runner import BackgroundProjector
+
+
+@pytest.fixture
+def h(database_url: str) -> Iterator[Harness]:
+    harness = Harness(database_url, batch_size=4)
+    yield harness
+    harness.close()
+
+
+def busy_ledger(h: Harness) -> None:
+    """Claims, corrections and links spread over many small batches (batch_size=4)."""
+    for i in range(6):
+        h.world.claim(f"c{i}", stance=("SUPPORTS", "OPPOSES")[i % 2], stated=f"2024-0{i + 1}")
+    h.world.revise("c1", {"stance": "NEUTRAL"})
+    h.world.revise("c1", {"summary": "corrected twice"})
+    h.world.link("c2", "DISPUTES", "c1")
+    h.world.retract("c3")
+    h.world.revise_actor("bob-b", name="Robert B", aliases=["Bobby"])
+    h.world.ledger.issue_api_key("reader-1", "reader", "admin")
+    h.world.ledger.revoke_api_key("reader-1", "leaked", "admin")
+    h.world.claim("c6", actor="bob-b", stated="2024-12-24")
+
+
+def dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every read-model table, in a stable order."""
+    conn = connect(url)
+    try:
+        out = {}
+        for table in sorted(conn.table_names("rm_")):
+            columns = "name, position" if table == "rm_tracking" else "*"  # not when it was updated
+            rows = conn.execute(f"SELECT {columns} FROM {table}")
+            out[table] = sorted((tuple(str(v) for v in row) for row in rows), key=str)
+        return out
+    finally:
+        conn.close()
+
+
+def test_rebuild_twice_and_catch_up_again_write_each_event_once(h: Harness) -> None:
+    busy_ledger(h)
+    head = h.world.head()
+    assert h.project() == head
+    assert h.model.projected_position() == head
+    first = dump(h.url)
+    claim_events = sum(len(h.history(f"c{i}")) for i in range(7))
+    assert len(first["rm_claim_versions"]) == claim_events == 11
+    assert h.project() == 0 and h.projector.run_once() == 0  # nothing left: no duplicates
+    assert h.projector.rebuild() == head
+    assert dump(h.url) == first
+
+
+def test_crash_in_a_handler_mid_batch_rolls_back_view_and_tracking(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    busy_ledger(h)
+    calls = {"n": 0}
+    real = handlers.HANDLERS["ledger.domain:Claim.Revised"]
+
+    def failing(changes: Changes, event: handlers.Event) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:  # the second revision, inside a batch after some committed ones
+            raise RuntimeError("power cut")
+        real(changes, event)
+
+    monkeypatch.setitem(handlers.HANDLERS, "ledger.domain:Claim.Revised", failing)
+    with pytest.raises(RuntimeError, match="power cut"):
+        h.project()
+    stopped_at = h.model.projected_position()
+    assert 0 < stopped_at < h.world.head()
+    partial = dump(h.url)
+    # Nothing of the failed batch is visible: every version row is at or before the tracked position.
+    assert all(int(row[0]) <= stopped_at for row in partial["rm_claim_versions"])
+
+    monkeypatch.setitem(handlers.HANDLERS, "ledger.domain:Claim.Revised", real)
+    h.project()
+    resumed = dump(h.url)
+    h.projector.rebuild()
+    assert resumed == dump(h.url)
+
+
+def test_crash_after_rows_were_streamed_rolls_back_too(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    busy_ledger(h)
+    h.projector.run_once(8)
+    real_flush = Changes.flush
+    flushes = {"n": 0}
+
+    def failing_flush(self: Changes) -> None:
+        flushes["n"] += 1
+        real_flush(self)
+        if flushes["n"] == 1:
+            raise ConnectionError("killed after writing")
+
+    monkeypatch.setattr(Changes, "flush", failing_flush)
+    with pytest.raises(ConnectionError):
+        h.projector.run_once(100)
+    assert h.model.projected_position() == 8
+    assert all(int(row[0]) <= 8 for row in dump(h.url)["rm_claim_versions"])
+    h.project()
+    resumed = dump(h.url)
+    h.projector.rebuild()
+    assert resumed == dump(h.url)
+
+
+def test_two_projectors_never_project_an_event_twice(h: Harness) -> None:
+    busy_ledger(h)
+    other = Projector(h.url, batch_size=3)
+    try:
+        while True:
+            done = h.projector.run_once() + other.run_once()
+            if not done:
+                break
+        h.project()  # nothing left to project; creates the deferred query indexes
+        together = dump(h.url)
+    finally:
+        other.close()
+    h.projector.rebuild()
+    assert together == dump(h.url)
+
+
+def test_a_follower_skips_while_another_projector_holds_the_lock(h: Harness) -> None:
+    h.world.claim("c1")
+    holder = connect(h.url)
+    try:
+        with holder.write_transaction():
+            assert h.projector.run_once(wait=False) == 0
+        assert h.projector.run_once(wait=False) > 0
+    finally:
+        holder.close()
+
+
+def test_schema_change_triggers_a_rebuild(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    busy_ledger(h)
+    h.project()
+    before = dump(h.url)
+    conn = connect(h.url)
+    try:
+        conn.execute("CREATE TABLE rm_from_an_older_version (x integer)")
+    finally:
+        conn.close()
+    same = Projector(h.url, ledger=h.world.ledger)
+    same.close()
+    assert not same.rebuilt  # same schema: kept as it is
+
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", "something-else")
+    restarted = Projector(h.url, ledger=h.world.ledger)
+    try:
+        assert restarted.rebuilt
+        assert restarted.position() == 0 and h.model.projected_position() == 0
+        assert restarted.catch_up() == h.world.head()
+        after = dump(h.url)
+        assert "rm_from_an_older_version" not in after
+        assert after.pop("rm_meta") != before.pop("rm_meta")
+        before.pop("rm_from_an_older_version", None)
+        assert after == before
+    finally:
+        restarted.close()
+
+
+def test_query_indexes_are_created_after_a_rebuild_caught_up(h: Harness) -> None:
+    h.world.claim("c1")
+    conn = connect(h.url)
+    try:
+        state = conn.execute("SELECT value FROM rm_meta WHERE name = 'indexes'")
+        assert state == [("deferred",)]
+        h.project()
+        assert conn.execute("SELECT value FROM rm_meta WHERE name = 'indexes'") == [("built",)]
+    finally:
+        conn.close()
+
+
+def test_follow_picks_up_new_events(database_url: str) -> None:
+    world = World.open(database_url)
+    model = ReadModel(database_url)
+    runner = BackgroundProjector(database_url, interval=0.05).start()
+    try:
+        assert model.wait_for(world.head(), timeout=30)
+        position = world.claim("late", stance="OPPOSES", stated="2025-05-05")
+        assert model.wait_for(position, timeout=30)
+        found = model.position("alice-a", "topic-x", None, None)
+        assert found is not None and found.claim.key == "late"
+        # A second writer in the same database (another process, say) is noticed too.
+        other = World.open(database_url, seed=False)
+        try:
+            position = other.claim("later", stance="SUPPORTS", stated="2025-05-06", index=7)
+        finally:
+            other.close()
+        assert model.wait_for(position, timeout=30)
+        assert model.projected_position() >= position
+    finally:
+        runner.stop()
+        model.close()
+        world.close()
+    assert not runner.running
+
+
+def test_wait_for_gives_up_after_its_timeout(h: Harness) -> None:
+    position = h.world.claim("unprojected")
+    assert not h.model.wait_for(position, timeout=0.2)  # no projector runs
+    h.project()
+    assert h.model.wait_for(position, timeout=0)
+
+
+def test_cli_project_and_rebuild(database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from api.cli import main
+
+    world = World.open(database_url)
+    position = world.claim("c1")
+    world.close()
+    assert main(["--database", database_url, "project"]) == 0
+    assert f"read model at log position {position}" in capsys.readouterr().out
+    assert main(["--database", database_url, "rebuild"]) == 0
+    assert f"rebuilt {position} events" in capsys.readouterr().out
+    model = ReadModel(database_url)
+    try:
+        assert model.projected_position() == position
+    finally:
+        model.close()

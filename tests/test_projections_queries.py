@@ -1,0 +1,215 @@
+"""Read queries: claims connection, lookups, batch loaders, search."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from factories import ACTORS, SOURCE_KEY, TEXT, TOPICS, Harness, cid, topic_data
+
+from ledger import commands as c
+from ledger.domain import source_id
+from projections import db
+from projections.views import ClaimFilter
+
+
+@pytest.fixture
+def h(database_url: str) -> Iterator[Harness]:
+    harness = Harness(database_url)
+    yield harness
+    harness.close()
+
+
+@pytest.fixture
+def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every SQL statement the read model runs from now on."""
+    seen: list[str] = []
+    for cls in (db.SQLiteConnection, db.PostgresConnection):
+        real = cls.execute
+
+        def counting(self: db.Connection, sql: str, params: Any = (), _real: Any = real) -> list[tuple[Any, ...]]:
+            seen.append(sql)
+            return _real(self, sql, params)  # type: ignore[no-any-return]
+
+        monkeypatch.setattr(cls, "execute", counting)
+    return seen
+
+
+def many_claims(h: Harness, n: int = 25) -> None:
+    stances = ("SUPPORTS", "OPPOSES", "NEUTRAL")
+    h.world.claims(
+        [
+            {
+                "key": f"k{i:02d}",
+                "actor": ACTORS[i % 3],
+                "topic": TOPICS[i % 2],
+                "stance": stances[i % 3],
+                "stated": (date(2024, 1, 1) + timedelta(days=(i * 7) % 40)).isoformat(),
+            }
+            for i in range(n)
+        ]
+    )
+
+
+def test_keyset_pages_cover_every_claim_once_in_order(h: Harness) -> None:
+    many_claims(h)
+    h.project()
+    keys: list[str] = []
+    after = None
+    pages = 0
+    while True:
+        page = h.model.claims(ClaimFilter(), 10, after, None)
+        assert page.total_count == 25
+        keys.extend(claim.key for claim in page.items)
+        pages += 1
+        if not page.has_next_page:
+            break
+        after = page.cursors[-1]
+    assert pages == 3 and len(keys) == len(set(keys)) == 25
+    every = h.model.claims(ClaimFilter(), 100, None, None).items
+    assert [claim.key for claim in every] == keys
+    order = [(claim.stated.latest, claim.stated.earliest, claim.first_position) for claim in every]
+    assert order == sorted(order)
+    # A cursor of the middle page resumes right after its item.
+    middle = h.model.claims(ClaimFilter(), 10, None, None)
+    resumed = h.model.claims(ClaimFilter(), 3, middle.cursors[4], None)
+    assert [claim.key for claim in resumed.items] == keys[5:8]
+    assert h.model.claims(ClaimFilter(), 0, None, None).items == []
+
+
+def test_bad_cursor_is_a_value_error(h: Harness) -> None:
+    h.project()
+    for cursor in ("nonsense", "MXx4", "", "Mnx4fHw="):
+        with pytest.raises(ValueError):
+            h.model.claims(ClaimFilter(), 10, cursor, None)
+
+
+def test_claim_filters(h: Harness) -> None:
+    many_claims(h)
+    h.world.claim(
+        "quoted", stance="CONDITIONAL", stated="2024-03-15", quote={"text": "Über alles ÄRGER", "language": "de"}
+    )
+    h.world.retract("k00")
+    h.project()
+
+    def keys(**kwargs: object) -> set[str]:
+        page = h.model.claims(ClaimFilter(**kwargs), 100, None, None)  # type: ignore[arg-type]
+        assert page.total_count == len(page.items)
+        return {claim.key for claim in page.items}
+
+    everything = keys()
+    assert "k00" not in everything and "k00" in keys(include_retracted=True)
+    assert keys(actor=ACTORS[1]) == {f"k{i:02d}" for i in range(25) if i % 3 == 1}
+    assert keys(actor=ACTORS[0], topic=TOPICS[1]) == {f"k{i:02d}" for i in range(1, 25) if i % 6 == 3}
+    assert keys(stance="CONDITIONAL") == {"quoted"}
+    assert keys(text="ärger") == keys(text="ÜBER ALLES") == {"quoted"}
+    assert keys(text="k07") == {"k07"}  # summaries name their key
+    assert keys(text="%") == set()  # LIKE wildcards are literal
+    assert keys(source_id=source_id(hashlib.sha256(TEXT.encode()).hexdigest())) == everything
+    assert keys(attribution="REPORTED") == set()
+    window = keys(stated_from=date(2024, 1, 8), stated_to=date(2024, 1, 15))
+    assert window == {claim.key for claim in h.model.claims(ClaimFilter(), 100, None, None).items
+                      if date(2024, 1, 8) <= claim.stated.latest <= date(2024, 1, 15)}  # fmt: skip
+    assert window
+
+
+def test_batch_loaders_cost_a_handful_of_queries(h: Harness, statements: list[str]) -> None:
+    many_claims(h, 30)
+    h.world.revise("k01", {"stance": "CONDITIONAL"})
+    h.project()
+    actors = [*ACTORS, *(f"nobody-{i}" for i in range(47))]  # 50 actors
+    topics = [*TOPICS, *(f"nothing-{i}" for i in range(8))]  # 10 topics
+    pairs = [(a, t) for a in actors for t in topics]
+    statements.clear()
+    found = h.model.positions_for_pairs(pairs, None, None)
+    assert len(statements) <= 3
+    assert len(found) == 500 and sum(p is not None for p in found) == 6
+    pair = h.model.claims(ClaimFilter(actor=ACTORS[0], topic=TOPICS[0]), 100, None, None).items
+    latest = max(pair, key=lambda claim: (claim.stated.latest, claim.stated.earliest, claim.first_position))
+    assert found[0] is not None and found[0].claim == latest
+
+    ids = [cid(f"k{i:02d}") for i in range(30)]
+    for load in (
+        lambda: h.model.claims_by_ids(ids, None),
+        lambda: h.model.claim_histories(ids),
+        lambda: h.model.actors_by_keys(actors),
+        lambda: h.model.topics_by_keys(topics),
+        lambda: h.model.sources_by_ids([source_id("0" * 64), *ids]),
+        lambda: h.model.claims_for_sources([*ids[:3]], None),
+    ):
+        statements.clear()
+        load()
+        assert len(statements) == 1
+
+    claims = h.model.claims_by_ids([ids[1], cid("missing"), ids[1]], None)
+    assert claims[0] is not None and claims[0].stance == "CONDITIONAL" and claims[1] is None and claims[2] == claims[0]
+    histories = h.model.claim_histories([ids[1], cid("missing")])
+    assert [e.type for e in histories[0]] == ["RECORDED", "REVISED"] and histories[1] == []
+
+
+def test_claim_history_records_links(h: Harness) -> None:
+    h.world.claim("a", stated="2024-01-01")
+    h.world.claim("b", stated="2024-01-02", stance="OPPOSES")
+    h.world.link("b", "DISPUTES", "a")
+    h.project()
+    history = h.history("b")
+    assert [(e.version, e.type, e.recorded_by) for e in history] == [(1, "RECORDED", "tester"), (2, "LINKED", "editor")]
+    assert history[1].changes[0].field == "links"
+    assert history[1].changes[0].after == [{"relation": "DISPUTES", "target": str(cid("a"))}]
+    claim = h.model.claims_by_ids([cid("b")], None)[0]
+    assert claim is not None and [(link.relation, link.target_id) for link in claim.links] == [("DISPUTES", cid("a"))]
+    before = h.model.claims_by_ids([cid("b")], history[1].recorded_at - timedelta(microseconds=1))[0]
+    assert before is not None and before.links == []
+
+
+def test_actors_topics_sources_and_keys(h: Harness) -> None:
+    h.world.revise_actor("carol-c", name="Carole Müller", aliases=["Die Müllerin"])
+    h.world.claim("src-claim")
+    secret = h.world.ledger.issue_api_key("editor-1", "editor", "admin")
+    h.project()
+
+    assert [a.key for a in h.model.actors(None)] == sorted(ACTORS)
+    assert [a.key for a in h.model.actors("MÜLLER")] == ["carol-c"]  # name and alias, any case
+    assert [a.key for a in h.model.actors("müllerin")] == ["carol-c"]
+    assert [a.key for a in h.model.actors("bob-")] == ["bob-b"]  # key
+    assert [a.key for a in h.model.actors("alias")] == ["alice-a", "bob-b"]
+    assert h.model.actors("_") == []
+    carol = h.model.actors_by_keys(["carol-c", "zed"])
+    assert carol[0] is not None and carol[0].name == "Carole Müller" and carol[1] is None
+    assert carol[0].aliases == ["Die Müllerin"]
+
+    assert [t.key for t in h.model.topics()] == sorted(TOPICS)
+    assert h.model.topics_by_keys(["topic-y", "none"])[0] is not None
+
+    (source,) = h.model.sources()
+    assert source.key == SOURCE_KEY and source.published.date == "2025-12-31" and source.language == "en"
+    assert source.authors == ["Reporter"] and source.sha256 == hashlib.sha256(TEXT.encode()).hexdigest()
+    assert h.model.sources_by_ids([source.id]) == [source]
+    assert h.model.source_text(source.id) == TEXT
+    assert h.model.source_text(cid("nope")) is None
+    (claims,) = h.model.claims_for_sources([source.id], None)
+    assert [claim.key for claim in claims] == ["src-claim"]
+
+    key = h.model.api_key(hashlib.sha256(secret.encode()).hexdigest())
+    assert key is not None and (key.name, key.role, key.revoked) == ("editor-1", "editor", False)
+    h.world.ledger.revoke_api_key("editor-1", "rotated", "admin")
+    h.project()
+    revoked = h.model.api_key(hashlib.sha256(secret.encode()).hexdigest())
+    assert revoked is not None and revoked.revoked
+    assert h.model.api_key("0" * 64) is None
+
+
+def test_source_metadata_revision(h: Harness) -> None:
+    h.project()
+    with h.world.ledger.batch("editor") as batch:
+        source = batch.source_for(SOURCE_KEY)
+        source.revise(changes={"title": {"before": source.metadata["title"], "after": "Better title"}},
+                      reason="typo", recorded_by="editor")  # fmt: skip
+        batch.stage(source)
+        batch.define_topic(c.parse_topic(topic_data("topic-y", title="Retitled")), "clearer title")
+    h.project()
+    assert [s.title for s in h.model.sources()] == ["Better title"]
+    assert [t.title for t in h.model.topics_by_keys(["topic-y"]) if t] == ["Retitled"]
