@@ -34,6 +34,6 @@ def test_contract_fields_exist() -> None:
 def test_readme_documents_every_setting() -> None:
     from api.settings import Settings
 
-    readme = (SDL_PATH.parent / "README.md").read_text(encoding="utf-8")
+    readme = (SDL_PATH.parent.parent / "README.md").read_text(encoding="utf-8")
     for env, _, _ in Settings.documented():
-        assert f"`{env}`" in readme, f"{env} is missing from api/README.md"
+        assert f"`{env}`" in readme, f"{env} is missing from the configuration table of README.md"
