@@ -343,6 +343,10 @@ def main() -> int:
     parser.add_argument("--gen-batch", type=int, default=10_000, help="claims per ledger batch when generating")
     parser.add_argument("--stock-cap", type=int, default=20_000, help="events the stock runner projects")
     parser.add_argument("--runs", type=int, default=3, help="full rebuilds to time (the best is reported)")
+    parser.add_argument(
+        "--durable", action="store_true", help="private server with fsync, synchronous_commit, full_page_writes on"
+    )
+    parser.add_argument("--queries-only", action="store_true", help="with --url: only time the position queries")
     args = parser.parse_args()
 
     server = None
@@ -350,10 +354,15 @@ def main() -> int:
     if url is None:
         from pg_server import start_server
 
-        server = start_server()
+        durable = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
+        server = start_server(extra_settings=durable if args.durable else None)
         url = server.url(server.create_database())
     try:
         print(f"machine: {machine(url)}")
+        if args.queries_only:
+            q = query_latency(url)
+            print("queries: " + ", ".join(f"{k}={v:.2f}" for k, v in q.items()))
+            return 0
         if not args.reuse:
             g = generate(url, args.claims, args.gen_batch)
             print(

@@ -21,7 +21,6 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Literal
 
 import psycopg
-from psycopg.copy import QueuedLibpqWriter
 from psycopg_pool import ConnectionPool
 
 from ledger.application import DEFAULT_DATABASE_URL
@@ -86,8 +85,8 @@ class Connection:
     def row_writer(self, table: str, columns: Sequence[str]) -> AbstractContextManager[RowWriter]:
         """Bulk insert: a function taking one row at a time, rows written by the end of the block.
 
-        PostgreSQL streams them (COPY, sent by a background thread while the caller
-        computes the next rows); SQLite collects them for one ``executemany``.
+        PostgreSQL streams them (COPY: the server inserts rows while the caller
+        computes the next ones); SQLite collects them for one ``executemany``.
         """
         raise NotImplementedError
 
@@ -106,19 +105,26 @@ class Connection:
         """``column <sql>`` tests membership: ``IN (?, ...)``; on PostgreSQL ``= ANY(?::type[])``."""
         return f"IN ({', '.join('?' * len(values))})", list(values)
 
-    def rows_cte(
-        self, name: str, columns: Sequence[str], pg_types: Sequence[str], rows: Sequence[Sequence[Any]]
-    ) -> tuple[str, list[Any]]:
-        """A ``WITH`` item holding ``rows``: ``VALUES``; on PostgreSQL ``unnest`` of one array per column."""
+    def values_cte(self, name: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> tuple[str, list[Any]]:
+        """A ``WITH`` item holding a few ``rows`` as ``VALUES`` (the planner sees how many)."""
         marks = ", ".join("?" * len(columns))
         values = ", ".join([f"({marks})"] * len(rows))
         return f"{name} ({', '.join(columns)}) AS (VALUES {values})", [v for row in rows for v in row]
 
+    def rows_cte(
+        self, name: str, columns: Sequence[str], pg_types: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> tuple[str, list[Any]]:
+        """A ``WITH`` item holding many ``rows``: ``VALUES``; on PostgreSQL ``unnest`` of one array per column."""
+        return self.values_cte(name, columns, rows)
+
     def notify(self, channel: str, payload: str) -> None:
         """PostgreSQL: NOTIFY (delivered at commit); SQLite: nothing."""
 
-    def analyze(self, tables: Sequence[str]) -> None:
-        """Refresh planner statistics (PostgreSQL plans a growing table's lookups as seq scans without)."""
+    def analyze(self, tables: Sequence[str], *, quick: bool = False) -> None:
+        """Refresh planner statistics (PostgreSQL plans a growing table's lookups as seq scans without).
+
+        ``quick``: from a small sample (enough for sizes and distinct counts).
+        """
 
     def close(self) -> None:
         raise NotImplementedError
@@ -201,7 +207,7 @@ class PostgresConnection(Connection):
     def row_writer(self, table: str, columns: Sequence[str]) -> Iterator[RowWriter]:
         with self.raw.cursor() as cur:
             sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-            with cur.copy(sql, writer=QueuedLibpqWriter(cur)) as copy:
+            with cur.copy(sql) as copy:
                 yield copy.write_row
 
     @contextmanager
@@ -221,7 +227,9 @@ class PostgresConnection(Connection):
     def notify(self, channel: str, payload: str) -> None:
         self.raw.execute("SELECT pg_notify(%s, %s)", (channel, payload))
 
-    def analyze(self, tables: Sequence[str]) -> None:
+    def analyze(self, tables: Sequence[str], *, quick: bool = False) -> None:
+        if quick:  # in a transaction: SET LOCAL ends with it
+            self.raw.execute("SET LOCAL default_statistics_target = 10")
         self.raw.execute(f"ANALYZE {', '.join(tables)}")
 
     def in_list(self, values: Sequence[Any], pg_type: str) -> tuple[str, list[Any]]:

@@ -197,8 +197,9 @@ class Changes:
     streamed into the table, then :meth:`flush` for the rest.
     """
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, known_pairs: set[tuple[str, str]] | None = None) -> None:
         self.conn = conn
+        self.known_pairs = known_pairs or set()  # already in rm_pairs: not inserted again
         self.claims: dict[str, ClaimState] = {}
         self.closed: list[tuple[int, int]] = []  # (position, known_to_us) of replaced versions
         self.pairs: set[tuple[str, str]] = set()
@@ -247,14 +248,20 @@ class Changes:
     def add_version(self, state: ClaimState, event: Event, kind: str, reason: str | None, changes: Any) -> None:
         """Write the version ``event`` made; remember to close the one it replaces."""
         data = event.data
-        known_from = to_us(data["timestamp"])
+        known_from = state.first_recorded_us if event.version == 1 else to_us(data["timestamp"])
         if event.version > 1:
             self.closed.append((state.position, known_from))
         state.version = event.version
         state.position = event.position
         c = state.content
         quote = c["quote"]
-        quote_text = quote["text"] if quote else None
+        summary = c["summary"]
+        if quote:
+            quote_text = quote["text"]
+            search = f"{summary}\n{quote_text}".casefold()
+        else:
+            quote_text = None
+            search = summary.casefold()
         stated = c["stated"]
         earliest, latest = period(stated["date"])
         passage = c["passage"]
@@ -264,12 +271,12 @@ class Changes:
                 event.position, state.id, event.version, kind, known_from, data["recorded_by"], reason,
                 None if changes is None else dumps(changes), state.key, state.first_position,
                 state.first_recorded_us, state.first_recorded_by, c["actor"], c["topic"], c["stance"],
-                c["summary"], quote_text, quote["language"] if quote else None, c.get("value"), c.get("conditions"),
+                summary, quote_text, quote["language"] if quote else None, c.get("value"), c.get("conditions"),
                 stated["date"], stated.get("precision") or precision_of(stated["date"]),
                 bool(stated.get("approximate")), stated.get("note"), earliest, latest, c.get("channel"),
                 c["source"], passage["start"], passage["end"], passage["exact"], passage.get("prefix", ""),
                 passage.get("suffix", ""), c["attribution"], dumps(links) if links else "[]", state.retracted,
-                state.retraction_reason, search_text(c["summary"], quote_text),
+                state.retraction_reason, search,
             )
         )  # fmt: skip
         self.pairs.add((c["actor"], c["topic"]))
@@ -286,7 +293,7 @@ class Changes:
                 " FROM closed WHERE rm_claim_versions.position = closed.position",
                 params,
             )
-        for pair_chunk in _chunks(sorted(self.pairs)):
+        for pair_chunk in _chunks(sorted(self.pairs - self.known_pairs)):
             pairs, params = conn.rows_cte("pairs", ("actor", "topic"), ("text", "text"), pair_chunk)
             conn.execute(
                 f"WITH {pairs} INSERT INTO rm_pairs (actor, topic)"

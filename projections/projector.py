@@ -15,7 +15,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -30,7 +29,6 @@ from projections.signals import LedgerWakeup, hub
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 5000
-PREFETCH = False
 # Planner statistics of the growing tables are refreshed at these log positions: 5,000, x10, x10...
 ANALYZE_FIRST, ANALYZE_GROWTH = 5000, 10
 Progress = Callable[[int, int], None]  # (log position reached, log size)
@@ -51,8 +49,8 @@ class Projector:
         self.hub = hub(self.url)
         self.timings: dict[str, float] = {}  # seconds spent per phase of run_once, summed
         self._analyzed_at = 0  # log position at which this projector last refreshed planner statistics
-        self._reader: ThreadPoolExecutor | None = None
-        self._ahead: tuple[tuple[int, int], Future[list[LoggedEvent]]] | None = None
+        self._committed = -1  # the position this projector's last batch committed
+        self._known_pairs: set[tuple[str, str]] = set()  # in rm_pairs as of that commit
         self.rebuilt = schema.ensure(self.conn)  # a schema change empties the model: catch_up rebuilds it
         self._indexes_built = False  # until catch_up has checked
 
@@ -68,15 +66,17 @@ class Projector:
         with self.conn.write_transaction(wait=wait) as locked:
             if not locked:
                 return 0
-            logged = self._read(self.position(), limit)
+            after = self.position()
+            if after != self._committed:  # another projector (or a rebuild) wrote since our last batch
+                self._known_pairs.clear()
+                self._indexes_built = False  # catch_up checks again whether a rebuild left them deferred
+            logged = self.recorder.read_log(after, limit)
             if not logged:
                 return 0
             count, last = len(logged), logged[-1].position
-            if PREFETCH and count == limit:  # probably more to come: read it while this batch is written
-                self._prefetch(last, limit)
             clock("read")
             with _gc_paused():
-                self._apply(logged, clock)
+                new_pairs = self._apply(logged, clock)
                 del logged  # freed before the collector runs again: it has nothing to scan
             self.conn.execute(
                 "UPDATE rm_tracking SET position = ?, updated_us = ? WHERE name = ?",
@@ -85,18 +85,21 @@ class Projector:
             if last < self._analyzed_at:  # rebuilt meanwhile
                 self._analyzed_at = 0
             if last >= max(ANALYZE_FIRST, ANALYZE_GROWTH * self._analyzed_at):
-                self.conn.analyze(schema.BIG_TABLES)
+                self.conn.analyze(schema.BIG_TABLES, quick=True)
                 self._analyzed_at = last
                 clock("analyze")
             self.conn.notify(READ_MODEL_CHANNEL, str(last))
         clock("commit")
+        self._committed = last
+        self._known_pairs |= new_pairs
         self.hub.published(last)
         return count
 
-    def _apply(self, logged: list[LoggedEvent], clock: _Clock) -> None:
+    def _apply(self, logged: list[LoggedEvent], clock: _Clock) -> set[tuple[str, str]]:
+        """Decode and project one batch; the (actor, topic) pairs it recorded."""
         events = self._decode(logged)
         clock("decode")
-        changes = Changes(self.conn)
+        changes = Changes(self.conn, self._known_pairs)
         changes.preload(events)
         clock("preload")
         with self.conn.row_writer("rm_claim_versions", VERSION_COLUMNS) as write:
@@ -105,18 +108,7 @@ class Projector:
         clock("copy")
         changes.flush()
         clock("flush")
-
-    def _read(self, after: int, limit: int) -> list[LoggedEvent]:
-        """The log after ``after``: the prefetched read if it is that one (the log never changes)."""
-        ahead, self._ahead = self._ahead, None
-        if ahead is not None and ahead[0] == (after, limit):
-            return ahead[1].result()
-        return self.recorder.read_log(after, limit)
-
-    def _prefetch(self, after: int, limit: int) -> None:
-        if self._reader is None:
-            self._reader = ThreadPoolExecutor(1, thread_name_prefix="claims-projector-read")
-        self._ahead = ((after, limit), self._reader.submit(self.recorder.read_log, after, limit))
+        return changes.pairs
 
     def _decode(self, logged: Sequence[LoggedEvent]) -> list[Event]:
         """Event states to attribute dicts: all in one ``json.loads`` when only timestamps need the transcoder."""
@@ -163,7 +155,7 @@ class Projector:
             with self.conn.write_transaction(wait=wait) as locked:
                 if locked:
                     if schema.create_deferred_indexes(self.conn):
-                        self.conn.analyze(schema.BIG_TABLES)
+                        self.conn.analyze(schema.BIG_TABLES, quick=True)  # autovacuum refines it later
                     self._indexes_built = True
 
     def rebuild(self, progress: Progress | None = None) -> int:
@@ -199,8 +191,6 @@ class Projector:
             wakeup.close()
 
     def close(self) -> None:
-        if self._reader is not None:
-            self._reader.shutdown(wait=True)
         self.conn.close()
         if self._owns_ledger:
             self.ledger.close()

@@ -41,7 +41,7 @@ from projections.rows import (
     topic_view,
 )
 from projections.signals import hub
-from projections.values import like_pattern, to_us
+from projections.values import as_uuid, like_pattern, to_us
 from projections.views import (
     ActorView,
     ApiKeyView,
@@ -275,6 +275,12 @@ class ReadModel:
         rows = self._rows("SELECT text FROM rm_sources WHERE id = ?", [str(source_id)])
         return str(rows[0][0]) if rows else None
 
+    def source_texts(self, source_ids: Sequence[UUID]) -> list[str | None]:
+        """Batch form of :meth:`source_text` (one query)."""
+        rows = self._by("rm_sources", "id, text", "id", "uuid", [str(i) for i in source_ids], tuple)
+        found = {as_uuid(r[0]): str(r[1]) for r in rows}
+        return [found.get(i) for i in source_ids]
+
     def api_key(self, secret_sha256: str) -> ApiKeyView | None:
         rows = self._rows("SELECT name, role, revoked FROM rm_api_keys WHERE secret_sha256 = ?", [secret_sha256])
         return api_key_view(rows[0]) if rows else None
@@ -346,7 +352,7 @@ def _position_rows(
     """
     q = {a: _qualifying(a, day, known_at) for a in ("v", "w", "y")}
     rows = [(n, a, t) for n, (a, t) in enumerate(pairs)]
-    values, params = conn.rows_cte("p", ("i", "actor", "topic"), ("int", "text", "text"), rows)
+    values, params = conn.values_cte("p", ("i", "actor", "topic"), rows)
     sql = f"""
     WITH {values},
     latest AS (

@@ -228,3 +228,26 @@ def test_cli_project_and_rebuild(database_url: str, capsys: pytest.CaptureFixtur
         assert model.projected_position() == position
     finally:
         model.close()
+
+
+def test_a_follower_wakes_at_once_not_at_its_next_poll(database_url: str) -> None:
+    """PostgreSQL: the ledger's NOTIFY wakes it; SQLite: a reader waiting in this process does."""
+    world = World.open(database_url)
+    model = ReadModel(database_url)
+    runner = BackgroundProjector(database_url, interval=120).start()
+    try:
+        assert model.wait_for(world.head(), timeout=30)
+        assert runner.projector is not None
+        hub = runner.projector.hub
+        seen = hub.sequence
+        position = world.claim("prompt")
+        if database_url.startswith("postgresql"):
+            # Nobody asks: only the NOTIFY of the ledger's append can wake the follower in time.
+            assert hub.wait_published(seen, timeout=30)
+            assert model.projected_position() >= position
+        else:
+            assert model.wait_for(position, timeout=30)
+    finally:
+        runner.stop()
+        model.close()
+        world.close()

@@ -190,6 +190,7 @@ def test_actors_topics_sources_and_keys(h: Harness) -> None:
     assert h.model.sources_by_ids([source.id]) == [source]
     assert h.model.source_text(source.id) == TEXT
     assert h.model.source_text(cid("nope")) is None
+    assert h.model.source_texts([cid("nope"), source.id]) == [None, TEXT]
     (claims,) = h.model.claims_for_sources([source.id], None)
     assert [claim.key for claim in claims] == ["src-claim"]
 
