@@ -10,36 +10,18 @@ import argparse
 import getpass
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from api.progress import progress_bar
 from ledger.application import ClaimsLedger, claim_ref
 from ledger.errors import LedgerError
 from ledger.importer import import_file
 from ledger.integrity.verify import Digest, current_digest, verify
 
 DEMO_FILES = ("corpus.yaml", "corrections.yaml")
-
-
-@contextmanager
-def progress_bar(label: str, enabled: bool) -> Iterator[Callable[[int, int], None]]:
-    """A rich progress bar on a terminal; silence elsewhere (CI, pipes)."""
-    if not enabled:
-        yield lambda done, total: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, transient=True) as bar:
-        task = bar.add_task(label, total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
-
-
-def _interactive() -> bool:
-    return sys.stderr.isatty()
 
 
 def _principal(args: argparse.Namespace) -> str:
@@ -49,7 +31,7 @@ def _principal(args: argparse.Namespace) -> str:
 def cmd_import(args: argparse.Namespace) -> int:
     with ClaimsLedger.open(args.database) as ledger:
         for name in args.files:
-            with progress_bar(f"importing {name}", _interactive()) as progress:
+            with progress_bar(f"importing {name}") as progress:
                 result = import_file(ledger, Path(name), _principal(args), progress)
             created = ", ".join(f"{n} {k}" for k, n in sorted(result.created.items())) or "nothing new"
             print(f"{name}: {result.events} events written ({created}; {result.unchanged} records unchanged)")
@@ -105,7 +87,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     saved = Digest.from_json(Path(args.digest).read_text("utf-8")) if args.digest else None
-    with ClaimsLedger.open(args.database) as ledger, progress_bar("verifying", _interactive()) as progress:
+    with ClaimsLedger.open(args.database) as ledger, progress_bar("verifying") as progress:
         report = verify(ledger.ledger_recorder, saved, progress)
     if args.json:
         print(report.to_json())

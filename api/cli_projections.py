@@ -7,10 +7,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
+from api.progress import progress_bar
 from projections.projector import DEFAULT_BATCH, Projector
 
 
@@ -32,7 +31,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     projector = Projector(args.database, batch_size=args.batch_size)
     try:
         started = time.perf_counter()
-        with _progress("rebuilding read model", sys.stderr.isatty()) as progress:
+        with progress_bar("rebuilding read model") as progress:
             events = projector.rebuild(progress)
         _report("rebuilt", events, time.perf_counter() - started, projector.position())
     finally:
@@ -46,7 +45,7 @@ def cmd_project(args: argparse.Namespace) -> int:
         if projector.rebuilt:
             print("read-model schema changed (or was missing): rebuilding from the start", file=sys.stderr)
         started = time.perf_counter()
-        with _progress("projecting", sys.stderr.isatty()) as progress:
+        with progress_bar("projecting") as progress:
             events = projector.catch_up(progress)
         _report("projected", events, time.perf_counter() - started, projector.position())
         if args.follow:
@@ -63,17 +62,3 @@ def cmd_project(args: argparse.Namespace) -> int:
 def _report(verb: str, events: int, seconds: float, position: int) -> None:
     rate = f", {events / seconds:,.0f} events/s" if events and seconds > 0 else ""
     print(f"{verb} {events} events in {seconds:.1f}s{rate}; read model at log position {position}")
-
-
-@contextmanager
-def _progress(label: str, enabled: bool) -> Iterator[Callable[[int, int], None]]:
-    """A rich progress bar on a terminal; silence elsewhere."""
-    if not enabled:
-        yield lambda done, total: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, transient=True) as bar:
-        task = bar.add_task(label, total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
