@@ -128,6 +128,8 @@ def _check_clean(value: str, path: str) -> None:
     # Lone surrogates come from undecodable bytes; NUL breaks PostgreSQL text.
     if "\x00" in value:
         raise BadInput(path, "contains a NUL character")
+    if value.isascii():  # no surrogates possible; skips copying the text into bytes
+        return
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

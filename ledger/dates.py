@@ -85,6 +85,34 @@ class PartialDate:
     @classmethod
     def from_dict(cls, value: Any, field: str = "date") -> PartialDate:
         """Parse the primitive form, rejecting impossible dates with a specific error."""
+        # The same stored forms come back again and again (a claim's date is parsed by the
+        # command and checked by the batch; a source's publication once per claim citing
+        # it), so successful parses are remembered. Errors are not: they name ``field``.
+        # ``approximate``'s type is part of the key because 1 == True but only True is valid.
+        if type(value) is dict:
+            try:
+                key = (tuple(value.items()), type(value.get("approximate")))
+                cached = _PARSED.get(key)
+            except TypeError:  # an unhashable value: parse (and refuse) it below
+                return cls._parse(value, field)
+            if cached is None:
+                cached = cls._parse(value, field)
+                if len(_PARSED) >= _PARSED_MAX:
+                    _PARSED.clear()
+                _PARSED[key] = cached
+            return cached
+        if type(value) is str:
+            cached = _PARSED.get(value)
+            if cached is None:
+                cached = cls._parse(value, field)
+                if len(_PARSED) >= _PARSED_MAX:
+                    _PARSED.clear()
+                _PARSED[value] = cached
+            return cached
+        return cls._parse(value, field)
+
+    @classmethod
+    def _parse(cls, value: Any, field: str) -> PartialDate:
         if isinstance(value, date):
             value = {"date": value.isoformat()}
         elif isinstance(value, str):
@@ -128,6 +156,10 @@ class PartialDate:
             if not 1 <= day <= last:
                 raise BadInput(f"{field}.date", f"{raw!r} is not a day of the calendar")
         return cls(year, month, day, approximate, note or None)
+
+
+_PARSED: dict[Any, PartialDate] = {}
+_PARSED_MAX = 4096
 
 
 def _detect_precision(raw: str, field: str) -> Precision:

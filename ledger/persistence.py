@@ -124,6 +124,11 @@ class LedgerRecorder(ApplicationRecorder):
     def versions(self, originator_ids: Sequence[UUID]) -> dict[UUID, int]:
         """The current version of each of the given aggregates that exists."""
 
+    def select_events_many(self, originator_ids: Sequence[UUID]) -> Sequence[StoredEvent]:
+        """Every event of the given aggregates, ordered by aggregate and version
+        (adapters answer in one query; this fallback asks once per aggregate)."""
+        return [e for i in originator_ids for e in self.select_events(i)]
+
     @abstractmethod
     def close(self) -> None: ...
 

@@ -117,6 +117,20 @@ class PostgresLedgerRecorder(LedgerRecorder):
             rows = cur.execute(sql, params, prepare=True).fetchall()
         return [StoredEvent(r[0], r[1], r[2], bytes(r[3])) for r in rows]
 
+    def select_events_many(self, originator_ids: Sequence[UUID]) -> Sequence[StoredEvent]:
+        if not originator_ids:
+            return []
+        # One index probe per id (as versions()), then each aggregate's events in order.
+        sql = (
+            "SELECT e.originator_id, e.originator_version, e.topic, e.state"
+            " FROM unnest(%s::uuid[]) AS k(id) CROSS JOIN LATERAL"
+            " (SELECT originator_id, originator_version, topic, state FROM ledger_events"
+            " WHERE originator_id = k.id) AS e ORDER BY e.originator_id, e.originator_version"
+        )
+        with self.connection() as conn, conn.cursor(binary=True) as cur:
+            rows = cur.execute(sql, (list(originator_ids),)).fetchall()
+        return [StoredEvent(r[0], r[1], r[2], bytes(r[3])) for r in rows]
+
     def read_log(self, after: int, limit: int, originator_id: UUID | None = None) -> list[LoggedEvent]:
         sql = "SELECT position, originator_id, originator_version, topic, state, leaf_hash FROM ledger_events WHERE position > %s"
         params: list[Any] = [after]

@@ -116,6 +116,19 @@ class SQLiteLedgerRecorder(LedgerRecorder):
         rows = self.conn.execute(sql, params).fetchall()
         return [StoredEvent(UUID(r[0]), r[1], r[2], _blob(r[3])) for r in rows]
 
+    def select_events_many(self, originator_ids: Sequence[UUID]) -> Sequence[StoredEvent]:
+        out: list[StoredEvent] = []
+        ids = [str(i) for i in originator_ids]
+        for chunk in range(0, len(ids), 500):
+            part = ids[chunk : chunk + 500]
+            rows = self.conn.execute(
+                "SELECT originator_id, originator_version, topic, state FROM ledger_events"
+                f" WHERE originator_id IN ({','.join('?' * len(part))}) ORDER BY originator_id, originator_version",
+                part,
+            ).fetchall()
+            out.extend(StoredEvent(UUID(r[0]), r[1], r[2], _blob(r[3])) for r in rows)
+        return out
+
     def read_log(self, after: int, limit: int, originator_id: UUID | None = None) -> list[LoggedEvent]:
         sql = "SELECT position, originator_id, originator_version, topic, state, leaf_hash FROM ledger_events WHERE position > ?"
         params: list[Any] = [after]

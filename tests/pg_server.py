@@ -456,6 +456,10 @@ def get_server() -> PostgresServer:
     return start_server()
 
 
+def _raise_interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument(
@@ -474,7 +478,10 @@ def _main(argv: list[str] | None = None) -> int:
     server = start_server()
     print(f"CLAIMS_TEST_POSTGRES_URL={server.admin_url}", flush=True)
     print(f"started in {server.startup_seconds:.2f}s; Ctrl-C to stop", file=sys.stderr)
-    signal.signal(signal.SIGTERM, lambda *_: server.stop())
+    # Stop from the main thread, not inside the handler: the handler runs while the main
+    # thread's ``process.wait()`` holds Popen's waitpid lock, so a ``wait`` in the handler
+    # could only time out (twice 30 s). Raising makes ``finally`` below do the stop.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         assert server.process is not None
         server.process.wait()

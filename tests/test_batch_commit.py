@@ -1,0 +1,175 @@
+"""Batch's bulk paths against eventsourcing's own: ``Batch.commit`` stores what
+``Application.save`` would, and ``Batch.prefetch`` loads what ``repository.get`` would."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+from eventsourcing.domain import Aggregate
+from ledger_support import ZELENSKY_PASSAGE, actor, claim, passage, seed_world, source, topic
+
+from ledger import commands as c
+from ledger.application import Batch, ClaimsLedger
+from ledger.domain import Actor, Claim, Source, SourceKey, Topic, actor_id, claim_id, topic_id
+
+
+@pytest.fixture
+def ledger(database_url: str) -> Iterator[ClaimsLedger]:
+    with ClaimsLedger.open(database_url) as app:
+        yield app
+
+
+def rows(ledger: ClaimsLedger) -> list[tuple[object, ...]]:
+    return [(e.originator_id, e.originator_version, e.topic, e.state) for e in ledger.ledger_recorder.iter_log()]
+
+
+def state(aggregate: object) -> dict[str, object]:
+    return {k: v for k, v in vars(aggregate).items() if k != "_pending_events"}
+
+
+def test_commit_stores_exactly_what_application_save_stores(ledger: ClaimsLedger, tmp_path: Path) -> None:
+    seed_world(ledger)
+    with ClaimsLedger.open(f"sqlite:///{tmp_path / 'reference.db'}") as reference:
+        batch = ledger.batch("tester")
+        batch.record_claim(c.parse_claim(claim()))
+        batch.record_claim(
+            c.parse_claim(
+                claim(key="zelensky-nato-1", actor="volodymyr-zelensky", passage=passage(ZELENSKY_PASSAGE),
+                      disputes=["hegseth-nato-1"])
+            )
+        )  # fmt: skip
+        batch.revise_claim(c.ReviseClaim("hegseth-nato-1", None, c.parse_changes({"stance": "CONDITIONAL"}), "why"))
+        batch.register_actor(c.parse_actor(actor(aliases=["Hegseth", "Pete"])), reason="more spellings")
+        # Build every staged aggregate (a new one is staged as its created event until then).
+        staged = copy.deepcopy([batch.find(Aggregate, i) for i in list(batch.staged)])  # timestamps included
+        before = len(rows(ledger))
+        batch.commit()
+
+        ours = rows(ledger)[before:]
+        assert len(ours) == 4
+        recordings = reference.save(*staged)
+        theirs = [(r.domain_event.originator_id, r.domain_event.originator_version) for r in recordings]
+        saved = {
+            (i, v): reference.mapper.to_stored_event(r.domain_event)
+            for (i, v), r in zip(theirs, recordings, strict=True)
+        }
+        assert [(o, v) for o, v, _, _ in ours] == theirs
+        for originator_id, version, topic_name, stored_state in ours:
+            expected = saved[(originator_id, version)]
+            assert topic_name == expected.topic  # e.g. ledger.domain:Claim.Recorded
+            assert stored_state == expected.state  # byte for byte
+        assert rows(reference) == ours  # what Application.save stored (an empty log before)
+
+    loaded = {i: ledger.repository.get(i) for i in (claim_id("hegseth-nato-1"), claim_id("zelensky-nato-1"))}
+    assert isinstance(loaded[claim_id("hegseth-nato-1")], Claim)
+    assert loaded[claim_id("hegseth-nato-1")].content["stance"] == "CONDITIONAL"
+    assert loaded[claim_id("hegseth-nato-1")].version == 2
+
+
+def test_prefetch_loads_what_the_repository_loads(ledger: ClaimsLedger) -> None:
+    seed_world(ledger)
+    with ledger.batch("tester") as batch:
+        batch.record_claim(c.parse_claim(claim()))
+    ledger.revise_claim(
+        c.ReviseClaim("hegseth-nato-1", None, c.parse_changes({"summary": "Hegseth: no NATO."}), "closer"), "editor"
+    )
+    ids = [
+        claim_id("hegseth-nato-1"),
+        actor_id("pete-hegseth"),
+        topic_id(topic()["key"]),
+        SourceKey.create_id(source()["key"]),
+        claim_id("no-such-claim"),
+    ]
+    batch = ledger.batch("tester")
+    batch.prefetch(ids)
+    assert batch.loaded[claim_id("no-such-claim")] is None
+    for i in ids[:4]:
+        assert state(batch.loaded[i]) == state(ledger.repository.get(i))
+    # The source a prefetched source key points to comes with it.
+    key = batch.loaded[SourceKey.create_id(source()["key"])]
+    assert isinstance(key, SourceKey)
+    src = batch.loaded[UUID(key.source_id)]
+    assert isinstance(src, Source)
+    assert state(src) == state(ledger.repository.get(src.id))
+    assert isinstance(batch.find(Actor, actor_id("pete-hegseth")), Actor)
+    assert batch.find(Topic, actor_id("pete-hegseth")) is None
+
+
+def import_world(ledger: ClaimsLedger) -> None:
+    """A small import: new records (most never looked at again in the batch), a revision."""
+    with ledger.batch("tester") as batch:
+        batch.register_source(c.parse_source(source()))
+        batch.register_actor(c.parse_actor(actor()))
+        batch.register_actor(c.parse_actor(actor("volodymyr-zelensky")))
+        batch.define_topic(c.parse_topic(topic()))
+        batch.record_claim(c.parse_claim(claim()))
+        batch.record_claim(
+            c.parse_claim(claim(key="zelensky-nato-1", actor="volodymyr-zelensky", passage=passage(ZELENSKY_PASSAGE)))
+        )
+        batch.revise_claim(c.ReviseClaim("hegseth-nato-1", None, c.parse_changes({"stance": "NEUTRAL"}), "why"))
+
+
+def without_timestamp(state: bytes) -> dict[str, object]:
+    decoded: dict[str, object] = json.loads(state)
+    assert set(decoded.pop("timestamp")) == {"_type_", "_data_"}  # type: ignore[arg-type]
+    return decoded
+
+
+def test_bulk_path_stores_what_ordinary_aggregates_and_save_store(
+    ledger: ClaimsLedger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import_world(ledger)
+    ours = rows(ledger)
+
+    # The same commands the ordinary eventsourcing way: Claim(...) etc. and ledger.save.
+    def ordinary_create(
+        self: Batch, cls: type[Aggregate], event_name: str, aggregate_id: UUID, **kwargs: object
+    ) -> None:
+        aggregate = self.stage(cls(**kwargs))
+        assert aggregate.id == aggregate_id
+
+    def ordinary_commit(self: Batch) -> int:
+        self.events += len(self.ledger.save(*self.staged.values()))
+        self.staged.clear()
+        return 0
+
+    monkeypatch.setattr(Batch, "create", ordinary_create)
+    monkeypatch.setattr(Batch, "commit", ordinary_commit)
+    with ClaimsLedger.open(f"sqlite:///{tmp_path / 'ordinary.db'}") as reference:
+        import_world(reference)
+        theirs = rows(reference)
+    monkeypatch.undo()
+
+    assert len(ours) == len(theirs) == 8
+    for (o_id, o_version, o_topic, o_state), (t_id, t_version, t_topic, t_state) in zip(ours, theirs, strict=True):
+        assert (o_id, o_version, o_topic) == (t_id, t_version, t_topic)  # e.g. ledger.domain:Claim.Recorded
+        assert without_timestamp(o_state) == without_timestamp(t_state)
+        assert o_state.startswith(b'{"timestamp":{"_type_":"datetime_iso","_data_":"')
+        assert o_state.split(b"}", 1)[1] == t_state.split(b"}", 1)[1]  # the same bytes after the timestamp
+    # The repository reconstructs what the bulk path stored, as it does what save stored.
+    for originator_id in {r[0] for r in ours}:
+        assert {k: v for k, v in state(ledger.repository.get(originator_id)).items() if not k.endswith("_on")} == {
+            k: v for k, v in state(reference_get(tmp_path, originator_id)).items() if not k.endswith("_on")
+        }
+
+
+def reference_get(tmp_path: Path, originator_id: UUID) -> object:
+    with ClaimsLedger.open(f"sqlite:///{tmp_path / 'ordinary.db'}") as reference:
+        return reference.repository.get(originator_id)
+
+
+def test_commit_uses_application_save_when_the_environment_turns_on_a_cache(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AGGREGATE_CACHE_MAXSIZE", "100")
+    with ClaimsLedger.open(database_url) as cached:
+        assert cached.repository.cache is not None
+        import_world(cached)
+        assert len(rows(cached)) == 8
+        claim_state = cached.repository.get(claim_id("hegseth-nato-1"))
+        assert isinstance(claim_state, Claim) and claim_state.content["stance"] == "NEUTRAL"
