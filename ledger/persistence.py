@@ -178,7 +178,7 @@ class LedgerRecorder(ApplicationRecorder):
 
     def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> Subscription[ApplicationRecorder]:
         # The projector follows the log itself (projections/follow.py).
-        raise NotImplementedError("follow the log with projections.follow instead")
+        raise NotImplementedError("follow the log with projections.projector.Projector.follow instead")
 
     def iter_log(self, after: int = 0, batch: int = 5000) -> Iterator[LoggedEvent]:
         while True:
