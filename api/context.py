@@ -53,6 +53,10 @@ class Context:
         return self.services.model
 
     @property
+    def read(self) -> ReadSide:
+        return self.services.read
+
+    @property
     def ledger(self) -> ClaimsLedger:
         return self.services.ledger
 

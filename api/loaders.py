@@ -103,7 +103,7 @@ class Loaders:
         return await blocking(self.model.sources_by_ids, ids)
 
     async def _source_texts(self, ids: list[UUID]) -> list[str | None]:
-        return await blocking(lambda: [self.model.source_text(i) for i in ids])
+        return await blocking(self.model.source_texts, ids)
 
     async def _claims(self, keys: list[ClaimKey]) -> list[ClaimView | None]:
         return await blocking(_grouped_by_time, keys, self.model.claims_by_ids)

@@ -6,9 +6,11 @@ the API holds no SQL and changes in one place if the projections package does.
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Protocol
 
 from projections.queries import ReadModel, open_read_model
+from projections.views import PositionView, SourceView
 
 
 class Projector(Protocol):
@@ -28,6 +30,12 @@ class ReadSide:
     def wait_for(self, position: int, timeout: float) -> bool:
         """True once the read model reflects the log up to ``position``; False after ``timeout`` seconds."""
         return self.model.wait_for(position, timeout)
+
+    def position_and_source(
+        self, actor: str, topic: str, as_of: date | None, known_at: datetime | None, with_source: bool
+    ) -> tuple[PositionView | None, SourceView | None]:
+        """One pair's position and (``with_source``) its claim's source, in one statement."""
+        return self.model.position_and_source(actor, topic, as_of, known_at, with_source=with_source)
 
     def projected_position(self) -> int:
         return self.model.projected_position()

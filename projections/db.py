@@ -71,7 +71,8 @@ class Connection:
 
     dialect: Dialect
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+    def execute(self, sql: str, params: Sequence[Any] = (), *, prepare: bool | None = None) -> list[Row]:
+        """Run one statement; ``prepare=True`` asks PostgreSQL to prepare it at once (psycopg's ``prepare``)."""
         raise NotImplementedError
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
@@ -139,7 +140,7 @@ class SQLiteConnection(Connection):
         self.raw.execute("PRAGMA synchronous=NORMAL")
         self.raw.execute("PRAGMA busy_timeout=60000")
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+    def execute(self, sql: str, params: Sequence[Any] = (), *, prepare: bool | None = None) -> list[Row]:
         return self.raw.execute(sql, params).fetchall()
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
@@ -195,8 +196,8 @@ class PostgresConnection(Connection):
     def connect(url: str) -> PostgresConnection:
         return PostgresConnection(psycopg.connect(url, autocommit=True))
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        cur = self.raw.execute(_pg(sql), params)
+    def execute(self, sql: str, params: Sequence[Any] = (), *, prepare: bool | None = None) -> list[Row]:
+        cur = self.raw.execute(_pg(sql), params, prepare=prepare)
         return cur.fetchall() if cur.description is not None else []
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:

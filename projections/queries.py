@@ -29,6 +29,7 @@ from projections import schema
 from projections.db import Connection, Readers, Row, connect, resolve_url
 from projections.rows import (
     ACTOR_COLUMNS,
+    CLAIM_COLUMNS,
     EVENT_COLUMNS,
     SOURCE_COLUMNS,
     TOPIC_COLUMNS,
@@ -37,11 +38,12 @@ from projections.rows import (
     claim_columns,
     claim_event_view,
     claim_view,
+    source_columns,
     source_view,
     topic_view,
 )
 from projections.signals import hub
-from projections.values import as_uuid, like_pattern, to_us
+from projections.values import as_date, as_uuid, like_pattern, to_us
 from projections.views import (
     ActorView,
     ApiKeyView,
@@ -52,6 +54,7 @@ from projections.views import (
     PositionChangeView,
     PositionView,
     SourceView,
+    StatedDate,
     TopicView,
 )
 
@@ -93,7 +96,41 @@ class ReadModel:
     # ------------------------------------------------------------ positions
 
     def position(self, actor: str, topic: str, as_of: date | None, known_at: datetime | None) -> PositionView | None:
-        return self.positions_for_pairs([(actor, topic)], as_of, known_at)[0]
+        return self.position_and_source(actor, topic, as_of, known_at, with_source=False)[0]
+
+    def position_and_source(
+        self, actor: str, topic: str, as_of: date | None, known_at: datetime | None, *, with_source: bool = True
+    ) -> tuple[PositionView | None, SourceView | None]:
+        """One pair's position and (``with_source``) its claim's source: one prepared statement, one round trip."""
+        day = as_of or date.today()
+        instant = known_at or datetime.now(UTC)
+        with self.readers.connection() as conn:
+            sql, params = _position_sql(conn, [(actor, topic)], day, known_at)
+            sql = _ONE_POSITION.format(
+                position=sql,
+                claim=claim_columns("c"),
+                source=", " + source_columns("s") if with_source else "",
+                join=" LEFT JOIN rm_sources s ON s.id = c.source_id" if with_source else "",
+            )
+            rows = conn.execute(sql, params, prepare=True)
+        if not rows:
+            return None, None
+        row = rows[0]
+        n = len(CLAIM_COLUMNS)
+        claim = claim_view(row[:n])
+        start_id, stated_, precision, approximate, note, earliest, latest = row[n : n + 7]
+        view = PositionView(
+            actor=actor,
+            topic=topic,
+            stance=claim.stance,
+            since=StatedDate(stated_, precision, as_date(earliest), as_date(latest), bool(approximate), note),
+            since_claim_id=as_uuid(start_id),
+            claim=claim,
+            as_of=day,
+            known_at=instant,
+        )
+        source = source_view(row[n + 7 :]) if with_source and row[n + 7] is not None else None
+        return view, source
 
     def positions(
         self, actor: str | None, topic: str | None, as_of: date | None, known_at: datetime | None
@@ -350,6 +387,24 @@ def _position_rows(
     first_position): the latest claim, the latest earlier claim of another stance
     (the "breaker"), and the first claim after the breaker.
     """
+    sql, params = _position_sql(conn, pairs, day, known_at)
+    return conn.execute(sql, params)
+
+
+# One pair: the position query of _position_sql, plus the latest claim, the first claim of its
+# stance run and (optionally) the claim's source, so one statement answers the whole question.
+_ONE_POSITION = """
+WITH r AS ({position})
+SELECT {claim}, st.claim_id, st.stated_date, st.stated_precision, st.stated_approximate, st.stated_note,
+       st.stated_earliest, st.stated_latest{source}
+FROM r JOIN rm_claim_versions c ON c.position = r.position
+JOIN rm_claim_versions st ON st.position = r.start{join}"""
+
+
+def _position_sql(
+    conn: Connection, pairs: Sequence[tuple[str, str]], day: date, known_at: datetime | None
+) -> tuple[str, list[Any]]:
+    """The SQL of :func:`_position_rows` and its parameters."""
     q = {a: _qualifying(a, day, known_at) for a in ("v", "w", "y")}
     rows = [(n, a, t) for n, (a, t) in enumerate(pairs)]
     values, params = conn.values_cte("p", ("i", "actor", "topic"), rows)
@@ -382,7 +437,7 @@ def _position_rows(
             ORDER BY {ORDER.format(a="y")} LIMIT 1) AS start
     FROM bv"""
     params += q["v"][1] + q["w"][1] + [BEFORE_ALL, BEFORE_ALL] + q["y"][1]
-    return conn.execute(sql, params)
+    return sql, params
 
 
 def _claims_at(conn: Connection, positions: Sequence[int]) -> list[ClaimView]:

@@ -130,6 +130,10 @@ def topic_view(r: Sequence[Any]) -> TopicView:
 SOURCE_COLUMNS = "id, key, sha256, metadata, recorded_us"
 
 
+def source_columns(alias: str) -> str:
+    return ", ".join(f"{alias}.{c.strip()}" for c in SOURCE_COLUMNS.split(","))
+
+
 def source_view(r: Sequence[Any]) -> SourceView:
     m = loads(r[3])
     return SourceView(

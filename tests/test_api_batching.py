@@ -27,9 +27,9 @@ class _CountingConnection:
         self._conn = conn
         self._counter = counter
 
-    def execute(self, sql: str, params: Any = ()) -> Any:
+    def execute(self, sql: str, params: Any = (), **options: Any) -> Any:
         self._counter.append(sql)
-        return self._conn.execute(sql, params)
+        return self._conn.execute(sql, params, **options)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._conn, name)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
 import strawberry
-from strawberry.types.nodes import FragmentSpread, InlineFragment
+from graphql import FieldNode, FragmentSpreadNode, GraphQLResolveInfo, InlineFragmentNode, SelectionNode
 
 from api.context import Info, instant
 from api.errors import bad_input
@@ -19,45 +20,50 @@ from api.types.objects import Actor, Claim, Position, PositionChange, Source, To
 from ledger.domain import claim_id
 from ledger.errors import BadInput
 from projections import views
-from projections.views import PositionView, SourceView
 
 
 async def position(
     info: Info, actor: str, topic: str, as_of: date | None = None, known_at: datetime | None = None
 ) -> Position | None:
-    model = info.context.model
     with_source = selects(info, "claim", "source")
-
-    def fetch() -> tuple[PositionView | None, SourceView | None]:
-        view = model.position(actor, topic, as_of, instant(known_at))
-        if view is None or not with_source:
-            return view, None
-        return view, model.sources_by_ids([view.claim.source_id])[0]
-
-    # One trip to a worker thread for the position and, when asked for, its claim's source.
-    view, source = await blocking(fetch)
+    # One trip to a worker thread and one SQL statement: the position, its claim and, when
+    # asked for, the claim's source (primed into the source loader for Claim.source).
+    view, source = await blocking(
+        info.context.read.position_and_source, actor, topic, as_of, instant(known_at), with_source
+    )
     if source is not None:
         info.context.loaders.source.prime(source.id, source)
     return Position.from_view(view) if view else None
 
 
 def selects(info: Info, *path: str) -> bool:
-    """Does the query select this path of fields below the current one (fragments included)?"""
-    level = _flatten(list(info.selected_fields))  # the current field itself
-    for name in path:
-        level = [child for field in level for child in _flatten(field.selections) if child.name == name]
-        if not level:
+    """Does the query select this path of fields below the current one (fragments included)?
+
+    Walks graphql-core's AST of the current field; ``info.selected_fields`` would
+    convert the whole selection tree into strawberry nodes first.
+    """
+    raw = info._raw_info
+    level = [node for field in raw.field_nodes if field.selection_set for node in field.selection_set.selections]
+    for depth, name in enumerate(path):
+        found = [node for node in _flatten(raw, level) if node.name.value == name]
+        if not found:
             return False
+        if depth + 1 < len(path):
+            level = [node for field in found if field.selection_set for node in field.selection_set.selections]
     return True
 
 
-def _flatten(selections: list[Any]) -> list[Any]:
-    out = []
+def _flatten(raw: GraphQLResolveInfo[Any], selections: Sequence[SelectionNode]) -> list[FieldNode]:
+    out: list[FieldNode] = []
     for selection in selections:
-        if isinstance(selection, FragmentSpread | InlineFragment):
-            out.extend(_flatten(selection.selections))
-        else:
+        if isinstance(selection, FieldNode):
             out.append(selection)
+        elif isinstance(selection, InlineFragmentNode):
+            out.extend(_flatten(raw, selection.selection_set.selections))
+        elif isinstance(selection, FragmentSpreadNode):
+            fragment = raw.fragments.get(selection.name.value)
+            if fragment is not None:
+                out.extend(_flatten(raw, fragment.selection_set.selections))
     return out
 
 
