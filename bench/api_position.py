@@ -54,15 +54,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-import rebuild as generator  # noqa: E402  (bench/rebuild.py: the projections engineer's generator)
+import rebuild as generator  # noqa: E402  (bench/rebuild.py: the ledger generator)
+from results_file import write_section  # noqa: E402
 
 from ledger import commands as c  # noqa: E402
 from ledger.application import ClaimsLedger  # noqa: E402
 from ledger.domain import claim_id  # noqa: E402
 from projections.projector import Projector  # noqa: E402
-
-RESULTS = ROOT / "bench" / "RESULTS.md"
-BEGIN, END = "<!-- api_position:begin -->", "<!-- api_position:end -->"
 
 OUR_QUERY = (
     "query P($a: String!, $t: String!, $d: Date) { position(actor: $a, topic: $t, asOf: $d) { stance "
@@ -465,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
     report = render(rows, args, machine())
     print(report)
     if args.write:
-        write_section(report)
+        write_section("api_position", report)
     return 0
 
 
@@ -511,17 +509,6 @@ def render(rows: list[dict[str, Any]], args: argparse.Namespace, machine_line: s
     errors = sum(load.errors for r in rows for _, load, _ in r["runs"])
     lines += ["", f"Bad responses during the runs: {errors}."]
     return "\n".join(lines) + "\n"
-
-
-def write_section(report: str) -> None:
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    section = f"{BEGIN}\n{report}{END}"
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(text, encoding="utf-8")
-    print(f"wrote {RESULTS}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -62,8 +62,10 @@ from ledger.domain import SourceKey, actor_id, claim_id, source_id, topic_id
 from ledger.integrity.verify import verify
 
 REPO = Path(__file__).resolve().parent.parent
-RESULTS = REPO / "bench" / "RESULTS.md"
-BEGIN, END = "<!-- import_rate:begin -->", "<!-- import_rate:end -->"
+sys.path.insert(0, str(REPO / "bench"))
+
+from results_file import write_section  # noqa: E402
+
 PRINCIPAL = "bench-import"
 RawRow = tuple[int, UUID, int, str, bytes]
 
@@ -530,18 +532,6 @@ def render(results: dict[str, Any], runs: dict[str, list[Timing]], timings: dict
     return "\n".join(lines) + "\n"
 
 
-def write_section(report: str) -> None:
-    """Replace this benchmark's measured block in bench/RESULTS.md (other sections stay)."""
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    section = f"{BEGIN}\n{report}{END}"
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(text, encoding="utf-8")
-    print(f"wrote {RESULTS}", file=sys.stderr)
-
-
 def _print_profile(path: Path, limit: int) -> None:
     stats = pstats.Stats(str(path))
     stats.sort_stats("cumulative").print_stats(limit)
@@ -661,7 +651,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(report, end="")
     if args.write:
-        write_section(report)
+        write_section("import_rate", report)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     if args.profile:
