@@ -384,15 +384,19 @@ def database(admin_url: str | None, keep: str | None) -> Iterator[str]:
 def claims_present(url: str) -> int:
     """How many generated claims a kept database holds already (claim-0 .. claim-N-1 exist)."""
     with ClaimsLedger.open(url) as ledger:
-        versions = ledger.ledger_recorder.versions
-        if not versions([claim_id("claim-0")]):
+        recorder = ledger.ledger_recorder
+
+        def exists(key: str) -> bool:
+            return bool(recorder.select_events(claim_id(key), limit=1))
+
+        if not exists("claim-0"):
             return 0
         low, high = 1, 1
-        while versions([claim_id(f"claim-{high - 1}")]):
+        while exists(f"claim-{high - 1}"):
             low, high = high, high * 2
         while low < high:  # the first n in [low, high) with claim-n missing
             mid = (low + high) // 2
-            if versions([claim_id(f"claim-{mid}")]):
+            if exists(f"claim-{mid}"):
                 low = mid + 1
             else:
                 high = mid

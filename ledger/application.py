@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -468,6 +468,3 @@ def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
         if before.get(field) != value
     }
 
-
-def claim_ids(keys: Sequence[str]) -> list[UUID]:
-    return [claim_ref(k) for k in keys]

@@ -120,10 +120,6 @@ class LedgerRecorder(ApplicationRecorder):
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
         """Leaf hashes of positions start+1..end (0-based leaf indexes start..end-1)."""
 
-    @abstractmethod
-    def versions(self, originator_ids: Sequence[UUID]) -> dict[UUID, int]:
-        """The current version of each of the given aggregates that exists."""
-
     def select_events_many(self, originator_ids: Sequence[UUID]) -> Sequence[StoredEvent]:
         """Every event of the given aggregates, ordered by aggregate and version
         (adapters answer in one query; this fallback asks once per aggregate)."""

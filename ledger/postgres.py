@@ -120,7 +120,7 @@ class PostgresLedgerRecorder(LedgerRecorder):
     def select_events_many(self, originator_ids: Sequence[UUID]) -> Sequence[StoredEvent]:
         if not originator_ids:
             return []
-        # One index probe per id (as versions()), then each aggregate's events in order.
+        # One index probe per id, then each aggregate's events in order.
         sql = (
             "SELECT e.originator_id, e.originator_version, e.topic, e.state"
             " FROM unnest(%s::uuid[]) AS k(id) CROSS JOIN LATERAL"
@@ -172,19 +172,6 @@ class PostgresLedgerRecorder(LedgerRecorder):
                 (start, end),
             ).fetchall()
         return [bytes(r[0]) for r in rows]
-
-    def versions(self, originator_ids: Sequence[UUID]) -> dict[UUID, int]:
-        if not originator_ids:
-            return {}
-        with self.connection() as conn:
-            # One index probe per id, whatever the planner thinks of the table's size.
-            rows = conn.execute(
-                "SELECT k.id, v.version FROM unnest(%s::uuid[]) AS k(id) CROSS JOIN LATERAL"
-                " (SELECT max(originator_version) AS version FROM ledger_events WHERE originator_id = k.id) AS v"
-                " WHERE v.version IS NOT NULL",
-                (list(originator_ids),),
-            ).fetchall()
-        return {r[0]: r[1] for r in rows}
 
     def close(self) -> None:
         self.pool.close()

@@ -165,19 +165,6 @@ class SQLiteLedgerRecorder(LedgerRecorder):
         ).fetchall()
         return [bytes(r[0]) for r in rows]
 
-    def versions(self, originator_ids: Sequence[UUID]) -> dict[UUID, int]:
-        out: dict[UUID, int] = {}
-        ids = [str(i) for i in originator_ids]
-        for chunk in range(0, len(ids), 500):
-            part = ids[chunk : chunk + 500]
-            rows = self.conn.execute(
-                "SELECT originator_id, max(originator_version) FROM ledger_events"
-                f" WHERE originator_id IN ({','.join('?' * len(part))}) GROUP BY originator_id",
-                part,
-            ).fetchall()
-            out.update({UUID(r[0]): r[1] for r in rows})
-        return out
-
     def close(self) -> None:
         with self._lock:
             for conn in self._all:
