@@ -7,7 +7,6 @@ subcommands (``api/cli_projections.py``, ``api/cli_serve.py``).
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -15,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from api.cli_args import principal
 from api.progress import progress_bar
 from ledger.application import ClaimsLedger, claim_ref
 from ledger.errors import LedgerError
@@ -24,15 +24,11 @@ from ledger.integrity.verify import Digest, current_digest, verify
 DEMO_FILES = ("corpus.yaml", "corrections.yaml")
 
 
-def _principal(args: argparse.Namespace) -> str:
-    return str(args.principal or f"cli:{getpass.getuser()}")
-
-
 def cmd_import(args: argparse.Namespace) -> int:
     with ClaimsLedger.open(args.database) as ledger:
         for name in args.files:
             with progress_bar(f"importing {name}") as progress:
-                result = import_file(ledger, Path(name), _principal(args), progress)
+                result = import_file(ledger, Path(name), principal(args), progress)
             created = ", ".join(f"{n} {k}" for k, n in sorted(result.created.items())) or "nothing new"
             print(f"{name}: {result.events} events written ({created}; {result.unchanged} records unchanged)")
     return 0

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import os
 import sys
 from typing import Any
 
+from api.cli_args import principal
+from api.cli_args import url as database_url
 from api.settings import PROJECTOR_EMBEDDED, PROJECTOR_EXTERNAL, Settings
-from ledger.application import API_ROLES, DEFAULT_DATABASE_URL, ClaimsLedger
+from ledger.application import API_ROLES, ClaimsLedger
 
 
 def register(subparsers: Any) -> None:
@@ -40,18 +41,10 @@ def register(subparsers: Any) -> None:
     ls.set_defaults(func=cmd_apikey_list)
 
 
-def _url(args: argparse.Namespace) -> str:
-    return str(getattr(args, "database", None) or os.environ.get("CLAIMS_DATABASE_URL") or DEFAULT_DATABASE_URL)
-
-
-def _principal(args: argparse.Namespace) -> str:
-    return str(getattr(args, "principal", None) or f"cli:{getpass.getuser()}")
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    url = _url(args)
+    url = database_url(args)
     os.environ["CLAIMS_DATABASE_URL"] = url  # worker processes read their settings from the environment
     settings = Settings.from_env()  # fail here, with the variable's name, on a bad setting
     if args.workers < 1:
@@ -81,8 +74,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_apikey_create(args: argparse.Namespace) -> int:
-    with ClaimsLedger.open(_url(args)) as ledger:
-        secret = ledger.issue_api_key(args.name, args.role, _principal(args))
+    with ClaimsLedger.open(database_url(args)) as ledger:
+        secret = ledger.issue_api_key(args.name, args.role, principal(args))
     print(secret)
     print(
         f"API key {args.name!r} ({args.role}) created. This is the only time the key is shown: store it now. "
@@ -93,8 +86,8 @@ def cmd_apikey_create(args: argparse.Namespace) -> int:
 
 
 def cmd_apikey_revoke(args: argparse.Namespace) -> int:
-    with ClaimsLedger.open(_url(args)) as ledger:
-        ledger.revoke_api_key(args.name, args.reason, _principal(args))
+    with ClaimsLedger.open(database_url(args)) as ledger:
+        ledger.revoke_api_key(args.name, args.reason, principal(args))
     print(f"API key {args.name!r} revoked")
     return 0
 
@@ -102,7 +95,7 @@ def cmd_apikey_revoke(args: argparse.Namespace) -> int:
 def cmd_apikey_list(args: argparse.Namespace) -> int:
     """Keys from the ledger's own ApiKey events (the read model looks keys up by hash only)."""
     keys: dict[str, dict[str, Any]] = {}
-    with ClaimsLedger.open(_url(args)) as ledger:
+    with ClaimsLedger.open(database_url(args)) as ledger:
         decode = ledger.mapper.transcoder.decode
         for event in ledger.ledger_recorder.iter_log():
             if not event.topic.startswith("ledger.domain:ApiKey."):

@@ -33,9 +33,14 @@ API_ROLES = ("reader", "editor", "admin")
 A = TypeVar("A", bound=Aggregate)
 
 
+def database_url(url: str | None = None) -> str:
+    """The store to use: the given URL, else $CLAIMS_DATABASE_URL, else the SQLite default."""
+    return url or os.environ.get("CLAIMS_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
 def open_recorder(url: str | None = None) -> LedgerRecorder:
     """The store named by a URL: ``sqlite:///path`` or ``postgresql://...``."""
-    url = url or os.environ.get("CLAIMS_DATABASE_URL") or DEFAULT_DATABASE_URL
+    url = database_url(url)
     if url.startswith("sqlite:///"):
         from ledger.sqlite import SQLiteLedgerRecorder
 
