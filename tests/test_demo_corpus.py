@@ -105,8 +105,8 @@ POSITION = """query($a: String!, $t: String!, $d: Date, $k: DateTime) {
         ("pete-hegseth", "ukraine-nato-membership", "2025-02-11", None),  # not said yet
         ("rustem-umerov", "ukraine-nato-membership", "2025-02-12", "SUPPORTS"),
         ("volodymyr-zelensky", "ukraine-nato-membership", "2025-12-31", "OPPOSES"),  # waived in December
-        ("donald-trump", "ukraine-nato-membership", "2025-04-29", None),  # "April 2025" counts from 30 April
-        ("donald-trump", "ukraine-nato-membership", "2025-04-30", "OPPOSES"),
+        ("donald-trump", "ukraine-nato-membership", "2025-04-27", None),  # "April 2025", in a source of 28 April,
+        ("donald-trump", "ukraine-nato-membership", "2025-04-28", "OPPOSES"),  # counts from the publication
         ("donald-trump", "europe-at-the-table", "2025-06-01", "OPPOSES"),
         ("donald-trump", "europe-at-the-table", "2025-12-28", "CONDITIONAL"),
         ("vladimir-putin", "negotiated-settlement", "2025-03-01", "SUPPORTS"),
