@@ -4,9 +4,10 @@ Users type names ("Selenskyj", "Hegseth", "nato membership"), not keys. A
 reference resolves by the first rule that matches, and never by a guess
 between several records:
 
-1. **key**: the reference is a key exactly (``pete-hegseth``);
-2. **name**: its folded form equals the folded form of a key, a name or an alias
-   (actors), or a key or a title (topics): "selenskyj", "Pete Hegseth", "PETE-HEGSETH";
+1. **key**: the reference is a key, folded ("pete-hegseth", "Pete-Hegseth"): a key
+   wins over another record's alias that reads the same;
+2. **name**: its folded form equals the folded form of a name or an alias (actors)
+   or a title (topics): "selenskyj", "Pete Hegseth", "ukraine's nato membership";
 3. **words**: every word of it is a word of one record's key, name, aliases or title
    ("Zelensky" in "Volodymyr Zelensky", "nato membership" in "Ukraine's NATO membership").
 
@@ -56,10 +57,11 @@ def fold(text: str) -> str:
 def name_rows(kind: str, key: str, label: str, names: Iterable[str]) -> list[tuple[str, str, str, str, str]]:
     """The ``rm_names`` rows (kind, folded, key, how, label) of one actor or topic."""
     rows: dict[tuple[str, str], None] = {(fold(key), KEY): None}
-    for name in (key, *names):
+    for name in names:
         folded = fold(name)
         if folded:
             rows.setdefault((folded, NAME), None)
+    for name in (key, *names):
         for word in words(name):
             rows.setdefault((word, WORD), None)
     return [(kind, folded, key, how, label) for folded, how in rows]
@@ -94,12 +96,11 @@ def resolve(kind: str, ref: str, rows: Sequence[tuple[str, str, str, str]]) -> R
     None when nothing matches: the caller then reads the names for :func:`suggest`.
     """
     labels = {key: label for _, key, _, label in rows}
-    if any(how == KEY and key == ref for _, key, how, _ in rows):
-        return Resolution(kind, ref, FOUND, ref, KEY)
     folded = fold(ref)
-    named = sorted({key for f, key, how, _ in rows if f == folded and how in (KEY, NAME)})
-    if named:
-        return _one(kind, ref, named, labels, NAME)
+    for rule in (KEY, NAME):
+        named = sorted({key for f, key, how, _ in rows if f == folded and how == rule})
+        if named:
+            return _one(kind, ref, named, labels, rule)
     wanted = set(words(ref))
     found: dict[str, set[str]] = {}
     for f, key, how, _ in rows:
