@@ -198,14 +198,21 @@ class Changes:
     streamed into the table, then :meth:`flush` for the rest.
     """
 
-    def __init__(self, conn: Connection, known_pairs: set[tuple[str, str]] | None = None) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        known_pairs: set[tuple[str, str]] | None = None,
+        published: dict[str, str] | None = None,
+    ) -> None:
         self.conn = conn
         self.known_pairs = known_pairs or set()  # already in rm_pairs: not inserted again
         self.claims: dict[str, ClaimState] = {}
         self.closed: list[tuple[int, int]] = []  # (position, known_to_us) of replaced versions
         self.pairs: set[tuple[str, str]] = set()
         self.entities = {t.name: Entities(t) for t in (ACTORS, TOPICS, SOURCES, API_KEYS)}
-        self.published: dict[str, str] = {}  # source id -> last day of its publication (ISO)
+        # Source id -> last day of its publication (ISO); the projector keeps it between batches
+        # (values follow from the log alone, so one from a batch that rolled back is still right).
+        self.published: dict[str, str] = {} if published is None else published
         self.republished: dict[str, str] = {}  # sources whose publication date a Source.Revised changed
         self.write_version: RowWriter = _no_writer
 

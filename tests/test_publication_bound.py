@@ -165,3 +165,22 @@ def test_the_api_shows_the_bound_and_why(database_url: str) -> None:
          "countsFromReason": "SOURCE_PUBLISHED"},
     ]  # fmt: skip
     assert position == {"position": {"stance": "OPPOSES"}}
+
+
+def test_a_revised_publication_date_moves_the_bound_of_every_claim_citing_the_source(h: Harness) -> None:
+    # No command revises a source yet; the projector still follows a Source.Revised event.
+    h.world.claim("before", stated="2025-02", source=FEB_13)
+    h.project()  # the projector now remembers FEB_13's publication between batches
+    with h.world.ledger.batch("editor") as batch:
+        source = batch.source_for(FEB_13)
+        published = source.metadata["published"]
+        after = {**published, "date": "2025-02-10"}
+        source.revise(changes={"published": {"before": published, "after": after}}, reason="dateline", recorded_by="e")
+        batch.stage(source)
+    h.project()
+    h.world.claim("after", stated="2025", source=FEB_13, topic="topic-y")
+    h.project()
+    assert bound(h, "before") == (date(2025, 2, 10), "SOURCE_PUBLISHED")
+    assert bound(h, "after") == (date(2025, 2, 10), "SOURCE_PUBLISHED")
+    h.projector.rebuild()
+    assert [bound(h, k) for k in ("before", "after")] == [(date(2025, 2, 10), "SOURCE_PUBLISHED")] * 2
