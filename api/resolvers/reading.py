@@ -13,7 +13,8 @@ from graphql import FieldNode, FragmentSpreadNode, GraphQLResolveInfo, InlineFra
 from api.context import Info, instant
 from api.errors import bad_input
 from api.loaders import blocking
-from api.names import resolve_keys, resolve_pair
+from api.names import resolve_keys, resolve_keys_now
+from api.readside import ReadSide
 from api.types.connections import ClaimConnection, ClaimEdge, PageInfo, page_size
 from api.types.enums import Attribution, Stance
 from api.types.inputs import ClaimFilter
@@ -26,16 +27,22 @@ from projections import views
 async def position(
     info: Info, actor: str, topic: str, as_of: date | None = None, known_at: datetime | None = None
 ) -> Position | None:
-    actor, topic = await resolve_pair(info, actor, topic)
     with_source = selects(info, "claim", "source")
-    # One trip to a worker thread and one SQL statement: the position, its claim and, when
-    # asked for, the claim's source (primed into the source loader for Claim.source).
-    view, source = await blocking(
-        info.context.read.position_and_source, actor, topic, as_of, instant(known_at), with_source
-    )
+    # One trip to a worker thread: the names resolved (one statement), then the position, its
+    # claim and, when asked for, the claim's source (one statement; the source is primed into
+    # the source loader for Claim.source).
+    view, source = await blocking(_position, info.context.read, actor, topic, as_of, instant(known_at), with_source)
     if source is not None:
         info.context.loaders.source.prime(source.id, source)
     return Position.from_view(view) if view else None
+
+
+def _position(
+    read: ReadSide, actor: str, topic: str, as_of: date | None, known_at: datetime | None, with_source: bool
+) -> tuple[views.PositionView | None, views.SourceView | None]:
+    actor_key, topic_key = resolve_keys_now(read.model, ("actor", "actor", actor), ("topic", "topic", topic))
+    assert actor_key is not None and topic_key is not None
+    return read.position_and_source(actor_key, topic_key, as_of, known_at, with_source)
 
 
 def selects(info: Info, *path: str) -> bool:
@@ -83,8 +90,8 @@ async def positions(
 
 async def timeline(info: Info, actor: str, topic: str, known_at: datetime | None = None) -> list[PositionChange]:
     at = instant(known_at)
-    actor, topic = await resolve_pair(info, actor, topic)
-    changes = await blocking(info.context.model.timeline, actor, topic, at)
+    actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic))
+    changes = await blocking(info.context.model.timeline, actor_key, topic_key, at)
     return [PositionChange.from_view(c, at) for c in changes]
 
 
