@@ -29,6 +29,7 @@ INTERNAL = "INTERNAL_SERVER_ERROR"
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 INTERNAL_MESSAGE = "Internal server error."
+NAMES_IN_MESSAGE = 10  # candidates named in an ambiguity message (extensions list them all)
 
 
 class ApiError(Exception):
@@ -53,7 +54,9 @@ def unresolved(field: str, resolution: Resolution) -> ApiError:
     """
     kind, ref = resolution.kind, resolution.ref
     listed = [{"key": c.key, "name": c.label} for c in resolution.candidates]
-    names = ", ".join(f"{c.key} ({c.label})" for c in resolution.candidates)
+    names = ", ".join(f"{c.key} ({c.label})" for c in resolution.candidates[:NAMES_IN_MESSAGE])
+    if len(listed) > NAMES_IN_MESSAGE:
+        names += f" and {len(listed) - NAMES_IN_MESSAGE} more (see extensions.candidates)"
     if resolution.status == AMBIGUOUS:
         message = f"{field}: {ref!r} matches several {kind}s: {names}; give one of these keys"
         return ApiError(BAD_USER_INPUT, message, field=field, candidates=listed)

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from api_support import ApiEnv, api_env, claim_data, error_codes
 
+from api.errors import NAMES_IN_MESSAGE, unresolved
 from ledger import commands as c
-from projections.names import fold, words
+from projections.names import AMBIGUOUS, NameMatch, Resolution, fold, words
 
 ACTORS = [
     {"key": "volodymyr-zelensky", "name": "Volodymyr Zelensky", "kind": "PERSON",
@@ -140,3 +141,10 @@ def test_a_revised_profile_changes_what_names_it(api: ApiEnv) -> None:
     assert position(api, "secretary of war", "nato membership")["data"]["position"]["stance"] == "OPPOSES"
     assert position(api, "Hegseth", "nato membership")["data"]["position"]["stance"] == "OPPOSES"  # a word of the name
     assert error_codes(position(api, "SecDef", "nato membership")) == ["NOT_FOUND"]
+
+
+def test_a_long_list_of_candidates_is_cut_in_the_message_but_not_in_extensions() -> None:
+    many = [NameMatch(f"topic-{n:02d}", f"Topic {n}") for n in range(NAMES_IN_MESSAGE + 3)]
+    error = unresolved("topic", Resolution("topic", "topic", AMBIGUOUS, candidates=many))
+    assert error.code == "BAD_USER_INPUT" and len(error.extensions["candidates"]) == NAMES_IN_MESSAGE + 3
+    assert "topic-09 (Topic 9) and 3 more" in error.message and "topic-10" not in error.message
