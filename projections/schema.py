@@ -21,7 +21,7 @@ import hashlib
 from projections.db import Connection, ddl
 
 # Bump when event handling changes meaning without a DDL change: forces a rebuild.
-PROJECTION_VERSION = 2
+PROJECTION_VERSION = 3
 
 TABLES = """
 -- Key/value facts about the read model itself (schema_version).
