@@ -174,7 +174,7 @@ class ReadModel:
                 for i, latest, start in _position_rows(conn, chunk, day, known_at):
                     found[offset + i] = (latest, start)
             wanted = sorted({p for both in found.values() for p in both})
-            claims = {c.position: c for c in _claims_at(conn, wanted)}
+            claims = {c.row: c for c in _claims_at(conn, wanted)}
         out: list[PositionView | None] = []
         for i, (actor, topic) in enumerate(pairs):
             hit = found.get(i)
@@ -235,7 +235,8 @@ class ReadModel:
             for chunk in _chunks([str(i) for i in dict.fromkeys(ids)]):
                 among, values = conn.in_list(chunk, "uuid")
                 rows = conn.execute(
-                    f"SELECT {EVENT_COLUMNS} FROM rm_claim_versions WHERE claim_id {among} ORDER BY claim_id, version",
+                    f"SELECT {EVENT_COLUMNS} FROM rm_claim_versions WHERE claim_id {among}"
+                    " ORDER BY claim_id, known_from_us, version, log_position",
                     values,
                 )
                 for row in rows:
