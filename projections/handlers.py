@@ -231,16 +231,7 @@ class Changes:
                     created.add(e.originator_id)
             elif e.originator_id not in created:
                 (claims if table == "rm_claim_versions" else others.setdefault(table, [])).append(e.originator_id)
-        for chunk in _chunks([i for i in dict.fromkeys(claims) if i not in self.claims]):
-            among, params = self.conn.in_list(chunk, "uuid")
-            rows = self.conn.execute(
-                f"SELECT {', '.join(STATE_COLUMNS)} FROM rm_claim_versions"
-                f" WHERE known_to_us IS NULL AND claim_id {among}",
-                params,
-            )
-            for row in rows:
-                state = ClaimState.from_row(row)
-                self.claims[state.id] = state
+        self._preload_claims("claim_id", [i for i in dict.fromkeys(claims) if i not in self.claims])
         for table, ids in others.items():
             self.entities[table].preload(self.conn, ids)
         self._preload_citing(events, created)
@@ -256,16 +247,20 @@ class Changes:
         if revised:
             rows = self.conn.execute("SELECT MIN(position) FROM rm_claim_versions")
             self._next_row = min(int(rows[0][0] or 0), 0) - 1
-        for chunk in _chunks(list(dict.fromkeys(revised))):
+            self._preload_claims("source_id", list(dict.fromkeys(revised)))
+
+    def _preload_claims(self, column: str, ids: Sequence[str]) -> None:
+        """The current version of the claims whose ``column`` (claim_id or source_id) is one of ``ids``."""
+        for chunk in _chunks(ids):
             among, params = self.conn.in_list(chunk, "uuid")
             rows = self.conn.execute(
                 f"SELECT {', '.join(STATE_COLUMNS)} FROM rm_claim_versions"
-                f" WHERE known_to_us IS NULL AND source_id {among}",
+                f" WHERE known_to_us IS NULL AND {column} {among}",
                 params,
             )
             for row in rows:
                 state = ClaimState.from_row(row)
-                self.claims.setdefault(state.id, state)
+                self.claims.setdefault(state.id, state)  # a claim both revised and citing a revised source: once
 
     def _preload_published(self, events: Sequence[Event], created: set[str]) -> None:
         """The publication date of every source a claim event of this batch cites (the claim's bound)."""
