@@ -231,3 +231,28 @@ def test_a_publication_revised_to_before_the_stated_period_does_not_bound_the_cl
     assert bound(h, "feb") == (date(2025, 2, 28), "STATED_PERIOD")
     assert stance(h, "2025-02-27") is None and stance(h, "2025-02-28") == "SUPPORTS"
     assert [e.type for e in h.history("feb")] == ["RECORDED", "SOURCE_REVISED"]
+
+
+def test_the_api_shows_a_source_revision_in_the_claim_history(database_url: str) -> None:
+    with api_env(database_url) as api:  # its source "berlin-interview" is published 2025-03-01
+        with api.ledger.batch("test:seed") as batch:
+            claim = api_claim("c-year", "minister", "taurus", "OPPOSES", "2025", "A ceasefire must come first.")
+            batch.record_claim(c.parse_claim(claim))
+        with api.ledger.batch("editor") as batch:
+            source = batch.source_for("berlin-interview")
+            published = source.metadata["published"]
+            after = {**published, "date": "2025-03-05"}
+            source.revise(changes={"published": {"before": published, "after": after}}, reason="dateline",
+                          recorded_by="editor")  # fmt: skip
+            batch.stage(source)
+        api.caught_up()
+        query = """query ($k: DateTime) { claims(filter: {actor: "minister", topic: "taurus"}, knownAt: $k) {
+          nodes { key version countsFrom history { type version changes { field before after } } } } }"""
+        nodes = api.gql.data(query)["claims"]["nodes"]
+        year = next(n for n in nodes if n["key"] == "c-year")
+        assert (year["version"], year["countsFrom"]) == (1, "2025-03-05")
+        assert year["history"] == [
+            {"type": "RECORDED", "version": 1, "changes": []},
+            {"type": "SOURCE_REVISED", "version": 1,
+             "changes": [{"field": "countsFrom", "before": "2025-03-01", "after": "2025-03-05"}]},
+        ]  # fmt: skip
