@@ -8,6 +8,7 @@ import pytest
 from factories import World
 
 from api.cli import main
+from projections.db import connect
 
 
 @pytest.fixture
@@ -64,3 +65,17 @@ def test_read_commands_never_project(database_url: str, capsys: pytest.CaptureFi
     assert "warning: the read model reflects the ledger up to event" in out.err
     assert main(["--database", database_url, "timeline", "alice-a", "topic-x", "--json"]) == 0
     assert [t["claim"]["key"] for t in json.loads(capsys.readouterr().out)["timeline"]] == ["c1"]
+
+
+def test_a_read_model_of_another_schema_is_reported_not_rebuilt(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    conn = connect(url)
+    try:
+        with conn.write_transaction():
+            conn.execute("UPDATE rm_meta SET value = 'older-schema' WHERE name = 'schema_version'")
+        assert main(["--database", url, "position", "alice-a", "topic-x"]) == 1
+        err = capsys.readouterr().err
+        assert "has a read model of schema older-schema" in err and "run `claims project`" in err
+        assert conn.execute("SELECT value FROM rm_meta WHERE name = 'schema_version'") == [("older-schema",)]
+        assert conn.execute("SELECT COUNT(*) FROM rm_claim_versions") == [(2,)]  # left as it was
+    finally:
+        conn.close()
