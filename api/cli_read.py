@@ -4,6 +4,11 @@ Actors and topics are taken by key, name, alias or title, resolved like the
 GraphQL arguments (``projections/names.py``); an unknown or ambiguous name is an
 error naming the closest matches or the candidates (exit status 2), never an
 empty answer.
+
+Read commands only read: they never project, rebuild or create the read model
+(like ``claims log``, which reads the ledger). A missing read model, or one of
+another schema version, is an error (run ``claims project``); one that lags the
+ledger answers as of what it reflects, with a warning naming both positions.
 """
 
 from __future__ import annotations
@@ -17,10 +22,10 @@ from datetime import date, datetime
 from typing import Any
 
 from api.cli_args import url
-from api.errors import unresolved
-from projections.names import FOUND
-from projections.projector import Projector
-from projections.queries import ReadModel
+from api.errors import ApiError
+from api.names import resolve_keys_now
+from ledger.application import ClaimsLedger
+from projections.queries import ReadModel, ReadModelUnavailable
 from projections.views import ClaimView, StatedDate
 
 
@@ -46,6 +51,8 @@ def _pair_arguments(p: argparse.ArgumentParser) -> None:
 
 def cmd_position(args: argparse.Namespace) -> int:
     with _read_model(args) as model:
+        if model is None:
+            return 1
         pair = _resolve(model, args)
         if pair is None:
             return 2
@@ -67,6 +74,8 @@ def cmd_position(args: argparse.Namespace) -> int:
 
 def cmd_timeline(args: argparse.Namespace) -> int:
     with _read_model(args) as model:
+        if model is None:
+            return 1
         pair = _resolve(model, args)
         if pair is None:
             return 2
@@ -85,29 +94,38 @@ def cmd_timeline(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _read_model(args: argparse.Namespace) -> Iterator[ReadModel]:
-    """The read model, brought up to date first (the projector's writer lock makes that safe)."""
+def _read_model(args: argparse.Namespace) -> Iterator[ReadModel | None]:
+    """The read model as it is (None after printing why there is none to read)."""
     database = url(args)
-    projector = Projector(database)
     try:
-        projector.catch_up()
-    finally:
-        projector.close()
-    model = ReadModel(database, pool_size=1)
+        model = ReadModel(database, pool_size=1, create=False)
+    except ReadModelUnavailable as error:
+        print(f"error: {error}", file=sys.stderr)
+        yield None
+        return
     try:
+        with ClaimsLedger.open(database) as ledger:
+            logged = ledger.ledger_recorder.tree_head().size
+        projected = model.projected_position()
+        if projected < logged:
+            print(
+                f"warning: the read model reflects the ledger up to event {projected} of {logged}; the answer"
+                " leaves out the rest (run `claims project`, or wait for a running projector)",
+                file=sys.stderr,
+            )
         yield model
     finally:
         model.close()
 
 
 def _resolve(model: ReadModel, args: argparse.Namespace) -> tuple[str, str] | None:
-    actor, topic = model.resolve_names([("actor", args.actor), ("topic", args.topic)])
-    for field, resolution in (("actor", actor), ("topic", topic)):
-        if resolution.status != FOUND:
-            print(f"error: {unresolved(field, resolution).message}", file=sys.stderr)
-            return None
-    assert actor.key is not None and topic.key is not None
-    return actor.key, topic.key
+    try:
+        actor, topic = resolve_keys_now(model, ("actor", "actor", args.actor), ("topic", "topic", args.topic))
+    except ApiError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return None
+    assert actor is not None and topic is not None
+    return actor, topic
 
 
 def _date(stated: StatedDate) -> dict[str, Any]:

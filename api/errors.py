@@ -16,7 +16,7 @@ from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
 
 from ledger.errors import BadInput, Conflict, LedgerError, NotFound
-from projections.names import AMBIGUOUS, Resolution
+from projections.names import AMBIGUOUS, INVALID, Resolution
 
 log = logging.getLogger("claims.api")
 
@@ -53,6 +53,8 @@ def unresolved(field: str, resolution: Resolution) -> ApiError:
     BAD_USER_INPUT with every match as ``candidates``. Each entry is {key, name}.
     """
     kind, ref = resolution.kind, resolution.ref
+    if resolution.status == INVALID:
+        return ApiError(BAD_USER_INPUT, f"{field}: {ref!r} is {resolution.problem}: not a {kind} name", field=field)
     listed = [{"key": c.key, "name": c.label} for c in resolution.candidates]
     names = ", ".join(f"{c.key} ({c.label})" for c in resolution.candidates[:NAMES_IN_MESSAGE])
     if len(listed) > NAMES_IN_MESSAGE:

@@ -70,15 +70,28 @@ BEFORE_ALL = "0001-01-01"  # a stated date earlier than any: "no breaker" in the
 WAIT_TICK = 0.05  # how often wait_for re-reads the tracked position
 
 
+class ReadModelUnavailable(RuntimeError):
+    """The read model is missing or of another schema version, and the caller may not create it."""
+
+
 class ReadModel:
     """Query functions over the read-model tables of one database; safe to share between threads."""
 
-    def __init__(self, url: str | None = None, *, pool_size: int = 8) -> None:
+    def __init__(self, url: str | None = None, *, pool_size: int = 8, create: bool = True) -> None:
+        """``create=False``: only read (a read command): a missing or other-version model is an error."""
         self.url = resolve_url(url)
         self.readers = Readers(self.url, pool_size=pool_size)
         self.hub = hub(self.url)
         with self.readers.connection() as conn:
-            missing = schema.installed_version(conn) is None
+            installed = schema.installed_version(conn)
+        missing = installed is None
+        if not create and installed != schema.SCHEMA_VERSION:
+            self.readers.close()
+            state = "has no read model" if missing else f"has a read model of schema {installed}"
+            raise ReadModelUnavailable(
+                f"the database {state} (this version reads schema {schema.SCHEMA_VERSION}):"
+                " run `claims project` (or `claims serve`, whose projector builds it) first"
+            )
         if missing:  # first start: create the (empty) tables so queries work before the projector runs
             writer = connect(self.url)
             try:
@@ -161,7 +174,7 @@ class ReadModel:
                 for i, latest, start in _position_rows(conn, chunk, day, known_at):
                     found[offset + i] = (latest, start)
             wanted = sorted({p for both in found.values() for p in both})
-            claims = {c.position: c for c in _claims_at(conn, wanted)}
+            claims = {c.row: c for c in _claims_at(conn, wanted)}
         out: list[PositionView | None] = []
         for i, (actor, topic) in enumerate(pairs):
             hit = found.get(i)
@@ -222,7 +235,8 @@ class ReadModel:
             for chunk in _chunks([str(i) for i in dict.fromkeys(ids)]):
                 among, values = conn.in_list(chunk, "uuid")
                 rows = conn.execute(
-                    f"SELECT {EVENT_COLUMNS} FROM rm_claim_versions WHERE claim_id {among} ORDER BY claim_id, version",
+                    f"SELECT {EVENT_COLUMNS} FROM rm_claim_versions WHERE claim_id {among}"
+                    " ORDER BY claim_id, known_from_us, version, log_position",
                     values,
                 )
                 for row in rows:
@@ -285,9 +299,14 @@ class ReadModel:
         One query for all of them; one more per kind only when a reference matches nothing
         (to suggest the closest names).
         """
-        wanted = [(kind, form) for kind, ref in refs for form in names.lookup_forms(ref)]
+        invalid = [names.check(kind, ref) for kind, ref in refs]  # too long to be a name: no lookup
+        wanted = [
+            (kind, form)
+            for (kind, ref), bad in zip(refs, invalid, strict=True)
+            if bad is None
+            for form in names.lookup_forms(ref)
+        ]
         rows: dict[str, list[tuple[str, str, str, str]]] = {}
-        out: list[names.Resolution | None] = []
         with self.readers.connection() as conn:
             for chunk in _chunks(list(dict.fromkeys(wanted))):
                 forms, params = conn.rows_cte("forms", ("kind", "folded"), ("text", "text"), chunk)
@@ -297,7 +316,10 @@ class ReadModel:
                     params,
                 ):
                     rows.setdefault(kind, []).append((folded, key, how, label))
-            out = [names.resolve(kind, ref, rows.get(kind, [])) for kind, ref in refs]
+            out = [
+                bad or names.resolve(kind, ref, rows.get(kind, []))
+                for (kind, ref), bad in zip(refs, invalid, strict=True)
+            ]
             every: dict[str, list[tuple[str, str, str]]] = {}
             for (kind, _), found in zip(refs, out, strict=True):
                 if found is None and kind not in every:

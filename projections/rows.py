@@ -26,7 +26,7 @@ CLAIM_COLUMNS = (
     "first_recorded_by", "actor", "topic", "stance", "summary", "quote_text", "quote_language", "value",
     "conditions", "stated_date", "stated_precision", "stated_approximate", "stated_note", "stated_earliest",
     "stated_latest", "counts_from", "channel", "source_id", "passage_start", "passage_end", "passage_exact", "passage_prefix",
-    "passage_suffix", "attribution", "links", "retracted", "retraction_reason", "first_position",
+    "passage_suffix", "attribution", "links", "retracted", "retraction_reason", "first_position", "log_position",
 )  # fmt: skip
 
 
@@ -53,6 +53,7 @@ def claim_view(r: Sequence[Any]) -> ClaimView:
         actor, topic, stance, summary, quote_text, quote_language, value, conditions, stated_date_, precision,
         approximate, note, earliest, latest, counts_from, channel, source_id, passage_start, passage_end, passage_exact,
         passage_prefix, passage_suffix, attribution, links, retracted, retraction_reason, first_position,
+        log_position,
     ) = r  # fmt: skip
     return ClaimView(
         id=as_uuid(claim_id),
@@ -79,12 +80,13 @@ def claim_view(r: Sequence[Any]) -> ClaimView:
         first_recorded_by=first_recorded_by,
         version_recorded_at=from_us(known_from_us),
         version_recorded_by=recorded_by,
-        position=position,
+        position=log_position,
         first_position=first_position,
+        row=position,
     )
 
 
-EVENT_COLUMNS = "claim_id, version, event, position, known_from_us, recorded_by, reason, changes"
+EVENT_COLUMNS = "claim_id, version, event, log_position, known_from_us, recorded_by, reason, changes"
 
 
 def claim_event_view(r: Sequence[Any]) -> ClaimEventView:

@@ -70,6 +70,7 @@ class ClaimView:
     version_recorded_by: str
     position: int  # log position of the event that made this version
     first_position: int = 0  # log position of the claim's RECORDED event: tie-break of the claim order
+    row: int = 0  # the read-model row (rm_claim_versions.position) holding this version
 
     @property
     def counts_from_reason(self) -> str:
@@ -90,7 +91,7 @@ class ClaimEventView:
 
     claim_id: UUID
     version: int
-    type: str  # RECORDED | REVISED | RETRACTED | LINKED
+    type: str  # RECORDED | REVISED | RETRACTED | LINKED | SOURCE_REVISED (the source's publication moved the bound)
     position: int
     recorded_at: datetime
     recorded_by: str

@@ -58,6 +58,56 @@ def test_folding_ignores_case_accents_and_punctuation() -> None:
     assert fold("Claudia Töpper") == "claudia topper" and fold("Donald J. Trump") == "donald j trump"
     assert fold("PETE-HEGSETH") == fold("pete hegseth") and words("Ukraine's NATO") == ("ukraine", "s", "nato")
     assert fold("Straße") == "strasse"
+    assert fold("Søren Łukasz Ærø") == "soren lukasz aero" and fold("Töpper", german=True) == "toepper"
+
+
+def test_a_key_read_as_a_name_does_not_hide_a_namesake(api: ApiEnv) -> None:
+    with api.ledger.batch("test:seed") as batch:
+        batch.register_actor(c.parse_actor({"key": "john-smith", "name": "John Smith", "kind": "PERSON"}))
+        batch.register_actor(c.parse_actor({"key": "j-smith-uk", "name": "John Smith", "kind": "PERSON"}))
+    api.caught_up()
+    for ref in ("John Smith", "john smith", "John-Smith"):
+        body = api.gql("query ($a: String!) { positions(actor: $a) { stance } }", {"a": ref})
+        assert error_codes(body) == ["BAD_USER_INPUT"], ref
+        assert [c["key"] for c in body["errors"][0]["extensions"]["candidates"]] == ["j-smith-uk", "john-smith"]
+    # Typed as the key, it is that record.
+    assert api.gql.data('{ positions(actor: "john-smith") { stance } }') == {"positions": []}
+
+
+def test_german_transliterations_and_letters_without_accents(api: ApiEnv) -> None:
+    with api.ledger.batch("test:seed") as batch:
+        batch.register_actor(c.parse_actor({"key": "us-government", "name": "US-Regierung", "kind": "ORGANISATION",
+                                            "aliases": ["Weiße Haus"]}))  # fmt: skip
+        batch.register_actor(c.parse_actor({"key": "eu-ministers", "name": "Europäische Außenminister",
+                                            "kind": "ORGANISATION"}))  # fmt: skip
+        batch.register_actor(c.parse_actor({"key": "lars-lokke", "name": "Lars Løkke Rasmussen", "kind": "PERSON"}))
+        batch.register_actor(c.parse_actor({"key": "lech-walesa", "name": "Lech Wałęsa", "kind": "PERSON"}))
+        batch.register_actor(c.parse_actor({"key": "ulrike-mueller", "name": "Ulrike Mueller", "kind": "PERSON"}))
+    api.caught_up()
+    for ref, key in (
+        ("Weisse Haus", "us-government"), ("weiße haus", "us-government"),
+        ("Europaeische Aussenminister", "eu-ministers"), ("europäische außenminister", "eu-ministers"),
+        ("Europaische Aussenminister", "eu-ministers"), ("Aussenminister", "eu-ministers"),
+        ("Lars Lokke Rasmussen", "lars-lokke"), ("Løkke", "lars-lokke"), ("Walesa", "lech-walesa"),
+        ("Ulrike Müller", "ulrike-mueller"), ("Toepper", "claudia-toepper"), ("Claudia Toepper", "claudia-toepper"),
+    ):  # fmt: skip
+        got = api.services.read.model.resolve_names([("actor", ref)])[0]
+        assert (got.status, got.key) == ("FOUND", key), ref
+
+
+@pytest.mark.parametrize(
+    ("ref", "problem"),
+    [("x" * 201, "longer than 200 characters"), (" ".join(["word"] * 13), "more than 12 words")],
+)
+def test_a_reference_too_long_to_be_a_name_is_refused_before_any_lookup(api: ApiEnv, ref: str, problem: str) -> None:
+    body = api.gql("query ($a: String!) { positions(actor: $a) { stance } }", {"a": ref})
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    error = body["errors"][0]
+    assert error["extensions"]["field"] == "actor" and problem in error["message"]
+    assert len(error["message"]) < 200  # the message quotes only the reference's start
+    # Twelve words is still a name to look up (unknown here, with the usual NOT_FOUND).
+    body = api.gql("query ($a: String!) { positions(topic: $a) { stance } }", {"a": " ".join(["word"] * 12)})
+    assert error_codes(body) == ["NOT_FOUND"]
 
 
 @pytest.mark.parametrize(
@@ -78,8 +128,14 @@ def test_accents_and_names_in_every_argument(api: ApiEnv) -> None:
         }
     assert position(api, "Hegseth", "nato membership")["data"]["position"]["stance"] == "OPPOSES"
     assert position(api, "hegseth", "UKRAINE-NATO-MEMBERSHIP")["data"]["position"]["stance"] == "OPPOSES"
-    # A key wins over another record's alias that reads the same ("Russia" is also a Kremlin alias).
-    assert api.gql.data('{ positions(actor: "Russia") { stance } }') == {"positions": []}
+    # A key typed exactly wins over another record's alias that reads the same ("Russia" is also a
+    # Kremlin alias); typed otherwise it counts like a name, so "Russia" names two actors.
+    assert api.gql.data('{ positions(actor: "russia") { stance } }') == {"positions": []}
+    body = api.gql('{ positions(actor: "Russia") { stance } }')
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert body["errors"][0]["extensions"]["candidates"] == [
+        {"key": "kremlin", "name": "Kremlin"}, {"key": "russia", "name": "Russia"}
+    ]  # fmt: skip
 
     matrix = api.gql.data('{ positions(topic: "nato membership") { actor { key } } }')["positions"]
     assert sorted(p["actor"]["key"] for p in matrix) == ["claudia-toepper", "pete-hegseth", "volodymyr-zelensky"]

@@ -4,7 +4,7 @@ and the last day of its source's publication (a statement is never later than it
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from api_support import api_env
@@ -167,20 +167,92 @@ def test_the_api_shows_the_bound_and_why(database_url: str) -> None:
     assert position == {"position": {"stance": "OPPOSES"}}
 
 
-def test_a_revised_publication_date_moves_the_bound_of_every_claim_citing_the_source(h: Harness) -> None:
+def revise_publication(h: Harness, source_key: str, day: str, reason: str = "dateline") -> None:
     # No command revises a source yet; the projector still follows a Source.Revised event.
-    h.world.claim("before", stated="2025-02", source=FEB_13)
-    h.project()  # the projector now remembers FEB_13's publication between batches
     with h.world.ledger.batch("editor") as batch:
-        source = batch.source_for(FEB_13)
+        source = batch.source_for(source_key)
         published = source.metadata["published"]
-        after = {**published, "date": "2025-02-10"}
-        source.revise(changes={"published": {"before": published, "after": after}}, reason="dateline", recorded_by="e")
+        after = {**published, "date": day}
+        source.revise(changes={"published": {"before": published, "after": after}}, reason=reason, recorded_by="editor")
         batch.stage(source)
+
+
+def test_a_revised_publication_date_moves_the_bound_from_then_on_and_keeps_the_record_before(h: Harness) -> None:
+    h.world.claim("before", stated="2025-02", source=FEB_13)
+    h.world.claim("day", stated="2025-02-01", source=FEB_13, topic="topic-y")  # its bound does not move
+    h.project()  # the projector now remembers FEB_13's publication between batches
+    # One batch: a claim revision, the source revision, another claim revision (order inside a batch).
+    h.world.revise("before", {"summary": "Said in February."}, reason="wording")
+    revise_publication(h, FEB_13, "2025-02-20")
+    h.world.revise("before", {"summary": "Said in February, reported late."}, reason="wording")
     h.project()
-    h.world.claim("after", stated="2025", source=FEB_13, topic="topic-y")
+    h.world.claim("after", stated="2025", source=FEB_13, actor="bob-b")
     h.project()
-    assert bound(h, "before") == (date(2025, 2, 10), "SOURCE_PUBLISHED")
-    assert bound(h, "after") == (date(2025, 2, 10), "SOURCE_PUBLISHED")
-    h.projector.rebuild()
-    assert [bound(h, k) for k in ("before", "after")] == [(date(2025, 2, 10), "SOURCE_PUBLISHED")] * 2
+
+    history = h.history("before")
+    assert [(e.type, e.version) for e in history] == [
+        ("RECORDED", 1), ("REVISED", 2), ("SOURCE_REVISED", 2), ("REVISED", 3)
+    ]  # fmt: skip
+    moved = history[2]
+    assert moved.reason == "dateline" and moved.recorded_by == "editor"
+    assert [(f.field, f.before, f.after) for f in moved.changes] == [("countsFrom", "2025-02-13", "2025-02-20")]
+    assert [e.type for e in h.history("day")] == ["RECORDED"]
+
+    def at(key: str, known_at: datetime | None) -> tuple[int, date] | None:
+        claim = h.model.claims_by_ids([cid(key)], known_at)[0]
+        return None if claim is None else (claim.version, claim.counts_from)
+
+    def stance_at(known_at: datetime | None) -> str | None:
+        found = h.model.position(A, X, date(2025, 2, 15), known_at)
+        return None if found is None else found.stance
+
+    t = moved.recorded_at
+    for _ in range(2):  # as projected, then rebuilt from the log
+        # Known before the source revision: the bound the ledger gave then, in every version.
+        assert at("before", history[0].recorded_at) == (1, date(2025, 2, 13))
+        assert at("before", t - US) == (2, date(2025, 2, 13)) and stance_at(t - US) == "SUPPORTS"
+        # From the revision on: the new bound, for the same version and for the later one.
+        assert at("before", t) == (2, date(2025, 2, 20)) and stance_at(t) is None
+        assert at("before", None) == (3, date(2025, 2, 20)) and stance_at(None) is None
+        assert at("day", t - US) == at("day", None) == (1, date(2025, 2, 1))
+        assert bound(h, "after") == (date(2025, 2, 20), "SOURCE_PUBLISHED")
+        timeline = h.model.timeline(A, X, t - US)
+        assert [c.counts_from for c in (change.claim for change in timeline)] == [date(2025, 2, 13)]
+        h.projector.rebuild()
+
+
+def test_a_publication_revised_to_before_the_stated_period_does_not_bound_the_claim(h: Harness) -> None:
+    h.world.claim("feb", stated="2025-02", source=FEB_13)
+    h.project()
+    # Recording a claim stated after its source's publication is refused; a source revision is not
+    # checked, so the read model must not let the claim count before its own stated period.
+    revise_publication(h, FEB_13, "2025-01-15")
+    h.project()
+    assert bound(h, "feb") == (date(2025, 2, 28), "STATED_PERIOD")
+    assert stance(h, "2025-02-27") is None and stance(h, "2025-02-28") == "SUPPORTS"
+    assert [e.type for e in h.history("feb")] == ["RECORDED", "SOURCE_REVISED"]
+
+
+def test_the_api_shows_a_source_revision_in_the_claim_history(database_url: str) -> None:
+    with api_env(database_url) as api:  # its source "berlin-interview" is published 2025-03-01
+        with api.ledger.batch("test:seed") as batch:
+            claim = api_claim("c-year", "minister", "taurus", "OPPOSES", "2025", "A ceasefire must come first.")
+            batch.record_claim(c.parse_claim(claim))
+        with api.ledger.batch("editor") as batch:
+            source = batch.source_for("berlin-interview")
+            published = source.metadata["published"]
+            after = {**published, "date": "2025-03-05"}
+            source.revise(changes={"published": {"before": published, "after": after}}, reason="dateline",
+                          recorded_by="editor")  # fmt: skip
+            batch.stage(source)
+        api.caught_up()
+        query = """query ($k: DateTime) { claims(filter: {actor: "minister", topic: "taurus"}, knownAt: $k) {
+          nodes { key version countsFrom history { type version changes { field before after } } } } }"""
+        nodes = api.gql.data(query)["claims"]["nodes"]
+        year = next(n for n in nodes if n["key"] == "c-year")
+        assert (year["version"], year["countsFrom"]) == (1, "2025-03-05")
+        assert year["history"] == [
+            {"type": "RECORDED", "version": 1, "changes": []},
+            {"type": "SOURCE_REVISED", "version": 1,
+             "changes": [{"field": "countsFrom", "before": "2025-03-01", "after": "2025-03-05"}]},
+        ]  # fmt: skip

@@ -67,3 +67,4 @@ class ClaimEventType(Enum):
     REVISED = "REVISED"
     RETRACTED = "RETRACTED"
     LINKED = "LINKED"
+    SOURCE_REVISED = "SOURCE_REVISED"
