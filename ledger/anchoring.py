@@ -174,7 +174,9 @@ def _check_offsets(text: str, exact: str, start: int, end: int, where: str) -> A
     if fold(found).strip() == fold(exact).strip() and found.strip() == found:
         return Anchor(start, end, found, True)
     spans, _ = find_spans(text, exact)
-    elsewhere = f"; those words occur at {_listing(text, spans)}" if spans else "; those words do not occur in the source"
+    elsewhere = (
+        f"; those words occur at {_listing(text, spans)}" if spans else "; those words do not occur in the source"
+    )
     raise BadInput(f"{where}.exact", f"does not match the source text at {start}-{end} ({found[:60]!r}){elsewhere}")
 
 

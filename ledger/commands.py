@@ -73,6 +73,9 @@ class RecordClaim:
     key: str
     content: dict[str, Any]
     links: list[tuple[str, str]] = field(default_factory=list)  # (relation, claim key or id)
+    # Where the record came from when not typed by a curator: {"assistant": ..., "accepted_by": ...}.
+    # Stored with the Recorded event's content; absent from older events.
+    origin: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

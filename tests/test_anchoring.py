@@ -121,4 +121,3 @@ def test_import_by_words_stores_offsets_and_rejects_ambiguity(database_url: str,
         stored = ledger.get_claim("zelensky-nato-1").content["passage"]
     assert TEXT[stored["start"] : stored["end"]] == "Die Ukraine gehöre in die Nato"
     assert stored["suffix"] == TEXT[stored["end"] : stored["end"] + c.QUOTE_CONTEXT]
-

@@ -1,0 +1,529 @@
+"""Reported statements in a text: message, cue, speaker mention and form, by rules.
+
+The forms are those of the SpkAtt-2023 annotation guidelines (German news):
+``Direct`` (a quotation), ``Indirect`` (a speech verb or "laut X" with its
+complement), ``IndirectFreeIndirect`` (a Konjunktiv sentence continuing a speaker's
+statement without a new cue) and ``Reported`` (a speech act narrated without its
+content as a clause: "X kritisierte den Plan"). Every span is a pair of character
+offsets into the text; cue and speaker may be absent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ledger.extraction import lexicon as lx
+from ledger.extraction.text import Token, quotations, sentences, tokenize
+
+Span = tuple[int, int]
+CLAUSE_BREAKS = {",", ";", ":", "(", ")", "–", "—", "-"}
+END_PUNCT = {".", "!", "?", "…"}
+QUOTE_MARKS = set('„“”"«»‚‘’')
+
+
+@dataclass
+class Statement:
+    message: Span
+    form: str
+    confidence: float
+    sentence: int  # index of the sentence holding the cue (or the message start)
+    cue: list[Span] = field(default_factory=list)
+    source: Span | None = None
+    rule: str = ""
+
+
+@dataclass
+class _Doc:
+    text: str
+    lang: str
+    tokens: list[Token]
+    bounds: list[tuple[int, int]]  # per sentence: first token index, end token index (exclusive)
+    quotes: list[Span]
+    in_quote: list[int]  # per token: index of the quotation holding it, or -1
+
+    def sentence_of(self, token: int) -> int:
+        lo, hi = 0, len(self.bounds) - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self.bounds[mid][0] <= token:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
+
+def _prepare(text: str, lang: str) -> _Doc:
+    tokens = tokenize(text)
+    bounds: list[tuple[int, int]] = []
+    at = 0
+    for sentence in sentences(text, tokens):
+        bounds.append((at, at + len(sentence.tokens)))
+        at += len(sentence.tokens)
+    quotes = quotations(text)
+    in_quote = [-1] * len(tokens)
+    q = 0
+    for i, tok in enumerate(tokens):
+        while q < len(quotes) and quotes[q][1] <= tok.start:
+            q += 1
+        if q < len(quotes) and quotes[q][0] <= tok.start < quotes[q][1]:
+            in_quote[i] = q
+    return _Doc(text, lang, tokens, bounds, quotes, in_quote)
+
+
+# ------------------------------------------------------------------ cues
+
+
+AUXILIARIES = {"hat", "haben", "hatte", "hatten", "habe", "ist", "sind", "war", "waren", "wurde", "wurden", "wird",
+               "werden", "has", "have", "had"}  # fmt: skip
+
+
+def _is_verb_cue(doc: _Doc, i: int) -> list[int] | None:
+    """Token indices of a speech-verb cue at token ``i`` (with its separable particle or its
+    auxiliary: "teilte ... mit", "hat ... betont"), or None."""
+    cue = _verb_cue(doc, i)
+    if cue is None or len(cue) > 1:
+        return cue
+    # a participle closing its clause belongs with the auxiliary that opened it
+    nxt = doc.tokens[i + 1].text if i + 1 < len(doc.tokens) else "."
+    if doc.lang == "de" and nxt not in (",", ":", ".", ";"):
+        return cue
+    lo = _clause_start(doc, i, doc.bounds[doc.sentence_of(i)][0])
+    for k in range(i - 1, max(lo, i - 12) - 1, -1):
+        if doc.tokens[k].lower in AUXILIARIES:
+            return [k, i]
+    return cue
+
+
+def _verb_cue(doc: _Doc, i: int) -> list[int] | None:
+    word = doc.tokens[i].lower
+    if doc.lang == "en":
+        if word in lx.EN_SPEECH_VERBS:
+            return [i]
+        return None
+    if word not in lx.DE_SPEECH_VERBS or (doc.tokens[i].is_capitalised and i != doc.bounds[doc.sentence_of(i)][0]):
+        return None  # capitalised mid-sentence: a noun ("die Meldung"), not a verb
+    particles = lx.SEPARABLE.get(word)
+    if particles:
+        end = doc.bounds[doc.sentence_of(i)][1]
+        for j in range(i + 1, min(end, i + 14)):
+            tok = doc.tokens[j]
+            if tok.text in END_PUNCT or tok.text == ",":
+                break
+            if tok.lower in particles:
+                after = doc.tokens[j + 1].text if j + 1 < len(doc.tokens) else "."
+                if after in (",", ".", ":", ";") or after in END_PUNCT or doc.tokens[j + 1].lower in lx.COMPLEMENTIZERS:
+                    return [i, j]
+    if word in lx.NEEDS_PARTICLE or word in lx.DE_NOT_CUES:
+        return None
+    return [i]
+
+
+def _clause_start(doc: _Doc, i: int, floor: int) -> int:
+    """First token of the clause holding token ``i`` (after a comma, colon or quotation)."""
+    j = i - 1
+    while j >= floor:
+        tok = doc.tokens[j]
+        if tok.text in CLAUSE_BREAKS or tok.text in END_PUNCT or doc.in_quote[j] >= 0:
+            return j + 1
+        j -= 1
+    return floor
+
+
+def _clause_end(doc: _Doc, i: int, ceiling: int) -> int:
+    j = i
+    while j < ceiling:
+        tok = doc.tokens[j]
+        if tok.text in (",", ";", ":") or tok.text in END_PUNCT or doc.in_quote[j] >= 0:
+            return j
+        j += 1
+    return ceiling
+
+
+def _np_after(doc: _Doc, i: int, ceiling: int, limit: int = 12) -> tuple[int, int] | None:
+    """A noun phrase starting at token ``i``: articles, adjectives, names, genitive chains."""
+    j = i
+    seen_head = False
+    while j < ceiling and j - i < limit:
+        tok = doc.tokens[j]
+        low = tok.lower
+        if doc.in_quote[j] >= 0 and seen_head:
+            # a quoted name inside a phrase: „El Mundo“
+            q = doc.quotes[doc.in_quote[j]]
+            if q[1] - q[0] > 40:
+                break
+            j += 1
+            continue
+        if tok.text in CLAUSE_BREAKS - {"-"} or tok.text in END_PUNCT:
+            break
+        if doc.in_quote[j] >= 0:
+            q = doc.quotes[doc.in_quote[j]]
+            if q[1] - q[0] > 40:
+                break
+            j += 1
+            continue
+        if low in lx.ARTICLES or (low in {"von", "vom", "of", "and", "und"} and seen_head):
+            j += 1
+            continue
+        if low in lx.NP_STOPS and not tok.is_capitalised:
+            break
+        if tok.is_capitalised or tok.text[:1].isdigit():
+            seen_head = True
+            j += 1
+            continue
+        if low in lx.PRONOUNS_DE or low in lx.PRONOUNS_EN:
+            if not seen_head:
+                return (j, j + 1)
+            break
+        if not seen_head and low.endswith(("e", "en", "er", "es", "n", "ische", "ischen")) and doc.lang == "de":
+            j += 1  # an adjective before the noun
+            continue
+        if doc.lang == "en" and not seen_head and low.isalpha():
+            j += 1
+            continue
+        break
+    # drop trailing function words
+    while j > i and doc.tokens[j - 1].lower in lx.ARTICLES | {"von", "vom", "of", "and", "und"}:
+        j -= 1
+    if j == i or not any(
+        doc.tokens[k].is_capitalised or doc.tokens[k].lower in lx.PRONOUNS_DE | lx.PRONOUNS_EN for k in range(i, j)
+    ):
+        return None
+    return (i, j)
+
+
+def _source_before(doc: _Doc, cue: int, floor: int) -> tuple[int, int] | None:
+    """The subject before a verb-second cue: the clause's words before it, fillers cut."""
+    start = _clause_start(doc, cue, floor)
+    while start < cue and doc.tokens[start].lower in lx.LEADING_FILLERS:
+        start += 1
+    if start >= cue:
+        return None
+    first = doc.tokens[start].lower
+    if first in lx.PREPOSITIONS or first in lx.COMPLEMENTIZERS or first in {"als", "wenn", "nachdem", "weil"}:
+        return None
+    if cue - start > 14:
+        start = cue - 14
+    if cue - start == 1 and doc.tokens[start].lower in {"das", "dies", "es", "this", "that", "it"}:
+        return None  # "Das sagte Merz": the object leads, the speaker follows
+    if not any(
+        doc.tokens[k].is_capitalised or doc.tokens[k].lower in lx.PRONOUNS_DE | lx.PRONOUNS_EN
+        for k in range(start, cue)
+    ):
+        return None
+    return (start, cue)
+
+
+def _source_near(doc: _Doc, cue_tokens: list[int], sentence: int) -> tuple[int, int] | None:
+    lo, hi = doc.bounds[sentence]
+    cue = cue_tokens[0]
+    before = _source_before(doc, cue, lo)
+    if before is not None:
+        return before
+    j = cue_tokens[0] + 1
+    while j < hi and (
+        doc.tokens[j].lower in {"sich", "auch", "dabei", "nun", "zudem", "dazu", "jedoch", "aber", "noch", "erneut"}
+    ):
+        j += 1
+    return _np_after(doc, j, hi)
+
+
+def _span(doc: _Doc, first: int, end: int) -> Span:
+    return (doc.tokens[first].start, doc.tokens[end - 1].end)
+
+
+def _trim_end(doc: _Doc, first: int, end: int) -> int:
+    while end > first and (doc.tokens[end - 1].text in END_PUNCT or doc.tokens[end - 1].text in (",", ";", ":")):
+        end -= 1
+    return end
+
+
+def _has_konjunktiv(doc: _Doc, first: int, end: int, strict: bool = False) -> bool:
+    for k in range(first, end):
+        low = doc.tokens[k].lower
+        if low in lx.KONJUNKTIV and (
+            not strict
+            or low
+            not in {"hätte", "hätten", "wäre", "wären", "würde", "würden", "könnten", "müssten", "sollten", "dürften"}
+        ):
+            return True
+    return False
+
+
+# ------------------------------------------------------------------ rules
+
+
+def find_statements(text: str, lang: str = "de") -> list[Statement]:
+    """All reported statements of ``text`` (German ``de`` or English ``en``), in text order."""
+    doc = _prepare(text, lang)
+    found: list[Statement] = []
+    used_cues: set[int] = set()
+    covered: list[Span] = []
+    _direct(doc, found, used_cues, covered)
+    for s, (lo, hi) in enumerate(doc.bounds):
+        _prepositional(doc, s, lo, hi, found, used_cues, covered)
+        _verb_cues(doc, s, lo, hi, found, used_cues, covered)
+    found.sort(key=lambda st: st.message[0])
+    if lang == "de":
+        found = _free_indirect(doc, found)
+    return found
+
+
+def _overlaps(span: Span, covered: list[Span]) -> bool:
+    return any(s < span[1] and span[0] < e for s, e in covered)
+
+
+def _direct(doc: _Doc, found: list[Statement], used: set[int], covered: list[Span]) -> None:
+    previous: Statement | None = None
+    for qs, qe in doc.quotes:
+        first = _first_token_at(doc, qs)
+        last = _first_token_at(doc, qe) - 1
+        words = sum(1 for k in range(first, last + 1) if doc.tokens[k].is_word)
+        if words < 3:
+            continue
+        s_first, s_last = doc.sentence_of(first), doc.sentence_of(last)
+        lo, hi = doc.bounds[s_first][0], doc.bounds[s_last][1]
+        # a cue in the sentence before the quotation, then after it
+        cue_tokens: list[int] | None = None
+        for k in list(range(first - 1, lo - 1, -1)) + list(range(last + 1, hi)):
+            if doc.in_quote[k] >= 0 or k in used:
+                continue
+            cue_tokens = _is_verb_cue(doc, k)
+            if cue_tokens:
+                break
+        colon = first > 0 and doc.tokens[first - 1].text == ":"
+        if cue_tokens is None and colon and s_first > 0 and doc.bounds[s_first][0] == first:
+            # "Er sagte:" ends the previous sentence
+            plo, phi = doc.bounds[s_first - 1]
+            for k in range(phi - 1, plo - 1, -1):
+                cue_tokens = _is_verb_cue(doc, k) if doc.in_quote[k] < 0 else None
+                if cue_tokens:
+                    break
+        sentence = doc.sentence_of(cue_tokens[0]) if cue_tokens else s_first
+        source = _source_near(doc, cue_tokens, sentence) if cue_tokens else None
+        if cue_tokens:
+            used.update(cue_tokens)
+            confidence, rule = 0.9, "quotation with a speech verb"
+        elif colon:
+            clo = _clause_start(doc, first - 1, doc.bounds[doc.sentence_of(first - 1)][0])
+            source = _np_after(doc, clo, first - 1)
+            confidence, rule = 0.6, "quotation after a colon"
+        elif previous is not None and previous.source is not None and doc.sentence_of(first) - previous.sentence <= 2:
+            source_span = previous.source
+            found.append(Statement((qs, qe), "Direct", 0.5, s_first, [], source_span, "quotation continuing a speaker"))
+            covered.append((qs, qe))
+            previous = found[-1]
+            continue
+        elif words >= 6:
+            confidence, rule = 0.3, "quotation without a speaker"
+        else:
+            continue
+        st = Statement(
+            (qs, qe), "Direct", confidence, sentence,
+            [_span(doc, k, k + 1) for k in cue_tokens or []],
+            _span(doc, *source) if source else None, rule,
+        )  # fmt: skip
+        found.append(st)
+        covered.append((qs, qe))
+        previous = st
+
+
+def _first_token_at(doc: _Doc, offset: int) -> int:
+    lo, hi = 0, len(doc.tokens)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if doc.tokens[mid].start < offset:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def _prepositional(
+    doc: _Doc, s: int, lo: int, hi: int, found: list[Statement], used: set[int], covered: list[Span]
+) -> None:
+    """ "laut X", "X zufolge", "nach Angaben X", "so X", "wie X berichtete", "according to X"."""
+    for i in range(lo, hi):
+        if doc.in_quote[i] >= 0 or i in used:
+            continue
+        low = doc.tokens[i].lower
+        cue: list[int] = []
+        source: tuple[int, int] | None = None
+        if low in ("laut", "gemäß") and doc.lang == "de":
+            cue, source = [i], _np_after(doc, i + 1, hi)
+        elif low == "nach" and doc.lang == "de":
+            j = i + 1
+            while j < hi and doc.tokens[j].lower in lx.ARTICLES | {
+                "eigenen",
+                "offiziellen",
+                "ersten",
+                "bisherigen",
+                "übereinstimmenden",
+                "unbestätigten",
+                "jüngsten",
+                "neuesten",
+                "vorläufigen",
+            }:
+                j += 1
+            if j < hi and doc.tokens[j].lower.endswith(lx.DE_NACH_NOUNS):
+                cue = [i]
+                np = _np_after(doc, i + 1, hi)
+                source = np if np else (j, j + 1)
+        elif low == "zufolge" and doc.lang == "de":
+            start = _clause_start(doc, i, lo)
+            while start < i and doc.tokens[start].lower in lx.LEADING_FILLERS:
+                start += 1
+            cue, source = [i], (start, i) if start < i else None
+        elif low == "according" and i + 1 < hi and doc.tokens[i + 1].lower == "to":
+            cue, source = [i, i + 1], _np_after(doc, i + 2, hi)
+        elif low == "so" and doc.lang == "de" and i > lo and doc.tokens[i - 1].text == ",":
+            np = _np_after(doc, i + 1, hi)
+            if np and _clause_end(doc, np[1], hi) >= hi - 1:
+                cue, source = [i], np
+        elif low == "wie" and doc.lang == "de":
+            end = _clause_end(doc, i + 1, hi)
+            verb = next((k for k in range(end - 1, i, -1) if _is_verb_cue(doc, k)), None)
+            if verb is not None and verb > i + 1:
+                cue, source = [i, verb], (i + 1, verb)
+                used.add(verb)
+        if not cue:
+            continue
+        # The message: the rest of the sentence after the phrase, or the part before it.
+        after_from = max(cue[-1] + 1, source[1] if source else 0)
+        clause_end = _clause_end(doc, after_from, hi)
+        if (
+            low == "so"
+            or (low == "wie" and i > lo)
+            or after_from >= _trim_end(doc, after_from, hi)
+            or (after_from < hi and doc.tokens[min(after_from, hi - 1)].text in END_PUNCT)
+        ):
+            m_first = lo
+            while m_first < i and doc.tokens[m_first].lower in lx.LEADING_FILLERS:
+                m_first += 1
+            m_end = i
+            while m_end > m_first and doc.tokens[m_end - 1].text in (",", ";"):
+                m_end -= 1
+        else:
+            m_first = after_from
+            while m_first < hi and doc.tokens[m_first].text == ",":
+                m_first += 1
+            m_end = _trim_end(doc, m_first, hi)
+            del clause_end
+        if m_end - m_first < 2 or m_first < 0:
+            continue
+        message = _span(doc, m_first, m_end)
+        if _overlaps(message, covered):
+            continue
+        used.update(cue)
+        kon = _has_konjunktiv(doc, m_first, m_end)
+        st = Statement(
+            message, "Indirect", 0.75 if kon or doc.lang == "en" else 0.6, s,
+            [_span(doc, k, k + 1) for k in cue], _span(doc, *source) if source else None,
+            f"attribution phrase {low!r}",
+        )  # fmt: skip
+        found.append(st)
+        covered.append(message)
+
+
+def _verb_cues(
+    doc: _Doc, s: int, lo: int, hi: int, found: list[Statement], used: set[int], covered: list[Span]
+) -> None:
+    for i in range(lo, hi):
+        if doc.in_quote[i] >= 0 or i in used:
+            continue
+        cue = _is_verb_cue(doc, i)
+        if not cue:
+            continue
+        last_cue = max(cue)
+        # message after the cue: the first comma/colon/complementizer within the clause
+        j = last_cue + 1
+        message: tuple[int, int] | None = None
+        limit = min(hi, j + 12)
+        while j < limit:
+            tok = doc.tokens[j]
+            if tok.text in (",", ":") and j + 1 < hi and doc.in_quote[j + 1] < 0:
+                m_first = j + 1
+                m_end = _trim_end(doc, m_first, hi)
+                if m_end - m_first >= 3:
+                    message = (m_first, m_end)
+                break
+            if tok.lower in ("dass", "daß", "that", "ob", "whether") and j + 1 < hi:
+                m_end = _trim_end(doc, j, hi)
+                if m_end - j >= 3:
+                    message = (j, m_end)
+                break
+            if tok.text in END_PUNCT or tok.text == ";" or doc.in_quote[j] >= 0:
+                break
+            j += 1
+        source: tuple[int, int] | None
+        if message is not None:
+            source = _source_near(doc, cue, s)
+            if source is not None and source[0] >= message[0]:
+                source = None
+        else:
+            # message before the cue: "Die Lage sei ernst, sagte Merz."
+            if i > lo and doc.tokens[i - 1].text == "," and doc.in_quote[i - 2 if i - 2 >= lo else i - 1] < 0:
+                m_first = lo
+                while m_first < i and doc.tokens[m_first].lower in lx.LEADING_FILLERS:
+                    m_first += 1
+                if i - 1 - m_first >= 3:
+                    message = (m_first, i - 1)
+                source = _np_after(doc, last_cue + 1 if last_cue == i else i + 1, hi)
+            elif doc.lang == "en":
+                source = _source_before(doc, i, lo)
+                m_end = _trim_end(doc, last_cue + 1, hi)
+                if source is not None and m_end - (last_cue + 1) >= 3:
+                    message = (last_cue + 1, m_end)
+            else:
+                source = None
+        if message is not None:
+            span = _span(doc, *message)
+            if _overlaps(span, covered):
+                continue
+            kon = _has_konjunktiv(doc, *message) or doc.tokens[message[0]].lower in ("dass", "daß", "that")
+            st = Statement(
+                span, "Indirect", (0.8 if kon else 0.55) - (0.15 if source is None else 0), s,
+                [_span(doc, k, k + 1) for k in cue], _span(doc, *source) if source else None,
+                "speech verb with a complement clause",
+            )  # fmt: skip
+        else:
+            # a speech act narrated without its content as a clause: the whole sentence
+            source = _source_near(doc, cue, s)
+            if source is None or doc.lang != "de":
+                continue
+            span = _span(doc, lo, hi)
+            if _overlaps(span, covered):
+                continue
+            st = Statement(span, "Reported", 0.35, s, [], _span(doc, *source), "narrated speech act")
+        used.update(cue)
+        found.append(st)
+        covered.append(st.message)
+
+
+def _free_indirect(doc: _Doc, found: list[Statement]) -> list[Statement]:
+    """Konjunktiv sentences after a speaker's statement continue it (no cue of their own)."""
+    by_sentence: dict[int, Statement] = {}
+    for st in found:
+        by_sentence.setdefault(st.sentence, st)
+        end_sentence = doc.sentence_of(_first_token_at(doc, st.message[1]) - 1)
+        by_sentence.setdefault(end_sentence, st)
+    out = list(found)
+    last: Statement | None = None
+    for s, (lo, hi) in enumerate(doc.bounds):
+        here = by_sentence.get(s)
+        if here is not None:
+            last = here
+            continue
+        if last is None or last.source is None or s - doc.sentence_of(_first_token_at(doc, last.message[1]) - 1) > 1:
+            last = None
+            continue
+        if any(doc.in_quote[k] >= 0 for k in range(lo, hi)):
+            last = None
+            continue
+        if not _has_konjunktiv(doc, lo, hi, strict=True):
+            last = None
+            continue
+        st = Statement(_span(doc, lo, hi), "IndirectFreeIndirect", 0.45, s, [], last.source, "Konjunktiv continuation")
+        out.append(st)
+        last = st
+    out.sort(key=lambda st: st.message[0])
+    return out
