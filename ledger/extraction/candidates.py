@@ -365,7 +365,7 @@ def candidates_from(
                 notes.append(f"speaker {mention!r} is not a known actor: proposed as new actor {proposed['key']!r}")
                 confidence -= 0.1
         cue = ", ".join(text[s:e] for s, e in st.cue) or None
-        frame_start, frame_end = _sentence_span(text, st, statements)
+        frame_start, frame_end = st.frame
         stated_date = _date_for(dates, st, frame_start, frame_end)
         if stated_date is None:
             stated = {
@@ -417,17 +417,6 @@ def _resolve_pronoun(earlier: list[Candidate], sentence: int) -> tuple[KnownActo
     if not named:
         return None, "pronoun speaker: no named speaker just before; name one"
     return None, "pronoun speaker could be any of " + ", ".join(sorted(n for n in named if n)) + ": choose"
-
-
-def _sentence_span(text: str, st: Statement, statements: list[Statement]) -> tuple[int, int]:
-    """The stretch around a statement where its date and channel are looked for: the sentence(s)
-    from the message start (or cue) to the message end."""
-    start = min([st.message[0], *(s for s, _ in st.cue), *([st.source[0]] if st.source else [])])
-    end = max([st.message[1], *(e for _, e in st.cue), *([st.source[1]] if st.source else [])])
-    left = max(text.rfind(". ", 0, start), text.rfind("\n", 0, start))
-    right_candidates = [i for i in (text.find(". ", end), text.find("\n", end)) if i >= 0]
-    right = min(right_candidates) if right_candidates else len(text)
-    return max(0, left + 1), right
 
 
 def _date_for(dates: list[StatedDate], st: Statement, start: int, end: int) -> StatedDate | None:

@@ -122,6 +122,8 @@ NP_STOPS = {
     "ob", "und", "oder", "sei", "seien", "habe", "werde", "wolle", "könne", "müsse", "solle", "on", "at",
     "to", "that", "after", "before", "during", "last", "yesterday", "today", "earlier", "this", "and", "but", "while", "when", "as", "wie", "als", "wenn", "während", "über", "gegen", "für", "um",
     "vergangene", "vergangenen", "letzte", "letzten", "diese", "dieser", "diesen", "einem", "einer", "eines",
+    "later", "ago", "also", "then", "now", "still", "again", "already", "once", "recently", "first",
+    "had", "has", "have", "was", "were", "is", "are", "will", "would", "could", "should", "did", "does",
 }  # fmt: skip
 # Sentence-initial adverbs and connectives cut from the front of a speaker phrase.
 LEADING_FILLERS = {"so", "auch", "dagegen", "und", "doch", "zudem", "hierzu", "dazu", "außerdem", "aber",

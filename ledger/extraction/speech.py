@@ -30,6 +30,7 @@ class Statement:
     cue: list[Span] = field(default_factory=list)
     source: Span | None = None
     rule: str = ""
+    frame: Span = (0, 0)  # the sentences holding message, cue and speaker
 
 
 @dataclass
@@ -191,8 +192,45 @@ def _np_after(doc: _Doc, i: int, ceiling: int, limit: int = 12) -> tuple[int, in
     return (i, j)
 
 
+DATE_WORDS = set(lx.WEEKDAYS) | set(lx.MONTHS) | {"today", "yesterday", "heute", "gestern"}
+DETERMINERS = lx.ARTICLES | {"his", "her", "their", "its", "our", "this", "sein", "seine", "ihr", "ihre"}
+
+
+def _np_runs(doc: _Doc, lo: int, hi: int) -> list[tuple[int, int]]:
+    """Noun-phrase-like runs of ``lo:hi`` (determiner or capitalised word first, then words that
+    are no preposition, adverb or date), leaving out the object of a preposition."""
+    runs: list[tuple[int, int]] = []
+    k = lo
+    while k < hi:
+        tok = doc.tokens[k]
+        low = tok.lower
+        starts = (low in DETERMINERS or tok.is_capitalised) and low not in DATE_WORDS and tok.is_word
+        if not starts or low in lx.NP_STOPS - DETERMINERS or low in lx.PREPOSITIONS:
+            k += 1
+            continue
+        end = k + 1
+        while end < hi:
+            nxt = doc.tokens[end]
+            if not nxt.is_word or nxt.lower in DATE_WORDS or nxt.lower in lx.PREPOSITIONS - {"von", "of"}:
+                break
+            if nxt.lower in lx.NP_STOPS and nxt.lower not in ("of",):
+                break
+            if doc.lang == "en" and not nxt.is_capitalised and nxt.lower.endswith("ed") and len(nxt.text) > 4:
+                break  # a past-tense verb ends the subject: "the chancellor changed course"
+            end += 1
+        after_preposition = k > lo and doc.tokens[k - 1].lower in lx.PREPOSITIONS | {"in", "on", "at", "after"}
+        if not after_preposition:
+            runs.append((k, end))
+        k = end
+    return runs
+
+
 def _source_before(doc: _Doc, cue: int, floor: int) -> tuple[int, int] | None:
     """The subject before a verb-second cue: the clause's words before it, fillers cut."""
+    if doc.lang == "en":
+        # English subjects sit right before the verb: the last phrase that ends at the cue
+        runs = _np_runs(doc, _clause_start(doc, cue, floor), cue)
+        return runs[-1] if runs and runs[-1][1] == cue else None
     start = _clause_start(doc, cue, floor)
     while start < cue and doc.tokens[start].lower in lx.LEADING_FILLERS:
         start += 1
@@ -265,6 +303,10 @@ def find_statements(text: str, lang: str = "de") -> list[Statement]:
     found.sort(key=lambda st: st.message[0])
     if lang == "de":
         found = _free_indirect(doc, found)
+    for st in found:
+        points = [st.message[0], st.message[1] - 1, *(s for s, _ in st.cue)]
+        sentences_of = [doc.sentence_of(_first_token_at(doc, p + 1) - 1) for p in points]
+        st.frame = (doc.tokens[doc.bounds[min(sentences_of)][0]].start, doc.tokens[doc.bounds[max(sentences_of)][1] - 1].end)
     return found
 
 
@@ -305,7 +347,8 @@ def _direct(doc: _Doc, found: list[Statement], used: set[int], covered: list[Spa
             confidence, rule = 0.9, "quotation with a speech verb"
         elif colon:
             clo = _clause_start(doc, first - 1, doc.bounds[doc.sentence_of(first - 1)][0])
-            source = _np_after(doc, clo, first - 1)
+            runs = _np_runs(doc, clo, first - 1)
+            source = runs[0] if runs else None
             confidence, rule = 0.6, "quotation after a colon"
         elif previous is not None and previous.source is not None and doc.sentence_of(first) - previous.sentence <= 2:
             source_span = previous.source
