@@ -82,8 +82,11 @@ def sentences(text: str, tokens: list[Token] | None = None) -> list[Sentence]:
             if tok.text == ".":
                 prev = current[-2] if len(current) > 1 else None
                 if prev is not None and prev.end == tok.start:
-                    if prev.lower in ABBREVIATIONS or (len(prev.text) == 1 and prev.text.isalpha()):
+                    if prev.lower in ABBREVIATIONS and (len(prev.text) > 1 or prev.text.islower()):
                         continue
+                    before = current[-3] if len(current) > 2 else None
+                    if len(prev.text) == 1 and prev.text.isalpha() and (before is None or before.is_capitalised):
+                        continue  # an initial ("Donald J. Trump"), not "auf X."
                     if prev.text.isdigit() and len(prev.text) <= 2:
                         continue  # "am 29. Dezember": an ordinal, not a sentence end
             if nxt.is_capitalised or nxt.text in OPENERS or nxt.text.isdigit():
