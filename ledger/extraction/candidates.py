@@ -70,6 +70,8 @@ class Candidate:
     rule: str
     notes: list[str] = field(default_factory=list)
     sentence: int = 0
+    cue_spans: list[Span] = field(default_factory=list)
+    frame: Span = (0, 0)  # the sentences holding message, cue and speaker
 
 
 def normalise(text: str) -> str:
@@ -400,6 +402,8 @@ def candidates_from(
                 rule=st.rule,
                 notes=notes,
                 sentence=st.sentence,
+                cue_spans=list(st.cue),
+                frame=st.frame,
             )
         )
     return out

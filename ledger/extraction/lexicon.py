@@ -124,6 +124,8 @@ NP_STOPS = {
     "vergangene", "vergangenen", "letzte", "letzten", "diese", "dieser", "diesen", "einem", "einer", "eines",
     "later", "ago", "also", "then", "now", "still", "again", "already", "once", "recently", "first",
     "had", "has", "have", "was", "were", "is", "are", "will", "would", "could", "should", "did", "does",
+    "hingegen", "indes", "wiederum", "jedenfalls", "offenbar", "demnach", "zufolge", "laut", "gemäß", "sowie",
+    "wörtlich", "erst", "gerade", "ebenso", "selbst", "zuletzt", "daraufhin", "hierzu",
 }  # fmt: skip
 # Sentence-initial adverbs and connectives cut from the front of a speaker phrase.
 LEADING_FILLERS = {"so", "auch", "dagegen", "und", "doch", "zudem", "hierzu", "dazu", "außerdem", "aber",

@@ -140,34 +140,68 @@ def _clause_end(doc: _Doc, i: int, ceiling: int) -> int:
     return ceiling
 
 
-def _np_after(doc: _Doc, i: int, ceiling: int, limit: int = 12) -> tuple[int, int] | None:
-    """A noun phrase starting at token ``i``: articles, adjectives, names, genitive chains."""
+JOINERS = {"von", "vom", "des", "der", "und", "für", "of", "and", "for"}
+ADJECTIVE_ENDINGS = ("e", "en", "er", "es", "em", "n")
+
+
+def _adjective(tok: Token) -> bool:
+    low = tok.lower
+    return (
+        not tok.is_capitalised
+        and low.endswith(ADJECTIVE_ENDINGS)
+        and low not in lx.NP_STOPS
+        and low not in lx.KONJUNKTIV
+        and low not in AUXILIARIES
+    )
+
+
+def _np_like(doc: _Doc, a: int, b: int) -> bool:
+    """Do tokens ``a:b`` read as a noun phrase (articles, adjectives, names, genitives; no verb)?"""
+    if b <= a or b - a > 12:
+        return False
+    first = doc.tokens[a]
+    if not (first.is_capitalised or first.lower in lx.ARTICLES) or first.lower in lx.PREPOSITIONS:
+        return False
+    for k in range(a, b):
+        tok = doc.tokens[k]
+        if tok.is_capitalised or tok.text[:1].isdigit() or doc.in_quote[k] >= 0 or tok.text in "()":
+            continue
+        if tok.lower in lx.ARTICLES or tok.lower in JOINERS or (doc.lang == "de" and _adjective(tok)):
+            continue
+        return False
+    return any(doc.tokens[k].is_capitalised for k in range(a + 1, b)) or first.is_capitalised
+
+
+def _np_after(doc: _Doc, i: int, ceiling: int, limit: int = 14) -> tuple[int, int] | None:
+    """A noun phrase starting at token ``i``: articles, adjectives, names, genitive chains,
+    a short parenthesis ("(SPD)") and a name in apposition (", Peter Hahn,")."""
     j = i
     seen_head = False
     while j < ceiling and j - i < limit:
         tok = doc.tokens[j]
         low = tok.lower
-        if doc.in_quote[j] >= 0 and seen_head:
-            # a quoted name inside a phrase: „El Mundo“
+        if doc.in_quote[j] >= 0:
             q = doc.quotes[doc.in_quote[j]]
-            if q[1] - q[0] > 40:
+            if q[1] - q[0] > 40 or not (seen_head or j > i):
                 break
-            j += 1
+            j += 1  # a quoted name inside the phrase: die „El Mundo“
+            continue
+        if tok.text == "(" and seen_head:
+            close = next((k for k in range(j + 1, min(ceiling, j + 6)) if doc.tokens[k].text == ")"), None)
+            if close is None:
+                break
+            j = close + 1
             continue
         if tok.text in CLAUSE_BREAKS - {"-"} or tok.text in END_PUNCT:
             break
-        if doc.in_quote[j] >= 0:
-            q = doc.quotes[doc.in_quote[j]]
-            if q[1] - q[0] > 40:
-                break
-            j += 1
-            continue
-        if low in lx.ARTICLES or (low in {"von", "vom", "of", "and", "und"} and seen_head):
+        if low in lx.ARTICLES or (low in JOINERS and seen_head):
             j += 1
             continue
         if low in lx.NP_STOPS and not tok.is_capitalised:
             break
         if tok.is_capitalised or tok.text[:1].isdigit():
+            if low in DATE_WORDS and seen_head:
+                break
             seen_head = True
             j += 1
             continue
@@ -175,20 +209,28 @@ def _np_after(doc: _Doc, i: int, ceiling: int, limit: int = 12) -> tuple[int, in
             if not seen_head:
                 return (j, j + 1)
             break
-        if not seen_head and low.endswith(("e", "en", "er", "es", "n", "ische", "ischen")) and doc.lang == "de":
-            j += 1  # an adjective before the noun
+        if doc.lang == "de" and _adjective(tok) and j + 1 < ceiling and (
+            doc.tokens[j + 1].is_capitalised or _adjective(doc.tokens[j + 1])
+        ):
+            j += 1  # an adjective before its noun
             continue
         if doc.lang == "en" and not seen_head and low.isalpha():
             j += 1
             continue
         break
-    # drop trailing function words
-    while j > i and doc.tokens[j - 1].lower in lx.ARTICLES | {"von", "vom", "of", "and", "und"}:
-        j -= 1
+    while j > i and doc.tokens[j - 1].lower in lx.ARTICLES | JOINERS:
+        j -= 1  # drop trailing function words
     if j == i or not any(
         doc.tokens[k].is_capitalised or doc.tokens[k].lower in lx.PRONOUNS_DE | lx.PRONOUNS_EN for k in range(i, j)
     ):
         return None
+    # a name in apposition: "der Hauptgeschäftsführer des Verbands, Peter Hahn,"
+    if j + 1 < ceiling and doc.tokens[j].text == "," and doc.tokens[j + 1].is_capitalised:
+        k = j + 1
+        while k < ceiling and k - j <= 4 and doc.tokens[k].is_capitalised and doc.in_quote[k] < 0:
+            k += 1
+        if k == ceiling or doc.tokens[k].text in {",", ".", ":"}:
+            j = k
     return (i, j)
 
 
@@ -232,10 +274,19 @@ def _source_before(doc: _Doc, cue: int, floor: int) -> tuple[int, int] | None:
         runs = _np_runs(doc, _clause_start(doc, cue, floor), cue)
         return runs[-1] if runs and runs[-1][1] == cue else None
     start = _clause_start(doc, cue, floor)
-    while start < cue and doc.tokens[start].lower in lx.LEADING_FILLERS:
+    end = cue
+    # appositions: "Theo Zwanziger, Präsident des DFB, sagte" / "Der Chef des Verbands, Peter Hahn, sagte"
+    while start - 1 > floor and doc.tokens[start - 1].text == ",":
+        before = _clause_start(doc, start - 1, floor)
+        inner_end = end - 1 if doc.tokens[end - 1].text == "," else end
+        if not _np_like(doc, before, start - 1) or (start < inner_end and not _np_like(doc, start, inner_end)):
+            break
+        start, end = before, inner_end
+    while start < end and doc.tokens[start].lower in lx.LEADING_FILLERS:
         start += 1
-    if start >= cue:
+    if start >= end:
         return None
+    cue = end
     first = doc.tokens[start].lower
     if first in lx.PREPOSITIONS or first in lx.COMPLEMENTIZERS or first in {"als", "wenn", "nachdem", "weil"}:
         return None
