@@ -371,7 +371,7 @@ def _direct(doc: _Doc, found: list[Statement], used: set[int], covered: list[Spa
         first = _first_token_at(doc, qs)
         last = _first_token_at(doc, qe) - 1
         words = sum(1 for k in range(first, last + 1) if doc.tokens[k].is_word)
-        if words < 3:
+        if words < 3 or _title_like(doc, first, last):
             continue
         s_first, s_last = doc.sentence_of(first), doc.sentence_of(last)
         lo, hi = doc.bounds[s_first][0], doc.bounds[s_last][1]
@@ -419,6 +419,16 @@ def _direct(doc: _Doc, found: list[Statement], used: set[int], covered: list[Spa
         found.append(st)
         covered.append((qs, qe))
         previous = st
+
+
+def _title_like(doc: _Doc, first: int, last: int) -> bool:
+    """A name or title in quotation marks („Partei der Volksmacht“), not speech: mostly
+    capitalised words and no sentence punctuation inside."""
+    words = [doc.tokens[k] for k in range(first, last + 1) if doc.tokens[k].is_word]
+    if any(doc.tokens[k].text in END_PUNCT or doc.tokens[k].text == "," for k in range(first, last + 1)):
+        return False
+    capitalised = sum(1 for w in words if w.is_capitalised or not w.text.isalpha())
+    return len(words) <= 8 and capitalised >= 0.6 * len(words)
 
 
 def _first_token_at(doc: _Doc, offset: int) -> int:
@@ -582,8 +592,10 @@ def _verb_cues(
         else:
             # a speech act narrated without its content as a clause: the whole sentence
             source = _source_near(doc, cue, s)
-            if source is None or doc.lang != "de":
-                continue
+            if source is None or doc.lang != "de" or doc.tokens[source[0]].lower in OBJECT_ARTICLES:
+                continue  # no subject, or the phrase found is an object ("Den Schaden schätzt ...")
+            if any(doc.tokens[k].lower in {"wird", "wurde", "wurden", "werden"} for k in range(lo, hi)):
+                continue  # passive: the speaker, if named, is in a von-phrase
             span = _span(doc, lo, hi)
             if _overlaps(span, covered):
                 continue
@@ -591,6 +603,9 @@ def _verb_cues(
         used.update(cue)
         found.append(st)
         covered.append(st.message)
+
+
+OBJECT_ARTICLES = {"den", "dem", "einem", "einen", "ihm", "ihn", "ihnen"}
 
 
 def _free_indirect(doc: _Doc, found: list[Statement]) -> list[Statement]:

@@ -98,27 +98,29 @@ def sentences(text: str, tokens: list[Token] | None = None) -> list[Sentence]:
 
 
 def quotations(text: str, max_length: int = 3000) -> list[tuple[int, int]]:
-    """Spans of quotations, marks included, outermost only; unclosed marks are ignored."""
+    """Spans of quotations, marks included, outermost only; unclosed marks are ignored.
+
+    A mark that may open or close (" » « “) is read from its surroundings: space before
+    and a word after opens, a word before and space or punctuation after closes."""
     spans: list[tuple[int, int]] = []
     stack: list[tuple[str, int]] = []
+    n = len(text)
     for i, ch in enumerate(text):
         if ch not in OPENERS and ch not in CLOSING_ANY:
             continue
         if stack and i - stack[-1][1] > max_length:
             stack.clear()  # a mark never closed: forget it rather than swallow the text
-        if stack and ch in OPENERS[stack[-1][0]]:
+        space_before = i == 0 or text[i - 1].isspace() or text[i - 1] in "([{–—"
+        space_after = i + 1 == n or text[i + 1].isspace() or text[i + 1] in ".,;:!?)]–—"
+        can_close = ch in CLOSING_ANY and not (space_before and not space_after)
+        can_open = ch in OPENERS and not (space_after and not space_before)
+        if stack and can_close and ch in OPENERS[stack[-1][0]]:
             _, start = stack.pop()
             if not stack:
                 spans.append((start, i + 1))
             continue
         if ch in ("‘", "’") and not stack:
             continue  # apostrophes and stray single marks
-        if ch in OPENERS:
-            # A closing-looking mark glued to a word end (word“) does not open a quotation.
-            glued = ch in ('"', "“", "»", "«") and i > 0 and text[i - 1].isalnum() and not stack
-            if glued and i + 1 < len(text) and (text[i + 1].isspace() or text[i + 1] in ".,;:!?"):
-                continue
-            if ch == "‚" and stack:
-                continue  # nested single quotations stay inside their outer one
+        if can_open and not (ch == "‚" and stack):  # nested single quotations stay inside their outer one
             stack.append((ch, i))
     return spans
