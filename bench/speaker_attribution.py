@@ -40,7 +40,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ledger.extraction import Candidate, extract  # noqa: E402
+from ledger.extraction import Candidate, extract
 
 NO_SPACE_BEFORE = {".", ",", ";", ":", "!", "?", ")", "]", "“", "«", "%", "'", "’", "…"}
 NO_SPACE_AFTER = {"(", "[", "„", "»", "‚"}
@@ -90,11 +90,12 @@ def annotate(document: dict[str, Any], name: str) -> tuple[dict[str, Any], float
     seconds = time.perf_counter() - started
     annotations = []
     for cand in candidates:
-        message = refs(spans, *cand.message)
-        if not message:
-            continue
         cue = [r for s, e in cand.cue_spans for r in refs(spans, s, e)]
         source = refs(spans, *cand.speaker_span) if cand.speaker_span else []
+        # a message that contains its own attribution phrase ("will nach eigenen Angaben ...") leaves it out
+        message = [r for r in refs(spans, *cand.message) if r not in cue and r not in source]
+        if not message:
+            continue
         frame = [r for r in refs(spans, *cand.frame, exclude=cand.message) if r not in message]
         annotations.append(
             {

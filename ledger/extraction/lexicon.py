@@ -91,7 +91,10 @@ DE_PREP_CUES = {"laut", "gemäß", "zufolge"}
 # "nach" attributes only before a noun of saying: "nach Angaben der Polizei".
 DE_NACH_NOUNS = ("angaben", "informationen", "berichten", "bericht", "aussage", "aussagen", "ansicht",
                  "einschätzung", "meinung", "darstellung", "auffassung", "worten", "schätzungen", "erkenntnissen",
-                 "ermittlungen", "meldungen", "medienberichten", "recherchen", "äußerungen", "überzeugung")  # fmt: skip
+                 "ermittlungen", "meldungen", "medienberichten", "recherchen", "äußerungen", "überzeugung",
+                 "berechnungen", "vorhersage", "auskunft", "auskünften", "bekunden", "vernehmen", "veröffentlichung",
+                 "schätzung", "zählung", "umfrage", "studie", "untersuchung", "prognose", "analyse", "zahlen",
+                 "daten", "statistik", "sicht", "einschätzungen", "mitteilung", "erklärung", "aussagen")  # fmt: skip
 
 # Konjunktiv I (and the Konjunktiv II forms used in its place) of frequent verbs: the mark
 # of German indirect speech. Third person, singular and plural.

@@ -456,22 +456,20 @@ def _prepositional(
             cue, source = [i], _np_after(doc, i + 1, hi)
         elif low == "nach" and doc.lang == "de":
             j = i + 1
-            while j < hi and doc.tokens[j].lower in lx.ARTICLES | {
-                "eigenen",
-                "offiziellen",
-                "ersten",
-                "bisherigen",
-                "übereinstimmenden",
-                "unbestätigten",
-                "jüngsten",
-                "neuesten",
-                "vorläufigen",
-            }:
+            while j < hi and (doc.tokens[j].lower in NACH_DETERMINERS or _adjective(doc.tokens[j])):
                 j += 1
             if j < hi and doc.tokens[j].lower.endswith(lx.DE_NACH_NOUNS):
                 cue = [i]
                 np = _np_after(doc, i + 1, hi)
                 source = np if np else (j, j + 1)
+            elif i - 1 > lo and doc.tokens[i - 1].lower.endswith(lx.DE_NACH_NOUNS):
+                # postposition: "ihrer Meinung nach", "dem Vernehmen nach"
+                k = i - 1
+                while k - 1 >= lo and (doc.tokens[k - 1].lower in NACH_DETERMINERS or _adjective(doc.tokens[k - 1])):
+                    k -= 1
+                cue, source = [i], (k, i)
+        elif low in ("demnach", "danach", "wonach") and doc.lang == "de" and (low != "danach" or i == lo):
+            cue, source = [i], (i, i + 1)  # "Demnach ...": the report just named speaks on
         elif low == "zufolge" and doc.lang == "de":
             start = _clause_start(doc, i, lo)
             while start < i and doc.tokens[start].lower in lx.LEADING_FILLERS:
@@ -491,27 +489,28 @@ def _prepositional(
                 used.add(verb)
         if not cue:
             continue
-        # The message: the rest of the sentence after the phrase, or the part before it.
-        after_from = max(cue[-1] + 1, source[1] if source else 0)
-        clause_end = _clause_end(doc, after_from, hi)
-        if (
-            low == "so"
-            or (low == "wie" and i > lo)
-            or after_from >= _trim_end(doc, after_from, hi)
-            or (after_from < hi and doc.tokens[min(after_from, hi - 1)].text in END_PUNCT)
+        # The message: the rest of the sentence after the phrase, the part before it, or
+        # (the phrase in the middle: "Tesla will nach eigenen Angaben ...") the whole sentence.
+        phrase_start = min(cue[0], source[0] if source else cue[0])
+        phrase_end = max(cue[-1] + 1, source[1] if source else 0)
+        first_word = lo
+        while first_word < phrase_start and (
+            doc.tokens[first_word].lower in lx.LEADING_FILLERS or doc.tokens[first_word].text in CLAUSE_BREAKS
         ):
-            m_first = lo
-            while m_first < i and doc.tokens[m_first].lower in lx.LEADING_FILLERS:
+            first_word += 1
+        sentence_end = _trim_end(doc, lo, hi)
+        if phrase_start <= first_word:
+            m_first = phrase_end
+            while m_first < hi and doc.tokens[m_first].text == ",":
                 m_first += 1
-            m_end = i
+            m_end = sentence_end
+        elif phrase_end >= sentence_end:
+            m_first = first_word
+            m_end = phrase_start
             while m_end > m_first and doc.tokens[m_end - 1].text in (",", ";"):
                 m_end -= 1
         else:
-            m_first = after_from
-            while m_first < hi and doc.tokens[m_first].text == ",":
-                m_first += 1
-            m_end = _trim_end(doc, m_first, hi)
-            del clause_end
+            m_first, m_end = first_word, sentence_end
         if m_end - m_first < 2 or m_first < 0:
             continue
         message = _span(doc, m_first, m_end)
@@ -526,6 +525,11 @@ def _prepositional(
         )  # fmt: skip
         found.append(st)
         covered.append(message)
+
+
+NACH_DETERMINERS = lx.ARTICLES | {"eigenen", "eigenem", "seiner", "ihrer", "seinen", "ihren", "unseren", "erster",
+                                  "ersten", "offiziellen", "bisherigen", "übereinstimmenden", "unbestätigten",
+                                  "jüngsten", "neuesten", "vorläufigen"}  # fmt: skip
 
 
 def _verb_cues(
