@@ -612,6 +612,9 @@ def _verb_cues(
 OBJECT_ARTICLES = {"den", "dem", "einem", "einen", "ihm", "ihn", "ihnen"}
 
 
+REPORTATIVE = {"soll", "sollen"}
+
+
 def _free_indirect(doc: _Doc, found: list[Statement]) -> list[Statement]:
     """Konjunktiv sentences after a speaker's statement continue it (no cue of their own)."""
     by_sentence: dict[int, Statement] = {}
@@ -632,10 +635,14 @@ def _free_indirect(doc: _Doc, found: list[Statement]) -> list[Statement]:
         if any(doc.in_quote[k] >= 0 for k in range(lo, hi)):
             last = None
             continue
-        if not _has_konjunktiv(doc, lo, hi, strict=True):
+        if _has_konjunktiv(doc, lo, hi, strict=True):
+            form = "IndirectFreeIndirect"
+        elif any(doc.tokens[k].lower in REPORTATIVE for k in range(lo, hi)):
+            form = "FreeIndirect"  # "soll": the reportative modal passes on what was said
+        else:
             last = None
             continue
-        st = Statement(_span(doc, lo, hi), "IndirectFreeIndirect", 0.45, s, [], last.source, "Konjunktiv continuation")
+        st = Statement(_span(doc, lo, hi), form, 0.45, s, [], last.source, "continuation of the last speaker")
         out.append(st)
         last = st
     out.sort(key=lambda st: st.message[0])
