@@ -138,7 +138,11 @@ PREPOSITIONS = {"am", "im", "in", "auf", "bei", "nach", "vor", "während", "gege
                 "zur", "über", "seit", "bis", "an", "aus", "von", "vom", "für", "um", "unter", "gestern",
                 "heute", "dabei", "dazu", "hierzu", "daraufhin", "zuvor", "später", "damals", "bereits",
                 "zugleich", "weiter", "außerdem", "zudem", "ferner", "deshalb", "daher", "jetzt", "nun",
-                "dort", "hier", "vorher", "anschließend", "schließlich", "erst", "noch", "damit", "darüber", "darauf", "so", "ebenfalls", "auch", "zuletzt"}  # fmt: skip
+                "dort", "hier", "vorher", "anschließend", "schließlich", "erst", "noch", "damit", "darüber",
+                "darauf", "so", "ebenfalls", "auch", "zuletzt", "offiziell", "bislang", "bisher", "zunächst",
+                "inzwischen", "mittlerweile", "derzeit", "trotzdem", "dennoch", "somit", "allerdings", "weiterhin",
+                "schon", "morgen", "kürzlich", "gleichzeitig", "ursprünglich", "zuerst", "erneut", "nochmals",
+                "wiederholt", "ausdrücklich", "öffentlich"}  # fmt: skip
 
 # Media: a statement attributed to one of these is relayed (REPORTED), not said first-hand.
 OUTLET_WORDS = (

@@ -227,9 +227,9 @@ def _np_after(doc: _Doc, i: int, ceiling: int, limit: int = 14) -> tuple[int, in
     # a name in apposition: "der Hauptgeschäftsführer des Verbands, Peter Hahn,"
     if j + 1 < ceiling and doc.tokens[j].text == "," and doc.tokens[j + 1].is_capitalised:
         k = j + 1
-        while k < ceiling and k - j <= 4 and doc.tokens[k].is_capitalised and doc.in_quote[k] < 0:
+        while k < ceiling and doc.tokens[k].text not in {",", ".", ":", ";"} and k - j <= 12:
             k += 1
-        if k == ceiling or doc.tokens[k].text in {",", ".", ":"}:
+        if (k == ceiling or doc.tokens[k].text in {",", ".", ":", ";"}) and _np_like(doc, j + 1, k):
             j = k
     return (i, j)
 
@@ -290,10 +290,14 @@ def _source_before(doc: _Doc, cue: int, floor: int) -> tuple[int, int] | None:
     first = doc.tokens[start].lower
     if first in lx.PREPOSITIONS or first in lx.COMPLEMENTIZERS or first in {"als", "wenn", "nachdem", "weil"}:
         return None
-    if cue - start > 14:
-        start = cue - 14
     if cue - start == 1 and doc.tokens[start].lower in {"das", "dies", "es", "this", "that", "it"}:
         return None  # "Das sagte Merz": the object leads, the speaker follows
+    if not _np_like(doc, start, cue):
+        # "Die Partei hat trotz der Mahnung das Thema aufgegriffen": the subject is the first phrase
+        np = _np_after(doc, start, cue)
+        if np is None:
+            return None
+        return np
     if not any(
         doc.tokens[k].is_capitalised or doc.tokens[k].lower in lx.PRONOUNS_DE | lx.PRONOUNS_EN
         for k in range(start, cue)
@@ -465,9 +469,13 @@ def _prepositional(
             elif i - 1 > lo and doc.tokens[i - 1].lower.endswith(lx.DE_NACH_NOUNS):
                 # postposition: "ihrer Meinung nach", "dem Vernehmen nach"
                 k = i - 1
-                while k - 1 >= lo and (doc.tokens[k - 1].lower in NACH_DETERMINERS or _adjective(doc.tokens[k - 1])):
+                while k - 1 >= lo and doc.tokens[k - 1].lower not in {"die", "das"} and (
+                    doc.tokens[k - 1].lower in NACH_DETERMINERS or _adjective(doc.tokens[k - 1])
+                ):
                     k -= 1
                 cue, source = [i], (k, i)
+        elif low == "berufung" and i > lo and doc.tokens[i - 1].lower == "unter" and i + 1 < hi and doc.tokens[i + 1].lower == "auf":
+            cue, source = [i - 1, i, i + 1], _np_after(doc, i + 2, hi)
         elif low in ("demnach", "danach", "wonach") and doc.lang == "de" and (low != "danach" or i == lo):
             cue, source = [i], (i, i + 1)  # "Demnach ...": the report just named speaks on
         elif low == "zufolge" and doc.lang == "de":
