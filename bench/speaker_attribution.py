@@ -42,8 +42,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ledger.extraction import Candidate, extract
 
-NO_SPACE_BEFORE = {".", ",", ";", ":", "!", "?", ")", "]", "“", "«", "%", "'", "’", "…"}
-NO_SPACE_AFTER = {"(", "[", "„", "»", "‚"}
+# Guillemets are left spaced: German »…« and Swiss «…» point either way.
+NO_SPACE_BEFORE = {".", ",", ";", ":", "!", "?", ")", "]", "“", "%", "'", "’", "…"}
+NO_SPACE_AFTER = {"(", "[", "„", "‚"}
 
 
 def in_split(name: str, split: str) -> bool:

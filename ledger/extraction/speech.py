@@ -375,7 +375,7 @@ def _direct(doc: _Doc, found: list[Statement], used: set[int], covered: list[Spa
         first = _first_token_at(doc, qs)
         last = _first_token_at(doc, qe) - 1
         words = sum(1 for k in range(first, last + 1) if doc.tokens[k].is_word)
-        if words < 3 or _title_like(doc, first, last):
+        if words < 3 or _title_like(doc, first, last) or _inside_complement(doc, first):
             continue
         s_first, s_last = doc.sentence_of(first), doc.sentence_of(last)
         lo, hi = doc.bounds[s_first][0], doc.bounds[s_last][1]
@@ -423,6 +423,19 @@ def _direct(doc: _Doc, found: list[Statement], used: set[int], covered: list[Spa
         found.append(st)
         covered.append((qs, qe))
         previous = st
+
+
+def _inside_complement(doc: _Doc, first: int) -> bool:
+    """A quotation inside a dass-clause ("sagte, dass „die Türen offen seien“") is part of
+    that indirect statement, not a direct one."""
+    lo = doc.bounds[doc.sentence_of(first)][0]
+    for k in range(first - 1, max(lo, first - 25) - 1, -1):
+        tok = doc.tokens[k]
+        if tok.lower in ("dass", "daß", "ob", "that", "whether"):
+            return True
+        if tok.text in END_PUNCT or tok.text in (":", ";") or doc.in_quote[k] >= 0:
+            return False
+    return False
 
 
 def _title_like(doc: _Doc, first: int, last: int) -> bool:
