@@ -31,7 +31,9 @@ DE_SPEECH_VERBS: set[str] = _weak(
     "verkünd", "mahn", "appellier", "droh", "beteuer", "argumentier", "dementier", "leugn", "twitter",
     "post", "bezweifel", "befürcht", "hoff", "vermut", "glaub", "schätz", "klag", "beklag", "lob",
     "fürcht", "frag", "widersprech", "kommentier", "bemerk", "prophezei", "plädier", "signalisier", "unterstell", "beharr", "bilanzier",
-    "resümier", "insistier", "informier", "mutmaß", "spekulier", "urteil", "bekenn",
+    "resümier", "insistier", "informier", "begründ", "veröffentlich", "würdig", "rechtfertig", "erinner",
+    "attackier", "beschuldig", "bitt", "bemängel", "anprangern", "beanstand", "protestier", "demonstrier",
+    "ermahn", "zusicher", "schilder", "beschreib", "wiederhol", "präzisier", "relativier", "versprech", "mutmaß", "spekulier", "urteil", "bekenn",
 )  # fmt: skip
 DE_SPEECH_VERBS |= {
     "schrieb", "schrieben", "schreibt", "schreiben", "geschrieben", "unterstrich", "unterstrichen",
@@ -48,6 +50,14 @@ DE_SPEECH_VERBS |= {
     "gestanden", "gesteht", "zugegeben", "angegeben", "bekanntgegeben", "bekannt", "erwiderte",
     "erwiderten", "erwidert", "verlautete", "verlautbarte", "dementierte", "sieht", "sah", "sahen",
     "geht", "ging", "gingen", "lautete", "lautet", "meinte", "meinten", "kritisierte",
+    # verb-final forms of separable verbs in subordinate clauses ("wie die Polizei mitteilte")
+    "mitteilte", "mitteilten", "mitteilt", "vorwarf", "vorwarfen", "vorwirft", "ausführte", "ausführt",
+    "hinwies", "hinweist", "hingewiesen", "ankündigte", "ankündigten", "ankündigt", "bekanntgab", "feststellte",
+    "feststellt", "zugab", "angab", "angaben", "einräumte", "hinzufügte", "aufforderte", "aufforderten",
+    "auffordert", "aufgefordert", "vorschlug", "vorschlägt", "klarstellte", "zusicherte", "zugesichert",
+    "zugesagt", "zusagte", "hervorhob", "hervorgehoben", "anprangerte", "anprangerten", "ablehnte", "abgelehnt",
+    "beschrieb", "beschrieben", "bat", "baten", "gebeten", "beschloss", "beschlossen", "entschied",
+    "entschieden", "vertritt", "vertrat", "erhofft", "erhoffte", "formulierte", "formuliert", "bekräftigte",
 }  # fmt: skip
 # Words that look like verb forms above but are almost never cues on their own.
 DE_NOT_CUES = {"teilen", "teil", "stellen", "stelle", "weisen", "weise", "gab", "gaben", "gibt", "führen",
@@ -65,14 +75,17 @@ SEPARABLE = {
     "stellt": {"fest", "klar"}, "warf": {"vor"}, "warfen": {"vor"}, "wirft": {"vor"}, "schlug": {"vor"},
     "schlugen": {"vor"}, "schlägt": {"vor"}, "rief": {"auf"}, "riefen": {"auf"}, "ruft": {"auf"},
     "geht": {"aus", "hervor"}, "ging": {"aus", "hervor"}, "gingen": {"aus"}, "sieht": {"vor"}, "sah": {"vor"},
-    "deutete": {"an"}, "deutet": {"an"}, "lobte": {"ab"},
+    "deutete": {"an"}, "deutet": {"an"}, "hob": {"hervor"}, "hebt": {"hervor"}, "prangerte": {"an"},
+    "prangerten": {"an"}, "prangert": {"an"}, "lehnte": {"ab"}, "lehnten": {"ab"}, "lehnt": {"ab"},
+    "sicherte": {"zu"}, "sicherten": {"zu"}, "sagte": {"zu"},
 }  # fmt: skip
 # Cues that need their particle to count (gab alone is not speech; gab an is).
 NEEDS_PARTICLE = {"teilte", "teilten", "teilt", "wies", "wiesen", "weist", "gab", "gaben", "gibt", "fügte",
                   "fügten", "fügt", "kündigte", "kündigten", "kündigt", "räumte", "räumten", "räumt", "führte",
                   "führten", "führt", "stellte", "stellten", "stellt", "warf", "warfen", "wirft", "schlug",
                   "schlugen", "schlägt", "rief", "riefen", "ruft", "geht", "ging", "gingen", "sieht", "sah",
-                  "deutete", "deutet"}  # fmt: skip
+                  "deutete", "deutet", "hob", "hebt", "prangerte", "prangerten", "prangert", "lehnte", "lehnten",
+                  "lehnt", "sicherte", "sicherten"}  # fmt: skip
 
 EN_SPEECH_VERBS = {
     "said", "says", "say", "told", "tells", "wrote", "writes", "added", "adds", "stated", "states", "warned",
