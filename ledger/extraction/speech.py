@@ -656,7 +656,7 @@ def _free_indirect(doc: _Doc, found: list[Statement]) -> list[Statement]:
         if any(doc.in_quote[k] >= 0 for k in range(lo, hi)):
             last = None
             continue
-        if _has_konjunktiv(doc, lo, hi, strict=True):
+        if _has_konjunktiv(doc, lo, hi, strict=False):
             form = "IndirectFreeIndirect"
         elif any(doc.tokens[k].lower in REPORTATIVE for k in range(lo, hi)):
             form = "FreeIndirect"  # "soll": the reportative modal passes on what was said
