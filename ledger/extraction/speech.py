@@ -653,9 +653,6 @@ def _free_indirect(doc: _Doc, found: list[Statement]) -> list[Statement]:
         if last is None or last.source is None or s - doc.sentence_of(_first_token_at(doc, last.message[1]) - 1) > 1:
             last = None
             continue
-        if any(doc.in_quote[k] >= 0 for k in range(lo, hi)):
-            last = None
-            continue
         if _has_konjunktiv(doc, lo, hi, strict=False):
             form = "IndirectFreeIndirect"
         elif any(doc.tokens[k].lower in REPORTATIVE for k in range(lo, hi)):
