@@ -650,7 +650,7 @@ def _free_indirect(doc: _Doc, found: list[Statement]) -> list[Statement]:
         if here is not None:
             last = here
             continue
-        if last is None or last.source is None or s - doc.sentence_of(_first_token_at(doc, last.message[1]) - 1) > 1:
+        if last is None or s - doc.sentence_of(_first_token_at(doc, last.message[1]) - 1) > 1:
             last = None
             continue
         if _has_konjunktiv(doc, lo, hi, strict=False):
