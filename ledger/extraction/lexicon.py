@@ -31,7 +31,7 @@ DE_SPEECH_VERBS: set[str] = _weak(
     "verkünd", "mahn", "appellier", "droh", "beteuer", "argumentier", "dementier", "leugn", "twitter",
     "post", "bezweifel", "befürcht", "hoff", "vermut", "glaub", "schätz", "klag", "beklag", "lob",
     "fürcht", "frag", "widersprech", "kommentier", "bemerk", "prophezei", "plädier", "signalisier", "unterstell", "beharr", "bilanzier",
-    "resümier", "insistier", "informier", "begründ", "veröffentlich", "würdig", "rechtfertig", "erinner",
+    "resümier", "insistier", "informier", "begründ", "erwart", "wert", "bewert", "veröffentlich", "würdig", "rechtfertig", "erinner",
     "attackier", "beschuldig", "bitt", "bemängel", "anprangern", "beanstand", "protestier", "demonstrier",
     "ermahn", "zusicher", "schilder", "beschreib", "wiederhol", "präzisier", "relativier", "versprech", "mutmaß", "spekulier", "urteil", "bekenn",
 )  # fmt: skip
@@ -58,6 +58,7 @@ DE_SPEECH_VERBS |= {
     "zugesagt", "zusagte", "hervorhob", "hervorgehoben", "anprangerte", "anprangerten", "ablehnte", "abgelehnt",
     "beschrieb", "beschrieben", "bat", "baten", "gebeten", "beschloss", "beschlossen", "entschied",
     "entschieden", "vertritt", "vertrat", "erhofft", "erhoffte", "formulierte", "formuliert", "bekräftigte",
+    "sprechen", "werfen", "gehen", "rufen", "geben", "weisen", "schlagen", "schreiben", "nennen",
 }  # fmt: skip
 # Words that look like verb forms above but are almost never cues on their own.
 DE_NOT_CUES = {"teilen", "teil", "stellen", "stelle", "weisen", "weise", "gab", "gaben", "gibt", "führen",
@@ -75,7 +76,8 @@ SEPARABLE = {
     "stellt": {"fest", "klar"}, "warf": {"vor"}, "warfen": {"vor"}, "wirft": {"vor"}, "schlug": {"vor"},
     "schlugen": {"vor"}, "schlägt": {"vor"}, "rief": {"auf"}, "riefen": {"auf"}, "ruft": {"auf"},
     "geht": {"aus", "hervor"}, "ging": {"aus", "hervor"}, "gingen": {"aus"}, "sieht": {"vor"}, "sah": {"vor"},
-    "deutete": {"an"}, "deutet": {"an"}, "hob": {"hervor"}, "hebt": {"hervor"}, "prangerte": {"an"},
+    "deutete": {"an"}, "deutet": {"an"}, "hob": {"hervor"}, "hebt": {"hervor"}, "gehen": {"aus"}, "werfen": {"vor"}, "rufen": {"auf"},
+    "geben": {"an", "bekannt", "zu"}, "weisen": {"hin"}, "schlagen": {"vor"}, "prangerte": {"an"},
     "prangerten": {"an"}, "prangert": {"an"}, "lehnte": {"ab"}, "lehnten": {"ab"}, "lehnt": {"ab"},
     "sicherte": {"zu"}, "sicherten": {"zu"}, "sagte": {"zu"},
 }  # fmt: skip
@@ -85,7 +87,8 @@ NEEDS_PARTICLE = {"teilte", "teilten", "teilt", "wies", "wiesen", "weist", "gab"
                   "führten", "führt", "stellte", "stellten", "stellt", "warf", "warfen", "wirft", "schlug",
                   "schlugen", "schlägt", "rief", "riefen", "ruft", "geht", "ging", "gingen", "sieht", "sah",
                   "deutete", "deutet", "hob", "hebt", "prangerte", "prangerten", "prangert", "lehnte", "lehnten",
-                  "lehnt", "sicherte", "sicherten"}  # fmt: skip
+                  "lehnt", "sicherte", "sicherten", "gehen", "werfen", "rufen", "geben", "weisen",
+                  "schlagen"}  # fmt: skip
 
 EN_SPEECH_VERBS = {
     "said", "says", "say", "told", "tells", "wrote", "writes", "added", "adds", "stated", "states", "warned",

@@ -620,7 +620,11 @@ def _verb_cues(
             if source is None or doc.lang != "de" or doc.tokens[source[0]].lower in OBJECT_ARTICLES:
                 continue  # no subject, or the phrase found is an object ("Den Schaden schätzt ...")
             if any(doc.tokens[k].lower in {"wird", "wurde", "wurden", "werden"} for k in range(lo, hi)):
-                continue  # passive: the speaker, if named, is in a von-phrase
+                # passive: the speaker, if named, is in a von-phrase ("Von der Opposition wurde ... kritisiert")
+                by = next((k for k in range(lo, i) if doc.tokens[k].lower in ("von", "vom")), None)
+                source = _np_after(doc, by + 1, i) if by is not None else None
+                if source is None:
+                    continue
             span = _span(doc, lo, hi)
             if _overlaps(span, covered):
                 continue
