@@ -158,7 +158,8 @@ PREPOSITIONS = {"am", "im", "in", "auf", "bei", "nach", "vor", "während", "gege
                 "darauf", "so", "ebenfalls", "auch", "zuletzt", "offiziell", "bislang", "bisher", "zunächst",
                 "inzwischen", "mittlerweile", "derzeit", "trotzdem", "dennoch", "somit", "allerdings", "weiterhin",
                 "schon", "morgen", "kürzlich", "gleichzeitig", "ursprünglich", "zuerst", "erneut", "nochmals",
-                "wiederholt", "ausdrücklich", "öffentlich"}  # fmt: skip
+                "wiederholt", "ausdrücklich", "öffentlich", "ende", "anfang", "mitte", "zusammen", "laut",
+                "nachdem", "wegen", "trotz", "angesichts"}  # fmt: skip
 
 # Media: a statement attributed to one of these is relayed (REPORTED), not said first-hand.
 OUTLET_WORDS = (

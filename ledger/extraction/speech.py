@@ -122,9 +122,14 @@ def _verb_cue(doc: _Doc, i: int) -> list[int] | None:
 def _clause_start(doc: _Doc, i: int, floor: int) -> int:
     """First token of the clause holding token ``i`` (after a comma, colon or quotation)."""
     j = i - 1
+    depth = 0  # a parenthesis ("Zwanziger, Präsident des DFB (Verband),") does not end the clause
     while j >= floor:
         tok = doc.tokens[j]
-        if tok.text in CLAUSE_BREAKS or tok.text in END_PUNCT or doc.in_quote[j] >= 0:
+        if tok.text == ")":
+            depth += 1
+        elif tok.text == "(" and depth:
+            depth -= 1
+        elif depth == 0 and (tok.text in CLAUSE_BREAKS or tok.text in END_PUNCT or doc.in_quote[j] >= 0):
             return j + 1
         j -= 1
     return floor
@@ -194,6 +199,8 @@ def _np_after(doc: _Doc, i: int, ceiling: int, limit: int = 14) -> tuple[int, in
             continue
         if tok.text in CLAUSE_BREAKS - {"-"} or tok.text in END_PUNCT:
             break
+        if seen_head and low in lx.ARTICLES and low not in ("des", "der", "eines", "einer"):
+            break  # a second phrase begins: "sagte das Handelsblatt die Situation ..."
         if low in lx.ARTICLES or (low in JOINERS and seen_head):
             j += 1
             continue

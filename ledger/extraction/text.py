@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_TOKEN = re.compile(r"\d+(?:[.,:]\d+)*|\w+(?:[-'’.&]\w+)*-?|[^\w\s]", re.UNICODE)
+_TOKEN = re.compile(r"\d+(?:[.,:]\d+)*(?:-\w+)*|\w+(?:[-'’.&]\w+)*-?|[^\w\s]", re.UNICODE)
 ABBREVIATIONS = {
     "dr", "prof", "nr", "st", "ca", "bzw", "vgl", "z", "b", "u", "a", "usw", "etc", "mr", "mrs", "ms", "jr",
     "sen", "rep", "gen", "gov", "lt", "col", "sgt", "inc", "ltd", "co", "corp", "vs", "no", "abs", "art",
