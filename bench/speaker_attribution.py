@@ -159,7 +159,10 @@ def seed_report() -> list[str]:
             for a in corpus["actors"]
         ]
     )  # fmt: skip
-    lines = ["| article | corpus claims | found with right speaker | passage found, other speaker | candidates | candidates not in corpus |", "|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| article | corpus claims | found with right speaker | passage found, other speaker | candidates | candidates not in corpus |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     totals = [0, 0, 0, 0, 0]
     for source in corpus["sources"]:
         text = (demo / source["text_file"]).read_text("utf-8")
@@ -265,11 +268,17 @@ def main() -> int:
     if args.speed:
         seconds, words = speed()
         print(f"speed: {words} words in {seconds * 1000:.0f} ms")
-        report += ["", f"Speed: a {words:,}-word German article (seed texts repeated) in **{seconds * 1000:.0f} ms** (best of 3; target < 1 s)."]
+        report += [
+            "",
+            f"Speed: a {words:,}-word German article (seed texts repeated) in **{seconds * 1000:.0f} ms** (best of 3; target < 1 s).",
+        ]
     if args.write:
         from results_file import write_section
 
-        write_section("speaker-attribution", "## Speaker attribution: SpkAtt-2023 (bench/speaker_attribution.py)\n\n" + "\n".join(report) + "\n")
+        write_section(
+            "speaker-attribution",
+            "## Speaker attribution: SpkAtt-2023 (bench/speaker_attribution.py)\n\n" + "\n".join(report) + "\n",
+        )
     return 0
 
 

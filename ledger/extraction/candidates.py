@@ -86,14 +86,20 @@ def _words(text: str) -> list[str]:
 
 
 def _contains(haystack: list[str], needle: list[str]) -> bool:
-    """``needle`` occurs as consecutive words of ``haystack`` (a genitive s allowed: Trumps, Merz')."""
+    return _find(haystack, needle) >= 0
+
+
+def _find(haystack: list[str], needle: list[str]) -> int:
+    """Where ``needle`` ends as consecutive words of ``haystack`` (a genitive s allowed:
+    Trumps, Merz'), the last occurrence; -1 when it does not occur."""
     n = len(needle)
+    found = -1
     if n == 0:
-        return False
+        return found
     for i in range(len(haystack) - n + 1):
         if all(h == w or h == w + "s" for h, w in zip(haystack[i : i + n], needle, strict=True)):
-            return True
-    return False
+            found = i + n
+    return found
 
 
 class ActorIndex:
@@ -114,18 +120,26 @@ class ActorIndex:
                     self.names.append((1, actor, parts[-1:]))
 
     def by_name(self, mention: str) -> tuple[KnownActor | None, str]:
+        """The actor the mention names. Of several, the one named last wins (the head of a German
+        or English noun phrase comes last: "Frankreichs Präsident Emmanuel Macron" is Macron), unless
+        the mention joins speakers with "und"/"and"."""
         words = _words(mention)
-        best: dict[str, tuple[int, KnownActor]] = {}
+        best: dict[str, tuple[int, int, KnownActor]] = {}
         for level, actor, name in self.names:
-            if _contains(words, name) and best.get(actor.key, (0, actor))[0] < level:
-                best[actor.key] = (level, actor)
+            end = _find(words, name)
+            if end >= 0 and best.get(actor.key, (0, -1, actor))[:2] < (level, end):
+                best[actor.key] = (level, end, actor)
         if not best:
             return None, ""
-        top = max(level for level, _ in best.values())
-        winners = [actor for level, actor in best.values() if level == top]
+        top = max(level for level, _, _ in best.values())
+        winners = sorted(((end, actor) for level, end, actor in best.values() if level == top), key=lambda x: x[0])
+        how = "name or alias" if top == 2 else "surname"
         if len(winners) == 1:
-            return winners[0], "name or alias" if top == 2 else "surname"
-        return None, "ambiguous: " + ", ".join(sorted(a.key for a in winners))
+            return winners[0][1], how
+        keys = ", ".join(sorted(a.key for _, a in winners))
+        if {"und", "and", "sowie"} & set(words) or winners[-1][0] == winners[-2][0]:
+            return None, f"several speakers or ambiguous: {keys}"
+        return winners[-1][1], f"{how} (the last of {keys})"
 
     def by_role(self, mention: str) -> tuple[KnownActor | None, str]:
         words = normalise(mention).split()
@@ -351,8 +365,10 @@ def candidates_from(
         if mention is None:
             notes.append("no speaker found: name one")
             confidence -= 0.2
-        elif mention.lower() in pronouns:
+        elif mention.lower() in pronouns or mention.lower() in ANAPHORIC:
             actor, why = _resolve_pronoun(out, st.sentence)
+            if actor is None and st.source is not None:
+                actor, why = _named_before(text, index, st.source[0], frame_start=st.frame[0], fallback=why)
             notes.append(why)
             if actor is None:
                 confidence -= 0.2
@@ -407,6 +423,25 @@ def candidates_from(
             )
         )
     return out
+
+
+ANAPHORIC = {"demnach", "danach", "wonach"}  # "Demnach ...": the report or speaker just named
+
+
+def _named_before(
+    text: str, index: ActorIndex, at: int, *, frame_start: int, fallback: str
+) -> tuple[KnownActor | None, str]:
+    """A pronoun's antecedent among the known persons named in the text just before it
+    (this sentence and about two before), when exactly one is named there."""
+    window = text[max(0, min(frame_start, at) - 400) : at]
+    words = _words(window)
+    named = {a.key: a for level, a, name in index.names if a.kind == "PERSON" and _contains(words, name)}
+    if len(named) == 1:
+        actor = next(iter(named.values()))
+        return actor, f"pronoun resolved to {actor.key!r}, the only known person named just before"
+    if named:
+        return None, "pronoun could be any of " + ", ".join(sorted(named)) + ": choose"
+    return None, fallback
 
 
 def _resolve_pronoun(earlier: list[Candidate], sentence: int) -> tuple[KnownActor | None, str]:

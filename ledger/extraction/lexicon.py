@@ -58,7 +58,7 @@ DE_SPEECH_VERBS |= {
     "zugesagt", "zusagte", "hervorhob", "hervorgehoben", "anprangerte", "anprangerten", "ablehnte", "abgelehnt",
     "beschrieb", "beschrieben", "bat", "baten", "gebeten", "beschloss", "beschlossen", "entschied",
     "entschieden", "vertritt", "vertrat", "erhofft", "erhoffte", "formulierte", "formuliert", "bekräftigte",
-    "sprechen", "werfen", "gehen", "rufen", "geben", "weisen", "schlagen", "schreiben", "nennen",
+    "sprechen", "werfen", "gehen", "rufen", "geben", "weisen", "schlagen", "nennen",
 }  # fmt: skip
 # Words that look like verb forms above but are almost never cues on their own.
 DE_NOT_CUES = {"teilen", "teil", "stellen", "stelle", "weisen", "weise", "gab", "gaben", "gibt", "führen",
@@ -159,7 +159,8 @@ PREPOSITIONS = {"am", "im", "in", "auf", "bei", "nach", "vor", "während", "gege
                 "inzwischen", "mittlerweile", "derzeit", "trotzdem", "dennoch", "somit", "allerdings", "weiterhin",
                 "schon", "morgen", "kürzlich", "gleichzeitig", "ursprünglich", "zuerst", "erneut", "nochmals",
                 "wiederholt", "ausdrücklich", "öffentlich", "ende", "anfang", "mitte", "zusammen", "laut",
-                "nachdem", "wegen", "trotz", "angesichts"}  # fmt: skip
+                "nachdem", "wegen", "trotz", "angesichts", "zusätzlich", "letzte", "vergangene", "vorige",
+                "kommende", "nächste", "diesmal", "jüngst", "demnächst"}  # fmt: skip
 
 # Media: a statement attributed to one of these is relayed (REPORTED), not said first-hand.
 OUTLET_WORDS = (

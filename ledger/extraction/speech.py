@@ -216,8 +216,11 @@ def _np_after(doc: _Doc, i: int, ceiling: int, limit: int = 14) -> tuple[int, in
             if not seen_head:
                 return (j, j + 1)
             break
-        if doc.lang == "de" and _adjective(tok) and j + 1 < ceiling and (
-            doc.tokens[j + 1].is_capitalised or _adjective(doc.tokens[j + 1])
+        if (
+            doc.lang == "de"
+            and _adjective(tok)
+            and j + 1 < ceiling
+            and (doc.tokens[j + 1].is_capitalised or _adjective(doc.tokens[j + 1]))
         ):
             j += 1  # an adjective before its noun
             continue
@@ -368,7 +371,10 @@ def find_statements(text: str, lang: str = "de") -> list[Statement]:
     for st in found:
         points = [st.message[0], st.message[1] - 1, *(s for s, _ in st.cue)]
         sentences_of = [doc.sentence_of(_first_token_at(doc, p + 1) - 1) for p in points]
-        st.frame = (doc.tokens[doc.bounds[min(sentences_of)][0]].start, doc.tokens[doc.bounds[max(sentences_of)][1] - 1].end)
+        st.frame = (
+            doc.tokens[doc.bounds[min(sentences_of)][0]].start,
+            doc.tokens[doc.bounds[max(sentences_of)][1] - 1].end,
+        )
     return found
 
 
@@ -489,12 +495,20 @@ def _prepositional(
             elif i - 1 > lo and doc.tokens[i - 1].lower.endswith(lx.DE_NACH_NOUNS):
                 # postposition: "ihrer Meinung nach", "dem Vernehmen nach"
                 k = i - 1
-                while k - 1 >= lo and doc.tokens[k - 1].lower not in {"die", "das"} and (
-                    doc.tokens[k - 1].lower in NACH_DETERMINERS or _adjective(doc.tokens[k - 1])
+                while (
+                    k - 1 >= lo
+                    and doc.tokens[k - 1].lower not in {"die", "das"}
+                    and (doc.tokens[k - 1].lower in NACH_DETERMINERS or _adjective(doc.tokens[k - 1]))
                 ):
                     k -= 1
                 cue, source = [i], (k, i)
-        elif low == "berufung" and i > lo and doc.tokens[i - 1].lower == "unter" and i + 1 < hi and doc.tokens[i + 1].lower == "auf":
+        elif (
+            low == "berufung"
+            and i > lo
+            and doc.tokens[i - 1].lower == "unter"
+            and i + 1 < hi
+            and doc.tokens[i + 1].lower == "auf"
+        ):
             cue, source = [i - 1, i, i + 1], _np_after(doc, i + 2, hi)
         elif low in ("demnach", "danach", "wonach") and doc.lang == "de" and (low != "danach" or i == lo):
             cue, source = [i], (i, i + 1)  # "Demnach ...": the report just named speaks on
