@@ -226,3 +226,22 @@ def test_channel_attribution_and_no_forced_topic() -> None:
 def test_no_date_falls_back_to_publication_marked_approximate() -> None:
     (cand,) = extract("Merz sagte, die Lage sei ernst.", PUBLISHED, actors=ACTORS)
     assert cand.stated["date"] == "2025-03-14" and cand.stated["approximate"] is True
+
+
+def test_the_actor_named_last_heads_the_mention_and_coordination_stays_open() -> None:
+    actors = [*ACTORS, KnownActor("france", "France", kind="STATE", aliases=("Frankreich",))]
+    (head,) = extract("Frankreichs Präsident Emmanuel Macron sagte, Europa sei bereit.", PUBLISHED, actors=actors)
+    assert head.actor == "emmanuel-macron"
+    (both,) = extract("Merz und Macron erklärten, Europa sei bereit.", PUBLISHED, actors=actors)
+    assert both.actor is None and "several speakers" in both.notes[0]
+
+
+def test_a_pronoun_finds_the_one_known_person_named_before_it() -> None:
+    text = "Selenskyj reiste am Montag nach Paris. Dort sagte er, die Ukraine brauche Luftabwehr."
+    (cand,) = extract(text, PUBLISHED, actors=ACTORS)
+    assert cand.speaker == "er" and cand.actor == "volodymyr-zelensky"
+
+
+def test_guillemets_in_either_direction_and_glued_marks() -> None:
+    text = "Er sagte »Wir bleiben hier« und sie: «Wir gehen jetzt» – dann ging er."
+    assert [text[s:e] for s, e in quotations(text)] == ["»Wir bleiben hier«", "«Wir gehen jetzt»"]

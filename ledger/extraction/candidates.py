@@ -131,14 +131,16 @@ class ActorIndex:
                 best[actor.key] = (level, end, actor)
         if not best:
             return None, ""
+        if len(best) > 1 and {"und", "and", "sowie"} & set(words):
+            return None, "several speakers: " + ", ".join(sorted(best)) + "; one claim each"
         top = max(level for level, _, _ in best.values())
         winners = sorted(((end, actor) for level, end, actor in best.values() if level == top), key=lambda x: x[0])
         how = "name or alias" if top == 2 else "surname"
         if len(winners) == 1:
             return winners[0][1], how
         keys = ", ".join(sorted(a.key for _, a in winners))
-        if {"und", "and", "sowie"} & set(words) or winners[-1][0] == winners[-2][0]:
-            return None, f"several speakers or ambiguous: {keys}"
+        if winners[-1][0] == winners[-2][0]:
+            return None, f"ambiguous: {keys}"
         return winners[-1][1], f"{how} (the last of {keys})"
 
     def by_role(self, mention: str) -> tuple[KnownActor | None, str]:
