@@ -107,14 +107,54 @@ def annotate(document: dict[str, Any], name: str) -> tuple[dict[str, Any], float
     return {**document, "Annotations": annotations}, seconds
 
 
-def run(input_dir: Path, output_dir: Path, split: str) -> tuple[list[str], float, int]:
+def naive(text: str) -> list[dict[str, Any]]:
+    """The naive baseline of the task description: quotations plus a list of speech verbs. Every
+    quotation of three words or more whose sentence has a speech verb is a Direct message; the
+    capitalised word next to the verb is its source."""
+    from ledger.extraction.lexicon import DE_SPEECH_VERBS
+    from ledger.extraction.text import quotations, sentences, tokenize
+
+    tokens = tokenize(text)
+    spans = [(s.start, s.end, s.tokens) for s in sentences(text, tokens)]
+    out = []
+    for qs, qe in quotations(text):
+        if len(text[qs:qe].split()) < 3:
+            continue
+        sentence = next((t for s, e, t in spans if s <= qs < e), ())
+        verbs = [i for i, t in enumerate(sentence) if t.lower in DE_SPEECH_VERBS and not qs <= t.start < qe]
+        if not verbs:
+            continue
+        i = verbs[0]
+        near = [t for t in sentence[max(0, i - 1) : i + 2] if t.is_capitalised and not qs <= t.start < qe]
+        source = (near[0].start, near[0].end) if near else None
+        out.append({"message": (qs, qe), "cue": [(sentence[i].start, sentence[i].end)], "source": source})
+    return out
+
+
+def annotate_naive(document: dict[str, Any]) -> tuple[dict[str, Any], float]:
+    text, spans = join_tokens([s["Tokens"] for s in document["Sentences"]])
+    started = time.perf_counter()
+    found = naive(text)
+    seconds = time.perf_counter() - started
+    annotations = [
+        {
+            "Addr": [], "Cue": [r for s, e in f["cue"] for r in refs(spans, s, e)], "Form": "Direct", "Frame": [],
+            "HasNested": False, "IsNested": False, "Message": refs(spans, *f["message"]), "STWR": "Speech",
+            "Source": refs(spans, *f["source"]) if f["source"] else [],
+        }
+        for f in found
+    ]  # fmt: skip
+    return {**document, "Annotations": annotations}, seconds
+
+
+def run(input_dir: Path, output_dir: Path, split: str, baseline: bool = False) -> tuple[list[str], float, int]:
     output_dir.mkdir(parents=True, exist_ok=True)
     names = sorted(n for n in os.listdir(input_dir) if n.endswith(".json") and in_split(n, split))
     total = 0.0
     words = 0
     for name in names:
         document = json.loads((input_dir / name).read_text("utf-8"))
-        predicted, seconds = annotate(document, name)
+        predicted, seconds = annotate_naive(document) if baseline else annotate(document, name)
         total += seconds
         words += sum(len(s["Tokens"]) for s in document["Sentences"])
         (output_dir / name).write_text(json.dumps(predicted, ensure_ascii=False), encoding="utf-8")
@@ -204,8 +244,9 @@ def _published(value: Any) -> date:
     return date(*parts)
 
 
-def speed() -> tuple[float, int]:
-    """Seconds to extract from a 10,000-word German article (the seed texts repeated), best of 3."""
+def speed() -> tuple[float, float, int]:
+    """Seconds to extract from a 10,000-word German article (the seed texts repeated), best of 3,
+    for the rules and for the naive baseline."""
     demo = Path(__file__).resolve().parent.parent / "api" / "demo" / "seeds"
     base = "\n\n".join(p.read_text("utf-8") for p in sorted(demo.glob("*.txt")))
     text = base
@@ -213,12 +254,15 @@ def speed() -> tuple[float, int]:
         text += "\n\n" + base
     words = text.split()
     text = " ".join(words[:10_000])
-    best = float("inf")
+    best = naive_best = float("inf")
     for _ in range(3):
         started = time.perf_counter()
         extract(text, date(2026, 1, 1), lang="de")
         best = min(best, time.perf_counter() - started)
-    return best, 10_000
+        started = time.perf_counter()
+        naive(text)
+        naive_best = min(naive_best, time.perf_counter() - started)
+    return best, naive_best, 10_000
 
 
 SCORE_KEYS = [
@@ -235,6 +279,7 @@ def main() -> int:
     parser.add_argument("--score", type=Path, metavar="EVAL_DIR", help="run the official scorer (needs numpy, scipy)")
     parser.add_argument("--seeds", action="store_true", help="also report on the demo corpus's seed articles")
     parser.add_argument("--speed", action="store_true", help="also time a 10,000-word article")
+    parser.add_argument("--baseline", action="store_true", help="also run the naive baseline (quotes + verbs)")
     parser.add_argument("--write", action="store_true", help="score dev and heldout and write RESULTS.md")
     args = parser.parse_args()
 
@@ -249,28 +294,33 @@ def main() -> int:
         "| split | documents | Messages F1 | Roles F1 | Joint F1 | Simplified Messages F1 | Simplified Source F1 | Simplified Joint F1 | extraction time |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]  # fmt: skip
+    systems = [(False, ""), (True, " (naive baseline)")] if args.baseline or args.write else [(False, "")]
     for split in splits:
-        out = args.output / split if args.write else args.output
-        names, seconds, words = run(args.input, out, split)
-        line = f"{split}: {len(names)} documents, {words} tokens, extraction {seconds:.2f}s"
-        if args.score:
-            scores = score(args.input, out, names, args.score)
-            figures = [scores.get(k, float("nan")) for group in SCORE_KEYS for k in group]
-            line += " | " + " ".join(f"{k}={scores.get(k, float('nan')):.3f}" for g in SCORE_KEYS for k in g)
-            report.append(
-                f"| {split} | {len(names)} | " + " | ".join(f"{x:.3f}" for x in figures) + f" | {seconds:.2f}s |"
-            )
-        print(line)
+        for baseline, label in systems:
+            out = (args.output / split if args.write else args.output) / ("naive" if baseline else "rules")
+            names, seconds, words = run(args.input, out, split, baseline)
+            line = f"{split}{label}: {len(names)} documents, {words} tokens, extraction {seconds:.2f}s"
+            if args.score:
+                scores = score(args.input, out, names, args.score)
+                figures = [scores.get(k, float("nan")) for group in SCORE_KEYS for k in group]
+                line += " | " + " ".join(f"{k}={scores.get(k, float('nan')):.3f}" for g in SCORE_KEYS for k in g)
+                report.append(
+                    f"| {split}{label} | {len(names)} | " + " | ".join(f"{x:.3f}" for x in figures)
+                    + f" | {seconds:.2f}s |"
+                )  # fmt: skip
+            print(line)
     if args.seeds:
         seeds = seed_report()
         print("\n".join(seeds))
         report += ["", "Seed articles (demo corpus, `api/demo`):", "", *seeds]
     if args.speed:
-        seconds, words = speed()
-        print(f"speed: {words} words in {seconds * 1000:.0f} ms")
+        seconds, naive_seconds, words = speed()
+        print(f"speed: {words} words in {seconds * 1000:.0f} ms (naive baseline {naive_seconds * 1000:.0f} ms)")
         report += [
             "",
-            f"Speed: a {words:,}-word German article (seed texts repeated) in **{seconds * 1000:.0f} ms** (best of 3; target < 1 s).",
+            f"Speed: a {words:,}-word German article (seed texts repeated) in **{seconds * 1000:.0f} ms** "
+            f"(best of 3; target < 1 s); the naive baseline takes {naive_seconds * 1000:.0f} ms on the same text "
+            f"(ratio {seconds / naive_seconds:.1f}x).",
         ]
     if args.write:
         from results_file import write_section
