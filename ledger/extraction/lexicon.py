@@ -68,8 +68,8 @@ DE_NOT_CUES = {"teilen", "teil", "stellen", "stelle", "weisen", "weise", "gab", 
                "deute", "deutet", "deutete", "fragt", "fragte", "lob", "gelobt"}  # fmt: skip
 # Separable particles that complete a cue ("teilte ... mit", "wies ... hin", "gab ... an").
 SEPARABLE = {
-    "teilte": {"mit"}, "teilten": {"mit"}, "teilt": {"mit"}, "wies": {"hin", "darauf"}, "wiesen": {"hin"},
-    "weist": {"hin"}, "gab": {"an", "bekannt", "zu"}, "gaben": {"an", "bekannt", "zu"}, "gibt": {"an", "bekannt", "zu"},
+    "teilte": {"mit"}, "teilten": {"mit"}, "teilt": {"mit"}, "wies": {"hin", "zurück"}, "wiesen": {"hin", "zurück"},
+    "weist": {"hin", "zurück"}, "gab": {"an", "bekannt", "zu"}, "gaben": {"an", "bekannt", "zu"}, "gibt": {"an", "bekannt", "zu"},
     "fügte": {"hinzu"}, "fügten": {"hinzu"}, "fügt": {"hinzu"}, "kündigte": {"an"}, "kündigten": {"an"},
     "kündigt": {"an"}, "räumte": {"ein"}, "räumten": {"ein"}, "räumt": {"ein"}, "führte": {"aus"},
     "führten": {"aus"}, "führt": {"aus"}, "stellte": {"fest", "klar"}, "stellten": {"fest", "klar"},
