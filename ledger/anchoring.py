@@ -196,8 +196,9 @@ def _near_miss(text: str, exact: str) -> str:
     at = folded.find(needle[:lo])
     origin = _folded_source(text).origin
     s = origin[at]
+    parted = origin[at + lo]  # where the source's own characters part from the passage
     return (
         f" (even after treating typographic quotes, dashes and whitespace as their plain forms): "
         f"the first {lo} characters match at {s}, then the source has "
-        f"{folded[at + lo : at + lo + 20]!r} where the passage has {needle[lo : lo + 20]!r}"
+        f"{text[parted : parted + 20]!r} where the passage has {needle[lo : lo + 20]!r}"
     )
