@@ -121,3 +121,21 @@ def test_import_by_words_stores_offsets_and_rejects_ambiguity(database_url: str,
         stored = ledger.get_claim("zelensky-nato-1").content["passage"]
     assert TEXT[stored["start"] : stored["end"]] == "Die Ukraine gehöre in die Nato"
     assert stored["suffix"] == TEXT[stored["end"] : stored["end"] + c.QUOTE_CONTEXT]
+
+
+def test_a_revision_may_move_the_passage_by_words(database_url: str) -> None:
+    with ClaimsLedger.open(database_url) as ledger:
+        with ledger.batch("curator") as batch:
+            batch.register_source(c.parse_source(source()))
+            batch.register_actor(c.parse_actor(actor()))
+            batch.define_topic(c.parse_topic(topic()))
+            batch.record_claim(c.parse_claim(claim()))
+        changes = c.parse_changes({"passage": {"exact": "Nato-Mitgliedschaft der Ukraine sei nicht realistisch"}})
+        revised = ledger.revise_claim(c.ReviseClaim("hegseth-nato-1", 1, changes, "shorter passage"), "curator")
+        stored = revised.content["passage"]
+        assert TEXT[stored["start"] : stored["end"]] == "Nato-Mitgliedschaft der Ukraine sei nicht realistisch"
+        with pytest.raises(BadInput) as error:
+            ledger.revise_claim(
+                c.ReviseClaim("hegseth-nato-1", 2, c.parse_changes({"passage": {"exact": "Ukraine"}}), "x"), "curator"
+            )
+        assert error.value.field == "passage.exact" and "occurs 2 times" in error.value.message

@@ -57,8 +57,11 @@ def test_direct_quote_after_a_colon_with_the_speaker_before() -> None:
     assert parts["message"] == "„Wir brauchen mehr Luftabwehr, und zwar jetzt.“"
 
 
-def test_a_short_scare_quote_is_no_statement() -> None:
+def test_a_short_scare_quote_or_a_quoted_name_is_no_statement() -> None:
     assert find_statements("Das Schiff „Graf Zeppelin“ wurde gefunden.") == []
+    assert find_statements("Er sagte, die „Partei der Volksmacht für Freiheit“ sei verboten.")[0].form == "Indirect"
+    form, parts = one("„Jeder Tag ohne Patriot kostet Leben“, schrieb Selenskyj.")  # German capitalises nouns
+    assert form == "Direct" and parts["source"] == "Selenskyj"
 
 
 def test_indirect_speech_with_konjunktiv_after_a_speech_verb() -> None:
