@@ -580,6 +580,9 @@ NACH_DETERMINERS = lx.ARTICLES | {"eigenen", "eigenem", "seiner", "ihrer", "sein
                                   "jüngsten", "neuesten", "vorläufigen"}  # fmt: skip
 
 
+RELATIVE_ONLY = {"dessen", "deren", "denen", "welche", "welcher", "welches", "which", "who", "whose"}
+
+
 def _verb_cues(
     doc: _Doc, s: int, lo: int, hi: int, found: list[Statement], used: set[int], covered: list[Span]
 ) -> None:
@@ -596,6 +599,9 @@ def _verb_cues(
         limit = min(hi, j + 12)
         while j < limit:
             tok = doc.tokens[j]
+            if tok.text == "," and j + 1 < hi and doc.tokens[j + 1].lower in RELATIVE_ONLY:
+                j = _clause_end(doc, j + 1, hi)  # a relative clause on the speaker: the message comes after it
+                continue
             if tok.text in (",", ":") and j + 1 < hi and doc.in_quote[j + 1] < 0:
                 m_first = j + 1
                 m_end = _trim_end(doc, m_first, hi)
@@ -647,11 +653,7 @@ def _verb_cues(
             if source is None or doc.lang != "de" or doc.tokens[source[0]].lower in OBJECT_ARTICLES:
                 continue  # no subject, or the phrase found is an object ("Den Schaden schätzt ...")
             if any(doc.tokens[k].lower in {"wird", "wurde", "wurden", "werden"} for k in range(lo, hi)):
-                # passive: the speaker, if named, is in a von-phrase ("Von der Opposition wurde ... kritisiert")
-                by = next((k for k in range(lo, i) if doc.tokens[k].lower in ("von", "vom")), None)
-                source = _np_after(doc, by + 1, i) if by is not None else None
-                if source is None:
-                    continue
+                continue  # passive: rarely a statement of its own
             span = _span(doc, lo, hi)
             if _overlaps(span, covered):
                 continue
