@@ -49,7 +49,11 @@ SDL_PATH = Path(__file__).with_name("schema.graphql")
 PARSER_CACHE_SIZE = 512
 VALIDATION_CACHE_SIZE = 512
 
-AS_OF = "The date in the world the answer is for (default: today). A claim counts once its whole stated period lies on or before it."
+AS_OF = (
+    "The date in the world the answer is for (default: today). A claim counts from its `countsFrom`: the end of its "
+    "stated period or the last day of its source's publication, whichever is earlier."
+)
+NAMES = " `actor` and `topic` take a key, a name, an alias or a title (any case, accents optional)."
 KNOWN_AT = "The ledger record time to answer at (default: now): what the ledger said then, before later corrections."
 
 
@@ -58,20 +62,24 @@ class Query:
     position: Position | None = strawberry.field(
         resolver=reading.position,
         description="Where `actor` stands on `topic` as of `asOf`, and since when; null when no claim qualifies. "
-        + AS_OF,
+        + AS_OF
+        + NAMES,
     )
     positions: list[Position] = strawberry.field(
         resolver=reading.positions,
-        description="The current stance of every actor on every topic (filter by actor or topic key).",
+        description="The current stance of every actor on every topic (filter by actor or topic)." + NAMES,
     )
     timeline: list[PositionChange] = strawberry.field(
-        resolver=reading.timeline, description="Each change of `actor`'s stance on `topic`, oldest first. " + KNOWN_AT
+        resolver=reading.timeline,
+        description="Each change of `actor`'s stance on `topic`, oldest first. " + KNOWN_AT + NAMES,
     )
     claim: Claim | None = strawberry.field(
         resolver=reading.claim, description="A claim by UUID or key, in the version current at `knownAt`."
     )
     claims: ClaimConnection = strawberry.field(
-        resolver=reading.claims, description="Claims matching a filter, ordered by statement date (keyset pages)."
+        resolver=reading.claims,
+        description="Claims matching a filter, ordered by countsFrom, then the start of the stated period, then "
+        "log order (keyset pages).",
     )
     actors: list[Actor] = strawberry.field(
         resolver=reading.actors, description="Actors whose key, name or alias contains `search` (any case)."

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
 from projections.db import CHUNK, Connection, RowWriter
+from projections.names import ACTOR, TOPIC, name_rows
 from projections.values import dumps, loads, period, precision_of, search_text, to_us
 
 T = TypeVar("T")
@@ -38,7 +39,7 @@ VERSION_COLUMNS = (
     "position", "claim_id", "version", "event", "known_from_us", "recorded_by", "reason", "changes", "key",
     "first_position", "first_recorded_us", "first_recorded_by", "actor", "topic", "stance", "summary",
     "quote_text", "quote_language", "value", "conditions", "stated_date", "stated_precision",
-    "stated_approximate", "stated_note", "stated_earliest", "stated_latest", "channel", "source_id",
+    "stated_approximate", "stated_note", "stated_earliest", "stated_latest", "counts_from", "channel", "source_id",
     "passage_start", "passage_end", "passage_exact", "passage_prefix", "passage_suffix", "attribution", "links",
     "retracted", "retraction_reason", "search",
 )  # fmt: skip
@@ -197,13 +198,22 @@ class Changes:
     streamed into the table, then :meth:`flush` for the rest.
     """
 
-    def __init__(self, conn: Connection, known_pairs: set[tuple[str, str]] | None = None) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        known_pairs: set[tuple[str, str]] | None = None,
+        published: dict[str, str] | None = None,
+    ) -> None:
         self.conn = conn
         self.known_pairs = known_pairs or set()  # already in rm_pairs: not inserted again
         self.claims: dict[str, ClaimState] = {}
         self.closed: list[tuple[int, int]] = []  # (position, known_to_us) of replaced versions
         self.pairs: set[tuple[str, str]] = set()
         self.entities = {t.name: Entities(t) for t in (ACTORS, TOPICS, SOURCES, API_KEYS)}
+        # Source id -> last day of its publication (ISO); the projector keeps it between batches
+        # (values follow from the log alone, so one from a batch that rolled back is still right).
+        self.published: dict[str, str] = {} if published is None else published
+        self.republished: dict[str, str] = {}  # sources whose publication date a Source.Revised changed
         self.write_version: RowWriter = _no_writer
 
     def preload(self, events: Sequence[Event]) -> None:
@@ -230,6 +240,23 @@ class Changes:
                 self.claims[state.id] = state
         for table, ids in others.items():
             self.entities[table].preload(self.conn, ids)
+        self._preload_published(events, created)
+
+    def _preload_published(self, events: Sequence[Event], created: set[str]) -> None:
+        """The publication date of every source a claim event of this batch cites (the claim's bound)."""
+        cited = [state.content["source"] for state in self.claims.values()]
+        for e in events:
+            if e.topic == CLAIM_RECORDED:
+                cited.append(e.data["content"]["source"])
+            elif e.topic == CLAIM_REVISED and "source" in e.data["changes"]:
+                cited.append(e.data["changes"]["source"]["after"])
+        wanted = [i for i in dict.fromkeys(map(str, cited)) if i not in created and i not in self.published]
+        for chunk in _chunks(wanted):
+            among, params = self.conn.in_list(chunk, "uuid")
+            for source_id, metadata in self.conn.execute(
+                f"SELECT id, metadata FROM rm_sources WHERE id {among}", params
+            ):
+                self.published[str(source_id)] = published_latest(loads(metadata))
 
     def apply(self, events: Sequence[Event], write_version: RowWriter) -> None:
         self.write_version = write_version
@@ -264,6 +291,8 @@ class Changes:
             search = summary.casefold()
         stated = c["stated"]
         earliest, latest = period(stated["date"])
+        # A statement cannot be later than the publication that reports it.
+        counts_from = min(latest, self.published[c["source"]])
         passage = c["passage"]
         links = c["links"]
         self.write_version(
@@ -273,7 +302,7 @@ class Changes:
                 state.first_recorded_us, state.first_recorded_by, c["actor"], c["topic"], c["stance"],
                 summary, quote_text, quote["language"] if quote else None, c.get("value"), c.get("conditions"),
                 stated["date"], stated.get("precision") or precision_of(stated["date"]),
-                bool(stated.get("approximate")), stated.get("note"), earliest, latest, c.get("channel"),
+                bool(stated.get("approximate")), stated.get("note"), earliest, latest, counts_from, c.get("channel"),
                 c["source"], passage["start"], passage["end"], passage["exact"], passage.get("prefix", ""),
                 passage.get("suffix", ""), c["attribution"], dumps(links) if links else "[]", state.retracted,
                 state.retraction_reason, search,
@@ -286,6 +315,15 @@ class Changes:
         conn = self.conn
         for entities in self.entities.values():
             entities.flush(conn)
+        self._flush_names()
+        for source_id, published in self.republished.items():
+            # No command revises a source's publication today; if one does, the bound of
+            # every claim citing it follows (in every version: the bound is derived data).
+            conn.execute(
+                "UPDATE rm_claim_versions SET counts_from = CASE WHEN stated_latest < ? THEN stated_latest ELSE ? END"
+                " WHERE source_id = ?",
+                (published, published, source_id),
+            )
         for chunk in _chunks(self.closed):
             closed, params = conn.rows_cte("closed", ("position", "known_to_us"), ("bigint", "bigint"), chunk)
             conn.execute(
@@ -300,6 +338,38 @@ class Changes:
                 " SELECT actor, topic FROM pairs WHERE true ON CONFLICT DO NOTHING",
                 params,
             )
+
+    def _flush_names(self) -> None:
+        """Rewrite the ``rm_names`` rows of every actor and topic this batch registered or revised."""
+        rows: list[tuple[str, str, str, str, str]] = []
+        renamed: list[tuple[str, str]] = []
+        for table, kind in ((ACTORS.name, ACTOR), (TOPICS.name, TOPIC)):
+            entities = self.entities[table]
+            for state in (*entities.new.values(), *entities.changed.values()):
+                rows.extend(_names(kind, state))
+                if state["id"] not in entities.new:
+                    renamed.append((kind, state["key"]))
+        for chunk in _chunks(renamed):
+            gone, params = self.conn.rows_cte("gone", ("kind", "key"), ("text", "text"), chunk)
+            self.conn.execute(
+                f"WITH {gone} DELETE FROM rm_names WHERE EXISTS"
+                " (SELECT 1 FROM gone WHERE gone.kind = rm_names.kind AND gone.key = rm_names.key)",
+                params,
+            )
+        if rows:
+            self.conn.insert_rows("rm_names", ("kind", "folded", "key", "how", "label"), rows)
+
+
+def _names(kind: str, state: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    if kind == ACTOR:
+        profile = state["profile"]
+        return name_rows(kind, state["key"], profile["name"], [profile["name"], *(profile.get("aliases") or [])])
+    return name_rows(kind, state["key"], state["title"], [state["title"]])
+
+
+def published_latest(metadata: dict[str, Any]) -> str:
+    """The last day (ISO) of a source's publication date, which may itself be partial."""
+    return period(metadata["published"]["date"])[1]
 
 
 def _no_writer(row: Sequence[Any]) -> None:
@@ -387,6 +457,7 @@ def topic_revised(changes: Changes, e: Event) -> None:
 
 def source_registered(changes: Changes, e: Event) -> None:
     d = e.data
+    changes.published[e.originator_id] = published_latest(d["metadata"])
     changes.entities[SOURCES.name].add(
         {
             "id": e.originator_id,
@@ -404,6 +475,10 @@ def source_revised(changes: Changes, e: Event) -> None:
     if state is not None:
         for field, change in e.data["changes"].items():
             state["metadata"][field] = change["after"]
+        if "published" in e.data["changes"]:
+            changes.published[e.originator_id] = changes.republished[e.originator_id] = published_latest(
+                state["metadata"]
+            )
 
 
 def api_key_issued(changes: Changes, e: Event) -> None:
@@ -426,6 +501,9 @@ def api_key_revoked(changes: Changes, e: Event) -> None:
         state["revoked"] = True
         state["revoked_reason"] = e.data["reason"]
 
+
+CLAIM_RECORDED = "ledger.domain:Claim.Recorded"
+CLAIM_REVISED = "ledger.domain:Claim.Revised"
 
 # Event topic (as stored in the log) -> handler. Events not listed (e.g.
 # SourceKey.Assigned) change no table; the tracking position still advances.

@@ -25,7 +25,7 @@ CLAIM_COLUMNS = (
     "position", "claim_id", "key", "version", "known_from_us", "recorded_by", "first_recorded_us",
     "first_recorded_by", "actor", "topic", "stance", "summary", "quote_text", "quote_language", "value",
     "conditions", "stated_date", "stated_precision", "stated_approximate", "stated_note", "stated_earliest",
-    "stated_latest", "channel", "source_id", "passage_start", "passage_end", "passage_exact", "passage_prefix",
+    "stated_latest", "counts_from", "channel", "source_id", "passage_start", "passage_end", "passage_exact", "passage_prefix",
     "passage_suffix", "attribution", "links", "retracted", "retraction_reason", "first_position",
 )  # fmt: skip
 
@@ -51,7 +51,7 @@ def claim_view(r: Sequence[Any]) -> ClaimView:
     (
         position, claim_id, key, version, known_from_us, recorded_by, first_recorded_us, first_recorded_by,
         actor, topic, stance, summary, quote_text, quote_language, value, conditions, stated_date_, precision,
-        approximate, note, earliest, latest, channel, source_id, passage_start, passage_end, passage_exact,
+        approximate, note, earliest, latest, counts_from, channel, source_id, passage_start, passage_end, passage_exact,
         passage_prefix, passage_suffix, attribution, links, retracted, retraction_reason, first_position,
     ) = r  # fmt: skip
     return ClaimView(
@@ -67,6 +67,7 @@ def claim_view(r: Sequence[Any]) -> ClaimView:
         value=value,
         conditions=conditions,
         stated=StatedDate(stated_date_, precision, as_date(earliest), as_date(latest), bool(approximate), note),
+        counts_from=as_date(counts_from),
         channel=channel,
         source_id=as_uuid(source_id),
         passage=Passage(passage_start, passage_end, passage_exact, passage_prefix, passage_suffix),

@@ -21,7 +21,7 @@ import hashlib
 from projections.db import Connection, ddl
 
 # Bump when event handling changes meaning without a DDL change: forces a rebuild.
-PROJECTION_VERSION = 1
+PROJECTION_VERSION = 2
 
 TABLES = """
 -- Key/value facts about the read model itself (schema_version).
@@ -70,6 +70,7 @@ CREATE TABLE rm_claim_versions (
     stated_note text,
     stated_earliest {date} NOT NULL,
     stated_latest {date} NOT NULL,
+    counts_from {date} NOT NULL,        -- min(stated_latest, latest day of the source's publication)
     channel text,
     source_id {uuid} NOT NULL,
     passage_start integer NOT NULL,
@@ -112,6 +113,18 @@ CREATE TABLE rm_topics (
     proposition text NOT NULL
 );
 
+-- How actors and topics can be named: each one's key, name or title and aliases, and
+-- every word of them, folded (casefolded, accents removed, words joined by one space;
+-- see projections/names.py). Resolution: exact key, then a whole folded form, then words.
+CREATE TABLE rm_names (
+    kind text NOT NULL,                 -- actor | topic
+    folded text NOT NULL,
+    key text NOT NULL,
+    how text NOT NULL,                  -- key | name | word
+    label text NOT NULL,                -- the actor's name or the topic's title, for messages
+    PRIMARY KEY (kind, folded, key, how)
+);
+
 CREATE TABLE rm_sources (
     id {uuid} PRIMARY KEY,
     key text NOT NULL UNIQUE,
@@ -135,11 +148,11 @@ CREATE TABLE rm_api_keys (
 # sort each instead of a million index insertions); until then rm_meta says
 # indexes = 'deferred' and the projector creates them when it has caught up.
 QUERY_INDEXES = """
--- As-of lookups: a pair's claims in stance order (stated.latest, stated.earliest, first position).
+-- As-of lookups: a pair's claims in stance order (counts_from, stated.earliest, first position).
 CREATE INDEX rm_claim_versions_pair
-    ON rm_claim_versions (actor, topic, stated_latest, stated_earliest, first_position);
+    ON rm_claim_versions (actor, topic, counts_from, stated_earliest, first_position);
 -- The claims connection's keyset order.
-CREATE INDEX rm_claim_versions_order ON rm_claim_versions (stated_latest, stated_earliest, first_position);
+CREATE INDEX rm_claim_versions_order ON rm_claim_versions (counts_from, stated_earliest, first_position);
 CREATE INDEX rm_claim_versions_source ON rm_claim_versions (source_id);
 """
 

@@ -113,13 +113,13 @@ class ClaimChangesInput:
 
 @strawberry.input(description="Which claims to list; all conditions must hold.")
 class ClaimFilter:
-    actor: str | None = None
-    topic: str | None = None
+    actor: str | None = strawberry.field(default=None, description="Actor key, name or alias (any case, accents).")
+    topic: str | None = strawberry.field(default=None, description="Topic key or title (any case, accents).")
     source: strawberry.ID | None = strawberry.field(default=None, description="Source id.")
     stance: Stance | None = None
     attribution: Attribution | None = None
-    stated_from: date | None = strawberry.field(default=None, description="Stated on or after (period end).")
-    stated_to: date | None = strawberry.field(default=None, description="Stated on or before (period end).")
+    stated_from: date | None = strawberry.field(default=None, description="Counts from (Claim.countsFrom) on or after.")
+    stated_to: date | None = strawberry.field(default=None, description="Counts from (Claim.countsFrom) on or before.")
     text: str | None = strawberry.field(default=None, description="Substring of summary or quote, any case.")
     include_retracted: bool = False
 
