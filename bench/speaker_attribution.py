@@ -182,7 +182,10 @@ def score(input_dir: Path, output_dir: Path, names: list[str], scorer: Path) -> 
 
 
 def seed_report() -> list[str]:
-    """Share of the demo corpus's claims whose passage overlaps a candidate with the right speaker."""
+    """Share of the demo corpus's claims whose passage overlaps a candidate with the right speaker.
+
+    The corpus is what ``claims demo`` loads: corpus.yaml and corrections.yaml, i.e. the
+    claims of both, with revisions of actor, source or passage applied and retracted claims left out."""
     import yaml
 
     from api.extraction import known_actors
@@ -190,6 +193,16 @@ def seed_report() -> list[str]:
 
     demo = Path(__file__).resolve().parent.parent / "api" / "demo"
     corpus = yaml.safe_load((demo / "corpus.yaml").read_text("utf-8"))
+    corrections = yaml.safe_load((demo / "corrections.yaml").read_text("utf-8"))
+    by_key = {c["key"]: dict(c) for c in [*corpus["claims"], *(corrections.get("claims") or [])]}
+    for revision in corrections.get("revisions") or []:
+        claim = by_key.get(revision["claim"])
+        if claim is not None:
+            claim.update({k: v for k, v in revision["changes"].items() if k in ("actor", "source", "passage")})
+    for retraction in corrections.get("retractions") or []:
+        by_key.pop(retraction["claim"], None)
+    all_claims = list(by_key.values())
+    corpus["actors"] = [*corpus["actors"], *(corrections.get("actors") or [])]
     actors = known_actors(
         [
             ActorView(
@@ -208,7 +221,7 @@ def seed_report() -> list[str]:
         text = (demo / source["text_file"]).read_text("utf-8")
         published = _published(source["published"])
         cands: list[Candidate] = extract(text, published, lang=source.get("language", "de"), actors=actors)
-        claims = [c for c in corpus["claims"] if c["source"] == source["key"]]
+        claims = [c for c in all_claims if c["source"] == source["key"]]
         right = other = 0
         matched: set[int] = set()
         for claim in claims:
