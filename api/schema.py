@@ -29,11 +29,12 @@ from api.caching import QueryValidationCache
 from api.context import Info
 from api.errors import CodedErrors, log_errors
 from api.limits import ReadAccess
-from api.resolvers import audit, reading, writing
+from api.resolvers import audit, extraction, reading, writing
 from api.settings import Settings
 from api.subscriptions import ledger_events
 from api.types.audit import ConsistencyProof, InclusionProof, LedgerDigest, LedgerEvent, LedgerEventConnection
 from api.types.connections import ClaimConnection
+from api.types.extraction import ExtractionResult
 from api.types.objects import Actor, Claim, Position, PositionChange, Source, Topic
 from api.types.payloads import (
     DefineTopicPayload,
@@ -86,6 +87,11 @@ class Query:
     topics: list[Topic] = strawberry.field(resolver=reading.topics)
     sources: list[Source] = strawberry.field(resolver=reading.sources)
     source: Source | None = strawberry.field(resolver=reading.source, description="A source by id or key.")
+    extraction_candidates: ExtractionResult = strawberry.field(
+        resolver=extraction.extraction_candidates,
+        description="Candidate claims the extraction assistant proposes for a source (by id or key), for a curator "
+        "to review; accept one with recordClaim(input, assistant). NOT_FOUND for an unknown source.",
+    )
     events: LedgerEventConnection = strawberry.field(
         resolver=audit.events, description="The raw ledger log in order, for auditors."
     )

@@ -20,11 +20,17 @@ class PartialDateInput:
     note: str | None = None
 
 
-@strawberry.input(description="The exact passage of the source text, by character offsets.")
+@strawberry.input(
+    description="The passage of the source text by its words (exact, with prefix/suffix when the words occur "
+    "more than once); start/end are optional and then checked. Typographic quotes, dashes and whitespace "
+    "runs match their plain forms; the stored passage holds the source's own characters."
+)
 class PassageInput:
-    start: int
-    end: int
     exact: str
+    start: int | None = None
+    end: int | None = None
+    prefix: str | None = None
+    suffix: str | None = None
 
 
 @strawberry.input
