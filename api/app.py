@@ -2,6 +2,7 @@
 
 Routes
   /graphql   GraphQL over HTTP (GET, POST), graphql-transport-ws, GraphiQL (browsers)
+  /checkpoint the latest signed checkpoint (C2SP tlog-checkpoint, text/plain)
   /healthz   the process is up
   /readyz    the database answers and the read model is caught up (lag threshold)
   /static    GraphiQL's local assets
@@ -23,6 +24,7 @@ from starlette.staticfiles import StaticFiles
 
 from api.assets import STATIC_DIR
 from api.auth import KeyStore
+from api.checkpoints import Checkpointer, checkpoint_route
 from api.context import Services
 from api.limits import BodyLimit
 from api.loaders import blocking
@@ -61,9 +63,17 @@ def create_app(settings: Settings | None = None, *, read: ReadSide | None = None
             projector = await blocking(services.read.start_projector, settings.database_url)
         app.state.services = services
         services.broadcaster.start()
+        checkpointer = None
+        if settings.checkpoint_key:
+            checkpointer = Checkpointer(
+                services.ledger, settings.checkpoint_key, settings.checkpoint_seconds, settings.checkpoint_events
+            )
+            checkpointer.start()
         try:
             yield
         finally:
+            if checkpointer is not None:
+                await checkpointer.stop()
             await services.broadcaster.stop()
             if projector is not None:
                 await blocking(projector.stop)
@@ -88,6 +98,7 @@ def create_app(settings: Settings | None = None, *, read: ReadSide | None = None
             Route("/", lambda _: RedirectResponse("/graphql")),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            Route("/checkpoint", checkpoint_route),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),

@@ -30,9 +30,11 @@ from api.context import Info
 from api.errors import CodedErrors, log_errors
 from api.limits import ReadAccess
 from api.resolvers import audit, reading, writing
+from api.resolvers import checkpoint as checkpoints
 from api.settings import Settings
 from api.subscriptions import ledger_events
 from api.types.audit import ConsistencyProof, InclusionProof, LedgerDigest, LedgerEvent, LedgerEventConnection
+from api.types.checkpoint import SignedCheckpoint
 from api.types.connections import ClaimConnection
 from api.types.objects import Actor, Claim, Position, PositionChange, Source, Topic
 from api.types.payloads import (
@@ -100,6 +102,10 @@ class Query:
         resolver=audit.consistency_proof,
         description="Proof that the log of `fromSize` events is a prefix of the log of `toSize` (default: all): "
         "history was appended to, not rewritten.",
+    )
+    checkpoint: SignedCheckpoint = strawberry.field(
+        resolver=checkpoints.checkpoint,
+        description="A signed checkpoint of the log: the latest, or the one kept for `treeSize` (NOT_FOUND if none).",
     )
 
 
