@@ -31,11 +31,14 @@ from api.errors import CodedErrors, log_errors
 from api.limits import ReadAccess
 from api.resolvers import audit, reading, writing
 from api.resolvers import checkpoint as checkpoints
+from api.resolvers import flips as flip_resolvers
 from api.settings import Settings
 from api.subscriptions import ledger_events
 from api.types.audit import ConsistencyProof, InclusionProof, LedgerDigest, LedgerEvent, LedgerEventConnection
 from api.types.checkpoint import SignedCheckpoint
 from api.types.connections import ClaimConnection
+from api.types.enums import FLIP_RULE
+from api.types.flips import FlipConnection, FlipSummary
 from api.types.objects import Actor, Claim, Position, PositionChange, Source, Topic
 from api.types.payloads import (
     DefineTopicPayload,
@@ -102,6 +105,15 @@ class Query:
         resolver=audit.consistency_proof,
         description="Proof that the log of `fromSize` events is a prefix of the log of `toSize` (default: all): "
         "history was appended to, not rewritten.",
+    )
+    flips: FlipConnection = strawberry.field(
+        resolver=flip_resolvers.flips,
+        description="Consistency labels between consecutive claims, e.g. every FULL_FLOP from 2025-01-01 to "
+        "2025-12-31 (dates filter the later claim's countsFrom). " + FLIP_RULE + NAMES,
+    )
+    flip_summaries: list[FlipSummary] = strawberry.field(
+        resolver=flip_resolvers.flip_summaries,
+        description="Per actor and topic: how many of each label their consecutive claims earned." + NAMES,
     )
     checkpoint: SignedCheckpoint = strawberry.field(
         resolver=checkpoints.checkpoint,

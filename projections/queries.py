@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
+from projections import flips as consistency
 from projections import names, schema
 from projections.db import Connection, Readers, Row, connect, resolve_url
 from projections.rows import (
@@ -52,6 +53,9 @@ from projections.views import (
     ClaimEventView,
     ClaimFilter,
     ClaimView,
+    FlipPage,
+    FlipSummaryView,
+    FlipView,
     Page,
     PositionChangeView,
     PositionView,
@@ -362,6 +366,25 @@ class ReadModel:
                 rows = conn.execute(f"SELECT {columns} FROM {table} WHERE {column} {among}", params)
                 out.extend(view(r) for r in rows)
         return out
+
+    # ------------------------------------------------- consistency labels
+
+    def flips(self, f: consistency.FlipFilter, first: int, after: str | None, known_at: datetime | None) -> FlipPage:
+        """Labelled changes between consecutive claims (rule: ``flips.py``), keyset-paginated."""
+        if first < 0:
+            raise ValueError("first must not be negative")
+        cursor = decode_cursor(after) if after is not None else None
+        with self.readers.connection() as conn:
+            found = consistency.flips(conn, f, _known("v", known_at), first, cursor)
+            wanted = sorted({p for _, before, after_ in found[:first] for p in (before, after_)})
+            by_position = {c.position: c for c in _claims_at(conn, wanted)}
+        items = [FlipView(label, by_position[b], by_position[a]) for label, b, a in found[:first]]
+        return FlipPage(items, [encode_cursor(i.after) for i in items], len(found) > first)
+
+    def flip_summaries(self, f: consistency.FlipFilter, known_at: datetime | None) -> list[FlipSummaryView]:
+        with self.readers.connection() as conn:
+            rows = consistency.summaries(conn, f, _known("v", known_at))
+        return [FlipSummaryView(*row) for row in rows]
 
     # ------------------------------------------------------------ freshness
 
