@@ -32,9 +32,11 @@ from api.limits import ReadAccess
 from api.resolvers import audit, reading, writing
 from api.resolvers import checkpoint as checkpoints
 from api.resolvers import flips as flip_resolvers
+from api.resolvers.changes import changes as changes_resolver
 from api.settings import Settings
 from api.subscriptions import ledger_events
 from api.types.audit import ConsistencyProof, InclusionProof, LedgerDigest, LedgerEvent, LedgerEventConnection
+from api.types.changes import ChangeConnection
 from api.types.checkpoint import SignedCheckpoint
 from api.types.connections import ClaimConnection
 from api.types.enums import FLIP_RULE
@@ -115,6 +117,11 @@ class Query:
         resolver=flip_resolvers.flip_summaries,
         description="Per actor and topic: how many of each label their consecutive claims earned." + NAMES,
     )
+    changes: ChangeConnection = strawberry.field(
+        resolver=changes_resolver,
+        description="Every claim recorded, revised, retracted or linked in the record-time window [from, to), in "
+        "log order, with who, why and the field-level before/after; filter by actor, topic or source." + NAMES,
+    )
     checkpoint: SignedCheckpoint = strawberry.field(
         resolver=checkpoints.checkpoint,
         description="A signed checkpoint of the log: the latest, or the one kept for `treeSize` (NOT_FOUND if none).",
@@ -157,10 +164,13 @@ class Mutation:
 class Subscription:
     @strawberry.subscription(
         description="Every ledger event committed from now on, filtered by type: an aggregate type (`Claim`) "
-        "or an event type (`Claim.Revised`)."
+        "or an event type (`Claim.Revised`). With `after` (a log position: the last one a client saw), first "
+        "every event after it, then the live ones, with no gap and nothing twice."
     )
-    async def ledger_events(self, info: Info, types: list[str] | None = None) -> AsyncGenerator[LedgerEvent, None]:
-        async for event in ledger_events(info.context.services.broadcaster, types):
+    async def ledger_events(
+        self, info: Info, types: list[str] | None = None, after: int | None = None
+    ) -> AsyncGenerator[LedgerEvent, None]:
+        async for event in ledger_events(info.context.services.broadcaster, types, after):
             yield event
 
 

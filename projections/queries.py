@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
+from projections import changes as record_changes
 from projections import flips as consistency
 from projections import names, schema
 from projections.db import Connection, Readers, Row, connect, resolve_url
@@ -385,6 +386,18 @@ class ReadModel:
         with self.readers.connection() as conn:
             rows = consistency.summaries(conn, f, _known("v", known_at))
         return [FlipSummaryView(*row) for row in rows]
+
+    # ------------------------------------------------------ what changed
+
+    def changes(
+        self, f: record_changes.ChangeFilter, after: int, first: int
+    ) -> tuple[list[record_changes.ChangeView], bool]:
+        """Claim events recorded in a record-time window, in log order after position ``after``."""
+        if first < 0:
+            raise ValueError("first must not be negative")
+        with self.readers.connection() as conn:
+            found = record_changes.changes(conn, f, after, first)
+        return found[:first], len(found) > first
 
     # ------------------------------------------------------------ freshness
 
