@@ -25,6 +25,7 @@ from strawberry.permission import PermissionExtension
 from strawberry.types.execution import ExecutionContext
 
 from api.auth import IsEditor
+from api.basis import Basis
 from api.caching import QueryValidationCache
 from api.context import Info
 from api.errors import CodedErrors, log_errors
@@ -228,7 +229,7 @@ def extensions(settings: Settings) -> Sequence[Callable[[], SchemaExtension] | t
     )
     tokens = settings.max_tokens
     parse = ParserCache(maxsize=PARSER_CACHE_SIZE).cached_parse_document
-    return [lambda: RequestPipeline(tokens, rules, parse)]
+    return [lambda: RequestPipeline(tokens, rules, parse), Basis]
 
 
 def build_schema(settings: Settings | None = None) -> LedgerSchema:

@@ -47,7 +47,7 @@ from projections.rows import (
     topic_view,
 )
 from projections.signals import hub
-from projections.values import as_date, as_uuid, like_pattern, to_us
+from projections.values import as_date, as_uuid, from_us, like_pattern, to_us
 from projections.views import (
     ActorView,
     ApiKeyView,
@@ -398,6 +398,19 @@ class ReadModel:
         with self.readers.connection() as conn:
             found = record_changes.changes(conn, f, after, first)
         return found[:first], len(found) > first
+
+    # ------------------------------------------------------------ bases
+
+    def record_time_at(self, tree_size: int) -> datetime | None:
+        """The record time at which the ledger's claims were exactly those of its first ``tree_size`` events:
+        the latest record time among them, provided no later event has a record time at or before it
+        (concurrent writers can interleave timestamps); None when no such instant exists."""
+        rows = self._rows("SELECT MAX(known_from_us) FROM rm_claim_versions WHERE position <= ?", [tree_size])
+        latest = int(rows[0][0]) if rows and rows[0][0] is not None else 0
+        later = self._rows(
+            "SELECT 1 FROM rm_claim_versions WHERE position > ? AND known_from_us <= ? LIMIT 1", [tree_size, latest]
+        )
+        return None if later else from_us(latest)
 
     # ------------------------------------------------------------ freshness
 
