@@ -4,6 +4,7 @@ Routes
   /graphql   GraphQL over HTTP (GET, POST), graphql-transport-ws, GraphiQL (browsers)
   /checkpoint the latest signed checkpoint (C2SP tlog-checkpoint, text/plain)
   /feed      the log as Server-Sent Events or NDJSON, resumable (Last-Event-ID / ?after=N)
+  /export/F  claims or positions in an interchange format (api/exports.py), streamed
   /healthz   the process is up
   /readyz    the database answers and the read model is caught up (lag threshold)
   /static    GraphiQL's local assets
@@ -27,6 +28,7 @@ from api.assets import STATIC_DIR
 from api.auth import KeyStore
 from api.checkpoints import Checkpointer, checkpoint_route
 from api.context import Services
+from api.export_route import export_route
 from api.feed import feed_route
 from api.limits import BodyLimit
 from api.loaders import blocking
@@ -102,6 +104,7 @@ def create_app(settings: Settings | None = None, *, read: ReadSide | None = None
             WebSocketRoute("/graphql", graphql),
             Route("/checkpoint", checkpoint_route),
             Route("/feed", feed_route),
+            Route("/export/{format}", export_route),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),

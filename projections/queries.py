@@ -399,6 +399,28 @@ class ReadModel:
             found = record_changes.changes(conn, f, after, first)
         return found[:first], len(found) > first
 
+    def iter_claims(self, filter: ClaimFilter, known_at: datetime | None, batch: int = 1000) -> Iterator[ClaimView]:
+        """Every claim matching ``filter`` in claim order, read in keyset batches: memory stays
+        constant however many claims there are (exports)."""
+        where, params = _claim_filter(filter, known_at)
+        key: tuple[str, str, int] | None = None
+        while True:
+            page_where, page_params = list(where), list(params)
+            if key is not None:
+                page_where.append(f"{KEY.format(a='v')} > (?, ?, ?)")
+                page_params.extend(key)
+            rows = self._rows(
+                f"SELECT {claim_columns('v')} FROM rm_claim_versions v WHERE {' AND '.join(page_where)}"
+                f" ORDER BY {ORDER.format(a='v')} LIMIT ?",
+                [*page_params, batch],
+            )
+            claims = [claim_view(r) for r in rows]
+            yield from claims
+            if len(claims) < batch:
+                return
+            last = claims[-1]
+            key = (last.counts_from.isoformat(), last.stated.earliest.isoformat(), last.first_position)
+
     # ------------------------------------------------------------ bases
 
     def record_time_at(self, tree_size: int) -> datetime | None:
