@@ -296,7 +296,9 @@ def _jsonl(value: Any) -> str:
 
 def _csv_line(values: Iterable[Any]) -> str:
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerow(["" if v is None else v for v in values])
+    # Empty for null, true/false for booleans (what spreadsheets and pandas read back as such).
+    cells = ["" if v is None else ("true" if v else "false") if isinstance(v, bool) else v for v in values]
+    csv.writer(out, lineterminator="\n").writerow(cells)
     return out.getvalue()
 
 
