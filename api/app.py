@@ -5,6 +5,7 @@ Routes
   /checkpoint the latest signed checkpoint (C2SP tlog-checkpoint, text/plain)
   /feed      the log as Server-Sent Events or NDJSON, resumable (Last-Event-ID / ?after=N)
   /export/F  claims or positions in an interchange format (api/exports.py), streamed
+  /witness/add-checkpoint  cosign another log's checkpoint (c2sp.org/tlog-witness), when configured
   /healthz   the process is up
   /readyz    the database answers and the read model is caught up (lag threshold)
   /static    GraphiQL's local assets
@@ -37,6 +38,7 @@ from api.schema import build_schema
 from api.settings import PROJECTOR_EMBEDDED, Settings
 from api.subscriptions import Broadcaster
 from api.view import LedgerGraphQL
+from api.witness import Witness, add_checkpoint_route
 from ledger.application import ClaimsLedger
 
 log = logging.getLogger("claims.api")
@@ -66,6 +68,10 @@ def create_app(settings: Settings | None = None, *, read: ReadSide | None = None
         if settings.projector == PROJECTOR_EMBEDDED:
             projector = await blocking(services.read.start_projector, settings.database_url)
         app.state.services = services
+        if settings.witness_key:
+            app.state.witness = Witness.from_files(
+                settings.witness_key, list(settings.witness_logs), settings.witness_state
+            )
         services.broadcaster.start()
         checkpointer = None
         if settings.checkpoint_key:
@@ -105,6 +111,7 @@ def create_app(settings: Settings | None = None, *, read: ReadSide | None = None
             Route("/checkpoint", checkpoint_route),
             Route("/feed", feed_route),
             Route("/export/{format}", export_route),
+            Route("/witness/add-checkpoint", add_checkpoint_route, methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),

@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +23,8 @@ from api.progress import progress_bar
 from ledger.application import ClaimsLedger
 from ledger.errors import BadInput
 from ledger.integrity import published
-from ledger.integrity.checkpoint import Checkpoint, Policy, WitnessRefusal, WitnessRequest, witness
-from ledger.integrity.note import COSIGNATURE_V1, ED25519, Signer, Verifier, parse
+from ledger.integrity.checkpoint import Policy
+from ledger.integrity.note import COSIGNATURE_V1, ED25519, Signer, Verifier
 
 KEY_ENV = "CLAIMS_CHECKPOINT_KEY"
 
@@ -182,23 +181,12 @@ def cmd_cosigned(args: argparse.Namespace) -> int:
 
 
 def cmd_witness(args: argparse.Namespace) -> int:
-    signer = read_signer(args.key)
-    logs = [Verifier.parse(v) for v in args.log]
-    request = WitnessRequest.parse(_read(args.request))
-    state_path = Path(args.state)
-    state: dict[str, str] = json.loads(state_path.read_text("utf-8")) if state_path.exists() else {}
-    origin = Checkpoint.from_text(parse(request.checkpoint_note).text).origin
-    latest = Checkpoint.from_text(parse(state[origin]).text) if origin in state else None
-    try:
-        checkpoint, line = witness(request, logs, latest, signer, int(time.time()))
-    except WitnessRefusal as refusal:
-        print(f"refused ({refusal.status}): {refusal}", file=sys.stderr)
+    from api.witness import Witness
+
+    found = Witness(read_signer(args.key), [Verifier.parse(v) for v in args.log], args.state)
+    answer = found.add_checkpoint(_read(args.request))
+    if answer.status != 200:
+        print(f"refused ({answer.status}): {answer.reason or answer.body.strip()}", file=sys.stderr)
         return 1
-    # Record before answering (tlog-witness): write a new file and rename it over the old one.
-    state[origin] = request.checkpoint_note
-    temporary = state_path.with_suffix(state_path.suffix + ".tmp")
-    temporary.write_text(json.dumps(state, indent=2), "utf-8")
-    temporary.replace(state_path)
-    print(line, end="")
-    print(f"cosigned {origin} at {checkpoint.size} events", file=sys.stderr)
+    print(answer.body, end="")
     return 0

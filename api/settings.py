@@ -84,6 +84,15 @@ class Settings:
     checkpoint_events: int = _setting(
         1000, "CLAIMS_CHECKPOINT_EVENTS", "new events that trigger a checkpoint without waiting"
     )
+    witness_key: str = _setting(
+        "", "CLAIMS_WITNESS_KEY", "witness key file (`keygen --witness`): serve POST /witness/add-checkpoint"
+    )
+    witness_logs: tuple[str, ...] = _setting(
+        (), "CLAIMS_WITNESS_LOGS", "comma-separated verifier keys of the logs this witness cosigns"
+    )
+    witness_state: str = _setting(
+        "witness-state.json", "CLAIMS_WITNESS_STATE", "file of the latest checkpoint cosigned per log"
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from api_support import api_env
 
-from ledger.integrity.checkpoint import Policy, open_checkpoint
+from ledger.integrity.checkpoint import Checkpoint, Policy, open_checkpoint, sign
 from ledger.integrity.note import Signer
 
 
@@ -64,3 +64,41 @@ def test_no_checkpoint_yet_is_a_404(database_url: str) -> None:
     with api_env(database_url) as api:
         response = api.client.get("/checkpoint")
         assert response.status_code == 404 and "no checkpoint" in response.text
+
+
+def test_the_server_witnesses_another_log_over_http(database_url: str, tmp_path: Path) -> None:
+    from ledger.integrity import published
+    from ledger.integrity.note import COSIGNATURE_V1
+
+    other_log = Signer.generate("other.test/ledger")
+    witness_key = Signer.generate("witness.test/w", COSIGNATURE_V1)
+    key_file = tmp_path / "witness.key"
+    key_file.write_text(witness_key.skey(), "utf-8")
+    settings = {
+        "witness_key": str(key_file),
+        "witness_logs": (other_log.verifier.vkey(),),
+        "witness_state": str(tmp_path / "state.json"),
+    }
+    with api_env(database_url, **settings) as api:
+        # The other ledger's checkpoint (here: this test's ledger, signed with the other log's key).
+        recorder = api.ledger.ledger_recorder
+        published.issue(recorder, other_log)
+        body = published.witness_request(recorder, 0).to_text()
+        answer = api.client.post("/witness/add-checkpoint", content=body.encode())
+        assert answer.status_code == 200 and answer.text.startswith("— witness.test/w ")
+        opened = open_checkpoint(recorder.checkpoint() + answer.text, Policy(other_log.verifier, (witness_key.verifier,), 1))
+        assert opened.published
+        again = api.client.post("/witness/add-checkpoint", content=body.encode())
+        assert again.status_code == 409 and again.headers["content-type"].startswith("text/x.tlog.size")
+        assert again.text == f"{api.tree_size()}\n"
+        stranger = sign(Checkpoint("stranger.test/ledger", 1, recorder.tree_head().root), Signer.generate("stranger.test/ledger"))
+        assert api.client.post("/witness/add-checkpoint", content=f"old 0\n\n{stranger}".encode()).status_code == 404
+        forged = sign(Checkpoint("other.test/ledger", 1, recorder.tree_head().root), Signer.generate("other.test/ledger"))
+        assert api.client.post("/witness/add-checkpoint", content=f"old 0\n\n{forged}".encode()).status_code == 403
+        malformed = api.client.post("/witness/add-checkpoint", content=b"hello")
+        assert malformed.status_code == 400
+
+
+def test_a_server_without_a_witness_key_is_no_witness(database_url: str) -> None:
+    with api_env(database_url) as api:
+        assert api.client.post("/witness/add-checkpoint", content=b"old 0\n\n").status_code == 404
