@@ -15,7 +15,7 @@ from uuid import UUID
 
 from projections.db import Connection
 from projections.rows import EVENT_COLUMNS, claim_columns, claim_event_view, claim_view
-from projections.values import to_us
+from projections.values import equal_conditions, to_us
 from projections.views import ClaimEventView, ClaimView
 
 _EVENT = ", ".join(f"v.{c}" for c in EVENT_COLUMNS.split(", "))
@@ -44,12 +44,9 @@ def changes(conn: Connection, f: ChangeFilter, after: int, first: int) -> list[C
     if f.end is not None:
         where.append("v.known_from_us < ?")
         params.append(to_us(f.end))
-    if f.actor is not None:
-        where.append("v.actor = ?")
-        params.append(f.actor)
-    if f.topic is not None:
-        where.append("v.topic = ?")
-        params.append(f.topic)
+    pair, pair_params = equal_conditions("v", actor=f.actor, topic=f.topic)
+    where += pair
+    params += pair_params
     if f.source is not None:
         try:
             where.append("v.source_id = ?")

@@ -23,6 +23,7 @@ from datetime import date
 from typing import Any
 
 from projections.db import Connection
+from projections.values import equal_conditions
 
 NO_FLIP = "NO_FLIP"
 HALF_FLIP = "HALF_FLIP"
@@ -69,15 +70,7 @@ def sequence_sql(known: str, where: Sequence[str]) -> str:
 
 
 def pair_conditions(f: FlipFilter) -> tuple[list[str], list[Any]]:
-    where: list[str] = []
-    params: list[Any] = []
-    if f.actor is not None:
-        where.append("v.actor = ?")
-        params.append(f.actor)
-    if f.topic is not None:
-        where.append("v.topic = ?")
-        params.append(f.topic)
-    return where, params
+    return equal_conditions("v", actor=f.actor, topic=f.topic)
 
 
 def flips(

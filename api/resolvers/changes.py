@@ -41,10 +41,5 @@ async def changes(
     return ChangeConnection(
         edges=[ChangeEdge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=True)],
         nodes=nodes,
-        page_info=PageInfo(
-            has_next_page=has_next,
-            has_previous_page=after is not None,
-            start_cursor=cursors[0] if cursors else None,
-            end_cursor=cursors[-1] if cursors else None,
-        ),
+        page_info=PageInfo.of(cursors, has_next, after),
     )
