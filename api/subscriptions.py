@@ -162,6 +162,9 @@ async def ledger_events(
     if after is not None and after < 0:
         raise bad_input("after", "is a log position: 0 or more")
     if after is not None:
+        head = await blocking(lambda: broadcaster.ledger.ledger_recorder.tree_head().size)
+        if after > head:
+            raise bad_input("after", f"{after} is beyond the log's {head} events")
         # Replay by pulling pages from the log at the client's pace (the live queue is bounded),
         # until a page comes back empty: then the live subscription starts exactly there.
         recorder = broadcaster.ledger.ledger_recorder

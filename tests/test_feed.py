@@ -77,6 +77,8 @@ def test_ndjson_feed_filters_and_bad_input(database_url: str) -> None:
             assert topics[0]["position"] < topics[1]["position"]
             bad = httpx.get(f"{base}/feed?after=-3", timeout=10)
             assert bad.status_code == 400 and bad.json()["error"]["code"] == "BAD_USER_INPUT"
+            beyond = httpx.get(f"{base}/feed?after=100000", timeout=10)
+            assert beyond.status_code == 400 and "beyond the log" in beyond.json()["error"]["message"]
             wrong = httpx.get(f"{base}/feed?types=Nonsense", timeout=10)
             assert wrong.status_code == 400 and "Nonsense" in wrong.json()["error"]["message"]
     finally:
