@@ -2,6 +2,10 @@
 
 Routes
   /graphql   GraphQL over HTTP (GET, POST), graphql-transport-ws, GraphiQL (browsers)
+  /checkpoint the latest signed checkpoint (C2SP tlog-checkpoint, text/plain)
+  /feed      the log as Server-Sent Events or NDJSON, resumable (Last-Event-ID / ?after=N)
+  /export/F  claims or positions in an interchange format (api/exports.py), streamed
+  /witness/add-checkpoint  cosign another log's checkpoint (c2sp.org/tlog-witness), when configured
   /healthz   the process is up
   /readyz    the database answers and the read model is caught up (lag threshold)
   /static    GraphiQL's local assets
@@ -23,7 +27,10 @@ from starlette.staticfiles import StaticFiles
 
 from api.assets import STATIC_DIR
 from api.auth import KeyStore
+from api.checkpoints import Checkpointer, checkpoint_route
 from api.context import Services
+from api.export_route import export_route
+from api.feed import feed_route
 from api.limits import BodyLimit
 from api.loaders import blocking
 from api.readside import Projector, ReadSide
@@ -31,6 +38,7 @@ from api.schema import build_schema
 from api.settings import PROJECTOR_EMBEDDED, Settings
 from api.subscriptions import Broadcaster
 from api.view import LedgerGraphQL
+from api.witness import Witness, add_checkpoint_route
 from ledger.application import ClaimsLedger
 
 log = logging.getLogger("claims.api")
@@ -60,10 +68,22 @@ def create_app(settings: Settings | None = None, *, read: ReadSide | None = None
         if settings.projector == PROJECTOR_EMBEDDED:
             projector = await blocking(services.read.start_projector, settings.database_url)
         app.state.services = services
+        if settings.witness_key:
+            app.state.witness = Witness.from_files(
+                settings.witness_key, list(settings.witness_logs), settings.witness_state
+            )
         services.broadcaster.start()
+        checkpointer = None
+        if settings.checkpoint_key:
+            checkpointer = Checkpointer(
+                services.ledger, settings.checkpoint_key, settings.checkpoint_seconds, settings.checkpoint_events
+            )
+            checkpointer.start()
         try:
             yield
         finally:
+            if checkpointer is not None:
+                await checkpointer.stop()
             await services.broadcaster.stop()
             if projector is not None:
                 await blocking(projector.stop)
@@ -88,6 +108,10 @@ def create_app(settings: Settings | None = None, *, read: ReadSide | None = None
             Route("/", lambda _: RedirectResponse("/graphql")),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            Route("/checkpoint", checkpoint_route),
+            Route("/feed", feed_route),
+            Route("/export/{format}", export_route),
+            Route("/witness/add-checkpoint", add_checkpoint_route, methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),

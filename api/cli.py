@@ -142,9 +142,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _extensions() -> list[Callable[[Any], None]]:
-    from api import cli_extract, cli_projections, cli_read, cli_serve
+    from api import cli_checkpoint, cli_export, cli_extract, cli_projections, cli_read, cli_serve
 
-    return [cli_projections.register, cli_read.register, cli_serve.register, cli_extract.register]
+    return [
+        cli_projections.register,
+        cli_read.register,
+        cli_serve.register,
+        cli_checkpoint.register,
+        cli_export.register,
+        cli_extract.register,
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

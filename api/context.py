@@ -65,7 +65,13 @@ Info = StrawberryInfo[Context, None]
 
 
 def instant(value: datetime | None) -> datetime | None:
-    """A record-time argument as an aware UTC instant (a naive one is taken as UTC)."""
+    """A record-time argument as an aware UTC instant (a naive one is taken as UTC); when not
+    given, the operation's default: the current record, or the pinned basis (``api/basis.py``)."""
     if value is None:
-        return None
+        from api.basis import DEFAULT_KNOWN_AT
+
+        default = DEFAULT_KNOWN_AT.get()
+        if isinstance(default, Exception):
+            raise default
+        return default
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

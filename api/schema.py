@@ -25,16 +25,24 @@ from strawberry.permission import PermissionExtension
 from strawberry.types.execution import ExecutionContext
 
 from api.auth import IsEditor
+from api.basis import Basis
 from api.caching import QueryValidationCache
 from api.context import Info
 from api.errors import CodedErrors, log_errors
 from api.limits import ReadAccess
 from api.resolvers import audit, extraction, reading, writing
+from api.resolvers import checkpoint as checkpoints
+from api.resolvers import flips as flip_resolvers
+from api.resolvers.changes import changes as changes_resolver
 from api.settings import Settings
 from api.subscriptions import ledger_events
 from api.types.audit import ConsistencyProof, InclusionProof, LedgerDigest, LedgerEvent, LedgerEventConnection
+from api.types.changes import ChangeConnection
+from api.types.checkpoint import SignedCheckpoint
 from api.types.connections import ClaimConnection
+from api.types.enums import FLIP_RULE
 from api.types.extraction import ExtractionResult
+from api.types.flips import FlipConnection, FlipSummary
 from api.types.objects import Actor, Claim, Position, PositionChange, Source, Topic
 from api.types.payloads import (
     DefineTopicPayload,
@@ -107,6 +115,24 @@ class Query:
         description="Proof that the log of `fromSize` events is a prefix of the log of `toSize` (default: all): "
         "history was appended to, not rewritten.",
     )
+    flips: FlipConnection = strawberry.field(
+        resolver=flip_resolvers.flips,
+        description="Consistency labels between consecutive claims, e.g. every FULL_FLOP from 2025-01-01 to "
+        "2025-12-31 (dates filter the later claim's countsFrom). " + FLIP_RULE + NAMES,
+    )
+    flip_summaries: list[FlipSummary] = strawberry.field(
+        resolver=flip_resolvers.flip_summaries,
+        description="Per actor and topic: how many of each label their consecutive claims earned." + NAMES,
+    )
+    changes: ChangeConnection = strawberry.field(
+        resolver=changes_resolver,
+        description="Every claim recorded, revised, retracted or linked in the record-time window [from, to), in "
+        "log order, with who, why and the field-level before/after; filter by actor, topic or source." + NAMES,
+    )
+    checkpoint: SignedCheckpoint = strawberry.field(
+        resolver=checkpoints.checkpoint,
+        description="A signed checkpoint of the log: the latest, or the one kept for `treeSize` (NOT_FOUND if none).",
+    )
 
 
 def _editor() -> list[FieldExtension]:
@@ -145,10 +171,13 @@ class Mutation:
 class Subscription:
     @strawberry.subscription(
         description="Every ledger event committed from now on, filtered by type: an aggregate type (`Claim`) "
-        "or an event type (`Claim.Revised`)."
+        "or an event type (`Claim.Revised`). With `after` (a log position: the last one a client saw), first "
+        "every event after it, then the live ones, with no gap and nothing twice."
     )
-    async def ledger_events(self, info: Info, types: list[str] | None = None) -> AsyncGenerator[LedgerEvent, None]:
-        async for event in ledger_events(info.context.services.broadcaster, types):
+    async def ledger_events(
+        self, info: Info, types: list[str] | None = None, after: int | None = None
+    ) -> AsyncGenerator[LedgerEvent, None]:
+        async for event in ledger_events(info.context.services.broadcaster, types, after):
             yield event
 
 
@@ -206,7 +235,7 @@ def extensions(settings: Settings) -> Sequence[Callable[[], SchemaExtension] | t
     )
     tokens = settings.max_tokens
     parse = ParserCache(maxsize=PARSER_CACHE_SIZE).cached_parse_document
-    return [lambda: RequestPipeline(tokens, rules, parse)]
+    return [lambda: RequestPipeline(tokens, rules, parse), Basis]
 
 
 def build_schema(settings: Settings | None = None) -> LedgerSchema:

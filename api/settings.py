@@ -75,6 +75,24 @@ class Settings:
         20, "CLAIMS_MAX_SUBSCRIPTIONS_PER_CONNECTION", "subscriptions one WebSocket may hold"
     )
     graphiql: bool = _setting(True, "CLAIMS_GRAPHIQL", "`0` turns the in-browser GraphiQL page off")
+    checkpoint_key: str = _setting(
+        "", "CLAIMS_CHECKPOINT_KEY", "private key file (`claims checkpoint keygen`): the server signs checkpoints"
+    )
+    checkpoint_seconds: float = _setting(
+        60.0, "CLAIMS_CHECKPOINT_SECONDS", "longest time new events wait for a signed checkpoint"
+    )
+    checkpoint_events: int = _setting(
+        1000, "CLAIMS_CHECKPOINT_EVENTS", "new events that trigger a checkpoint without waiting"
+    )
+    witness_key: str = _setting(
+        "", "CLAIMS_WITNESS_KEY", "witness key file (`keygen --witness`): serve POST /witness/add-checkpoint"
+    )
+    witness_logs: tuple[str, ...] = _setting(
+        (), "CLAIMS_WITNESS_LOGS", "comma-separated verifier keys of the logs this witness cosigns"
+    )
+    witness_state: str = _setting(
+        "witness-state.json", "CLAIMS_WITNESS_STATE", "file of the latest checkpoint cosigned per log"
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -94,6 +112,8 @@ class Settings:
     def check(self) -> None:
         if self.projector not in (PROJECTOR_EMBEDDED, PROJECTOR_EXTERNAL):
             raise ValueError(f"CLAIMS_PROJECTOR must be {PROJECTOR_EMBEDDED!r} or {PROJECTOR_EXTERNAL!r}")
+        if self.checkpoint_seconds <= 0 or self.checkpoint_events < 1:
+            raise ValueError("CLAIMS_CHECKPOINT_SECONDS must be positive and CLAIMS_CHECKPOINT_EVENTS at least 1")
         for name in ("max_depth", "max_tokens", "max_aliases", "max_page_size", "default_page_size", "max_body_bytes"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"setting {name} must be at least 1")

@@ -95,11 +95,12 @@ class Broadcaster:
         self._wake.set()
 
     @contextlib.asynccontextmanager
-    async def subscribe(self, types: list[str] | None) -> AsyncIterator[_Subscriber]:
-        head = await blocking(lambda: self.ledger.ledger_recorder.tree_head().size)
-        subscriber = _Subscriber(after=head, types=types)
-        if self.position is None or self.position > head:
-            self.position = head
+    async def subscribe(self, types: list[str] | None, after: int | None = None) -> AsyncIterator[_Subscriber]:
+        """Events after log position ``after`` (default: the current head) as they are committed."""
+        start = await blocking(lambda: self.ledger.ledger_recorder.tree_head().size) if after is None else after
+        subscriber = _Subscriber(after=start, types=types)
+        if self.position is None or self.position > start:
+            self.position = start
         self.subscribers.add(subscriber)
         self.poke()
         try:
@@ -151,10 +152,29 @@ class Broadcaster:
         subscriber.after = event.position
 
 
-async def ledger_events(broadcaster: Broadcaster, types: list[str] | None) -> AsyncGenerator[LedgerEvent, None]:
-    """Each ledger event committed after the subscription started, in log order."""
+async def ledger_events(
+    broadcaster: Broadcaster, types: list[str] | None, after: int | None = None
+) -> AsyncGenerator[LedgerEvent, None]:
+    """Each ledger event committed after the subscription started, in log order; with ``after``,
+    first every event after that log position (a reconnecting client passes the last position
+    it saw), then the live ones: no gap and no event twice."""
     wanted = check_types(types)
-    async with broadcaster.subscribe(wanted) as subscriber:
+    if after is not None and after < 0:
+        raise bad_input("after", "is a log position: 0 or more")
+    if after is not None:
+        head = await blocking(lambda: broadcaster.ledger.ledger_recorder.tree_head().size)
+        if after > head:
+            raise bad_input("after", f"{after} is beyond the log's {head} events")
+        # Replay by pulling pages from the log at the client's pace (the live queue is bounded),
+        # until a page comes back empty: then the live subscription starts exactly there.
+        recorder = broadcaster.ledger.ledger_recorder
+        while logged := await blocking(recorder.read_log, after, READ_BATCH):
+            for stored in logged:
+                event = decode(broadcaster.ledger, stored)
+                if event.matches(wanted):
+                    yield event
+            after = logged[-1].position
+    async with broadcaster.subscribe(wanted, after) as subscriber:
         while True:
             item = await subscriber.queue.get()
             if item is _OVERFLOW:

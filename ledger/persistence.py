@@ -129,6 +129,22 @@ class LedgerRecorder(ApplicationRecorder):
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
         """Leaf hashes of positions start+1..end (0-based leaf indexes start..end-1)."""
 
+    # ------------------------------------------------------------ signed checkpoints
+    # Kept beside the log but outside it: a checkpoint signs a tree head, it is not an event.
+
+    @abstractmethod
+    def save_checkpoint(self, size: int, note: str) -> None:
+        """Keep the signed checkpoint note of tree size ``size`` (replacing the one kept for
+        that size: the same checkpoint with more cosignatures)."""
+
+    @abstractmethod
+    def checkpoint(self, size: int | None = None) -> str | None:
+        """The note kept for ``size``, or the latest one when size is None."""
+
+    @abstractmethod
+    def checkpoint_sizes(self) -> list[int]:
+        """The tree sizes with a kept checkpoint, oldest first."""
+
     def select_events_many(self, originator_ids: Sequence[UUID]) -> Sequence[StoredEvent]:
         """Every event of the given aggregates, ordered by aggregate and version
         (adapters answer in one query; this fallback asks once per aggregate)."""

@@ -43,6 +43,11 @@ CREATE TABLE IF NOT EXISTS ledger_tree_heads (
     peaks bytea NOT NULL,
     recorded_at timestamptz NOT NULL DEFAULT now()
 );
+CREATE TABLE IF NOT EXISTS ledger_checkpoints (
+    size bigint PRIMARY KEY,
+    note text NOT NULL,
+    issued_at timestamptz NOT NULL DEFAULT now()
+);
 """
 
 # Event states over ~2 KiB are TOAST-compressed by the server while it holds the append
@@ -186,6 +191,26 @@ class PostgresLedgerRecorder(LedgerRecorder):
                 (start, end),
             ).fetchall()
         return [bytes(r[0]) for r in rows]
+
+    def save_checkpoint(self, size: int, note: str) -> None:
+        with self.connection() as conn:
+            conn.execute(
+                "INSERT INTO ledger_checkpoints (size, note) VALUES (%s, %s)"
+                " ON CONFLICT (size) DO UPDATE SET note = excluded.note",
+                (size, note),
+            )
+
+    def checkpoint(self, size: int | None = None) -> str | None:
+        with self.connection() as conn:
+            if size is None:
+                row = conn.execute("SELECT note FROM ledger_checkpoints ORDER BY size DESC LIMIT 1").fetchone()
+            else:
+                row = conn.execute("SELECT note FROM ledger_checkpoints WHERE size = %s", (size,)).fetchone()
+        return str(row[0]) if row else None
+
+    def checkpoint_sizes(self) -> list[int]:
+        with self.connection() as conn:
+            return [r[0] for r in conn.execute("SELECT size FROM ledger_checkpoints ORDER BY size").fetchall()]
 
     def close(self) -> None:
         self.pool.close()

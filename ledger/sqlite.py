@@ -40,6 +40,11 @@ CREATE TABLE IF NOT EXISTS ledger_tree_heads (
     peaks BLOB NOT NULL,
     recorded_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
+CREATE TABLE IF NOT EXISTS ledger_checkpoints (
+    size INTEGER PRIMARY KEY,
+    note TEXT NOT NULL,
+    issued_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
 """
 
 
@@ -178,6 +183,23 @@ class SQLiteLedgerRecorder(LedgerRecorder):
             (start, end),
         ).fetchall()
         return [bytes(r[0]) for r in rows]
+
+    def save_checkpoint(self, size: int, note: str) -> None:
+        self.conn.execute(
+            "INSERT INTO ledger_checkpoints (size, note) VALUES (?, ?)"
+            " ON CONFLICT (size) DO UPDATE SET note = excluded.note",
+            (size, note),
+        )
+
+    def checkpoint(self, size: int | None = None) -> str | None:
+        if size is None:
+            row = self.conn.execute("SELECT note FROM ledger_checkpoints ORDER BY size DESC LIMIT 1").fetchone()
+        else:
+            row = self.conn.execute("SELECT note FROM ledger_checkpoints WHERE size = ?", (size,)).fetchone()
+        return str(row[0]) if row else None
+
+    def checkpoint_sizes(self) -> list[int]:
+        return [r[0] for r in self.conn.execute("SELECT size FROM ledger_checkpoints ORDER BY size").fetchall()]
 
     def close(self) -> None:
         with self._lock:

@@ -27,6 +27,8 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
+from projections import changes as record_changes
+from projections import flips as consistency
 from projections import names, schema
 from projections.db import Connection, Readers, Row, connect, resolve_url
 from projections.rows import (
@@ -45,13 +47,16 @@ from projections.rows import (
     topic_view,
 )
 from projections.signals import hub
-from projections.values import as_date, as_uuid, like_pattern, to_us
+from projections.values import as_date, as_uuid, from_us, like_pattern, to_us
 from projections.views import (
     ActorView,
     ApiKeyView,
     ClaimEventView,
     ClaimFilter,
     ClaimView,
+    FlipPage,
+    FlipSummaryView,
+    FlipView,
     Page,
     PositionChangeView,
     PositionView,
@@ -384,6 +389,72 @@ class ReadModel:
                 rows = conn.execute(f"SELECT {columns} FROM {table} WHERE {column} {among}", params)
                 out.extend(view(r) for r in rows)
         return out
+
+    # ------------------------------------------------- consistency labels
+
+    def flips(self, f: consistency.FlipFilter, first: int, after: str | None, known_at: datetime | None) -> FlipPage:
+        """Labelled changes between consecutive claims (rule: ``flips.py``), keyset-paginated."""
+        if first < 0:
+            raise ValueError("first must not be negative")
+        cursor = decode_cursor(after) if after is not None else None
+        with self.readers.connection() as conn:
+            found = consistency.flips(conn, f, _known("v", known_at), first, cursor)
+            wanted = sorted({p for _, before, after_ in found[:first] for p in (before, after_)})
+            by_position = {c.position: c for c in _claims_at(conn, wanted)}
+        items = [FlipView(label, by_position[b], by_position[a]) for label, b, a in found[:first]]
+        return FlipPage(items, [encode_cursor(i.after) for i in items], len(found) > first)
+
+    def flip_summaries(self, f: consistency.FlipFilter, known_at: datetime | None) -> list[FlipSummaryView]:
+        with self.readers.connection() as conn:
+            rows = consistency.summaries(conn, f, _known("v", known_at))
+        return [FlipSummaryView(*row) for row in rows]
+
+    # ------------------------------------------------------ what changed
+
+    def changes(
+        self, f: record_changes.ChangeFilter, after: int, first: int
+    ) -> tuple[list[record_changes.ChangeView], bool]:
+        """Claim events recorded in a record-time window, in log order after position ``after``."""
+        if first < 0:
+            raise ValueError("first must not be negative")
+        with self.readers.connection() as conn:
+            found = record_changes.changes(conn, f, after, first)
+        return found[:first], len(found) > first
+
+    def iter_claims(self, filter: ClaimFilter, known_at: datetime | None, batch: int = 1000) -> Iterator[ClaimView]:
+        """Every claim matching ``filter`` in claim order, read in keyset batches: memory stays
+        constant however many claims there are (exports)."""
+        where, params = _claim_filter(filter, known_at)
+        key: tuple[str, str, int] | None = None
+        while True:
+            page_where, page_params = list(where), list(params)
+            if key is not None:
+                page_where.append(f"{KEY.format(a='v')} > (?, ?, ?)")
+                page_params.extend(key)
+            rows = self._rows(
+                f"SELECT {claim_columns('v')} FROM rm_claim_versions v WHERE {' AND '.join(page_where)}"
+                f" ORDER BY {ORDER.format(a='v')} LIMIT ?",
+                [*page_params, batch],
+            )
+            claims = [claim_view(r) for r in rows]
+            yield from claims
+            if len(claims) < batch:
+                return
+            last = claims[-1]
+            key = (last.counts_from.isoformat(), last.stated.earliest.isoformat(), last.first_position)
+
+    # ------------------------------------------------------------ bases
+
+    def record_time_at(self, tree_size: int) -> datetime | None:
+        """The record time at which the ledger's claims were exactly those of its first ``tree_size`` events:
+        the latest record time among them, provided no later event has a record time at or before it
+        (concurrent writers can interleave timestamps); None when no such instant exists."""
+        rows = self._rows("SELECT MAX(known_from_us) FROM rm_claim_versions WHERE position <= ?", [tree_size])
+        latest = int(rows[0][0]) if rows and rows[0][0] is not None else 0
+        later = self._rows(
+            "SELECT 1 FROM rm_claim_versions WHERE position > ? AND known_from_us <= ? LIMIT 1", [tree_size, latest]
+        )
+        return None if later else from_us(latest)
 
     # ------------------------------------------------------------ freshness
 

@@ -64,3 +64,9 @@ def like_pattern(needle: str) -> str:
 
 def search_text(*parts: str | None) -> str:
     return "\n".join(p for p in parts if p).casefold()
+
+
+def equal_conditions(alias: str, **values: object) -> tuple[list[str], list[object]]:
+    """``alias.column = ?`` for each given (non-None) value, with its parameter."""
+    given = [(column, value) for column, value in values.items() if value is not None]
+    return [f"{alias}.{column} = ?" for column, _ in given], [value for _, value in given]

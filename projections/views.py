@@ -188,3 +188,29 @@ class Page:
     cursors: list[str]
     has_next_page: bool
     total_count: int
+
+
+@dataclass(frozen=True)
+class FlipView:
+    """A consistency label between two consecutive claims of one actor on one topic (projections/flips.py)."""
+
+    label: str  # NO_FLIP | HALF_FLIP | FULL_FLOP
+    before: ClaimView
+    after: ClaimView
+
+
+@dataclass(frozen=True)
+class FlipPage:
+    items: list[FlipView]
+    cursors: list[str]
+    has_next_page: bool
+
+
+@dataclass(frozen=True)
+class FlipSummaryView:
+    actor: str
+    topic: str
+    claims: int
+    no_flips: int
+    half_flips: int
+    full_flops: int

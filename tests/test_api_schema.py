@@ -26,7 +26,7 @@ def test_contract_fields_exist() -> None:
         "positions(actor: String = null, topic: String = null, asOf: Date = null, knownAt: DateTime = null): [Position!]!",
         "timeline(actor: String!, topic: String!, knownAt: DateTime = null): [PositionChange!]!",
         "claim(id: ID!, knownAt: DateTime = null): Claim",
-        "ledgerEvents(types: [String!] = null): LedgerEvent!",
+        "ledgerEvents(types: [String!] = null, after: Int = null): LedgerEvent!",
     ):
         assert line in text, line
 

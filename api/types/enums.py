@@ -68,3 +68,17 @@ class ClaimEventType(Enum):
     RETRACTED = "RETRACTED"
     LINKED = "LINKED"
     SOURCE_REVISED = "SOURCE_REVISED"
+
+
+FLIP_RULE = (
+    "Consecutive claims of one actor on one topic, in stance order (countsFrom, stated.earliest, first "
+    "recording), retracted ones left out: the same stance restated is NO_FLIP; SUPPORTS to OPPOSES or back is "
+    "FULL_FLOP; any other change (into or out of CONDITIONAL or NEUTRAL) is HALF_FLIP."
+)
+
+
+@strawberry.enum(description="PolitiFact Flip-O-Meter terms. " + FLIP_RULE)
+class FlipLabel(Enum):
+    NO_FLIP = "NO_FLIP"
+    HALF_FLIP = "HALF_FLIP"
+    FULL_FLOP = "FULL_FLOP"

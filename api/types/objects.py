@@ -24,12 +24,14 @@ from api.types.enums import (
     Attribution,
     ClaimEventType,
     CountsFromReason,
+    FlipLabel,
     Genre,
     LinkRelation,
     Precision,
     Stance,
 )
 from projections import views
+from projections.flips import flip_label
 
 
 @strawberry.type(description="A date known to DAY, MONTH or YEAR precision, as the evidence supports it.")
@@ -349,6 +351,15 @@ class PositionChange:
     previous_stance: Stance | None
     since: PartialDate
     claim: Claim
+
+    @strawberry.field(
+        description="FULL_FLOP (SUPPORTS <-> OPPOSES) or HALF_FLIP (into or out of CONDITIONAL or NEUTRAL); null "
+        "for the first stance. Query `flips` for labels with both claims, restatements (NO_FLIP) included."
+    )
+    def label(self) -> FlipLabel | None:
+        if self.previous_stance is None:
+            return None
+        return FlipLabel(flip_label(self.previous_stance.value, self.stance.value))
 
     @classmethod
     def from_view(cls, view: views.PositionChangeView, known_at: datetime | None) -> PositionChange:

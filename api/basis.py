@@ -1,0 +1,102 @@
+"""The basis of every GraphQL answer, and pinning a request to one.
+
+Each response carries ``extensions.basis``: the read model's log position when
+the operation started (``treeSize``), the RFC 6962 root hash of the log at that
+size (``rootHash``, hex; check it against a signed checkpoint), and the record
+time the answer used by default (``knownAt``).
+
+A request pins a basis with the GraphQL request extension ``atTreeSize``
+(``{"query": ..., "extensions": {"atTreeSize": 85}}``): every field's default
+knownAt becomes the record time after which the ledger held exactly the first 85
+events (see ``ReadModel.record_time_at``), so the same query with the same basis
+gives the same data later, whatever was corrected since. A size with no such
+instant (two writers' timestamps interleaved around it) or beyond the log is
+BAD_USER_INPUT on the fields that read claims. Actors, topics and sources are
+kept without record-time history: their current details are shown.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+from strawberry.extensions import SchemaExtension
+
+from api.errors import ApiError, bad_input
+from api.loaders import blocking
+from ledger.integrity import merkle
+
+PIN_FIELD = "atTreeSize"
+# The default knownAt of the running operation (None: the current record), or the error a pin raised.
+DEFAULT_KNOWN_AT: ContextVar[datetime | ApiError | None] = ContextVar("default_known_at", default=None)
+PIN_WAIT_SECONDS = 5.0
+# Root hash by (database, tree size): a log never changes below its head, so a root is computed once.
+_ROOTS: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+_ROOTS_KEPT = 256
+
+
+class Basis(SchemaExtension):
+    basis: dict[str, Any] | None = None
+
+    async def on_operation(self) -> AsyncIterator[None]:  # type: ignore[override]
+        context = self.execution_context.context
+        services = getattr(context, "services", None)
+        if services is None:  # (an execution without our context: nothing to report)
+            yield
+            return
+        asked = (self.execution_context.operation_extensions or {}).get(PIN_FIELD)
+        pinned: datetime | ApiError | None = None
+        known_at: datetime | None
+        if asked is None:
+            size = await blocking(services.read.projected_position)
+            known_at = datetime.now(UTC)
+        else:
+            size, pinned = await blocking(_pin, services, asked)
+            known_at = pinned if isinstance(pinned, datetime) else None
+        token = DEFAULT_KNOWN_AT.set(pinned)
+        try:
+            root = await blocking(_root, services, size) if size is not None else None
+            self.basis = {
+                "treeSize": size,
+                "rootHash": root.hex() if root is not None else None,
+                "knownAt": known_at.isoformat() if known_at is not None else None,
+                "pinned": asked is not None,
+            }
+            yield
+        finally:
+            DEFAULT_KNOWN_AT.reset(token)
+
+    def get_results(self) -> dict[str, Any]:
+        return {"basis": self.basis} if self.basis is not None else {}
+
+
+def _pin(services: Any, asked: object) -> tuple[int | None, datetime | ApiError]:
+    field = f"extensions.{PIN_FIELD}"
+    if not isinstance(asked, int) or isinstance(asked, bool) or asked < 0:
+        return None, bad_input(field, f"{asked!r} is not a tree size (an integer, 0 or more)")
+    head = services.ledger.ledger_recorder.tree_head().size
+    if asked > head:
+        return None, bad_input(field, f"{asked} is beyond the log's {head} events")
+    if not services.read.wait_for(asked, PIN_WAIT_SECONDS):
+        return None, ApiError("UNAVAILABLE", f"the read model has not reached tree size {asked} yet; retry shortly")
+    known_at = services.read.model.record_time_at(asked)
+    if known_at is None:
+        return None, bad_input(
+            field, f"no record time separates the first {asked} events from later ones (concurrent writes); "
+            "pin a neighbouring size"
+        )  # fmt: skip
+    return asked, known_at
+
+
+def _root(services: Any, size: int) -> bytes:
+    key = (services.settings.database_url, size)
+    root = _ROOTS.get(key)
+    if root is None:
+        root = merkle.subtree_root(0, size, services.ledger.ledger_recorder)
+        _ROOTS[key] = root
+        while len(_ROOTS) > _ROOTS_KEPT:
+            _ROOTS.popitem(last=False)
+    return root
