@@ -12,14 +12,24 @@ page sizes are checked where ``first`` is read (``api.types.connections``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
-from graphql import ExecutionResult
+from graphql import (
+    ArgumentNode,
+    DocumentNode,
+    ExecutionResult,
+    ObjectFieldNode,
+    OperationDefinitionNode,
+    StringValueNode,
+    Visitor,
+    visit,
+)
 from graphql.error import GraphQLError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
-from api.errors import UNAUTHENTICATED
+from api.errors import BAD_USER_INPUT, UNAUTHENTICATED, VALIDATION_FAILED
 
 
 class BodyTooLarge(Exception):
@@ -85,16 +95,80 @@ class BodyLimit:
 
 
 class ReadAccess(SchemaExtension):
-    """Refuse the whole operation for an invalid key, or for no key when reads need one."""
+    """Refuse the whole operation before it runs: an invalid key, no key when reads need one,
+    several operations without ``operationName``, or a string no text can hold."""
 
     def on_execute(self) -> Iterator[None]:
-        context = self.execution_context.context
+        execution = self.execution_context
+        context = execution.context
         caller = context.caller
         message = caller.rejected
         if message is None and caller.principal is None and context.settings.require_key_for_reads:
             message = "this server requires an API key for reads: send 'Authorization: Bearer KEY'"
-        if message is not None:
-            self.execution_context.result = ExecutionResult(
-                data=None, errors=[GraphQLError(message, extensions={"code": UNAUTHENTICATED})]
+        error = GraphQLError(message, extensions={"code": UNAUTHENTICATED}) if message is not None else None
+        if error is None and execution.graphql_document is not None:
+            error = operation_named(execution.graphql_document, execution._provided_operation_name) or unclean_strings(
+                execution.query or "", execution.graphql_document, execution.variables
             )
+        if error is not None:
+            execution.result = ExecutionResult(data=None, errors=[error])
         yield
+
+
+def operation_named(document: DocumentNode, name: str | None) -> GraphQLError | None:
+    """The GraphQL spec: a document of several operations needs ``operationName``."""
+    if name is None and sum(isinstance(d, OperationDefinitionNode) for d in document.definitions) > 1:
+        return GraphQLError(
+            "Must provide operation name if query contains multiple operations.",
+            extensions={"code": VALIDATION_FAILED},
+        )
+    return None
+
+
+def text_problem(value: str) -> str | None:
+    """Why a string is not text the ledger can store or search (None when it is fine)."""
+    if "\x00" in value:
+        return "contains a NUL character"
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "is not valid Unicode text (it contains a lone surrogate)"
+    return None
+
+
+def unclean_strings(query: str, document: DocumentNode, variables: Mapping[str, Any] | None) -> GraphQLError | None:
+    """A NUL or a lone surrogate in any variable or literal string argument: refused up front, so
+    no store sees it (PostgreSQL errors on NUL, SQLite truncates at it, neither encodes surrogates)."""
+    stack: list[tuple[str, Any]] = [("query", query)]
+    stack += [(f"${k}", v) for k, v in (variables or {}).items()]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            problem = text_problem(value)
+            if problem:
+                return _bad_string(path, problem)
+        elif isinstance(value, Mapping):
+            stack.extend((f"{path}.{k}", v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", v) for i, v in enumerate(value))
+    if "\\u" not in query:  # a literal can only hold NUL or a surrogate through a \u escape
+        return None
+    found: list[GraphQLError] = []
+
+    class Strings(Visitor):
+        def enter_string_value(self, node: StringValueNode, *args: Any) -> Any:
+            problem = text_problem(node.value)
+            if problem:
+                ancestors = args[-1]
+                named = [a.name.value for a in ancestors if isinstance(a, ArgumentNode | ObjectFieldNode)]
+                found.append(_bad_string(".".join(named) or "argument", problem))
+                return Visitor.BREAK
+            return None
+
+    visit(document, Strings())
+    return found[0] if found else None
+
+
+def _bad_string(field: str, problem: str) -> GraphQLError:
+    return GraphQLError(f"{field}: {problem}", extensions={"code": BAD_USER_INPUT, "field": field})

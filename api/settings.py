@@ -69,7 +69,22 @@ class Settings:
         0.2, "CLAIMS_EVENTS_POLL_SECONDS", "how often the subscription task looks for new ledger events"
     )
     key_cache_seconds: float = _setting(
-        5.0, "CLAIMS_KEY_CACHE_SECONDS", "how long a looked-up API key is trusted before it is looked up again"
+        1.0,
+        "CLAIMS_KEY_CACHE_SECONDS",
+        "how often API-key events are re-read from the ledger: the bound on a revocation reaching reads "
+        "(writes re-check the key before they commit)",
+    )
+    max_json_depth: int = _setting(32, "CLAIMS_MAX_JSON_DEPTH", "deepest nesting of arrays/objects in a request's JSON")
+    max_search_length: int = _setting(
+        200, "CLAIMS_MAX_SEARCH_LENGTH", "longest `search` / `filter.text` string of a query"
+    )
+    max_cost_anonymous: int = _setting(
+        20_000,
+        "CLAIMS_MAX_QUERY_COST",
+        "largest estimated cost (objects in the answer, a source text counting 10) of a query without a key",
+    )
+    max_cost_with_key: int = _setting(
+        200_000, "CLAIMS_MAX_QUERY_COST_WITH_KEY", "the same budget for a caller with a valid API key"
     )
     max_subscriptions: int = _setting(
         20, "CLAIMS_MAX_SUBSCRIPTIONS_PER_CONNECTION", "subscriptions one WebSocket may hold"
@@ -94,7 +109,10 @@ class Settings:
     def check(self) -> None:
         if self.projector not in (PROJECTOR_EMBEDDED, PROJECTOR_EXTERNAL):
             raise ValueError(f"CLAIMS_PROJECTOR must be {PROJECTOR_EMBEDDED!r} or {PROJECTOR_EXTERNAL!r}")
-        for name in ("max_depth", "max_tokens", "max_aliases", "max_page_size", "default_page_size", "max_body_bytes"):
+        for name in (
+            "max_depth", "max_tokens", "max_aliases", "max_page_size", "default_page_size", "max_body_bytes",
+            "max_json_depth", "max_search_length", "max_cost_anonymous", "max_cost_with_key",
+        ):  # fmt: skip
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"setting {name} must be at least 1")
 

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from datetime import timedelta
+from typing import Any
 
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
 from api import graphiql
@@ -23,6 +29,30 @@ from api.schema import LedgerSchema
 from api.settings import Settings
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+log = logging.getLogger("claims.api")
+
+
+def rejected(status: int, reason: str) -> HTTPException:
+    """A request refused before GraphQL sees it: one log line, a plain 4xx answer."""
+    log.info("rejected request (%d): %s", status, reason)
+    return HTTPException(status, reason)
+
+
+def json_depth(value: object, limit: int) -> bool:
+    """Is ``value`` nested at most ``limit`` arrays/objects deep? (iterative: no recursion)"""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return False
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return True
 
 
 class LedgerGraphQL(GraphQL[Context, None]):
@@ -68,6 +98,69 @@ class LedgerGraphQL(GraphQL[Context, None]):
             )
         unset: UnsetType = UNSET
         return unset
+
+    # Malformed requests: a coded 4xx answer, never an exception reaching the server.
+
+    def decode_json(self, data: str | bytes) -> object:
+        if isinstance(data, bytes):
+            try:
+                data = data.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise rejected(400, f"the request is not valid UTF-8 (byte {error.start})") from None
+        try:
+            value = json.loads(data)
+        except RecursionError:
+            value = None
+        else:
+            if json_depth(value, self.settings.max_json_depth):
+                return value
+        raise rejected(
+            400, f"the request's JSON is nested deeper than {self.settings.max_json_depth} (CLAIMS_MAX_JSON_DEPTH)"
+        )
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            value = self.decode_json(data)
+        except json.JSONDecodeError:
+            raise rejected(400, "Unable to parse request body as JSON") from None
+        if not isinstance(value, dict | list):
+            raise rejected(400, 'the request must be a JSON object such as {"query": "{ topics { key } }"}')
+        return value
+
+    def parse_query_params(self, params: Any) -> dict[str, Any]:
+        # ``variables=null`` in a GET query is allowed, as a POST body's null variables are.
+        kept = {k: v for k, v in dict(params).items() if not (k in ("variables", "extensions") and v == "null")}
+        return super().parse_query_params(kept)
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Queries and mutations only: subscriptions are served over WebSocket."""
+        allowed = OperationType.from_http(request_adapter.method) - {OperationType.SUBSCRIPTION}
+        try:
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=request_data.extensions,
+            )
+        except InvalidOperationTypeError as error:
+            if error.operation_type == OperationType.SUBSCRIPTION:
+                raise rejected(400, "subscriptions are served over WebSocket (graphql-transport-ws) only") from None
+            raise rejected(400, error.as_http_error_reason(request_adapter.method)) from None
+        except CannotGetOperationTypeError as error:
+            raise rejected(400, error.as_http_error_reason()) from None
+        except MissingQueryError:
+            raise rejected(400, "No GraphQL query found in the request") from None
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return graphiql.page()

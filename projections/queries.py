@@ -490,7 +490,10 @@ def decode_cursor(cursor: str) -> tuple[str, str, int]:
         version, latest, earliest, position = raw.split("|")
         if version != "1":
             raise ValueError(version)
-        return date.fromisoformat(latest).isoformat(), date.fromisoformat(earliest).isoformat(), int(position)
+        first_position = int(position)
+        if not 0 <= first_position < 2**63:  # the stores' integers are 64-bit
+            raise ValueError(position)
+        return date.fromisoformat(latest).isoformat(), date.fromisoformat(earliest).isoformat(), first_position
     except (ValueError, UnicodeDecodeError, binascii.Error):
         raise ValueError(f"invalid cursor {cursor!r}") from None
 
