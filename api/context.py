@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Any
 from strawberry.types import Info as StrawberryInfo
 
 from api.auth import Caller, KeyStore
+from api.cost import UNKNOWN_SIZES, SizesCache
 from api.loaders import Loaders
 from api.settings import Settings
 from ledger.application import ClaimsLedger
 from projections.queries import ReadModel
+from projections.views import CollectionSizes
 
 if TYPE_CHECKING:
     from api.readside import ReadSide
@@ -28,6 +30,7 @@ class Services:
     read: ReadSide
     keys: KeyStore
     broadcaster: Broadcaster
+    sizes: SizesCache
 
     @property
     def model(self) -> ReadModel:
@@ -39,9 +42,10 @@ class Context:
 
     connection_params: Any = None  # set by strawberry for graphql-transport-ws
 
-    def __init__(self, services: Services, caller: Caller) -> None:
+    def __init__(self, services: Services, caller: Caller, sizes: CollectionSizes = UNKNOWN_SIZES) -> None:
         self.services = services
         self.caller = caller
+        self.sizes = sizes  # the read model's collection sizes, for the query's cost estimate
         self.loaders = Loaders(services.model)
 
     @property

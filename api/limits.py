@@ -19,6 +19,8 @@ from graphql import (
     ArgumentNode,
     DocumentNode,
     ExecutionResult,
+    FragmentDefinitionNode,
+    GraphQLSchema,
     ObjectFieldNode,
     OperationDefinitionNode,
     StringValueNode,
@@ -29,6 +31,7 @@ from graphql.error import GraphQLError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
+from api.cost import Limits, estimate, too_costly
 from api.errors import BAD_USER_INPUT, UNAUTHENTICATED, VALIDATION_FAILED
 
 
@@ -106,13 +109,34 @@ class ReadAccess(SchemaExtension):
         if message is None and caller.principal is None and context.settings.require_key_for_reads:
             message = "this server requires an API key for reads: send 'Authorization: Bearer KEY'"
         error = GraphQLError(message, extensions={"code": UNAUTHENTICATED}) if message is not None else None
-        if error is None and execution.graphql_document is not None:
-            error = operation_named(execution.graphql_document, execution._provided_operation_name) or unclean_strings(
-                execution.query or "", execution.graphql_document, execution.variables
+        document = execution.graphql_document
+        if error is None and document is not None:
+            error = operation_named(document, execution._provided_operation_name) or unclean_strings(
+                execution.query or "", document, execution.variables
             )
+            if error is None:
+                error = over_budget(execution.schema._schema, document, execution.operation_name, execution.variables,
+                                    context)  # fmt: skip
         if error is not None:
             execution.result = ExecutionResult(data=None, errors=[error])
         yield
+
+
+def over_budget(
+    schema: GraphQLSchema, document: DocumentNode, name: str | None, variables: dict[str, Any] | None, context: Any
+) -> GraphQLError | None:
+    """The operation's estimated cost against the caller's budget (see ``api.cost``)."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    operation = next((o for o in operations if name is None or (o.name and o.name.value == name)), None)
+    if operation is None:
+        return None
+    settings = context.settings
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    limits = Limits(context.sizes, settings.default_page_size, settings.max_page_size, settings.max_list_size)
+    cost = estimate(schema, operation, fragments, variables, limits)
+    keyed = context.caller.principal is not None
+    budget = settings.max_cost_with_key if keyed else settings.max_cost_anonymous
+    return too_costly(cost, budget, keyed) if cost > budget else None
 
 
 def operation_named(document: DocumentNode, name: str | None) -> GraphQLError | None:

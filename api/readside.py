@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from projections.queries import ReadModel, open_read_model
-from projections.views import PositionView, SourceView
+from projections.views import CollectionSizes, PositionView, SourceView
 
 
 class Projector(Protocol):
@@ -36,6 +36,10 @@ class ReadSide:
     ) -> tuple[PositionView | None, SourceView | None]:
         """One pair's position and (``with_source``) its claim's source, in one statement."""
         return self.model.position_and_source(actor, topic, as_of, known_at, with_source=with_source)
+
+    def collection_sizes(self) -> CollectionSizes:
+        """How many sources, actors... there are (query cost estimates)."""
+        return self.model.collection_sizes()
 
     def projected_position(self) -> int:
         return self.model.projected_position()

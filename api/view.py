@@ -79,7 +79,7 @@ class LedgerGraphQL(GraphQL[Context, None]):
         services = self.services(request)
         secret = bearer(request.headers.get("authorization"))
         caller = Caller() if secret is None else await blocking(services.keys.identify, secret)
-        return Context(services, caller)
+        return Context(services, caller, await services.sizes.current(blocking))
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Authenticate a WebSocket from ``connectionParams`` (or the handshake's Authorization header)."""

@@ -50,6 +50,7 @@ from projections.views import (
     ClaimEventView,
     ClaimFilter,
     ClaimView,
+    CollectionSizes,
     Page,
     PositionChangeView,
     PositionView,
@@ -317,6 +318,25 @@ class ReadModel:
         rows = self._by("rm_sources", "id, text", "id", "uuid", [str(i) for i in source_ids], tuple)
         found = {as_uuid(r[0]): str(r[1]) for r in rows}
         return [found.get(i) for i in source_ids]
+
+    def collection_sizes(self) -> CollectionSizes:
+        """Counts for query cost estimates (index scans; callers cache the answer)."""
+        counts = self._rows(
+            "SELECT (SELECT COUNT(*) FROM rm_sources), (SELECT COUNT(*) FROM rm_actors),"
+            " (SELECT COUNT(*) FROM rm_topics), (SELECT COUNT(*) FROM rm_pairs),"
+            " (SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM rm_claim_versions GROUP BY source_id) s),"
+            " (SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM rm_claim_versions GROUP BY actor, topic) p),"
+            " (SELECT MAX(version) FROM rm_claim_versions)"
+        )[0]
+        return CollectionSizes(
+            sources=int(counts[0]),
+            actors=int(counts[1]),
+            topics=int(counts[2]),
+            pairs=int(counts[3]),
+            claims_per_source=int(counts[4] or 0),
+            claims_per_pair=int(counts[5] or 0),
+            versions_per_claim=int(counts[6] or 0),
+        )
 
     def api_key(self, secret_sha256: str) -> ApiKeyView | None:
         rows = self._rows("SELECT name, role, revoked FROM rm_api_keys WHERE secret_sha256 = ?", [secret_sha256])

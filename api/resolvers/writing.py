@@ -44,10 +44,13 @@ T = TypeVar("T")
 
 async def _write(info: Info, action: Callable[[Batch], T]) -> tuple[T, int | None, bool]:
     """Run ``action`` in one batch as the caller; return its result, the log position and ``pending``."""
-    principal = info.context.caller.require("editor")
+    caller = info.context.caller
+    caller.require("editor")
     ledger = info.context.ledger
+    keys = info.context.services.keys
 
     def run() -> tuple[T, int]:
+        principal = keys.recheck(caller).require("editor")  # a key revoked since the request began cannot write
         with ledger.batch(principal.name) as batch:
             result = action(batch)
         return result, batch.last_position
