@@ -28,7 +28,7 @@ import yaml
 from ledger import commands as c
 from ledger.application import Batch, ClaimsLedger, claim_ref
 from ledger.domain import SourceKey, actor_id, claim_id, source_id, topic_id
-from ledger.errors import BadInput, LedgerError, NotFound
+from ledger.errors import BadInput, Conflict, LedgerError, NotFound
 
 FORMAT = "claims-ledger/import/v1"
 SECTIONS = ("sources", "actors", "topics", "claims", "revisions", "retractions")
@@ -361,8 +361,37 @@ def _dotted(path: Any) -> str:
 # ------------------------------------------------------------------ applying
 
 
+IMPORT_ATTEMPTS = 2  # an import that lost a race with another writer is checked and applied once more
+
+
 def import_file(ledger: ClaimsLedger, path: Path, principal: str, progress: Progress | None = None) -> ImportResult:
     data, lines = read(path)
+    for attempt in range(1, IMPORT_ATTEMPTS + 1):
+        try:
+            return _import(ledger, path, data, lines, principal, progress)
+        except Conflict as conflict:
+            if not conflict.race or attempt == IMPORT_ATTEMPTS:
+                raise ImportFileError([_raced(str(path), data, lines, conflict)]) from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _raced(name: str, data: dict[str, Any], lines: _Lines, conflict: Conflict) -> Problem:
+    """The record of the file another writer wrote at the same time, with its line."""
+    for section, i, record in iter_records(data):
+        if record.get("key") == conflict.key:
+            return Problem(name, lines.of([section, i, "key"]), f"{section}[{i}].key",
+                           f"{conflict}; run the import again")  # fmt: skip
+    return Problem(name, None, "", f"{conflict}; run the import again")
+
+
+def _import(
+    ledger: ClaimsLedger,
+    path: Path,
+    data: dict[str, Any],
+    lines: _Lines,
+    principal: str,
+    progress: Progress | None,
+) -> ImportResult:
     name = str(path)
     records = list(iter_records(data))
     problems = _duplicates(data, name, lines)
