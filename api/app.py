@@ -27,6 +27,7 @@ from api.context import Services
 from api.cost import SizesCache
 from api.limits import BodyLimit
 from api.loaders import blocking
+from api.ratelimit import RateLimiter
 from api.readside import Projector, ReadSide
 from api.schema import build_schema
 from api.settings import PROJECTOR_EMBEDDED, Settings
@@ -52,10 +53,12 @@ def access_events(ledger: ClaimsLedger) -> Callable[[int], tuple[int, list[Acces
 
 def open_services(settings: Settings, read: ReadSide | None = None) -> Services:
     ledger = ClaimsLedger.open(settings.database_url)
-    read = read or ReadSide.open(settings.database_url)
+    read = read or ReadSide.open(settings.database_url, settings.statement_timeout_seconds)
     keys = KeyStore(access_events(ledger), settings.key_cache_seconds)
     sizes = SizesCache(read.collection_sizes)
-    return Services(settings, ledger, read, keys, Broadcaster(ledger, settings.poll_seconds), sizes)
+    broadcaster = Broadcaster(ledger, settings.poll_seconds)
+    reads, writes = RateLimiter(settings.rate_reads), RateLimiter(settings.rate_writes)
+    return Services(settings, ledger, read, keys, broadcaster, sizes, reads, writes)
 
 
 def create_app(settings: Settings | None = None, *, read: ReadSide | None = None) -> Starlette:

@@ -16,6 +16,7 @@ from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
 
 from ledger.errors import BadInput, Conflict, LedgerError, NotFound
+from projections.db import QueryTimeout
 
 log = logging.getLogger("claims.api")
 
@@ -27,6 +28,7 @@ FORBIDDEN = "FORBIDDEN"
 INTERNAL = "INTERNAL_SERVER_ERROR"
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+QUERY_TIMEOUT = "QUERY_TIMEOUT"
 INTERNAL_MESSAGE = "Internal server error."
 
 
@@ -67,6 +69,8 @@ def extensions_of(error: BaseException) -> dict[str, Any] | None:
         return out
     if isinstance(error, LedgerError):
         return {"code": error.code}
+    if isinstance(error, QueryTimeout):
+        return {"code": QUERY_TIMEOUT}
     return None
 
 

@@ -10,6 +10,7 @@ installed the page says how to install them; it never falls back to a CDN.
 from __future__ import annotations
 
 import html
+import re
 
 from starlette.responses import HTMLResponse
 
@@ -17,9 +18,20 @@ from api.assets import INSTALL_HINT, VENDOR_FILES, missing
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; font-src 'self' data:; connect-src 'self' ws: wss:; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'{sockets}; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
+# A Host header as browsers send it (name or address, optional port): anything else is left out
+# of the policy rather than copied into a header.
+HOST = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
+
+
+def csp(host: str | None) -> str:
+    """The page's policy: fetches and WebSockets to this server's own origin only ('self' covers
+    ws: in current browsers; the explicit ws/wss URL of the same host covers older ones)."""
+    sockets = f" ws://{host} wss://{host}" if host and HOST.match(host) else ""
+    return CSP.format(sockets=sockets)
+
 
 _PAGE = """<!doctype html>
 <html lang="en">
@@ -60,7 +72,7 @@ _MISSING = """<!doctype html>
 """
 
 
-def page(static_prefix: str = "/static") -> HTMLResponse:
+def page(static_prefix: str = "/static", host: str | None = None) -> HTMLResponse:
     absent = missing()
     if absent:
         text = _MISSING.format(
@@ -72,7 +84,9 @@ def page(static_prefix: str = "/static") -> HTMLResponse:
     else:
         text = _PAGE.format(static=static_prefix)
         status = 200
-    return HTMLResponse(text, status_code=status, headers={"Content-Security-Policy": CSP, "Cache-Control": "no-cache"})
+    return HTMLResponse(
+        text, status_code=status, headers={"Content-Security-Policy": csp(host), "Cache-Control": "no-cache"}
+    )
 
 
-__all__ = ["CSP", "VENDOR_FILES", "page"]
+__all__ = ["CSP", "VENDOR_FILES", "csp", "page"]

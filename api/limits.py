@@ -30,9 +30,11 @@ from graphql import (
 from graphql.error import GraphQLError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from api.cost import Limits, estimate, too_costly
 from api.errors import BAD_USER_INPUT, UNAUTHENTICATED, VALIDATION_FAILED
+from api.ratelimit import rate_limited
 
 
 class BodyTooLarge(Exception):
@@ -111,6 +113,8 @@ class ReadAccess(SchemaExtension):
         error = GraphQLError(message, extensions={"code": UNAUTHENTICATED}) if message is not None else None
         document = execution.graphql_document
         if error is None and document is not None:
+            error = over_rate(context, execution.operation_type == OperationType.MUTATION)
+        if error is None and document is not None:
             error = operation_named(document, execution._provided_operation_name) or unclean_strings(
                 execution.query or "", document, execution.variables
             )
@@ -120,6 +124,18 @@ class ReadAccess(SchemaExtension):
         if error is not None:
             execution.result = ExecutionResult(data=None, errors=[error])
         yield
+
+
+def over_rate(context: Any, write: bool) -> GraphQLError | None:
+    """Take one request from the client's read or write allowance (``api.ratelimit``)."""
+    settings = context.settings
+    limiter = context.services.writes if write else context.services.reads
+    wait = limiter.wait_needed(context.client)
+    if not wait:
+        return None
+    if write:
+        return rate_limited("writes", context.client, settings.rate_writes, wait, "CLAIMS_RATE_LIMIT_WRITES")
+    return rate_limited("reads", context.client, settings.rate_reads, wait, "CLAIMS_RATE_LIMIT_READS")
 
 
 def over_budget(

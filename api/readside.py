@@ -24,8 +24,8 @@ class ReadSide:
         self.model = model
 
     @classmethod
-    def open(cls, url: str) -> ReadSide:
-        return cls(open_read_model(url))
+    def open(cls, url: str, statement_timeout: float = 0.0) -> ReadSide:
+        return cls(open_read_model(url, statement_timeout))
 
     def wait_for(self, position: int, timeout: float) -> bool:
         """True once the read model reflects the log up to ``position``; False after ``timeout`` seconds."""

@@ -31,7 +31,7 @@ from api.errors import CodedErrors, log_errors
 from api.limits import ReadAccess
 from api.resolvers import audit, reading, writing
 from api.settings import Settings
-from api.subscriptions import ledger_events
+from api.subscriptions import Subscriber, ledger_events
 from api.types.audit import ConsistencyProof, InclusionProof, LedgerDigest, LedgerEvent, LedgerEventConnection
 from api.types.connections import ClaimConnection
 from api.types.objects import Actor, Claim, Position, PositionChange, Source, Topic
@@ -134,7 +134,14 @@ class Subscription:
         "or an event type (`Claim.Revised`)."
     )
     async def ledger_events(self, info: Info, types: list[str] | None = None) -> AsyncGenerator[LedgerEvent, None]:
-        async for event in ledger_events(info.context.services.broadcaster, types):
+        context = info.context
+        who = Subscriber(
+            anonymous=context.caller.principal is None,
+            client=context.client,
+            per_client=context.settings.max_subscriptions_per_client,
+            total=context.settings.max_subscriptions_total,
+        )
+        async for event in ledger_events(context.services.broadcaster, types, who):
             yield event
 
 

@@ -89,6 +89,19 @@ class Settings:
     max_subscriptions: int = _setting(
         20, "CLAIMS_MAX_SUBSCRIPTIONS_PER_CONNECTION", "subscriptions one WebSocket may hold"
     )
+    max_subscriptions_per_client: int = _setting(
+        50, "CLAIMS_MAX_SUBSCRIPTIONS_PER_CLIENT", "subscriptions one client (key name, else address) may hold at once"
+    )
+    max_subscriptions_total: int = _setting(
+        1000, "CLAIMS_MAX_SUBSCRIPTIONS", "subscriptions this API process holds at once, all clients together"
+    )
+    rate_reads: int = _setting(
+        1200, "CLAIMS_RATE_LIMIT_READS", "queries a client (key name, else address) may send a minute; 0: no limit"
+    )
+    rate_writes: int = _setting(120, "CLAIMS_RATE_LIMIT_WRITES", "mutations a client may send a minute; 0: no limit")
+    statement_timeout_seconds: float = _setting(
+        10.0, "CLAIMS_STATEMENT_TIMEOUT_SECONDS", "longest a read-model query may run before it is cancelled; 0: none"
+    )
     graphiql: bool = _setting(True, "CLAIMS_GRAPHIQL", "`0` turns the in-browser GraphiQL page off")
 
     @classmethod

@@ -30,6 +30,7 @@ log = logging.getLogger("claims.api.subscriptions")
 
 READ_BATCH = 500
 QUEUE_SIZE = 1000
+TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS"
 
 
 def _event_types() -> dict[str, set[str]]:
@@ -67,6 +68,7 @@ class _Subscriber:
     types: list[str] | None
     queue: asyncio.Queue[LedgerEvent | object] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     overflowed: bool = False
+    client: str = ""  # whose subscription this is (key name or address), for the limits
 
 
 class Broadcaster:
@@ -94,10 +96,26 @@ class Broadcaster:
         """Look for new events now (called after a write in this process)."""
         self._wake.set()
 
+    def admit(self, client: str, per_client: int, total: int) -> None:
+        """Refuse a subscription over the limits (per client, all clients of this process)."""
+        if len(self.subscribers) >= total:
+            raise ApiError(
+                TOO_MANY_SUBSCRIPTIONS,
+                f"this server holds {total} subscriptions already (CLAIMS_MAX_SUBSCRIPTIONS); try again later",
+            )
+        if sum(1 for s in self.subscribers if s.client == client) >= per_client:
+            raise ApiError(
+                TOO_MANY_SUBSCRIPTIONS,
+                f"{client} holds {per_client} subscriptions already (CLAIMS_MAX_SUBSCRIPTIONS_PER_CLIENT)",
+            )
+
     @contextlib.asynccontextmanager
-    async def subscribe(self, types: list[str] | None) -> AsyncIterator[_Subscriber]:
+    async def subscribe(
+        self, types: list[str] | None, client: str = "", per_client: int = 50, total: int = 1000
+    ) -> AsyncIterator[_Subscriber]:
         head = await blocking(lambda: self.ledger.ledger_recorder.tree_head().size)
-        subscriber = _Subscriber(after=head, types=types)
+        self.admit(client, per_client, total)  # no await between this check and joining
+        subscriber = _Subscriber(after=head, types=types, client=client)
         if self.position is None or self.position > head:
             self.position = head
         self.subscribers.add(subscriber)
@@ -151,10 +169,25 @@ class Broadcaster:
         subscriber.after = event.position
 
 
-async def ledger_events(broadcaster: Broadcaster, types: list[str] | None) -> AsyncGenerator[LedgerEvent, None]:
-    """Each ledger event committed after the subscription started, in log order."""
+@dataclass(frozen=True)
+class Subscriber:
+    """Who subscribes: whether they sent a key, who limits count against, and the limits."""
+
+    anonymous: bool = True
+    client: str = ""
+    per_client: int = 50
+    total: int = 1000
+
+
+async def ledger_events(
+    broadcaster: Broadcaster, types: list[str] | None, who: Subscriber | None = None
+) -> AsyncGenerator[LedgerEvent, None]:
+    """Each ledger event committed after the subscription started, in log order (an access-control
+    event without its secrets for an anonymous subscriber)."""
+    who = who or Subscriber()
     wanted = check_types(types)
-    async with broadcaster.subscribe(wanted) as subscriber:
+    anonymous = who.anonymous
+    async with broadcaster.subscribe(wanted, who.client, who.per_client, who.total) as subscriber:
         while True:
             item = await subscriber.queue.get()
             if item is _OVERFLOW:
@@ -162,4 +195,4 @@ async def ledger_events(broadcaster: Broadcaster, types: list[str] | None) -> As
                     "SUBSCRIBER_TOO_SLOW", "events arrived faster than this subscriber read them; resubscribe"
                 )
             assert isinstance(item, LedgerEvent)
-            yield item
+            yield item.for_reader(anonymous)

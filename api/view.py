@@ -11,7 +11,7 @@ from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
@@ -25,6 +25,7 @@ from api.auth import Caller, bearer, key_from_connection_params
 from api.context import Context, Services
 from api.errors import UNAUTHENTICATED
 from api.loaders import blocking
+from api.ratelimit import RATE_LIMITED
 from api.schema import LedgerSchema
 from api.settings import Settings
 
@@ -55,8 +56,29 @@ def json_depth(value: object, limit: int) -> bool:
     return True
 
 
+def close_reason(text: str) -> str:
+    """A WebSocket close reason: at most 123 bytes of UTF-8."""
+    return text.encode("utf-8")[:123].decode("utf-8", "ignore")
+
+
+class RefusedJSON(json.JSONDecodeError):
+    """JSON we refuse to read (too deep, not UTF-8): over HTTP a 400, over WebSocket an invalid message."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, "", 0)
+        self.reason = reason
+
+
+class LedgerWebSocketAdapter(ASGIWebSocketAdapter):
+    async def close(self, code: int, reason: str) -> None:
+        refused = getattr(self.ws.state, "refused", None)
+        await super().close(code, refused if code == 4403 and refused else reason)
+
+
 class LedgerGraphQL(GraphQL[Context, None]):
     """``/graphql``: POST and GET queries, graphql-transport-ws subscriptions, GraphiQL for browsers."""
+
+    websocket_adapter_class = LedgerWebSocketAdapter  # type: ignore[assignment]
 
     def __init__(self, schema: LedgerSchema, settings: Settings) -> None:
         super().__init__(
@@ -79,7 +101,11 @@ class LedgerGraphQL(GraphQL[Context, None]):
         services = self.services(request)
         secret = bearer(request.headers.get("authorization"))
         caller = Caller() if secret is None else await blocking(services.keys.identify, secret)
-        return Context(services, caller, await services.sizes.current(blocking))
+        address = request.client.host if request.client else "unknown"
+        context = Context(services, caller, await services.sizes.current(blocking), address)
+        if isinstance(request, WebSocket):
+            context.websocket = request
+        return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Authenticate a WebSocket from ``connectionParams`` (or the handshake's Authorization header)."""
@@ -87,15 +113,14 @@ class LedgerGraphQL(GraphQL[Context, None]):
         if secret is not None:
             context.caller = await blocking(context.services.keys.identify, secret)
         caller = context.caller
-        if caller.rejected:
-            raise ConnectionRejectionError({"message": caller.rejected, "code": UNAUTHENTICATED})
-        if caller.principal is None and self.settings.require_key_for_reads:
-            raise ConnectionRejectionError(
-                {
-                    "message": 'this server requires an API key: send connectionParams {"apiKey": KEY}',
-                    "code": UNAUTHENTICATED,
-                }
-            )
+        message = caller.rejected
+        if message is None and caller.principal is None and self.settings.require_key_for_reads:
+            message = 'this server requires an API key: send connectionParams {"apiKey": KEY}'
+        if message is not None:
+            # Strawberry closes with 4403; the close frame's reason says why, with the code.
+            if context.websocket is not None:
+                context.websocket.state.refused = close_reason(f"{UNAUTHENTICATED}: {message}")
+            raise ConnectionRejectionError({"message": message, "code": UNAUTHENTICATED})
         unset: UnsetType = UNSET
         return unset
 
@@ -106,7 +131,7 @@ class LedgerGraphQL(GraphQL[Context, None]):
             try:
                 data = data.decode("utf-8")
             except UnicodeDecodeError as error:
-                raise rejected(400, f"the request is not valid UTF-8 (byte {error.start})") from None
+                raise RefusedJSON(f"the request is not valid UTF-8 (byte {error.start})") from None
         try:
             value = json.loads(data)
         except RecursionError:
@@ -114,13 +139,15 @@ class LedgerGraphQL(GraphQL[Context, None]):
         else:
             if json_depth(value, self.settings.max_json_depth):
                 return value
-        raise rejected(
-            400, f"the request's JSON is nested deeper than {self.settings.max_json_depth} (CLAIMS_MAX_JSON_DEPTH)"
+        raise RefusedJSON(
+            f"the request's JSON is nested deeper than {self.settings.max_json_depth} (CLAIMS_MAX_JSON_DEPTH)"
         )
 
     def parse_json(self, data: str | bytes) -> Any:
         try:
             value = self.decode_json(data)
+        except RefusedJSON as error:
+            raise rejected(400, error.reason) from None
         except json.JSONDecodeError:
             raise rejected(400, "Unable to parse request body as JSON") from None
         if not isinstance(value, dict | list):
@@ -163,19 +190,26 @@ class LedgerGraphQL(GraphQL[Context, None]):
             raise rejected(400, "No GraphQL query found in the request") from None
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        return graphiql.page()
+        return graphiql.page(host=request.headers.get("host"))
 
     # GraphQL over HTTP: answer ``application/graphql-response+json`` to clients that accept it,
     # with 4xx status codes for requests that fail before execution (legacy JSON clients get 200).
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)
-        if isinstance(request, Request) and GRAPHQL_RESPONSE in request.headers.get("accept", ""):
-            request.state.graphql_response = sub_response
+        if isinstance(request, Request):
+            request.state.sub_response = sub_response
+            if GRAPHQL_RESPONSE in request.headers.get("accept", ""):
+                request.state.graphql_response = sub_response
         return sub_response
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         data = await super().process_result(request, result)
+        limited = [e for e in result.errors or () if (e.extensions or {}).get("code") == RATE_LIMITED]
+        if limited and isinstance(getattr(request.state, "sub_response", None), Response):
+            # Too many requests: HTTP 429 and Retry-After for every client, whatever it accepts.
+            request.state.sub_response.status_code = 429
+            request.state.sub_response.headers["Retry-After"] = str((limited[0].extensions or {}).get("retryAfter", 1))
         sub_response = getattr(request.state, "graphql_response", None)
         if sub_response is None:
             return data
@@ -183,7 +217,8 @@ class LedgerGraphQL(GraphQL[Context, None]):
         if result.data is None and result.errors and all(e.path is None for e in result.errors):
             data.pop("data", None)  # a request error: nothing was executed
             codes = {(e.extensions or {}).get("code") for e in result.errors}
-            sub_response.status_code = 401 if codes == {UNAUTHENTICATED} else 400
+            if codes != {RATE_LIMITED}:
+                sub_response.status_code = 401 if codes == {UNAUTHENTICATED} else 400
         return data
 
     def create_response(

@@ -152,6 +152,7 @@ class Batch:
     def __init__(self, ledger: ClaimsLedger, principal: str) -> None:
         if not principal or len(principal) > c.MAX_NAME:
             raise BadInput("principal", "every event needs who recorded it")
+        c.check_name(principal, "principal")
         self.ledger = ledger
         self.principal = principal
         self.staged: dict[UUID, Aggregate | _Created] = {}
@@ -266,8 +267,13 @@ class Batch:
 
     def register_source(self, command: c.RegisterSource) -> tuple[UUID, bool]:
         sid = source_id(command.sha256)
-        if self.find(Source, sid) is not None:
-            return sid, False  # the same text again: idempotent
+        existing = self.find(Source, sid)
+        if existing is not None:
+            if existing.key != command.key:  # never drop the new key without a word
+                raise BadInput(
+                    "key", f"this text is already registered as source {existing.key!r}: refer to it by that key"
+                )
+            return sid, False  # the same text under the same key again: idempotent
         index = self.find(SourceKey, SourceKey.create_id(command.key))
         if index is not None:
             raise BadInput("key", f"source key {command.key!r} is already used for a different text")

@@ -72,9 +72,9 @@ WAIT_TICK = 0.05  # how often wait_for re-reads the tracked position
 class ReadModel:
     """Query functions over the read-model tables of one database; safe to share between threads."""
 
-    def __init__(self, url: str | None = None, *, pool_size: int = 8) -> None:
+    def __init__(self, url: str | None = None, *, pool_size: int = 8, statement_timeout: float = 0.0) -> None:
         self.url = resolve_url(url)
-        self.readers = Readers(self.url, pool_size=pool_size)
+        self.readers = Readers(self.url, pool_size=pool_size, statement_timeout=statement_timeout)
         self.hub = hub(self.url)
         with self.readers.connection() as conn:
             missing = schema.installed_version(conn) is None
@@ -376,9 +376,10 @@ class ReadModel:
             self.hub.wait_published(seen, min(remaining, WAIT_TICK))
 
 
-def open_read_model(url: str | None = None) -> ReadModel:
-    """The read model of the database at ``url`` (default: $CLAIMS_DATABASE_URL)."""
-    return ReadModel(url)
+def open_read_model(url: str | None = None, statement_timeout: float = 0.0) -> ReadModel:
+    """The read model of the database at ``url`` (default: $CLAIMS_DATABASE_URL); a query running
+    longer than ``statement_timeout`` seconds (0: no limit) raises ``projections.db.QueryTimeout``."""
+    return ReadModel(url, statement_timeout=statement_timeout)
 
 
 # ---------------------------------------------------------------- SQL pieces
