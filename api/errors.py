@@ -118,13 +118,20 @@ def is_unexpected(error: GraphQLError) -> bool:
 
 
 def log_errors(errors: list[GraphQLError]) -> None:
-    """Log unexpected errors with their traceback; user errors are not the server's problem."""
+    """Log unexpected errors with their traceback; a request refused for what it asked logs one
+    line (at INFO: user errors are answers, not incidents)."""
+    refused: list[str] = []
     for error in errors:
         if is_unexpected(error):
             path = ".".join(map(str, error.path or [])) or "(operation)"
             log.error("unexpected error in %s: %s", path, error.message, exc_info=error.original_error)
-        elif error.original_error is None:
+            continue
+        if error.original_error is None:
             add_code(error)
+        refused.append(error.message)
+    if refused:
+        first = refused[0].replace("\n", " ")[:200]
+        log.info("refused request: %s%s", first, f" (and {len(refused) - 1} more errors)" if len(refused) > 1 else "")
 
 
 class CodedErrors(MaskErrors):

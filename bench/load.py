@@ -127,6 +127,31 @@ def _client(bases: list[str], key: str, stop: float, writes: float, tally: Tally
                     tally.acknowledged.append(claim_key)
 
 
+def _baseline(bases: list[str], clients: int, duration: float) -> float:
+    """Requests per second the same clients get from ``/healthz`` (the HTTP stack without GraphQL
+    or a database): the baseline of the same run."""
+    count = [0]
+    lock = threading.Lock()
+    stop = time.monotonic() + duration
+
+    def loop(i: int) -> None:
+        with httpx.Client(timeout=60) as http:
+            n = 0
+            while time.monotonic() < stop:
+                http.get(f"{bases[(i + n) % len(bases)]}/healthz")
+                n += 1
+            with lock:
+                count[0] += n
+
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(clients)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return count[0] / (time.monotonic() - started)
+
+
 def _percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -164,6 +189,7 @@ def run(store: str, url: str, clients: int, duration: float, writes: float) -> d
         for thread in threads:
             thread.join()
         elapsed = time.monotonic() - started
+        baseline = _baseline(bases, clients, min(duration, 10.0))
         # Every acknowledged write: in the log, and visible through the API.
         with ClaimsLedger.open(url) as ledger:
             decode = ledger.mapper.transcoder.decode
@@ -196,6 +222,7 @@ def run(store: str, url: str, clients: int, duration: float, writes: float) -> d
         else "2 API processes + external projector",
         "requests": total,
         "rps": total / elapsed,
+        "baseline_rps": baseline,
         "read_p50": _percentile(tally.reads, 0.50),
         "read_p99": _percentile(tally.reads, 0.99),
         "write_p50": _percentile(tally.writes, 0.50),
@@ -242,13 +269,14 @@ def main(argv: list[str] | None = None) -> int:
         f"Command: `python bench/load.py --clients {args.clients} --duration {args.duration:g} --writes {args.writes}"
         f" --stores {args.stores}` (rate limits off).",
         "",
-        "| store | deployment | requests | req/s | read p50 / p99 (ms) | write p50 / p99 (ms) | writes | errors "
-        "| acknowledged writes in the log / visible |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+        "| store | deployment | requests | req/s | /healthz req/s (baseline) | ratio | read p50 / p99 (ms) "
+        "| write p50 / p99 (ms) | writes | errors | acknowledged writes in the log / visible |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
         lines.append(
-            f"| {r['store']} | {r['deployment']} | {r['requests']:,} | {r['rps']:.0f} | {r['read_p50']:.0f} / "
+            f"| {r['store']} | {r['deployment']} | {r['requests']:,} | {r['rps']:.0f} | {r['baseline_rps']:.0f} | "
+            f"{r['rps'] / r['baseline_rps']:.2f} | {r['read_p50']:.0f} / "
             f"{r['read_p99']:.0f} | {r['write_p50']:.0f} / {r['write_p99']:.0f} | {r['writes']} | {r['errors']} | "
             f"{r['acknowledged'] - r['missing_in_log']} of {r['acknowledged']} / "
             f"{r['acknowledged'] - r['invisible']} of {r['acknowledged']} |"

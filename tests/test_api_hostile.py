@@ -153,8 +153,59 @@ def test_nul_in_a_mutation_writes_nothing(api: ApiEnv) -> None:
     assert api.tree_size() == size
 
 
-def test_a_rejected_request_logs_one_line(api: ApiEnv, caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize(
+    "request_",
+    [
+        {"content": b"null", "headers": JSON},
+        {"json": {"query": SEARCH, "variables": {"s": "x" * 1000}}},
+        {"json": {"query": EVENTS_AFTER, "variables": {"a": _b64(f"event:{2**64}")}}},
+        {"json": {"query": "{ topics { nope } }"}},
+    ],
+)
+def test_a_rejected_request_logs_one_line(api: ApiEnv, caplog: pytest.LogCaptureFixture, request_: Any) -> None:
     caplog.clear()
-    _post(api, content=b"null", headers=JSON)
+    _post(api, **request_)
     lines = [r for r in caplog.records if r.name.startswith("claims")]
     assert len(lines) == 1 and "\n" not in lines[0].getMessage() and lines[0].exc_info is None
+
+
+INJECTIONS = [
+    "' OR '1'='1",
+    "x'); DROP TABLE ledger_events; --",
+    '"; DELETE FROM rm_claim_versions; --',
+    "%' UNION SELECT secret_sha256 FROM rm_api_keys --",
+    "\\' OR 1=1 /*",
+]
+
+
+@pytest.mark.parametrize("payload", INJECTIONS)
+def test_injection_through_every_string_argument_leaves_the_database_intact(api: ApiEnv, payload: str) -> None:
+    from ledger.integrity.verify import verify
+
+    size = api.tree_size()
+    claims_before = api.gql.data("{ claims(first: 100) { totalCount } }")["claims"]["totalCount"]
+    reads = [
+        ("query ($s: String) { actors(search: $s) { key } }", {"s": payload}),
+        ("query ($s: String) { claims(filter: {text: $s, actor: $s, topic: $s}) { totalCount } }", {"s": payload}),
+        ("query ($s: String!) { position(actor: $s, topic: $s) { stance } }", {"s": payload}),
+        ("query ($s: String!) { timeline(actor: $s, topic: $s) { stance } }", {"s": payload}),
+        ("query ($s: ID!) { claim(id: $s) { key } source(id: $s) { key } }", {"s": payload}),
+        ("query ($s: String) { claims(after: $s) { totalCount } events(after: $s) { treeSize } }", {"s": payload}),
+        ("query ($s: [String!]) { positions { stance } }", {"s": [payload]}),
+    ]
+    for query, variables in reads:
+        body = _post(api, json={"query": query, "variables": variables}).json()
+        assert "INTERNAL_SERVER_ERROR" not in error_codes(body), body
+    editor = api.as_role("editor")
+    body = editor(
+        "mutation ($i: ID!, $s: String!) { retractClaim(id: $i, expectedVersion: 1, reason: $s) { version } }",
+        {"i": payload, "s": payload},
+    )
+    assert error_codes(body) == ["NOT_FOUND"]
+    response = api.client.post(
+        "/graphql", json={"query": "{ topics { key } }"}, headers={"Authorization": f"Bearer {payload}"}
+    )
+    assert error_codes(response.json()) == ["UNAUTHENTICATED"]
+    assert api.tree_size() == size
+    assert api.gql.data("{ claims(first: 100) { totalCount } }")["claims"]["totalCount"] == claims_before
+    assert verify(api.ledger.ledger_recorder).ok
