@@ -14,7 +14,7 @@ Routes
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -26,13 +26,15 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from api.assets import STATIC_DIR
-from api.auth import KeyStore
+from api.auth import AccessEvent, KeyStore
 from api.checkpoints import Checkpointer, checkpoint_route
 from api.context import Services
+from api.cost import SizesCache
 from api.export_route import export_route
 from api.feed import feed_route
 from api.limits import BodyLimit
 from api.loaders import blocking
+from api.ratelimit import RateLimiter
 from api.readside import Projector, ReadSide
 from api.schema import build_schema
 from api.settings import PROJECTOR_EMBEDDED, Settings
@@ -42,19 +44,29 @@ from api.witness import Witness, add_checkpoint_route
 from ledger.application import ClaimsLedger
 
 log = logging.getLogger("claims.api")
-KEY_CATCH_UP_SECONDS = 2.0  # an unknown key is looked up again once the read model has caught up
+
+
+def access_events(ledger: ClaimsLedger) -> Callable[[int], tuple[int, list[AccessEvent]]]:
+    """What the key store reads: the ledger's ApiKey events after a position, up to the log's size."""
+    recorder = ledger.ledger_recorder
+    decode = ledger.mapper.transcoder.decode
+
+    def read(after: int) -> tuple[int, list[AccessEvent]]:
+        upto = recorder.tree_head().size  # every event up to the head has committed
+        events = recorder.read_access_events(after, upto)
+        return upto, [(e.position, e.topic, e.originator_id, decode(e.state)) for e in events]
+
+    return read
 
 
 def open_services(settings: Settings, read: ReadSide | None = None) -> Services:
     ledger = ClaimsLedger.open(settings.database_url)
-    read = read or ReadSide.open(settings.database_url)
-    reader = read
-
-    def catch_up() -> None:
-        reader.wait_for(ledger.ledger_recorder.tree_head().size, KEY_CATCH_UP_SECONDS)
-
-    keys = KeyStore(read.model.api_key, settings.key_cache_seconds, catch_up)
-    return Services(settings, ledger, read, keys, Broadcaster(ledger, settings.poll_seconds))
+    read = read or ReadSide.open(settings.database_url, settings.statement_timeout_seconds)
+    keys = KeyStore(access_events(ledger), settings.key_cache_seconds)
+    sizes = SizesCache(read.collection_sizes)
+    broadcaster = Broadcaster(ledger, settings.poll_seconds)
+    reads, writes = RateLimiter(settings.rate_reads), RateLimiter(settings.rate_writes)
+    return Services(settings, ledger, read, keys, broadcaster, sizes, reads, writes)
 
 
 def create_app(settings: Settings | None = None, *, read: ReadSide | None = None) -> Starlette:

@@ -2,9 +2,13 @@
 
 A key is sent as ``Authorization: Bearer KEY`` (HTTP) or in the WebSocket's
 ``connectionParams`` (``{"Authorization": "Bearer KEY"}`` or ``{"apiKey": KEY}``).
-Only its SHA-256 is looked up (read model ``api_key``), with a short cache so a
-busy client does not cost a query per request; revocation takes effect within
-``CLAIMS_KEY_CACHE_SECONDS``.
+Only its SHA-256 is looked up, in the ledger's own ``ApiKey`` events (not the read
+model, so a key works the moment ``claims apikey create`` returns, however far the
+projector lags, and an unknown key is refused at once). Each process keeps the keys
+in memory and reads the access events added since, at most every
+``CLAIMS_KEY_CACHE_SECONDS`` for a known key (the bound on a revocation reaching
+reads) and at most every 50 ms for a key it does not know. A write re-reads them
+before it commits: a key revoked before the write began cannot write.
 """
 
 from __future__ import annotations
@@ -12,15 +16,15 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
+from uuid import UUID
 
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from api.errors import ApiError, forbidden, unauthenticated
-from projections.views import ApiKeyView
 
 ROLE_RANK = {"reader": 1, "editor": 2, "admin": 3}
 ANONYMOUS = "anonymous"
@@ -47,6 +51,7 @@ class Caller:
 
     principal: Principal | None = None
     rejected: str | None = None  # why a presented key was refused
+    digest: str | None = None  # the SHA-256 of the key presented, to check it again before a write
 
     def require(self, role: str) -> Principal:
         if self.rejected:
@@ -84,44 +89,85 @@ def key_from_connection_params(params: object) -> str | None:
     return None
 
 
+# (log position, topic, aggregate id, decoded payload) of one ApiKey event
+AccessEvent = tuple[int, str, UUID, Mapping[str, Any]]
+UNKNOWN_KEY_REFRESH_SECONDS = 0.05  # an unknown key re-reads the log at most this often (a key issued just now)
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    name: str
+    role: str
+    revoked: str | None = None  # the reason, once revoked
+
+
 class KeyStore:
-    """Looks keys up by their digest, caching answers for ``ttl`` seconds."""
+    """The API keys the ledger's ApiKey events define, followed incrementally.
+
+    ``read_events(after)`` returns the log size it read up to and the access events
+    after ``after`` up to it. Refreshes are single-flight: concurrent requests wait for
+    the one read in progress instead of repeating it. Memory holds issued keys only;
+    unknown keys are never cached, so random keys cannot grow it.
+    """
 
     def __init__(
-        self, lookup: Callable[[str], ApiKeyView | None], ttl: float, catch_up: Callable[[], object] | None = None
+        self,
+        read_events: Callable[[int], tuple[int, Sequence[AccessEvent]]],
+        refresh_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.lookup = lookup
-        self.ttl = ttl
-        self.catch_up = catch_up  # lets the read model catch up with the log (a key issued a moment ago)
-        self._cache: dict[str, tuple[float, ApiKeyView | None]] = {}
+        self.read_events = read_events
+        self.refresh_seconds = refresh_seconds
+        self.clock = clock
+        self._by_digest: dict[str, KeyRecord] = {}
+        self._digest_of: dict[UUID, str] = {}
+        self._position = 0
+        self._refreshed = -float("inf")
         self._lock = threading.Lock()
 
+    def refresh(self, max_age: float) -> None:
+        """Read the access events committed since the last read, unless that was under ``max_age`` ago."""
+        with self._lock:
+            started = self.clock()
+            if started - self._refreshed < max_age:
+                return
+            position, events = self.read_events(self._position)
+            for _, topic, key_id, payload in events:
+                if topic.endswith(".Issued"):
+                    digest = str(payload["secret_sha256"])
+                    self._digest_of[key_id] = digest
+                    self._by_digest[digest] = KeyRecord(str(payload["name"]), str(payload["role"]))
+                elif topic.endswith(".Revoked") and key_id in self._digest_of:
+                    digest = self._digest_of[key_id]
+                    self._by_digest[digest] = replace(self._by_digest[digest], revoked=str(payload["reason"]))
+            self._position = max(self._position, position)
+            self._refreshed = started
+
     def identify(self, secret: str | None) -> Caller:
-        """Blocking (it may query the read model): call it from a worker thread."""
+        """Blocking (it may read the log): call it from a worker thread."""
         if secret is None:
             return Caller()
         if not secret:
             return Caller(rejected="malformed Authorization header: use 'Bearer KEY'")
-        digest = secret_digest(secret)
-        now = time.monotonic()
-        with self._lock:
-            cached = self._cache.get(digest)
-        if cached is not None and now - cached[0] < self.ttl:
-            view = cached[1]
-        else:
-            view = self.lookup(digest)
-            if view is None and self.catch_up is not None:
-                self.catch_up()
-                view = self.lookup(digest)
-            with self._lock:
-                if len(self._cache) > 10_000:
-                    self._cache.clear()
-                self._cache[digest] = (now, view)
-        if view is None:
-            return Caller(rejected="unknown API key")
-        if view.revoked:
-            return Caller(rejected=f"API key {view.name!r} has been revoked")
-        return Caller(Principal(view.name, view.role))
+        return self._caller(secret_digest(secret), self.refresh_seconds)
+
+    def recheck(self, caller: Caller) -> Caller:
+        """The caller as the log says now (before a write): a revocation already committed counts."""
+        if caller.digest is None:
+            return caller
+        return self._caller(caller.digest, 0.0)
+
+    def _caller(self, digest: str, max_age: float) -> Caller:
+        self.refresh(max_age)
+        record = self._by_digest.get(digest)
+        if record is None and max_age > UNKNOWN_KEY_REFRESH_SECONDS:
+            self.refresh(UNKNOWN_KEY_REFRESH_SECONDS)  # a key issued a moment ago, in any process
+            record = self._by_digest.get(digest)
+        if record is None:
+            return Caller(rejected="unknown API key", digest=digest)
+        if record.revoked is not None:
+            return Caller(rejected=f"API key {record.name!r} has been revoked", digest=digest)
+        return Caller(Principal(record.name, record.role), digest=digest)
 
 
 class HasRole(BasePermission):

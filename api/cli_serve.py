@@ -33,7 +33,7 @@ def register(subparsers: Any) -> None:
     c.add_argument("--name", required=True, help="the key's name, recorded on every event written with it")
     c.add_argument("--role", required=True, choices=API_ROLES, help="reader < editor (may write) < admin")
     c.set_defaults(func=cmd_apikey_create)
-    r = keys.add_parser("revoke", help="revoke a key (takes effect within CLAIMS_KEY_CACHE_SECONDS)")
+    r = keys.add_parser("revoke", help="revoke a key (writes refused at once; reads within CLAIMS_KEY_CACHE_SECONDS)")
     r.add_argument("name")
     r.add_argument("--reason", required=True)
     r.set_defaults(func=cmd_apikey_revoke)

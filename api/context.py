@@ -9,10 +9,13 @@ from typing import TYPE_CHECKING, Any
 from strawberry.types import Info as StrawberryInfo
 
 from api.auth import Caller, KeyStore
+from api.cost import UNKNOWN_SIZES, SizesCache
 from api.loaders import Loaders
+from api.ratelimit import RateLimiter
 from api.settings import Settings
 from ledger.application import ClaimsLedger
 from projections.queries import ReadModel
+from projections.views import CollectionSizes
 
 if TYPE_CHECKING:
     from api.readside import ReadSide
@@ -28,6 +31,9 @@ class Services:
     read: ReadSide
     keys: KeyStore
     broadcaster: Broadcaster
+    sizes: SizesCache
+    reads: RateLimiter
+    writes: RateLimiter
 
     @property
     def model(self) -> ReadModel:
@@ -38,15 +44,26 @@ class Context:
     """One request's (or one WebSocket connection's) context."""
 
     connection_params: Any = None  # set by strawberry for graphql-transport-ws
+    websocket: Any = None  # the WebSocket of a subscription connection (starlette.websockets.WebSocket)
 
-    def __init__(self, services: Services, caller: Caller) -> None:
+    def __init__(
+        self, services: Services, caller: Caller, sizes: CollectionSizes = UNKNOWN_SIZES, address: str = "unknown"
+    ) -> None:
         self.services = services
         self.caller = caller
+        self.address = address  # the client's network address
+        self.sizes = sizes  # the read model's collection sizes, for the query's cost estimate
         self.loaders = Loaders(services.model)
 
     @property
     def settings(self) -> Settings:
         return self.services.settings
+
+    @property
+    def client(self) -> str:
+        """Who rate limits and subscription limits count against: the key's name, else the address."""
+        principal = self.caller.principal
+        return f"key {principal.key_name!r}" if principal is not None else f"address {self.address}"
 
     @property
     def model(self) -> ReadModel:

@@ -16,6 +16,7 @@ from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
 
 from ledger.errors import BadInput, Conflict, LedgerError, NotFound
+from projections.db import QueryTimeout
 from projections.names import AMBIGUOUS, INVALID, Resolution
 
 log = logging.getLogger("claims.api")
@@ -28,6 +29,7 @@ FORBIDDEN = "FORBIDDEN"
 INTERNAL = "INTERNAL_SERVER_ERROR"
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+QUERY_TIMEOUT = "QUERY_TIMEOUT"
 INTERNAL_MESSAGE = "Internal server error."
 NAMES_IN_MESSAGE = 10  # candidates named in an ambiguity message (extensions list them all)
 
@@ -89,6 +91,8 @@ def extensions_of(error: BaseException) -> dict[str, Any] | None:
         return out
     if isinstance(error, LedgerError):
         return {"code": error.code}
+    if isinstance(error, QueryTimeout):
+        return {"code": QUERY_TIMEOUT}
     return None
 
 
@@ -136,13 +140,20 @@ def is_unexpected(error: GraphQLError) -> bool:
 
 
 def log_errors(errors: list[GraphQLError]) -> None:
-    """Log unexpected errors with their traceback; user errors are not the server's problem."""
+    """Log unexpected errors with their traceback; a request refused for what it asked logs one
+    line (at INFO: user errors are answers, not incidents)."""
+    refused: list[str] = []
     for error in errors:
         if is_unexpected(error):
             path = ".".join(map(str, error.path or [])) or "(operation)"
             log.error("unexpected error in %s: %s", path, error.message, exc_info=error.original_error)
-        elif error.original_error is None:
+            continue
+        if error.original_error is None:
             add_code(error)
+        refused.append(error.message)
+    if refused:
+        first = refused[0].replace("\n", " ")[:200]
+        log.info("refused request: %s%s", first, f" (and {len(refused) - 1} more errors)" if len(refused) > 1 else "")
 
 
 class CodedErrors(MaskErrors):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 
 from starlette.responses import HTMLResponse
 
@@ -18,9 +19,20 @@ from api.assets import INSTALL_HINT, VENDOR_FILES, missing
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; font-src 'self' data:; connect-src 'self' ws: wss:; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'{sockets}; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
+# A Host header as browsers send it (name or address, optional port): anything else is left out
+# of the policy rather than copied into a header.
+HOST = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
+
+
+def csp(host: str | None) -> str:
+    """The page's policy: fetches and WebSockets to this server's own origin only ('self' covers
+    ws: in current browsers; the explicit ws/wss URL of the same host covers older ones)."""
+    sockets = f" ws://{host} wss://{host}" if host and HOST.match(host) else ""
+    return CSP.format(sockets=sockets)
+
 
 # What the page opens with (a first visit; GraphiQL keeps a returning visitor's tabs): a
 # query that runs as it is, its variables filled in. The page carries both as data
@@ -85,7 +97,7 @@ _MISSING = """<!doctype html>
 """
 
 
-def page(static_prefix: str = "/static") -> HTMLResponse:
+def page(static_prefix: str = "/static", host: str | None = None) -> HTMLResponse:
     absent = missing()
     if absent:
         text = _MISSING.format(
@@ -101,7 +113,9 @@ def page(static_prefix: str = "/static") -> HTMLResponse:
             variables=html.escape(json.dumps(DEFAULT_VARIABLES, indent=2)),
         )
         status = 200
-    return HTMLResponse(text, status_code=status, headers={"Content-Security-Policy": CSP, "Cache-Control": "no-cache"})
+    return HTMLResponse(
+        text, status_code=status, headers={"Content-Security-Policy": csp(host), "Cache-Control": "no-cache"}
+    )
 
 
-__all__ = ["CSP", "DEFAULT_QUERY", "DEFAULT_VARIABLES", "VENDOR_FILES", "page"]
+__all__ = ["CSP", "DEFAULT_QUERY", "DEFAULT_VARIABLES", "VENDOR_FILES", "csp", "page"]

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from projections.queries import ReadModel, open_read_model
-from projections.views import PositionView, SourceView
+from projections.views import CollectionSizes, PositionView, SourceView
 
 
 class Projector(Protocol):
@@ -24,8 +24,8 @@ class ReadSide:
         self.model = model
 
     @classmethod
-    def open(cls, url: str) -> ReadSide:
-        return cls(open_read_model(url))
+    def open(cls, url: str, statement_timeout: float = 0.0) -> ReadSide:
+        return cls(open_read_model(url, statement_timeout))
 
     def wait_for(self, position: int, timeout: float) -> bool:
         """True once the read model reflects the log up to ``position``; False after ``timeout`` seconds."""
@@ -36,6 +36,10 @@ class ReadSide:
     ) -> tuple[PositionView | None, SourceView | None]:
         """One pair's position and (``with_source``) its claim's source, in one statement."""
         return self.model.position_and_source(actor, topic, as_of, known_at, with_source=with_source)
+
+    def collection_sizes(self) -> CollectionSizes:
+        """How many sources, actors... there are (query cost estimates)."""
+        return self.model.collection_sizes()
 
     def projected_position(self) -> int:
         return self.model.projected_position()

@@ -35,7 +35,7 @@ from api.resolvers import checkpoint as checkpoints
 from api.resolvers import flips as flip_resolvers
 from api.resolvers.changes import changes as changes_resolver
 from api.settings import Settings
-from api.subscriptions import ledger_events
+from api.subscriptions import Subscriber, ledger_events
 from api.types.audit import ConsistencyProof, InclusionProof, LedgerDigest, LedgerEvent, LedgerEventConnection
 from api.types.changes import ChangeConnection
 from api.types.checkpoint import SignedCheckpoint
@@ -177,7 +177,14 @@ class Subscription:
     async def ledger_events(
         self, info: Info, types: list[str] | None = None, after: int | None = None
     ) -> AsyncGenerator[LedgerEvent, None]:
-        async for event in ledger_events(info.context.services.broadcaster, types, after):
+        context = info.context
+        who = Subscriber(
+            anonymous=context.caller.principal is None,
+            client=context.client,
+            per_client=context.settings.max_subscriptions_per_client,
+            total=context.settings.max_subscriptions_total,
+        )
+        async for event in ledger_events(context.services.broadcaster, types, after, who):
             yield event
 
 

@@ -69,10 +69,38 @@ class Settings:
         0.2, "CLAIMS_EVENTS_POLL_SECONDS", "how often the subscription task looks for new ledger events"
     )
     key_cache_seconds: float = _setting(
-        5.0, "CLAIMS_KEY_CACHE_SECONDS", "how long a looked-up API key is trusted before it is looked up again"
+        1.0,
+        "CLAIMS_KEY_CACHE_SECONDS",
+        "how often API-key events are re-read from the ledger: the bound on a revocation reaching reads "
+        "(writes re-check the key before they commit)",
+    )
+    max_json_depth: int = _setting(32, "CLAIMS_MAX_JSON_DEPTH", "deepest nesting of arrays/objects in a request's JSON")
+    max_search_length: int = _setting(
+        200, "CLAIMS_MAX_SEARCH_LENGTH", "longest `search` / `filter.text` string of a query"
+    )
+    max_cost_anonymous: int = _setting(
+        20_000,
+        "CLAIMS_MAX_QUERY_COST",
+        "largest estimated cost (objects in the answer, a source text counting 10) of a query without a key",
+    )
+    max_cost_with_key: int = _setting(
+        200_000, "CLAIMS_MAX_QUERY_COST_WITH_KEY", "the same budget for a caller with a valid API key"
     )
     max_subscriptions: int = _setting(
         20, "CLAIMS_MAX_SUBSCRIPTIONS_PER_CONNECTION", "subscriptions one WebSocket may hold"
+    )
+    max_subscriptions_per_client: int = _setting(
+        50, "CLAIMS_MAX_SUBSCRIPTIONS_PER_CLIENT", "subscriptions one client (key name, else address) may hold at once"
+    )
+    max_subscriptions_total: int = _setting(
+        1000, "CLAIMS_MAX_SUBSCRIPTIONS", "subscriptions this API process holds at once, all clients together"
+    )
+    rate_reads: int = _setting(
+        1200, "CLAIMS_RATE_LIMIT_READS", "queries a client (key name, else address) may send a minute; 0: no limit"
+    )
+    rate_writes: int = _setting(120, "CLAIMS_RATE_LIMIT_WRITES", "mutations a client may send a minute; 0: no limit")
+    statement_timeout_seconds: float = _setting(
+        10.0, "CLAIMS_STATEMENT_TIMEOUT_SECONDS", "longest a read-model query may run before it is cancelled; 0: none"
     )
     graphiql: bool = _setting(True, "CLAIMS_GRAPHIQL", "`0` turns the in-browser GraphiQL page off")
     checkpoint_key: str = _setting(
@@ -114,7 +142,10 @@ class Settings:
             raise ValueError(f"CLAIMS_PROJECTOR must be {PROJECTOR_EMBEDDED!r} or {PROJECTOR_EXTERNAL!r}")
         if self.checkpoint_seconds <= 0 or self.checkpoint_events < 1:
             raise ValueError("CLAIMS_CHECKPOINT_SECONDS must be positive and CLAIMS_CHECKPOINT_EVENTS at least 1")
-        for name in ("max_depth", "max_tokens", "max_aliases", "max_page_size", "default_page_size", "max_body_bytes"):
+        for name in (
+            "max_depth", "max_tokens", "max_aliases", "max_page_size", "default_page_size", "max_body_bytes",
+            "max_json_depth", "max_search_length", "max_cost_anonymous", "max_cost_with_key",
+        ):  # fmt: skip
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"setting {name} must be at least 1")
 

@@ -30,6 +30,7 @@ log = logging.getLogger("claims.api.subscriptions")
 
 READ_BATCH = 500
 QUEUE_SIZE = 1000
+TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS"
 
 
 def _event_types() -> dict[str, set[str]]:
@@ -67,6 +68,7 @@ class _Subscriber:
     types: list[str] | None
     queue: asyncio.Queue[LedgerEvent | object] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     overflowed: bool = False
+    client: str = ""  # whose subscription this is (key name or address), for the limits
 
 
 class Broadcaster:
@@ -94,11 +96,32 @@ class Broadcaster:
         """Look for new events now (called after a write in this process)."""
         self._wake.set()
 
+    def admit(self, client: str, per_client: int, total: int) -> None:
+        """Refuse a subscription over the limits (per client, all clients of this process)."""
+        if len(self.subscribers) >= total:
+            raise ApiError(
+                TOO_MANY_SUBSCRIPTIONS,
+                f"this server holds {total} subscriptions already (CLAIMS_MAX_SUBSCRIPTIONS); try again later",
+            )
+        if sum(1 for s in self.subscribers if s.client == client) >= per_client:
+            raise ApiError(
+                TOO_MANY_SUBSCRIPTIONS,
+                f"{client} holds {per_client} subscriptions already (CLAIMS_MAX_SUBSCRIPTIONS_PER_CLIENT)",
+            )
+
     @contextlib.asynccontextmanager
-    async def subscribe(self, types: list[str] | None, after: int | None = None) -> AsyncIterator[_Subscriber]:
+    async def subscribe(
+        self,
+        types: list[str] | None,
+        after: int | None = None,
+        client: str = "",
+        per_client: int = 50,
+        total: int = 1000,
+    ) -> AsyncIterator[_Subscriber]:
         """Events after log position ``after`` (default: the current head) as they are committed."""
         start = await blocking(lambda: self.ledger.ledger_recorder.tree_head().size) if after is None else after
-        subscriber = _Subscriber(after=start, types=types)
+        self.admit(client, per_client, total)  # no await between this check and joining
+        subscriber = _Subscriber(after=start, types=types, client=client)
         if self.position is None or self.position > start:
             self.position = start
         self.subscribers.add(subscriber)
@@ -152,13 +175,26 @@ class Broadcaster:
         subscriber.after = event.position
 
 
+@dataclass(frozen=True)
+class Subscriber:
+    """Who subscribes: whether they sent a key, who limits count against, and the limits."""
+
+    anonymous: bool = True
+    client: str = ""
+    per_client: int = 50
+    total: int = 1000
+
+
 async def ledger_events(
-    broadcaster: Broadcaster, types: list[str] | None, after: int | None = None
+    broadcaster: Broadcaster, types: list[str] | None, after: int | None = None, who: Subscriber | None = None
 ) -> AsyncGenerator[LedgerEvent, None]:
-    """Each ledger event committed after the subscription started, in log order; with ``after``,
-    first every event after that log position (a reconnecting client passes the last position
-    it saw), then the live ones: no gap and no event twice."""
+    """Each ledger event committed after the subscription started, in log order (an access-control
+    event without its secrets for an anonymous subscriber); with ``after``, first every event after
+    that log position (a reconnecting client passes the last position it saw), then the live ones:
+    no gap and no event twice."""
+    who = who or Subscriber()
     wanted = check_types(types)
+    anonymous = who.anonymous
     if after is not None and after < 0:
         raise bad_input("after", "is a log position: 0 or more")
     if after is not None:
@@ -172,9 +208,9 @@ async def ledger_events(
             for stored in logged:
                 event = decode(broadcaster.ledger, stored)
                 if event.matches(wanted):
-                    yield event
+                    yield event.for_reader(anonymous)
             after = logged[-1].position
-    async with broadcaster.subscribe(wanted, after) as subscriber:
+    async with broadcaster.subscribe(wanted, after, who.client, who.per_client, who.total) as subscriber:
         while True:
             item = await subscriber.queue.get()
             if item is _OVERFLOW:
@@ -182,4 +218,4 @@ async def ledger_events(
                     "SUBSCRIBER_TOO_SLOW", "events arrived faster than this subscriber read them; resubscribe"
                 )
             assert isinstance(item, LedgerEvent)
-            yield item
+            yield item.for_reader(anonymous)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -151,6 +152,7 @@ class Batch:
     def __init__(self, ledger: ClaimsLedger, principal: str) -> None:
         if not principal or len(principal) > c.MAX_NAME:
             raise BadInput("principal", "every event needs who recorded it")
+        c.check_name(principal, "principal")
         self.ledger = ledger
         self.principal = principal
         self.staged: dict[UUID, Aggregate | _Created] = {}
@@ -265,8 +267,13 @@ class Batch:
 
     def register_source(self, command: c.RegisterSource) -> tuple[UUID, bool]:
         sid = source_id(command.sha256)
-        if self.find(Source, sid) is not None:
-            return sid, False  # the same text again: idempotent
+        existing = self.find(Source, sid)
+        if existing is not None:
+            if existing.key != command.key:  # never drop the new key without a word
+                raise BadInput(
+                    "key", f"this text is already registered as source {existing.key!r}: refer to it by that key"
+                )
+            return sid, False  # the same text under the same key again: idempotent
         index = self.find(SourceKey, SourceKey.create_id(command.key))
         if index is not None:
             raise BadInput("key", f"source key {command.key!r} is already used for a different text")
@@ -380,15 +387,20 @@ class Batch:
             return self._commit_with_save()
         to_stored_event = self.ledger.mapper.to_stored_event
         stored = []
-        for item in self.staged.values():  # in the order of staging, as save(*aggregates)
+        attempted: dict[UUID, tuple[Any, int]] = {}  # id -> (aggregate or created event, first version written)
+        for aggregate_id, item in self.staged.items():  # in the order of staging, as save(*aggregates)
             if isinstance(item, _Created):
                 stored.append(to_stored_event(item.event))
+                attempted[aggregate_id] = (item.event, item.event.originator_version)
             else:
-                stored += [to_stored_event(e) for e in item.collect_events()]
+                events = item.collect_events()
+                stored += [to_stored_event(e) for e in events]
+                if events:
+                    attempted[aggregate_id] = (item, events[0].originator_version)
         try:
             positions = self.ledger.ledger_recorder.insert_events(stored)
         except IntegrityError:
-            raise Conflict("record", "in this batch", None, None) from None
+            raise self._lost_race(attempted) from None
         self.events += len(stored)
         if positions:
             self.last_position = max(positions)
@@ -396,12 +408,30 @@ class Batch:
         self.loaded.clear()
         return self.last_position
 
+    def _lost_race(self, attempted: dict[UUID, tuple[Any, int]]) -> Conflict:
+        """The record another writer wrote first, found by reading the staged ids back (one query):
+        a CONFLICT naming it and its version now, so the caller can say which and try again."""
+        current: dict[UUID, int] = {}
+        for event in self.ledger.ledger_recorder.select_events_many(list(attempted)):
+            originator = UUID(str(event.originator_id))
+            current[originator] = max(current.get(originator, 0), event.originator_version)
+        self.staged.clear()
+        self.loaded.clear()
+        for aggregate_id, (item, first_version) in attempted.items():
+            now = current.get(aggregate_id, 0)
+            if now >= first_version:
+                kind = re.sub(r"(?<!^)(?=[A-Z])", " ", type(item).__qualname__.split(".")[0]).lower()
+                key = getattr(item, "key", None) or getattr(item, "name", None) or aggregate_id
+                expected = first_version - 1 if first_version > 1 else None
+                return Conflict(kind, key, expected, now, race=True)
+        return Conflict("record", "in this batch", None, None, race=True)
+
     def _commit_with_save(self) -> int:
         aggregates = [self._built(i, x) if isinstance(x, _Created) else x for i, x in list(self.staged.items())]
         try:
             recordings = self.ledger.save(*aggregates)
         except IntegrityError:
-            raise Conflict("record", "in this batch", None, None) from None
+            raise Conflict("record", "in this batch", None, None, race=True) from None
         self.events += len(recordings)
         if recordings:
             self.last_position = max(r.notification.id for r in recordings)
@@ -476,4 +506,3 @@ def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
         for field, value in after.items()
         if before.get(field) != value
     }
-

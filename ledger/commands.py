@@ -37,6 +37,9 @@ MAX_LIST = 100
 QUOTE_CONTEXT = 32  # characters of prefix/suffix kept with a passage (TextQuoteSelector)
 
 KEY_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# Control characters, and the bidirectional controls that make a name display as another
+# (U+202E turns "evil\u202eexe.txt" around). Zero-width joiners stay: Persian and Indic names need them.
+UNSAFE_IN_NAMES = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 LANGUAGE_PATTERN = re.compile(r"^[a-z]{2}$")
 QID_PATTERN = re.compile(r"^Q[1-9][0-9]*$")
 URL_PATTERN = re.compile(r"^https?://\S+$")
@@ -140,6 +143,22 @@ def _check_clean(value: str, path: str) -> None:
         raise BadInput(path, "is not valid UTF-8 text") from None
 
 
+def check_name(value: str, path: str) -> str:
+    """A name or title: refused if it holds a control or bidirectional-control character."""
+    found = UNSAFE_IN_NAMES.search(value)
+    if found:
+        raise BadInput(path, f"contains the control character U+{ord(found.group()):04X}, which names must not hold")
+    return value
+
+
+def name(data: Mapping[str, Any], field: str, limit: int, where: str = "", *, required: bool = True) -> str | None:
+    """``text`` for a name, title or other one-line label (see :func:`check_name`)."""
+    value = text(data, field, limit, where, required=required)
+    if value is not None:
+        check_name(value, f"{where}.{field}" if where else field)
+    return value
+
+
 def key(data: Mapping[str, Any], name: str = "key", where: str = "") -> str:
     value = text(data, name, MAX_KEY, where)
     assert value is not None
@@ -216,9 +235,9 @@ def parse_source(data: Any) -> RegisterSource:
     if url is not None and not URL_PATTERN.match(url):
         raise BadInput("url", f"{url!r} is not an http(s) URL")
     metadata = {
-        "title": text(data, "title", MAX_SHORT),
-        "publisher": text(data, "publisher", MAX_NAME, required=False),
-        "authors": string_list(data, "authors", MAX_NAME),
+        "title": name(data, "title", MAX_SHORT),
+        "publisher": name(data, "publisher", MAX_NAME, required=False),
+        "authors": [check_name(a, f"authors[{i}]") for i, a in enumerate(string_list(data, "authors", MAX_NAME))],
         "url": url,
         "published": partial_date(data, "published").to_dict(),
         "language": language,
@@ -246,11 +265,12 @@ def parse_actor(data: Any) -> RegisterActor:
         until = _iso_day(role["until"], f"{where}.until") if role.get("until") is not None else None
         if start and until and until < start:
             raise BadInput(f"{where}.until", f"{until} is before {start}")
-        parsed_roles.append({"title": text(role, "title", MAX_NAME, where), "from": start, "until": until})
+        parsed_roles.append({"title": name(role, "title", MAX_NAME, where), "from": start, "until": until})
+    aliases = string_list(data, "aliases", MAX_NAME)
     profile = {
-        "name": text(data, "name", MAX_NAME),
+        "name": name(data, "name", MAX_NAME),
         "kind": choice(data, "kind", ACTOR_KINDS),
-        "aliases": sorted(set(string_list(data, "aliases", MAX_NAME))),
+        "aliases": sorted({check_name(a, f"aliases[{i}]") for i, a in enumerate(aliases)}),
         "wikidata": wikidata,
         "roles": parsed_roles,
     }
@@ -260,7 +280,7 @@ def parse_actor(data: Any) -> RegisterActor:
 def parse_topic(data: Any) -> DefineTopic:
     data = _mapping(data, "topic")
     _no_unknown(data, {"key", "title", "proposition"}, "")
-    title = text(data, "title", MAX_SHORT)
+    title = name(data, "title", MAX_SHORT)
     proposition = text(data, "proposition", MAX_SUMMARY)
     assert title is not None and proposition is not None
     return DefineTopic(key=key(data), title=title, proposition=proposition)

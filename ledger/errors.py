@@ -34,12 +34,18 @@ class Conflict(LedgerError):
 
     code = "CONFLICT"
 
-    def __init__(self, kind: str, key: object, expected: int | None, current: int | None) -> None:
+    def __init__(
+        self, kind: str, key: object, expected: int | None, current: int | None, *, race: bool = False
+    ) -> None:
         self.kind = kind
         self.key = key
         self.expected_version = expected
         self.current_version = current
-        if expected is None or current is None:
+        self.race = race  # another writer committed this record while this batch was being checked
+        if race:
+            now = f" (it is now at version {current})" if current is not None else ""
+            message = f"{kind} {key!s} was written by another writer at the same time{now}; nothing was written"
+        elif expected is None or current is None:
             message = f"{kind} {key!s} was changed by another writer at the same time; try again"
         else:
             message = (

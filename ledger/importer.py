@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -26,11 +28,17 @@ import yaml
 from ledger import commands as c
 from ledger.application import Batch, ClaimsLedger, claim_ref
 from ledger.domain import SourceKey, actor_id, claim_id, source_id, topic_id
-from ledger.errors import BadInput, LedgerError, NotFound
+from ledger.errors import BadInput, Conflict, LedgerError, NotFound
 
 FORMAT = "claims-ledger/import/v1"
 SECTIONS = ("sources", "actors", "topics", "claims", "revisions", "retractions")
 MAX_REPORTED = 20
+# Limits on what an import file may make the machine do (see SECURITY.md).
+MAX_DEPTH = 64  # nesting of mappings and lists
+MAX_NODES = 1_000_000  # nodes the document holds once its YAML aliases are expanded ("billion laughs")
+MAX_TEXT_FILE_BYTES = 4 * c.MAX_TEXT  # a text_file: MAX_TEXT characters of up to 4 UTF-8 bytes each
+MAX_MESSAGE = 300  # characters of one reported problem (a schema error may quote a huge value)
+IMPORT_ROOT_ENV = "CLAIMS_IMPORT_ROOT"  # text_file may name files below this folder too
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,10 @@ class Problem:
     line: int | None
     field: str
     message: str
+
+    def __post_init__(self) -> None:
+        if len(self.message) > MAX_MESSAGE:
+            object.__setattr__(self, "message", self.message[:MAX_MESSAGE] + "...")
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
@@ -194,6 +206,8 @@ def read(path: Path, *, accept_unreviewed: bool = True) -> tuple[dict[str, Any],
     else:
         try:
             node, data = _parse(text)
+        except _TooLarge as error:
+            raise ImportFileError([Problem(name, None, "", f"is refused: it {error}")]) from None
         except yaml.MarkedYAMLError as error:
             mark = error.problem_mark or error.context_mark
             message = " ".join(str(p) for p in (error.context, error.problem) if p)
@@ -222,11 +236,59 @@ def _parse(text: str) -> tuple[yaml.Node | None, Any]:
     """The node tree (for line numbers) and the data, from one parse of the text."""
     loader = _Loader(text)
     try:
-        node = loader.get_single_node()
+        try:
+            node = loader.get_single_node()
+        except RecursionError:
+            raise _TooLarge(f"nests deeper than {MAX_DEPTH} levels") from None
+        if node is not None:
+            _check_size(node)
         data = loader.construct_document(node) if node is not None else None
     finally:
         loader.dispose()
     return node, data
+
+
+class _TooLarge(Exception):
+    """The document is too deep, or its aliases expand too far, to be read safely."""
+
+
+def _check_size(root: yaml.Node) -> None:
+    """Refuse a node tree that nests too deep or expands (through aliases, which share nodes) to
+    too many nodes, before anything is built from it: one pass over the distinct nodes."""
+    expanded: dict[int, int] = {}  # node id -> nodes below it, aliases expanded
+    depth: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    on_path: set[int] = set()
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if done:
+            on_path.discard(key)
+            expanded[key] = 1 + sum(expanded[id(child)] for child in children)
+            depth[key] = 1 + max((depth[id(child)] for child in children), default=0)
+            if expanded[key] > MAX_NODES:
+                raise _TooLarge(
+                    f"expands to more than {MAX_NODES:,} values through its aliases (&anchors and *aliases)"
+                )
+            if depth[key] > MAX_DEPTH:
+                raise _TooLarge(f"nests deeper than {MAX_DEPTH} levels")
+            continue
+        if key in expanded:
+            continue
+        if key in on_path:
+            raise _TooLarge("contains an alias to a node that holds it (a recursive alias)")
+        on_path.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in expanded)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 def _compose(text: str) -> yaml.Node | None:
@@ -273,9 +335,26 @@ def _json(text: str) -> Any:
     if _SURROGATE_ESCAPE.search(text):
         return _NOT_JSON
     try:
-        return json.loads(text, object_pairs_hook=_json_object, parse_constant=_json_constant, parse_float=_json_float)
-    except ValueError:  # json.JSONDecodeError and _NotPlainJson
+        data = json.loads(text, object_pairs_hook=_json_object, parse_constant=_json_constant, parse_float=_json_float)
+    except (ValueError, RecursionError):  # json.JSONDecodeError, _NotPlainJson; too deep: YAML's check says so
         return _NOT_JSON
+    return data if _depth(data) <= MAX_DEPTH else _NOT_JSON
+
+
+def _depth(data: Any) -> int:
+    """How deep lists and mappings nest (iterative: a hostile file cannot exhaust the stack)."""
+    deepest = 0
+    stack = [(data, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            return deepest
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _dotted(path: Any) -> str:
@@ -288,6 +367,9 @@ def _dotted(path: Any) -> str:
 # ------------------------------------------------------------------ applying
 
 
+IMPORT_ATTEMPTS = 2  # an import that lost a race with another writer is checked and applied once more
+
+
 def import_file(
     ledger: ClaimsLedger,
     path: Path,
@@ -297,6 +379,32 @@ def import_file(
     accept_unreviewed: bool = False,
 ) -> ImportResult:
     data, lines = read(path, accept_unreviewed=accept_unreviewed)
+    for attempt in range(1, IMPORT_ATTEMPTS + 1):
+        try:
+            return _import(ledger, path, data, lines, principal, progress)
+        except Conflict as conflict:
+            if not conflict.race or attempt == IMPORT_ATTEMPTS:
+                raise ImportFileError([_raced(str(path), data, lines, conflict)]) from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _raced(name: str, data: dict[str, Any], lines: _Lines, conflict: Conflict) -> Problem:
+    """The record of the file another writer wrote at the same time, with its line."""
+    for section, i, record in iter_records(data):
+        if record.get("key") == conflict.key:
+            return Problem(name, lines.of([section, i, "key"]), f"{section}[{i}].key",
+                           f"{conflict}; run the import again")  # fmt: skip
+    return Problem(name, None, "", f"{conflict}; run the import again")
+
+
+def _import(
+    ledger: ClaimsLedger,
+    path: Path,
+    data: dict[str, Any],
+    lines: _Lines,
+    principal: str,
+    progress: Progress | None,
+) -> ImportResult:
     name = str(path)
     records = list(iter_records(data))
     problems = _duplicates(data, name, lines)
@@ -411,7 +519,7 @@ def _apply(batch: Batch, section: str, record: dict[str, Any], path: Path) -> bo
     if section == "sources":
         record = dict(record)
         if "text_file" in record:
-            record["text"] = _read_text(path.parent / record.pop("text_file"))
+            record["text"] = _read_text(path, record.pop("text_file"))
         return batch.register_source(c.parse_source(record))[1]
     if section == "actors":
         record = {k: v for k, v in record.items() if k != "review"}
@@ -440,13 +548,34 @@ def _apply(batch: Batch, section: str, record: dict[str, Any], path: Path) -> bo
     raise AssertionError(section)  # pragma: no cover
 
 
-def _read_text(path: Path) -> str:
+def _read_text(import_file: Path, name: str) -> str:
+    """A source's ``text_file``: a regular file below the import file's folder (or below
+    $CLAIMS_IMPORT_ROOT), at most MAX_TEXT_FILE_BYTES, valid UTF-8. Symbolic links are
+    followed first, so a link cannot lead outside either."""
+    target = (import_file.parent / name).resolve()
+    roots = [import_file.parent.resolve()]
+    if os.environ.get(IMPORT_ROOT_ENV):
+        roots.append(Path(os.environ[IMPORT_ROOT_ENV]).resolve())
+    if not any(target.is_relative_to(root) for root in roots):
+        raise BadInput(
+            "text_file",
+            f"{name!r} lies outside the import file's folder; text files must be below it (or below ${IMPORT_ROOT_ENV})",
+        )
     try:
-        return path.read_bytes().decode("utf-8")
+        info = target.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise BadInput("text_file", f"{name!r} is not a regular file")
+        if info.st_size > MAX_TEXT_FILE_BYTES:
+            raise BadInput("text_file", f"{name!r} is {info.st_size:,} bytes; the limit is {MAX_TEXT_FILE_BYTES:,}")
+        with target.open("rb") as file:
+            raw = file.read(MAX_TEXT_FILE_BYTES + 1)
+        if len(raw) > MAX_TEXT_FILE_BYTES:  # it grew since stat
+            raise BadInput("text_file", f"{name!r} is over {MAX_TEXT_FILE_BYTES:,} bytes")
+        return raw.decode("utf-8")
     except OSError as error:
-        raise BadInput("text_file", f"{path} cannot be read: {error.strerror}") from None
+        raise BadInput("text_file", f"{name!r} cannot be read: {error.strerror}") from None
     except UnicodeDecodeError as error:
-        raise BadInput("text_file", f"{path} is not valid UTF-8 (byte {error.start})") from None
+        raise BadInput("text_file", f"{name!r} is not valid UTF-8 (byte {error.start})") from None
 
 
 def assistant_origin(record: dict[str, Any]) -> dict[str, Any]:

@@ -26,6 +26,14 @@ from ledger.integrity import merkle
 # smaller subtrees are recomputed from at most 2**level - 1 leaf hashes.
 STORED_NODE_LEVEL = 4
 
+# Access-control events (API keys issued and revoked). The API checks keys against these
+# events, not against the read model, so a key is valid (or revoked) as soon as its event
+# commits. Both stores keep a partial index of them; the predicate is spelled out as
+# literals because a planner uses a partial index only for a query that repeats it.
+ACCESS_TOPICS = ("ledger.domain:ApiKey.Issued", "ledger.domain:ApiKey.Revoked")
+ACCESS_PREDICATE = "topic IN (" + ", ".join(f"'{t}'" for t in ACCESS_TOPICS) + ")"
+ACCESS_INDEX = f"CREATE INDEX IF NOT EXISTS ledger_events_access ON ledger_events (position) WHERE {ACCESS_PREDICATE}"
+
 
 def leaf_header(position: int, originator_id: UUID, version: int, topic: str) -> bytes:
     return f"claims-ledger/1\n{position}\n{originator_id}\n{version}\n{topic}\n".encode()
@@ -114,6 +122,10 @@ class LedgerRecorder(ApplicationRecorder):
     ) -> list[LoggedEvent]:
         """Events with position > after, in log order: at most ``limit`` of those that match
         (one aggregate, any of ``topics``, position <= ``stop``; each only when given)."""
+
+    @abstractmethod
+    def read_access_events(self, after: int, upto: int) -> list[LoggedEvent]:
+        """API-key events with after < position <= upto, in log order (a partial index finds them)."""
 
     @abstractmethod
     def tree_head(self) -> TreeHead: ...

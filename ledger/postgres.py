@@ -17,7 +17,15 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from psycopg_pool import ConnectionPool
 
 from ledger.integrity import merkle
-from ledger.persistence import EventRow, LedgerRecorder, LoggedEvent, NodeRow, TreeHead
+from ledger.persistence import (
+    ACCESS_INDEX,
+    ACCESS_PREDICATE,
+    EventRow,
+    LedgerRecorder,
+    LoggedEvent,
+    NodeRow,
+    TreeHead,
+)
 
 CHANNEL = "claims_ledger_events"
 
@@ -84,6 +92,7 @@ class PostgresLedgerRecorder(LedgerRecorder):
                 conn.execute("SELECT pg_advisory_xact_lock(7356201)")
                 conn.execute(SCHEMA)
                 conn.execute(LZ4_STATE)
+                conn.execute(ACCESS_INDEX)
 
     @contextmanager
     def appending(self) -> Iterator[_Session]:
@@ -160,6 +169,15 @@ class PostgresLedgerRecorder(LedgerRecorder):
         params.append(limit)
         with self.connection() as conn, conn.cursor(binary=True) as cur:
             rows = cur.execute(sql, params, prepare=True).fetchall()
+        return [LoggedEvent(r[0], r[1], r[2], r[3], bytes(r[4]), bytes(r[5])) for r in rows]
+
+    def read_access_events(self, after: int, upto: int) -> list[LoggedEvent]:
+        sql = (
+            "SELECT position, originator_id, originator_version, topic, state, leaf_hash FROM ledger_events"
+            f" WHERE {ACCESS_PREDICATE} AND position > %s AND position <= %s ORDER BY position"
+        )
+        with self.connection() as conn, conn.cursor(binary=True) as cur:
+            rows = cur.execute(sql, (after, upto)).fetchall()
         return [LoggedEvent(r[0], r[1], r[2], r[3], bytes(r[4]), bytes(r[5])) for r in rows]
 
     def tree_head(self) -> TreeHead:

@@ -16,7 +16,15 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from ledger.integrity import merkle
-from ledger.persistence import EventRow, LedgerRecorder, LoggedEvent, NodeRow, TreeHead
+from ledger.persistence import (
+    ACCESS_INDEX,
+    ACCESS_PREDICATE,
+    EventRow,
+    LedgerRecorder,
+    LoggedEvent,
+    NodeRow,
+    TreeHead,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger_events (
@@ -82,6 +90,7 @@ class SQLiteLedgerRecorder(LedgerRecorder):
 
     def create_tables(self) -> None:
         self.conn.executescript(SCHEMA)
+        self.conn.execute(ACCESS_INDEX)
 
     @contextmanager
     def appending(self) -> Iterator[_Session]:
@@ -157,6 +166,14 @@ class SQLiteLedgerRecorder(LedgerRecorder):
         sql += " ORDER BY position LIMIT ?"
         params.append(limit)
         rows = self.conn.execute(sql, params).fetchall()
+        return [LoggedEvent(r[0], UUID(r[1]), r[2], r[3], _blob(r[4]), _blob(r[5])) for r in rows]
+
+    def read_access_events(self, after: int, upto: int) -> list[LoggedEvent]:
+        rows = self.conn.execute(
+            "SELECT position, originator_id, originator_version, topic, state, leaf_hash FROM ledger_events"
+            f" WHERE {ACCESS_PREDICATE} AND position > ? AND position <= ? ORDER BY position",
+            (after, upto),
+        ).fetchall()
         return [LoggedEvent(r[0], UUID(r[1]), r[2], r[3], _blob(r[4]), _blob(r[5])) for r in rows]
 
     def tree_head(self) -> TreeHead:

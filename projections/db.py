@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Literal
@@ -131,17 +132,35 @@ class Connection:
         raise NotImplementedError
 
 
+class QueryTimeout(Exception):
+    """A read-model query ran longer than the reader's statement timeout and was cancelled."""
+
+
 class SQLiteConnection(Connection):
     dialect: Dialect = "sqlite"
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, statement_timeout: float = 0.0) -> None:
         self.raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
         self.raw.execute("PRAGMA journal_mode=WAL")
         self.raw.execute("PRAGMA synchronous=NORMAL")
         self.raw.execute("PRAGMA busy_timeout=60000")
+        self.statement_timeout = statement_timeout
+        self._deadline = float("inf")
+        if statement_timeout > 0:  # SQLite has no statement timeout: interrupt from its progress handler
+            self.raw.set_progress_handler(lambda: int(time.monotonic() > self._deadline), 10_000)
 
     def execute(self, sql: str, params: Sequence[Any] = (), *, prepare: bool | None = None) -> list[Row]:
-        return self.raw.execute(sql, params).fetchall()
+        if self.statement_timeout <= 0:
+            return self.raw.execute(sql, params).fetchall()
+        self._deadline = time.monotonic() + self.statement_timeout
+        try:
+            return self.raw.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as error:
+            if str(error) == "interrupted":
+                raise QueryTimeout(f"the query ran longer than {self.statement_timeout:g} s") from None
+            raise
+        finally:
+            self._deadline = float("inf")
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         self.raw.executemany(sql, rows)
@@ -197,7 +216,10 @@ class PostgresConnection(Connection):
         return PostgresConnection(psycopg.connect(url, autocommit=True))
 
     def execute(self, sql: str, params: Sequence[Any] = (), *, prepare: bool | None = None) -> list[Row]:
-        cur = self.raw.execute(_pg(sql), params, prepare=prepare)
+        try:
+            cur = self.raw.execute(_pg(sql), params, prepare=prepare)
+        except psycopg.errors.QueryCanceled:
+            raise QueryTimeout("the query ran longer than the statement timeout") from None
         return cur.fetchall() if cur.description is not None else []
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
@@ -271,17 +293,19 @@ def connect(url: str | None = None) -> Connection:
 class Readers:
     """Reader connections for many threads: a pool (PostgreSQL) or one per thread (SQLite)."""
 
-    def __init__(self, url: str | None = None, *, pool_size: int = 8) -> None:
+    def __init__(self, url: str | None = None, *, pool_size: int = 8, statement_timeout: float = 0.0) -> None:
         self.url = resolve_url(url)
         self.dialect = dialect_of(self.url)
+        self.statement_timeout = statement_timeout  # seconds; 0: none
         self._pool: ConnectionPool[Any] | None = None
         self._local = threading.local()
         self._lock = threading.Lock()
         self._sqlite: list[SQLiteConnection] = []
         if self.dialect == "postgresql":
-            self._pool = ConnectionPool(
-                self.url, min_size=1, max_size=pool_size, open=True, kwargs={"autocommit": True}
-            )
+            kwargs: dict[str, Any] = {"autocommit": True}
+            if statement_timeout > 0:
+                kwargs["options"] = f"-c statement_timeout={max(1, int(statement_timeout * 1000))}"
+            self._pool = ConnectionPool(self.url, min_size=1, max_size=pool_size, open=True, kwargs=kwargs)
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
@@ -291,7 +315,7 @@ class Readers:
             return
         conn: SQLiteConnection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = SQLiteConnection(self.url.removeprefix("sqlite:///"))
+            conn = SQLiteConnection(self.url.removeprefix("sqlite:///"), self.statement_timeout)
             self._local.conn = conn
             with self._lock:
                 self._sqlite.append(conn)

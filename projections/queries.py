@@ -54,6 +54,7 @@ from projections.views import (
     ClaimEventView,
     ClaimFilter,
     ClaimView,
+    CollectionSizes,
     FlipPage,
     FlipSummaryView,
     FlipView,
@@ -82,10 +83,12 @@ class ReadModelUnavailable(RuntimeError):
 class ReadModel:
     """Query functions over the read-model tables of one database; safe to share between threads."""
 
-    def __init__(self, url: str | None = None, *, pool_size: int = 8, create: bool = True) -> None:
+    def __init__(
+        self, url: str | None = None, *, pool_size: int = 8, create: bool = True, statement_timeout: float = 0.0
+    ) -> None:
         """``create=False``: only read (a read command): a missing or other-version model is an error."""
         self.url = resolve_url(url)
-        self.readers = Readers(self.url, pool_size=pool_size)
+        self.readers = Readers(self.url, pool_size=pool_size, statement_timeout=statement_timeout)
         self.hub = hub(self.url)
         with self.readers.connection() as conn:
             installed = schema.installed_version(conn)
@@ -377,6 +380,25 @@ class ReadModel:
         found = {as_uuid(r[0]): str(r[1]) for r in rows}
         return [found.get(i) for i in source_ids]
 
+    def collection_sizes(self) -> CollectionSizes:
+        """Counts for query cost estimates (index scans; callers cache the answer)."""
+        counts = self._rows(
+            "SELECT (SELECT COUNT(*) FROM rm_sources), (SELECT COUNT(*) FROM rm_actors),"
+            " (SELECT COUNT(*) FROM rm_topics), (SELECT COUNT(*) FROM rm_pairs),"
+            " (SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM rm_claim_versions GROUP BY source_id) s),"
+            " (SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM rm_claim_versions GROUP BY actor, topic) p),"
+            " (SELECT MAX(version) FROM rm_claim_versions)"
+        )[0]
+        return CollectionSizes(
+            sources=int(counts[0]),
+            actors=int(counts[1]),
+            topics=int(counts[2]),
+            pairs=int(counts[3]),
+            claims_per_source=int(counts[4] or 0),
+            claims_per_pair=int(counts[5] or 0),
+            versions_per_claim=int(counts[6] or 0),
+        )
+
     def api_key(self, secret_sha256: str) -> ApiKeyView | None:
         rows = self._rows("SELECT name, role, revoked FROM rm_api_keys WHERE secret_sha256 = ?", [secret_sha256])
         return api_key_view(rows[0]) if rows else None
@@ -481,9 +503,10 @@ class ReadModel:
             self.hub.wait_published(seen, min(remaining, WAIT_TICK))
 
 
-def open_read_model(url: str | None = None) -> ReadModel:
-    """The read model of the database at ``url`` (default: $CLAIMS_DATABASE_URL)."""
-    return ReadModel(url)
+def open_read_model(url: str | None = None, statement_timeout: float = 0.0) -> ReadModel:
+    """The read model of the database at ``url`` (default: $CLAIMS_DATABASE_URL); a query running
+    longer than ``statement_timeout`` seconds (0: no limit) raises ``projections.db.QueryTimeout``."""
+    return ReadModel(url, statement_timeout=statement_timeout)
 
 
 # ---------------------------------------------------------------- SQL pieces
@@ -615,7 +638,10 @@ def decode_cursor(cursor: str) -> tuple[str, str, int]:
         version, latest, earliest, position = raw.split("|")
         if version != "2":  # version 1 ordered by stated.latest
             raise ValueError(version)
-        return date.fromisoformat(latest).isoformat(), date.fromisoformat(earliest).isoformat(), int(position)
+        first_position = int(position)
+        if not 0 <= first_position < 2**63:  # the stores' integers are 64-bit
+            raise ValueError(position)
+        return date.fromisoformat(latest).isoformat(), date.fromisoformat(earliest).isoformat(), first_position
     except (ValueError, UnicodeDecodeError, binascii.Error):
         raise ValueError(f"invalid cursor {cursor!r}") from None
 

@@ -168,6 +168,19 @@ class ApiKeyView:
 
 
 @dataclass(frozen=True)
+class CollectionSizes:
+    """How big the read model's collections are: what a query's cost is estimated from."""
+
+    sources: int
+    actors: int
+    topics: int
+    pairs: int  # (actor, topic) pairs with a claim
+    claims_per_source: int  # the most claim versions of one source
+    claims_per_pair: int  # the most claim versions of one pair
+    versions_per_claim: int  # the longest claim history
+
+
+@dataclass(frozen=True)
 class ClaimFilter:
     actor: str | None = None
     topic: str | None = None

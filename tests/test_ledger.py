@@ -113,7 +113,7 @@ def test_registration_and_recording_are_idempotent(ledger: ClaimsLedger) -> None
     first_id, _ = record(ledger)
     before = size(ledger)
     with ledger.batch("other") as batch:
-        sid, created = batch.register_source(c.parse_source(source(key="same-text-other-key", title="Copy")))
+        sid, created = batch.register_source(c.parse_source(source()))
         assert not created
         assert batch.register_actor(c.parse_actor(actor()))[1] is False
         assert batch.define_topic(c.parse_topic(topic()))[1] is False
@@ -123,6 +123,14 @@ def test_registration_and_recording_are_idempotent(ledger: ClaimsLedger) -> None
         sid == ledger.get_claim("hegseth-nato-1").content["source"]
         or str(sid) == ledger.get_claim("hegseth-nato-1").content["source"]
     )
+
+
+def test_a_registered_text_under_a_new_key_is_refused_naming_its_key(ledger: ClaimsLedger) -> None:
+    seed_world(ledger)
+    before = size(ledger)
+    with pytest.raises(BadInput, match="already registered as source 'tagesschau") as caught:
+        ledger.register_source(c.parse_source(source(key="same-text-other-key", title="Copy")), "tester")
+    assert caught.value.field == "key" and size(ledger) == before
 
 
 def test_a_source_key_cannot_point_to_two_texts(ledger: ClaimsLedger) -> None:

@@ -42,6 +42,8 @@ async def events(info: Info, after: str | None = None, first: int | None = None)
         return [decode(ledger, e) for e in logged[:size]], len(logged) > size, size_now
 
     nodes, has_next, tree_size = await blocking(read)
+    anonymous = info.context.caller.principal is None
+    nodes = [n.for_reader(anonymous) for n in nodes]
     cursors = [encode_position_cursor(n.position) for n in nodes]
     return LedgerEventConnection(
         edges=[LedgerEventEdge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=True)],

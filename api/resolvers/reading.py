@@ -126,6 +126,7 @@ async def claims(
         info, ("filter.actor", "actor", given.actor), ("filter.topic", "topic", given.topic)
     )
     wanted = _filter(given, actor, topic)
+    searched(info, "filter.text", wanted.text)
     at = instant(known_at)
     try:
         page = await blocking(info.context.model.claims, wanted, size, after, at)
@@ -164,7 +165,15 @@ def _value(member: Stance | Attribution | None) -> str | None:
     return member.value if member is not None else None
 
 
+def searched(info: Info, field: str, value: str | None) -> None:
+    """A search string within the API's limit (a long LIKE pattern is work, and SQLite refuses it)."""
+    limit = info.context.settings.max_search_length
+    if value is not None and len(value) > limit:
+        raise bad_input(field, f"is {len(value)} characters long; the limit is {limit} (CLAIMS_MAX_SEARCH_LENGTH)")
+
+
 async def actors(info: Info, search: str | None = None) -> list[Actor]:
+    searched(info, "search", search)
     found = await blocking(info.context.model.actors, search)
     return [Actor.from_view(v) for v in found[: info.context.settings.max_list_size]]
 

@@ -40,20 +40,33 @@ from api.types.payloads import (
 )
 from ledger import commands as c
 from ledger.application import Batch
-from ledger.errors import NotFound
+from ledger.errors import Conflict, NotFound
 
 T = TypeVar("T")
+WRITE_ATTEMPTS = 3  # a write that lost a race is checked and tried again, at most this often
 
 
 async def _write(info: Info, action: Callable[[Batch], T]) -> tuple[T, int | None, bool]:
     """Run ``action`` in one batch as the caller; return its result, the log position and ``pending``."""
-    principal = info.context.caller.require("editor")
+    caller = info.context.caller
+    caller.require("editor")
     ledger = info.context.ledger
+    keys = info.context.services.keys
 
     def run() -> tuple[T, int]:
-        with ledger.batch(principal.name) as batch:
-            result = action(batch)
-        return result, batch.last_position
+        principal = keys.recheck(caller).require("editor")  # a key revoked since the request began cannot write
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                with ledger.batch(principal.name) as batch:
+                    result = action(batch)
+                return result, batch.last_position
+            except Conflict as conflict:
+                # Another writer committed one of these records first: check the command again
+                # against what it wrote (an identical recordClaim is then `created: false`, a
+                # stale expectedVersion a CONFLICT with the current version).
+                if not conflict.race or attempt == WRITE_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     result, position = await blocking(run)
     if not position:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -13,6 +14,8 @@ from strawberry.scalars import JSON
 from api.types.connections import PageInfo
 from ledger.persistence import LoggedEvent
 
+ACCESS_AGGREGATE = "ApiKey"
+PUBLIC_ACCESS_FIELDS = ("name", "timestamp", "recorded_by", "originator_id", "originator_version")
 LEAF_FORMULA = (
     "leafHash = SHA-256(0x00 || 'claims-ledger/1\\n' || position || '\\n' || aggregateId || '\\n' || version"
     " || '\\n' || storedTopic || '\\n' || base64decode(stateBase64))"
@@ -29,9 +32,14 @@ class LedgerEvent:
     type: str = strawberry.field(description="Aggregate and event name, e.g. Claim.Revised.")
     recorded_at: datetime
     recorded_by: str | None
-    payload: JSON = strawberry.field(description="The event's stored fields (dates as ISO strings).")
+    payload: JSON = strawberry.field(
+        description="The event's stored fields (dates as ISO strings); an ApiKey event read without a key shows only "
+        "the key's name."
+    )
     stored_topic: str = strawberry.field(description="The stored event topic, as hashed into the leaf.")
-    state_base64: str = strawberry.field(description="The stored event bytes, as hashed into the leaf.")
+    state_base64: str = strawberry.field(
+        description="The stored event bytes, as hashed into the leaf (empty for an ApiKey event read without a key)."
+    )
     leaf_hash: str
 
     @classmethod
@@ -55,6 +63,16 @@ class LedgerEvent:
             state_base64=base64.b64encode(event.state).decode("ascii"),
             leaf_hash=event.leaf_hash.hex(),
         )
+
+    def for_reader(self, anonymous: bool) -> LedgerEvent:
+        """What this caller may see: an access-control event (ApiKey) shows an anonymous reader only
+        which key it concerns; its role, secret hash, revocation reason and stored bytes are for key
+        holders. Its leafHash stays, so its place in the tree is still provable."""
+        if not anonymous or self.aggregate_type != ACCESS_AGGREGATE:
+            return self
+        stored: dict[str, Any] = self.payload  # type: ignore[assignment]
+        payload: Any = {k: v for k, v in stored.items() if k in PUBLIC_ACCESS_FIELDS}
+        return dataclasses.replace(self, payload=payload, state_base64="")
 
     def matches(self, types: list[str] | None) -> bool:
         """A filter entry names an event type (Claim.Revised) or a whole aggregate type (Claim)."""

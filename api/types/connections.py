@@ -53,6 +53,9 @@ def page_size(first: int | None, default: int, maximum: int) -> int:
     return first
 
 
+MAX_POSITION = 2**63 - 1  # the stores' largest integer: a larger cursor is no cursor of ours
+
+
 def encode_position_cursor(position: int) -> str:
     return base64.urlsafe_b64encode(f"event:{position}".encode()).decode("ascii")
 
@@ -65,6 +68,6 @@ def decode_position_cursor(cursor: str | None) -> int:
         position = int(value)
     except ValueError:
         raise bad_input("after", "is not a cursor of this connection") from None
-    if kind != "event" or position < 0:
+    if kind != "event" or not 0 <= position <= MAX_POSITION:
         raise bad_input("after", "is not a cursor of this connection")
     return position

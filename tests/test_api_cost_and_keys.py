@@ -1,0 +1,133 @@
+"""Query cost budgets, and API keys checked against the ledger's own events (not the read model)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from api_support import ApiEnv, api_env, error_codes
+
+from api.readside import ReadSide
+from ledger import commands as c
+from projections.queries import open_read_model
+
+DEEP = "{ sources { text claims { source { text claims { source { text claims { source { text } } } } } } } }"
+TOPIC = 'mutation { defineTopic(input: {key: "nato", title: "NATO", proposition: "Ukraine joins NATO"}) { changed } }'
+
+
+@pytest.fixture
+def api(database_url: str) -> Iterator[ApiEnv]:
+    with api_env(database_url) as env:
+        yield env
+
+
+def test_the_deep_query_of_the_issue_is_refused_naming_the_budget(api: ApiEnv) -> None:
+    body = api.gql(DEEP)
+    assert error_codes(body) == ["QUERY_TOO_COSTLY"] and body["data"] is None
+    error = body["errors"][0]
+    assert error["extensions"]["budget"] == 20_000 and error["extensions"]["cost"] > 20_000
+    assert "CLAIMS_MAX_QUERY_COST" in error["message"]
+    # Two levels of the same query are an ordinary question and are answered.
+    answer = api.gql.data("{ sources { text claims { source { text } } } }")
+    assert answer["sources"][0]["claims"][0]["source"]["text"].startswith("Berlin")
+
+
+def test_the_budget_depends_on_the_role(database_url: str) -> None:
+    with api_env(database_url, max_cost_anonymous=100, max_cost_with_key=1_000) as api:
+        query = "{ sources { claims { key } } }"  # estimated 10 sources x 50 claims at least
+        body = api.gql(query)
+        assert error_codes(body) == ["QUERY_TOO_COSTLY"] and body["errors"][0]["extensions"]["budget"] == 100
+        assert len(api.as_role("reader").data(query)["sources"][0]["claims"]) == 4
+        assert error_codes(api.as_role("editor")(DEEP)) == ["QUERY_TOO_COSTLY"]
+
+
+def test_page_sizes_count_including_variables(database_url: str) -> None:
+    with api_env(database_url, max_cost_anonymous=1_000) as api:
+        query = "query ($n: Int) { claims(first: $n) { nodes { key source { claims { key } } } } }"
+        assert len(api.gql.data(query, {"n": 2})["claims"]["nodes"]) == 2
+        body = api.gql(query, {"n": 100})
+        assert error_codes(body) == ["QUERY_TOO_COSTLY"]
+        fragment = "query { ...Q } fragment Q on Query { claims(first: 100) { nodes { source { claims { key } } } } }"
+        assert error_codes(api.gql(fragment)) == ["QUERY_TOO_COSTLY"]
+
+
+def test_mutation_payloads_are_costed_too(database_url: str) -> None:
+    with api_env(database_url, max_cost_with_key=100) as api:
+        size = api.tree_size()
+        mutation = (
+            'mutation { retractClaim(id: "c-minister", expectedVersion: 1, reason: "dup") '
+            "{ claim { source { claims { source { claims { key } } } } } } }"
+        )
+        assert error_codes(api.as_role("editor")(mutation)) == ["QUERY_TOO_COSTLY"]
+        assert api.tree_size() == size  # refused before it ran: nothing written
+
+
+class _CountingReadSide(ReadSide):
+    """Counts waits for the projector (an unknown key used to wait up to 2 s for it)."""
+
+    waits = 0
+
+    def wait_for(self, position: int, timeout: float) -> bool:
+        type(self).waits += 1
+        return super().wait_for(position, timeout)
+
+
+@pytest.fixture
+def lagging(database_url: str) -> Iterator[ApiEnv]:
+    """An API whose projector never runs after start-up: the read model lags behind every new event."""
+    _CountingReadSide.waits = 0
+    read = _CountingReadSide(open_read_model(database_url))
+    with api_env(database_url, read=read, projector="external", key_cache_seconds=60.0) as env:
+        env.ledger.define_topic(c.parse_topic({"key": "lag", "title": "Lag", "proposition": "P"}), "test:lag")
+        _CountingReadSide.waits = 0  # (the fixture's own wait for the start-up projection)
+        yield env
+
+
+def test_an_unknown_key_is_refused_without_waiting_for_the_projector(lagging: ApiEnv) -> None:
+    body = lagging.gql("{ topics { key } }", key="clk_made-up")
+    assert error_codes(body) == ["UNAUTHENTICATED"] and "unknown" in body["errors"][0]["message"]
+    assert _CountingReadSide.waits == 0
+
+
+def test_a_new_key_works_at_once_while_the_projector_lags(lagging: ApiEnv) -> None:
+    secret = lagging.ledger.issue_api_key("fresh", "editor", "test:admin")
+    assert lagging.ledger.ledger_recorder.tree_head().size > lagging.services.read.projected_position()
+    assert lagging.gql.data("{ topics { key } }", key=secret)["topics"]
+    body = lagging.gql(TOPIC, key=secret)
+    assert not body.get("errors") or error_codes(body) == [], body  # the write itself is accepted
+    assert _CountingReadSide.waits <= 1  # only the mutation's own read-your-writes wait
+
+
+def _revoke(api: ApiEnv, name: str) -> None:
+    api.ledger.revoke_api_key(name, "laptop lost", "test:admin")  # as `claims apikey revoke` does
+
+
+def test_revocation_stops_writes_at_once_and_reads_within_the_refresh_bound(database_url: str) -> None:
+    now = [1000.0]
+    with api_env(database_url, key_cache_seconds=30.0) as api:
+        api.services.keys.clock = lambda: now[0]
+        editor, admin = api.as_role("editor"), api.as_role("admin")
+        assert editor.data("{ topics { key } }") and admin.data("{ topics { key } }")  # known and fresh
+        _revoke(api, "editor-key")
+        # Reads trust a key for at most CLAIMS_KEY_CACHE_SECONDS after the last look at the log...
+        now[0] += 29.0
+        assert editor.data("{ topics { key } }")
+        now[0] += 1.5
+        # ...then the revocation reaches them.
+        body = editor("{ topics { key } }")
+        assert error_codes(body) == ["UNAUTHENTICATED"] and "revoked" in body["errors"][0]["message"]
+        # A write looks at the log first: refused as soon as the revocation has committed.
+        assert admin.data("{ topics { key } }")
+        _revoke(api, "admin-key")
+        size = api.tree_size()
+        body = admin(TOPIC)
+        assert error_codes(body) == ["UNAUTHENTICATED"] and "revoked" in body["errors"][0]["message"]
+        assert api.tree_size() == size
+
+
+def test_random_keys_do_not_grow_the_key_store(api: ApiEnv) -> None:
+    for i in range(50):
+        assert error_codes(api.gql("{ topics { key } }", key=f"clk_random-{i}")) == ["UNAUTHENTICATED"]
+    known: dict[str, Any] = api.services.keys._by_digest
+    assert len(known) == 3  # the three issued keys, nothing else
