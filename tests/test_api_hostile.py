@@ -4,6 +4,7 @@ INTERNAL_SERVER_ERROR, leaks nothing of the server's insides and logs no traceba
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import re
 from collections.abc import Iterator
@@ -35,7 +36,10 @@ def _b64(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode()
 
 
-def _clean(text: str) -> None:
+def _clean(text: str, echoed: tuple[str, ...] = ()) -> None:
+    # The caller's own strings may be quoted back (e.g. "no actor matches '...'"): that is no leak.
+    for sent in echoed:
+        text = text.replace(json.dumps(sent)[1:-1], "")
     for leak in LEAKS:
         assert leak not in text, f"{leak!r} leaked to the client: {text[:300]}"
     assert not EXCEPTION_NAME.search(text), f"an exception's name leaked to the client: {text[:300]}"
@@ -44,8 +48,21 @@ def _clean(text: str) -> None:
 def _post(api: ApiEnv, **kwargs: Any) -> Any:
     response = api.client.post("/graphql", **kwargs)
     assert response.status_code < 500, response.text
-    _clean(response.text)
+    body = kwargs.get("json")
+    variables = body.get("variables") if isinstance(body, dict) else None
+    _clean(response.text, tuple(_strings(variables)))
     return response
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
 
 
 # Bodies that are not a GraphQL request at all: a plain 400 that says what is wrong.
@@ -106,7 +123,7 @@ def test_cursors_with_huge_integers_are_bad_input(api: ApiEnv, query: str, curso
 
 def test_the_largest_cursor_position_is_still_answered(api: ApiEnv) -> None:
     body = _post(api, json={"query": EVENTS_AFTER, "variables": {"a": _b64(f"event:{2**63 - 1}")}}).json()
-    assert body == {"data": {"events": {"nodes": []}}}
+    assert "errors" not in body and body["data"] == {"events": {"nodes": []}}
 
 
 @pytest.mark.parametrize(("query", "field"), [(SEARCH, "search"), (TEXT, "filter.text")])
