@@ -73,12 +73,13 @@ def build_frontend(node_modules: Path) -> list[Path]:
     absent = [rel for rel in FRONTEND_LICENSES.values() if not (node_modules / rel).is_file()]
     if not esbuild.is_file() or absent:
         raise FileNotFoundError(f"esbuild or the frontend's libraries are not in {node_modules}; run `npm ci` first")
-    if shutil.which("node") is None:
-        raise FileNotFoundError("Node.js (`node`) is needed to run esbuild; install Node.js >= 18")
     # bin/esbuild is the native binary once npm's install script ran, a node launcher otherwise: run it as is.
     command = [str(esbuild), str(FRONTEND_ENTRY), "--bundle", "--format=esm", "--minify",
                "--target=es2020", "--legal-comments=none", "--log-level=warning", f"--outfile={FRONTEND_BUNDLE}"]  # fmt: skip
-    run = subprocess.run(command, cwd=node_modules.parent, capture_output=True, text=True, check=False)
+    try:
+        run = subprocess.run(command, cwd=node_modules.parent, capture_output=True, text=True, check=False)
+    except OSError as error:
+        raise RuntimeError(f"could not run esbuild ({error}); it needs Node.js >= 18 unless npm installed its binary") from error
     if run.returncode != 0:
         raise RuntimeError(f"esbuild failed:\n{run.stderr}")
     written = [FRONTEND_BUNDLE]
