@@ -372,6 +372,29 @@ def test_editor_records_a_claim_by_selecting_a_passage_and_another_page_shows_it
     reader_context.close()
 
 
+def test_an_editor_registers_a_source_by_pasting_its_text(site: Site, page: Page) -> None:
+    page.add_init_script(f"sessionStorage.setItem('claims-ledger.apiKey', {json.dumps(site.editor_key)})")
+    page.goto(f"{site.base}/edit")
+    form = page.get_by_role("form", name="Register a source")
+    key = f"pasted-note-{site.backend}"
+    form.get_by_label("Key (lower-case slug)").fill(key)
+    form.get_by_label("Title").fill("A pasted note")
+    form.get_by_label("Published").fill("2025-13")
+    form.get_by_label("Language").fill("en")
+    form.get_by_label("Full text").fill('The minister said: "We will talk." Nothing else was agreed.')
+    form.get_by_role("button", name="Register the source").click()
+    published = form.locator(".field.invalid", has=page.get_by_label("Published"))
+    expect(published.locator(".field-error")).to_contain_text("has no month 13")
+    assert site.gql("query($k: ID!) { source(id: $k) { key } }", {"k": key})["source"] is None  # nothing written
+    form.get_by_label("Published").fill("2025-03")
+    form.get_by_role("button", name="Register the source").click()
+    expect(page).to_have_url(re.compile(f"/source/{key}$"))
+    expect(page.get_by_test_id("source-text")).to_have_text(
+        'The minister said: "We will talk." Nothing else was agreed.'
+    )
+    expect(page.locator("dl.facts")).to_contain_text("2025-03 (month)")
+
+
 def test_a_stale_correction_shows_the_conflict_and_the_current_version(
     site: Site, browser: Browser, page: Page
 ) -> None:
