@@ -181,6 +181,43 @@ def test_matrix_filters_and_a_cell_opens_its_timeline_by_keyboard(site: Site, pa
     expect(page.get_by_test_id("position")).to_contain_text("opposes")
 
 
+def test_a_pinned_view_keeps_what_the_reader_saw_while_the_ledger_advances(site: Site, page: Page) -> None:
+    page.goto(f"{site.base}/?asOf=2025-12-31&topic=sanctions-on-russia")
+    expect(page.locator("table.matrix")).to_be_visible()
+    page.get_by_role("button", name="Pin for citing").click()
+    expect(page).to_have_url(re.compile(r"knownAt=.*topic=sanctions-on-russia|topic=sanctions-on-russia.*knownAt="))
+    expect(page.get_by_role("note")).to_contain_text("As the ledger stood at")
+    pinned = page.url
+    source = "neuber-2025-04-28-trumps-ukraine-dilemma"
+    text = site.gql("query($k: ID!) { source(id: $k) { text } }", {"k": source})["source"]["text"]
+    claim = {
+        "key": f"neuber-sanctions-{site.backend}",
+        "actor": "harald-neuber",
+        "topic": "sanctions-on-russia",
+        "stance": "OPPOSES",
+        "summary": "A claim recorded after the reader pinned the view.",
+        "stated": {"date": "2025-04-28"},
+        "source": source,
+        "passage": {"start": 0, "end": 20, "exact": text[:20]},
+        "attribution": "EDITORIAL",
+    }
+    response = httpx.post(
+        f"{site.base}/graphql",
+        json={
+            "query": "mutation($c: RecordClaimInput!) { recordClaim(input: $c) { created } }",
+            "variables": {"c": claim},
+        },
+        headers={"Authorization": f"Bearer {site.editor_key}"},
+        timeout=30,
+    )
+    assert response.json()["data"]["recordClaim"]["created"], response.text
+    page.goto(f"{site.base}/?asOf=2025-12-31&topic=sanctions-on-russia")
+    expect(cell(page, "harald-neuber", "sanctions-on-russia")).to_contain_text("opposes")
+    page.goto(pinned)  # the cited URL still shows what the reader saw
+    expect(page.locator("table.matrix")).to_be_visible()
+    expect(cell(page, "harald-neuber", "sanctions-on-russia")).to_have_count(0)
+
+
 # ------------------------------------------------------------------ reading views
 
 

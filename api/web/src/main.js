@@ -1,8 +1,8 @@
 // The reader's frontend: one URL per view, each carrying its asOf/knownAt.
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { onConnection, subscribeLedger } from "./client.js";
-import { html, href, navigate, timeParams, TimeBanner } from "./ui.js";
+import { gql, onConnection, subscribeLedger } from "./client.js";
+import { html, href, navigate, timeParams, TimeBanner, today, withParams } from "./ui.js";
 import { MatrixView } from "./views/matrix.js";
 import { TopicTimelineView, ActorTopicView } from "./views/timeline.js";
 import { ClaimView } from "./views/claim.js";
@@ -38,7 +38,13 @@ function TimeControls() {
   useEffect(() => setDraft({ asOf: asOf || "", knownAt: knownAt || "" }), [asOf, knownAt]);
   const apply = (e) => {
     e.preventDefault();
-    navigate(href(location.pathname + "", { ...Object.fromEntries(new URLSearchParams(location.search)), ...draft }));
+    navigate(withParams(draft));
+  };
+  // A citable URL: today's date and the instant of the ledger's latest event, so the view never changes.
+  const pin = async () => {
+    const { ledgerDigest } = await gql("{ ledgerDigest { treeSize } }");
+    const { event } = await gql("query ($id: ID!) { event(id: $id) { recordedAt } }", { id: String(ledgerDigest.treeSize || 1) });
+    navigate(withParams({ asOf: asOf || today(), knownAt: event ? event.recordedAt : null }));
   };
   return html`<form class="time-controls" onSubmit=${apply} aria-label="Time">
     <label>As of (date in the world)
@@ -49,6 +55,7 @@ function TimeControls() {
         value=${draft.knownAt} onInput=${(e) => setDraft({ ...draft, knownAt: e.target.value.trim() })} />
     </label>
     <button type="submit">Show</button>
+    <button type="button" onClick=${pin} title="Fix today's date and the ledger's current record in the URL">Pin for citing</button>
   </form>`;
 }
 

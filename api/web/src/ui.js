@@ -65,6 +65,17 @@ export function href(path, extra = {}) {
   return query ? `${path}?${query}` : path;
 }
 
+/** This view's URL with some parameters changed (null removes one); the others stay. */
+export function withParams(changes) {
+  const params = new URLSearchParams(location.search);
+  for (const [key, value] of Object.entries(changes)) {
+    if (value === null || value === undefined || value === "") params.delete(key);
+    else params.set(key, value);
+  }
+  const query = params.toString();
+  return query ? `${location.pathname}?${query}` : location.pathname;
+}
+
 export function navigate(url, { replace = false } = {}) {
   if (replace) history.replaceState(null, "", url);
   else history.pushState(null, "", url);
@@ -78,8 +89,9 @@ export function today() {
 }
 
 /**
- * Load one GraphQL document. `live` is the ledger's advance counter: when the
- * view is not pinned to a knownAt, a new event makes it load again (no reload).
+ * Load one GraphQL document (or run a loader function of the variables). `live` is the
+ * ledger's advance counter: when the view is not pinned to a knownAt, a new event makes
+ * it load again (no reload).
  */
 export function useQuery(query, variables, live) {
   const [state, setState] = useState({ loading: true, data: null, error: null });
@@ -90,7 +102,7 @@ export function useQuery(query, variables, live) {
   useEffect(() => {
     let current = true;
     setState((s) => ({ ...s, loading: true }));
-    gql(query, variables).then(
+    (typeof query === "function" ? query(variables) : gql(query, variables)).then(
       (data) => current && setState({ loading: false, data, error: null }),
       (error) => current && setState({ loading: false, data: null, error }),
     );
@@ -128,6 +140,6 @@ export function TimeBanner() {
     ${asOf ? html`As of <strong>${asOf}</strong>. ` : ""}${knownAt
       ? html`As the ledger stood at <strong>${formatInstant(knownAt)}</strong> (later records and corrections hidden). `
       : ""}
-    <a href=${location.pathname}>Show now</a>
+    <a href=${withParams({ asOf: null, knownAt: null })}>Show now</a>
   </p>`;
 }

@@ -1,4 +1,5 @@
 // Timelines: a topic's runs of colour per actor with shift markers, and one actor's claims on one topic.
+import { gql } from "../client.js";
 import {
   html, href, useQuery, Loading, Stance, STANCES, PartialDate, Genre, timeParams, today,
 } from "../ui.js";
@@ -9,13 +10,31 @@ const CLAIM_FIELDS = `key stance summary quote logPosition
   source { id key title genre }
   passage { exact }`;
 
-const TOPIC_QUERY = `query TopicTimeline($topic: String!, $knownAt: DateTime) {
-  topics { key title proposition }
-  claims(filter: {topic: $topic}, first: 100, knownAt: $knownAt) {
+const TOPIC_QUERY = `query TopicTimeline($topic: String!, $statedTo: Date, $knownAt: DateTime, $after: String,
+    $withTopics: Boolean!) {
+  topics @include(if: $withTopics) { key title proposition }
+  claims(filter: {topic: $topic, statedTo: $statedTo}, first: 100, after: $after, knownAt: $knownAt) {
     totalCount
+    pageInfo { hasNextPage endCursor }
     nodes { ${CLAIM_FIELDS} }
   }
 }`;
+const MAX_PAGES = 50; // 5,000 claims on one topic: beyond that the page says how many it left out
+
+/** Every claim on the topic that counts by asOf (one request per 100 claims). */
+async function loadTopic({ topic, asOf, knownAt }) {
+  const nodes = [];
+  let first = null;
+  let after = null;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const data = await gql(TOPIC_QUERY, { topic, statedTo: asOf, knownAt, after, withTopics: page === 0 });
+    first = first || data;
+    nodes.push(...data.claims.nodes);
+    if (!data.claims.pageInfo.hasNextPage) break;
+    after = data.claims.pageInfo.endCursor;
+  }
+  return { topics: first.topics, claims: { totalCount: first.claims.totalCount, nodes } };
+}
 
 const DAY = 86400000;
 const toTime = (isoDate) => Date.parse(`${isoDate}T00:00:00Z`);
@@ -47,7 +66,7 @@ export function runsOf(claims, end) {
 export function TopicTimelineView({ args, live }) {
   const [topicKey] = args;
   const { asOf, knownAt } = timeParams();
-  const state = useQuery(TOPIC_QUERY, { topic: topicKey, knownAt }, live);
+  const state = useQuery(loadTopic, { topic: topicKey, asOf: asOf || today(), knownAt }, live);
   return html`<${Loading} state=${state}>${() => {
     const topic = state.data.topics.find((t) => t.key === topicKey);
     if (!topic) return html`<h1>Unknown topic</h1><p>No topic has the key <code>${topicKey}</code>.</p>`;
