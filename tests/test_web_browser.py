@@ -293,9 +293,16 @@ def test_actor_and_search(site: Site, page: Page) -> None:
 def test_inclusion_proof_is_verified_in_the_browser_and_a_tampered_one_fails(site: Site, page: Page) -> None:
     page.goto(f"{site.base}/audit")
     expect(page.get_by_test_id("tree-size")).not_to_be_empty()
+    recent = page.get_by_test_id("recent")
+    expect(recent.locator("li")).to_have_count(10)
+    size = int(page.get_by_test_id("tree-size").inner_text())
+    expect(recent.locator("li").first).to_contain_text(str(size))
+    recent.get_by_role("button", name=f"Check event {size}").click()
+    page.keyboard.press("Enter")  # the button took the focus to "Verify inclusion"
+    verdict = page.locator("form", has_text="Is an event in the log?").get_by_test_id("verdict")
+    expect(verdict).to_contain_text(f"OK: event {size} is leaf {size - 1}")
     page.get_by_label("Event number (log position)").fill("42")
     page.get_by_role("button", name="Verify inclusion").click()
-    verdict = page.locator("form", has_text="Is an event in the log?").get_by_test_id("verdict")
     expect(verdict).to_contain_text("OK: event 42 is leaf 41")
     shot(site, page, "audit")
 

@@ -1,19 +1,31 @@
 // Audit: the tree head, the live stream of events, and proofs checked in the browser (WebCrypto).
 import { useEffect, useState } from "preact/hooks";
-import { html, href, useQuery, Loading, formatInstant } from "../ui.js";
+import { html, useQuery, Loading, formatInstant } from "../ui.js";
 import { gql } from "../client.js";
 import { verifyInclusion, verifyConsistency } from "../merkle.js";
 
 const DIGEST_QUERY = `{ ledgerDigest { treeSize rootHash algorithm } }`;
+const RECENT = 10;
+
+/** The tree head and the latest events (aliases of `event`, one request after the head). */
+async function loadHead() {
+  const { ledgerDigest } = await gql(DIGEST_QUERY);
+  const positions = [];
+  for (let p = ledgerDigest.treeSize; p > 0 && positions.length < RECENT; p--) positions.push(p);
+  const recent = positions.length
+    ? await gql(`{ ${positions.map((p) => `e${p}: event(id: "${p}") { position type recordedAt recordedBy payload }`).join(" ")} }`)
+    : {};
+  return { ledgerDigest, recent: positions.map((p) => recent[`e${p}`]).filter(Boolean) };
+}
 const EVENT_FIELDS = `id position aggregateId aggregateType version type recordedAt recordedBy storedTopic stateBase64 leafHash`;
 
 export function AuditView({ live, lastEvent }) {
-  const digest = useQuery(DIGEST_QUERY, {}, live);
+  const digest = useQuery(loadHead, {}, live);
+  const [eventId, setEventId] = useState(new URLSearchParams(location.search).get("event") || "");
   const [stream, setStream] = useState([]);
   useEffect(() => {
     if (lastEvent) setStream((s) => [lastEvent, ...s].slice(0, 50));
   }, [lastEvent]);
-  const initial = new URLSearchParams(location.search).get("event") || "";
   return html`<section aria-labelledby="audit-title">
     <h1 id="audit-title">Audit</h1>
     <${Loading} state=${digest}>${() => html`<dl class="facts" data-testid="digest">
@@ -21,16 +33,27 @@ export function AuditView({ live, lastEvent }) {
       <dt>Root hash (${digest.data.ledgerDigest.algorithm})</dt><dd><code class="hash" data-testid="root-hash">${digest.data.ledgerDigest.rootHash}</code></dd>
     </dl>
     <p class="note">Save this digest outside the system (a note, an email):${" "}
-      <code class="hash">${JSON.stringify({ treeSize: digest.data.ledgerDigest.treeSize, rootHash: digest.data.ledgerDigest.rootHash })}</code></p>`}<//>
-    <${InclusionCheck} initial=${initial} />
+      <code class="hash">${JSON.stringify({ treeSize: digest.data.ledgerDigest.treeSize, rootHash: digest.data.ledgerDigest.rootHash })}</code></p>
+    <h2>Latest events</h2>
+    <ol class="stream" data-testid="recent">
+      ${digest.data.recent.map((e) => html`<li><${EventLine} event=${e} />${" "}<button type="button"
+        onClick=${() => { setEventId(String(e.position)); document.getElementById("verify-inclusion").focus(); }}>Check event ${e.position}</button></li>`)}
+    </ol>`}<//>
+    <${InclusionCheck} eventId=${eventId} setEventId=${setEventId} />
     <${ConsistencyCheck} />
     <h2>Live stream of new events</h2>
     <p class="note">New events appear here as the ledger records them (subscription over WebSocket).</p>
     <ol class="stream" data-testid="stream" aria-live="polite">
-      ${stream.map((e) => html`<li><strong>${e.position}</strong> ${e.type} at ${formatInstant(e.recordedAt)} by ${e.recordedBy || "?"}
-        ${e.payload && e.payload.key ? html` — <code>${e.payload.key}</code>` : ""}</li>`)}
+      ${stream.map((e) => html`<li><${EventLine} event=${e} /></li>`)}
     </ol>
   </section>`;
+}
+
+function EventLine({ event }) {
+  const key = event.payload && event.payload.key;
+  return html`<strong>${event.position}</strong> ${event.type} at ${formatInstant(event.recordedAt)} by ${event.recordedBy || "?"}${key
+    ? html` — <code>${key}</code>`
+    : ""}`;
 }
 
 function Result({ result }) {
@@ -39,8 +62,7 @@ function Result({ result }) {
     <strong>${result.ok ? "OK" : "FAILED"}:</strong> ${result.message}</p>`;
 }
 
-function InclusionCheck({ initial }) {
-  const [eventId, setEventId] = useState(initial);
+function InclusionCheck({ eventId, setEventId }) {
   const [result, setResult] = useState(null);
   const [busy, setBusy] = useState(false);
   const check = async (e) => {
@@ -68,7 +90,7 @@ function InclusionCheck({ initial }) {
       with SHA-256 (RFC 6962) to the root hash above.</p>
     <label>Event number (log position)
       <input name="event" type="number" min="1" required value=${eventId} onInput=${(e) => setEventId(e.target.value)} /></label>
-    <button type="submit" disabled=${busy}>Verify inclusion</button>
+    <button type="submit" id="verify-inclusion" disabled=${busy}>Verify inclusion</button>
     <${Result} result=${result} />
   </form>`;
 }
