@@ -24,6 +24,10 @@ from ledger.application import ClaimsLedger
 
 expect.set_options(timeout=15_000)
 
+# The source the editing tests write to (the README's screenshots show others).
+SOURCE = "apolut-2025-12-30-nato-ukraine-artikel-5"
+PASSAGE = "Man sei sich nur noch in zwei Punkten uneinig."
+
 
 @pytest.fixture(scope="module", params=BACKENDS, ids=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
@@ -188,7 +192,7 @@ def test_a_pinned_view_keeps_what_the_reader_saw_while_the_ledger_advances(site:
     expect(page).to_have_url(re.compile(r"knownAt=.*topic=sanctions-on-russia|topic=sanctions-on-russia.*knownAt="))
     expect(page.get_by_role("note")).to_contain_text("As the ledger stood at")
     pinned = page.url
-    source = "neuber-2025-04-28-trumps-ukraine-dilemma"
+    source = SOURCE  # not a source whose screenshot the README shows
     text = site.gql("query($k: ID!) { source(id: $k) { text } }", {"k": source})["source"]["text"]
     claim = {
         "key": f"neuber-sanctions-{site.backend}",
@@ -196,7 +200,7 @@ def test_a_pinned_view_keeps_what_the_reader_saw_while_the_ledger_advances(site:
         "topic": "sanctions-on-russia",
         "stance": "OPPOSES",
         "summary": "A claim recorded after the reader pinned the view.",
-        "stated": {"date": "2025-04-28"},
+        "stated": {"date": "2025-12-28"},
         "source": source,
         "passage": {"start": 0, "end": 20, "exact": text[:20]},
         "attribution": "EDITORIAL",
@@ -222,7 +226,7 @@ def test_a_pinned_view_keeps_what_the_reader_saw_while_the_ledger_advances(site:
 
 
 def test_topic_timeline_draws_runs_shifts_and_partial_dates(site: Site, page: Page) -> None:
-    page.goto(f"{site.base}/topic/europe-at-the-table")
+    page.goto(f"{site.base}/topic/europe-at-the-table?asOf=2025-12-31")
     trump = page.get_by_test_id("runs").locator("li", has_text="Donald Trump")
     expect(trump).to_contain_text("opposes from ≈ 2025-02-12")
     expect(trump).to_contain_text("shift")
@@ -350,10 +354,6 @@ def site_write(site: Site, topic: str) -> None:
 
 
 # ------------------------------------------------------------------ editing and live updates
-
-
-SOURCE = "apolut-2025-12-30-nato-ukraine-artikel-5"
-PASSAGE = "Man sei sich nur noch in zwei Punkten uneinig."
 
 
 def select_text(page: Page, exact: str) -> None:

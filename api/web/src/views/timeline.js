@@ -112,13 +112,14 @@ function TimelineChart({ rows, end }) {
   const label = 190;
   const width = 900;
   const rowHeight = 30;
-  const x = (iso) => label + ((toTime(iso) - first) / (last - first)) * (width - label - 10);
+  const pad = 40; // right of the asOf line: room for the symbol of a run too short to hold it
+  const x = (iso) => label + ((toTime(iso) - first) / (last - first)) * (width - label - pad);
   const height = rows.length * rowHeight + 30;
   const months = [];
   for (let d = new Date(first); d.getTime() <= last; d.setUTCMonth(d.getUTCMonth() + 1, 1)) {
     months.push(new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1)).toISOString().slice(0, 10));
   }
-  const every = Math.max(1, Math.ceil((months.length * 60) / (width - label))); // a label needs ~60 units
+  const every = Math.max(1, Math.ceil((months.length * 60) / (width - label - pad))); // a label needs ~60 units
   return html`<figure class="timeline-chart" tabindex="0" aria-label="Timeline chart, scrollable">
     <svg viewBox=${`0 0 ${width} ${height}`} role="img" aria-labelledby="chart-desc" data-testid="timeline-chart">
       <desc id="chart-desc">Runs of stance per actor over time; triangles mark shifts; hatched brackets are month- or year-precision dates.</desc>
@@ -129,11 +130,11 @@ function TimelineChart({ rows, end }) {
       ${rows.map((row, i) => {
         const y = i * rowHeight + 4;
         return html`<g class="row">
-          <text class="actor" x="4" y=${y + 17}>${row.actor.name.length > 28 ? row.actor.name.slice(0, 27) + "…" : row.actor.name}</text>
+          <text class="actor" x="4" y=${y + 17}><title>${row.actor.name}</title>${row.actor.name.length > 28 ? row.actor.name.slice(0, 27) + "…" : row.actor.name}</text>
           ${row.runs.map(
             (run) => html`<rect class=${`run run-${run.stance}`} x=${x(run.start)} y=${y + 6}
                 width=${Math.max(2, x(run.end) - x(run.start))} height="14"><title>${`${STANCES[run.stance].label} from ${run.start}`}</title></rect>
-              <text class="run-label" x=${x(run.start) + 3} y=${y + 17} aria-hidden="true">${STANCES[run.stance].symbol}</text>
+              <${RunSymbol} run=${run} last=${run === row.runs[row.runs.length - 1]} x=${x} y=${y} />
               ${run.shift
                 ? html`<path class="shift-marker" d=${`M${x(run.start)},${y + 4} l-5,-4 h10 z`}><title>${`shift ${run.from} → ${run.stance}`}</title></path>`
                 : ""}`,
@@ -149,6 +150,14 @@ function TimelineChart({ rows, end }) {
       <line class="asof" x1=${x(end)} x2=${x(end)} y1="0" y2=${height - 20}><title>as of ${end}</title></line>
     </svg>
   </figure>`;
+}
+
+/** The run's symbol inside its bar, or past the asOf line for a last run too short to hold it. */
+function RunSymbol({ run, last, x, y }) {
+  const inside = x(run.end) - x(run.start) >= 14;
+  if (!inside && !last) return null; // the list below the chart names it
+  return html`<text class=${inside ? "run-label" : "run-label outside"} x=${inside ? x(run.start) + 3 : x(run.end) + 4}
+    y=${y + 17} aria-hidden="true">${STANCES[run.stance].symbol}</text>`;
 }
 
 const ACTOR_TOPIC_QUERY = `query ActorTopic($actor: String!, $topic: String!, $asOf: Date, $knownAt: DateTime) {
