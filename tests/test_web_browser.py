@@ -192,29 +192,7 @@ def test_a_pinned_view_keeps_what_the_reader_saw_while_the_ledger_advances(site:
     expect(page).to_have_url(re.compile(r"knownAt=.*topic=sanctions-on-russia|topic=sanctions-on-russia.*knownAt="))
     expect(page.get_by_role("note")).to_contain_text("As the ledger stood at")
     pinned = page.url
-    source = SOURCE  # not a source whose screenshot the README shows
-    text = site.gql("query($k: ID!) { source(id: $k) { text } }", {"k": source})["source"]["text"]
-    claim = {
-        "key": f"neuber-sanctions-{site.backend}",
-        "actor": "harald-neuber",
-        "topic": "sanctions-on-russia",
-        "stance": "OPPOSES",
-        "summary": "A claim recorded after the reader pinned the view.",
-        "stated": {"date": "2025-12-28"},
-        "source": source,
-        "passage": {"start": 0, "end": 20, "exact": text[:20]},
-        "attribution": "EDITORIAL",
-    }
-    response = httpx.post(
-        f"{site.base}/graphql",
-        json={
-            "query": "mutation($c: RecordClaimInput!) { recordClaim(input: $c) { created } }",
-            "variables": {"c": claim},
-        },
-        headers={"Authorization": f"Bearer {site.editor_key}"},
-        timeout=30,
-    )
-    assert response.json()["data"]["recordClaim"]["created"], response.text
+    record_claim(site, f"neuber-sanctions-{site.backend}", "sanctions-on-russia", "2025-12-28", start=0, length=20)
     page.goto(f"{site.base}/?asOf=2025-12-31&topic=sanctions-on-russia")
     expect(cell(page, "harald-neuber", "sanctions-on-russia")).to_contain_text("opposes")
     page.goto(pinned)  # the cited URL still shows what the reader saw
@@ -437,6 +415,47 @@ def test_an_editor_registers_a_source_by_pasting_its_text(site: Site, page: Page
         'The minister said: "We will talk." Nothing else was agreed.'
     )
     expect(page.locator("dl.facts")).to_contain_text("2025-03 (month)")
+
+
+def test_an_editor_retracts_a_claim_with_a_reason_and_the_history_keeps_it(site: Site, page: Page) -> None:
+    key = f"to-retract-{site.backend}"
+    record_claim(site, key, "security-guarantees", "2025-12-28", start=0, length=12)
+    page.add_init_script(f"sessionStorage.setItem('claims-ledger.apiKey', {json.dumps(site.editor_key)})")
+    page.goto(f"{site.base}/claim/{key}")
+    form = page.get_by_role("form", name="Retract this claim")
+    form.get_by_role("button", name="Retract the record").click()
+    expect(form.locator(".field-error")).to_contain_text("reason")  # the server refuses an empty reason
+    form.get_by_label("Reason for retracting").fill("recorded from the wrong paragraph")
+    form.get_by_role("button", name="Retract the record").click()
+    expect(page.get_by_role("note").filter(has_text="Retracted")).to_contain_text("recorded from the wrong paragraph")
+    expect(page.get_by_test_id("history").locator(":scope > li")).to_have_count(2)
+    expect(page.get_by_test_id("history")).to_contain_text("retracted")
+
+
+def record_claim(site: Site, key: str, topic: str, stated: str, *, start: int, length: int) -> None:
+    """Records a claim of Harald Neuber's on SOURCE through the API (as another editor would)."""
+    text = site.gql("query($k: ID!) { source(id: $k) { text } }", {"k": SOURCE})["source"]["text"]
+    claim = {
+        "key": key,
+        "actor": "harald-neuber",
+        "topic": topic,
+        "stance": "OPPOSES",
+        "summary": f"A claim recorded by the test ({key}).",
+        "stated": {"date": stated},
+        "source": SOURCE,
+        "passage": {"start": start, "end": start + length, "exact": text[start : start + length]},
+        "attribution": "EDITORIAL",
+    }
+    response = httpx.post(
+        f"{site.base}/graphql",
+        json={
+            "query": "mutation($c: RecordClaimInput!) { recordClaim(input: $c) { created } }",
+            "variables": {"c": claim},
+        },
+        headers={"Authorization": f"Bearer {site.editor_key}"},
+        timeout=30,
+    )
+    assert response.json()["data"]["recordClaim"]["created"], response.text
 
 
 def test_a_stale_correction_shows_the_conflict_and_the_current_version(

@@ -21,12 +21,15 @@ function describe(error) {
   return { fields, general, code: error instanceof GraphQLErrors ? error.code() : null, errors: error.errors || [] };
 }
 
+let fieldCount = 0;
+
 function Field({ name, label, errors, children }) {
   const message = errors && errors.fields[name];
-  const id = `error-${name}`;
+  const [uid] = useState(() => ++fieldCount); // several forms on one page: ids stay unique
+  const id = `error-${uid}`;
   return html`<div class=${message ? "field invalid" : "field"}>
-    <label for=${`field-${name}`}>${label}</label>
-    ${children({ id: `field-${name}`, name, "aria-invalid": message ? "true" : "false", "aria-describedby": message ? id : undefined })}
+    <label for=${`field-${uid}`}>${label}</label>
+    ${children({ id: `field-${uid}`, name, "aria-invalid": message ? "true" : "false", "aria-describedby": message ? id : undefined })}
     ${message ? html`<p class="field-error" id=${id} role="alert">${message}</p>` : ""}
   </div>`;
 }
