@@ -504,6 +504,9 @@ def test_no_serious_accessibility_violations_and_phone_width(site: Site, browser
         ("/source/report-2025-02-13-trump-putin-call-hegseth", "a.passage"),
         ("/audit", "code.hash"),
         ("/edit", "form"),
+        ("/actor/donald-trump", "table.positions"),
+        ("/actor/pete-hegseth/topic/ukraine-nato-membership", "ol.claims li"),
+        ("/search?q=nato", "[data-testid=search-results] li"),
     ):
         page.goto(site.base + path)
         expect(page.locator(ready).first).to_be_attached()

@@ -1,6 +1,6 @@
 // Shared pieces of the views: html templates, stances, URLs, data loading.
 import { h } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import htm from "htm";
 import { gql } from "./client.js";
 
@@ -88,6 +88,8 @@ export function today() {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
 }
 
+const LIVE_DELAY_MS = 250;
+
 /**
  * Load one GraphQL document (or run a loader function of the variables). `live` is the
  * ledger's advance counter: when the view is not pinned to a knownAt, a new event makes
@@ -99,15 +101,23 @@ export function useQuery(query, variables, live) {
   const pinned = Boolean(variables && variables.knownAt);
   const tick = pinned ? 0 : live;
   const [reloads, setReloads] = useState(0);
+  const asked = useRef(null);
   useEffect(() => {
     let current = true;
-    setState((s) => ({ ...s, loading: true }));
-    (typeof query === "function" ? query(variables) : gql(query, variables)).then(
-      (data) => current && setState({ loading: false, data, error: null }),
-      (error) => current && setState({ loading: false, data: null, error }),
-    );
+    const run = () => {
+      setState((s) => ({ ...s, loading: true }));
+      (typeof query === "function" ? query(variables) : gql(query, variables)).then(
+        (data) => current && setState({ loading: false, data, error: null }),
+        (error) => current && setState({ loading: false, data: null, error }),
+      );
+    };
+    // A burst of ledger events (an import) becomes one reload, LIVE_DELAY after the last event.
+    const liveOnly = asked.current === `${key}|${reloads}`;
+    asked.current = `${key}|${reloads}`;
+    const timer = liveOnly ? setTimeout(run, LIVE_DELAY_MS) : (run(), null);
     return () => {
       current = false;
+      if (timer) clearTimeout(timer);
     };
   }, [query, key, tick, reloads]);
   return { ...state, reload: () => setReloads((n) => n + 1) };

@@ -33,7 +33,7 @@ export function ActorView({ args, live }) {
       </dl>
       <h2>Positions${asOf ? ` as of ${asOf}` : ""}</h2>
       ${positions.length
-        ? html`<table class="positions" data-testid="actor-positions">
+        ? html`<div class="table-scroll" tabindex="0" role="region" aria-label="Positions, scrollable"><table class="positions" data-testid="actor-positions">
             <thead><tr><th scope="col">Topic</th><th scope="col">Stance</th><th scope="col">Since</th><th scope="col">Latest claim</th></tr></thead>
             <tbody>${positions.map(
               (p) => html`<tr>
@@ -43,7 +43,7 @@ export function ActorView({ args, live }) {
                 <td><a href=${href(`/claim/${p.claim.key}`)}>${p.claim.summary}</a></td>
               </tr>`,
             )}</tbody>
-          </table>`
+          </table></div>`
         : html`<p class="empty">No position counts by this date.</p>`}
     </article>`;
   }}<//>`;
