@@ -12,22 +12,23 @@ import { AuditView } from "./views/audit.js";
 import { SearchView } from "./views/search.js";
 import { EditView } from "./views/edit.js";
 
+// The server serves the page shell at the same paths (api/web VIEW_PATHS).
 const ROUTES = [
-  [/^\/$/, () => MatrixView, "Positions"],
-  [/^\/topic\/([^/]+)$/, (m) => TopicTimelineView, "Topic timeline"],
-  [/^\/actor\/([^/]+)\/topic\/([^/]+)$/, () => ActorTopicView, "Actor on a topic"],
-  [/^\/actor\/([^/]+)$/, () => ActorView, "Actor"],
-  [/^\/claim\/([^/]+)$/, () => ClaimView, "Claim"],
-  [/^\/source\/([^/]+)$/, () => SourceView, "Source"],
-  [/^\/audit$/, () => AuditView, "Audit"],
-  [/^\/search$/, () => SearchView, "Search"],
-  [/^\/edit$/, () => EditView, "Editing"],
+  [/^\/$/, MatrixView, "Positions"],
+  [/^\/topic\/([^/]+)$/, TopicTimelineView, "Topic timeline"],
+  [/^\/actor\/([^/]+)\/topic\/([^/]+)$/, ActorTopicView, "Actor on a topic"],
+  [/^\/actor\/([^/]+)$/, ActorView, "Actor"],
+  [/^\/claim\/([^/]+)$/, ClaimView, "Claim"],
+  [/^\/source\/([^/]+)$/, SourceView, "Source"],
+  [/^\/audit$/, AuditView, "Audit"],
+  [/^\/search$/, SearchView, "Search"],
+  [/^\/edit$/, EditView, "Editing"],
 ];
 
 function match(path) {
   for (const [pattern, view, title] of ROUTES) {
     const m = path.match(pattern);
-    if (m) return { View: view(m), args: m.slice(1).map(decodeURIComponent), title };
+    if (m) return { View: view, args: m.slice(1).map(decodeURIComponent), title };
   }
   return null;
 }
@@ -41,21 +42,28 @@ function TimeControls() {
     navigate(withParams(draft));
   };
   // A citable URL: today's date and the instant of the ledger's latest event, so the view never changes.
+  const [pinError, setPinError] = useState(null);
   const pin = async () => {
-    const { ledgerDigest } = await gql("{ ledgerDigest { treeSize } }");
-    const { event } = await gql("query ($id: ID!) { event(id: $id) { recordedAt } }", { id: String(ledgerDigest.treeSize || 1) });
-    navigate(withParams({ asOf: asOf || today(), knownAt: event ? event.recordedAt : null }));
+    try {
+      const { ledgerDigest } = await gql("{ ledgerDigest { treeSize } }");
+      const { event } = await gql("query ($id: ID!) { event(id: $id) { recordedAt } }", { id: String(ledgerDigest.treeSize || 1) });
+      setPinError(null);
+      navigate(withParams({ asOf: asOf || today(), knownAt: event ? event.recordedAt : null }));
+    } catch (error) {
+      setPinError(`Could not pin the view: ${error.message}`);
+    }
   };
   return html`<form class="time-controls" onSubmit=${apply} aria-label="Time">
     <label>As of (date in the world)
       <input type="date" name="asOf" value=${draft.asOf} onInput=${(e) => setDraft({ ...draft, asOf: e.target.value })} />
     </label>
     <label>As the ledger stood at (record time, ISO 8601; empty: now)
-      <input type="text" name="knownAt" inputmode="numeric" placeholder="2025-03-01T12:00:00+00:00" size="26"
+      <input type="text" name="knownAt" placeholder="2025-03-01T12:00:00+00:00" size="26"
         value=${draft.knownAt} onInput=${(e) => setDraft({ ...draft, knownAt: e.target.value.trim() })} />
     </label>
     <button type="submit">Show</button>
     <button type="button" onClick=${pin} title="Fix today's date and the ledger's current record in the URL">Pin for citing</button>
+    ${pinError ? html`<p class="error" role="alert">${pinError}</p>` : ""}
   </form>`;
 }
 
@@ -73,9 +81,12 @@ function App() {
       const target = new URL(a.href, location.href);
       if (target.origin !== location.origin || target.pathname.startsWith("/graphql") || !match(target.pathname))
         return;
+      if (target.hash && target.pathname === location.pathname && target.search === location.search) return; // in-page
       e.preventDefault();
       navigate(target.pathname + target.search + target.hash);
       window.scrollTo(0, 0);
+      // Keyboard and screen-reader users continue at the new view's content, not at the old link.
+      document.getElementById("main").focus({ preventScroll: true });
     };
     document.addEventListener("click", onClick);
     // On reconnecting, views load again: nothing recorded while disconnected is missed.
