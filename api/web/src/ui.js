@@ -124,7 +124,12 @@ export function useQuery(query, variables, live) {
 }
 
 export function Loading({ state, children }) {
-  if (state.error) return html`<p class="error" role="alert">Could not load: ${state.error.message}</p>`;
+  if (state.error) {
+    const needsKey = state.error.code && state.error.code() === "UNAUTHENTICATED";
+    return html`<p class="error" role="alert">Could not load: ${state.error.message}${needsKey
+      ? html` This server asks for an API key to read: <a href="/edit">enter one</a>.`
+      : ""}</p>`;
+  }
   if (!state.data) return html`<p class="loading" aria-busy="true">Loading…</p>`;
   return children();
 }
