@@ -67,13 +67,13 @@ function Matrix({ data, filters }) {
     if (filters.genre && p.claim.source.genre !== filters.genre) continue;
     cells.set(`${p.actor.key}\u0000${p.topic.key}`, p);
   }
-  const topics = data.topics.filter((t) => !filters.topic || t.key === filters.topic);
-  const actors = data.actors.filter(
-    (a) =>
-      (!filters.kind || a.kind === filters.kind) &&
-      (!needle || a.name.toLowerCase().includes(needle) || a.key.includes(needle)) &&
-      topics.some((t) => cells.has(`${a.key}\u0000${t.key}`)),
+  const has = (a, t) => cells.has(`${a.key}\u0000${t.key}`);
+  const candidates = data.actors.filter(
+    (a) => (!filters.kind || a.kind === filters.kind) && (!needle || a.name.toLowerCase().includes(needle) || a.key.includes(needle)),
   );
+  // Only rows and columns with at least one position: an empty column says nothing.
+  const topics = data.topics.filter((t) => (!filters.topic || t.key === filters.topic) && candidates.some((a) => has(a, t)));
+  const actors = candidates.filter((a) => topics.some((t) => has(a, t)));
   if (!actors.length) return html`<p class="empty" role="status">No positions match these filters at this date.</p>`;
   return html`<div class="matrix-scroll" tabindex="0" role="region" aria-label="Matrix of positions, scrollable">
     <table class="matrix" data-testid="matrix">
