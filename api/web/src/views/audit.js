@@ -34,13 +34,14 @@ export function AuditView({ live, lastEvent }) {
     </dl>
     <p class="note">Save this digest outside the system (a note, an email):${" "}
       <code class="hash">${JSON.stringify({ treeSize: digest.data.ledgerDigest.treeSize, rootHash: digest.data.ledgerDigest.rootHash })}</code></p>
+    `}<//>
+    <${InclusionCheck} eventId=${eventId} setEventId=${setEventId} />
+    <${ConsistencyCheck} />
     <h2>Latest events</h2>
-    <ol class="stream" data-testid="recent">
+    <${Loading} state=${digest}>${() => html`<ol class="stream" data-testid="recent">
       ${digest.data.recent.map((e) => html`<li><${EventLine} event=${e} />${" "}<button type="button"
         onClick=${() => { setEventId(String(e.position)); document.getElementById("verify-inclusion").focus(); }}>Check event ${e.position}</button></li>`)}
     </ol>`}<//>
-    <${InclusionCheck} eventId=${eventId} setEventId=${setEventId} />
-    <${ConsistencyCheck} />
     <h2>Live stream of new events</h2>
     <p class="note">New events appear here as the ledger records them (subscription over WebSocket).</p>
     <ol class="stream" data-testid="stream" aria-live="polite">
