@@ -28,7 +28,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     with ClaimsLedger.open(args.database) as ledger:
         for name in args.files:
             with progress_bar(f"importing {name}") as progress:
-                result = import_file(ledger, Path(name), principal(args), progress)
+                result = import_file(
+                    ledger, Path(name), principal(args), progress, accept_unreviewed=args.accept_unreviewed
+                )
             created = ", ".join(f"{n} {k}" for k, n in sorted(result.created.items())) or "nothing new"
             print(f"{name}: {result.events} events written ({created}; {result.unchanged} records unchanged)")
     return 0
@@ -110,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("import", help="import curated records from YAML/JSON files (see ledger/schema)")
     p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument(
+        "--accept-unreviewed", action="store_true",
+        help="accept candidates of a `claims extract` draft still marked review: pending, as they stand",
+    )  # fmt: skip
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("demo", help="load the shipped seed corpus (idempotent)")
@@ -136,9 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _extensions() -> list[Callable[[Any], None]]:
-    from api import cli_projections, cli_serve
+    from api import cli_extract, cli_projections, cli_read, cli_serve
 
-    return [cli_projections.register, cli_serve.register]
+    return [cli_projections.register, cli_read.register, cli_serve.register, cli_extract.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

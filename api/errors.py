@@ -16,6 +16,7 @@ from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
 
 from ledger.errors import BadInput, Conflict, LedgerError, NotFound
+from projections.names import AMBIGUOUS, INVALID, Resolution
 
 log = logging.getLogger("claims.api")
 
@@ -28,6 +29,7 @@ INTERNAL = "INTERNAL_SERVER_ERROR"
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 INTERNAL_MESSAGE = "Internal server error."
+NAMES_IN_MESSAGE = 10  # candidates named in an ambiguity message (extensions list them all)
 
 
 class ApiError(Exception):
@@ -42,6 +44,26 @@ class ApiError(Exception):
 
 def bad_input(field: str, message: str) -> ApiError:
     return ApiError(BAD_USER_INPUT, f"{field}: {message}", field=field)
+
+
+def unresolved(field: str, resolution: Resolution) -> ApiError:
+    """The error for a reference to an actor or topic that names no record, or several.
+
+    Unknown: NOT_FOUND with the closest names as ``suggestions``. Ambiguous:
+    BAD_USER_INPUT with every match as ``candidates``. Each entry is {key, name}.
+    """
+    kind, ref = resolution.kind, resolution.ref
+    if resolution.status == INVALID:
+        return ApiError(BAD_USER_INPUT, f"{field}: {ref!r} is {resolution.problem}: not a {kind} name", field=field)
+    listed = [{"key": c.key, "name": c.label} for c in resolution.candidates]
+    names = ", ".join(f"{c.key} ({c.label})" for c in resolution.candidates[:NAMES_IN_MESSAGE])
+    if len(listed) > NAMES_IN_MESSAGE:
+        names += f" and {len(listed) - NAMES_IN_MESSAGE} more (see extensions.candidates)"
+    if resolution.status == AMBIGUOUS:
+        message = f"{field}: {ref!r} matches several {kind}s: {names}; give one of these keys"
+        return ApiError(BAD_USER_INPUT, message, field=field, candidates=listed)
+    hint = f"; closest: {names}" if names else f"; no {kind} has a similar name"
+    return ApiError(NOT_FOUND, f"{field}: no {kind} matches {ref!r}{hint}", field=field, kind=kind, suggestions=listed)
 
 
 def unauthenticated(message: str = "an API key is required: send 'Authorization: Bearer KEY'") -> ApiError:

@@ -10,6 +10,7 @@ installed the page says how to install them; it never falls back to a CDN.
 from __future__ import annotations
 
 import html
+import json
 
 from starlette.responses import HTMLResponse
 
@@ -21,6 +22,30 @@ CSP = (
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 
+# What the page opens with (a first visit; GraphiQL keeps a returning visitor's tabs): a
+# query that runs as it is, its variables filled in. The page carries both as data
+# attributes, because the CSP allows no inline script; graphiql-init.js reads them.
+DEFAULT_QUERY = """# Where does an actor stand on a topic, as of a date, and since when?
+# Press the run button. Change the variables below: an actor by key,
+# name or alias ("Selenskyj"), a topic by key or title ("EU membership").
+# Mutations need an API key: under Headers add
+# {"Authorization": "Bearer KEY"}
+query Position($actor: String!, $topic: String!, $asOf: Date) {
+  position(actor: $actor, topic: $topic, asOf: $asOf) {
+    stance
+    since { date precision }
+    claim {
+      key summary quote
+      statedOn { date precision }
+      countsFrom countsFromReason
+      source { title publisher published { date } }
+      passage { exact }
+    }
+  }
+}
+"""
+DEFAULT_VARIABLES = {"actor": "Hegseth", "topic": "ukraine-nato-membership", "asOf": "2025-02-20"}
+
 _PAGE = """<!doctype html>
 <html lang="en">
 <head>
@@ -31,7 +56,7 @@ _PAGE = """<!doctype html>
 <link rel="stylesheet" href="{static}/graphiql-page.css">
 </head>
 <body>
-<div id="graphiql">Loading GraphiQL…</div>
+<div id="graphiql" data-default-query="{query}" data-default-variables="{variables}">Loading GraphiQL…</div>
 <script src="{static}/vendor/react.production.min.js"></script>
 <script src="{static}/vendor/react-dom.production.min.js"></script>
 <script src="{static}/vendor/graphiql.min.js"></script>
@@ -70,9 +95,13 @@ def page(static_prefix: str = "/static") -> HTMLResponse:
         )
         status = 503
     else:
-        text = _PAGE.format(static=static_prefix)
+        text = _PAGE.format(
+            static=static_prefix,
+            query=html.escape(DEFAULT_QUERY),
+            variables=html.escape(json.dumps(DEFAULT_VARIABLES, indent=2)),
+        )
         status = 200
     return HTMLResponse(text, status_code=status, headers={"Content-Security-Policy": CSP, "Cache-Control": "no-cache"})
 
 
-__all__ = ["CSP", "VENDOR_FILES", "page"]
+__all__ = ["CSP", "DEFAULT_QUERY", "DEFAULT_VARIABLES", "VENDOR_FILES", "page"]

@@ -18,6 +18,7 @@ from uuid import UUID
 
 from strawberry.dataloader import DataLoader
 
+from projections.names import Resolution
 from projections.queries import ReadModel
 from projections.views import ActorView, ClaimEventView, ClaimView, PositionView, SourceView, TopicView
 
@@ -27,6 +28,7 @@ T = TypeVar("T")
 
 ClaimKey = tuple[UUID, datetime | None]
 PositionKey = tuple[str, str, date | None, datetime | None]
+NameKey = tuple[str, str]  # (actor | topic, what the user typed)
 
 
 # Database calls block: they run on these threads, never on the event loop. A plain executor
@@ -92,6 +94,13 @@ class Loaders:
     @cached_property
     def position(self) -> DataLoader[PositionKey, PositionView | None]:
         return DataLoader(load_fn=self._positions)
+
+    @cached_property
+    def name(self) -> DataLoader[NameKey, Resolution]:
+        return DataLoader(load_fn=self._names)
+
+    async def _names(self, refs: list[NameKey]) -> list[Resolution]:
+        return await blocking(self.model.resolve_names, refs)
 
     async def _actors(self, keys: list[str]) -> list[ActorView | None]:
         return await blocking(self.model.actors_by_keys, keys)

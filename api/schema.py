@@ -29,11 +29,12 @@ from api.caching import QueryValidationCache
 from api.context import Info
 from api.errors import CodedErrors, log_errors
 from api.limits import ReadAccess
-from api.resolvers import audit, reading, writing
+from api.resolvers import audit, extraction, reading, writing
 from api.settings import Settings
 from api.subscriptions import ledger_events
 from api.types.audit import ConsistencyProof, InclusionProof, LedgerDigest, LedgerEvent, LedgerEventConnection
 from api.types.connections import ClaimConnection
+from api.types.extraction import ExtractionResult
 from api.types.objects import Actor, Claim, Position, PositionChange, Source, Topic
 from api.types.payloads import (
     DefineTopicPayload,
@@ -48,7 +49,11 @@ SDL_PATH = Path(__file__).with_name("schema.graphql")
 PARSER_CACHE_SIZE = 512
 VALIDATION_CACHE_SIZE = 512
 
-AS_OF = "The date in the world the answer is for (default: today). A claim counts once its whole stated period lies on or before it."
+AS_OF = (
+    "The date in the world the answer is for (default: today). A claim counts from its `countsFrom`: the end of its "
+    "stated period or the last day of its source's publication, whichever is earlier."
+)
+NAMES = " `actor` and `topic` take a key, a name, an alias or a title (any case, accents optional)."
 KNOWN_AT = "The ledger record time to answer at (default: now): what the ledger said then, before later corrections."
 
 
@@ -57,20 +62,24 @@ class Query:
     position: Position | None = strawberry.field(
         resolver=reading.position,
         description="Where `actor` stands on `topic` as of `asOf`, and since when; null when no claim qualifies. "
-        + AS_OF,
+        + AS_OF
+        + NAMES,
     )
     positions: list[Position] = strawberry.field(
         resolver=reading.positions,
-        description="The current stance of every actor on every topic (filter by actor or topic key).",
+        description="The current stance of every actor on every topic (filter by actor or topic)." + NAMES,
     )
     timeline: list[PositionChange] = strawberry.field(
-        resolver=reading.timeline, description="Each change of `actor`'s stance on `topic`, oldest first. " + KNOWN_AT
+        resolver=reading.timeline,
+        description="Each change of `actor`'s stance on `topic`, oldest first. " + KNOWN_AT + NAMES,
     )
     claim: Claim | None = strawberry.field(
         resolver=reading.claim, description="A claim by UUID or key, in the version current at `knownAt`."
     )
     claims: ClaimConnection = strawberry.field(
-        resolver=reading.claims, description="Claims matching a filter, ordered by statement date (keyset pages)."
+        resolver=reading.claims,
+        description="Claims matching a filter, ordered by countsFrom, then the start of the stated period, then "
+        "log order (keyset pages).",
     )
     actors: list[Actor] = strawberry.field(
         resolver=reading.actors, description="Actors whose key, name or alias contains `search` (any case)."
@@ -78,6 +87,11 @@ class Query:
     topics: list[Topic] = strawberry.field(resolver=reading.topics)
     sources: list[Source] = strawberry.field(resolver=reading.sources)
     source: Source | None = strawberry.field(resolver=reading.source, description="A source by id or key.")
+    extraction_candidates: ExtractionResult = strawberry.field(
+        resolver=extraction.extraction_candidates,
+        description="Candidate claims the extraction assistant proposes for a source (by id or key), for a curator "
+        "to review; accept one with recordClaim(input, assistant). NOT_FOUND for an unknown source.",
+    )
     events: LedgerEventConnection = strawberry.field(
         resolver=audit.events, description="The raw ledger log in order, for auditors."
     )

@@ -93,17 +93,17 @@ BEGIN
   WITH lv AS (
     SELECT v.* FROM public.rm_claim_versions v
     WHERE v.actor = $1 AND v.topic = $2 AND v.known_to_us IS NULL AND NOT v.retracted
-      AND v.stated_latest <= coalesce($3, current_date)
-    ORDER BY v.stated_latest DESC, v.stated_earliest DESC, v.first_position DESC LIMIT 1),
+      AND v.counts_from <= coalesce($3, current_date)
+    ORDER BY v.counts_from DESC, v.stated_earliest DESC, v.first_position DESC LIMIT 1),
   bv AS (
-    SELECT lv.*, coalesce(x.stated_latest, DATE '0001-01-01') AS bl, coalesce(x.stated_earliest, DATE '0001-01-01') AS be,
+    SELECT lv.*, coalesce(x.counts_from, DATE '0001-01-01') AS bl, coalesce(x.stated_earliest, DATE '0001-01-01') AS be,
            coalesce(x.first_position, 0) AS bp
     FROM lv LEFT JOIN LATERAL (
-      SELECT w.stated_latest, w.stated_earliest, w.first_position FROM public.rm_claim_versions w
+      SELECT w.counts_from, w.stated_earliest, w.first_position FROM public.rm_claim_versions w
       WHERE w.actor = $1 AND w.topic = $2 AND w.known_to_us IS NULL AND NOT w.retracted
-        AND w.stated_latest <= coalesce($3, current_date) AND w.stance <> lv.stance
-        AND (w.stated_latest, w.stated_earliest, w.first_position) < (lv.stated_latest, lv.stated_earliest, lv.first_position)
-      ORDER BY w.stated_latest DESC, w.stated_earliest DESC, w.first_position DESC LIMIT 1) x ON true)
+        AND w.counts_from <= coalesce($3, current_date) AND w.stance <> lv.stance
+        AND (w.counts_from, w.stated_earliest, w.first_position) < (lv.counts_from, lv.stated_earliest, lv.first_position)
+      ORDER BY w.counts_from DESC, w.stated_earliest DESC, w.first_position DESC LIMIT 1) x ON true)
   SELECT bv.stance, st.stated_date, st.stated_precision, bv.key, bv.summary, bv.quote_text, bv.stated_date,
          bv.stated_precision, bv.passage_exact, s.metadata::jsonb ->> 'title', s.metadata::jsonb ->> 'publisher'
   INTO answer
@@ -111,9 +111,9 @@ BEGIN
   CROSS JOIN LATERAL (
     SELECT y.stated_date, y.stated_precision FROM public.rm_claim_versions y
     WHERE y.actor = $1 AND y.topic = $2 AND y.known_to_us IS NULL AND NOT y.retracted
-      AND y.stated_latest <= coalesce($3, current_date)
-      AND (y.stated_latest, y.stated_earliest, y.first_position) > (bv.bl, bv.be, bv.bp)
-    ORDER BY y.stated_latest, y.stated_earliest, y.first_position LIMIT 1) st
+      AND y.counts_from <= coalesce($3, current_date)
+      AND (y.counts_from, y.stated_earliest, y.first_position) > (bv.bl, bv.be, bv.bp)
+    ORDER BY y.counts_from, y.stated_earliest, y.first_position LIMIT 1) st
   LEFT JOIN public.rm_sources s ON s.id = bv.source_id;
   IF answer.stance IS NULL THEN
     RETURN NULL;

@@ -320,6 +320,8 @@ class Batch:
             except NotFound:
                 raise BadInput(field, f"unknown claim {target!r}") from None
         content["links"] = links
+        if command.origin:
+            content["origin"] = {**command.origin, "accepted_by": self.principal}
         cid = claim_id(command.key)
         existing = self.find(Claim, cid)
         if existing is not None:
@@ -462,7 +464,9 @@ def _plain_passage(passage: dict[str, Any]) -> dict[str, Any]:
 
 
 def _comparable(content: dict[str, Any]) -> dict[str, Any]:
-    return {**content, "passage": _plain_passage(content["passage"])} if "passage" in content else content
+    # The origin says who accepted an assistant's candidate: not part of what the claim says.
+    plain = {k: v for k, v in content.items() if k != "origin"}
+    return {**plain, "passage": _plain_passage(content["passage"])} if "passage" in content else plain
 
 
 def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from ledger.anchoring import anchor
 from ledger.dates import PartialDate
 from ledger.errors import BadInput
 
@@ -72,6 +73,9 @@ class RecordClaim:
     key: str
     content: dict[str, Any]
     links: list[tuple[str, str]] = field(default_factory=list)  # (relation, claim key or id)
+    # Where the record came from when not typed by a curator: {"assistant": ..., "accepted_by": ...}.
+    # Stored with the Recorded event's content; absent from older events.
+    origin: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -288,21 +292,7 @@ def _claim_field(data: Mapping[str, Any], name: str) -> Any:
             raise BadInput("quote.language", f"{language!r} is not an ISO 639-1 code")
         return {"text": text(quote, "text", MAX_QUOTE, "quote"), "language": language}
     if name == "passage":
-        passage = _mapping(data.get("passage"), "passage")
-        _no_unknown(passage, {"start", "end", "exact", "prefix", "suffix"}, "passage")
-        start, end = passage.get("start"), passage.get("end")
-        for label, value in (("start", start), ("end", end)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise BadInput(f"passage.{label}", "must be a non-negative integer character offset")
-        assert isinstance(start, int) and isinstance(end, int)
-        if end <= start:
-            raise BadInput("passage.end", f"{end} must be greater than start {start}")
-        if end - start > MAX_QUOTE:
-            raise BadInput("passage", f"spans {end - start} characters; the limit is {MAX_QUOTE}")
-        exact = passage.get("exact")
-        if not isinstance(exact, str) or not exact:
-            raise BadInput("passage.exact", "is required: the exact text at the offsets")
-        return {"start": start, "end": end, "exact": exact}
+        return _passage(data.get("passage"))
     raise BadInput(name, "is not a field of a claim")  # pragma: no cover
 
 
@@ -346,22 +336,66 @@ def parse_expected_version(value: Any) -> int | None:
     return value
 
 
+def _passage(value: Any) -> dict[str, Any]:
+    """A passage by its words (``exact``, optional ``prefix``/``suffix``) and, optionally, its offsets.
+
+    Offsets come as a pair or not at all; where they are missing the batch finds them
+    in the source text (``passage_selector``).
+    """
+    passage = _mapping(value, "passage")
+    _no_unknown(passage, {"start", "end", "exact", "prefix", "suffix"}, "passage")
+    start, end = passage.get("start"), passage.get("end")
+    if (start is None) != (end is None):
+        missing = "end" if end is None else "start"
+        raise BadInput(f"passage.{missing}", "must be given with the other offset, or leave both out to anchor by words")
+    out: dict[str, Any] = {}
+    if start is not None:
+        for label, offset in (("start", start), ("end", end)):
+            if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+                raise BadInput(f"passage.{label}", "must be a non-negative integer character offset")
+        assert isinstance(start, int) and isinstance(end, int)
+        if end <= start:
+            raise BadInput("passage.end", f"{end} must be greater than start {start}")
+        if end - start > MAX_QUOTE:
+            raise BadInput("passage", f"spans {end - start} characters; the limit is {MAX_QUOTE}")
+        out = {"start": start, "end": end}
+    exact = passage.get("exact")
+    if not isinstance(exact, str) or not exact.strip():
+        raise BadInput("passage.exact", "is required: the exact words of the passage")
+    if len(exact) > MAX_QUOTE:
+        raise BadInput("passage.exact", f"is {len(exact)} characters long; the limit is {MAX_QUOTE}")
+    out["exact"] = exact
+    for label in ("prefix", "suffix"):
+        context = passage.get(label)
+        if context is not None:
+            if not isinstance(context, str):
+                raise BadInput(f"passage.{label}", "must be a string")
+            if len(context) > MAX_SHORT:
+                raise BadInput(f"passage.{label}", f"is longer than {MAX_SHORT} characters")
+            out[label] = context
+    return out
+
+
 def passage_selector(source_text: str, passage: Mapping[str, Any], where: str = "passage") -> dict[str, Any]:
-    """Check a passage against the source text and add TextQuoteSelector context."""
-    start, end, exact = passage["start"], passage["end"], passage["exact"]
-    if end > len(source_text):
-        raise BadInput(f"{where}.end", f"{end} lies beyond the end of the source text ({len(source_text)} characters)")
-    found = source_text[start:end]
-    if found != exact:
-        hint = source_text.find(exact)
-        where_else = f"; that text occurs at offset {hint}" if hint >= 0 else ""
-        raise BadInput(
-            f"{where}.exact", f"does not match the source text at {start}-{end} ({found[:60]!r}){where_else}"
-        )
+    """Anchor a passage in the source text (by its offsets or its words) and add TextQuoteSelector context.
+
+    The stored selector always holds the source's own characters at the offsets, with
+    the source's own prefix and suffix, whatever variant of the words the curator typed.
+    """
+    found = anchor(
+        source_text,
+        passage["exact"],
+        prefix=passage.get("prefix"),
+        suffix=passage.get("suffix"),
+        start=passage.get("start"),
+        end=passage.get("end"),
+        where=where,
+    )
+    start, end = found.start, found.end
     return {
         "start": start,
         "end": end,
-        "exact": exact,
+        "exact": found.exact,
         "prefix": source_text[max(0, start - QUOTE_CONTEXT) : start],
         "suffix": source_text[end : end + QUOTE_CONTEXT],
     }

@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -173,8 +173,9 @@ class _Lines:
         return line
 
 
-def read(path: Path) -> tuple[dict[str, Any], _Lines]:
-    """Decode and parse a file; raise ImportFileError for encoding, syntax or schema problems."""
+def read(path: Path, *, accept_unreviewed: bool = True) -> tuple[dict[str, Any], _Lines]:
+    """Decode and parse a file; raise ImportFileError for encoding, syntax or schema problems
+    (and, unless ``accept_unreviewed``, for candidates of a draft still pending review: those first)."""
     name = str(path)
     try:
         raw = path.read_bytes()
@@ -202,10 +203,15 @@ def read(path: Path) -> tuple[dict[str, Any], _Lines]:
         lines = _Lines(node)
     if not isinstance(data, dict):
         raise ImportFileError([Problem(name, 1, "", "must be a mapping with 'format' and sections")])
+    if not accept_unreviewed:
+        pending = _pending(data, name, lines)
+        if pending:
+            raise ImportFileError(pending)
     validator = _validator()
     problems = [
         Problem(name, lines.of(list(e.absolute_path)), _dotted(e.absolute_path), e.message)
         for e in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+        if not _within_dismissed(data, list(e.absolute_path))
     ]
     if problems:
         raise ImportFileError(problems)
@@ -282,8 +288,15 @@ def _dotted(path: Any) -> str:
 # ------------------------------------------------------------------ applying
 
 
-def import_file(ledger: ClaimsLedger, path: Path, principal: str, progress: Progress | None = None) -> ImportResult:
-    data, lines = read(path)
+def import_file(
+    ledger: ClaimsLedger,
+    path: Path,
+    principal: str,
+    progress: Progress | None = None,
+    *,
+    accept_unreviewed: bool = False,
+) -> ImportResult:
+    data, lines = read(path, accept_unreviewed=accept_unreviewed)
     name = str(path)
     records = list(iter_records(data))
     problems = _duplicates(data, name, lines)
@@ -349,11 +362,39 @@ def _referenced_ids(data: dict[str, Any]) -> list[UUID]:
     return ids
 
 
+def _dismissed(record: Any) -> bool:
+    """A candidate the curator dismissed in a draft from ``claims extract``: skipped entirely."""
+    return isinstance(record, dict) and record.get("review") == "dismissed"
+
+
+def _within_dismissed(data: dict[str, Any], path: list[Any]) -> bool:
+    if len(path) < 2 or path[0] not in ("actors", "claims") or not isinstance(path[1], int):
+        return False
+    section = data.get(path[0])
+    return isinstance(section, list) and path[1] < len(section) and _dismissed(section[path[1]])
+
+
+def _pending(data: dict[str, Any], name: str, lines: _Lines) -> list[Problem]:
+    """Candidates nobody reviewed: refused unless the curator accepts them explicitly."""
+    return [
+        Problem(
+            name, lines.of([section, i, "review"]), f"{section}[{i}].review",
+            "is pending: review this candidate and set review: accepted (or dismissed), "
+            "or import with --accept-unreviewed to accept every pending candidate as it stands",
+        )
+        for section in ("actors", "claims")
+        for i, record in enumerate(data.get(section) or [])
+        if isinstance(record, dict) and record.get("review") == "pending"
+    ]
+
+
 def _duplicates(data: dict[str, Any], name: str, lines: _Lines) -> list[Problem]:
     problems = []
     for section in ("sources", "actors", "topics", "claims", "revisions"):
         seen: dict[str, int] = {}
         for i, record in enumerate(data.get(section) or []):
+            if _dismissed(record):
+                continue
             key = record["key"]
             if key in seen:
                 problems.append(
@@ -373,11 +414,16 @@ def _apply(batch: Batch, section: str, record: dict[str, Any], path: Path) -> bo
             record["text"] = _read_text(path.parent / record.pop("text_file"))
         return batch.register_source(c.parse_source(record))[1]
     if section == "actors":
+        record = {k: v for k, v in record.items() if k != "review"}
         return batch.register_actor(c.parse_actor(record), reason)[1]
     if section == "topics":
         return batch.define_topic(c.parse_topic(record), reason)[1]
     if section == "claims":
-        return batch.record_claim(c.parse_claim(record))[1]
+        fields = {k: v for k, v in record.items() if k not in ("review", "confidence", "assistant")}
+        recorded = c.parse_claim(fields)
+        if "review" in record or "assistant" in record:
+            recorded = replace(recorded, origin=assistant_origin(record))
+        return batch.record_claim(recorded)[1]
     if section == "revisions":
         claim = batch.claim(record["claim"])
         if record["key"] in claim.revision_keys:
@@ -403,7 +449,20 @@ def _read_text(path: Path) -> str:
         raise BadInput("text_file", f"{path} is not valid UTF-8 (byte {error.start})") from None
 
 
+def assistant_origin(record: dict[str, Any]) -> dict[str, Any]:
+    """The origin a claim accepted from the extraction assistant carries (the batch adds who accepted it)."""
+    found = record.get("assistant")
+    assistant: dict[str, Any] = found if isinstance(found, dict) else {}
+    return {
+        "assistant": "claims extract",
+        "review": "accepted" if record.get("review") == "accepted" else "accepted unreviewed",
+        "confidence": record.get("confidence"),
+        "rule": assistant.get("rule"),
+    }
+
+
 def iter_records(data: dict[str, Any]) -> Iterator[tuple[str, int, dict[str, Any]]]:
     for section in SECTIONS:
         for i, record in enumerate(data.get(section) or []):
-            yield section, i, record
+            if not _dismissed(record):
+                yield section, i, record

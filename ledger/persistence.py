@@ -103,8 +103,17 @@ class LedgerRecorder(ApplicationRecorder):
         """One exclusive write transaction: no other append interleaves."""
 
     @abstractmethod
-    def read_log(self, after: int, limit: int, originator_id: UUID | None = None) -> list[LoggedEvent]:
-        """Events with position > after, in log order."""
+    def read_log(
+        self,
+        after: int,
+        limit: int,
+        originator_id: UUID | None = None,
+        *,
+        topics: Sequence[str] = (),
+        stop: int | None = None,
+    ) -> list[LoggedEvent]:
+        """Events with position > after, in log order: at most ``limit`` of those that match
+        (one aggregate, any of ``topics``, position <= ``stop``; each only when given)."""
 
     @abstractmethod
     def tree_head(self) -> TreeHead: ...
@@ -156,7 +165,9 @@ class LedgerRecorder(ApplicationRecorder):
         inclusive_of_start: bool = True,
     ) -> Sequence[Notification]:
         after = 0 if start is None else (start - 1 if inclusive_of_start else start)
-        events = self.read_log(after, limit)
+        # Filtered in the query, before the limit: a subscriber to some topics gets the next
+        # ``limit`` events of those topics, never an empty page while matching events follow.
+        events = self.read_log(after, limit, topics=topics, stop=stop)
         return [
             Notification(
                 id=e.position,
@@ -166,7 +177,6 @@ class LedgerRecorder(ApplicationRecorder):
                 state=e.state,
             )
             for e in events
-            if (stop is None or e.position <= stop) and (not topics or e.topic in topics)
         ]
 
     def max_notification_id(self) -> int | None:

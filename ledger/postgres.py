@@ -131,12 +131,26 @@ class PostgresLedgerRecorder(LedgerRecorder):
             rows = cur.execute(sql, (list(originator_ids),)).fetchall()
         return [StoredEvent(r[0], r[1], r[2], bytes(r[3])) for r in rows]
 
-    def read_log(self, after: int, limit: int, originator_id: UUID | None = None) -> list[LoggedEvent]:
+    def read_log(
+        self,
+        after: int,
+        limit: int,
+        originator_id: UUID | None = None,
+        *,
+        topics: Sequence[str] = (),
+        stop: int | None = None,
+    ) -> list[LoggedEvent]:
         sql = "SELECT position, originator_id, originator_version, topic, state, leaf_hash FROM ledger_events WHERE position > %s"
         params: list[Any] = [after]
         if originator_id is not None:
             sql += " AND originator_id = %s"
             params.append(originator_id)
+        if topics:
+            sql += " AND topic = ANY(%s)"
+            params.append(list(topics))
+        if stop is not None:
+            sql += " AND position <= %s"
+            params.append(stop)
         sql += " ORDER BY position LIMIT %s"
         params.append(limit)
         with self.connection() as conn, conn.cursor(binary=True) as cur:

@@ -129,12 +129,26 @@ class SQLiteLedgerRecorder(LedgerRecorder):
             out.extend(StoredEvent(UUID(r[0]), r[1], r[2], _blob(r[3])) for r in rows)
         return out
 
-    def read_log(self, after: int, limit: int, originator_id: UUID | None = None) -> list[LoggedEvent]:
+    def read_log(
+        self,
+        after: int,
+        limit: int,
+        originator_id: UUID | None = None,
+        *,
+        topics: Sequence[str] = (),
+        stop: int | None = None,
+    ) -> list[LoggedEvent]:
         sql = "SELECT position, originator_id, originator_version, topic, state, leaf_hash FROM ledger_events WHERE position > ?"
         params: list[Any] = [after]
         if originator_id is not None:
             sql += " AND originator_id = ?"
             params.append(str(originator_id))
+        if topics:
+            sql += f" AND topic IN ({', '.join('?' * len(topics))})"
+            params.extend(topics)
+        if stop is not None:
+            sql += " AND position <= ?"
+            params.append(stop)
         sql += " ORDER BY position LIMIT ?"
         params.append(limit)
         rows = self.conn.execute(sql, params).fetchall()

@@ -9,6 +9,9 @@ the projector runs all of it and the tracking update in one transaction
 
 Claims are versioned: every claim event appends one ``rm_claim_versions`` row
 and closes the version it replaces (sets ``known_to_us``; one UPDATE per batch).
+A ``Source.Revised`` that moves a claim's publication bound does the same for
+that claim (a SOURCE_REVISED row, same version, new ``counts_from``): the record
+as of any earlier instant keeps the bound the ledger gave then.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
 from projections.db import CHUNK, Connection, RowWriter
+from projections.names import ACTOR, TOPIC, name_rows
 from projections.values import dumps, loads, period, precision_of, search_text, to_us
 
 T = TypeVar("T")
@@ -35,10 +39,10 @@ class Event(NamedTuple):
 
 # The columns a new version row is written with (known_to_us starts NULL).
 VERSION_COLUMNS = (
-    "position", "claim_id", "version", "event", "known_from_us", "recorded_by", "reason", "changes", "key",
+    "position", "log_position", "claim_id", "version", "event", "known_from_us", "recorded_by", "reason", "changes", "key",
     "first_position", "first_recorded_us", "first_recorded_by", "actor", "topic", "stance", "summary",
     "quote_text", "quote_language", "value", "conditions", "stated_date", "stated_precision",
-    "stated_approximate", "stated_note", "stated_earliest", "stated_latest", "channel", "source_id",
+    "stated_approximate", "stated_note", "stated_earliest", "stated_latest", "counts_from", "channel", "source_id",
     "passage_start", "passage_end", "passage_exact", "passage_prefix", "passage_suffix", "attribution", "links",
     "retracted", "retraction_reason", "search",
 )  # fmt: skip
@@ -197,14 +201,23 @@ class Changes:
     streamed into the table, then :meth:`flush` for the rest.
     """
 
-    def __init__(self, conn: Connection, known_pairs: set[tuple[str, str]] | None = None) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        known_pairs: set[tuple[str, str]] | None = None,
+        published: dict[str, str] | None = None,
+    ) -> None:
         self.conn = conn
         self.known_pairs = known_pairs or set()  # already in rm_pairs: not inserted again
         self.claims: dict[str, ClaimState] = {}
         self.closed: list[tuple[int, int]] = []  # (position, known_to_us) of replaced versions
         self.pairs: set[tuple[str, str]] = set()
         self.entities = {t.name: Entities(t) for t in (ACTORS, TOPICS, SOURCES, API_KEYS)}
+        # Source id -> last day of its publication (ISO); the projector keeps it between batches
+        # (values follow from the log alone, so one from a batch that rolled back is still right).
+        self.published: dict[str, str] = {} if published is None else published
         self.write_version: RowWriter = _no_writer
+        self._next_row = -1  # the next SOURCE_REVISED row's position (negative; preloaded when needed)
 
     def preload(self, events: Sequence[Event]) -> None:
         """Read, in one query per table (and 500 ids), the current state of what this batch changes."""
@@ -218,18 +231,52 @@ class Changes:
                     created.add(e.originator_id)
             elif e.originator_id not in created:
                 (claims if table == "rm_claim_versions" else others.setdefault(table, [])).append(e.originator_id)
-        for chunk in _chunks([i for i in dict.fromkeys(claims) if i not in self.claims]):
+        self._preload_claims("claim_id", [i for i in dict.fromkeys(claims) if i not in self.claims])
+        for table, ids in others.items():
+            self.entities[table].preload(self.conn, ids)
+        self._preload_citing(events, created)
+        self._preload_published(events, created)
+
+    def _preload_citing(self, events: Sequence[Event], created: set[str]) -> None:
+        """The current version of every claim citing a source whose publication this batch revises."""
+        revised = [
+            e.originator_id
+            for e in events
+            if e.topic == SOURCE_REVISED and "published" in e.data["changes"] and e.originator_id not in created
+        ]
+        if revised:
+            rows = self.conn.execute("SELECT MIN(position) FROM rm_claim_versions")
+            self._next_row = min(int(rows[0][0] or 0), 0) - 1
+            self._preload_claims("source_id", list(dict.fromkeys(revised)))
+
+    def _preload_claims(self, column: str, ids: Sequence[str]) -> None:
+        """The current version of the claims whose ``column`` (claim_id or source_id) is one of ``ids``."""
+        for chunk in _chunks(ids):
             among, params = self.conn.in_list(chunk, "uuid")
             rows = self.conn.execute(
                 f"SELECT {', '.join(STATE_COLUMNS)} FROM rm_claim_versions"
-                f" WHERE known_to_us IS NULL AND claim_id {among}",
+                f" WHERE known_to_us IS NULL AND {column} {among}",
                 params,
             )
             for row in rows:
                 state = ClaimState.from_row(row)
-                self.claims[state.id] = state
-        for table, ids in others.items():
-            self.entities[table].preload(self.conn, ids)
+                self.claims.setdefault(state.id, state)  # a claim both revised and citing a revised source: once
+
+    def _preload_published(self, events: Sequence[Event], created: set[str]) -> None:
+        """The publication date of every source a claim event of this batch cites (the claim's bound)."""
+        cited = [state.content["source"] for state in self.claims.values()]
+        for e in events:
+            if e.topic == CLAIM_RECORDED:
+                cited.append(e.data["content"]["source"])
+            elif e.topic == CLAIM_REVISED and "source" in e.data["changes"]:
+                cited.append(e.data["changes"]["source"]["after"])
+        wanted = [i for i in dict.fromkeys(map(str, cited)) if i not in created and i not in self.published]
+        for chunk in _chunks(wanted):
+            among, params = self.conn.in_list(chunk, "uuid")
+            for source_id, metadata in self.conn.execute(
+                f"SELECT id, metadata FROM rm_sources WHERE id {among}", params
+            ):
+                self.published[str(source_id)] = published_latest(loads(metadata))
 
     def apply(self, events: Sequence[Event], write_version: RowWriter) -> None:
         self.write_version = write_version
@@ -247,12 +294,39 @@ class Changes:
 
     def add_version(self, state: ClaimState, event: Event, kind: str, reason: str | None, changes: Any) -> None:
         """Write the version ``event`` made; remember to close the one it replaces."""
-        data = event.data
-        known_from = state.first_recorded_us if event.version == 1 else to_us(data["timestamp"])
-        if event.version > 1:
-            self.closed.append((state.position, known_from))
+        known_from = state.first_recorded_us if event.version == 1 else to_us(event.data["timestamp"])
         state.version = event.version
-        state.position = event.position
+        self._write_row(state, event, event.position, kind, known_from, reason, changes, replaces=event.version > 1)
+
+    def rebound(self, state: ClaimState, event: Event, before: str) -> None:
+        """A Source.Revised moved the publication of ``state``'s source (it was ``before``): if the
+        claim's bound moves, its record changes from the event's timestamp on (same version)."""
+        earliest, latest = period(state.content["stated"]["date"])
+        old = counts_from(earliest, latest, before)
+        new = counts_from(earliest, latest, self.published[event.originator_id])
+        if old == new:
+            return
+        row, self._next_row = self._next_row, self._next_row - 1
+        changes = {"countsFrom": {"before": old, "after": new}}
+        known_from = to_us(event.data["timestamp"])
+        self._write_row(state, event, row, "SOURCE_REVISED", known_from, event.data["reason"], changes, replaces=True)
+
+    def _write_row(
+        self,
+        state: ClaimState,
+        event: Event,
+        row: int,
+        kind: str,
+        known_from: int,
+        reason: str | None,
+        changes: Any,
+        *,
+        replaces: bool,
+    ) -> None:
+        data = event.data
+        if replaces:
+            self.closed.append((state.position, known_from))
+        state.position = row
         c = state.content
         quote = c["quote"]
         summary = c["summary"]
@@ -268,12 +342,13 @@ class Changes:
         links = c["links"]
         self.write_version(
             (
-                event.position, state.id, event.version, kind, known_from, data["recorded_by"], reason,
+                row, event.position, state.id, state.version, kind, known_from, data["recorded_by"], reason,
                 None if changes is None else dumps(changes), state.key, state.first_position,
                 state.first_recorded_us, state.first_recorded_by, c["actor"], c["topic"], c["stance"],
                 summary, quote_text, quote["language"] if quote else None, c.get("value"), c.get("conditions"),
                 stated["date"], stated.get("precision") or precision_of(stated["date"]),
-                bool(stated.get("approximate")), stated.get("note"), earliest, latest, c.get("channel"),
+                bool(stated.get("approximate")), stated.get("note"), earliest, latest,
+                counts_from(earliest, latest, self.published[c["source"]]), c.get("channel"),
                 c["source"], passage["start"], passage["end"], passage["exact"], passage.get("prefix", ""),
                 passage.get("suffix", ""), c["attribution"], dumps(links) if links else "[]", state.retracted,
                 state.retraction_reason, search,
@@ -286,6 +361,7 @@ class Changes:
         conn = self.conn
         for entities in self.entities.values():
             entities.flush(conn)
+        self._flush_names()
         for chunk in _chunks(self.closed):
             closed, params = conn.rows_cte("closed", ("position", "known_to_us"), ("bigint", "bigint"), chunk)
             conn.execute(
@@ -300,6 +376,50 @@ class Changes:
                 " SELECT actor, topic FROM pairs WHERE true ON CONFLICT DO NOTHING",
                 params,
             )
+
+    def _flush_names(self) -> None:
+        """Rewrite the ``rm_names`` rows of every actor and topic this batch registered or revised."""
+        rows: list[tuple[str, str, str, str, str]] = []
+        renamed: list[tuple[str, str]] = []
+        for table, kind in ((ACTORS.name, ACTOR), (TOPICS.name, TOPIC)):
+            entities = self.entities[table]
+            for state in (*entities.new.values(), *entities.changed.values()):
+                rows.extend(_names(kind, state))
+                if state["id"] not in entities.new:
+                    renamed.append((kind, state["key"]))
+        for chunk in _chunks(renamed):
+            gone, params = self.conn.rows_cte("gone", ("kind", "key"), ("text", "text"), chunk)
+            self.conn.execute(
+                f"WITH {gone} DELETE FROM rm_names WHERE EXISTS"
+                " (SELECT 1 FROM gone WHERE gone.kind = rm_names.kind AND gone.key = rm_names.key)",
+                params,
+            )
+        if rows:
+            self.conn.insert_rows("rm_names", ("kind", "folded", "key", "how", "label"), rows)
+
+
+def _names(kind: str, state: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    if kind == ACTOR:
+        profile = state["profile"]
+        return name_rows(kind, state["key"], profile["name"], [profile["name"], *(profile.get("aliases") or [])])
+    return name_rows(kind, state["key"], state["title"], [state["title"]])
+
+
+def counts_from(earliest: str, latest: str, published: str) -> str:
+    """When a claim stated in [earliest, latest] (ISO days) starts to count, its source published by ``published``.
+
+    A statement cannot be later than the publication that reports it: the earlier of
+    ``latest`` and ``published``. A publication before the stated period contradicts
+    the claim's date (recording such a claim is refused, but no rule stops a source
+    revision from moving the publication there): the bound then does not apply, and
+    the claim counts from the end of its stated period, as without a source.
+    """
+    return latest if published < earliest else min(latest, published)
+
+
+def published_latest(metadata: dict[str, Any]) -> str:
+    """The last day (ISO) of a source's publication date, which may itself be partial."""
+    return period(metadata["published"]["date"])[1]
 
 
 def _no_writer(row: Sequence[Any]) -> None:
@@ -387,6 +507,7 @@ def topic_revised(changes: Changes, e: Event) -> None:
 
 def source_registered(changes: Changes, e: Event) -> None:
     d = e.data
+    changes.published[e.originator_id] = published_latest(d["metadata"])
     changes.entities[SOURCES.name].add(
         {
             "id": e.originator_id,
@@ -404,6 +525,13 @@ def source_revised(changes: Changes, e: Event) -> None:
     if state is not None:
         for field, change in e.data["changes"].items():
             state["metadata"][field] = change["after"]
+        changed = e.data["changes"].get("published")
+        if changed is not None:
+            changes.published[e.originator_id] = published_latest(state["metadata"])
+            before = published_latest({"published": changed["before"]})
+            for claim in changes.claims.values():
+                if claim.content["source"] == e.originator_id:
+                    changes.rebound(claim, e, before)
 
 
 def api_key_issued(changes: Changes, e: Event) -> None:
@@ -427,11 +555,15 @@ def api_key_revoked(changes: Changes, e: Event) -> None:
         state["revoked_reason"] = e.data["reason"]
 
 
+CLAIM_RECORDED = "ledger.domain:Claim.Recorded"
+CLAIM_REVISED = "ledger.domain:Claim.Revised"
+SOURCE_REVISED = "ledger.domain:Source.Revised"
+
 # Event topic (as stored in the log) -> handler. Events not listed (e.g.
 # SourceKey.Assigned) change no table; the tracking position still advances.
 HANDLERS: dict[str, Handler] = {
-    "ledger.domain:Claim.Recorded": claim_recorded,
-    "ledger.domain:Claim.Revised": claim_revised,
+    CLAIM_RECORDED: claim_recorded,
+    CLAIM_REVISED: claim_revised,
     "ledger.domain:Claim.Retracted": claim_retracted,
     "ledger.domain:Claim.Linked": claim_linked,
     "ledger.domain:Actor.Registered": actor_registered,
@@ -439,18 +571,18 @@ HANDLERS: dict[str, Handler] = {
     "ledger.domain:Topic.Defined": topic_defined,
     "ledger.domain:Topic.Revised": topic_revised,
     "ledger.domain:Source.Registered": source_registered,
-    "ledger.domain:Source.Revised": source_revised,
+    SOURCE_REVISED: source_revised,
     "ledger.domain:ApiKey.Issued": api_key_issued,
     "ledger.domain:ApiKey.Revoked": api_key_revoked,
 }
 
 # Events that change something existing -> the table holding it (preloaded per batch).
 CHANGES_TABLE: dict[str, str] = {
-    "ledger.domain:Claim.Revised": "rm_claim_versions",
+    CLAIM_REVISED: "rm_claim_versions",
     "ledger.domain:Claim.Retracted": "rm_claim_versions",
     "ledger.domain:Claim.Linked": "rm_claim_versions",
     "ledger.domain:Actor.Revised": ACTORS.name,
     "ledger.domain:Topic.Revised": TOPICS.name,
-    "ledger.domain:Source.Revised": SOURCES.name,
+    SOURCE_REVISED: SOURCES.name,
     "ledger.domain:ApiKey.Revoked": API_KEYS.name,
 }

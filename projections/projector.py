@@ -51,6 +51,7 @@ class Projector:
         self._analyzed_at = 0  # log position at which this projector last refreshed planner statistics
         self._committed = -1  # the position this projector's last batch committed
         self._known_pairs: set[tuple[str, str]] = set()  # in rm_pairs as of that commit
+        self._published: dict[str, str] = {}  # source id -> last day of its publication (Changes.published)
         self.rebuilt = schema.ensure(self.conn)  # a schema change empties the model: catch_up rebuilds it
         self._indexes_built = False  # until catch_up has checked
 
@@ -69,6 +70,7 @@ class Projector:
             after = self.position()
             if after != self._committed:  # another projector (or a rebuild) wrote since our last batch
                 self._known_pairs.clear()
+                self._published.clear()
                 self._indexes_built = False  # catch_up checks again whether a rebuild left them deferred
             logged = self.recorder.read_log(after, limit)
             if not logged:
@@ -99,7 +101,7 @@ class Projector:
         """Decode and project one batch; the (actor, topic) pairs it recorded."""
         events = self._decode(logged)
         clock("decode")
-        changes = Changes(self.conn, self._known_pairs)
+        changes = Changes(self.conn, self._known_pairs, self._published)
         changes.preload(events)
         clock("preload")
         with self.conn.row_writer("rm_claim_versions", VERSION_COLUMNS) as write:

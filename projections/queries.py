@@ -4,11 +4,13 @@ The API calls these and holds no SQL. Times: ``as_of`` is a date in the world
 (valid time), ``known_at`` an instant of the ledger's own record (record time);
 ``None`` means today / now.
 
-Partial dates rule: a claim counts *as of D* once its whole stated period lies on
-or before D (stated.latest <= D): the ledger never attributes a position before
-the evidence guarantees the statement had been made. Claims are ordered by
-stated.latest, then stated.earliest, then log position (of the claim's first
-recording, so a revision does not reorder claims with equal dates).
+Partial dates rule: a claim counts *as of D* once the evidence guarantees the
+statement had been made: ``counts_from <= D``, where ``counts_from`` is the
+earlier of the end of the stated period and the last day of the source's
+publication (a statement cannot be later than the article that reports it;
+computed by the projector). Claims are ordered by counts_from, then
+stated.earliest, then log position (of the claim's first recording, so a
+revision does not reorder claims with equal dates).
 
 A claim counts *known at K* in the version that was the ledger's record at K
 (``known_from_us <= K < known_to_us``); with ``known_at=None`` the current one.
@@ -25,7 +27,7 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from projections import schema
+from projections import names, schema
 from projections.db import Connection, Readers, Row, connect, resolve_url
 from projections.rows import (
     ACTOR_COLUMNS,
@@ -61,22 +63,35 @@ from projections.views import (
 T = TypeVar("T")
 CHUNK = 500  # ids per IN (...) list
 PAIR_CHUNK = 2000  # pairs per positions query
-ORDER = "{a}.stated_latest, {a}.stated_earliest, {a}.first_position"
-ORDER_DESC = "{a}.stated_latest DESC, {a}.stated_earliest DESC, {a}.first_position DESC"
-KEY = "({a}.stated_latest, {a}.stated_earliest, {a}.first_position)"
+ORDER = "{a}.counts_from, {a}.stated_earliest, {a}.first_position"
+ORDER_DESC = "{a}.counts_from DESC, {a}.stated_earliest DESC, {a}.first_position DESC"
+KEY = "({a}.counts_from, {a}.stated_earliest, {a}.first_position)"
 BEFORE_ALL = "0001-01-01"  # a stated date earlier than any: "no breaker" in the since-when query
 WAIT_TICK = 0.05  # how often wait_for re-reads the tracked position
+
+
+class ReadModelUnavailable(RuntimeError):
+    """The read model is missing or of another schema version, and the caller may not create it."""
 
 
 class ReadModel:
     """Query functions over the read-model tables of one database; safe to share between threads."""
 
-    def __init__(self, url: str | None = None, *, pool_size: int = 8) -> None:
+    def __init__(self, url: str | None = None, *, pool_size: int = 8, create: bool = True) -> None:
+        """``create=False``: only read (a read command): a missing or other-version model is an error."""
         self.url = resolve_url(url)
         self.readers = Readers(self.url, pool_size=pool_size)
         self.hub = hub(self.url)
         with self.readers.connection() as conn:
-            missing = schema.installed_version(conn) is None
+            installed = schema.installed_version(conn)
+        missing = installed is None
+        if not create and installed != schema.SCHEMA_VERSION:
+            self.readers.close()
+            state = "has no read model" if missing else f"has a read model of schema {installed}"
+            raise ReadModelUnavailable(
+                f"the database {state} (this version reads schema {schema.SCHEMA_VERSION}):"
+                " run `claims project` (or `claims serve`, whose projector builds it) first"
+            )
         if missing:  # first start: create the (empty) tables so queries work before the projector runs
             writer = connect(self.url)
             try:
@@ -159,7 +174,7 @@ class ReadModel:
                 for i, latest, start in _position_rows(conn, chunk, day, known_at):
                     found[offset + i] = (latest, start)
             wanted = sorted({p for both in found.values() for p in both})
-            claims = {c.position: c for c in _claims_at(conn, wanted)}
+            claims = {c.row: c for c in _claims_at(conn, wanted)}
         out: list[PositionView | None] = []
         for i, (actor, topic) in enumerate(pairs):
             hit = found.get(i)
@@ -220,7 +235,8 @@ class ReadModel:
             for chunk in _chunks([str(i) for i in dict.fromkeys(ids)]):
                 among, values = conn.in_list(chunk, "uuid")
                 rows = conn.execute(
-                    f"SELECT {EVENT_COLUMNS} FROM rm_claim_versions WHERE claim_id {among} ORDER BY claim_id, version",
+                    f"SELECT {EVENT_COLUMNS} FROM rm_claim_versions WHERE claim_id {among}"
+                    " ORDER BY claim_id, known_from_us, version, log_position",
                     values,
                 )
                 for row in rows:
@@ -229,7 +245,7 @@ class ReadModel:
         return [found[i] for i in ids]
 
     def claims(self, filter: ClaimFilter, first: int, after: str | None, known_at: datetime | None) -> Page:
-        """Keyset-paginated claims ordered by (stated.latest, stated.earliest, position of first recording).
+        """Keyset-paginated claims ordered by (counts_from, stated.earliest, position of first recording).
 
         Raises ValueError on a bad cursor or a negative ``first``.
         """
@@ -274,6 +290,44 @@ class ReadModel:
                 for claim in map(claim_view, rows):
                     found[claim.source_id].append(claim)
         return [found[i] for i in source_ids]
+
+    # ------------------------------------------------------ names to keys
+
+    def resolve_names(self, refs: Sequence[tuple[str, str]]) -> list[names.Resolution]:
+        """What each (kind, reference) names, kind ``actor`` or ``topic`` (rules: ``names.py``).
+
+        One query for all of them; one more per kind only when a reference matches nothing
+        (to suggest the closest names).
+        """
+        invalid = [names.check(kind, ref) for kind, ref in refs]  # too long to be a name: no lookup
+        wanted = [
+            (kind, form)
+            for (kind, ref), bad in zip(refs, invalid, strict=True)
+            if bad is None
+            for form in names.lookup_forms(ref)
+        ]
+        rows: dict[str, list[tuple[str, str, str, str]]] = {}
+        with self.readers.connection() as conn:
+            for chunk in _chunks(list(dict.fromkeys(wanted))):
+                forms, params = conn.rows_cte("forms", ("kind", "folded"), ("text", "text"), chunk)
+                for kind, folded, key, how, label in conn.execute(
+                    f"WITH {forms} SELECT n.kind, n.folded, n.key, n.how, n.label FROM rm_names n"
+                    " JOIN forms ON forms.kind = n.kind AND forms.folded = n.folded",
+                    params,
+                ):
+                    rows.setdefault(kind, []).append((folded, key, how, label))
+            out = [
+                bad or names.resolve(kind, ref, rows.get(kind, []))
+                for (kind, ref), bad in zip(refs, invalid, strict=True)
+            ]
+            every: dict[str, list[tuple[str, str, str]]] = {}
+            for (kind, _), found in zip(refs, out, strict=True):
+                if found is None and kind not in every:
+                    every[kind] = [
+                        (r[0], r[1], r[2])
+                        for r in conn.execute("SELECT folded, key, label FROM rm_names WHERE kind = ?", [kind])
+                    ]
+        return [found or names.suggest(kind, ref, every[kind]) for (kind, ref), found in zip(refs, out, strict=True)]
 
     # ------------------------------------------------- actors, topics, sources
 
@@ -375,7 +429,7 @@ def _known(alias: str, known_at: datetime | None) -> tuple[str, list[Any]]:
 def _qualifying(alias: str, day: date, known_at: datetime | None) -> tuple[str, list[Any]]:
     """Counts for a position as of ``day``, known at ``known_at``."""
     known, params = _known(alias, known_at)
-    return f"{known} AND NOT {alias}.retracted AND {alias}.stated_latest <= ?", [*params, day.isoformat()]
+    return f"{known} AND NOT {alias}.retracted AND {alias}.counts_from <= ?", [*params, day.isoformat()]
 
 
 def _position_rows(
@@ -383,7 +437,7 @@ def _position_rows(
 ) -> list[Row]:
     """(index, position of the latest qualifying claim, position of the first claim of its stance run).
 
-    Per pair three index probes on (actor, topic, stated_latest, stated_earliest,
+    Per pair three index probes on (actor, topic, counts_from, stated_earliest,
     first_position): the latest claim, the latest earlier claim of another stance
     (the "breaker"), and the first claim after the breaker.
     """
@@ -416,7 +470,7 @@ def _position_sql(
                      ORDER BY {ORDER_DESC.format(a="v")} LIMIT 1) AS position
         FROM p),
     lv AS (
-        SELECT latest.i, v.actor, v.topic, v.position, v.stance, v.stated_latest, v.stated_earliest, v.first_position
+        SELECT latest.i, v.actor, v.topic, v.position, v.stance, v.counts_from, v.stated_earliest, v.first_position
         FROM latest JOIN rm_claim_versions v ON v.position = latest.position),
     brk AS (
         SELECT lv.i, lv.actor, lv.topic, lv.position,
@@ -427,7 +481,7 @@ def _position_sql(
         FROM lv),
     bv AS (
         SELECT brk.i, brk.actor, brk.topic, brk.position,
-               COALESCE(x.stated_latest, ?) AS bl, COALESCE(x.stated_earliest, ?) AS be,
+               COALESCE(x.counts_from, ?) AS bl, COALESCE(x.stated_earliest, ?) AS be,
                COALESCE(x.first_position, 0) AS bp
         FROM brk LEFT JOIN rm_claim_versions x ON x.position = brk.breaker)
     SELECT bv.i, bv.position,
@@ -465,10 +519,10 @@ def _claim_filter(f: ClaimFilter, known_at: datetime | None) -> tuple[list[str],
             where.append(f"v.{column} = ?")
             params.append(value)
     if f.stated_from is not None:
-        where.append("v.stated_latest >= ?")
+        where.append("v.counts_from >= ?")
         params.append(f.stated_from.isoformat())
     if f.stated_to is not None:
-        where.append("v.stated_latest <= ?")
+        where.append("v.counts_from <= ?")
         params.append(f.stated_to.isoformat())
     if f.text:
         where.append("v.search LIKE ? ESCAPE '\\'")
@@ -480,7 +534,7 @@ def _claim_filter(f: ClaimFilter, known_at: datetime | None) -> tuple[list[str],
 
 
 def encode_cursor(claim: ClaimView) -> str:
-    raw = f"1|{claim.stated.latest.isoformat()}|{claim.stated.earliest.isoformat()}|{claim.first_position}"
+    raw = f"2|{claim.counts_from.isoformat()}|{claim.stated.earliest.isoformat()}|{claim.first_position}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -488,7 +542,7 @@ def decode_cursor(cursor: str) -> tuple[str, str, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         version, latest, earliest, position = raw.split("|")
-        if version != "1":
+        if version != "2":  # version 1 ordered by stated.latest
             raise ValueError(version)
         return date.fromisoformat(latest).isoformat(), date.fromisoformat(earliest).isoformat(), int(position)
     except (ValueError, UnicodeDecodeError, binascii.Error):

@@ -25,8 +25,8 @@ CLAIM_COLUMNS = (
     "position", "claim_id", "key", "version", "known_from_us", "recorded_by", "first_recorded_us",
     "first_recorded_by", "actor", "topic", "stance", "summary", "quote_text", "quote_language", "value",
     "conditions", "stated_date", "stated_precision", "stated_approximate", "stated_note", "stated_earliest",
-    "stated_latest", "channel", "source_id", "passage_start", "passage_end", "passage_exact", "passage_prefix",
-    "passage_suffix", "attribution", "links", "retracted", "retraction_reason", "first_position",
+    "stated_latest", "counts_from", "channel", "source_id", "passage_start", "passage_end", "passage_exact", "passage_prefix",
+    "passage_suffix", "attribution", "links", "retracted", "retraction_reason", "first_position", "log_position",
 )  # fmt: skip
 
 
@@ -51,8 +51,9 @@ def claim_view(r: Sequence[Any]) -> ClaimView:
     (
         position, claim_id, key, version, known_from_us, recorded_by, first_recorded_us, first_recorded_by,
         actor, topic, stance, summary, quote_text, quote_language, value, conditions, stated_date_, precision,
-        approximate, note, earliest, latest, channel, source_id, passage_start, passage_end, passage_exact,
+        approximate, note, earliest, latest, counts_from, channel, source_id, passage_start, passage_end, passage_exact,
         passage_prefix, passage_suffix, attribution, links, retracted, retraction_reason, first_position,
+        log_position,
     ) = r  # fmt: skip
     return ClaimView(
         id=as_uuid(claim_id),
@@ -67,6 +68,7 @@ def claim_view(r: Sequence[Any]) -> ClaimView:
         value=value,
         conditions=conditions,
         stated=StatedDate(stated_date_, precision, as_date(earliest), as_date(latest), bool(approximate), note),
+        counts_from=as_date(counts_from),
         channel=channel,
         source_id=as_uuid(source_id),
         passage=Passage(passage_start, passage_end, passage_exact, passage_prefix, passage_suffix),
@@ -78,12 +80,13 @@ def claim_view(r: Sequence[Any]) -> ClaimView:
         first_recorded_by=first_recorded_by,
         version_recorded_at=from_us(known_from_us),
         version_recorded_by=recorded_by,
-        position=position,
+        position=log_position,
         first_position=first_position,
+        row=position,
     )
 
 
-EVENT_COLUMNS = "claim_id, version, event, position, known_from_us, recorded_by, reason, changes"
+EVENT_COLUMNS = "claim_id, version, event, log_position, known_from_us, recorded_by, reason, changes"
 
 
 def claim_event_view(r: Sequence[Any]) -> ClaimEventView:

@@ -21,7 +21,7 @@ import hashlib
 from projections.db import Connection, ddl
 
 # Bump when event handling changes meaning without a DDL change: forces a rebuild.
-PROJECTION_VERSION = 1
+PROJECTION_VERSION = 3
 
 TABLES = """
 -- Key/value facts about the read model itself (schema_version).
@@ -38,15 +38,19 @@ CREATE TABLE rm_tracking (
     updated_us {int8} NOT NULL
 );
 
--- One row per claim EVENT: the claim version that event made the record.
--- A version is the ledger's record from known_from_us until known_to_us
--- (NULL: still current). Every version carries the full content (actor and
+-- One row per claim EVENT: the claim version that event made the record;
+-- and one per claim whose publication bound (counts_from) a Source.Revised of
+-- its source moved (event SOURCE_REVISED: same version, new bound), so the
+-- record as of an earlier instant keeps the bound it had then.
+-- A row is the ledger's record from known_from_us until known_to_us
+-- (NULL: still current). Every row carries the full content (actor and
 -- topic included: a revised speaker moves the claim to another pair).
 CREATE TABLE rm_claim_versions (
-    position {int8} PRIMARY KEY,        -- log position of the event
+    position {int8} PRIMARY KEY,        -- the row: log position of its claim event; SOURCE_REVISED rows < 0
+    log_position {int8} NOT NULL,       -- log position of the event that made the row
     claim_id {uuid} NOT NULL,
-    version integer NOT NULL,
-    event text NOT NULL,                -- RECORDED | REVISED | RETRACTED | LINKED
+    version integer NOT NULL,           -- the claim's version (a SOURCE_REVISED row keeps it)
+    event text NOT NULL,                -- RECORDED | REVISED | RETRACTED | LINKED | SOURCE_REVISED
     known_from_us {int8} NOT NULL,      -- the event's timestamp
     known_to_us {int8},                 -- the next version's timestamp
     recorded_by text NOT NULL,
@@ -70,6 +74,7 @@ CREATE TABLE rm_claim_versions (
     stated_note text,
     stated_earliest {date} NOT NULL,
     stated_latest {date} NOT NULL,
+    counts_from {date} NOT NULL,        -- min(stated_latest, latest day of the source's publication)*
     channel text,
     source_id {uuid} NOT NULL,
     passage_start integer NOT NULL,
@@ -83,7 +88,8 @@ CREATE TABLE rm_claim_versions (
     retraction_reason text,
     search text NOT NULL                -- casefolded summary and quote, for text filters
 );
-CREATE UNIQUE INDEX rm_claim_versions_claim ON rm_claim_versions (claim_id, version);
+-- * unless the publication is before stated_earliest (contradictory evidence): then stated_latest.
+CREATE UNIQUE INDEX rm_claim_versions_claim ON rm_claim_versions (claim_id, log_position);
 -- (its query indexes: QUERY_INDEXES below)
 
 -- Every (actor, topic) pair that ever had a claim version.
@@ -112,6 +118,18 @@ CREATE TABLE rm_topics (
     proposition text NOT NULL
 );
 
+-- How actors and topics can be named: each one's key, name or title and aliases, and
+-- every word of them, folded (casefolded, accents removed, words joined by one space;
+-- see projections/names.py). Resolution: exact key, then a whole folded form, then words.
+CREATE TABLE rm_names (
+    kind text NOT NULL,                 -- actor | topic
+    folded text NOT NULL,
+    key text NOT NULL,
+    how text NOT NULL,                  -- key | name | word
+    label text NOT NULL,                -- the actor's name or the topic's title, for messages
+    PRIMARY KEY (kind, folded, key, how)
+);
+
 CREATE TABLE rm_sources (
     id {uuid} PRIMARY KEY,
     key text NOT NULL UNIQUE,
@@ -135,11 +153,11 @@ CREATE TABLE rm_api_keys (
 # sort each instead of a million index insertions); until then rm_meta says
 # indexes = 'deferred' and the projector creates them when it has caught up.
 QUERY_INDEXES = """
--- As-of lookups: a pair's claims in stance order (stated.latest, stated.earliest, first position).
+-- As-of lookups: a pair's claims in stance order (counts_from, stated.earliest, first position).
 CREATE INDEX rm_claim_versions_pair
-    ON rm_claim_versions (actor, topic, stated_latest, stated_earliest, first_position);
+    ON rm_claim_versions (actor, topic, counts_from, stated_earliest, first_position);
 -- The claims connection's keyset order.
-CREATE INDEX rm_claim_versions_order ON rm_claim_versions (stated_latest, stated_earliest, first_position);
+CREATE INDEX rm_claim_versions_order ON rm_claim_versions (counts_from, stated_earliest, first_position);
 CREATE INDEX rm_claim_versions_source ON rm_claim_versions (source_id);
 """
 

@@ -56,6 +56,7 @@ class ClaimView:
     value: str | None
     conditions: str | None
     stated: StatedDate
+    counts_from: Day  # min(stated.latest, last day of the source's publication): when it starts to count
     channel: str | None
     source_id: UUID
     passage: Passage
@@ -69,6 +70,12 @@ class ClaimView:
     version_recorded_by: str
     position: int  # log position of the event that made this version
     first_position: int = 0  # log position of the claim's RECORDED event: tie-break of the claim order
+    row: int = 0  # the read-model row (rm_claim_versions.position) holding this version
+
+    @property
+    def counts_from_reason(self) -> str:
+        """STATED_PERIOD when the stated period ends first (or on the same day), else SOURCE_PUBLISHED."""
+        return "SOURCE_PUBLISHED" if self.counts_from < self.stated.latest else "STATED_PERIOD"
 
 
 @dataclass(frozen=True)
@@ -84,7 +91,7 @@ class ClaimEventView:
 
     claim_id: UUID
     version: int
-    type: str  # RECORDED | REVISED | RETRACTED | LINKED
+    type: str  # RECORDED | REVISED | RETRACTED | LINKED | SOURCE_REVISED (the source's publication moved the bound)
     position: int
     recorded_at: datetime
     recorded_by: str
@@ -167,8 +174,8 @@ class ClaimFilter:
     source_id: UUID | None = None
     stance: str | None = None
     attribution: str | None = None
-    stated_from: date | None = None  # stated.latest >= stated_from
-    stated_to: date | None = None  # stated.latest <= stated_to
+    stated_from: date | None = None  # counts_from >= stated_from
+    stated_to: date | None = None  # counts_from <= stated_to
     text: str | None = None  # case-insensitive substring of summary or quote
     include_retracted: bool = False
 

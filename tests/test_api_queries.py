@@ -49,7 +49,8 @@ def test_position_as_of_and_since(api: ApiEnv) -> None:
     assert mid_february["asOf"] == "2025-02-15"
     before = api.gql.data(POSITION, {"actor": "chancellor", "topic": "taurus", "asOf": "2024-12-31"})
     assert before["position"] is None
-    assert api.gql.data(POSITION, {"actor": "nobody", "topic": "taurus"})["position"] is None
+    unknown = api.gql(POSITION, {"actor": "nobody", "topic": "taurus"})
+    assert error_codes(unknown) == ["NOT_FOUND"] and unknown["data"] == {"position": None}
 
 
 def test_positions_timeline_and_catalog(api: ApiEnv) -> None:

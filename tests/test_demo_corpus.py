@@ -40,9 +40,14 @@ def demo_url(database_url: str, capsys: pytest.CaptureFixture[str]) -> str:
     return database_url
 
 
+def demo_file(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((DEMO / name).read_text("utf-8"))
+    return data
+
+
 def corpus_claims() -> list[dict[str, Any]]:
-    claims: list[dict[str, Any]] = yaml.safe_load((DEMO / "corpus.yaml").read_text("utf-8"))["claims"]
-    return claims
+    """Every claim record of the demo: the first curation and those the corrections added."""
+    return [c for name in ("corpus.yaml", "corrections.yaml") for c in demo_file(name).get("claims") or []]
 
 
 def test_the_corpus_loads_pinned_dated_resolved_and_verified(demo_url: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -52,6 +57,7 @@ def test_the_corpus_loads_pinned_dated_resolved_and_verified(demo_url: str, caps
         assert verify(ledger.ledger_recorder).ok
         records = corpus_claims()
         assert len(records) >= 60
+        retracted = {r["claim"] for r in demo_file("corrections.yaml")["retractions"]}
         actors_with_claims, topics = set(), set()
         for record in records:
             claim = ledger.get_claim(record["key"])
@@ -66,16 +72,44 @@ def test_the_corpus_loads_pinned_dated_resolved_and_verified(demo_url: str, caps
             assert stated.earliest <= published.latest, record["key"]
             assert isinstance(ledger.repository.get(actor_id(content["actor"])), Actor)
             assert isinstance(ledger.repository.get(topic_id(content["topic"])), Topic)
-            actors_with_claims.add(content["actor"])
-            topics.add(content["topic"])
+            assert (claim.retracted is not None) == (record["key"] in retracted), record["key"]
+            if claim.retracted is None:
+                actors_with_claims.add(content["actor"])
+                topics.add(content["topic"])
         assert len(actors_with_claims) >= 15
         assert topics >= REQUIRED_TOPICS
-        assert REQUIRED_ACTORS - {"steve-witkoff"} <= actors_with_claims  # Witkoff speaks in no seed
+        # Witkoff speaks in no seed; the posts once credited to Hnatov are the General Staff's (CURATION.md).
+        assert REQUIRED_ACTORS - {"steve-witkoff", "andrii-hnatov"} <= actors_with_claims
         assert all(ledger.repository.get(actor_id(key)) for key in REQUIRED_ACTORS)
-        sources = yaml.safe_load((DEMO / "corpus.yaml").read_text("utf-8"))["sources"]
+        sources = demo_file("corpus.yaml")["sources"]
         assert {s["text_file"] for s in sources} == {f"seeds/{p.name}" for p in (DEMO / "seeds").glob("*.txt")}
-        revised = [e for e in ledger.ledger_recorder.iter_log() if e.topic.endswith("Claim.Revised")]
-        assert len(revised) >= 3
+        log = [e.topic for e in ledger.ledger_recorder.iter_log()]
+        assert log.count("ledger.domain:Claim.Revised") == len(demo_file("corrections.yaml")["revisions"])
+        assert log.count("ledger.domain:Claim.Retracted") == len(retracted)
+
+
+def test_live_links_and_conditions_follow_the_curation_rules(demo_url: str) -> None:
+    """supersedes: same actor and topic, not later; disputes: same topic, contradicting stances (CURATION.md)."""
+    contradicting = ({"SUPPORTS", "OPPOSES"}, {"CONDITIONAL", "OPPOSES"})
+    with ClaimsLedger.open(demo_url) as ledger:
+        claims = {c.id: c for c in (ledger.get_claim(r["key"]) for r in corpus_claims())}
+        live = [c for c in claims.values() if c.retracted is None]
+        links = 0
+        for claim in live:
+            content = claim.content
+            assert (content.get("conditions") is not None) == (content["stance"] == "CONDITIONAL"), claim.key
+            for link in content["links"]:
+                target = claims[UUID(link["target"])]
+                assert target.retracted is None, (claim.key, target.key)
+                assert target.content["topic"] == content["topic"], (claim.key, target.key)
+                if link["relation"] == "SUPERSEDES":
+                    assert target.content["actor"] == content["actor"], (claim.key, target.key)
+                    later = PartialDate.from_dict(content["stated"]).latest
+                    assert PartialDate.from_dict(target.content["stated"]).earliest <= later, claim.key
+                else:
+                    assert {target.content["stance"], content["stance"]} in contradicting, (claim.key, target.key)
+                links += 1
+        assert links >= 20
 
 
 @pytest.fixture
@@ -103,18 +137,30 @@ POSITION = """query($a: String!, $t: String!, $d: Date, $k: DateTime) {
     [
         ("pete-hegseth", "ukraine-nato-membership", "2025-02-20", "OPPOSES"),
         ("pete-hegseth", "ukraine-nato-membership", "2025-02-11", None),  # not said yet
+        ("pete-hegseth", "western-troops-in-ukraine", "2025-02-12", "SUPPORTS"),  # European troops, not US ones
         ("rustem-umerov", "ukraine-nato-membership", "2025-02-12", "SUPPORTS"),
-        ("volodymyr-zelensky", "ukraine-nato-membership", "2025-12-31", "OPPOSES"),  # waived in December
-        ("donald-trump", "ukraine-nato-membership", "2025-04-29", None),  # "April 2025" counts from 30 April
-        ("donald-trump", "ukraine-nato-membership", "2025-04-30", "OPPOSES"),
+        ("volodymyr-zelensky", "ukraine-nato-membership", "2025-12-31", None),  # a sarcastic paraphrase, retracted
+        ("andrii-hnatov", "ukraine-nato-membership", "2025-12-31", None),  # the post is the General Staff's
+        ("ukraine-general-staff", "ukraine-nato-integration", "2025-12-29", "SUPPORTS"),
+        ("donald-trump", "ukraine-nato-membership", "2025-04-27", None),  # "April 2025", in a source of 28 April,
+        ("donald-trump", "ukraine-nato-membership", "2025-04-28", "OPPOSES"),  # counts from the publication
         ("donald-trump", "europe-at-the-table", "2025-06-01", "OPPOSES"),
-        ("donald-trump", "europe-at-the-table", "2025-12-28", "CONDITIONAL"),
+        ("donald-trump", "europe-at-the-table", "2025-12-31", "OPPOSES"),  # the December "shift" was retracted
+        ("kremlin", "europe-at-the-table", "2025-02-13", "OPPOSES"),  # a bilateral track is no condition
         ("vladimir-putin", "negotiated-settlement", "2025-03-01", "SUPPORTS"),
         ("vladimir-putin", "negotiated-settlement", "2025-09-05", "CONDITIONAL"),
-        ("emmanuel-macron", "western-troops-in-ukraine", "2025-11-29", "SUPPORTS"),  # "November" not yet complete
-        ("emmanuel-macron", "western-troops-in-ukraine", "2025-11-30", "CONDITIONAL"),
         ("sergey-lavrov", "negotiated-settlement", "2025-04-23", None),
+        ("sergey-lavrov", "negotiated-settlement", "2025-12-31", "SUPPORTS"),  # stays in the talks: no condition
+        ("volodymyr-zelensky", "negotiated-settlement", "2025-02-12", "SUPPORTS"),
+        ("volodymyr-zelensky", "peace-deal-close", "2025-12-27", None),  # "diplomacy is possible" is another topic
+        ("volodymyr-zelensky", "peace-deal-close", "2025-12-28", "SUPPORTS"),
+        ("marco-rubio", "negotiated-settlement", "2025-04-27", "NEUTRAL"),
+        ("emmanuel-macron", "western-troops-in-ukraine", "2025-12-31", "SUPPORTS"),  # where is no condition
         ("friedrich-merz", "western-troops-in-ukraine", "2025-09-04", "NEUTRAL"),
+        ("russian-foreign-ministry", "security-guarantees", "2025-09-05", "OPPOSES"),
+        ("north-korea", "north-korean-troops-for-russia", "2025-04-28", "SUPPORTS"),
+        ("ukraine", "kursk-recaptured", "2025-04-28", "OPPOSES"),
+        ("harald-neuber", "negotiated-settlement", "2025-12-31", None),  # a news lead is not the author's claim
     ],
 )
 def test_chosen_positions(gql: GraphQLClient, actor: str, topic: str, as_of: str, stance: str | None) -> None:
@@ -122,19 +168,54 @@ def test_chosen_positions(gql: GraphQLClient, actor: str, topic: str, as_of: str
     assert (position and position["stance"]) == stance
 
 
-def test_a_correction_changes_the_answer_known_before_and_after(gql: GraphQLClient) -> None:
-    history = gql.data('{ claim(id: "hegseth-western-troops-2025-02-12") { history { type recordedAt reason } } }')[
-        "claim"
-    ]["history"]
-    assert [h["type"] for h in history] == ["RECORDED", "REVISED"]
-    before = history[0]["recordedAt"]
-    variables = {"a": "pete-hegseth", "t": "western-troops-in-ukraine", "d": "2025-02-12"}
-    assert gql.data(POSITION, {**variables, "k": before})["position"]["stance"] == "OPPOSES"
-    assert gql.data(POSITION, variables)["position"]["stance"] == "CONDITIONAL"
-    # A date correction: before it, Trump had no recorded position on 12 February.
-    trump = {"a": "donald-trump", "t": "europe-at-the-table", "d": "2025-02-12"}
-    assert gql.data(POSITION, {**trump, "k": before})["position"] is None
-    assert gql.data(POSITION, trump)["position"]["stance"] == "OPPOSES"
+TIMELINE = """query($a: String!, $t: String!, $k: DateTime) {
+  timeline(actor: $a, topic: $t, knownAt: $k) { stance since { date } claim { key } }
+}"""
+
+
+def test_the_shift_that_holds_and_one_that_was_retracted(gql: GraphQLClient) -> None:
+    putin = gql.data(TIMELINE, {"a": "vladimir-putin", "t": "negotiated-settlement"})["timeline"]
+    assert [(t["stance"], t["since"]["date"]) for t in putin] == [
+        ("SUPPORTS", "2025-02-12"),
+        ("CONDITIONAL", "2025-09-05"),
+    ]
+    before = first_recorded(gql, "toepper-nato-should-not-expand-2025-12-30")  # the last claim of corpus.yaml
+    trump = {"a": "donald-trump", "t": "europe-at-the-table"}
+    assert [t["stance"] for t in gql.data(TIMELINE, {**trump, "k": before})["timeline"]] == ["OPPOSES", "CONDITIONAL"]
+    assert [t["stance"] for t in gql.data(TIMELINE, trump)["timeline"]] == ["OPPOSES"]
+
+
+def first_recorded(gql: GraphQLClient, key: str) -> str:
+    query = "query($k: ID!) { claim(id: $k) { history { type recordedAt } } }"
+    history = gql.data(query, {"k": key})["claim"]["history"]
+    assert history[0]["type"] == "RECORDED"
+    recorded: str = history[0]["recordedAt"]
+    return recorded
+
+
+def test_the_corrections_change_the_answers_known_before_and_after(gql: GraphQLClient) -> None:
+    history = gql.data('{ claim(id: "hegseth-western-troops-2025-02-12") { history { type reason } } }')["claim"][
+        "history"
+    ]
+    assert [h["type"] for h in history] == ["RECORDED", "REVISED", "REVISED"]
+    assert all(h["reason"] for h in history[1:])
+    before = first_recorded(gql, "toepper-nato-should-not-expand-2025-12-30")
+    cases = [
+        # (actor, topic, as of, stance known before the corrections, stance now)
+        ("pete-hegseth", "western-troops-in-ukraine", "2025-02-12", "OPPOSES", "SUPPORTS"),
+        ("donald-trump", "europe-at-the-table", "2025-02-12", None, "OPPOSES"),  # a date correction
+        ("kremlin", "europe-at-the-table", "2025-02-13", "CONDITIONAL", "OPPOSES"),
+        ("volodymyr-zelensky", "ukraine-nato-membership", "2025-12-31", "OPPOSES", None),  # a retraction
+        ("volodymyr-zelensky", "peace-deal-close", "2025-02-13", "OPPOSES", None),  # moved to another topic
+        ("russian-foreign-ministry", "security-guarantees", "2025-09-05", None, "OPPOSES"),  # coverage
+        ("sergey-lavrov", "negotiated-settlement", "2025-12-31", "CONDITIONAL", "SUPPORTS"),
+    ]
+    for actor, topic, as_of, then, now in cases:
+        variables = {"a": actor, "t": topic, "d": as_of}
+        known_then = gql.data(POSITION, {**variables, "k": before})["position"]
+        assert (known_then and known_then["stance"]) == then, (actor, topic)
+        known_now = gql.data(POSITION, variables)["position"]
+        assert (known_now and known_now["stance"]) == now, (actor, topic)
 
 
 def test_the_corpus_ships_inside_the_wheel(tmp_path: Path) -> None:

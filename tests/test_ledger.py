@@ -271,3 +271,24 @@ def test_api_keys_store_only_a_hash(ledger: ClaimsLedger) -> None:
         ledger.issue_api_key("desk", "editor", "admin")
     with pytest.raises(BadInput, match="is not one of"):
         ledger.issue_api_key("other", "god", "admin")
+
+
+def test_notifications_for_some_topics_are_the_next_matching_events(database_url: str) -> None:
+    """The topic filter applies before the limit: no empty page while matching events follow."""
+    with ClaimsLedger.open(database_url) as ledger:
+        with ledger.batch("tester") as batch:
+            for n in range(5):
+                batch.register_actor(c.parse_actor(actor(f"actor-{n}")))
+            batch.define_topic(c.parse_topic(topic(key="topic-a")))
+            for n in range(5, 8):
+                batch.register_actor(c.parse_actor(actor(f"actor-{n}")))
+            batch.define_topic(c.parse_topic(topic(key="topic-b")))
+        recorder = ledger.ledger_recorder
+        defined = ["ledger.domain:Topic.Defined"]
+        page = recorder.select_notifications(1, 1, topics=defined)
+        assert [(n.id, n.topic) for n in page] == [(6, "ledger.domain:Topic.Defined")]
+        assert [n.id for n in recorder.select_notifications(7, 2, topics=defined)] == [10]
+        assert [n.id for n in recorder.select_notifications(1, 5, stop=9, topics=defined)] == [6]
+        assert recorder.select_notifications(1, 5, stop=5, topics=defined) == []
+        assert [n.id for n in recorder.select_notifications(2, 3)] == [2, 3, 4]
+        assert [n.id for n in recorder.select_notifications(2, 3, inclusive_of_start=False, stop=3)] == [3]

@@ -13,6 +13,8 @@ from graphql import FieldNode, FragmentSpreadNode, GraphQLResolveInfo, InlineFra
 from api.context import Info, instant
 from api.errors import bad_input
 from api.loaders import blocking
+from api.names import resolve_keys, resolve_keys_now
+from api.readside import ReadSide
 from api.types.connections import ClaimConnection, ClaimEdge, PageInfo, page_size
 from api.types.enums import Attribution, Stance
 from api.types.inputs import ClaimFilter
@@ -26,14 +28,21 @@ async def position(
     info: Info, actor: str, topic: str, as_of: date | None = None, known_at: datetime | None = None
 ) -> Position | None:
     with_source = selects(info, "claim", "source")
-    # One trip to a worker thread and one SQL statement: the position, its claim and, when
-    # asked for, the claim's source (primed into the source loader for Claim.source).
-    view, source = await blocking(
-        info.context.read.position_and_source, actor, topic, as_of, instant(known_at), with_source
-    )
+    # One trip to a worker thread: the names resolved (one statement), then the position, its
+    # claim and, when asked for, the claim's source (one statement; the source is primed into
+    # the source loader for Claim.source).
+    view, source = await blocking(_position, info.context.read, actor, topic, as_of, instant(known_at), with_source)
     if source is not None:
         info.context.loaders.source.prime(source.id, source)
     return Position.from_view(view) if view else None
+
+
+def _position(
+    read: ReadSide, actor: str, topic: str, as_of: date | None, known_at: datetime | None, with_source: bool
+) -> tuple[views.PositionView | None, views.SourceView | None]:
+    actor_key, topic_key = resolve_keys_now(read.model, ("actor", "actor", actor), ("topic", "topic", topic))
+    assert actor_key is not None and topic_key is not None
+    return read.position_and_source(actor_key, topic_key, as_of, known_at, with_source)
 
 
 def selects(info: Info, *path: str) -> bool:
@@ -74,13 +83,15 @@ async def positions(
     as_of: date | None = None,
     known_at: datetime | None = None,
 ) -> list[Position]:
-    found = await blocking(info.context.model.positions, actor, topic, as_of, instant(known_at))
+    actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic))
+    found = await blocking(info.context.model.positions, actor_key, topic_key, as_of, instant(known_at))
     return [Position.from_view(v) for v in found]
 
 
 async def timeline(info: Info, actor: str, topic: str, known_at: datetime | None = None) -> list[PositionChange]:
     at = instant(known_at)
-    changes = await blocking(info.context.model.timeline, actor, topic, at)
+    actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic))
+    changes = await blocking(info.context.model.timeline, actor_key, topic_key, at)
     return [PositionChange.from_view(c, at) for c in changes]
 
 
@@ -110,7 +121,11 @@ async def claims(
 ) -> ClaimConnection:
     settings = info.context.settings
     size = page_size(first, settings.default_page_size, settings.max_page_size)
-    wanted = _filter(filter or ClaimFilter())
+    given = filter or ClaimFilter()
+    actor, topic = await resolve_keys(
+        info, ("filter.actor", "actor", given.actor), ("filter.topic", "topic", given.topic)
+    )
+    wanted = _filter(given, actor, topic)
     at = instant(known_at)
     try:
         page = await blocking(info.context.model.claims, wanted, size, after, at)
@@ -130,7 +145,7 @@ async def claims(
     )
 
 
-def _filter(given: ClaimFilter) -> views.ClaimFilter:
+def _filter(given: ClaimFilter, actor: str | None, topic: str | None) -> views.ClaimFilter:
     source_id = None
     if given.source is not None:
         try:
@@ -138,8 +153,8 @@ def _filter(given: ClaimFilter) -> views.ClaimFilter:
         except ValueError:
             raise bad_input("filter.source", "is not a source id") from None
     return views.ClaimFilter(
-        actor=given.actor,
-        topic=given.topic,
+        actor=actor,
+        topic=topic,
         source_id=source_id,
         stance=_value(given.stance),
         attribution=_value(given.attribution),

@@ -9,14 +9,17 @@ reflects the write, so the payload (and the caller's next query) shows it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from dataclasses import replace
+from typing import Annotated, TypeVar
 from uuid import UUID
 
 import strawberry
 
 from api.context import Info
 from api.loaders import blocking
+from api.resolvers.extraction import assistant_origin
 from api.resolvers.reading import claim_uuid
+from api.types.extraction import AssistantOriginInput
 from api.types.inputs import (
     ClaimChangesInput,
     DefineTopicInput,
@@ -99,8 +102,20 @@ async def define_topic(info: Info, input: DefineTopicInput, reason: str | None =
     )
 
 
-async def record_claim(info: Info, input: RecordClaimInput) -> RecordClaimPayload:
+async def record_claim(
+    info: Info,
+    input: RecordClaimInput,
+    assistant: Annotated[
+        AssistantOriginInput | None,
+        strawberry.argument(
+            description="Set when accepting a candidate of extractionCandidates: the claim then records that it "
+            "came from the assistant and which key accepted it."
+        ),
+    ] = None,
+) -> RecordClaimPayload:
     command = c.parse_claim(plain(input))
+    if assistant is not None:
+        command = replace(command, origin=assistant_origin(assistant))
     (claim_id, created), position, pending = await _write(info, lambda b: b.record_claim(command))
     return RecordClaimPayload(
         log_position=position,

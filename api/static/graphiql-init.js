@@ -7,31 +7,29 @@
     url: endpoint,
     subscriptionUrl: wsScheme + window.location.host + endpoint,
   });
-  var defaultQuery = [
-    "# Where does an actor stand on a topic, as of a date,",
-    "# and since when? (Set the variables below; keys: query actors, topics.)",
-    "# Mutations need an API key: under Headers add",
-    "# {\"Authorization\": \"Bearer KEY\"}",
-    "query Position($actor: String!, $topic: String!, $asOf: Date) {",
-    "  position(actor: $actor, topic: $topic, asOf: $asOf) {",
-    "    stance",
-    "    since { date precision }",
-    "    claim {",
-    "      id summary quote",
-    "      statedOn { date precision }",
-    "      source { title publisher }",
-    "      passage { exact }",
-    "    }",
-    "  }",
-    "}",
-    "",
-  ].join("\n");
-  ReactDOM.createRoot(document.getElementById("graphiql")).render(
-    React.createElement(GraphiQL, {
-      fetcher: fetcher,
-      defaultQuery: defaultQuery,
-      defaultEditorToolsVisibility: true,
-      shouldPersistHeaders: false,
-    })
-  );
+  // The default query and its variables come from the page (api/graphiql.py), so that the
+  // server's tests run exactly what a first visitor sees.
+  var root = document.getElementById("graphiql");
+  var defaultQuery = root.dataset.defaultQuery;
+  var defaultVariables = root.dataset.defaultVariables;
+  var props = {
+    fetcher: fetcher,
+    defaultQuery: defaultQuery,
+    defaultEditorToolsVisibility: true,
+    shouldPersistHeaders: false,
+  };
+  // GraphiQL has no "default variables": its `variables` prop fills the editor and would
+  // replace a returning visitor's own, so it is given only on a first visit (no stored tabs).
+  if (!storedTabs()) {
+    props.variables = defaultVariables;
+  }
+  ReactDOM.createRoot(root).render(React.createElement(GraphiQL, props));
+
+  function storedTabs() {
+    try {
+      return window.localStorage.getItem("graphiql:tabState") !== null;
+    } catch (e) {
+      return false; // storage disabled: GraphiQL stores nothing either
+    }
+  }
 })();

@@ -30,6 +30,14 @@ class Precision(Enum):
     YEAR = "YEAR"
 
 
+@strawberry.enum(description="Which bound a claim's countsFrom is.")
+class CountsFromReason(Enum):
+    STATED_PERIOD = strawberry.enum_value("STATED_PERIOD", description="The last day of the stated period.")
+    SOURCE_PUBLISHED = strawberry.enum_value(
+        "SOURCE_PUBLISHED", description="The last day of the source's publication, earlier than the period's end."
+    )
+
+
 @strawberry.enum(description="The kind of text a source is.")
 class Genre(Enum):
     NEWS = "NEWS"
@@ -59,3 +67,4 @@ class ClaimEventType(Enum):
     REVISED = "REVISED"
     RETRACTED = "RETRACTED"
     LINKED = "LINKED"
+    SOURCE_REVISED = "SOURCE_REVISED"

@@ -20,11 +20,17 @@ class PartialDateInput:
     note: str | None = None
 
 
-@strawberry.input(description="The exact passage of the source text, by character offsets.")
+@strawberry.input(
+    description="The passage of the source text by its words (exact, with prefix/suffix when the words occur "
+    "more than once); start/end are optional and then checked. Typographic quotes, dashes and whitespace "
+    "runs match their plain forms; the stored passage holds the source's own characters."
+)
 class PassageInput:
-    start: int
-    end: int
     exact: str
+    start: int | None = None
+    end: int | None = None
+    prefix: str | None = None
+    suffix: str | None = None
 
 
 @strawberry.input
@@ -107,13 +113,13 @@ class ClaimChangesInput:
 
 @strawberry.input(description="Which claims to list; all conditions must hold.")
 class ClaimFilter:
-    actor: str | None = None
-    topic: str | None = None
+    actor: str | None = strawberry.field(default=None, description="Actor key, name or alias (any case, accents).")
+    topic: str | None = strawberry.field(default=None, description="Topic key or title (any case, accents).")
     source: strawberry.ID | None = strawberry.field(default=None, description="Source id.")
     stance: Stance | None = None
     attribution: Attribution | None = None
-    stated_from: date | None = strawberry.field(default=None, description="Stated on or after (period end).")
-    stated_to: date | None = strawberry.field(default=None, description="Stated on or before (period end).")
+    stated_from: date | None = strawberry.field(default=None, description="Counts from (Claim.countsFrom) on or after.")
+    stated_to: date | None = strawberry.field(default=None, description="Counts from (Claim.countsFrom) on or before.")
     text: str | None = strawberry.field(default=None, description="Substring of summary or quote, any case.")
     include_retracted: bool = False
 

@@ -18,7 +18,17 @@ import strawberry
 from strawberry.scalars import JSON
 
 from api.context import Info, instant
-from api.types.enums import ActorKind, Attribution, ClaimEventType, Genre, LinkRelation, Precision, Stance
+from api.names import resolve_keys
+from api.types.enums import (
+    ActorKind,
+    Attribution,
+    ClaimEventType,
+    CountsFromReason,
+    Genre,
+    LinkRelation,
+    Precision,
+    Stance,
+)
 from projections import views
 
 
@@ -89,7 +99,9 @@ class Actor:
     async def position(
         self, info: Info, topic: str, as_of: date | None = None, known_at: datetime | None = None
     ) -> Position | None:
-        view = await info.context.loaders.position.load((self.key, topic, as_of, instant(known_at)))
+        (topic_key,) = await resolve_keys(info, ("topic", "topic", topic))
+        assert topic_key is not None
+        view = await info.context.loaders.position.load((self.key, topic_key, as_of, instant(known_at)))
         return Position.from_view(view) if view else None
 
 
@@ -199,7 +211,13 @@ class Claim:
     quote_language: str | None
     value: str | None = strawberry.field(description="A figure or value named in the claim, if any.")
     conditions: str | None = strawberry.field(description="Conditions attached to a CONDITIONAL stance.")
-    stated_on: PartialDate = strawberry.field(description="When the actor made the statement.")
+    stated_on: PartialDate = strawberry.field(description="When the actor made the statement (the period it names).")
+    counts_from: date = strawberry.field(
+        description="The day from which the claim counts for positions (asOf), orders claims and matches date "
+        "filters: the end of statedOn's period, or the last day of the source's publication if that is earlier "
+        "(a statement cannot be later than the article that reports it)."
+    )
+    counts_from_reason: CountsFromReason = strawberry.field(description="Which of the two bounds countsFrom is.")
     channel: str | None = strawberry.field(description="Where it was said: interview, speech, post...")
     passage: Passage
     attribution: Attribution
@@ -229,6 +247,8 @@ class Claim:
             value=view.value,
             conditions=view.conditions,
             stated_on=PartialDate.from_view(view.stated),
+            counts_from=view.counts_from,
+            counts_from_reason=CountsFromReason(view.counts_from_reason),
             channel=view.channel,
             passage=Passage.from_view(view.passage),
             attribution=Attribution(view.attribution),

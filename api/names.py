@@ -1,0 +1,44 @@
+"""Actor and topic arguments: what the user typed, resolved to keys (rules: ``projections/names.py``).
+
+A reference that names no record is NOT_FOUND with the closest names; one that
+names several is BAD_USER_INPUT with the candidates. Never a silent ``null``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from api.context import Info
+from api.errors import unresolved
+from projections.names import FOUND, Resolution
+from projections.queries import ReadModel
+
+# (argument name for the error, actor | topic, the reference or None when not given)
+Reference = tuple[str, str, str | None]
+
+
+async def resolve_keys(info: Info, *refs: Reference) -> list[str | None]:
+    """The key each given reference names (None where none was given), in one batched query."""
+    asked = [(kind, ref) for _, kind, ref in refs if ref is not None]
+    found = await info.context.loaders.name.load_many(asked) if asked else []
+    return _keys(refs, found)
+
+
+def resolve_keys_now(model: ReadModel, *refs: Reference) -> list[str | None]:
+    """:func:`resolve_keys` for code already on a worker thread (one trip for names and answer)."""
+    asked = [(kind, ref) for _, kind, ref in refs if ref is not None]
+    return _keys(refs, model.resolve_names(asked) if asked else [])
+
+
+def _keys(refs: Sequence[Reference], found: Sequence[Resolution]) -> list[str | None]:
+    resolutions = iter(found)
+    keys: list[str | None] = []
+    for field, _, ref in refs:
+        if ref is None:
+            keys.append(None)
+            continue
+        resolution = next(resolutions)
+        if resolution.status != FOUND:
+            raise unresolved(field, resolution)
+        keys.append(resolution.key)
+    return keys
