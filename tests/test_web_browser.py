@@ -156,7 +156,7 @@ STANCE_LABEL = {"SUPPORTS": "supports", "OPPOSES": "opposes", "CONDITIONAL": "co
 PDATE = "date precision approximate earliest latest"
 CLAIMS_PAGE = f"""query($after: String) {{ claims(first: 100, after: $after) {{
   pageInfo {{ hasNextPage endCursor }}
-  nodes {{ key stance actor {{ key name kind }} topic {{ key title }} statedOn {{ {PDATE} }} passage {{ exact }}
+  nodes {{ key stance countsFrom actor {{ key name kind }} topic {{ key title }} statedOn {{ {PDATE} }} passage {{ exact }}
           source {{ key genre }} history {{ version type recordedAt changes {{ field before after }} }} }} }} }}"""
 POSITIONS = f"""query($asOf: Date, $knownAt: DateTime) {{ positions(asOf: $asOf, knownAt: $knownAt) {{
   stance since {{ {PDATE} }} actor {{ key name kind }} topic {{ key title }} claim {{ source {{ genre }} }} }} }}"""
@@ -341,6 +341,7 @@ def test_claim_history_and_as_known_at_before_and_after_a_correction(site: Site,
     expect(stance_row.locator("td.after ins")).to_have_text(change["after"])
     expect(page.get_by_test_id("passage-context").locator("mark.passage")).to_have_text(claim["passage"]["exact"])
     expect(article.get_by_role("link", name=claim["actor"]["name"], exact=True)).to_be_visible()
+    expect(article.locator("dt:text-is('Counts for positions from') + dd")).to_contain_text(claim["countsFrom"])
     shot(site, page, "claim")
 
     # Version 1, as the ledger stood when it was recorded: before the correction.

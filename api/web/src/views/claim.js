@@ -6,7 +6,7 @@ import { ReviseForm, RetractForm } from "./edit.js";
 
 export const CLAIM_QUERY = `query Claim($id: ID!, $knownAt: DateTime) {
   claim(id: $id, knownAt: $knownAt) {
-    id key version stance summary quote quoteLanguage value conditions channel attribution
+    id key version stance summary quote quoteLanguage value conditions channel attribution countsFrom countsFromReason
     retracted retractionReason firstRecordedAt firstRecordedBy versionRecordedAt versionRecordedBy logPosition
     statedOn { date precision earliest latest approximate note }
     passage { start end exact }
@@ -44,6 +44,9 @@ export function ClaimView({ args, live }) {
         <dt>Stance</dt><dd><${Stance} stance=${claim.stance} />${claim.conditions ? html` — conditions: ${claim.conditions}` : ""}</dd>
         ${claim.value ? html`<dt>Value</dt><dd>${claim.value}</dd>` : ""}
         <dt>Stated</dt><dd><${PartialDate} value=${claim.statedOn} withNote=${true} /></dd>
+        <dt>Counts for positions from</dt><dd>${claim.countsFrom}${" "}(${claim.countsFromReason === "SOURCE_PUBLISHED"
+          ? "the source's publication: a statement is not later than the article reporting it"
+          : "the end of the stated period"})</dd>
         <dt>Attribution</dt><dd>${claim.attribution.replace("_", " ").toLowerCase()}</dd>
         ${claim.channel ? html`<dt>Channel</dt><dd>${claim.channel}</dd>` : ""}
         ${claim.quote ? html`<dt>Original words</dt><dd><blockquote lang=${claim.quoteLanguage || ""}>${claim.quote}</blockquote></dd>` : ""}

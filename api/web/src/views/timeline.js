@@ -4,7 +4,7 @@ import {
   html, href, useQuery, Loading, Stance, STANCES, PartialDate, Genre, timeParams, today,
 } from "../ui.js";
 
-const CLAIM_FIELDS = `key stance summary quote logPosition
+const CLAIM_FIELDS = `key stance summary quote countsFrom countsFromReason
   statedOn { date precision earliest latest approximate note }
   actor { key name }
   source { id key title genre }
@@ -39,26 +39,21 @@ async function loadTopic({ topic, asOf, knownAt }) {
 const DAY = 86400000;
 const toTime = (isoDate) => Date.parse(`${isoDate}T00:00:00Z`);
 
-/** Order as the position rule does: end of the stated period, then its start, then log order. */
-function byCounting(a, b) {
-  return (
-    a.statedOn.latest.localeCompare(b.statedOn.latest) ||
-    a.statedOn.earliest.localeCompare(b.statedOn.earliest) ||
-    a.logPosition - b.logPosition
-  );
-}
-
-/** Runs of one stance per actor: a run starts when a claim of another stance counts (its period's end). */
+/**
+ * Runs of one stance per actor: a run starts on the day a claim of another stance counts from
+ * (Claim.countsFrom). `claims` come in the API's order, the position rule's: countsFrom, then the
+ * stated period's start, then first recording.
+ */
 export function runsOf(claims, end) {
   const runs = [];
-  for (const claim of [...claims].sort(byCounting)) {
+  for (const claim of claims) {
     const last = runs[runs.length - 1];
     if (last && last.stance === claim.stance) {
       last.claims.push(claim);
       continue;
     }
-    if (last) last.end = claim.statedOn.latest;
-    runs.push({ stance: claim.stance, start: claim.statedOn.latest, end, claims: [claim], shift: Boolean(last), from: last?.stance });
+    if (last) last.end = claim.countsFrom;
+    runs.push({ stance: claim.stance, start: claim.countsFrom, end, claims: [claim], shift: Boolean(last), from: last?.stance });
   }
   return runs;
 }
@@ -71,7 +66,7 @@ export function TopicTimelineView({ args, live }) {
     const topic = state.data.topics.find((t) => t.key === topicKey);
     if (!topic) return html`<h1>Unknown topic</h1><p>No topic has the key <code>${topicKey}</code>.</p>`;
     const end = asOf || today();
-    const claims = state.data.claims.nodes.filter((c) => c.statedOn.latest <= end);
+    const claims = state.data.claims.nodes.filter((c) => c.countsFrom <= end);
     const byActor = new Map();
     for (const c of claims) {
       if (!byActor.has(c.actor.key)) byActor.set(c.actor.key, { actor: c.actor, claims: [] });
@@ -95,7 +90,9 @@ export function TopicTimelineView({ args, live }) {
             ${row.runs.map(
               (run, i) => html`${i ? " → " : ""}<span class=${run.shift ? "run shift" : "run"}
                 >${run.shift ? html`<strong>shift</strong> ` : ""}<${Stance} stance=${run.stance} />${" from "}<${PartialDate}
-                value=${run.claims[0].statedOn} /></span
+                value=${run.claims[0].statedOn} />${run.start !== run.claims[0].statedOn.latest
+                ? ` (counts from ${run.start}, the source's publication)`
+                : ""}</span
               >`,
             )}
           </li>`,
@@ -108,7 +105,7 @@ export function TopicTimelineView({ args, live }) {
 function TimelineChart({ rows, end }) {
   const all = rows.flatMap((r) => r.claims);
   const first = Math.min(...all.map((c) => toTime(c.statedOn.earliest)));
-  const last = Math.max(toTime(end), ...all.map((c) => toTime(c.statedOn.latest))) + DAY;
+  const last = Math.max(toTime(end), ...all.map((c) => toTime(c.countsFrom))) + DAY;
   const label = 190;
   const width = 900;
   const rowHeight = 30;
@@ -202,7 +199,7 @@ export function ActorTopicView({ args, live }) {
       </ol>
       <h2>Claims, with their passages</h2>
       <ol class="claims">
-        ${[...claims.nodes].sort(byCounting).map(
+        ${claims.nodes.map(
           (c) => html`<li class="claim-item">
             <p><${Stance} stance=${c.stance} /> <${PartialDate} value=${c.statedOn} /> —${" "}
               <a href=${href(`/claim/${c.key}`)}>${c.summary}</a></p>
