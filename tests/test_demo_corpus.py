@@ -161,6 +161,11 @@ POSITION = """query($a: String!, $t: String!, $d: Date, $k: DateTime) {
         ("north-korea", "north-korean-troops-for-russia", "2025-04-28", "SUPPORTS"),
         ("ukraine", "kursk-recaptured", "2025-04-28", "OPPOSES"),
         ("harald-neuber", "negotiated-settlement", "2025-12-31", None),  # a news lead is not the author's claim
+        # the independent review's coverage (CURATION.md, "The independent review")
+        ("paris-declaration-ministers", "negotiated-settlement", "2025-02-12", "CONDITIONAL"),  # "nur ein gerechter …"
+        ("sergey-lavrov", "peace-deal-close", "2025-04-24", "NEUTRAL"),  # ready, but points need fine-tuning
+        ("united-kingdom", "western-troops-in-ukraine", "2025-11-30", "SUPPORTS"),  # units chosen, per Bloomberg
+        ("russia", "security-guarantees", "2025-12-29", "OPPOSES"),  # no Article-5-type guarantees
     ],
 )
 def test_chosen_positions(gql: GraphQLClient, actor: str, topic: str, as_of: str, stance: str | None) -> None:
@@ -241,3 +246,35 @@ def test_the_corpus_ships_inside_the_wheel(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"api/demo/corpus.yaml", "api/demo/corrections.yaml", "ledger/schema/import-v1.schema.json"} <= names
     assert len([n for n in names if n.startswith("api/demo/seeds/") and n.endswith(".txt")]) == 5
+
+
+REVIEWED = """query($k: ID!) {
+  claim(id: $k) { stance attribution conditions retracted statedOn { date approximate } links { relation } }
+}"""
+
+
+def test_the_independent_reviews_corrections(gql: GraphQLClient) -> None:
+    """The three definite errors the review found, and the supersedes link that hid Putin's condition."""
+    army = gql.data(REVIEWED, {"k": "zelensky-strong-army-guarantee-2025-09-04"})["claim"]
+    assert army["attribution"] == "INDIRECT_SPEECH"  # the Konjunktiv carries the stance, not the quoted X post
+    istanbul = gql.data(REVIEWED, {"k": "peskov-istanbul-guarantees-2025-09-05"})["claim"]
+    assert istanbul["attribution"] == "REPORTED"  # continues the relay of the RIA interview
+    assert "China" not in istanbul["conditions"]  # the guarantors were the outlet's background, not Peskov's words
+    stalling = gql.data(REVIEWED, {"k": "zelensky-accuses-moscow-of-stalling-2025-09"})["claim"]
+    assert stalling["statedOn"]["date"] == "2025-09-05"  # the latest day the text supports
+    moscow = {"a": "vladimir-putin", "t": "putin-zelensky-meeting"}
+    timeline = gql.data(TIMELINE, moscow)["timeline"]
+    assert [t["claim"]["key"] for t in timeline] == [
+        "putin-zelensky-may-come-to-moscow-2025-09-03",
+        "putin-meeting-in-moscow-2025-09-05-relinked",
+    ]
+    assert gql.data(REVIEWED, {"k": "putin-meeting-in-moscow-2025-09-05"})["claim"]["retracted"]
+    assert gql.data(REVIEWED, {"k": "putin-meeting-in-moscow-2025-09-05-relinked"})["claim"]["links"] == []
+    paris = gql.data(REVIEWED, {"k": "macron-26-countries-troops-2025-09-04"})["claim"]
+    assert paris["statedOn"] == {"date": "2025-09-04", "approximate": True}  # the day is from outside the text
+    before, after = (
+        gql.data(POSITION, {"a": "volodymyr-zelensky", "t": "russia-ready-to-end-war", "d": day})["position"]
+        for day in ("2025-09-04", "2025-09-05")
+    )
+    assert before["claim"]["key"] == "zelensky-distrusts-putin-2025-02-13"
+    assert after["claim"]["key"] == "zelensky-accuses-moscow-of-stalling-2025-09"
