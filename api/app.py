@@ -9,6 +9,7 @@ Routes
   /healthz   the process is up
   /readyz    the database answers and the read model is caught up (lag threshold)
   /static    GraphiQL's local assets
+  /, /assets the reader's web frontend (api/web), one URL per view
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
@@ -40,6 +41,7 @@ from api.schema import build_schema
 from api.settings import PROJECTOR_EMBEDDED, Settings
 from api.subscriptions import Broadcaster
 from api.view import LedgerGraphQL
+from api.web import routes as web_routes
 from api.witness import Witness, add_checkpoint_route
 from ledger.application import ClaimsLedger
 
@@ -117,7 +119,6 @@ def create_app(settings: Settings | None = None, *, read: ReadSide | None = None
     middleware.append(Middleware(BodyLimit, max_bytes=settings.max_body_bytes))
     return Starlette(
         routes=[
-            Route("/", lambda _: RedirectResponse("/graphql")),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/checkpoint", checkpoint_route),
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None, *, read: ReadSide | None = None
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
+            *web_routes(),
         ],
         middleware=middleware,
         lifespan=lifespan,

@@ -103,6 +103,9 @@ class Query:
     events: LedgerEventConnection = strawberry.field(
         resolver=audit.events, description="The raw ledger log in order, for auditors."
     )
+    event: LedgerEvent | None = strawberry.field(
+        resolver=audit.event, description="One event of the log by its id (log position); null beyond the log's end."
+    )
     ledger_digest: LedgerDigest = strawberry.field(
         resolver=audit.ledger_digest, description="The log's size and Merkle root hash (RFC 6962)."
     )

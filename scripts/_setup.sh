@@ -111,3 +111,11 @@ ensure_graphiql_assets() {
   ensure_node_deps
   python -m api.assets >/dev/null
 }
+
+# The browser tests drive Debian's Chromium through Playwright (no browser download).
+ensure_chromium() {
+  if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
+    return 0
+  fi
+  apt_install chromium || die "the browser tests need Chromium: install it (sudo apt-get install chromium)"
+}

@@ -58,6 +58,24 @@ async def events(info: Info, after: str | None = None, first: int | None = None)
     )
 
 
+async def event(info: Info, id: strawberry.ID) -> LedgerEvent | None:
+    try:
+        position = int(str(id))
+    except ValueError:
+        raise bad_input("id", "is an event's log position, e.g. 42") from None
+    if position < 1:
+        raise bad_input("id", "log positions start at 1")
+    ledger = info.context.ledger
+
+    def read() -> LedgerEvent | None:
+        if position > ledger.ledger_recorder.tree_head().size:
+            return None
+        logged = ledger.ledger_recorder.read_log(position - 1, 1)
+        return decode(ledger, logged[0]) if logged and logged[0].position == position else None
+
+    return await blocking(read)
+
+
 async def ledger_digest(info: Info) -> LedgerDigest:
     head = await blocking(info.context.ledger.ledger_recorder.tree_head)
     return LedgerDigest(tree_size=head.size, root_hash=head.root.hex())

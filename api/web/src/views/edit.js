@@ -1,0 +1,198 @@
+// Editing with an API key (kept for this browser session only): sources, claims, corrections.
+import { useState } from "preact/hooks";
+import { html, href, navigate, STANCES, GENRES, today } from "../ui.js";
+import { gql, apiKey, setApiKey, GraphQLErrors } from "../client.js";
+
+const ATTRIBUTIONS = ["DIRECT_QUOTE", "INDIRECT_SPEECH", "REPORTED", "EDITORIAL"];
+
+/** The server's errors by form field (first segment of extensions.field), plus those for no field. */
+function describe(error) {
+  const fields = {};
+  const general = [];
+  if (error instanceof GraphQLErrors) {
+    for (const e of error.errors) {
+      const field = e.extensions && e.extensions.field;
+      if (field) fields[String(field).split(/[.[]/)[0]] = e.message;
+      else general.push(e.message);
+    }
+  } else {
+    general.push(error.message);
+  }
+  return { fields, general, code: error instanceof GraphQLErrors ? error.code() : null, errors: error.errors || [] };
+}
+
+let fieldCount = 0;
+
+function Field({ name, label, errors, children }) {
+  const message = errors && errors.fields[name];
+  const [uid] = useState(() => ++fieldCount); // several forms on one page: ids stay unique
+  const id = `error-${uid}`;
+  return html`<div class=${message ? "field invalid" : "field"}>
+    <label for=${`field-${uid}`}>${label}</label>
+    ${children({ id: `field-${uid}`, name, "aria-invalid": message ? "true" : "false", "aria-describedby": message ? id : undefined })}
+    ${message ? html`<p class="field-error" id=${id} role="alert">${message}</p>` : ""}
+  </div>`;
+}
+
+function General({ errors }) {
+  if (!errors || !errors.general.length) return null;
+  return html`<div class="error" role="alert">${errors.general.map((m) => html`<p>${m}</p>`)}</div>`;
+}
+
+export function EditView() {
+  const [key, setKey] = useState(apiKey());
+  const [saved, setSaved] = useState(Boolean(apiKey()));
+  return html`<section aria-labelledby="edit-title">
+    <h1 id="edit-title">Editing</h1>
+    <form class="apikey" onSubmit=${(e) => { e.preventDefault(); setApiKey(key.trim()); setSaved(Boolean(key.trim())); }}>
+      <label for="api-key">API key (editor role; kept in this tab only, until you close it)</label>
+      <input id="api-key" name="apiKey" type="password" autocomplete="off" value=${key} onInput=${(e) => setKey(e.target.value)} />
+      <button type="submit">Use this key</button>
+      <button type="button" onClick=${() => { setApiKey(""); setKey(""); setSaved(false); }}>Forget the key</button>
+      <p role="status">${saved ? "A key is set for this session: claim and source pages offer editing." : "No key set: the pages are read-only."}</p>
+    </form>
+    ${saved ? html`<${RegisterSourceForm} />` : ""}
+    <p class="note">To record a claim, open a <a href=${href("/search")}>source</a> and select its passage. To correct or
+      retract a claim, open the claim.</p>
+  </section>`;
+}
+
+function RegisterSourceForm() {
+  const [form, setForm] = useState({ key: "", title: "", publisher: "", url: "", published: today(), language: "de", genre: "NEWS", text: "" });
+  const [errors, setErrors] = useState(null);
+  const set = (name) => (e) => setForm({ ...form, [name]: e.target.value });
+  const submit = async (e) => {
+    e.preventDefault();
+    setErrors(null);
+    const input = { key: form.key, title: form.title, text: form.text, published: { date: form.published },
+      language: form.language, genre: form.genre, publisher: form.publisher || null, url: form.url || null };
+    try {
+      const data = await gql(`mutation ($input: RegisterSourceInput!) { registerSource(input: $input) { sourceId source { key } } }`, { input });
+      navigate(href(`/source/${data.registerSource.source ? data.registerSource.source.key : data.registerSource.sourceId}`));
+    } catch (error) {
+      setErrors(describe(error));
+    }
+  };
+  const input = (name, label, type = "text") => html`<${Field} name=${name} label=${label} errors=${errors}>${(p) =>
+    html`<input ...${p} type=${type} value=${form[name]} onInput=${set(name)} />`}<//>`;
+  return html`<form class="editor" onSubmit=${submit} aria-labelledby="register-title" novalidate>
+    <h2 id="register-title">Register a source</h2>
+    ${input("key", "Key (lower-case slug)")} ${input("title", "Title")} ${input("publisher", "Publisher")}
+    ${input("url", "Address (URL)")} ${input("published", "Published (2025-02-13, 2025-02 or 2025)")} ${input("language", "Language (ISO 639-1)")}
+    <${Field} name="genre" label="Genre" errors=${errors}>${(p) => html`<select ...${p} value=${form.genre} onChange=${set("genre")}>
+      ${Object.entries(GENRES).map(([g, label]) => html`<option value=${g}>${label}</option>`)}</select>`}<//>
+    <${Field} name="text" label="Full text (pasted exactly)" errors=${errors}>${(p) =>
+      html`<textarea ...${p} rows="10" value=${form.text} onInput=${set("text")}></textarea>`}<//>
+    <${General} errors=${errors} />
+    <button type="submit">Register the source</button>
+  </form>`;
+}
+
+export function RecordClaimForm({ source, passage, actors, topics, onDone }) {
+  const [form, setForm] = useState({ key: "", actor: "", topic: "", stance: "SUPPORTS", summary: "", stated: source.published.date,
+    attribution: "DIRECT_QUOTE", conditions: "" });
+  const [errors, setErrors] = useState(null);
+  const [done, setDone] = useState(null);
+  const set = (name) => (e) => setForm({ ...form, [name]: e.target.value });
+  const submit = async (e) => {
+    e.preventDefault();
+    setErrors(null);
+    const input = { key: form.key, actor: form.actor, topic: form.topic, stance: form.stance, summary: form.summary,
+      stated: { date: form.stated }, source: source.key, passage: { start: passage.start, end: passage.end, exact: passage.exact },
+      attribution: form.attribution, conditions: form.conditions || null };
+    try {
+      const data = await gql(`mutation ($input: RecordClaimInput!) { recordClaim(input: $input) { created claimId claim { key } } }`, { input });
+      setDone(data.recordClaim.claim ? data.recordClaim.claim.key : data.recordClaim.claimId);
+      onDone && onDone();
+    } catch (error) {
+      setErrors(describe(error));
+    }
+  };
+  if (done) return html`<p role="status" data-testid="recorded">Recorded: <a href=${href(`/claim/${done}`)}>${done}</a>.</p>`;
+  const choose = (name, label, options) => html`<${Field} name=${name} label=${label} errors=${errors}>${(p) =>
+    html`<select ...${p} value=${form[name]} onChange=${set(name)}>${options.map(([v, l]) => html`<option value=${v}>${l}</option>`)}</select>`}<//>`;
+  const text = (name, label) => html`<${Field} name=${name} label=${label} errors=${errors}>${(p) =>
+    html`<input ...${p} type="text" value=${form[name]} onInput=${set(name)} />`}<//>`;
+  return html`<form class="editor" onSubmit=${submit} aria-label="Record a claim" novalidate>
+    ${text("key", "Claim key (lower-case slug)")}
+    ${choose("actor", "Actor", [["", "choose an actor"], ...actors.map((a) => [a.key, a.name])])}
+    ${choose("topic", "Topic", [["", "choose a topic"], ...topics.map((t) => [t.key, t.title])])}
+    ${choose("stance", "Stance", Object.entries(STANCES).map(([s, d]) => [s, `${d.symbol} ${d.label}`]))}
+    ${text("summary", "Summary (English)")}
+    ${text("stated", "Stated on (2025-02-12, 2025-02 or 2025)")}
+    ${choose("attribution", "Attribution", ATTRIBUTIONS.map((a) => [a, a.replace("_", " ").toLowerCase()]))}
+    ${text("conditions", "Conditions (for a conditional stance)")}
+    <${General} errors=${errors} />
+    <button type="submit">Record the claim</button>
+  </form>`;
+}
+
+function Conflict({ errors, onReload }) {
+  if (!errors || errors.code !== "CONFLICT") return null;
+  const current = errors.errors[0].extensions.currentVersion;
+  return html`<div class="error" role="alert" data-testid="conflict">
+    <p>Someone else changed this claim: the current version is ${current}. Nothing was written. The page now shows
+      the current version; check it before you correct it again.</p>
+    <button type="button" onClick=${onReload}>Show the current version</button>
+  </div>`;
+}
+
+export function ReviseForm({ claim, onDone }) {
+  // The version the editor started from: a live update underneath must not silently become the base.
+  const [base, setBase] = useState(claim.version);
+  const [form, setForm] = useState({ stance: claim.stance, summary: claim.summary, stated: claim.statedOn.date, conditions: claim.conditions || "", reason: "" });
+  const [errors, setErrors] = useState(null);
+  const set = (name) => (e) => setForm({ ...form, [name]: e.target.value });
+  const submit = async (e) => {
+    e.preventDefault();
+    setErrors(null);
+    const changes = {};
+    if (form.stance !== claim.stance) changes.stance = form.stance;
+    if (form.summary !== claim.summary) changes.summary = form.summary;
+    if (form.stated !== claim.statedOn.date) changes.stated = { date: form.stated };
+    if (form.conditions !== (claim.conditions || "")) changes.conditions = form.conditions || null;
+    try {
+      await gql(
+        `mutation ($id: ID!, $v: Int!, $changes: ClaimChangesInput!, $reason: String!) {
+          reviseClaim(id: $id, expectedVersion: $v, changes: $changes, reason: $reason) { version } }`,
+        { id: claim.id, v: base, changes, reason: form.reason },
+      );
+      onDone && onDone();
+    } catch (error) {
+      setErrors(describe(error));
+    }
+  };
+  const text = (name, label) => html`<${Field} name=${name} label=${label} errors=${errors}>${(p) =>
+    html`<input ...${p} type="text" value=${form[name]} onInput=${set(name)} />`}<//>`;
+  return html`<form class="editor" onSubmit=${submit} aria-label="Correct this claim" novalidate>
+    <${Field} name="stance" label="Stance" errors=${errors}>${(p) => html`<select ...${p} value=${form.stance} onChange=${set("stance")}>
+      ${Object.entries(STANCES).map(([s, d]) => html`<option value=${s}>${d.symbol} ${d.label}</option>`)}</select>`}<//>
+    ${text("summary", "Summary")} ${text("stated", "Stated on")} ${text("conditions", "Conditions")} ${text("reason", "Reason for the correction (required)")}
+    <${General} errors=${errors && errors.code !== "CONFLICT" ? errors : null} />
+    <${Conflict} errors=${errors} onReload=${() => { setBase(errors.errors[0].extensions.currentVersion); setErrors(null); onDone(); }} />
+    <button type="submit">Save the correction (from version ${base})</button>
+  </form>`;
+}
+
+export function RetractForm({ claim, onDone }) {
+  const [reason, setReason] = useState("");
+  const [errors, setErrors] = useState(null);
+  const submit = async (e) => {
+    e.preventDefault();
+    setErrors(null);
+    try {
+      await gql(`mutation ($id: ID!, $v: Int!, $reason: String!) { retractClaim(id: $id, expectedVersion: $v, reason: $reason) { version } }`,
+        { id: claim.id, v: claim.version, reason });
+      onDone && onDone();
+    } catch (error) {
+      setErrors(describe(error));
+    }
+  };
+  return html`<form class="editor" onSubmit=${submit} aria-label="Retract this claim" novalidate>
+    <${Field} name="reason" label="Reason for retracting this record (required)" errors=${errors}>${(p) =>
+      html`<input ...${p} type="text" value=${reason} onInput=${(e) => setReason(e.target.value)} />`}<//>
+    <${General} errors=${errors && errors.code !== "CONFLICT" ? errors : null} />
+    <${Conflict} errors=${errors} onReload=${onDone} />
+    <button type="submit">Retract the record</button>
+  </form>`;
+}
