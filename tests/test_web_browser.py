@@ -459,13 +459,13 @@ def site_write(site: Site, topic: str) -> None:
 # ------------------------------------------------------------------ editing and live updates
 
 
-def select_text(page: Page, exact: str) -> None:
+def select_text(page: Page, exact: str, container: str = "source-text") -> None:
     """Select `exact` in the source text as a reader's drag would, across highlighted passages."""
     found = page.evaluate(
-        """(exact) => {
+        """([exact, container]) => {
           const nodes = [];
           let text = '';
-          const walker = document.createTreeWalker(document.getElementById('source-text'), NodeFilter.SHOW_TEXT);
+          const walker = document.createTreeWalker(document.getElementById(container), NodeFilter.SHOW_TEXT);
           for (let node = walker.nextNode(); node; node = walker.nextNode()) {
             if (node.parentElement.closest('.marker')) continue;
             nodes.push([node, text.length]);
@@ -484,7 +484,7 @@ def select_text(page: Page, exact: str) -> None:
           getSelection().addRange(range);
           return true;
         }""",
-        exact,
+        [exact, container],
     )
     assert found, f"{exact!r} is not in the source view's text"
 
@@ -632,6 +632,111 @@ def test_a_stale_correction_shows_the_conflict_and_the_current_version(site: Sit
     expect(page.locator("dl.facts")).to_contain_text("TV interview")
     expect(page.get_by_test_id("claim").locator("h1")).not_to_contain_text("within reach")
     expect(form.get_by_role("button", name=re.compile("Save the correction"))).to_contain_text("from version 2")
+
+
+# ------------------------------------------------------------------ reviewing the extraction assistant's candidates
+
+# A short article written for this test: a quotation, a Konjunktiv clause, a "laut" attribution.
+REVIEW_TEXT = (
+    "Neuer Streit über Friedenstruppen\n\n"
+    "Kremlsprecher Dmitri Peskow sagte am Dienstag: „Ausländische Soldaten in der Ukraine sind für uns inakzeptabel.“ "
+    "Der französische Präsident Emmanuel Macron erklärte gestern, Europa werde die Ukraine weiter mit Waffen "
+    "unterstützen. Laut Selenskyj braucht das Land vor allem Sicherheitsgarantien."
+)
+QUOTE = "Ausländische Soldaten in der Ukraine sind für uns inakzeptabel."
+ORIGIN_QUERY = """query($k: ID!) { claim(id: $k) { key stance topic { key } actor { key } passage { exact }
+  history { recordedBy } } ledgerDigest { treeSize } }"""
+
+
+def register_review_source(site: Site, key: str) -> None:
+    source = {"key": key, "title": "Neuer Streit über Friedenstruppen", "text": REVIEW_TEXT,
+              "published": {"date": "2025-09-10"}, "language": "de", "genre": "NEWS"}  # fmt: skip
+    response = httpx.post(
+        f"{site.base}/graphql",
+        json={"query": "mutation($s: RegisterSourceInput!) { registerSource(input: $s) { sourceId } }",
+              "variables": {"s": source}},
+        headers={"Authorization": f"Bearer {site.editor_key}"}, timeout=30,
+    )  # fmt: skip
+    assert not response.json().get("errors"), response.text
+
+
+def test_a_curator_reviews_candidates_accepts_one_edited_and_dismisses_another(
+    site: Site, browser: Browser, watch: Watch
+) -> None:
+    source = f"review-{site.backend}"
+    register_review_source(site, source)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = watch.attach(context.new_page())
+    page.add_init_script(f"sessionStorage.setItem('claims-ledger.apiKey', {json.dumps(site.editor_key)})")
+    page.goto(f"{site.base}/edit")
+    opener = page.get_by_label("Source (key or id)")
+    opener.fill(source)
+    opener.press("Enter")
+    expect(page).to_have_url(re.compile(f"/review/{source}$"))
+    expect(page.get_by_test_id("candidate")).to_have_count(3)
+    expect(page.get_by_test_id("review-text").locator("mark.candidate")).to_have_count(3)
+
+    first = page.get_by_role("form", name="Candidate 1")
+    expect(first.get_by_label("Speaker")).to_have_value("dmitry-peskov")
+    expect(first.get_by_label("Stance")).to_have_value("")  # the curator's judgment: never pre-filled
+    first.get_by_role("button", name="Accept candidate 1").click()
+    expect(first.locator(".field.invalid", has=page.get_by_label("Stance")).locator(".field-error")).to_be_visible()
+    # The passage without its quotation marks, by selecting it in the text.
+    select_text(page, QUOTE, "review-text")
+    first.get_by_role("button", name="Use the selected text as the passage").click()
+    expect(first.get_by_label("Passage")).to_have_value(QUOTE)
+    first.get_by_label("Topic").select_option("western-troops-in-ukraine")
+    first.get_by_label("Stance").select_option("OPPOSES")
+    first.get_by_label("Summary").fill("Peskov calls foreign soldiers in Ukraine unacceptable.")
+    first.get_by_label("Claim key").fill("Not A Slug")
+    first.get_by_role("button", name="Accept candidate 1").click()
+    # The server's field error next to its field; nothing written.
+    expect(first.locator(".field.invalid", has=page.get_by_label("Claim key")).locator(".field-error")).to_be_visible()
+    claim = f"peskov-soldiers-{site.backend}"
+    first.get_by_label("Claim key").fill(claim)
+    first.get_by_role("button", name="Accept candidate 1").click()
+    expect(page.get_by_test_id("accepted")).to_contain_text(claim)
+    expect(page.get_by_test_id("review-text").get_by_role("link", name="candidate 1 (accepted)")).to_be_visible()
+    page.evaluate("window.scrollTo(0, 0)")
+    shot(site, page, "review")
+
+    # Recorded as the curator chose, with the assistant's origin and who accepted it.
+    answer = site.gql(ORIGIN_QUERY, {"k": claim})
+    assert answer["claim"]["stance"] == "OPPOSES" and answer["claim"]["topic"]["key"] == "western-troops-in-ukraine"
+    assert answer["claim"]["actor"]["key"] == "dmitry-peskov" and answer["claim"]["passage"]["exact"] == QUOTE
+    # Nothing else writes meanwhile: the latest event is the claim's.
+    last = {"id": str(answer["ledgerDigest"]["treeSize"])}
+    event = site.gql("query($id: ID!) { event(id: $id) { type payload } }", last)["event"]
+    assert event["type"] == "Claim.Recorded" and event["payload"]["key"] == claim
+    origin = event["payload"]["content"]["origin"]
+    assert origin["assistant"] == "extractionCandidates" and origin["review"] == "accepted after edits"
+    assert origin["accepted_by"] == answer["claim"]["history"][0]["recordedBy"] == "apikey:web-editor"
+
+    # Dismissing writes nothing and lasts for the session (a reload keeps it).
+    size = site.gql("{ ledgerDigest { treeSize } }")["ledgerDigest"]["treeSize"]
+    page.get_by_role("form", name="Candidate 2").get_by_role("button", name="Dismiss candidate 2").click()
+    expect(page.get_by_role("form", name="Candidate 2")).to_have_count(0)
+    expect(page.get_by_role("button", name="Show dismissed candidates (1)")).to_be_visible()
+    page.reload()
+    expect(page.get_by_role("form", name="Candidate 3")).to_be_visible()
+    expect(page.get_by_role("form", name="Candidate 2")).to_have_count(0)
+    # The accepted candidate is known as recorded from the ledger itself, not from the page's memory.
+    expect(page.get_by_role("form", name="Candidate 1")).to_have_count(0)
+    expect(page.get_by_test_id("covered")).to_contain_text(claim)
+    assert site.gql("{ ledgerDigest { treeSize } }")["ledgerDigest"]["treeSize"] == size
+    expect(page.get_by_test_id("review-text")).to_contain_text(REVIEW_TEXT.split("\n")[0])
+    assert serious_violations(page) == []
+    page.set_viewport_size({"width": 390, "height": 844})
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 1, f"the review screen scrolls sideways on a phone by {overflow}px"
+    assert serious_violations(page) == []
+
+    # The source view shows the accepted claim's passage, and links to the review screen.
+    page.goto(f"{site.base}/source/{source}")
+    expect(page.locator(f'#source-text a[data-claim="{claim}"]').first).to_have_text(QUOTE)
+    page.get_by_role("link", name=re.compile("Review the extraction assistant")).click()
+    expect(page).to_have_url(re.compile(f"/review/{source}$"))
+    context.close()
 
 
 # ------------------------------------------------------------------ accessibility and small screens

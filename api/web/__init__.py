@@ -25,7 +25,7 @@ ASSET_PREFIX = "/assets"
 
 # The views' URL paths (the page routes them in the browser; the server only serves the shell).
 VIEW_PATHS = ("/", "/topic/{rest:path}", "/actor/{rest:path}", "/claim/{rest:path}", "/source/{rest:path}",
-              "/audit", "/search", "/edit")  # fmt: skip
+              "/audit", "/search", "/edit", "/review/{rest:path}")  # fmt: skip
 
 # Nothing from another origin: scripts, styles, connections (also the WebSocket) are same-origin only.
 CSP = (

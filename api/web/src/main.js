@@ -11,6 +11,7 @@ import { ActorView } from "./views/actor.js";
 import { AuditView } from "./views/audit.js";
 import { SearchView } from "./views/search.js";
 import { EditView } from "./views/edit.js";
+import { ReviewView } from "./views/review.js";
 
 // The server serves the page shell at the same paths (api/web VIEW_PATHS).
 const ROUTES = [
@@ -23,6 +24,7 @@ const ROUTES = [
   [/^\/audit$/, AuditView, "Audit"],
   [/^\/search$/, SearchView, "Search"],
   [/^\/edit$/, EditView, "Editing"],
+  [/^\/review\/([^/]+)$/, ReviewView, "Review candidates"],
 ];
 
 function match(path) {

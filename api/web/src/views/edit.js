@@ -3,10 +3,10 @@ import { useState } from "preact/hooks";
 import { html, href, navigate, STANCES, GENRES, today } from "../ui.js";
 import { gql, apiKey, setApiKey, GraphQLErrors } from "../client.js";
 
-const ATTRIBUTIONS = ["DIRECT_QUOTE", "INDIRECT_SPEECH", "REPORTED", "EDITORIAL"];
+export const ATTRIBUTIONS = ["DIRECT_QUOTE", "INDIRECT_SPEECH", "REPORTED", "EDITORIAL"];
 
 /** The server's errors by form field (first segment of extensions.field), plus those for no field. */
-function describe(error) {
+export function describe(error) {
   const fields = {};
   const general = [];
   if (error instanceof GraphQLErrors) {
@@ -23,7 +23,7 @@ function describe(error) {
 
 let fieldCount = 0;
 
-function Field({ name, label, errors, children }) {
+export function Field({ name, label, errors, children }) {
   const message = errors && errors.fields[name];
   const [uid] = useState(() => ++fieldCount); // several forms on one page: ids stay unique
   const id = `error-${uid}`;
@@ -34,7 +34,7 @@ function Field({ name, label, errors, children }) {
   </div>`;
 }
 
-function General({ errors }) {
+export function General({ errors }) {
   if (!errors || !errors.general.length) return null;
   return html`<div class="error" role="alert">${errors.general.map((m) => html`<p>${m}</p>`)}</div>`;
 }
@@ -51,10 +51,26 @@ export function EditView() {
       <button type="button" onClick=${() => { setApiKey(""); setKey(""); setSaved(false); }}>Forget the key</button>
       <p role="status">${saved ? "A key is set for this session: claim and source pages offer editing." : "No key set: the pages are read-only."}</p>
     </form>
-    ${saved ? html`<${RegisterSourceForm} />` : ""}
+    ${saved ? html`<${ReviewSourceForm} /><${RegisterSourceForm} />` : ""}
     <p class="note">To record a claim, open a <a href=${href("/search")}>source</a> and select its passage. To correct or
       retract a claim, open the claim.</p>
   </section>`;
+}
+
+/** Opens the review screen of the extraction assistant's candidates for a source. */
+function ReviewSourceForm() {
+  const [source, setSource] = useState("");
+  const open = (e) => {
+    e.preventDefault();
+    if (source.trim()) navigate(href(`/review/${encodeURIComponent(source.trim())}`));
+  };
+  return html`<form class="editor" onSubmit=${open} aria-labelledby="review-open-title">
+    <h2 id="review-open-title">Review candidate claims</h2>
+    <p class="note">The extraction assistant proposes claims from a registered source; you check and accept or dismiss each.</p>
+    <label for="review-source">Source (key or id)</label>
+    <input id="review-source" name="source" type="text" value=${source} onInput=${(e) => setSource(e.target.value)} />
+    <button type="submit">Review its candidates</button>
+  </form>`;
 }
 
 function RegisterSourceForm() {

@@ -77,6 +77,7 @@ export function SourceView({ args, live }) {
       <ol class="source-claims">
         ${claims.map((c) => html`<li id=${`claim-${c.key}`}><${Stance} stance=${c.stance} /> ${c.actor.name}: <a href=${href(`/claim/${c.key}`)}>${c.summary}</a></li>`)}
       </ol>
+      ${editing ? html`<p><a href=${href(`/review/${source.key || source.id}`)}>Review the extraction assistant's candidate claims from this source</a></p>` : ""}
       <h2>Full text</h2>
       <p class="note">Every recorded passage is highlighted and links to its claim.${editing ? " Select text to record a claim from it." : ""}</p>
       <div class="source-text" id="source-text" lang=${source.language} data-testid="source-text">
@@ -116,9 +117,9 @@ export function SourceView({ args, live }) {
   }}<//>`;
 }
 
-/** The selection inside the source text as code-point offsets (the API's unit), or null. */
-function selectedPassage(points) {
-  const container = document.getElementById("source-text");
+/** The selection inside a source text (element `containerId`) as code-point offsets (the API's unit), or null. */
+export function selectedPassage(points, containerId = "source-text") {
+  const container = document.getElementById(containerId);
   const selection = getSelection();
   if (!container || !selection || selection.rangeCount === 0 || selection.isCollapsed) return null;
   const range = selection.getRangeAt(0);
