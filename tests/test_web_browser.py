@@ -636,12 +636,14 @@ def test_a_stale_correction_shows_the_conflict_and_the_current_version(site: Sit
 
 # ------------------------------------------------------------------ reviewing the extraction assistant's candidates
 
-# A short article written for this test: a quotation, a Konjunktiv clause, a "laut" attribution.
+# A short article written for this test: a quotation, a Konjunktiv clause, a "laut" attribution, and a
+# speaker who is no known actor.
 REVIEW_TEXT = (
     "Neuer Streit über Friedenstruppen\n\n"
     "Kremlsprecher Dmitri Peskow sagte am Dienstag: „Ausländische Soldaten in der Ukraine sind für uns inakzeptabel.“ "
     "Der französische Präsident Emmanuel Macron erklärte gestern, Europa werde die Ukraine weiter mit Waffen "
-    "unterstützen. Laut Selenskyj braucht das Land vor allem Sicherheitsgarantien."
+    "unterstützen. Laut Selenskyj braucht das Land vor allem Sicherheitsgarantien. Die Verteidigungsexpertin "
+    "Marta Kowalczyk sagte, ohne amerikanische Luftabwehr sei jede europäische Truppe verwundbar."
 )
 QUOTE = "Ausländische Soldaten in der Ukraine sind für uns inakzeptabel."
 ORIGIN_QUERY = """query($k: ID!) { claim(id: $k) { key stance topic { key } actor { key } passage { exact }
@@ -673,8 +675,8 @@ def test_a_curator_reviews_candidates_accepts_one_edited_and_dismisses_another(
     opener.fill(source)
     opener.press("Enter")
     expect(page).to_have_url(re.compile(f"/review/{source}$"))
-    expect(page.get_by_test_id("candidate")).to_have_count(3)
-    expect(page.get_by_test_id("review-text").locator("mark.candidate")).to_have_count(3)
+    expect(page.get_by_test_id("candidate")).to_have_count(4)
+    expect(page.get_by_test_id("review-text").locator("mark.candidate")).to_have_count(4)
 
     first = page.get_by_role("form", name="Candidate 1")
     expect(first.get_by_label("Speaker")).to_have_value("dmitry-peskov")
@@ -690,7 +692,7 @@ def test_a_curator_reviews_candidates_accepts_one_edited_and_dismisses_another(
     first.get_by_label("Summary").fill("Peskov calls foreign soldiers in Ukraine unacceptable.")
     first.get_by_label("Claim key").fill("Not A Slug")
     first.get_by_role("button", name="Accept candidate 1").click()
-    # The server's field error next to its field; nothing written.
+    # The server's field error appears next to its field.
     expect(first.locator(".field.invalid", has=page.get_by_label("Claim key")).locator(".field-error")).to_be_visible()
     claim = f"peskov-soldiers-{site.backend}"
     first.get_by_label("Claim key").fill(claim)
@@ -724,6 +726,30 @@ def test_a_curator_reviews_candidates_accepts_one_edited_and_dismisses_another(
     expect(page.get_by_role("form", name="Candidate 1")).to_have_count(0)
     expect(page.get_by_test_id("covered")).to_contain_text(claim)
     assert site.gql("{ ledgerDigest { treeSize } }")["ledgerDigest"]["treeSize"] == size
+
+    # A speaker no actor matches is proposed as a new actor, registered as the curator names it on accepting.
+    # The marker in the text leads to the candidate's card by keyboard.
+    page.get_by_test_id("review-text").get_by_role("link", name="candidate 4 (open)").press("Enter")
+    expect(page.locator("#candidate-4")).to_be_focused()
+    fourth = page.get_by_role("form", name="Candidate 4")
+    expect(fourth.get_by_label("Speaker")).to_have_value("__new__")
+    actor = f"marta-kowalczyk-{site.backend}"
+    fourth.get_by_label("Actor key").fill(actor)
+    fourth.get_by_label("Name", exact=True).fill("Marta Kowalczyk")
+    fourth.get_by_label("Topic").select_option("western-troops-in-ukraine")
+    fourth.get_by_label("Stance").select_option("CONDITIONAL")
+    fourth.get_by_label("Conditions").fill("without American air defence")
+    fourth.get_by_label("Claim key").fill(f"kowalczyk-air-defence-{site.backend}")
+    fourth.get_by_role("button", name="Accept candidate 4").click()
+    expect(page.get_by_test_id("accepted")).to_contain_text(f"kowalczyk-air-defence-{site.backend}")
+    recorded = site.gql(
+        "query($k: ID!) { claim(id: $k) { stance conditions actor { key name } } }",
+        {"k": f"kowalczyk-air-defence-{site.backend}"},
+    )["claim"]
+    assert recorded == {
+        "stance": "CONDITIONAL", "conditions": "without American air defence",
+        "actor": {"key": actor, "name": "Marta Kowalczyk"},
+    }  # fmt: skip
     expect(page.get_by_test_id("review-text")).to_contain_text(REVIEW_TEXT.split("\n")[0])
     assert serious_violations(page) == []
     page.set_viewport_size({"width": 390, "height": 844})

@@ -69,7 +69,9 @@ export function ReviewView({ args, live }) {
   const [accepted, setAccepted] = useState({}); // signature -> claim key
   const [passages, setPassages] = useState({}); // signature -> the curator's passage
   const [selection, setSelection] = useState(null);
-  useEffect(() => sourceId && setDismissed(loadDismissed(sourceId)), [sourceId]);
+  useEffect(() => {
+    if (sourceId) setDismissed(loadDismissed(sourceId));
+  }, [sourceId]);
   const text = result ? result.source.text : null;
   useEffect(() => {
     // The last selection inside the text (mouse, touch or keyboard) is what "use the selection" takes.
@@ -162,6 +164,7 @@ function CandidateCard({ candidate: c, source, actors, topics, editing, status, 
     stated: c.stated.date,
     attribution: c.attribution,
     channel: c.channel || "",
+    conditions: "",
   };
   const [form, setForm] = useState(initial);
   const proposed = c.proposedActor || { key: "", name: c.speaker || "", kind: "PERSON", aliases: [] };
@@ -203,7 +206,7 @@ function CandidateCard({ candidate: c, source, actors, topics, editing, status, 
         stated: sameDate ? { date: form.stated, approximate: c.stated.approximate, note: c.stated.note } : { date: form.stated },
         source: source.key || source.id,
         passage: passage.start === undefined ? { exact: passage.exact } : { start: passage.start, end: passage.end, exact: passage.exact },
-        attribution: form.attribution, channel: form.channel || null,
+        attribution: form.attribution, channel: form.channel || null, conditions: form.conditions || null,
       };
       const edited = Object.keys(initial).some((k) => k !== "stance" && form[k] !== initial[k])
         || passage.exact !== c.passage.exact || form.actor === NEW_ACTOR;
@@ -276,6 +279,7 @@ function CandidateCard({ candidate: c, source, actors, topics, editing, status, 
           <option value="">choose a stance</option>
           ${Object.entries(STANCES).map(([s, d]) => html`<option value=${s}>${d.symbol} ${d.label}</option>`)}
         </select>`}<//>
+      ${text("conditions", "Conditions (what a conditional position depends on)")}
       ${text("summary", "Summary (English)")}
       ${text("stated", `Stated on (suggested: ${c.stated.date}, ${c.stated.note})`)}
       <${Field} name="attribution" label="Attribution" errors=${errors}>${(p) => html`<select ...${p} value=${form.attribution} onChange=${set("attribution")}>
