@@ -23,7 +23,7 @@ from ledger.application import ClaimsLedger
 from ledger.persistence import LoggedEvent
 from projections import schema
 from projections.db import READ_MODEL_CHANNEL, connect, resolve_url
-from projections.handlers import VERSION_COLUMNS, Changes, Event
+from projections.handlers import DETAILS_TOPICS, VERSION_COLUMNS, Changes, Event
 from projections.signals import LedgerWakeup, hub
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,7 @@ class Projector:
             if not logged:
                 return 0
             count, last = len(logged), logged[-1].position
+            details = max((e.position for e in logged if e.topic in DETAILS_TOPICS), default=None)
             clock("read")
             with _gc_paused():
                 new_pairs = self._apply(logged, clock)
@@ -84,6 +85,12 @@ class Projector:
                 "UPDATE rm_tracking SET position = ?, updated_us = ? WHERE name = ?",
                 (last, time.time_ns() // 1000, schema.TRACKING_NAME),
             )
+            if details is not None:
+                self.conn.execute(
+                    "INSERT INTO rm_tracking (name, position, updated_us) VALUES (?, ?, ?) ON CONFLICT (name) "
+                    "DO UPDATE SET position = excluded.position, updated_us = excluded.updated_us",
+                    (schema.DETAILS_NAME, details, time.time_ns() // 1000),
+                )
             if last < self._analyzed_at:  # rebuilt meanwhile
                 self._analyzed_at = 0
             if last >= max(ANALYZE_FIRST, ANALYZE_GROWTH * self._analyzed_at):
