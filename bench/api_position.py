@@ -316,7 +316,7 @@ def bench_ours(
     db_url: str, duration: float, connections: int, workers: int, pool: int = 0, cache: bool = True
 ) -> tuple[Load, float]:
     port = free_port()
-    env = {**os.environ, "CLAIMS_DATABASE_URL": db_url, "CLAIMS_PROJECTOR": "external"}
+    env = {**os.environ, "CLAIMS_DATABASE_URL": db_url, "CLAIMS_PROJECTOR": "external", "CLAIMS_RATE_LIMIT_READS": "0"}
     if not cache:
         env["CLAIMS_RESPONSE_CACHE_BYTES"] = "0"
     argv = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
@@ -507,7 +507,7 @@ def render(rows: list[dict[str, Any]], args: argparse.Namespace, machine_line: s
         f"{args.duration:g} s per measured run after a 5 s warm-up, POST with random (actor, topic, asOf) over "
         "50 x 20 pairs, loopback only. Query: `position(actor, topic, asOf) { stance since { date precision } "
         "claim { key summary quote statedOn { date precision } passage { exact } source { title publisher } } }`. "
-        "Ours: `uvicorn api.app:create_app` (no access log), projector external. PostGraphile 4.14: "
+        "Ours: `uvicorn api.app:create_app` (no access log, rate limits off), projector external. PostGraphile 4.14: "
         "one Node process (its default), the same question as SQL function `bench_api.position` "
         "over the same rm_ tables; answers compared on 200 random questions.",
         "",
