@@ -204,6 +204,8 @@ class Projector:
             else:
                 total += self._switch_postgresql(build)
         finally:
+            for phase, seconds in build.timings.items():
+                self.timings[phase] = self.timings.get(phase, 0.0) + seconds
             build.close()
             discard_beside(self.url)
         self._committed = -1  # the next batch starts from the new model's position
