@@ -33,6 +33,7 @@ from api.context import Services
 from api.cost import SizesCache
 from api.export_route import export_route
 from api.feed import feed_route
+from api.http_cache import CachedGraphQL, ResponseCache
 from api.limits import BodyLimit
 from api.loaders import blocking
 from api.ratelimit import RateLimiter
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, *, read: ReadSide | None = None
             services.ledger.close()
 
     graphql = LedgerGraphQL(build_schema(settings), settings)
+    cache = ResponseCache(settings.response_cache_bytes) if settings.response_cache_bytes > 0 else None
     middleware = []
     if settings.cors_origins:
         middleware.append(
@@ -117,9 +119,9 @@ def create_app(settings: Settings | None = None, *, read: ReadSide | None = None
             )
         )
     middleware.append(Middleware(BodyLimit, max_bytes=settings.max_body_bytes))
-    return Starlette(
+    app = Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", CachedGraphQL(graphql, cache, settings.cache_pinned_max_age), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/checkpoint", checkpoint_route),
             Route("/feed", feed_route),
@@ -133,6 +135,8 @@ def create_app(settings: Settings | None = None, *, read: ReadSide | None = None
         middleware=middleware,
         lifespan=lifespan,
     )
+    app.state.response_cache = cache
+    return app
 
 
 async def healthz(request: Request) -> Response:

@@ -32,6 +32,9 @@ from ledger.integrity import merkle
 PIN_FIELD = "atTreeSize"
 # The default knownAt of the running operation (None: the current record), or the error a pin raised.
 DEFAULT_KNOWN_AT: ContextVar[datetime | ApiError | None] = ContextVar("default_known_at", default=None)
+# The read model's position as the HTTP layer read it for this request (api/http_cache.py), so the
+# basis of an unpinned answer costs no second look at rm_tracking; None: read it here.
+OBSERVED_POSITION: ContextVar[int | None] = ContextVar("observed_position", default=None)
 PIN_WAIT_SECONDS = 5.0
 # Root hash by (database, tree size): a log never changes below its head, so a root is computed once.
 _ROOTS: OrderedDict[tuple[str, int], bytes] = OrderedDict()
@@ -51,7 +54,9 @@ class Basis(SchemaExtension):
         pinned: datetime | ApiError | None = None
         known_at: datetime | None
         if asked is None:
-            size = await blocking(services.read.projected_position)
+            size = OBSERVED_POSITION.get()
+            if size is None:
+                size = await blocking(services.read.projected_position)
             known_at = datetime.now(UTC)
         else:
             size, pinned = await blocking(_pin, services, asked)

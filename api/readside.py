@@ -44,6 +44,10 @@ class ReadSide:
     def projected_position(self) -> int:
         return self.model.projected_position()
 
+    def cache_positions(self) -> tuple[int, int]:
+        """(projected position, last actor/topic/source change): when a reused answer goes stale."""
+        return self.model.cache_positions()
+
     @staticmethod
     def start_projector(url: str) -> Projector:
         """Run the projector in this process (a background thread) until ``stop()``."""

@@ -99,6 +99,16 @@ class Settings:
         1200, "CLAIMS_RATE_LIMIT_READS", "queries a client (key name, else address) may send a minute; 0: no limit"
     )
     rate_writes: int = _setting(120, "CLAIMS_RATE_LIMIT_WRITES", "mutations a client may send a minute; 0: no limit")
+    response_cache_bytes: int = _setting(
+        64 * 1024 * 1024,
+        "CLAIMS_RESPONSE_CACHE_BYTES",
+        "memory for answers reused until the read model moves (api/http_cache.py); 0: no reuse",
+    )
+    cache_pinned_max_age: int = _setting(
+        300,
+        "CLAIMS_CACHE_PINNED_MAX_AGE",
+        "`max-age` of answers pinned with `atTreeSize` (immutable, but actor/topic/source details may be revised)",
+    )
     statement_timeout_seconds: float = _setting(
         10.0, "CLAIMS_STATEMENT_TIMEOUT_SECONDS", "longest a read-model query may run before it is cancelled; 0: none"
     )

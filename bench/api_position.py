@@ -125,14 +125,22 @@ $$;
 
 WRK_SCRIPT = """
 local query = %s
-local actors, topics = %d, %d
+local actors, topics, pool = %d, %d, %d
 math.randomseed(7)
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-request = function()
+local function question()
   local a = string.format("actor-%%02d", math.random(0, actors - 1))
   local t = string.format("topic-%%02d", math.random(0, topics - 1))
   local d = string.format("%%04d-%%02d-%%02d", math.random(2001, 2025), math.random(1, 12), math.random(1, 28))
+  return {a, t, d}
+end
+-- warm: the same `pool` questions over and over (as many readers of one page); cold: always new ones
+local questions = {}
+for i = 1, pool do questions[i] = question() end
+request = function()
+  local q = pool > 0 and questions[math.random(1, pool)] or question()
+  local a, t, d = q[1], q[2], q[3]
   local body = '{"query":' .. query .. ',"variables":{"a":"' .. a .. '","t":"' .. t .. '","d":"' .. d .. '"}}'
   return wrk.format(nil, nil, nil, body)
 end
@@ -275,11 +283,11 @@ class Load:
     errors: int
 
 
-def wrk(url: str, query: str, duration: float, connections: int) -> Load:
+def wrk(url: str, query: str, duration: float, connections: int, pool: int = 0) -> Load:
     """A bounded wrk run (fixed duration, fixed connections) on loopback."""
     assert urlsplit(url).hostname == "127.0.0.1", "load is only ever sent to loopback"
     script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)  # noqa: SIM115  (unlinked below)
-    script.write(WRK_SCRIPT % (json.dumps(json.dumps(query)), len(generator.ACTORS), len(generator.TOPICS)))
+    script.write(WRK_SCRIPT % (json.dumps(json.dumps(query)), len(generator.ACTORS), len(generator.TOPICS), pool))
     script.write(
         "done = function(summary, latency, requests)\n"
         '  io.write(string.format("RESULT %d %f %f %f %d\\n", summary.requests, summary.duration / 1e6,'
@@ -304,20 +312,24 @@ def wrk(url: str, query: str, duration: float, connections: int) -> Load:
     return Load(int(n), seconds, n / seconds, p50, p99, int(errors))
 
 
-def bench_ours(db_url: str, duration: float, connections: int, workers: int) -> tuple[Load, float]:
+def bench_ours(
+    db_url: str, duration: float, connections: int, workers: int, pool: int = 0, cache: bool = True
+) -> tuple[Load, float]:
     port = free_port()
-    env = {**os.environ, "CLAIMS_DATABASE_URL": db_url, "CLAIMS_PROJECTOR": "external"}
+    env = {**os.environ, "CLAIMS_DATABASE_URL": db_url, "CLAIMS_PROJECTOR": "external", "CLAIMS_RATE_LIMIT_READS": "0"}
+    if not cache:
+        env["CLAIMS_RESPONSE_CACHE_BYTES"] = "0"
     argv = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
             "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers)]  # fmt: skip
     url = f"http://127.0.0.1:{port}/graphql"
     probe = {"query": OUR_QUERY, "variables": {"a": "actor-00", "t": "topic-00", "d": "2025-06-01"}}
     with process(argv, env, url, probe) as pid:
-        wrk(url, OUR_QUERY, min(5.0, duration), connections)  # warm-up: caches, pools, JIT-free but still
-        load = wrk(url, OUR_QUERY, duration, connections)
+        wrk(url, OUR_QUERY, min(5.0, duration), connections, pool)  # warm-up: caches, pools, JIT-free but still
+        load = wrk(url, OUR_QUERY, duration, connections, pool)
         return load, rss_mib(pid)
 
 
-def bench_postgraphile(db_url: str, duration: float, connections: int) -> tuple[Load, float]:
+def bench_postgraphile(db_url: str, duration: float, connections: int, pool: int = 0) -> tuple[Load, float]:
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute(POSTGRAPHILE_SQL)  # type: ignore[arg-type]
     cli = ROOT / "node_modules" / ".bin" / "postgraphile"
@@ -329,8 +341,8 @@ def bench_postgraphile(db_url: str, duration: float, connections: int) -> tuple[
     url = f"http://127.0.0.1:{port}/graphql"
     probe = {"query": PG_QUERY, "variables": {"a": "actor-00", "t": "topic-00", "d": "2025-06-01"}}
     with process(argv, dict(os.environ), url, probe) as pid:
-        wrk(url, PG_QUERY, min(5.0, duration), connections)
-        load = wrk(url, PG_QUERY, duration, connections)
+        wrk(url, PG_QUERY, min(5.0, duration), connections, pool)
+        load = wrk(url, PG_QUERY, duration, connections, pool)
         return load, rss_mib(pid)
 
 
@@ -428,6 +440,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", default="1,2", help="uvicorn process counts of our API to measure")
     parser.add_argument("--no-postgraphile", action="store_true")
     parser.add_argument(
+        "--modes", default="cold", help="cold (every question new), warm (the same --pool questions again), or both"
+    )
+    parser.add_argument("--pool", type=int, default=100, help="distinct questions of the warm mode")
+    parser.add_argument(
         "--keep-database", metavar="NAME", help="use (and keep) databases NAME_<size>, generating only what they lack"
     )
     parser.add_argument("--generate-only", action="store_true", help="only generate (with --keep-database)")
@@ -451,17 +467,23 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  generated and projected in {seconds:.0f}s", file=sys.stderr)
             if args.generate_only:
                 continue
-            row: dict[str, Any] = {"size": size, "runs": []}
-            for workers in worker_counts:
-                load, rss = bench_ours(db_url, args.duration, args.connections, workers)
-                print(f"  ours ({workers} process(es)): {load}", file=sys.stderr)
-                row["runs"].append((f"ours, {workers} process{'es' if workers > 1 else ''}", load, rss))
-            if not args.no_postgraphile:
-                load, rss = bench_postgraphile(db_url, args.duration, args.connections)
-                print(f"  postgraphile: {load}", file=sys.stderr)
-                row["runs"].append(("PostGraphile, 1 process", load, rss))
-                row["mismatches"] = same_answers(db_url)
-            rows.append(row)
+            for mode in args.modes.split(","):
+                pool = args.pool if mode == "warm" else 0
+                row: dict[str, Any] = {"size": size, "mode": mode, "runs": []}
+                for workers in worker_counts:
+                    load, rss = bench_ours(db_url, args.duration, args.connections, workers, pool)
+                    print(f"  {mode}: ours ({workers} process(es)): {load}", file=sys.stderr)
+                    row["runs"].append((f"ours, {workers} process{'es' if workers > 1 else ''}", load, rss))
+                if mode == "cold":  # what the cache's lookup costs a request it cannot answer
+                    load, rss = bench_ours(db_url, args.duration, args.connections, 1, pool, cache=False)
+                    print(f"  {mode}: ours, no response cache: {load}", file=sys.stderr)
+                    row["runs"].append(("ours, 1 process, response cache off", load, rss))
+                if not args.no_postgraphile:
+                    load, rss = bench_postgraphile(db_url, args.duration, args.connections, pool)
+                    print(f"  {mode}: postgraphile: {load}", file=sys.stderr)
+                    row["runs"].append(("PostGraphile, 1 process", load, rss))
+                    row["mismatches"] = same_answers(db_url)
+                rows.append(row)
     if args.generate_only:
         return 0
     report = render(rows, args, machine())
@@ -474,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
 def render(rows: list[dict[str, Any]], args: argparse.Namespace, machine_line: str) -> str:
     command = (
         f"python bench/api_position.py --sizes {args.sizes} --duration {args.duration:g} "
-        f"--connections {args.connections} --workers {args.workers}"
+        f"--connections {args.connections} --workers {args.workers} --modes {args.modes} --pool {args.pool}"
     )
     lines = [
         "## API: `position` as-of query over HTTP (bench/api_position.py)",
@@ -485,24 +507,27 @@ def render(rows: list[dict[str, Any]], args: argparse.Namespace, machine_line: s
         f"{args.duration:g} s per measured run after a 5 s warm-up, POST with random (actor, topic, asOf) over "
         "50 x 20 pairs, loopback only. Query: `position(actor, topic, asOf) { stance since { date precision } "
         "claim { key summary quote statedOn { date precision } passage { exact } source { title publisher } } }`. "
-        "Ours: `uvicorn api.app:create_app` (no access log), projector external. PostGraphile 4.14: "
+        "Ours: `uvicorn api.app:create_app` (no access log, rate limits off), projector external. PostGraphile 4.14: "
         "one Node process (its default), the same question as SQL function `bench_api.position` "
         "over the same rm_ tables; answers compared on 200 random questions.",
         "",
-        "| claims | server | req/s | p50 ms | p99 ms | RSS MiB | req/s vs PostGraphile |",
-        "|---:|---|---:|---:|---:|---:|---:|",
+        f"Modes: cold = every request a new random question; warm = {args.pool} fixed questions asked "
+        "again and again (ours answers them from its response cache, api/http_cache.py; PostGraphile has none).",
+        "",
+        "| claims | mode | server | req/s | p50 ms | p99 ms | RSS MiB | req/s vs PostGraphile |",
+        "|---:|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         pg = next((load for name, load, _ in r["runs"] if name.startswith("PostGraphile")), None)
         for name, load, rss in r["runs"]:
             ratio = f"{load.rps / pg.rps:.2f}x" if pg else "-"
             lines.append(
-                f"| {r['size']:,} | {name} | {load.rps:,.0f} | {load.p50_ms:.2f} | {load.p99_ms:.2f} | {rss:.0f} | {ratio} |"
+                f"| {r['size']:,} | {r['mode']} | {name} | {load.rps:,.0f} | {load.p50_ms:.2f} | {load.p99_ms:.2f} | {rss:.0f} | {ratio} |"
             )
     for r in rows:
         if "mismatches" in r:
             lines.append(f"\nAnswers differing between the two servers at {r['size']:,} claims: {r['mismatches']}/200.")
-    if len(rows) > 1:
+    if len({r["size"] for r in rows}) > 1 and all(r["mode"] == "cold" for r in rows):
         lines.append("")
         for i, (name, first, _) in enumerate(rows[0]["runs"]):
             last = rows[-1]["runs"][i][1]

@@ -214,6 +214,24 @@ class LedgerRecorder(ApplicationRecorder):
         # The projector follows the log itself (projections/follow.py).
         raise NotImplementedError("follow the log with projections.projector.Projector.follow instead")
 
+    def log_rows(self, after: int, limit: int) -> Sequence[tuple[int, str, int, str, bytes, bytes]]:
+        """(position, originator id as text, version, topic, state, leaf hash) of the events after
+        ``after``, in log order: the stored values with no objects per event (verification reads
+        every event; adapters answer with plain rows). The state may come back as another buffer."""
+        return [
+            (e.position, str(e.originator_id), e.originator_version, e.topic, e.state, e.leaf_hash)
+            for e in self.read_log(after, limit)
+        ]
+
+    def leaf_inputs(self, after: int, limit: int) -> Sequence[tuple[int, bytes, bytes]]:
+        """(position, the bytes its leaf hash covers: 0x00 + ``leaf_data``, stored leaf hash) of the events
+        after ``after``, in log order (what verification hashes; an adapter may assemble it in SQL)."""
+        start = _LEAF_PREFIX + b"claims-ledger/1\n%d\n%b\n%d\n%b\n"
+        return [
+            (position, start % (position, str(originator_id).encode(), version, topic.encode()) + _bytes(state), leaf)
+            for position, originator_id, version, topic, state, leaf in self.log_rows(after, limit)
+        ]
+
     def iter_log(self, after: int = 0, batch: int = 5000) -> Iterator[LoggedEvent]:
         while True:
             events = self.read_log(after, batch)
@@ -249,6 +267,11 @@ def _leaf_hash(position: int, originator_id: UUID, version: int, topic: str, sta
     digest = sha256(_LEAF_PREFIX + leaf_header(position, originator_id, version, topic))
     digest.update(state)
     return digest.digest()
+
+
+def _bytes(value: bytes | str) -> bytes:
+    """A stored state as bytes (a hand edit can turn a BLOB into TEXT: read it as its UTF-8)."""
+    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
 
 
 _LEAF_PREFIX = b"\x00"  # RFC 6962 leaf domain separation, as in merkle.leaf_hash

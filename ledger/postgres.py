@@ -171,6 +171,26 @@ class PostgresLedgerRecorder(LedgerRecorder):
             rows = cur.execute(sql, params, prepare=True).fetchall()
         return [LoggedEvent(r[0], r[1], r[2], r[3], bytes(r[4]), bytes(r[5])) for r in rows]
 
+    def log_rows(self, after: int, limit: int) -> Sequence[tuple[int, str, int, str, bytes, bytes]]:
+        sql = (
+            "SELECT position, originator_id::text, originator_version, topic, state, leaf_hash FROM ledger_events"
+            " WHERE position > %s ORDER BY position LIMIT %s"
+        )
+        with self.connection() as conn, conn.cursor(binary=True) as cur:
+            rows: list[tuple[int, str, int, str, bytes, bytes]] = cur.execute(sql, (after, limit), prepare=True).fetchall()
+        return rows
+
+    def leaf_inputs(self, after: int, limit: int) -> Sequence[tuple[int, bytes, bytes]]:
+        # The server assembles each leaf's input (0x00, header, state) in C: one bytea per event.
+        sql = (
+            "SELECT position, '\\x00'::bytea || convert_to('claims-ledger/1' || E'\\n' || position || E'\\n'"
+            " || originator_id::text || E'\\n' || originator_version || E'\\n' || topic || E'\\n', 'UTF8') || state,"
+            " leaf_hash FROM ledger_events WHERE position > %s ORDER BY position LIMIT %s"
+        )
+        with self.connection() as conn, conn.cursor(binary=True) as cur:
+            rows: list[tuple[int, bytes, bytes]] = cur.execute(sql, (after, limit), prepare=True).fetchall()
+        return rows
+
     def read_access_events(self, after: int, upto: int) -> list[LoggedEvent]:
         sql = (
             "SELECT position, originator_id, originator_version, topic, state, leaf_hash FROM ledger_events"

@@ -168,6 +168,14 @@ class SQLiteLedgerRecorder(LedgerRecorder):
         rows = self.conn.execute(sql, params).fetchall()
         return [LoggedEvent(r[0], UUID(r[1]), r[2], r[3], _blob(r[4]), _blob(r[5])) for r in rows]
 
+    def log_rows(self, after: int, limit: int) -> Sequence[tuple[int, str, int, str, bytes, bytes]]:
+        rows: list[tuple[int, str, int, str, bytes, bytes]] = self.conn.execute(
+            "SELECT position, originator_id, originator_version, topic, state, leaf_hash FROM ledger_events"
+            " WHERE position > ? ORDER BY position LIMIT ?",
+            (after, limit),
+        ).fetchall()
+        return rows
+
     def read_access_events(self, after: int, upto: int) -> list[LoggedEvent]:
         rows = self.conn.execute(
             "SELECT position, originator_id, originator_version, topic, state, leaf_hash FROM ledger_events"

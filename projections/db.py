@@ -208,8 +208,9 @@ class SQLiteConnection(Connection):
 class PostgresConnection(Connection):
     dialect: Dialect = "postgresql"
 
-    def __init__(self, raw: psycopg.Connection[Any]) -> None:
+    def __init__(self, raw: psycopg.Connection[Any], lock_key: int = WRITER_LOCK_KEY) -> None:
         self.raw = raw  # autocommit; transactions are explicit
+        self.lock_key = lock_key  # the advisory lock of the model this connection writes
 
     @staticmethod
     def connect(url: str) -> PostgresConnection:
@@ -237,10 +238,10 @@ class PostgresConnection(Connection):
     def write_transaction(self, *, wait: bool = True) -> Iterator[bool]:
         with self.raw.transaction():
             if wait:
-                self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK_KEY,))
+                self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key,))
                 yield True
             else:
-                row = self.raw.execute("SELECT pg_try_advisory_xact_lock(%s)", (WRITER_LOCK_KEY,)).fetchone()
+                row = self.raw.execute("SELECT pg_try_advisory_xact_lock(%s)", (self.lock_key,)).fetchone()
                 yield bool(row and row[0])
 
     def table_names(self, prefix: str) -> list[str]:
@@ -280,6 +281,39 @@ def _pg(sql: str) -> str:
         if len(_PG_SQL) < 2000:
             _PG_SQL[sql] = converted
     return converted
+
+
+# A rebuild projects into a model beside the live one: PostgreSQL schema REBUILD_SCHEMA (its own
+# writer lock), SQLite a file next to the database; then switches (Projector.rebuild).
+REBUILD_SCHEMA = "rm_rebuild"
+REBUILD_LOCK_KEY = WRITER_LOCK_KEY + 1
+
+
+def connect_beside(url: str) -> Connection:
+    """A connection to an empty model beside ``url``'s live one (anything left by an earlier rebuild is dropped)."""
+    discard_beside(url)
+    if dialect_of(url) == "sqlite":
+        return SQLiteConnection(beside_path(url))
+    raw = psycopg.connect(url, autocommit=True)
+    raw.execute(f"CREATE SCHEMA {REBUILD_SCHEMA}")
+    raw.execute(f"SET search_path = {REBUILD_SCHEMA}")
+    return PostgresConnection(raw, REBUILD_LOCK_KEY)
+
+
+def beside_path(url: str) -> str:
+    return url.removeprefix("sqlite:///") + ".rebuild"
+
+
+def discard_beside(url: str) -> None:
+    """Remove what a rebuild left beside the live model (after the switch, or a failure)."""
+    if dialect_of(url) == "sqlite":
+        path = beside_path(url)
+        for leftover in (path, path + "-wal", path + "-shm"):
+            if os.path.exists(leftover):
+                os.remove(leftover)
+        return
+    with psycopg.connect(url, autocommit=True) as raw:
+        raw.execute(f"DROP SCHEMA IF EXISTS {REBUILD_SCHEMA} CASCADE")
 
 
 def connect(url: str | None = None) -> Connection:

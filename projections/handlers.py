@@ -576,6 +576,9 @@ HANDLERS: dict[str, Handler] = {
     "ledger.domain:ApiKey.Revoked": api_key_revoked,
 }
 
+# Events that add or change an actor, topic or source: details shown as they are now, at any basis.
+DETAILS_TOPICS = frozenset(t for t in HANDLERS if t.split(":")[1].split(".")[0] in ("Actor", "Topic", "Source"))
+
 # Events that change something existing -> the table holding it (preloaded per batch).
 CHANGES_TABLE: dict[str, str] = {
     CLAIM_REVISED: "rm_claim_versions",

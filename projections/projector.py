@@ -22,8 +22,17 @@ from typing import Any
 from ledger.application import ClaimsLedger
 from ledger.persistence import LoggedEvent
 from projections import schema
-from projections.db import READ_MODEL_CHANNEL, connect, resolve_url
-from projections.handlers import VERSION_COLUMNS, Changes, Event
+from projections.db import (
+    READ_MODEL_CHANNEL,
+    REBUILD_SCHEMA,
+    Connection,
+    beside_path,
+    connect,
+    connect_beside,
+    discard_beside,
+    resolve_url,
+)
+from projections.handlers import DETAILS_TOPICS, VERSION_COLUMNS, Changes, Event
 from projections.signals import LedgerWakeup, hub
 
 log = logging.getLogger(__name__)
@@ -38,14 +47,22 @@ class Projector:
     """The only writer of the ``rm_`` tables (one at a time per database: see ``db.py``)."""
 
     def __init__(
-        self, url: str | None = None, *, batch_size: int = DEFAULT_BATCH, ledger: ClaimsLedger | None = None
+        self,
+        url: str | None = None,
+        *,
+        batch_size: int = DEFAULT_BATCH,
+        ledger: ClaimsLedger | None = None,
+        model: Connection | None = None,
     ) -> None:
+        """``model``: project into that connection's tables (a rebuild's model beside the live one),
+        announcing nothing to readers; by default the live model of ``url``."""
         self.url = resolve_url(url)
         self.batch_size = batch_size
         self._owns_ledger = ledger is None
         self.ledger = ledger or ClaimsLedger.open(self.url)
         self.recorder = self.ledger.ledger_recorder
-        self.conn = connect(self.url)
+        self.conn = model or connect(self.url)
+        self.live = model is None
         self.hub = hub(self.url)
         self.timings: dict[str, float] = {}  # seconds spent per phase of run_once, summed
         self._analyzed_at = 0  # log position at which this projector last refreshed planner statistics
@@ -76,6 +93,7 @@ class Projector:
             if not logged:
                 return 0
             count, last = len(logged), logged[-1].position
+            details = max((e.position for e in logged if e.topic in DETAILS_TOPICS), default=None)
             clock("read")
             with _gc_paused():
                 new_pairs = self._apply(logged, clock)
@@ -84,17 +102,25 @@ class Projector:
                 "UPDATE rm_tracking SET position = ?, updated_us = ? WHERE name = ?",
                 (last, time.time_ns() // 1000, schema.TRACKING_NAME),
             )
+            if details is not None:
+                self.conn.execute(
+                    "INSERT INTO rm_tracking (name, position, updated_us) VALUES (?, ?, ?) ON CONFLICT (name) "
+                    "DO UPDATE SET position = excluded.position, updated_us = excluded.updated_us",
+                    (schema.DETAILS_NAME, details, time.time_ns() // 1000),
+                )
             if last < self._analyzed_at:  # rebuilt meanwhile
                 self._analyzed_at = 0
             if last >= max(ANALYZE_FIRST, ANALYZE_GROWTH * self._analyzed_at):
                 self.conn.analyze(schema.BIG_TABLES, quick=True)
                 self._analyzed_at = last
                 clock("analyze")
-            self.conn.notify(READ_MODEL_CHANNEL, str(last))
+            if self.live:
+                self.conn.notify(READ_MODEL_CHANNEL, str(last))
         clock("commit")
         self._committed = last
         self._known_pairs |= new_pairs
-        self.hub.published(last)
+        if self.live:
+            self.hub.published(last)
         return count
 
     def _apply(self, logged: list[LoggedEvent], clock: _Clock) -> set[tuple[str, str]]:
@@ -161,10 +187,74 @@ class Projector:
                     self._indexes_built = True
 
     def rebuild(self, progress: Progress | None = None) -> int:
-        """Drop the read model, create it empty and project the whole log."""
-        schema.ensure(self.conn, force=True)
-        self._indexes_built = False
-        return self.catch_up(progress)
+        """Project the whole log into a new read model beside the live one, then switch in one transaction.
+
+        Readers keep the old model, complete, until the switch commits, then see the new one,
+        complete: never an empty or partial model. The live model keeps following the log
+        meanwhile; the switch takes its writer lock, brings the new model up to the log's head
+        and replaces the live tables (PostgreSQL: moves the new schema's tables in; SQLite:
+        copies the new file's tables in). Returns the number of events projected.
+        """
+        model = connect_beside(self.url)
+        build = Projector(self.url, batch_size=self.batch_size, ledger=self.ledger, model=model)
+        try:
+            total = build.catch_up(progress)
+            if self.conn.dialect == "sqlite":
+                total += self._switch_sqlite(build)
+            else:
+                total += self._switch_postgresql(build)
+        finally:
+            for phase, seconds in build.timings.items():
+                self.timings[phase] = self.timings.get(phase, 0.0) + seconds
+            build.close()
+            discard_beside(self.url)
+        self._committed = -1  # the next batch starts from the new model's position
+        return total
+
+    def _switch_postgresql(self, build: Projector) -> int:
+        with self.conn.write_transaction():  # the live projector (any process) waits from here
+            projected = build.catch_up()  # its own schema and lock: up to the log's head, past the live model
+            names, position = build.conn.table_names("rm_"), build.position()
+            live_schema = self.conn.execute("SELECT current_schema()")[0][0]
+            for table in self.conn.table_names("rm_"):
+                self.conn.execute(f"DROP TABLE {table}")
+            for table in names:
+                self.conn.execute(f"ALTER TABLE {REBUILD_SCHEMA}.{table} SET SCHEMA {live_schema}")
+            self.conn.notify(READ_MODEL_CHANNEL, str(position))
+        self.hub.published(self.position())
+        return projected
+
+    def _switch_sqlite(self, build: Projector) -> int:
+        # BEGIN IMMEDIATE locks attached files too, so the new model cannot be written while the
+        # live lock is held: catch it up, lock, and switch if no event came in between (else again).
+        path = beside_path(self.url)
+        projected = 0
+        self.conn.execute("ATTACH DATABASE ? AS rm_build", (path,))
+        try:
+            while True:
+                projected += build.catch_up()
+                with self.conn.write_transaction():  # the database's write lock: appends and projectors wait
+                    head = self.recorder.tree_head().size
+                    rows = self.conn.execute(
+                        "SELECT position FROM rm_build.rm_tracking WHERE name = ?", (schema.TRACKING_NAME,)
+                    )
+                    if int(rows[0][0]) < head:
+                        continue  # an append came first: catch up again
+                    for table in self.conn.table_names("rm_"):
+                        self.conn.execute(f"DROP TABLE main.{table}")
+                    objects = self.conn.execute(
+                        "SELECT type, name, sql FROM rm_build.sqlite_master WHERE substr(name, 1, 3) = 'rm_'"
+                        " AND sql IS NOT NULL ORDER BY type = 'index', rowid"
+                    )
+                    for kind, name, sql in objects:
+                        self.conn.execute(sql)
+                        if kind == "table":
+                            self.conn.execute(f"INSERT INTO main.{name} SELECT * FROM rm_build.{name}")
+                    break
+        finally:
+            self.conn.execute("DETACH DATABASE rm_build")
+        self.hub.published(self.position())
+        return projected
 
     def position(self) -> int:
         rows = self.conn.execute("SELECT position FROM rm_tracking WHERE name = ?", (schema.TRACKING_NAME,))

@@ -485,6 +485,18 @@ class ReadModel:
         rows = self._rows("SELECT position FROM rm_tracking WHERE name = ?", [schema.TRACKING_NAME])
         return int(rows[0][0]) if rows else 0
 
+    def cache_positions(self) -> tuple[int, int]:
+        """(the projected position, the position of the last event that changed an actor, topic or source).
+
+        One statement; a model projected before the second row existed reports the projected position.
+        """
+        rows = self._rows(
+            "SELECT name, position FROM rm_tracking WHERE name IN (?, ?)", [schema.TRACKING_NAME, schema.DETAILS_NAME]
+        )
+        found = {str(name): int(position) for name, position in rows}
+        projected = found.get(schema.TRACKING_NAME, 0)
+        return projected, found.get(schema.DETAILS_NAME, projected)
+
     def wait_for(self, position: int, timeout: float = 5.0) -> bool:
         """Block until the read model reflects log ``position`` (read-your-writes); False after ``timeout`` s.
 

@@ -163,6 +163,10 @@ CREATE INDEX rm_claim_versions_source ON rm_claim_versions (source_id);
 
 SCHEMA_VERSION = hashlib.sha256(f"{PROJECTION_VERSION}\n{TABLES}\n{QUERY_INDEXES}".encode()).hexdigest()[:16]
 TRACKING_NAME = "main"
+# A second rm_tracking row: the log position of the last event that changed an actor, topic or
+# source (shown with their current details even in answers pinned to an earlier basis), so a
+# cached pinned answer knows when it went stale (api/http_cache.py). Absent in older models.
+DETAILS_NAME = "details"
 # Tables that grow with the log (the projector refreshes their planner statistics).
 BIG_TABLES = ("rm_claim_versions", "rm_pairs")
 

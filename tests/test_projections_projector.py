@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -251,3 +252,32 @@ def test_a_follower_wakes_at_once_not_at_its_next_poll(database_url: str) -> Non
         runner.stop()
         model.close()
         world.close()
+
+
+def test_queries_during_a_rebuild_see_a_complete_model_old_or_new(h: Harness) -> None:
+    """The rebuild projects beside the live model (batch_size=4: many commits) and switches at once."""
+    busy_ledger(h)
+    head = h.world.head()
+    h.project()
+    complete = (head, h.model.collection_sizes(), len(dump(h.url)["rm_claim_versions"]))
+    seen: list[tuple[Any, ...]] = []
+    done = threading.Event()
+    reader = ReadModel(h.url)
+
+    def read() -> None:
+        while not done.is_set() or len(seen) < 3:
+            rows = len(reader._rows("SELECT position FROM rm_claim_versions"))
+            seen.append((reader.projected_position(), reader.collection_sizes(), rows))
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    try:
+        assert h.projector.rebuild() == head
+    finally:
+        done.set()
+        thread.join(30)
+        reader.close()
+    assert seen and all(observed == complete for observed in seen), [o for o in seen if o != complete][:3]
+    assert h.projector.run_once() == 0 and h.model.projected_position() == head  # the live projector follows on
+    h.world.claim("after-rebuild", stated="2025-01-01")
+    assert h.project() == 1

@@ -1,0 +1,154 @@
+"""Warm reads (api/http_cache.py): answers reused until the read model moves, ETags, persisted queries (both stores)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from api_support import ApiEnv, api_env, error_codes
+
+from api.http_cache import Entry, ResponseCache
+from ledger import commands as c
+
+QUERY = """query Page($first: Int) {
+  claims(first: $first) { nodes { key stance summary actor { name } } totalCount }
+  position(actor: "chancellor", topic: "taurus", asOf: "2025-12-31") { stance claim { key } }
+}"""
+
+
+@pytest.fixture
+def api(database_url: str) -> Iterator[ApiEnv]:
+    with api_env(database_url) as env:
+        env.caught_up()
+        yield env
+
+
+def _post(api: ApiEnv, body: dict[str, Any], **headers: str) -> Any:
+    response = api.client.post("/graphql", json=body, headers=headers)
+    return response
+
+
+def _cache(api: ApiEnv) -> ResponseCache:
+    cache: ResponseCache = api.app.state.response_cache
+    return cache
+
+
+def test_the_same_question_is_answered_from_the_cache_until_a_write_moves_the_model(api: ApiEnv) -> None:
+    body = {"query": QUERY, "variables": {"first": 10}}
+    first = _post(api, body)
+    assert first.status_code == 200 and first.json()["data"]["claims"]["totalCount"] == 4
+    hits = _cache(api).hits
+    again = _post(api, body)
+    assert again.content == first.content and _cache(api).hits == hits + 1
+    assert again.headers["etag"] == first.headers["etag"] and "no-cache" in again.headers["cache-control"]
+    # The same document spelled differently shares the entry (normalised document hash).
+    spaced = _post(api, {"query": "  " + QUERY.replace("\n", "\n   "), "variables": {"first": 10}})
+    assert _post(api, {"query": "  " + QUERY.replace("\n", "\n   "), "variables": {"first": 10}}).content == spaced.content
+    assert spaced.content == first.content
+    # A write: the next read is fresh, not the cached answer.
+    api.ledger.retract_claim(c.RetractClaim("c-minister", None, "duplicate"), "desk")
+    api.caught_up()
+    fresh = _post(api, body)
+    assert fresh.json()["extensions"]["basis"]["treeSize"] == api.tree_size()
+    assert fresh.json()["data"]["claims"]["totalCount"] == 3
+    assert fresh.headers["etag"] != first.headers["etag"]
+
+
+def test_if_none_match_gets_304_and_a_stale_etag_gets_the_new_answer(api: ApiEnv) -> None:
+    body = {"query": QUERY, "variables": {"first": 2}}
+    first = _post(api, body)
+    etag = first.headers["etag"]
+    for _ in range(2):  # on the miss that filled the cache and on a hit
+        not_modified = _post(api, body, **{"If-None-Match": etag})
+        assert not_modified.status_code == 304 and not_modified.content == b""
+        assert not_modified.headers["etag"] == etag
+    api.ledger.revise_claim(
+        c.ReviseClaim("c-taurus-yes", None, c.parse_changes({"stance": "CONDITIONAL"}), "misread"), "desk"
+    )
+    api.caught_up()
+    changed = _post(api, body, **{"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["etag"] != etag
+    assert changed.json()["data"]["position"]["stance"] == "CONDITIONAL"
+
+
+def test_a_pinned_answer_never_changes_and_is_immutable(api: ApiEnv) -> None:
+    size = api.tree_size()
+    body = {"query": QUERY, "variables": {"first": 10}, "extensions": {"atTreeSize": size}}
+    first = _post(api, body)
+    assert "immutable" in first.headers["cache-control"] and "max-age=" in first.headers["cache-control"]
+    api.ledger.revise_claim(
+        c.ReviseClaim("c-taurus-yes", None, c.parse_changes({"stance": "CONDITIONAL"}), "misread"), "desk"
+    )
+    api.ledger.retract_claim(c.RetractClaim("c-minister", None, "duplicate"), "desk")
+    api.caught_up()
+    hits = _cache(api).hits
+    again = _post(api, body)
+    assert again.content == first.content and _cache(api).hits == hits + 1  # still the entry: claims only changed
+    # An actor's details are shown as they are now at any basis: a rename makes the pinned entry stale.
+    renamed = {"key": "chancellor", "name": "The Former Chancellor", "kind": "PERSON", "aliases": []}
+    api.ledger.register_actor(c.parse_actor(renamed), "desk", "renamed")
+    api.caught_up()
+    after = _post(api, body).json()
+    names = {n["actor"]["name"] for n in after["data"]["claims"]["nodes"]}
+    assert "The Former Chancellor" in names
+    assert after["data"]["claims"]["totalCount"] == first.json()["data"]["claims"]["totalCount"] == 4
+
+
+def test_callers_of_different_roles_do_not_share_entries_and_keyed_answers_are_private(api: ApiEnv) -> None:
+    body = {"query": QUERY, "variables": {"first": 1}}
+    _post(api, body)
+    entries = len(_cache(api))
+    keyed = _post(api, body, Authorization=f"Bearer {api.keys['reader']}")
+    assert len(_cache(api)) == entries + 1 and keyed.headers["cache-control"].startswith("private")
+    refused = _post(api, body, Authorization="Bearer not-a-key")
+    assert error_codes(refused.json()) == ["UNAUTHENTICATED"] and len(_cache(api)) == entries + 1
+
+
+def test_mutations_and_errors_are_never_cached(api: ApiEnv) -> None:
+    entries = len(_cache(api))
+    too_many = _post(api, {"query": "{ claims(first: 100000) { totalCount } }"})
+    assert error_codes(too_many.json()) == ["BAD_USER_INPUT"] and "etag" not in too_many.headers
+    mutation = 'mutation { retractClaim(input: {id: "c-minister", reason: "dup"}) { claim { key } } }'
+    _post(api, {"query": mutation}, Authorization=f"Bearer {api.keys['editor']}")
+    assert len(_cache(api)) == entries
+    digest = hashlib.sha256(mutation.encode()).hexdigest()
+    assert error_codes(api.client.get("/graphql", params={"id": digest}).json()) == ["PERSISTED_QUERY_NOT_FOUND"]
+
+
+def test_persisted_queries_over_get(api: ApiEnv) -> None:
+    digest = hashlib.sha256(QUERY.encode()).hexdigest()
+    params = {"id": digest, "variables": json.dumps({"first": 3})}
+    unknown = api.client.get("/graphql", params=params)
+    assert error_codes(unknown.json()) == ["PERSISTED_QUERY_NOT_FOUND"]
+    posted = _post(api, {"query": QUERY, "variables": {"first": 3}})
+    by_id = api.client.get("/graphql", params=params)
+    assert by_id.status_code == 200 and by_id.json()["data"] == posted.json()["data"]
+    apq = {"variables": {"first": 3}, "extensions": {"persistedQuery": {"version": 1, "sha256Hash": digest}}}
+    assert _post(api, apq).json()["data"] == posted.json()["data"]
+    wrong = {"query": "{ topics { key } }", "extensions": {"persistedQuery": {"version": 1, "sha256Hash": digest}}}
+    assert _post(api, wrong).json()["data"]["topics"]  # answered as sent, not registered under the hash
+    assert api.client.get("/graphql", params=params).json()["data"] == posted.json()["data"]
+
+
+def test_rate_limits_apply_to_cached_answers(database_url: str) -> None:
+    with api_env(database_url, rate_reads=3) as api:
+        statuses = [_post(api, {"query": "{ topics { key } }"}).status_code for _ in range(5)]
+        assert statuses[:3] == [200, 200, 200] and 429 in statuses[3:]
+
+
+def test_the_cache_stays_within_its_byte_budget(database_url: str) -> None:
+    with api_env(database_url, response_cache_bytes=20_000) as api:
+        for first in range(1, 40):
+            assert _post(api, {"query": QUERY, "variables": {"first": first}}).status_code == 200
+        cache = _cache(api)
+        assert 0 < cache.size_bytes <= 20_000 and 1 < len(cache) < 39
+    cache = ResponseCache(1000)
+    cache.observe(5, 2, "2026-01-01")
+    for n in range(100):
+        cache.put((str(n), "", "", "anonymous", False, ("current", 5, "2026-01-01")), Entry(b"x" * 100, "j", "e", False))
+    assert cache.size_bytes <= 1000 and len(cache) == 10
+    cache.observe(6, 2, "2026-01-01")  # the model moved: every current entry is gone
+    assert len(cache) == 0
