@@ -253,9 +253,10 @@ class ReadModel:
                     f" WHERE v.links <> '[]' AND ({names}) AND {known} ORDER BY {ORDER.format(a='v')}",
                     [*(f"%{i}%" for i in chunk), *params],  # a UUID has no LIKE wildcards
                 )
+                asked = {UUID(i) for i in chunk}  # a row naming ids of two chunks is read twice: count it once each
                 for claim in map(claim_view, rows):
                     for link in claim.links:
-                        if link.target_id in found:
+                        if link.target_id in asked:
                             found[link.target_id].append((link.relation, claim))
         return [found[i] for i in ids]
 
