@@ -88,6 +88,10 @@ class Loaders:
         return DataLoader(load_fn=self._histories)
 
     @cached_property
+    def linked_from(self) -> DataLoader[ClaimKey, list[tuple[str, ClaimView]]]:
+        return DataLoader(load_fn=self._linked_from)
+
+    @cached_property
     def source_claims(self) -> DataLoader[ClaimKey, list[ClaimView]]:
         return DataLoader(load_fn=self._source_claims)
 
@@ -119,6 +123,9 @@ class Loaders:
 
     async def _histories(self, ids: list[UUID]) -> list[list[ClaimEventView]]:
         return await blocking(self.model.claim_histories, ids)
+
+    async def _linked_from(self, keys: list[ClaimKey]) -> list[list[tuple[str, ClaimView]]]:
+        return await blocking(_grouped_by_time, keys, self.model.claims_linking_to)
 
     async def _source_claims(self, keys: list[ClaimKey]) -> list[list[ClaimView]]:
         return await blocking(_grouped_by_time, keys, self.model.claims_for_sources)

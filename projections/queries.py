@@ -237,6 +237,29 @@ class ReadModel:
                 found.update((c.id, c) for c in map(claim_view, rows))
         return [found.get(i) for i in ids]
 
+    def claims_linking_to(self, ids: Sequence[UUID], known_at: datetime | None) -> list[list[tuple[str, ClaimView]]]:
+        """For each claim, the (relation, claim) pairs of the claims whose links name it, as known at known_at.
+
+        Links are JSON text on the version rows: the SQL narrows to versions whose text names one of the ids,
+        the decoded links decide (a UUID in the text could only be a link target, but the check is cheap).
+        """
+        known, params = _known("v", known_at)
+        found: dict[UUID, list[tuple[str, ClaimView]]] = {i: [] for i in ids}
+        with self.readers.connection() as conn:
+            for chunk in _chunks([str(i) for i in dict.fromkeys(ids)]):
+                names = " OR ".join("v.links LIKE ?" for _ in chunk)
+                rows = conn.execute(
+                    f"SELECT {claim_columns('v')} FROM rm_claim_versions v"
+                    f" WHERE v.links <> '[]' AND ({names}) AND {known} ORDER BY {ORDER.format(a='v')}",
+                    [*(f"%{i}%" for i in chunk), *params],  # a UUID has no LIKE wildcards
+                )
+                asked = {UUID(i) for i in chunk}  # a row naming ids of two chunks is read twice: count it once each
+                for claim in map(claim_view, rows):
+                    for link in claim.links:
+                        if link.target_id in asked:
+                            found[link.target_id].append((link.relation, claim))
+        return [found[i] for i in ids]
+
     def claim_histories(self, ids: Sequence[UUID]) -> list[list[ClaimEventView]]:
         found: dict[UUID, list[ClaimEventView]] = {i: [] for i in ids}
         with self.readers.connection() as conn:

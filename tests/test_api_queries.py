@@ -233,3 +233,28 @@ def test_supersedes_links_resolve_to_claims(api: ApiEnv) -> None:
     api.as_role("editor").data(RECORD, {"input": data})
     links = api.gql.data('{ claim(id: "c-taurus-final") { links { relation target { key } } } }')["claim"]["links"]
     assert links == [{"relation": "SUPERSEDES", "target": {"key": "c-taurus-yes"}}]
+
+
+LINKED_FROM = """query ($id: ID!, $knownAt: DateTime) {
+  claim(id: $id, knownAt: $knownAt) { versionRecordedAt linkedFrom { relation claimId claim { key version } } }
+}"""
+
+
+def test_linked_from_is_the_reverse_of_links_and_respects_known_at(api: ApiEnv) -> None:
+    before = api.gql.data(LINKED_FROM, {"id": "c-taurus-yes"})["claim"]
+    assert before["linkedFrom"] == []
+    editor = api.as_role("editor")
+    data = {
+        "key": "c-taurus-final", "actor": "chancellor", "topic": "taurus", "stance": "SUPPORTS", "summary": "final",
+        "stated": {"date": "2025-02-28"}, "source": "berlin-interview", "attribution": "DIRECT_QUOTE",
+        "passage": passage("We will deliver Taurus missiles after all."), "supersedes": "c-taurus-yes",
+        "disputes": ["c-taurus-no"],
+    }  # fmt: skip
+    final_id = editor.data(RECORD, {"input": data})["recordClaim"]["claimId"]
+    now = api.gql.data(LINKED_FROM, {"id": "c-taurus-yes"})["claim"]["linkedFrom"]
+    assert now == [{"relation": "SUPERSEDES", "claimId": final_id, "claim": {"key": "c-taurus-final", "version": 1}}]
+    disputed = api.gql.data(LINKED_FROM, {"id": "c-taurus-no"})["claim"]["linkedFrom"]
+    assert [(b["relation"], b["claim"]["key"]) for b in disputed] == [("DISPUTES", "c-taurus-final")]
+    # As the ledger stood before the new claim, nothing pointed at the old one.
+    then = api.gql.data(LINKED_FROM, {"id": "c-taurus-yes", "knownAt": before["versionRecordedAt"]})["claim"]
+    assert then["linkedFrom"] == []

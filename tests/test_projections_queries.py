@@ -165,6 +165,26 @@ def test_claim_history_records_links(h: Harness) -> None:
     assert before is not None and before.links == []
 
 
+def test_claims_linking_to_is_the_reverse_of_links_as_known_at(h: Harness, statements: list[str]) -> None:
+    h.world.claim("a", stated="2024-01-01")
+    h.world.claim("b", stated="2024-01-02", stance="OPPOSES")
+    h.world.claim("c", stated="2024-01-03")
+    h.world.link("b", "DISPUTES", "a")
+    h.world.link("c", "SUPERSEDES", "a")
+    h.world.link("c", "DISPUTES", "b")
+    h.project()
+    statements.clear()
+    found = h.model.claims_linking_to([cid("a"), cid("b"), cid("c"), cid("missing")], None)
+    assert len(statements) == 1  # one query for the whole batch
+    assert [(relation, claim.key) for relation, claim in found[0]] == [("DISPUTES", "b"), ("SUPERSEDES", "c")]
+    assert [(relation, claim.key) for relation, claim in found[1]] == [("DISPUTES", "c")]
+    assert found[2] == [] and found[3] == []
+    linked = h.history("c")[1].recorded_at  # c's first link: before it, only b disputed a
+    earlier = h.model.claims_linking_to([cid("a"), cid("b")], linked - timedelta(microseconds=1))
+    assert [(relation, claim.key, claim.version) for relation, claim in earlier[0]] == [("DISPUTES", "b", 2)]
+    assert earlier[1] == []
+
+
 def test_actors_topics_sources_and_keys(h: Harness) -> None:
     h.world.revise_actor("carol-c", name="Carole Müller", aliases=["Die Müllerin"])
     h.world.claim("src-claim")

@@ -634,6 +634,90 @@ def test_a_stale_correction_shows_the_conflict_and_the_current_version(site: Sit
     expect(form.get_by_role("button", name=re.compile("Save the correction"))).to_contain_text("from version 2")
 
 
+LINKED = """query($after: String) { claims(first: 100, after: $after) {
+  pageInfo { hasNextPage endCursor } nodes { key summary linkedFrom { relation claim { key summary } } } } }"""
+
+
+def test_a_claim_links_to_the_claims_that_supersede_or_dispute_it(site: Site, page: Page) -> None:
+    targets: list[dict[str, Any]] = []
+    after = None
+    while True:
+        answer = site.gql(LINKED, {"after": after})["claims"]
+        targets += [c for c in answer["nodes"] if c["linkedFrom"]]
+        if not answer["pageInfo"]["hasNextPage"]:
+            break
+        after = answer["pageInfo"]["endCursor"]
+    words = {"SUPERSEDES": "superseded by", "DISPUTES": "disputed by"}
+    for relation, said in words.items():
+        target = next(c for c in targets if any(b["relation"] == relation for b in c["linkedFrom"]))
+        page.goto(f"{site.base}/claim/{target['key']}")
+        shown = page.get_by_test_id("linked-from").locator("li")
+        expect(shown).to_have_count(len(target["linkedFrom"]))
+        for i, backlink in enumerate(target["linkedFrom"]):
+            expect(shown.nth(i)).to_contain_text(f"{words[backlink['relation']]} {backlink['claim']['summary']}")
+        linker = next(b["claim"] for b in target["linkedFrom"] if b["relation"] == relation)
+        shown.filter(has_text=said).get_by_role("link", name=linker["summary"]).first.click()
+        expect(page).to_have_url(re.compile(rf"/claim/{linker['key']}$"))
+        # The linking claim links back, in its own words (supersedes / disputes).
+        links = page.locator("dl.facts dt:text-is('Links') + dd")
+        expect(links.get_by_role("link", name=target["summary"])).to_be_visible()
+        expect(links).to_contain_text(f"{relation.lower()} {target['summary']}")
+
+
+def test_an_editor_corrects_a_claims_passage_by_selection_and_its_attribution(
+    site: Site, facts: Facts, page: Page
+) -> None:
+    demo = {c["key"] for c in facts.claims}
+    source = site.gql(
+        "query($k: ID!) { source(id: $k) { claims { key attribution passage { start end exact } } } }", {"k": SOURCE}
+    )["source"]
+    # A reported demo claim whose passage is longer than the sentence PASSAGE: it is narrowed to that sentence.
+    claim = next(
+        c for c in source["claims"]
+        if c["key"] in demo and c["attribution"] == "REPORTED" and PASSAGE in c["passage"]["exact"] != PASSAGE
+    )  # fmt: skip
+    before, words = claim["passage"], PASSAGE
+    start = before["start"] + before["exact"].index(PASSAGE)
+    page.add_init_script(f"sessionStorage.setItem('claims-ledger.apiKey', {json.dumps(site.editor_key)})")
+    page.goto(f"{site.base}/claim/{claim['key']}")
+    version = int(page.get_by_test_id("claim").get_attribute("data-version") or 0)
+    form = page.get_by_role("form", name="Correct this claim")
+    text = form.locator(".revise-text")
+    expect(text.locator("mark.passage")).to_have_text(before["exact"])
+    assert serious_violations(page) == []
+    # Words that are not in the source: the server's error appears next to the passage, nothing is written.
+    passage = page.get_by_label("Passage:")
+    passage.fill("Worte, die nicht im Text stehen")
+    form.get_by_label("Attribution", exact=True).select_option("INDIRECT_SPEECH")
+    form.get_by_label("Reason for the correction").fill("only the first sentence is the claim; it is indirect speech")
+    form.get_by_role("button", name=re.compile("Save the correction")).click()
+    invalid = form.locator(".field.invalid", has=passage)
+    expect(invalid.locator(".field-error")).to_contain_text("does not occur in the source text")
+    expect(page.get_by_test_id("claim")).to_have_attribute("data-version", str(version))
+    # The passage chosen by selecting it in the source text.
+    select_text(page, words, text.get_attribute("id") or "")
+    expect(form.get_by_test_id("revise-passage")).to_contain_text(f"characters {start}–{start + len(words)}")
+    expect(passage).to_have_value(words)
+    form.get_by_role("button", name=re.compile("Save the correction")).click()
+    expect(page.get_by_test_id("claim")).to_have_attribute("data-version", str(version + 1))
+    expect(page.get_by_test_id("passage-context").locator("mark.passage")).to_have_text(words)
+    expect(page.locator("dl.facts dt:text-is('Attribution') + dd")).to_have_text("indirect speech")
+    # The history shows the correction with both fields before and after.
+    latest = page.get_by_test_id("history").locator(":scope > li").last
+    expect(latest).to_contain_text("revised")
+    expect(latest).to_contain_text("only the first sentence is the claim")
+    row = latest.locator("tr", has=page.locator("th", has_text="passage"))
+    expect(row.locator("td.before")).to_contain_text(f"[{before['start']}–{before['end']}]")
+    expect(row.locator("td.after")).to_have_text(f"{words} [{start}–{start + len(words)}]")
+    expect(row.locator("td.before del").first).to_be_attached()  # the words dropped are marked
+    row = latest.locator("tr", has=page.locator("th", has_text="attribution"))
+    expect(row.locator("td.before")).to_have_text("REPORTED")
+    expect(row.locator("td.after")).to_have_text("INDIRECT_SPEECH")
+    expect(form.get_by_role("button", name=re.compile("Save the correction"))).to_contain_text(
+        f"from version {version + 1}"
+    )
+
+
 # ------------------------------------------------------------------ reviewing the extraction assistant's candidates
 
 # A short article written for this test: a quotation, a Konjunktiv clause, a "laut" attribution, and a

@@ -172,6 +172,13 @@ class ClaimLink:
         return Claim.from_view(view, self.known_at) if view else None
 
 
+@strawberry.type(description="A link to a claim from another: `claim` supersedes or disputes the claim asked about.")
+class ClaimBacklink:
+    relation: LinkRelation
+    claim_id: strawberry.ID = strawberry.field(description="The linking claim's UUID.")
+    claim: Claim = strawberry.field(description="The linking claim, as recorded at the same knownAt.")
+
+
 @strawberry.type(description="One field of a claim changed by a revision.")
 class FieldChange:
     field: str
@@ -295,6 +302,20 @@ class Claim:
                 known_at=self.known_at,
             )
             for link in self.link_views
+        ]
+
+    @strawberry.field(
+        description="Claims that supersede or dispute this one (the reverse of their `links`), as recorded at knownAt."
+    )
+    async def linked_from(self, info: Info) -> list[ClaimBacklink]:
+        found = await info.context.loaders.linked_from.load((UUID(self.id), self.known_at))
+        return [
+            ClaimBacklink(
+                relation=LinkRelation(relation),
+                claim_id=strawberry.ID(str(view.id)),
+                claim=Claim.from_view(view, self.known_at),
+            )
+            for relation, view in found
         ]
 
     @strawberry.field(description="Every event of this claim, oldest first, whatever knownAt.")

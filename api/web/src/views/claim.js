@@ -14,10 +14,12 @@ export const CLAIM_QUERY = `query Claim($id: ID!, $knownAt: DateTime) {
     topic { key title proposition }
     source { id key title publisher url genre language published { date precision approximate note } text }
     links { relation targetId target { key summary stance } }
+    linkedFrom { relation claim { key summary retracted } }
     history { version type logPosition recordedAt recordedBy reason changes { field before after } }
   }
 }`;
 
+const BACKLINK = { SUPERSEDES: "superseded by", DISPUTES: "disputed by" }; // the reverse of a link's relation
 const CONTEXT = 400; // code points of source text shown around the passage
 
 export function ClaimView({ args, live }) {
@@ -57,6 +59,12 @@ export function ClaimView({ args, live }) {
           ? html`<dt>Links</dt><dd><ul>${claim.links.map(
               (l) => html`<li>${l.relation.toLowerCase()} <a href=${href(`/claim/${l.target ? l.target.key : l.targetId}`)}
                 >${l.target ? l.target.summary : l.targetId}</a></li>`,
+            )}</ul></dd>`
+          : ""}
+        ${claim.linkedFrom.length
+          ? html`<dt>Linked from</dt><dd><ul data-testid="linked-from">${claim.linkedFrom.map(
+              (b) => html`<li>${BACKLINK[b.relation] || b.relation.toLowerCase()} <a href=${href(`/claim/${b.claim.key}`)}
+                >${b.claim.summary}</a>${b.claim.retracted ? " (retracted)" : ""}</li>`,
             )}</ul></dd>`
           : ""}
       </dl>

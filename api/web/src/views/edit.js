@@ -1,7 +1,8 @@
 // Editing with an API key (kept for this browser session only): sources, claims, corrections.
-import { useState } from "preact/hooks";
-import { html, href, navigate, STANCES, GENRES, today } from "../ui.js";
+import { useEffect, useState } from "preact/hooks";
+import { html, href, navigate, useQuery, codePoints, STANCES, GENRES, today } from "../ui.js";
 import { gql, apiKey, setApiKey, GraphQLErrors } from "../client.js";
+import { selectedPassage } from "./source.js";
 
 export const ATTRIBUTIONS = ["DIRECT_QUOTE", "INDIRECT_SPEECH", "REPORTED", "EDITORIAL"];
 
@@ -12,7 +13,8 @@ export function describe(error) {
   if (error instanceof GraphQLErrors) {
     for (const e of error.errors) {
       const field = e.extensions && e.extensions.field;
-      if (field) fields[String(field).split(/[.[]/)[0]] = e.message;
+      // A correction's errors name "changes.passage.exact" and the like: the form field is "passage".
+      if (field) fields[String(field).replace(/^changes\./, "").split(/[.[]/)[0]] = e.message;
       else general.push(e.message);
     }
   } else {
@@ -153,41 +155,126 @@ function Conflict({ errors, onReload }) {
   </div>`;
 }
 
+const REVISE_CHOICES = `query ReviseChoices($source: ID!) {
+  actors { key name }
+  topics { key title }
+  sources { id title }
+  source(id: $source) { id text language }
+}`;
+
+// The fields of the correction form; a server error naming another field (e.g. "changes") is shown in general.
+const REVISE_FIELDS = ["actor", "topic", "stance", "summary", "quote", "value", "conditions", "stated", "channel",
+  "attribution", "source", "passage", "reason"];
+
+let reviseCount = 0;
+
+/** A claim as the correction form's values (empty string for an unset optional field). */
+function claimValues(claim) {
+  return { actor: claim.actor.key, topic: claim.topic.key, stance: claim.stance, summary: claim.summary,
+    quote: claim.quote || "", quoteLanguage: claim.quoteLanguage || claim.source.language, value: claim.value || "",
+    stated: claim.statedOn.date, conditions: claim.conditions || "", channel: claim.channel || "",
+    attribution: claim.attribution, source: claim.source.id };
+}
+
 export function ReviseForm({ claim, onDone }) {
   // The version the editor started from: a live update underneath must not silently become the base.
   const [base, setBase] = useState(claim.version);
-  const [form, setForm] = useState({ stance: claim.stance, summary: claim.summary, stated: claim.statedOn.date, conditions: claim.conditions || "", reason: "" });
+  // Only the fields the editor touched: the others show (and keep) the claim's current values.
+  const [edits, setEdits] = useState({ reason: "" });
+  const current = claimValues(claim);
+  const form = { ...current, ...edits };
+  // A new passage: selected in the text below ({start, end, exact}) or typed ({exact}); null keeps the current one.
+  const [passage, setPassage] = useState(null);
   const [errors, setErrors] = useState(null);
-  const set = (name) => (e) => setForm({ ...form, [name]: e.target.value });
+  const [textId] = useState(() => `revise-text-${++reviseCount}`);
+  const choices = useQuery(REVISE_CHOICES, { source: form.source });
+  // Until the newly chosen source has loaded, the text shown (and selectable) is none.
+  const source = choices.data && choices.data.source && choices.data.source.id === form.source ? choices.data.source : null;
+  useEffect(() => {
+    if (!source) return undefined;
+    const points = codePoints(source.text);
+    const onChange = () => {
+      const chosen = selectedPassage(points, textId);
+      if (chosen) setPassage(chosen);
+    };
+    document.addEventListener("selectionchange", onChange);
+    return () => document.removeEventListener("selectionchange", onChange);
+  }, [source && source.id, source && source.text]);
+  const set = (name) => (e) => {
+    setEdits({ ...edits, [name]: e.target.value });
+    if (name === "source") setPassage(null); // a passage chosen in another source does not fit this one
+  };
   const submit = async (e) => {
     e.preventDefault();
     setErrors(null);
     const changes = {};
-    if (form.stance !== claim.stance) changes.stance = form.stance;
-    if (form.summary !== claim.summary) changes.summary = form.summary;
-    if (form.stated !== claim.statedOn.date) changes.stated = { date: form.stated };
-    if (form.conditions !== (claim.conditions || "")) changes.conditions = form.conditions || null;
+    const differs = (name) => form[name] !== current[name];
+    for (const name of ["actor", "topic", "stance", "summary", "attribution", "source"]) if (differs(name)) changes[name] = form[name];
+    for (const name of ["value", "conditions", "channel"]) if (differs(name)) changes[name] = form[name] || null;
+    if (differs("stated")) changes.stated = { date: form.stated };
+    if (differs("quote") || (form.quote && differs("quoteLanguage")))
+      changes.quote = form.quote ? { text: form.quote, language: form.quoteLanguage } : null;
+    if (passage) changes.passage = passage;
     try {
-      await gql(
+      const data = await gql(
         `mutation ($id: ID!, $v: Int!, $changes: ClaimChangesInput!, $reason: String!) {
           reviseClaim(id: $id, expectedVersion: $v, changes: $changes, reason: $reason) { version } }`,
         { id: claim.id, v: base, changes, reason: form.reason },
       );
+      setBase(data.reviseClaim.version);
+      setEdits({ reason: "" });
+      setPassage(null);
       onDone && onDone();
     } catch (error) {
-      setErrors(describe(error));
+      setErrors(placed(describe(error), REVISE_FIELDS));
     }
   };
   const text = (name, label) => html`<${Field} name=${name} label=${label} errors=${errors}>${(p) =>
     html`<input ...${p} type="text" value=${form[name]} onInput=${set(name)} />`}<//>`;
+  const choose = (name, label, options) => html`<${Field} name=${name} label=${label} errors=${errors}>${(p) =>
+    html`<select ...${p} value=${form[name]} onChange=${set(name)}>${options.map(([v, l]) => html`<option value=${v}>${l}</option>`)}</select>`}<//>`;
+  const lists = choices.data || { actors: [claim.actor], topics: [claim.topic], sources: [claim.source] };
+  const shown = form.source === claim.source.id ? claim.passage : null;
+  const points = source ? codePoints(source.text) : [];
   return html`<form class="editor" onSubmit=${submit} aria-label="Correct this claim" novalidate>
-    <${Field} name="stance" label="Stance" errors=${errors}>${(p) => html`<select ...${p} value=${form.stance} onChange=${set("stance")}>
-      ${Object.entries(STANCES).map(([s, d]) => html`<option value=${s}>${d.symbol} ${d.label}</option>`)}</select>`}<//>
-    ${text("summary", "Summary")} ${text("stated", "Stated on")} ${text("conditions", "Conditions")} ${text("reason", "Reason for the correction (required)")}
+    ${choose("actor", "Actor", lists.actors.map((a) => [a.key, a.name]))}
+    ${choose("topic", "Topic", lists.topics.map((t) => [t.key, t.title]))}
+    ${choose("stance", "Stance", Object.entries(STANCES).map(([s, d]) => [s, `${d.symbol} ${d.label}`]))}
+    ${text("summary", "Summary")} ${text("stated", "Stated on")} ${text("conditions", "Conditions")}
+    ${choose("attribution", "Attribution", ATTRIBUTIONS.map((a) => [a, a.replace("_", " ").toLowerCase()]))}
+    ${text("channel", "Channel (interview, speech, post…)")} ${text("value", "Value (a figure named in the claim)")}
+    ${text("quote", "Original words (empty: none)")}
+    <div class="field"><label for=${`${textId}-language`}>Language of the original words (ISO 639-1)</label>
+      <input id=${`${textId}-language`} name="quoteLanguage" type="text" value=${form.quoteLanguage} onInput=${set("quoteLanguage")} /></div>
+    ${choose("source", "Source", lists.sources.map((s) => [s.id, s.title]))}
+    <${Field} name="passage" label="Passage: select it in the source text below, or type its exact words" errors=${errors}>${(p) =>
+      html`<input ...${p} type="text" value=${passage ? passage.exact : ""} placeholder=${shown ? shown.exact : "select or type the passage"}
+        onInput=${(e) => setPassage(e.target.value ? { exact: e.target.value } : null)} />`}<//>
+    <p class="note" data-testid="revise-passage">${passage
+      ? passage.start !== undefined ? `New passage: characters ${passage.start}–${passage.end}.` : "New passage: the words typed above."
+      : shown ? "The passage stays as it is (highlighted below)." : "Choose the passage in the new source."}</p>
+    ${source
+      ? html`<div class="source-text revise-text" id=${textId} lang=${source.language} tabindex="0" aria-label="Text of the source">${shown
+          ? html`${points.slice(0, shown.start).join("")}<mark class="passage">${points.slice(shown.start, shown.end).join("")}</mark>${points
+              .slice(shown.end).join("")}`
+          : source.text}</div>`
+      : html`<p class="loading" aria-busy="true">Loading the source text…</p>`}
+    ${text("reason", "Reason for the correction (required)")}
     <${General} errors=${errors && errors.code !== "CONFLICT" ? errors : null} />
     <${Conflict} errors=${errors} onReload=${() => { setBase(errors.errors[0].extensions.currentVersion); setErrors(null); onDone(); }} />
     <button type="submit">Save the correction (from version ${base})</button>
   </form>`;
+}
+
+/** Errors naming a field the form does not have go with the general ones, so none is lost. */
+function placed(errors, names) {
+  const fields = {};
+  const general = [...errors.general];
+  for (const [name, message] of Object.entries(errors.fields)) {
+    if (names.includes(name)) fields[name] = message;
+    else general.push(message);
+  }
+  return { ...errors, fields, general };
 }
 
 export function RetractForm({ claim, onDone }) {
