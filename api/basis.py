@@ -13,21 +13,31 @@ gives the same data later, whatever was corrected since. A size with no such
 instant (two writers' timestamps interleaved around it) or beyond the log is
 BAD_USER_INPUT on the fields that read claims. Actors, topics and sources are
 kept without record-time history: their current details are shown.
+
+A field pins itself with its ``atTreeSize`` argument (next to ``knownAt``; giving
+both is BAD_USER_INPUT): :func:`record_time` converts the size by the same rule.
+When the operation's pinned fields all name one size and no field read the
+operation's default, ``extensions.basis`` is that pin; otherwise the basis stays
+the operation's and ``basis.pins`` lists each size the arguments pinned.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from strawberry.extensions import SchemaExtension
 
 from api.errors import ApiError, bad_input
 from api.loaders import blocking
 from ledger.integrity import merkle
+
+if TYPE_CHECKING:
+    from api.context import Info
 
 PIN_FIELD = "atTreeSize"
 # The default knownAt of the running operation (None: the current record), or the error a pin raised.
@@ -41,8 +51,36 @@ _ROOTS: OrderedDict[tuple[str, int], bytes] = OrderedDict()
 _ROOTS_KEPT = 256
 
 
+@dataclasses.dataclass
+class Pins:
+    """What the running operation's fields pinned with the ``atTreeSize`` argument."""
+
+    by_size: dict[int, tuple[datetime, str]] = dataclasses.field(default_factory=dict)  # size: (knownAt, root hex)
+    default_read: bool = False  # did a field read the operation's default knownAt?
+
+    def basis(self, operation: dict[str, Any]) -> dict[str, Any]:
+        """The basis to report, given the operation's own."""
+        if not self.by_size:
+            return operation
+        pins = [self._entry(size) for size in sorted(self.by_size)]
+        # Fields that read the default answered on the operation's basis: the pin is the basis
+        # only when nothing did, or when the default is that same pin (the request extension).
+        consistent = not self.default_read or (operation["pinned"] and [operation["treeSize"]] == list(self.by_size))
+        if len(pins) == 1 and consistent:
+            return {**pins[0], "pinned": True}
+        return {**operation, "pins": pins}
+
+    def _entry(self, size: int) -> dict[str, Any]:
+        known_at, root = self.by_size[size]
+        return {"treeSize": size, "rootHash": root, "knownAt": known_at.isoformat()}
+
+
+PINS: ContextVar[Pins | None] = ContextVar("argument_pins", default=None)
+
+
 class Basis(SchemaExtension):
     basis: dict[str, Any] | None = None
+    pins: Pins | None = None
 
     async def on_operation(self) -> AsyncIterator[None]:  # type: ignore[override]
         context = self.execution_context.context
@@ -62,6 +100,8 @@ class Basis(SchemaExtension):
             size, pinned = await blocking(_pin, services, asked)
             known_at = pinned if isinstance(pinned, datetime) else None
         token = DEFAULT_KNOWN_AT.set(pinned)
+        self.pins = Pins()
+        pins_token = PINS.set(self.pins)
         try:
             root = await blocking(_root, services, size) if size is not None else None
             self.basis = {
@@ -72,14 +112,42 @@ class Basis(SchemaExtension):
             }
             yield
         finally:
+            PINS.reset(pins_token)
             DEFAULT_KNOWN_AT.reset(token)
 
     def get_results(self) -> dict[str, Any]:
-        return {"basis": self.basis} if self.basis is not None else {}
+        if self.basis is None:
+            return {}
+        return {"basis": self.pins.basis(self.basis) if self.pins is not None else self.basis}
 
 
-def _pin(services: Any, asked: object) -> tuple[int | None, datetime | ApiError]:
-    field = f"extensions.{PIN_FIELD}"
+async def record_time(info: Info, known_at: datetime | None, at_tree_size: int | None) -> datetime | None:
+    """The record time a field reads at: its ``knownAt``, or the instant of its ``atTreeSize`` pin
+    (same rule as the request extension), or the operation's default (``instant``)."""
+    from api.context import instant
+
+    if at_tree_size is None:
+        return instant(known_at)
+    if known_at is not None:
+        raise bad_input(PIN_FIELD, "give knownAt or atTreeSize, not both")
+    pins = PINS.get()
+    if pins is not None and at_tree_size in pins.by_size:
+        return pins.by_size[at_tree_size][0]
+    services = info.context.services
+    _, pinned = await blocking(_pin, services, at_tree_size, PIN_FIELD)
+    if isinstance(pinned, ApiError):
+        raise pinned
+    if pins is not None:
+        root = await blocking(_root, services, at_tree_size)
+        pins.by_size[at_tree_size] = (pinned, root.hex())
+    return pinned
+
+
+def _pin(
+    services: Any, asked: object, field: str = f"extensions.{PIN_FIELD}"
+) -> tuple[int | None, datetime | ApiError]:
+    """The tree size asked for and the record time after which the log held exactly that many
+    events, or the error to raise (``field`` names the argument or extension in it)."""
     if not isinstance(asked, int) or isinstance(asked, bool) or asked < 0:
         return None, bad_input(field, f"{asked!r} is not a tree size (an integer, 0 or more)")
     head = services.ledger.ledger_recorder.tree_head().size

@@ -85,8 +85,11 @@ def instant(value: datetime | None) -> datetime | None:
     """A record-time argument as an aware UTC instant (a naive one is taken as UTC); when not
     given, the operation's default: the current record, or the pinned basis (``api/basis.py``)."""
     if value is None:
-        from api.basis import DEFAULT_KNOWN_AT
+        from api.basis import DEFAULT_KNOWN_AT, PINS
 
+        pins = PINS.get()
+        if pins is not None:  # (the basis reports whether a field answered on the operation's default)
+            pins.default_read = True
         default = DEFAULT_KNOWN_AT.get()
         if isinstance(default, Exception):
             raise default

@@ -65,3 +65,89 @@ def test_a_pin_beyond_the_log_or_malformed_is_bad_input(api: ApiEnv) -> None:
     assert set(error_codes(beyond)) == {"BAD_USER_INPUT"}
     assert "beyond the log" in beyond["errors"][0]["message"]
     assert set(error_codes(_post(api, {"atTreeSize": "latest"}))) == {"BAD_USER_INPUT"}
+
+
+# Every field that takes knownAt, pinned by its atTreeSize argument instead.
+PINNED = """query ($n: Int!) {
+  claims(first: 50, atTreeSize: $n) { nodes { key stance version summary retracted } totalCount }
+  claim(id: "c-minister", atTreeSize: $n) { key retracted version }
+  timeline(actor: "chancellor", topic: "taurus", atTreeSize: $n) { stance label claim { key } }
+  position(actor: "chancellor", topic: "taurus", asOf: "2025-12-31", atTreeSize: $n) { stance }
+  positions(asOf: "2025-12-31", atTreeSize: $n) { actor { key } topic { key } stance }
+  flips(atTreeSize: $n) { nodes { label before { key stance } after { key stance } } }
+  flipSummaries(atTreeSize: $n) { actorKey topicKey claims halfFlips fullFlops strongest }
+  actors(search: "chancellor") { key position(topic: "taurus", asOf: "2025-12-31", atTreeSize: $n) { stance } }
+  source(id: "berlin-interview") { claims(atTreeSize: $n) { key stance version retracted } }
+}"""
+
+
+def _ask(api: ApiEnv, query: str, variables: dict[str, Any], extensions: dict[str, Any] | None = None) -> Any:
+    body: dict[str, Any] = {"query": query, "variables": variables}
+    if extensions is not None:
+        body["extensions"] = extensions
+    response = api.client.post("/graphql", json=body)
+    assert response.status_code == 200, response.text
+    return response
+
+
+def _data_bytes(response: Any) -> str:
+    text: str = response.text
+    return text[: text.index(',"extensions"')]
+
+
+def test_the_argument_pin_gives_byte_identical_data_after_corrections(api: ApiEnv) -> None:
+    size = api.tree_size()
+    first = _ask(api, PINNED, {"n": size})
+    assert "errors" not in first.json(), first.text
+    basis = first.json()["extensions"]["basis"]
+    assert basis["treeSize"] == size and basis["pinned"] is True and "pins" not in basis
+    assert basis["rootHash"] == merkle.subtree_root(0, size, api.ledger.ledger_recorder).hex()
+    # The argument converts a size exactly as the request extension does.
+    by_extension = _post(api, {"atTreeSize": size})["extensions"]["basis"]
+    assert basis == by_extension
+    api.ledger.revise_claim(
+        c.ReviseClaim("c-taurus-yes", None, c.parse_changes({"stance": "CONDITIONAL"}), "misread"), "desk"
+    )
+    api.ledger.retract_claim(c.RetractClaim("c-minister", None, "duplicate"), "desk")
+    api.caught_up()
+    now = _ask(api, PINNED, {"n": api.tree_size()})
+    assert now.json()["data"] != first.json()["data"]  # the corrections change today's answer...
+    again = _ask(api, PINNED, {"n": size})
+    assert _data_bytes(again) == _data_bytes(first)  # ...not the pinned one, to the byte
+    assert again.json()["extensions"]["basis"] == basis
+
+
+def test_fields_pinned_apart_are_each_listed_in_the_basis(api: ApiEnv) -> None:
+    size = api.tree_size()
+    query = """query ($n: Int!) {
+      earlier: claims(atTreeSize: $n) { totalCount }
+      today: claims { totalCount }
+    }"""
+    body = _ask(api, query, {"n": size - 1}).json()
+    basis = body["extensions"]["basis"]
+    # A field read the operation's default, so the basis stays the operation's and names the pin.
+    assert basis["treeSize"] == size and basis["pinned"] is False
+    assert [p["treeSize"] for p in basis["pins"]] == [size - 1]
+    assert basis["pins"][0]["rootHash"] == merkle.subtree_root(0, size - 1, api.ledger.ledger_recorder).hex()
+
+
+def test_knownat_and_attreesize_together_are_bad_input(api: ApiEnv) -> None:
+    query = """query ($n: Int!) { claims(knownAt: "2030-01-01T00:00:00Z", atTreeSize: $n) { totalCount } }"""
+    body = _ask(api, query, {"n": api.tree_size()}).json()
+    assert body["data"] is None
+    assert [(e["extensions"]["code"], e["extensions"]["field"]) for e in body["errors"]] == [
+        ("BAD_USER_INPUT", "atTreeSize")
+    ]
+
+
+@pytest.mark.parametrize("beyond", [10, None])
+def test_an_argument_pin_out_of_range_is_bad_input(api: ApiEnv, beyond: int | None) -> None:
+    size = api.tree_size() + beyond if beyond is not None else -1
+    query = """query ($n: Int!) { position(actor: "chancellor", topic: "taurus", atTreeSize: $n) { stance } }"""
+    body = _ask(api, query, {"n": size}).json()
+    assert body["data"] == {"position": None}
+    error = body["errors"][0]
+    assert (error["extensions"]["code"], error["extensions"]["field"], error["path"]) == (
+        "BAD_USER_INPUT", "atTreeSize", ["position"]
+    )  # fmt: skip
+    assert ("beyond the log" if beyond else "not a tree size") in error["message"]

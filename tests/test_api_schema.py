@@ -22,10 +22,12 @@ def test_enums_match_the_ledger() -> None:
 def test_contract_fields_exist() -> None:
     text = sdl()
     for line in (
-        "position(actor: String!, topic: String!, asOf: Date = null, knownAt: DateTime = null): Position",
-        "positions(actor: String = null, topic: String = null, asOf: Date = null, knownAt: DateTime = null): [Position!]!",
-        "timeline(actor: String!, topic: String!, knownAt: DateTime = null): [PositionChange!]!",
-        "claim(id: ID!, knownAt: DateTime = null): Claim",
+        "position(actor: String!, topic: String!, asOf: Date = null, knownAt: DateTime = null, atTreeSize: Int = null):"
+        " Position",
+        "positions(actor: String = null, topic: String = null, asOf: Date = null, knownAt: DateTime = null,"
+        " atTreeSize: Int = null): [Position!]!",
+        "timeline(actor: String!, topic: String!, knownAt: DateTime = null, atTreeSize: Int = null): [PositionChange!]!",
+        "claim(id: ID!, knownAt: DateTime = null, atTreeSize: Int = null): Claim",
         "ledgerEvents(types: [String!] = null, after: Int = null): LedgerEvent!",
     ):
         assert line in text, line

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import strawberry
 
-from api.context import Info, instant
+from api.basis import record_time
+from api.context import Info
 from api.errors import bad_input
 from api.loaders import blocking
 from api.names import resolve_keys
@@ -25,6 +26,7 @@ async def flips(
     from_: Annotated[date | None, strawberry.argument(name="from", description="later claim counts from this day on")] = None,
     to: Annotated[date | None, strawberry.argument(description="... up to this day, inclusive")] = None,
     known_at: datetime | None = None,
+    at_tree_size: int | None = None,
     first: int | None = None,
     after: str | None = None,
 ) -> FlipConnection:
@@ -34,7 +36,7 @@ async def flips(
     size = page_size(first, settings.default_page_size, settings.max_page_size)
     actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic))
     wanted = FlipFilter(label.value if label else None, actor_key, topic_key, from_, to)
-    at = instant(known_at)
+    at = await record_time(info, known_at, at_tree_size)
     try:
         page = await blocking(info.context.model.flips, wanted, size, after, at)
     except ValueError:
@@ -48,8 +50,13 @@ async def flips(
 
 
 async def flip_summaries(
-    info: Info, actor: str | None = None, topic: str | None = None, known_at: datetime | None = None
+    info: Info,
+    actor: str | None = None,
+    topic: str | None = None,
+    known_at: datetime | None = None,
+    at_tree_size: int | None = None,
 ) -> list[FlipSummary]:
+    at = await record_time(info, known_at, at_tree_size)
     actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic))
-    rows = await blocking(info.context.model.flip_summaries, FlipFilter(None, actor_key, topic_key), instant(known_at))
+    rows = await blocking(info.context.model.flip_summaries, FlipFilter(None, actor_key, topic_key), at)
     return [FlipSummary.from_view(r) for r in rows]

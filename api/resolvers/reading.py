@@ -10,7 +10,8 @@ from uuid import UUID
 import strawberry
 from graphql import FieldNode, FragmentSpreadNode, GraphQLResolveInfo, InlineFragmentNode, SelectionNode
 
-from api.context import Info, instant
+from api.basis import record_time
+from api.context import Info
 from api.errors import bad_input
 from api.loaders import blocking
 from api.names import resolve_keys, resolve_keys_now
@@ -25,13 +26,19 @@ from projections import views
 
 
 async def position(
-    info: Info, actor: str, topic: str, as_of: date | None = None, known_at: datetime | None = None
+    info: Info,
+    actor: str,
+    topic: str,
+    as_of: date | None = None,
+    known_at: datetime | None = None,
+    at_tree_size: int | None = None,
 ) -> Position | None:
     with_source = selects(info, "claim", "source")
     # One trip to a worker thread: the names resolved (one statement), then the position, its
     # claim and, when asked for, the claim's source (one statement; the source is primed into
     # the source loader for Claim.source).
-    view, source = await blocking(_position, info.context.read, actor, topic, as_of, instant(known_at), with_source)
+    at = await record_time(info, known_at, at_tree_size)
+    view, source = await blocking(_position, info.context.read, actor, topic, as_of, at, with_source)
     if source is not None:
         info.context.loaders.source.prime(source.id, source)
     return Position.from_view(view) if view else None
@@ -82,14 +89,18 @@ async def positions(
     topic: str | None = None,
     as_of: date | None = None,
     known_at: datetime | None = None,
+    at_tree_size: int | None = None,
 ) -> list[Position]:
+    at = await record_time(info, known_at, at_tree_size)
     actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic))
-    found = await blocking(info.context.model.positions, actor_key, topic_key, as_of, instant(known_at))
+    found = await blocking(info.context.model.positions, actor_key, topic_key, as_of, at)
     return [Position.from_view(v) for v in found]
 
 
-async def timeline(info: Info, actor: str, topic: str, known_at: datetime | None = None) -> list[PositionChange]:
-    at = instant(known_at)
+async def timeline(
+    info: Info, actor: str, topic: str, known_at: datetime | None = None, at_tree_size: int | None = None
+) -> list[PositionChange]:
+    at = await record_time(info, known_at, at_tree_size)
     actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic))
     changes = await blocking(info.context.model.timeline, actor_key, topic_key, at)
     return [PositionChange.from_view(c, at) for c in changes]
@@ -103,11 +114,13 @@ def claim_uuid(ref: str) -> UUID | None:
         return claim_id(ref) if ref.strip() else None
 
 
-async def claim(info: Info, id: strawberry.ID, known_at: datetime | None = None) -> Claim | None:
+async def claim(
+    info: Info, id: strawberry.ID, known_at: datetime | None = None, at_tree_size: int | None = None
+) -> Claim | None:
+    at = await record_time(info, known_at, at_tree_size)
     uuid = claim_uuid(str(id))
     if uuid is None:
         return None
-    at = instant(known_at)
     view = await info.context.loaders.claim.load((uuid, at))
     return Claim.from_view(view, at) if view else None
 
@@ -118,6 +131,7 @@ async def claims(
     first: int | None = None,
     after: str | None = None,
     known_at: datetime | None = None,
+    at_tree_size: int | None = None,
 ) -> ClaimConnection:
     settings = info.context.settings
     size = page_size(first, settings.default_page_size, settings.max_page_size)
@@ -127,7 +141,7 @@ async def claims(
     )
     wanted = _filter(given, actor, topic)
     searched(info, "filter.text", wanted.text)
-    at = instant(known_at)
+    at = await record_time(info, known_at, at_tree_size)
     try:
         page = await blocking(info.context.model.claims, wanted, size, after, at)
     except ValueError:

@@ -17,7 +17,8 @@ from uuid import UUID
 import strawberry
 from strawberry.scalars import JSON
 
-from api.context import Info, instant
+from api.basis import record_time
+from api.context import Info
 from api.names import resolve_keys
 from api.types.enums import (
     ActorKind,
@@ -99,11 +100,17 @@ class Actor:
 
     @strawberry.field(description="This actor's position on a topic (same rules as Query.position).")
     async def position(
-        self, info: Info, topic: str, as_of: date | None = None, known_at: datetime | None = None
+        self,
+        info: Info,
+        topic: str,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+        at_tree_size: int | None = None,
     ) -> Position | None:
+        at = await record_time(info, known_at, at_tree_size)
         (topic_key,) = await resolve_keys(info, ("topic", "topic", topic))
         assert topic_key is not None
-        view = await info.context.loaders.position.load((self.key, topic_key, as_of, instant(known_at)))
+        view = await info.context.loaders.position.load((self.key, topic_key, as_of, at))
         return Position.from_view(view) if view else None
 
 
@@ -154,8 +161,10 @@ class Source:
         return await info.context.loaders.source_text.load(UUID(self.id))
 
     @strawberry.field(description="Claims taken from this source, as recorded at knownAt (default: now).")
-    async def claims(self, info: Info, known_at: datetime | None = None) -> list[Claim]:
-        at = instant(known_at)
+    async def claims(
+        self, info: Info, known_at: datetime | None = None, at_tree_size: int | None = None
+    ) -> list[Claim]:
+        at = await record_time(info, known_at, at_tree_size)
         found = await info.context.loaders.source_claims.load((UUID(self.id), at))
         return [Claim.from_view(v, at) for v in found]
 
