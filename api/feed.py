@@ -22,7 +22,7 @@ from api.auth import bearer
 from api.context import Services
 from api.errors import ApiError
 from api.loaders import blocking
-from api.subscriptions import check_types, ledger_events
+from api.subscriptions import Subscriber, check_types, ledger_events
 from api.types.audit import LedgerEvent, _plain
 
 NDJSON = "application/x-ndjson"
@@ -47,6 +47,10 @@ def event_json(event: LedgerEvent) -> dict[str, Any]:
     return out
 
 
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 def _problem(status: int, code: str, message: str) -> Response:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
@@ -54,10 +58,19 @@ def _problem(status: int, code: str, message: str) -> Response:
 async def feed_route(request: Request) -> Response:
     services: Services = request.app.state.services
     secret = bearer(request.headers.get("authorization"))
+    caller = None
     if secret is not None or services.settings.require_key_for_reads:
         caller = await blocking(services.keys.identify, secret) if secret is not None else None
         if caller is None or caller.rejected or caller.principal is None:
             return _problem(401, "UNAUTHENTICATED", "this feed needs a valid API key: Authorization: Bearer KEY")
+    principal = caller.principal if caller is not None else None
+    # The same limits and view as the ledgerEvents subscription: a key's name or the address is the client.
+    who = Subscriber(
+        anonymous=principal is None,
+        client=f"key {principal.key_name!r}" if principal is not None else f"address {_address(request)}",
+        per_client=services.settings.max_subscriptions_per_client,
+        total=services.settings.max_subscriptions_total,
+    )
     raw_after = request.query_params.get("after") or request.headers.get("last-event-id")
     try:
         after = int(raw_after) if raw_after else None
@@ -74,7 +87,11 @@ async def feed_route(request: Request) -> Response:
     head = await blocking(lambda: services.ledger.ledger_recorder.tree_head().size)
     if after is not None and after > head:
         return _problem(400, "BAD_USER_INPUT", f"after: {after} is beyond the log's {head} events")
-    stream = ledger_events(services.broadcaster, types, 0 if after is None else after)
+    try:
+        services.broadcaster.admit(who.client, who.per_client, who.total)  # refuse now, with a status, not mid-stream
+    except ApiError as error:
+        return _problem(429, error.code, error.message)
+    stream = ledger_events(services.broadcaster, types, 0 if after is None else after, who)
 
     async def body() -> AsyncIterator[str]:
         try:

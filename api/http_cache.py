@@ -42,7 +42,17 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse, print_ast
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    OperationType,
+    Visitor,
+    parse,
+    print_ast,
+    visit,
+)
 
 from api.auth import ANONYMOUS, Caller, bearer
 from api.basis import OBSERVED_POSITION
@@ -159,7 +169,11 @@ class Documents:
             pass  # strawberry reports it
         else:
             operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-            if operations and all(o.operation == OperationType.QUERY for o in operations):
+            if (
+                operations
+                and all(o.operation == OperationType.QUERY for o in operations)
+                and not _reads_the_log(document)
+            ):
                 normal = sha256(print_ast(document))
         self._keep(self._normal, digest, normal)
         return normal
@@ -174,6 +188,24 @@ class Documents:
             store.move_to_end(digest)
             while len(store) > self.kept:
                 store.popitem(last=False)
+
+
+# Fields answered from the ledger's log and tree head (or the signed checkpoints), not from the read
+# model: their answers move with the log, not with the projector's position, and ignore a pin. A
+# document that selects one anywhere is never cached.
+LOG_FIELDS = frozenset({"events", "event", "ledgerDigest", "inclusionProof", "consistencyProof", "checkpoint"})
+
+
+def _reads_the_log(document: DocumentNode) -> bool:
+    found = False
+
+    class Finder(Visitor):
+        def enter_field(self, node: FieldNode, *_: Any) -> None:
+            nonlocal found
+            found = found or node.name.value in LOG_FIELDS
+
+    visit(document, Finder())
+    return found
 
 
 def sha256(text: str) -> str:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections import Counter
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
 from eventsourcing.domain import Aggregate
@@ -78,6 +79,8 @@ class Broadcaster:
         self.ledger = ledger
         self.poll_seconds = poll_seconds
         self.subscribers: set[_Subscriber] = set()
+        # Streams held per client, from the start of a replay to the end of the live stream: what limits count.
+        self.held: Counter[str] = Counter()
         self.position: int | None = None  # last position delivered (None while nobody listens)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -98,29 +101,35 @@ class Broadcaster:
 
     def admit(self, client: str, per_client: int, total: int) -> None:
         """Refuse a subscription over the limits (per client, all clients of this process)."""
-        if len(self.subscribers) >= total:
+        if sum(self.held.values()) >= total:
             raise ApiError(
                 TOO_MANY_SUBSCRIPTIONS,
                 f"this server holds {total} subscriptions already (CLAIMS_MAX_SUBSCRIPTIONS); try again later",
             )
-        if sum(1 for s in self.subscribers if s.client == client) >= per_client:
+        if self.held[client] >= per_client:
             raise ApiError(
                 TOO_MANY_SUBSCRIPTIONS,
                 f"{client} holds {per_client} subscriptions already (CLAIMS_MAX_SUBSCRIPTIONS_PER_CLIENT)",
             )
 
+    @contextlib.contextmanager
+    def slot(self, client: str, per_client: int, total: int) -> Iterator[None]:
+        """Hold one of ``client``'s streams (refused over the limits) for as long as the block runs."""
+        self.admit(client, per_client, total)  # no await between this check and holding
+        self.held[client] += 1
+        try:
+            yield
+        finally:
+            self.held[client] -= 1
+            if self.held[client] <= 0:
+                del self.held[client]
+
     @contextlib.asynccontextmanager
     async def subscribe(
-        self,
-        types: list[str] | None,
-        after: int | None = None,
-        client: str = "",
-        per_client: int = 50,
-        total: int = 1000,
+        self, types: list[str] | None, after: int | None = None, client: str = ""
     ) -> AsyncIterator[_Subscriber]:
         """Events after log position ``after`` (default: the current head) as they are committed."""
         start = await blocking(lambda: self.ledger.ledger_recorder.tree_head().size) if after is None else after
-        self.admit(client, per_client, total)  # no await between this check and joining
         subscriber = _Subscriber(after=start, types=types, client=client)
         if self.position is None or self.position > start:
             self.position = start
@@ -194,9 +203,16 @@ async def ledger_events(
     no gap and no event twice."""
     who = who or Subscriber()
     wanted = check_types(types)
-    anonymous = who.anonymous
     if after is not None and after < 0:
         raise bad_input("after", "is a log position: 0 or more")
+    with broadcaster.slot(who.client, who.per_client, who.total):
+        async for event in _replay_then_follow(broadcaster, wanted, after):
+            yield event.for_reader(who.anonymous)
+
+
+async def _replay_then_follow(
+    broadcaster: Broadcaster, wanted: list[str] | None, after: int | None
+) -> AsyncGenerator[LedgerEvent, None]:
     if after is not None:
         head = await blocking(lambda: broadcaster.ledger.ledger_recorder.tree_head().size)
         if after > head:
@@ -208,9 +224,9 @@ async def ledger_events(
             for stored in logged:
                 event = decode(broadcaster.ledger, stored)
                 if event.matches(wanted):
-                    yield event.for_reader(anonymous)
+                    yield event
             after = logged[-1].position
-    async with broadcaster.subscribe(wanted, after, who.client, who.per_client, who.total) as subscriber:
+    async with broadcaster.subscribe(wanted, after) as subscriber:
         while True:
             item = await subscriber.queue.get()
             if item is _OVERFLOW:
@@ -218,4 +234,4 @@ async def ledger_events(
                     "SUBSCRIBER_TOO_SLOW", "events arrived faster than this subscriber read them; resubscribe"
                 )
             assert isinstance(item, LedgerEvent)
-            yield item.for_reader(anonymous)
+            yield item

@@ -152,3 +152,18 @@ def test_the_cache_stays_within_its_byte_budget(database_url: str) -> None:
     assert cache.size_bytes <= 1000 and len(cache) == 10
     cache.observe(6, 2, "2026-01-01")  # the model moved: every current entry is gone
     assert len(cache) == 0
+
+
+def test_answers_read_from_the_log_are_never_cached(api: ApiEnv) -> None:
+    # ledgerDigest, events, proofs and checkpoints come from the log and tree head, not the read model:
+    # a pin does not freeze them and the projector's position does not date them.
+    size = api.tree_size()
+    for extensions in ({"atTreeSize": size}, {}):
+        body = {"query": "{ ledgerDigest { treeSize } events(first: 1) { treeSize } }", "extensions": extensions}
+        first = _post(api, body)
+        assert first.json()["data"]["ledgerDigest"]["treeSize"] == api.tree_size()
+        assert "immutable" not in first.headers.get("cache-control", "")
+        api.ledger.issue_api_key(f"another-{len(extensions)}", "reader", "desk")
+        api.caught_up()
+        again = _post(api, body).json()["data"]
+        assert again["ledgerDigest"]["treeSize"] == again["events"]["treeSize"] == api.tree_size()

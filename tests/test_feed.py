@@ -115,3 +115,20 @@ def test_ledger_events_subscription_replays_from_after_then_goes_live(database_u
         assert positions == list(range(head - 4, head + 3))
     finally:
         ledger.close()
+
+
+def test_feed_streams_count_against_the_callers_subscription_limit(database_url: str) -> None:
+    ledger = seed(database_url)
+    try:
+        env = {"CLAIMS_MAX_SUBSCRIPTIONS_PER_CLIENT": "1"}
+        with live_server(database_url, env) as base:
+            with httpx.stream("GET", f"{base}/feed?format=ndjson", timeout=20) as first:
+                assert first.status_code == 200
+                lines = first.iter_lines()  # kept: dropping the iterator would close the stream
+                next(lines)  # the first stream is open and replaying
+                with httpx.stream("GET", f"{base}/feed?format=ndjson", timeout=10) as second:
+                    # the same address already holds its one stream: refused with a status, not a broken 200
+                    assert second.status_code == 429, second.status_code
+                    assert json.loads(second.read())["error"]["code"] == "TOO_MANY_SUBSCRIPTIONS"
+    finally:
+        ledger.close()
