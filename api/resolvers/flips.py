@@ -12,7 +12,7 @@ from api.context import Info
 from api.errors import bad_input
 from api.loaders import blocking
 from api.names import resolve_keys
-from api.types.connections import PageInfo, page_size
+from api.types.connections import PageInfo, page_size, read_page
 from api.types.enums import FlipLabel
 from api.types.flips import Flip, FlipConnection, FlipEdge, FlipSummary
 from projections.flips import FlipFilter
@@ -37,10 +37,7 @@ async def flips(
     actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic))
     wanted = FlipFilter(label.value if label else None, actor_key, topic_key, from_, to)
     at = await record_time(info, known_at, at_tree_size)
-    try:
-        page = await blocking(info.context.model.flips, wanted, size, after, at)
-    except ValueError:
-        raise bad_input("after", "is not a cursor of this connection") from None
+    page = await read_page(info.context.model.flips, wanted, size, after, at)
     nodes = [Flip.from_view(v, at) for v in page.items]
     return FlipConnection(
         edges=[FlipEdge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)],

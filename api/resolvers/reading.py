@@ -16,7 +16,7 @@ from api.errors import bad_input
 from api.loaders import blocking
 from api.names import resolve_keys, resolve_keys_now
 from api.readside import ReadSide
-from api.types.connections import ClaimConnection, ClaimEdge, PageInfo, page_size
+from api.types.connections import ClaimConnection, ClaimEdge, PageInfo, page_size, read_page
 from api.types.enums import Attribution, Stance
 from api.types.inputs import ClaimFilter
 from api.types.objects import Actor, Claim, Position, PositionChange, Source, Topic
@@ -142,10 +142,7 @@ async def claims(
     wanted = _filter(given, actor, topic)
     searched(info, "filter.text", wanted.text)
     at = await record_time(info, known_at, at_tree_size)
-    try:
-        page = await blocking(info.context.model.claims, wanted, size, after, at)
-    except ValueError:
-        raise bad_input("after", "is not a cursor of this connection") from None
+    page = await read_page(info.context.model.claims, wanted, size, after, at)
     nodes = [Claim.from_view(v, at) for v in page.items]
     return ClaimConnection(
         edges=[ClaimEdge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)],

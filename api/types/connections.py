@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import strawberry
 
 from api.errors import bad_input
+from api.loaders import blocking
 from api.types.objects import Claim
 
 
@@ -53,6 +56,18 @@ def page_size(first: int | None, default: int, maximum: int) -> int:
     return first
 
 
+NOT_OUR_CURSOR = "is not a cursor of this connection"
+PageT = TypeVar("PageT")
+
+
+async def read_page(fetch: Callable[..., PageT], *args: Any) -> PageT:
+    """A keyset page from the read model; a cursor it cannot decode (ValueError) is the caller's `after`."""
+    try:
+        return await blocking(fetch, *args)
+    except ValueError:
+        raise bad_input("after", NOT_OUR_CURSOR) from None
+
+
 MAX_POSITION = 2**63 - 1  # the stores' largest integer: a larger cursor is no cursor of ours
 
 
@@ -67,7 +82,7 @@ def decode_position_cursor(cursor: str | None) -> int:
         kind, _, value = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii").partition(":")
         position = int(value)
     except ValueError:
-        raise bad_input("after", "is not a cursor of this connection") from None
+        raise bad_input("after", NOT_OUR_CURSOR) from None
     if kind != "event" or not 0 <= position <= MAX_POSITION:
-        raise bad_input("after", "is not a cursor of this connection")
+        raise bad_input("after", NOT_OUR_CURSOR)
     return position
