@@ -27,17 +27,21 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
+from ledger.application import ClaimsLedger
 from projections import changes as record_changes
 from projections import flips as consistency
 from projections import names, schema
 from projections.db import Connection, Readers, Row, connect, resolve_url
+from projections.ledger_log import LedgerLog
 from projections.rows import (
     ACTOR_COLUMNS,
+    API_KEY_LISTING_COLUMNS,
     CLAIM_COLUMNS,
     EVENT_COLUMNS,
     SOURCE_COLUMNS,
     TOPIC_COLUMNS,
     actor_view,
+    api_key_listing,
     api_key_view,
     claim_columns,
     claim_event_view,
@@ -50,6 +54,7 @@ from projections.signals import hub
 from projections.values import as_date, as_uuid, from_us, like_pattern, to_us
 from projections.views import (
     ActorView,
+    ApiKeyListing,
     ApiKeyView,
     ClaimEventView,
     ClaimFilter,
@@ -80,14 +85,24 @@ class ReadModelUnavailable(RuntimeError):
     """The read model is missing or of another schema version, and the caller may not create it."""
 
 
-class ReadModel:
-    """Query functions over the read-model tables of one database; safe to share between threads."""
+class ReadModel(LedgerLog):
+    """The read side: every read of the API and the read commands goes through this one object.
+
+    Query functions over the read-model tables of one database, and (inherited from
+    ``ledger_log.py``) the reads of the ledger's own log; safe to share between threads."""
 
     def __init__(
-        self, url: str | None = None, *, pool_size: int = 8, create: bool = True, statement_timeout: float = 0.0
+        self,
+        url: str | None = None,
+        *,
+        pool_size: int = 8,
+        create: bool = True,
+        statement_timeout: float = 0.0,
+        ledger: ClaimsLedger | None = None,
     ) -> None:
-        """``create=False``: only read (a read command): a missing or other-version model is an error."""
-        self.url = resolve_url(url)
+        """``create=False``: only read (a read command): a missing or other-version model is an error.
+        ``ledger``: read the log through this open ledger (the API process's) instead of opening one."""
+        super().__init__(resolve_url(url), ledger)
         self.readers = Readers(self.url, pool_size=pool_size, statement_timeout=statement_timeout)
         self.hub = hub(self.url)
         with self.readers.connection() as conn:
@@ -111,6 +126,7 @@ class ReadModel:
 
     def close(self) -> None:
         self.readers.close()
+        self.close_log()
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self.readers.connection() as conn:
@@ -387,15 +403,19 @@ class ReadModel:
     def sources(self) -> list[SourceView]:
         return [source_view(r) for r in self._rows(f"SELECT {SOURCE_COLUMNS} FROM rm_sources ORDER BY key")]
 
+    def source_by_ref(self, ref: str) -> SourceView | None:
+        """A source by its id or its key (None if it is neither)."""
+        try:
+            return self.sources_by_ids([UUID(ref)])[0]
+        except ValueError:
+            found = self._rows(f"SELECT {SOURCE_COLUMNS} FROM rm_sources WHERE key = ?", [ref])
+            return source_view(found[0]) if found else None
+
     def sources_by_ids(self, ids: Sequence[UUID]) -> list[SourceView | None]:
         found = {
             s.id: s for s in self._by("rm_sources", SOURCE_COLUMNS, "id", "uuid", [str(i) for i in ids], source_view)
         }
         return [found.get(i) for i in ids]
-
-    def source_text(self, source_id: UUID) -> str | None:
-        rows = self._rows("SELECT text FROM rm_sources WHERE id = ?", [str(source_id)])
-        return str(rows[0][0]) if rows else None
 
     def source_texts(self, source_ids: Sequence[UUID]) -> list[str | None]:
         """Batch form of :meth:`source_text` (one query)."""
@@ -425,6 +445,10 @@ class ReadModel:
     def api_key(self, secret_sha256: str) -> ApiKeyView | None:
         rows = self._rows("SELECT name, role, revoked FROM rm_api_keys WHERE secret_sha256 = ?", [secret_sha256])
         return api_key_view(rows[0]) if rows else None
+
+    def api_keys(self) -> list[ApiKeyListing]:
+        """Every API key, by name."""
+        return [api_key_listing(r) for r in self._rows(f"SELECT {API_KEY_LISTING_COLUMNS} FROM rm_api_keys ORDER BY name")]
 
     def _by(self, table: str, columns: str, column: str, pg_type: str, values: Sequence[str], view: Any) -> list[Any]:
         out: list[Any] = []

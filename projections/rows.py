@@ -9,6 +9,7 @@ from typing import Any
 from projections.values import as_date, as_uuid, from_us, loads, period, precision_of
 from projections.views import (
     ActorView,
+    ApiKeyListing,
     ApiKeyView,
     ClaimEventView,
     ClaimView,
@@ -151,6 +152,15 @@ def source_view(r: Sequence[Any]) -> SourceView:
         genre=m["genre"],
         sha256=r[2],
         recorded_at=from_us(r[4]),
+    )
+
+
+API_KEY_LISTING_COLUMNS = "name, role, created_us, created_by, revoked, revoked_reason"
+
+
+def api_key_listing(r: Sequence[Any]) -> ApiKeyListing:
+    return ApiKeyListing(
+        name=r[0], role=r[1], created_at=from_us(r[2]), created_by=r[3], revoked=bool(r[4]), revoked_reason=r[5]
     )
 
 

@@ -168,6 +168,18 @@ class ApiKeyView:
 
 
 @dataclass(frozen=True)
+class ApiKeyListing:
+    """A key as ``claims apikey list`` shows it (never its secret or hash)."""
+
+    name: str
+    role: str
+    created_at: datetime
+    created_by: str | None
+    revoked: bool
+    revoked_reason: str | None
+
+
+@dataclass(frozen=True)
 class CollectionSizes:
     """How big the read model's collections are: what a query's cost is estimated from."""
 
