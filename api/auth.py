@@ -13,7 +13,6 @@ before it commits: a key revoked before the write began cannot write.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,8 +24,9 @@ from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from api.errors import ApiError, forbidden, unauthenticated
+from ledger.application import API_ROLES, secret_digest
 
-ROLE_RANK = {"reader": 1, "editor": 2, "admin": 3}
+ROLE_RANK = {role: rank for rank, role in enumerate(API_ROLES, 1)}
 ANONYMOUS = "anonymous"
 
 
@@ -61,10 +61,6 @@ class Caller:
         if not self.principal.has(role):
             raise forbidden(f"this needs the {role} role; key {self.principal.key_name!r} is {self.principal.role}")
         return self.principal
-
-
-def secret_digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 def bearer(value: str | None) -> str | None:
@@ -184,8 +180,4 @@ class IsEditor(HasRole):
     role = "editor"
 
 
-class IsAdmin(HasRole):
-    role = "admin"
-
-
-__all__ = ["ApiError", "Caller", "HasRole", "IsAdmin", "IsEditor", "KeyStore", "Principal"]
+__all__ = ["ApiError", "Caller", "HasRole", "IsEditor", "KeyStore", "Principal"]

@@ -120,7 +120,7 @@ class Projector:
         self._committed = last
         self._known_pairs |= new_pairs
         if self.live:
-            self.hub.published(last)
+            self.hub.published()
         return count
 
     def _apply(self, logged: list[LoggedEvent], clock: _Clock) -> set[tuple[str, str]]:
@@ -221,7 +221,7 @@ class Projector:
             for table in names:
                 self.conn.execute(f"ALTER TABLE {REBUILD_SCHEMA}.{table} SET SCHEMA {live_schema}")
             self.conn.notify(READ_MODEL_CHANNEL, str(position))
-        self.hub.published(self.position())
+        self.hub.published()
         return projected
 
     def _switch_sqlite(self, build: Projector) -> int:
@@ -253,7 +253,7 @@ class Projector:
                     break
         finally:
             self.conn.execute("DETACH DATABASE rm_build")
-        self.hub.published(self.position())
+        self.hub.published()
         return projected
 
     def position(self) -> int:

@@ -42,7 +42,6 @@ from projections.rows import (
     TOPIC_COLUMNS,
     actor_view,
     api_key_listing,
-    api_key_view,
     claim_columns,
     claim_event_view,
     claim_view,
@@ -55,7 +54,6 @@ from projections.values import as_date, as_uuid, from_us, like_pattern, to_us
 from projections.views import (
     ActorView,
     ApiKeyListing,
-    ApiKeyView,
     ClaimEventView,
     ClaimFilter,
     ClaimView,
@@ -441,10 +439,6 @@ class ReadModel(LedgerLog):
             claims_per_pair=int(counts[5] or 0),
             versions_per_claim=int(counts[6] or 0),
         )
-
-    def api_key(self, secret_sha256: str) -> ApiKeyView | None:
-        rows = self._rows("SELECT name, role, revoked FROM rm_api_keys WHERE secret_sha256 = ?", [secret_sha256])
-        return api_key_view(rows[0]) if rows else None
 
     def api_keys(self) -> list[ApiKeyListing]:
         """Every API key, by name."""

@@ -10,7 +10,6 @@ from projections.values import as_date, as_uuid, from_us, loads, period, precisi
 from projections.views import (
     ActorView,
     ApiKeyListing,
-    ApiKeyView,
     ClaimEventView,
     ClaimView,
     FieldChange,
@@ -164,5 +163,3 @@ def api_key_listing(r: Sequence[Any]) -> ApiKeyListing:
     )
 
 
-def api_key_view(r: Sequence[Any]) -> ApiKeyView:
-    return ApiKeyView(name=r[0], role=r[1], revoked=bool(r[2]))

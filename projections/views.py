@@ -1,7 +1,7 @@
 """The read model's shapes: what query functions return and the API renders.
 
 Plain dataclasses, no SQL and no GraphQL: ``projections/queries.py`` fills them
-from the read-model tables, ``api/types.py`` mirrors them as GraphQL types.
+from the read-model tables, ``api/types/`` mirrors them as GraphQL types.
 """
 
 from __future__ import annotations
@@ -158,13 +158,6 @@ class SourceView:
     genre: str
     sha256: str
     recorded_at: datetime
-
-
-@dataclass(frozen=True)
-class ApiKeyView:
-    name: str
-    role: str
-    revoked: bool
 
 
 @dataclass(frozen=True)

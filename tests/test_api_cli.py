@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from api.auth import secret_digest
 from api.cli import build_parser, main
 from projections.projector import Projector
 from projections.queries import ReadModel
@@ -31,8 +30,8 @@ def test_apikey_create_list_revoke(database_url: str, capsys: pytest.CaptureFixt
     read_model = ReadModel(database_url)
     try:
         _project(database_url)
-        key = read_model.api_key(secret_digest(secret))
-        assert key is not None and key.role == "editor" and not key.revoked
+        [key] = read_model.api_keys()
+        assert (key.name, key.role, key.created_by, key.revoked) == ("desk", "editor", "cli:tester", False)
     finally:
         read_model.close()
     assert main(["--database", database_url, "apikey", "list"]) == 0
