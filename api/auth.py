@@ -2,9 +2,10 @@
 
 A key is sent as ``Authorization: Bearer KEY`` (HTTP) or in the WebSocket's
 ``connectionParams`` (``{"Authorization": "Bearer KEY"}`` or ``{"apiKey": KEY}``).
-Only its SHA-256 is looked up, in the ledger's own ``ApiKey`` events (not the read
-model, so a key works the moment ``claims apikey create`` returns, however far the
-projector lags, and an unknown key is refused at once). Each process keeps the keys
+Only its SHA-256 is looked up, in the ledger's own ``ApiKey`` events (read from the
+log through ``ReadModel.access_events``, not from the read-model tables, so a key works the
+moment ``claims apikey create`` returns, however far the projector lags, and an unknown key
+is refused at once). Each process keeps the keys
 in memory and reads the access events added since, at most every
 ``CLAIMS_KEY_CACHE_SECONDS`` for a known key (the bound on a revocation reaching
 reads) and at most every 50 ms for a key it does not know. A write re-reads them

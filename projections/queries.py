@@ -416,7 +416,7 @@ class ReadModel(LedgerLog):
         return [found.get(i) for i in ids]
 
     def source_texts(self, source_ids: Sequence[UUID]) -> list[str | None]:
-        """Batch form of :meth:`source_text` (one query)."""
+        """Each source's full text, in the order asked (None for an unknown id; one query)."""
         rows = self._by("rm_sources", "id, text", "id", "uuid", [str(i) for i in source_ids], tuple)
         found = {as_uuid(r[0]): str(r[1]) for r in rows}
         return [found.get(i) for i in source_ids]
