@@ -63,7 +63,17 @@ def access_events(ledger: ClaimsLedger) -> Callable[[int], tuple[int, list[Acces
 
 
 def open_services(settings: Settings, read: ReadSide | None = None) -> Services:
+    if settings.projector == PROJECTOR_EMBEDDED and ReadSide.is_standby(settings.database_url):
+        raise ValueError(
+            "CLAIMS_DATABASE_URL names a read-only standby, where the projector cannot run: point it at the "
+            "primary (and the standby's URL in CLAIMS_READ_DATABASE_URL), or set CLAIMS_PROJECTOR=external "
+            "for an API process that only reads the standby (its mutations answer READ_ONLY)"
+        )
     ledger = ClaimsLedger.open(settings.database_url)
+    if read is None and settings.read_database_url:
+        read = ReadSide.open_replica(
+            settings.read_database_url, settings.database_url, settings.statement_timeout_seconds
+        )
     read = read or ReadSide.open(settings.database_url, settings.statement_timeout_seconds)
     keys = KeyStore(access_events(ledger), settings.key_cache_seconds)
     sizes = SizesCache(read.collection_sizes)

@@ -27,6 +27,20 @@ class ReadSide:
     def open(cls, url: str, statement_timeout: float = 0.0) -> ReadSide:
         return cls(open_read_model(url, statement_timeout))
 
+    @classmethod
+    def open_replica(cls, replica_url: str, primary_url: str, statement_timeout: float = 0.0) -> ReadSide:
+        """Read from a streaming replica of ``primary_url`` (``projections/replica.py``); waits see it replay."""
+        from projections.replica import open_replica_read_model
+
+        return cls(open_replica_read_model(replica_url, primary_url, statement_timeout))
+
+    @staticmethod
+    def is_standby(url: str) -> bool:
+        """True when ``url`` names a read-only PostgreSQL hot standby."""
+        from projections.replica import is_standby
+
+        return is_standby(url)
+
     def wait_for(self, position: int, timeout: float) -> bool:
         """True once the read model reflects the log up to ``position``; False after ``timeout`` seconds."""
         return self.model.wait_for(position, timeout)

@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -342,8 +343,15 @@ def _child_env(base: Path) -> dict[str, str]:
     return env
 
 
-def start_server(timeout: float | None = None, extra_settings: dict[str, str] | None = None) -> PostgresServer:
-    """initdb + start a private server; raise PostgresStartError with logs on failure."""
+def start_server(
+    timeout: float | None = None,
+    extra_settings: dict[str, str] | None = None,
+    before_start: Callable[[Path], None] | None = None,
+) -> PostgresServer:
+    """initdb + start a private server; raise PostgresStartError with logs on failure.
+
+    ``before_start`` gets the data directory between initdb and the start (e.g. to edit pg_hba.conf).
+    """
     if timeout is None:
         timeout = float(os.environ.get(START_TIMEOUT_ENV, DEFAULT_START_TIMEOUT))
     t0 = time.monotonic()
@@ -359,6 +367,8 @@ def start_server(timeout: float | None = None, extra_settings: dict[str, str] | 
     try:
         password = secrets.token_hex(16)
         data = _initdb(bindir, run_as, base, password)
+        if before_start is not None:
+            before_start(data)
         server = _launch(bindir, run_as, base, data, password, t0 + timeout, extra_settings)
     except BaseException:
         shutil.rmtree(base, ignore_errors=True)
