@@ -103,7 +103,7 @@ class PostgresLedgerRecorder(LedgerRecorder):
     @contextmanager
     def appending(self) -> Iterator[_Session]:
         if self.standby:
-            raise ReadOnlyStore(_where(self.url))
+            raise ReadOnlyStore(address(self.url))
         with self.connection() as conn:
             try:
                 with conn.transaction():
@@ -113,7 +113,7 @@ class PostgresLedgerRecorder(LedgerRecorder):
             except psycopg.errors.UniqueViolation as error:
                 raise IntegrityError(str(error)) from error
             except psycopg.errors.ReadOnlySqlTransaction:  # became a standby since it was opened
-                raise ReadOnlyStore(_where(self.url)) from None
+                raise ReadOnlyStore(address(self.url)) from None
 
     # An aggregate's events, for the repository.
     def select_events(
@@ -242,7 +242,7 @@ class PostgresLedgerRecorder(LedgerRecorder):
 
     def save_checkpoint(self, size: int, note: str) -> None:
         if self.standby:
-            raise ReadOnlyStore(_where(self.url))
+            raise ReadOnlyStore(address(self.url))
         with self.connection() as conn:
             conn.execute(
                 "INSERT INTO ledger_checkpoints (size, note) VALUES (%s, %s)"
@@ -302,7 +302,7 @@ class _Session:
             )
 
 
-def _where(url: str) -> str:
+def address(url: str) -> str:
     """The database's address for a message: host, port and name, never the password."""
     info = psycopg.conninfo.conninfo_to_dict(url)
     return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"

@@ -19,6 +19,7 @@ from typing import Any
 
 import psycopg
 
+from ledger.postgres import address
 from projections import schema
 from projections.db import PostgresConnection, dialect_of, resolve_url
 from projections.queries import WAIT_TICK, ReadModel
@@ -32,12 +33,6 @@ FIRST_TICK = 0.001
 
 class ReplicaMismatch(ValueError):
     """The read URL does not name a copy of the primary's database."""
-
-
-def where(url: str) -> str:
-    """A database's address for messages: host, port and name, never the password."""
-    info = psycopg.conninfo.conninfo_to_dict(url)
-    return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
 
 
 def is_standby(url: str) -> bool:
@@ -71,8 +66,8 @@ def check_replica_of(replica_url: str, primary_url: str) -> None:
         ours, theirs = _identity(primary), _identity(replica)
     if ours[0] != theirs[0]:
         raise ReplicaMismatch(
-            f"CLAIMS_READ_DATABASE_URL ({where(replica_url)}) is not a replica of CLAIMS_DATABASE_URL "
-            f"({where(primary_url)}): their PostgreSQL system identifiers differ ({theirs[0]} vs {ours[0]})"
+            f"CLAIMS_READ_DATABASE_URL ({address(replica_url)}) is not a replica of CLAIMS_DATABASE_URL "
+            f"({address(primary_url)}): their PostgreSQL system identifiers differ ({theirs[0]} vs {ours[0]})"
         )
     if ours[1] != theirs[1]:
         raise ReplicaMismatch(
@@ -107,13 +102,12 @@ class ReplicaReadModel(ReadModel):
         # The primary creates the (empty) tables if this is the first start; the replica shows them
         # once it has replayed that, or whatever model the primary already has.
         ReadModel(self.primary_url, pool_size=1).close()
-        wanted = _installed(self.primary_url)
         deadline = time.monotonic() + start_wait
-        while _installed(replica_url) != wanted:
+        while (shown := _installed(replica_url)) != (wanted := _installed(self.primary_url)):
             if time.monotonic() > deadline:
                 raise TimeoutError(
-                    f"the replica {where(replica_url)} did not show the primary's read model (schema {wanted}) "
-                    f"within {start_wait:g} s: is it streaming from {where(self.primary_url)}?"
+                    f"the replica {address(replica_url)} did not show the primary's read model within {start_wait:g} s "
+                    f"(schema {shown} there, {wanted} on {address(self.primary_url)}): is it streaming from the primary?"
                 )
             time.sleep(WAIT_TICK)  # the poll interval of a condition with a deadline
         super().__init__(replica_url, pool_size=pool_size, statement_timeout=statement_timeout)

@@ -8,6 +8,7 @@ database created on the primary and replayed on the replica.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,7 @@ def test_an_api_on_the_replica_answers_as_the_primary_and_reads_its_own_writes(r
             with replay_paused(replica_url):
                 late = editor.data(RECORD, {"i": claim_input("c-minister-later", "SUPPORTS", "security guarantees")})
                 assert late["recordClaim"]["created"] is True and late["recordClaim"]["pending"] is True
+                assert late["recordClaim"]["claim"] is None  # not readable yet, as `pending` says
                 assert on_replica.gql.data(POSITION)["position"]["stance"] == "OPPOSES"
                 on_primary.caught_up()
                 assert on_primary.gql.data(POSITION)["position"]["stance"] == "SUPPORTS"
@@ -166,6 +168,17 @@ def test_the_command_line_refuses_to_import_into_a_replica(
     assert claims(["--database", replica_url, "import", str(records)]) == 2
     assert "is a read-only replica" in capsys.readouterr().err
     assert claims(["--database", primary_url, "import", str(records)]) == 0
+    # Reading the ledger works on the replica: it verifies the log the primary wrote, once replayed.
+    with ClaimsLedger.open(primary_url) as ledger:
+        size = ledger.ledger_recorder.tree_head().size
+    with ClaimsLedger.open(replica_url) as copy:
+        deadline = time.monotonic() + 30
+        while copy.ledger_recorder.tree_head().size < size:
+            assert time.monotonic() < deadline, "the replica did not replay the import"
+            time.sleep(0.01)  # the poll interval of a condition with a deadline
+    capsys.readouterr()
+    assert claims(["--database", replica_url, "verify"]) == 0
+    assert f"{size}" in capsys.readouterr().out
 
 
 def test_a_read_url_that_is_not_a_replica_of_the_primary_is_refused(
