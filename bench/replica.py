@@ -248,11 +248,9 @@ def render(
         "serves when its reads go to a standby instead of the primary (same plans, same pages; a hot standby "
         "takes its snapshots from the replayed transaction state), and what read-your-writes costs on each. "
         f"{spread(every)} Capacity for reads grows by adding standbys and API processes on other machines; writes do not: they "
-        "are one ordered log and one projector on the primary, the same for both rows. The write columns "
-        "compare *waits*: the primary-reading process waits with the read model's generic poll "
-        "(projections/queries.py re-reads the tracked position every 50 ms when the projector is another "
-        "process), the replica-reading process re-reads the standby's position at 1 ms doubling up to 50 ms "
-        "(projections/replica.py), so it answers sooner.",
+        "are one ordered log and one projector on the primary, the same for both rows. Both processes wait "
+        "for their read model the same way (re-reading its tracked position at 1 ms doubling up to 50 ms, "
+        "projections/queries.py): the difference between the write rows is the standby's replay.",
         "",
     ]
     return "\n".join(lines)

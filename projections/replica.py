@@ -27,8 +27,6 @@ from projections.signals import hub
 
 # How long an API process starting against a replica waits for it to show the primary's read model.
 START_WAIT = 30.0
-# First re-read of the replica's position while it replays; doubled up to WAIT_TICK.
-FIRST_TICK = 0.001
 
 
 class ReplicaMismatch(ValueError):
@@ -86,7 +84,8 @@ def _installed(url: str) -> str | None:
 
 
 class ReplicaReadModel(ReadModel):
-    """Every read query goes to the replica; waiting for a write watches the replica replay it."""
+    """Every read query goes to the replica; waiting for a write (``wait_for``) watches the replica's
+    tracked position, so it returns once the replica has replayed the write's read-model change."""
 
     def __init__(
         self,
@@ -113,26 +112,6 @@ class ReplicaReadModel(ReadModel):
         super().__init__(replica_url, pool_size=pool_size, statement_timeout=statement_timeout)
         # The in-process projector (if any) works on the primary: ask it, and hear its commits, there.
         self.hub = hub(self.primary_url)
-
-    def wait_for(self, position: int, timeout: float = 5.0) -> bool:
-        """Block until the replica's read model reflects log ``position``; False after ``timeout`` s.
-
-        Re-reads the replica's tracked position at growing intervals (1 ms doubling up to
-        WAIT_TICK), starting again at 1 ms when the in-process projector commits on the primary:
-        the replica replays a commit within milliseconds of it.
-        """
-        deadline = time.monotonic() + timeout
-        self.hub.request()
-        tick = FIRST_TICK
-        while True:
-            seen = self.hub.sequence
-            if self.projected_position() >= position:
-                return True
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            committed = self.hub.wait_published(seen, min(remaining, tick))
-            tick = FIRST_TICK if committed else min(tick * 2, WAIT_TICK)
 
 
 def open_replica_read_model(

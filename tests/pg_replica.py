@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,11 +25,11 @@ import psycopg
 from pg_server import (
     PostgresServer,
     PostgresStartError,
-    _child_env,
     _launch,
     _make_base_dir,
     _run_as,
     find_bindir,
+    run_tool,
     start_server,
 )
 from psycopg import sql
@@ -120,18 +119,7 @@ def _start_standby(bindir: Path, primary: PostgresServer, secret: str, deadline:
         "--dbname", conninfo,
     ]  # fmt: skip
     try:
-        proc = subprocess.run(
-            cmd,
-            cwd=base,
-            capture_output=True,
-            text=True,
-            check=False,
-            env=_child_env(base),
-            user=run_as.uid,
-            group=run_as.gid,
-            extra_groups=run_as.extra_groups,
-            timeout=max(1.0, deadline - time.monotonic()),
-        )
+        proc = run_tool(cmd, run_as, base, timeout=max(1.0, deadline - time.monotonic()))
         if proc.returncode != 0:
             raise PostgresStartError(
                 f"pg_basebackup failed (exit {proc.returncode}) as user {run_as.name or 'current'}:\n{proc.stderr}"

@@ -315,7 +315,21 @@ def _initdb(bindir: Path, run_as: _RunAs, base: Path, password: str) -> Path:
         "--no-sync",
         "--no-instructions",
     ]  # fmt: skip
-    proc = subprocess.run(
+    proc = run_tool(cmd, run_as, base)
+    pwfile.unlink()
+    if proc.returncode != 0:
+        raise PostgresStartError(
+            f"initdb failed (exit {proc.returncode}) as user {run_as.name or 'current'}:\n"
+            f"$ {' '.join(cmd)}\n--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
+        )
+    return data
+
+
+def run_tool(
+    cmd: list[str], run_as: _RunAs, base: Path, timeout: float | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a PostgreSQL tool in ``base`` as the server's user (output captured, exit code not checked)."""
+    return subprocess.run(
         cmd,
         cwd=base,
         capture_output=True,
@@ -326,14 +340,8 @@ def _initdb(bindir: Path, run_as: _RunAs, base: Path, password: str) -> Path:
         user=run_as.uid,
         group=run_as.gid,
         extra_groups=run_as.extra_groups,
+        timeout=timeout,
     )
-    pwfile.unlink()
-    if proc.returncode != 0:
-        raise PostgresStartError(
-            f"initdb failed (exit {proc.returncode}) as user {run_as.name or 'current'}:\n"
-            f"$ {' '.join(cmd)}\n--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
-        )
-    return data
 
 
 def _child_env(base: Path) -> dict[str, str]:
