@@ -80,7 +80,6 @@ class PostgresLedgerRecorder(LedgerRecorder):
     def __init__(self, url: str, *, pool_size: int = 4) -> None:
         self.url = url
         self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=True, kwargs={"autocommit": True})
-        self.standby = False  # a hot standby (streaming replica): read, never written
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:

@@ -157,7 +157,7 @@ def test_a_write_sent_to_a_replica_only_url_is_refused(replicated: tuple[str, st
         pass
 
 
-def test_the_command_line_refuses_to_import_into_a_replica(
+def test_the_command_line_refuses_to_write_to_a_replica_and_verifies_it(
     replicated: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     primary_url, replica_url = replicated
@@ -166,6 +166,8 @@ def test_the_command_line_refuses_to_import_into_a_replica(
     records = tmp_path / "actors.yaml"
     records.write_text("format: claims-ledger/import/v1\nactors:\n  - {key: someone, name: Someone, kind: PERSON}\n")
     assert claims(["--database", replica_url, "import", str(records)]) == 2
+    assert "is a read-only replica" in capsys.readouterr().err
+    assert claims(["--database", replica_url, "project"]) == 2  # the projector writes too
     assert "is a read-only replica" in capsys.readouterr().err
     assert claims(["--database", primary_url, "import", str(records)]) == 0
     # Reading the ledger works on the replica: it verifies the log the primary wrote, once replayed.
