@@ -8,6 +8,7 @@ database created on the primary and replayed on the replica.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,7 +85,7 @@ def in_recovery(url: str) -> bool:
 def test_an_api_on_the_replica_answers_as_the_primary_and_reads_its_own_writes(replicated: tuple[str, str]) -> None:
     primary_url, replica_url = replicated
     assert in_recovery(replica_url) and not in_recovery(primary_url)
-    with api_env(primary_url, read_database_url=replica_url, write_wait_seconds=2.0) as on_replica:
+    with api_env(primary_url, read_database_url=replica_url, write_wait_seconds=30.0) as on_replica:
         read = on_replica.services.read.model
         assert isinstance(read, ReplicaReadModel) and read.url == replica_url
         with api_env_beside(on_replica) as on_primary:
@@ -104,7 +105,10 @@ def test_an_api_on_the_replica_answers_as_the_primary_and_reads_its_own_writes(r
             }  # fmt: skip
 
             # While the replica does not replay, the write is committed but not yet readable there:
-            # the mutation says `pending`, reads (from the replica) do not show it, the primary's do.
+            # the mutation says `pending` after its bound (CLAIMS_WRITE_WAIT_SECONDS, here 0.5 s),
+            # reads (from the replica) do not show it, the primary's do.
+            services = on_replica.services
+            services.settings = dataclasses.replace(services.settings, write_wait_seconds=0.5)
             with replay_paused(replica_url):
                 late = editor.data(RECORD, {"i": claim_input("c-minister-later", "SUPPORTS", "security guarantees")})
                 assert late["recordClaim"]["created"] is True and late["recordClaim"]["pending"] is True
