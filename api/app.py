@@ -45,6 +45,7 @@ from api.web import routes as web_routes
 from api.witness import Witness, add_checkpoint_route
 from ledger.application import ClaimsLedger
 from projections.queries import ReadModel
+from projections.replica import ReplicaReadModel, is_standby
 from projections.runner import BackgroundProjector, start_in_process
 
 log = logging.getLogger("claims.api")
@@ -62,7 +63,20 @@ def access_events(read_model: ReadModel) -> Callable[[int], tuple[int, list[Acce
 
 
 def open_services(settings: Settings, read_model: ReadModel | None = None) -> Services:
+    if settings.projector == PROJECTOR_EMBEDDED and is_standby(settings.database_url):
+        raise ValueError(
+            "CLAIMS_DATABASE_URL names a read-only standby, where the projector cannot run: point it at the "
+            "primary (and the standby's URL in CLAIMS_READ_DATABASE_URL), or set CLAIMS_PROJECTOR=external "
+            "for an API process that only reads the standby (its mutations answer READ_ONLY)"
+        )
     ledger = ClaimsLedger.open(settings.database_url)
+    if read_model is None and settings.read_database_url:
+        read_model = ReplicaReadModel(
+            settings.read_database_url,
+            settings.database_url,
+            statement_timeout=settings.statement_timeout_seconds,
+            ledger=ledger,
+        )
     read_model = read_model or ReadModel(
         settings.database_url, statement_timeout=settings.statement_timeout_seconds, ledger=ledger
     )

@@ -88,6 +88,8 @@ class AppendSession(Protocol):
 class LedgerRecorder(ApplicationRecorder):
     """An eventsourcing ApplicationRecorder whose log is a Merkle tree."""
 
+    standby = False  # True for a read-only copy (a PostgreSQL hot standby): read, never written
+
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         if not stored_events:
             return []

@@ -20,7 +20,9 @@ from datetime import datetime
 from typing import Any
 
 from ledger.application import ClaimsLedger
+from ledger.errors import ReadOnlyStore
 from ledger.persistence import LoggedEvent
+from ledger.postgres import address
 from projections import schema
 from projections.db import (
     READ_MODEL_CHANNEL,
@@ -61,6 +63,10 @@ class Projector:
         self._owns_ledger = ledger is None
         self.ledger = ledger or ClaimsLedger.open(self.url)
         self.recorder = self.ledger.ledger_recorder
+        if model is None and self.recorder.standby:  # the read model is written on the primary
+            if self._owns_ledger:
+                self.ledger.close()
+            raise ReadOnlyStore(address(self.url))
         self.conn = model or connect(self.url)
         self.live = model is None
         self.hub = hub(self.url)

@@ -76,7 +76,8 @@ ORDER = "{a}.counts_from, {a}.stated_earliest, {a}.first_position"
 ORDER_DESC = "{a}.counts_from DESC, {a}.stated_earliest DESC, {a}.first_position DESC"
 KEY = "({a}.counts_from, {a}.stated_earliest, {a}.first_position)"
 BEFORE_ALL = "0001-01-01"  # a stated date earlier than any: "no breaker" in the since-when query
-WAIT_TICK = 0.05  # how often wait_for re-reads the tracked position
+WAIT_TICK = 0.05  # longest wait_for waits before re-reading the tracked position
+FIRST_TICK = 0.001  # its first re-read: a commit elsewhere usually lands within milliseconds
 
 
 class ReadModelUnavailable(RuntimeError):
@@ -541,11 +542,14 @@ class ReadModel(LedgerLog):
     def wait_for(self, position: int, timeout: float = 5.0) -> bool:
         """Block until the read model reflects log ``position`` (read-your-writes); False after ``timeout`` s.
 
-        Asks an in-process projector to look at once; also notices a projector in
-        another process by re-reading the tracked position every WAIT_TICK seconds.
+        Asks an in-process projector to look at once and wakes on its commits; also notices a
+        projector in another process (or a replica's replay) by re-reading the tracked position
+        at growing intervals, FIRST_TICK doubling up to WAIT_TICK, from FIRST_TICK again after
+        an in-process commit.
         """
         deadline = time.monotonic() + timeout
         self.hub.request()
+        tick = FIRST_TICK
         while True:
             seen = self.hub.sequence
             if self.projected_position() >= position:
@@ -553,7 +557,8 @@ class ReadModel(LedgerLog):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            self.hub.wait_published(seen, min(remaining, WAIT_TICK))
+            committed = self.hub.wait_published(seen, min(remaining, tick))
+            tick = FIRST_TICK if committed else min(tick * 2, WAIT_TICK)
 
 
 def open_read_model(url: str | None = None, statement_timeout: float = 0.0) -> ReadModel:
