@@ -86,7 +86,7 @@ def test_an_api_on_the_replica_answers_as_the_primary_and_reads_its_own_writes(r
     primary_url, replica_url = replicated
     assert in_recovery(replica_url) and not in_recovery(primary_url)
     with api_env(primary_url, read_database_url=replica_url, write_wait_seconds=30.0) as on_replica:
-        read = on_replica.services.read.model
+        read = on_replica.services.read_model
         assert isinstance(read, ReplicaReadModel) and read.url == replica_url
         with api_env_beside(on_replica) as on_primary:
             for query in READS:
