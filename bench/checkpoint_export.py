@@ -3,6 +3,8 @@
     python bench/checkpoint_export.py                          # 10,000 and 40,000 claims, SQLite
     python bench/checkpoint_export.py --sizes 5000 --iterations 500
     python bench/checkpoint_export.py --write                  # replace its block in RESULTS.md
+    nice -n 10 python bench/checkpoint_export.py --sizes 1000000 --formats claims-csv,claims-jsonl,claimreview \
+        --stores sqlite,postgresql                             # the 1M figures (PostgreSQL: a private server)
 
 Checkpoints: median time of ``checkpoint.sign`` and ``open_checkpoint`` (log signature, then
 with two witness cosignatures), against the raw Ed25519 sign/verify of the same note text in
@@ -11,10 +13,11 @@ the same run (the baseline: what the format adds around the primitive). Then
 generated ledger, in events per second.
 
 Exports: a ledger of N claims generated with ``bench/rebuild.py``'s generator (5% revised, 1%
-retracted) in a temporary SQLite file, projected, then each format streamed to a null sink:
-claims per second, against a raw ``SELECT`` of the same rows (fetchmany, no formatting) in the
-same run; and the peak of Python allocations (tracemalloc, a separate pass) to show whether
-memory grows with N (it should not: keyset batches).
+retracted) in a temporary SQLite file (or a database of a private PostgreSQL server,
+``tests/pg_server.py``), projected, then each format streamed to a null sink: claims per second,
+against a raw ``SELECT`` of the same rows (fetchmany, no formatting) in the same run; and the
+peak of Python allocations (tracemalloc, a separate pass) to show whether memory grows with N
+(it should not: keyset batches), with the process's peak RSS after the run.
 """
 
 from __future__ import annotations
@@ -22,17 +25,22 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import sqlite3
 import statistics
 import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from rebuild import generate
 from results_file import write_section
@@ -82,17 +90,45 @@ def checkpoint_figures(iterations: int) -> list[tuple[str, float, float]]:
     ]  # fmt: skip
 
 
-def raw_select(path: str) -> float:
-    conn = sqlite3.connect(path)
-    try:
+RAW_SQL = "SELECT * FROM rm_claim_versions WHERE known_to_us IS NULL ORDER BY position"
+
+
+def raw_select(url: str) -> float:
+    """Rows per second of a bare read of the exported rows: the baseline no format can beat."""
+    if url.startswith("sqlite:///"):
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+        try:
+            start = time.perf_counter()
+            cursor = conn.execute(RAW_SQL)
+            rows = 0
+            while batch := cursor.fetchmany(1000):
+                rows += len(batch)
+            return rows / (time.perf_counter() - start)
+        finally:
+            conn.close()
+    with psycopg.connect(url) as pg, pg.cursor(name="bench_raw") as cursor:  # server-side: streamed
         start = time.perf_counter()
-        cursor = conn.execute("SELECT * FROM rm_claim_versions WHERE known_to_us IS NULL ORDER BY position")
+        cursor.execute(RAW_SQL)
         rows = 0
         while batch := cursor.fetchmany(1000):
             rows += len(batch)
         return rows / (time.perf_counter() - start)
+
+
+@contextmanager
+def ledger_url(store: str) -> Iterator[str]:
+    """An empty store for one generated ledger: a temporary SQLite file or a private PostgreSQL database."""
+    if store == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            yield f"sqlite:///{tmp}/bench.db"
+        return
+    from pg_server import start_server
+
+    server = start_server()
+    try:
+        yield server.url(server.create_database())
     finally:
-        conn.close()
+        server.stop()
 
 
 def export_once(model: ReadModel, ledger: ClaimsLedger, fmt: str) -> tuple[int, float]:
@@ -104,44 +140,52 @@ def export_once(model: ReadModel, ledger: ClaimsLedger, fmt: str) -> tuple[int, 
     return size, time.perf_counter() - start
 
 
-def export_figures(sizes: list[int]) -> tuple[list[tuple[int, str, float, float, float, float]], list[str]]:
-    rows: list[tuple[int, str, float, float, float, float]] = []
+def export_figures(
+    sizes: list[int], formats: list[str], stores: list[str]
+) -> tuple[list[tuple[str, int, str, float, float, float, float]], list[str]]:
+    rows: list[tuple[str, int, str, float, float, float, float]] = []
     checks: list[str] = []
-    for n in sizes:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = f"{tmp}/bench.db"
-            url = f"sqlite:///{path}"
-            generate(url, n, 5000)
-            projector = Projector(url)
-            projector.catch_up()
-            projector.close()
-            with ClaimsLedger.open(url) as ledger:
-                model = ReadModel(url)
-                try:
-                    claims = sum(1 for _ in model.iter_claims(ClaimFilter(), None))
-                    baseline = max(raw_select(path), raw_select(path))  # the second with a warm cache
-                    for fmt in FORMATS:
-                        size, seconds = export_once(model, ledger, fmt)
-                        tracemalloc.start()
-                        export_once(model, ledger, fmt)
-                        _, peak = tracemalloc.get_traced_memory()
-                        tracemalloc.stop()
-                        rate = claims / seconds
-                        rows.append((n, fmt, rate, rate / baseline, peak / 2**20, size / 2**20))
-                    signer = Signer.generate("bench.example/ledger")
-                    checkpoint_note = published.issue(ledger.ledger_recorder, signer)
-                    start = time.perf_counter()
-                    result = published.check(ledger.ledger_recorder, checkpoint_note, Policy(signer.verifier))
-                    seconds = time.perf_counter() - start
-                    assert result.ok
-                    events = result.report.events
-                    checks.append(
-                        f"{n:,} claims ({events:,} events): `checkpoint verify` (signature, full tree recomputation, "
-                        f"consistency proof) {seconds:.2f} s = {events / seconds:,.0f} events/s; raw row read "
-                        f"{baseline:,.0f} rows/s"
-                    )
-                finally:
-                    model.close()
+    for store in stores:
+        for n in sizes:
+            with ledger_url(store) as url:
+                generated = generate(url, n, 5000)
+                start = time.perf_counter()
+                projector = Projector(url)
+                projector.catch_up()
+                projector.close()
+                projected = time.perf_counter() - start
+                with ClaimsLedger.open(url) as ledger:
+                    model = ReadModel(url)
+                    try:
+                        claims = sum(1 for _ in model.iter_claims(ClaimFilter(), None))
+                        baseline = max(raw_select(url), raw_select(url))  # the second with a warm cache
+                        for fmt in formats:
+                            size, seconds = export_once(model, ledger, fmt)
+                            tracemalloc.start()
+                            export_once(model, ledger, fmt)
+                            _, peak = tracemalloc.get_traced_memory()
+                            tracemalloc.stop()
+                            rate = claims / seconds
+                            rows.append((store, n, fmt, rate, rate / baseline, peak / 2**20, size / 2**20))
+                            print(f"  {store} {n:,} {fmt}: {rate:,.0f} claims/s, peak {peak / 2**20:.1f} MiB",
+                                  file=sys.stderr, flush=True)  # fmt: skip
+                        signer = Signer.generate("bench.example/ledger")
+                        checkpoint_note = published.issue(ledger.ledger_recorder, signer)
+                        start = time.perf_counter()
+                        result = published.check(ledger.ledger_recorder, checkpoint_note, Policy(signer.verifier))
+                        seconds = time.perf_counter() - start
+                        assert result.ok
+                        events = result.report.events
+                        checks.append(
+                            line
+                            := f"{store}, {n:,} claims ({events:,} events; generated in {generated['seconds']:.0f} s,"
+                            f" projected in {projected:.0f} s): `checkpoint verify` (signature, full tree"
+                            f" recomputation, consistency proof) {seconds:.2f} s = {events / seconds:,.0f} events/s;"
+                            f" raw row read {baseline:,.0f} rows/s"
+                        )
+                        print(f"  {line}", file=sys.stderr, flush=True)
+                    finally:
+                        model.close()
     return rows, checks
 
 
@@ -149,12 +193,23 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,40000", help="claims per generated ledger, comma-separated")
     parser.add_argument("--iterations", type=int, default=2000)
+    parser.add_argument("--formats", default=",".join(FORMATS), help="export formats, comma-separated")
+    parser.add_argument("--stores", default="sqlite", help="sqlite and/or postgresql (a private server)")
     parser.add_argument("--write", action="store_true", help="replace this benchmark's block in RESULTS.md")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     load = os.getloadavg()
     signing = checkpoint_figures(args.iterations)
-    exports, checks = export_figures(sizes)
+    formats = args.formats.split(",")
+    stores = args.stores.split(",")
+    unknown = [f for f in formats if f not in FORMATS] + [s for s in stores if s not in ("sqlite", "postgresql")]
+    if unknown:
+        parser.error(f"unknown format or store: {', '.join(unknown)}")
+    started = time.perf_counter()
+    exports, checks = export_figures(sizes, formats, stores)
+    elapsed = time.perf_counter() - started
+    end_load = os.getloadavg()
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     lines = [
         "## Checkpoints and exports (bench/checkpoint_export.py)",
         "",
@@ -162,8 +217,10 @@ def main() -> int:
         f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}; load average at start "
         f"{load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f} (shared with other work).",
         "",
-        f"Command: `python bench/checkpoint_export.py --sizes {args.sizes} --iterations {args.iterations}`"
-        f" ({time.strftime('%Y-%m-%d')})",
+        f"Command: `python bench/checkpoint_export.py --sizes {args.sizes} --iterations {args.iterations}"
+        f" --formats {args.formats} --stores {args.stores}` ({time.strftime('%Y-%m-%d')}); exports part"
+        f" {elapsed / 60:.0f} min, load average at the end {end_load[0]:.2f}/{end_load[1]:.2f}/{end_load[2]:.2f};"
+        f" peak RSS of the process {peak_rss:,.0f} MiB (includes generating and projecting the ledger).",
         "",
         "| operation | median µs | raw Ed25519 primitive µs (same run) | ratio |",
         "|---|---:|---:|---:|",
@@ -171,10 +228,12 @@ def main() -> int:
         "",
         *(f"- {line}" for line in checks),
         "",
-        "| claims | format | claims/s | vs raw SELECT of the rows | peak Python memory MiB | output MiB |",
-        "|---:|---|---:|---:|---:|---:|",
-        *(f"| {n:,} | {fmt} | {rate:,.0f} | {ratio:.2f}x | {peak:.1f} | {size:.1f} |"
-          for n, fmt, rate, ratio, peak, size in exports),
+        "| store | claims | format | claims/s | vs raw SELECT of the rows | peak Python memory MiB | output MiB |",
+        "|---|---:|---|---:|---:|---:|---:|",
+        *(
+            f"| {store} | {n:,} | {fmt} | {rate:,.0f} | {ratio:.2f}x | {peak:.1f} | {size:.1f} |"
+            for store, n, fmt, rate, ratio, peak, size in exports
+        ),
         "",
     ]
     report = "\n".join(lines) + "\n"
