@@ -120,7 +120,8 @@ def _read_model(args: argparse.Namespace) -> Iterator[ReadModel | None]:
 
 def _resolve(model: ReadModel, args: argparse.Namespace) -> tuple[str, str] | None:
     try:
-        actor, topic = resolve_keys_now(model, ("actor", "actor", args.actor), ("topic", "topic", args.topic))
+        refs = ("actor", "actor", args.actor), ("topic", "topic", args.topic)
+        actor, topic = resolve_keys_now(model, *refs, at=args.known_at)  # names known then (api/names.py)
     except ApiError as error:
         print(f"error: {error.message}", file=sys.stderr)
         return None

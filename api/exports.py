@@ -83,12 +83,14 @@ class Request:
 
 
 class _Lookups:
-    """Actors and topics (few) in memory; sources fetched per batch of claims."""
+    """Actors and topics (few) in memory; sources fetched per batch of claims. All with the details
+    the ledger held at the export's knownAt (so the same basis gives the same file), else the current ones."""
 
-    def __init__(self, model: ReadModel) -> None:
+    def __init__(self, model: ReadModel, known_at: datetime | None) -> None:
         self.model = model
-        self.actors: dict[str, ActorView] = {a.key: a for a in model.actors(None)}
-        self.topics: dict[str, TopicView] = {t.key: t for t in model.topics()}
+        self.known_at = known_at
+        self.actors: dict[str, ActorView] = {a.key: a for a in model.actors(None, known_at)}
+        self.topics: dict[str, TopicView] = {t.key: t for t in model.topics(known_at)}
         self.sources: dict[Any, SourceView] = {}
 
     def with_sources(self, claims: Iterable[ClaimView]) -> Iterator[ClaimView]:
@@ -105,7 +107,9 @@ class _Lookups:
         if len(self.sources) > 10 * SOURCE_BATCH:  # keep memory bounded on huge exports
             self.sources.clear()
             wanted = list({c.source_id for c in batch})
-        for source in self.model.sources_by_ids(wanted):
+        at = self.known_at
+        found = self.model.sources_by_ids(wanted) if at is None else self.model.sources_at([(i, at) for i in wanted])
+        for source in found:
             if source is not None:
                 self.sources[source.id] = source
         yield from batch
@@ -322,7 +326,7 @@ def stream(model: ReadModel, recorder: LedgerRecorder, request: Request) -> tupl
 
 
 def _claims(model: ReadModel, known_at: datetime | None, request: Request) -> tuple[_Lookups, Iterator[ClaimView]]:
-    lookups = _Lookups(model)
+    lookups = _Lookups(model, known_at)
     wanted = request.filter
     if request.as_of is not None and (wanted.stated_to is None or wanted.stated_to > request.as_of):
         wanted = ClaimFilter(**{**wanted.__dict__, "stated_to": request.as_of})

@@ -58,13 +58,17 @@ async def extraction_candidates(
         return found, candidates_for(found.text, published, language, model.actors(None), model.topics()), language
 
     found, candidates, language = await blocking(load)
-    view = await info.context.loaders.source.load(found.id)
+    view = await info.context.loaders.source.load((found.id, None))
     if view is None:
         raise NotFound("source", source)  # registered but not yet in the read model
     actor_keys = sorted({c.actor for c in candidates if c.actor})
     topic_keys = sorted({k for c in candidates for k, _ in c.topics})
-    actors = dict(zip(actor_keys, await info.context.loaders.actor.load_many(actor_keys), strict=True))
-    topics = dict(zip(topic_keys, await info.context.loaders.topic.load_many(topic_keys), strict=True))
+    actors = dict(
+        zip(actor_keys, await info.context.loaders.actor.load_many([(k, None) for k in actor_keys]), strict=True)
+    )
+    topics = dict(
+        zip(topic_keys, await info.context.loaders.topic.load_many([(k, None) for k in topic_keys]), strict=True)
+    )
     text: str = found.text
     out = []
     for n, cand in enumerate(candidates, 1):
