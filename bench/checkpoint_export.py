@@ -5,6 +5,8 @@
     python bench/checkpoint_export.py --write                  # replace its block in RESULTS.md
     nice -n 10 python bench/checkpoint_export.py --sizes 1000000 --formats claims-csv,claims-jsonl,claimreview \
         --stores sqlite,postgresql                             # the 1M figures (PostgreSQL: a private server)
+    python bench/checkpoint_export.py --reuse sqlite:///PATH --formats claims-csv --no-trace
+        # exports only, from a ledger generated and projected before (the same generator); peak RSS
 
 Checkpoints: median time of ``checkpoint.sign`` and ``open_checkpoint`` (log signature, then
 with two witness cosignatures), against the raw Ed25519 sign/verify of the same note text in
@@ -140,52 +142,68 @@ def export_once(model: ReadModel, ledger: ClaimsLedger, fmt: str) -> tuple[int, 
     return size, time.perf_counter() - start
 
 
+def ratio_note(rate: float, baseline: float) -> str:
+    return f"{rate / baseline:.2f}x the raw SELECT ({baseline:,.0f} rows/s)"
+
+
+@contextmanager
+def reused(url: str) -> Iterator[str]:
+    yield url
+
+
 def export_figures(
-    sizes: list[int], formats: list[str], stores: list[str]
+    sizes: list[int], formats: list[str], stores: list[str], reuse: str | None = None, *, trace: bool = True
 ) -> tuple[list[tuple[str, int, str, float, float, float, float]], list[str]]:
+    """``reuse``: the URL of a ledger generated and projected before (sizes and stores are ignored);
+    ``trace``: also the tracemalloc pass (peak of Python allocations; NaN without it)."""
     rows: list[tuple[str, int, str, float, float, float, float]] = []
     checks: list[str] = []
-    for store in stores:
-        for n in sizes:
-            with ledger_url(store) as url:
-                generated = generate(url, n, 5000)
-                start = time.perf_counter()
-                projector = Projector(url)
-                projector.catch_up()
-                projector.close()
-                projected = time.perf_counter() - start
-                with ClaimsLedger.open(url) as ledger:
-                    model = ReadModel(url)
-                    try:
-                        claims = sum(1 for _ in model.iter_claims(ClaimFilter(), None))
-                        baseline = max(raw_select(url), raw_select(url))  # the second with a warm cache
-                        for fmt in formats:
-                            size, seconds = export_once(model, ledger, fmt)
+    runs = [(reuse.split(":")[0], 0)] if reuse else [(store, n) for store in stores for n in sizes]
+    for store, n in runs:
+        with reused(reuse) if reuse else ledger_url(store) as url:
+            generated = {"seconds": 0.0} if reuse else generate(url, n, 5000)
+            start = time.perf_counter()
+            projector = Projector(url)
+            projector.catch_up()
+            projector.close()
+            projected = time.perf_counter() - start
+            with ClaimsLedger.open(url) as ledger:
+                model = ReadModel(url)
+                try:
+                    claims = sum(1 for _ in model.iter_claims(ClaimFilter(), None))
+                    n = n or claims
+                    baseline = max(raw_select(url), raw_select(url))  # the second with a warm cache
+                    for fmt in formats:
+                        size, seconds = export_once(model, ledger, fmt)
+                        peak = float("nan")
+                        if trace:
                             tracemalloc.start()
                             export_once(model, ledger, fmt)
                             _, peak = tracemalloc.get_traced_memory()
                             tracemalloc.stop()
-                            rate = claims / seconds
-                            rows.append((store, n, fmt, rate, rate / baseline, peak / 2**20, size / 2**20))
-                            print(f"  {store} {n:,} {fmt}: {rate:,.0f} claims/s, peak {peak / 2**20:.1f} MiB",
-                                  file=sys.stderr, flush=True)  # fmt: skip
-                        signer = Signer.generate("bench.example/ledger")
-                        checkpoint_note = published.issue(ledger.ledger_recorder, signer)
-                        start = time.perf_counter()
-                        result = published.check(ledger.ledger_recorder, checkpoint_note, Policy(signer.verifier))
-                        seconds = time.perf_counter() - start
-                        assert result.ok
-                        events = result.report.events
-                        checks.append(
-                            line
-                            := f"{store}, {n:,} claims ({events:,} events; generated in {generated['seconds']:.0f} s,"
-                            f" projected in {projected:.0f} s): `checkpoint verify` (signature, full tree"
-                            f" recomputation, consistency proof) {seconds:.2f} s = {events / seconds:,.0f} events/s;"
-                            f" raw row read {baseline:,.0f} rows/s"
-                        )
-                        print(f"  {line}", file=sys.stderr, flush=True)
-                    finally:
-                        model.close()
+                        rate = claims / seconds
+                        rows.append((store, n, fmt, rate, rate / baseline, peak / 2**20, size / 2**20))
+                        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+                        print(f"  {store} {n:,} {fmt}: {rate:,.0f} claims/s ({seconds:.1f} s), {ratio_note(rate, baseline)},"
+                              f" peak traced {peak / 2**20:.1f} MiB, process peak RSS so far {rss:,.0f} MiB,"
+                              f" output {size / 2**20:.1f} MiB", file=sys.stderr, flush=True)  # fmt: skip
+                    signer = Signer.generate("bench.example/ledger")
+                    checkpoint_note = published.issue(ledger.ledger_recorder, signer)
+                    start = time.perf_counter()
+                    result = published.check(ledger.ledger_recorder, checkpoint_note, Policy(signer.verifier))
+                    seconds = time.perf_counter() - start
+                    assert result.ok
+                    events = result.report.events
+                    made = "reused" if reuse else f"generated in {generated['seconds']:.0f} s"
+                    checks.append(
+                        line := f"{store}, {n:,} claims ({events:,} events; {made},"
+                        f" projected in {projected:.0f} s): `checkpoint verify` (signature, full tree"
+                        f" recomputation, consistency proof) {seconds:.2f} s = {events / seconds:,.0f} events/s;"
+                        f" raw row read {baseline:,.0f} rows/s"
+                    )
+                    print(f"  {line}", file=sys.stderr, flush=True)
+                finally:
+                    model.close()
     return rows, checks
 
 
@@ -195,6 +213,8 @@ def main() -> int:
     parser.add_argument("--iterations", type=int, default=2000)
     parser.add_argument("--formats", default=",".join(FORMATS), help="export formats, comma-separated")
     parser.add_argument("--stores", default="sqlite", help="sqlite and/or postgresql (a private server)")
+    parser.add_argument("--reuse", help="URL of a ledger this generator made before: exports only (no --sizes)")
+    parser.add_argument("--no-trace", action="store_true", help="skip the tracemalloc pass (peak RSS only)")
     parser.add_argument("--write", action="store_true", help="replace this benchmark's block in RESULTS.md")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -206,7 +226,7 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown format or store: {', '.join(unknown)}")
     started = time.perf_counter()
-    exports, checks = export_figures(sizes, formats, stores)
+    exports, checks = export_figures(sizes, formats, stores, args.reuse, trace=not args.no_trace)
     elapsed = time.perf_counter() - started
     end_load = os.getloadavg()
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
@@ -218,7 +238,9 @@ def main() -> int:
         f"{load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f} (shared with other work).",
         "",
         f"Command: `python bench/checkpoint_export.py --sizes {args.sizes} --iterations {args.iterations}"
-        f" --formats {args.formats} --stores {args.stores}` ({time.strftime('%Y-%m-%d')}); exports part"
+        f" --formats {args.formats} --stores {args.stores}"
+        f"{f' --reuse {args.reuse}' if args.reuse else ''}{' --no-trace' if args.no_trace else ''}`"
+        f" ({time.strftime('%Y-%m-%d')}); exports part"
         f" {elapsed / 60:.0f} min, load average at the end {end_load[0]:.2f}/{end_load[1]:.2f}/{end_load[2]:.2f};"
         f" peak RSS of the process {peak_rss:,.0f} MiB (includes generating and projecting the ledger).",
         "",
