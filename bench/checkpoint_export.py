@@ -25,6 +25,7 @@ peak of Python allocations (tracemalloc, a separate pass) to show whether memory
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import resource
@@ -237,12 +238,13 @@ def main() -> int:
         f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}; load average at start "
         f"{load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f} (shared with other work).",
         "",
-        f"Command: `python bench/checkpoint_export.py --sizes {args.sizes} --iterations {args.iterations}"
-        f" --formats {args.formats} --stores {args.stores}"
-        f"{f' --reuse {args.reuse}' if args.reuse else ''}{' --no-trace' if args.no_trace else ''}`"
+        f"Command: `python bench/checkpoint_export.py --iterations {args.iterations} --formats {args.formats}"
+        f"{f' --reuse {args.reuse}' if args.reuse else f' --sizes {args.sizes} --stores {args.stores}'}"
+        f"{' --no-trace' if args.no_trace else ''}`"
         f" ({time.strftime('%Y-%m-%d')}); exports part"
         f" {elapsed / 60:.0f} min, load average at the end {end_load[0]:.2f}/{end_load[1]:.2f}/{end_load[2]:.2f};"
-        f" peak RSS of the process {peak_rss:,.0f} MiB (includes generating and projecting the ledger).",
+        f" peak RSS of the process {peak_rss:,.0f} MiB (includes the ledger's generation and projection, and"
+        " `checkpoint verify`'s tree recomputation).",
         "",
         "| operation | median µs | raw Ed25519 primitive µs (same run) | ratio |",
         "|---|---:|---:|---:|",
@@ -253,7 +255,8 @@ def main() -> int:
         "| store | claims | format | claims/s | vs raw SELECT of the rows | peak Python memory MiB | output MiB |",
         "|---|---:|---|---:|---:|---:|---:|",
         *(
-            f"| {store} | {n:,} | {fmt} | {rate:,.0f} | {ratio:.2f}x | {peak:.1f} | {size:.1f} |"
+            f"| {store} | {n:,} | {fmt} | {rate:,.0f} | {ratio:.2f}x | {'n/a' if math.isnan(peak) else f'{peak:.1f}'}"
+            f" | {size:.1f} |"
             for store, n, fmt, rate, ratio, peak, size in exports
         ),
         "",
