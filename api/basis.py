@@ -11,8 +11,9 @@ knownAt becomes the record time after which the ledger held exactly the first 85
 events (see ``ReadModel.record_time_at``), so the same query with the same basis
 gives the same data later, whatever was corrected since. A size with no such
 instant (two writers' timestamps interleaved around it) or beyond the log is
-BAD_USER_INPUT on the fields that read claims. Actors, topics and sources are
-kept without record-time history: their current details are shown.
+BAD_USER_INPUT on the fields that read claims. Actors, topics and sources are shown
+as the ledger held them at that record time, and actor and topic references resolve
+among the names in force then (``projections/record_versions.py``, ``api/names.py``).
 
 A field pins itself with its ``atTreeSize`` argument (next to ``knownAt``; giving
 both is BAD_USER_INPUT): :func:`record_time` converts the size by the same rule.

@@ -119,7 +119,8 @@ def read_model_of(args: argparse.Namespace) -> Iterator[ReadModel | None]:
 
 def _resolve(read_model: ReadModel, args: argparse.Namespace) -> tuple[str, str] | None:
     try:
-        actor, topic = resolve_keys_now(read_model, ("actor", "actor", args.actor), ("topic", "topic", args.topic))
+        refs = ("actor", "actor", args.actor), ("topic", "topic", args.topic)
+        actor, topic = resolve_keys_now(read_model, *refs, at=args.known_at)  # names known then (api/names.py)
     except ApiError as error:
         print(f"error: {error.message}", file=sys.stderr)
         return None

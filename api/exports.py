@@ -81,12 +81,14 @@ class Request:
 
 
 class _Lookups:
-    """Actors and topics (few) in memory; sources fetched per batch of claims."""
+    """Actors and topics (few) in memory; sources fetched per batch of claims. All with the details
+    the ledger held at the export's knownAt (so the same basis gives the same file), else the current ones."""
 
-    def __init__(self, read_model: ReadModel) -> None:
+    def __init__(self, read_model: ReadModel, known_at: datetime | None) -> None:
         self.read_model = read_model
-        self.actors: dict[str, ActorView] = {a.key: a for a in read_model.actors(None)}
-        self.topics: dict[str, TopicView] = {t.key: t for t in read_model.topics()}
+        self.known_at = known_at
+        self.actors: dict[str, ActorView] = {a.key: a for a in read_model.actors(None, known_at)}
+        self.topics: dict[str, TopicView] = {t.key: t for t in read_model.topics(known_at)}
         self.sources: dict[Any, SourceView] = {}
 
     def with_sources(self, claims: Iterable[ClaimView]) -> Iterator[ClaimView]:
@@ -103,7 +105,9 @@ class _Lookups:
         if len(self.sources) > 10 * SOURCE_BATCH:  # keep memory bounded on huge exports
             self.sources.clear()
             wanted = list({c.source_id for c in batch})
-        for source in self.read_model.sources_by_ids(wanted):
+        at = self.known_at
+        found = self.read_model.sources_by_ids(wanted) if at is None else self.read_model.sources_at([(i, at) for i in wanted])
+        for source in found:
             if source is not None:
                 self.sources[source.id] = source
         yield from batch
@@ -320,7 +324,7 @@ def stream(read_model: ReadModel, request: Request) -> tuple[Basis, Iterator[str
 
 
 def _claims(read_model: ReadModel, known_at: datetime | None, request: Request) -> tuple[_Lookups, Iterator[ClaimView]]:
-    lookups = _Lookups(read_model)
+    lookups = _Lookups(read_model, known_at)
     wanted = request.filter
     if request.as_of is not None and (wanted.stated_to is None or wanted.stated_to > request.as_of):
         wanted = ClaimFilter(**{**wanted.__dict__, "stated_to": request.as_of})

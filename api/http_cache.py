@@ -9,10 +9,11 @@ read-model position N stays right until the projector passes N. Two bases:
   date (``asOf`` defaults to today); once the projector moves, every such entry
   is dropped. Never by time. HTTP: ``Cache-Control: no-cache`` and an ``ETag``,
   so a client or CDN revalidates with ``If-None-Match`` and gets ``304``.
-* **pinned** (``extensions.atTreeSize``): claims as of the pin never change, but
-  actors, topics and sources are shown with their current details (api/basis.py),
-  so an entry is keyed by the position of the last event that changed one of
-  those (``ReadModel.cache_positions``), not by the head. HTTP: ``immutable`` with
+* **pinned** (``extensions.atTreeSize``): claims, actors, topics and sources as of
+  the pin never change (``projections/record_versions.py``); an entry is keyed by the
+  position of the last event that changed an actor, topic or source
+  (``ReadModel.cache_positions``), not by the head (a conservative key: such an event
+  recomputes the same answer). HTTP: ``immutable`` with
   a ``max-age`` of ``CLAIMS_CACHE_PINNED_MAX_AGE`` (at most until midnight, when
   the default ``asOf`` moves): how long an HTTP cache may show superseded details.
 

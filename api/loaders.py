@@ -2,7 +2,9 @@
 
 Each loader batches the keys asked for in one tick of the event loop and calls
 the read model's batch query once, in a worker thread (the read model blocks).
-Keys that depend on the record time carry ``known_at`` with them.
+Keys that depend on the record time carry ``known_at`` with them: for actors, topics,
+sources and names, ``None`` reads the current details (the current-state tables) and an
+instant the details in force then (``projections/record_versions.py``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ T = TypeVar("T")
 
 ClaimKey = tuple[UUID, datetime | None]
 PositionKey = tuple[str, str, date | None, datetime | None]
-NameKey = tuple[str, str]  # (actor | topic, what the user typed)
+NameKey = tuple[str, str, datetime | None]  # (actor | topic, what the user typed, names in force then)
+DetailsKey = tuple[K, datetime | None]  # an actor key, topic key or source id; record time (None: now)
 
 
 # Database calls block: they run on these threads, never on the event loop. A plain executor
@@ -56,6 +59,26 @@ def _grouped_by_time(
     return out  # type: ignore[return-value]
 
 
+def _details(
+    keys: Sequence[tuple[K, datetime | None]],
+    current: Callable[[list[K]], Sequence[V]],
+    at: Callable[[list[tuple[K, datetime]]], Sequence[V]],
+) -> list[V]:
+    """Current details for keys without a record time (one query), the versions in force for the others
+    (one query, whatever mix of times)."""
+    now = [i for i, (_, known_at) in enumerate(keys) if known_at is None]
+    then = [i for i, (_, known_at) in enumerate(keys) if known_at is not None]
+    out: list[V | None] = [None] * len(keys)
+    if now:
+        for i, value in zip(now, current([keys[i][0] for i in now]), strict=True):
+            out[i] = value
+    if then:
+        asked = [(keys[i][0], keys[i][1]) for i in then]
+        for i, value in zip(then, at(asked), strict=True):  # type: ignore[arg-type]
+            out[i] = value
+    return out  # type: ignore[return-value]
+
+
 class Loaders:
     """The DataLoaders of one request (or one WebSocket connection)."""
 
@@ -64,15 +87,15 @@ class Loaders:
 
     # Created on first use: most requests need one or two of them.
     @cached_property
-    def actor(self) -> DataLoader[str, ActorView | None]:
+    def actor(self) -> DataLoader[DetailsKey[str], ActorView | None]:
         return DataLoader(load_fn=self._actors)
 
     @cached_property
-    def topic(self) -> DataLoader[str, TopicView | None]:
+    def topic(self) -> DataLoader[DetailsKey[str], TopicView | None]:
         return DataLoader(load_fn=self._topics)
 
     @cached_property
-    def source(self) -> DataLoader[UUID, SourceView | None]:
+    def source(self) -> DataLoader[DetailsKey[UUID], SourceView | None]:
         return DataLoader(load_fn=self._sources)
 
     @cached_property
@@ -104,16 +127,17 @@ class Loaders:
         return DataLoader(load_fn=self._names)
 
     async def _names(self, refs: list[NameKey]) -> list[Resolution]:
-        return await blocking(self.read_model.resolve_names, refs)
+        keyed = [((kind, ref), known_at) for kind, ref, known_at in refs]
+        return await blocking(_grouped_by_time, keyed, self.read_model.resolve_names)
 
-    async def _actors(self, keys: list[str]) -> list[ActorView | None]:
-        return await blocking(self.read_model.actors_by_keys, keys)
+    async def _actors(self, keys: list[DetailsKey[str]]) -> list[ActorView | None]:
+        return await blocking(_details, keys, self.read_model.actors_by_keys, self.read_model.actors_at)
 
-    async def _topics(self, keys: list[str]) -> list[TopicView | None]:
-        return await blocking(self.read_model.topics_by_keys, keys)
+    async def _topics(self, keys: list[DetailsKey[str]]) -> list[TopicView | None]:
+        return await blocking(_details, keys, self.read_model.topics_by_keys, self.read_model.topics_at)
 
-    async def _sources(self, ids: list[UUID]) -> list[SourceView | None]:
-        return await blocking(self.read_model.sources_by_ids, ids)
+    async def _sources(self, keys: list[DetailsKey[UUID]]) -> list[SourceView | None]:
+        return await blocking(_details, keys, self.read_model.sources_by_ids, self.read_model.sources_at)
 
     async def _source_texts(self, ids: list[UUID]) -> list[str | None]:
         return await blocking(self.read_model.source_texts, ids)

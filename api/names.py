@@ -2,11 +2,16 @@
 
 A reference that names no record is NOT_FOUND with the closest names; one that
 names several is BAD_USER_INPUT with the candidates. Never a silent ``null``.
+
+A field answering at a record time (``knownAt``, or an ``atTreeSize`` pin) resolves names
+among those the ledger held then (``at``): the same pinned query finds the same record
+later, even by a name changed since; an actor registered after it is NOT_FOUND there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from api.context import Info
 from api.errors import unresolved
@@ -17,17 +22,18 @@ from projections.queries import ReadModel
 Reference = tuple[str, str, str | None]
 
 
-async def resolve_keys(info: Info, *refs: Reference) -> list[str | None]:
-    """The key each given reference names (None where none was given), in one batched query."""
-    asked = [(kind, ref) for _, kind, ref in refs if ref is not None]
+async def resolve_keys(info: Info, *refs: Reference, at: datetime | None) -> list[str | None]:
+    """The key each given reference names (None where none was given) among the names in force at
+    record time ``at`` (None: now), in one batched query."""
+    asked = [(kind, ref, at) for _, kind, ref in refs if ref is not None]
     found = await info.context.loaders.name.load_many(asked) if asked else []
     return _keys(refs, found)
 
 
-def resolve_keys_now(read_model: ReadModel, *refs: Reference) -> list[str | None]:
+def resolve_keys_now(read_model: ReadModel, *refs: Reference, at: datetime | None) -> list[str | None]:
     """:func:`resolve_keys` for code already on a worker thread (one trip for names and answer)."""
     asked = [(kind, ref) for _, kind, ref in refs if ref is not None]
-    return _keys(refs, read_model.resolve_names(asked) if asked else [])
+    return _keys(refs, read_model.resolve_names(asked, at) if asked else [])
 
 
 def _keys(refs: Sequence[Reference], found: Sequence[Resolution]) -> list[str | None]:

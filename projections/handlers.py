@@ -22,6 +22,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from projections.db import CHUNK, Connection, RowWriter
 from projections.names import ACTOR, TOPIC, name_rows
+from projections.record_versions import VERSIONED, EntityVersions
 from projections.values import dumps, loads, period, precision_of, search_text, to_us
 
 T = TypeVar("T")
@@ -215,6 +216,7 @@ class Changes:
         self.closed: list[tuple[int, int]] = []  # (position, known_to_us) of replaced versions
         self.pairs: set[tuple[str, str]] = set()
         self.entities = {t.name: Entities(t) for t in (ACTORS, TOPICS, SOURCES, API_KEYS)}
+        self.versions = EntityVersions(_names)  # record-time history of actors, topics, sources
         # Source id -> last day of its publication (ISO); the projector keeps it between batches
         # (values follow from the log alone, so one from a batch that rolled back is still right).
         self.published: dict[str, str] = {} if published is None else published
@@ -287,6 +289,12 @@ class Changes:
             handler = handlers.get(event.topic)
             if handler is not None:
                 handler(self, event)
+                versioned = VERSIONED.get(event.topic)
+                if versioned is not None:
+                    entities = self.entities[versioned.current]
+                    self.versions.record(
+                        event.topic, event.originator_id, event.position, event.data["timestamp"], entities
+                    )
 
     def claim(self, event: Event) -> ClaimState:
         state = self.claims.get(event.originator_id)
@@ -363,6 +371,7 @@ class Changes:
         conn = self.conn
         for entities in self.entities.values():
             entities.flush(conn)
+        self.versions.flush(conn)
         self._flush_names()
         for chunk in _chunks(self.closed):
             closed, params = conn.rows_cte("closed", ("position", "known_to_us"), ("bigint", "bigint"), chunk)
@@ -580,7 +589,7 @@ HANDLERS: dict[str, Handler] = {
     "ledger.domain:ApiKey.Revoked": api_key_revoked,
 }
 
-# Events that add or change an actor, topic or source: details shown as they are now, at any basis.
+# Events that add or change an actor, topic or source (the HTTP cache keys pinned answers by the last one).
 DETAILS_TOPICS = frozenset(t for t in HANDLERS if t.split(":")[1].split(".")[0] in ("Actor", "Topic", "Source"))
 
 # Events that change something existing -> the table holding it (preloaded per batch).

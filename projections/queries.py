@@ -30,7 +30,7 @@ from uuid import UUID
 from ledger.application import ClaimsLedger
 from projections import changes as record_changes
 from projections import flips as consistency
-from projections import names, schema
+from projections import names, record_versions, schema
 from projections.db import Connection, Readers, Row, connect, resolve_url
 from projections.ledger_log import LedgerLog
 from projections.rows import (
@@ -339,12 +339,16 @@ class ReadModel(LedgerLog):
 
     # ------------------------------------------------------ names to keys
 
-    def resolve_names(self, refs: Sequence[tuple[str, str]]) -> list[names.Resolution]:
-        """What each (kind, reference) names, kind ``actor`` or ``topic`` (rules: ``names.py``).
+    def resolve_names(
+        self, refs: Sequence[tuple[str, str]], known_at: datetime | None = None
+    ) -> list[names.Resolution]:
+        """What each (kind, reference) names, kind ``actor`` or ``topic`` (rules: ``names.py``), among
+        the names the ledger held at ``known_at`` (None: the current ones; see ``record_versions.py``).
 
         One query for all of them; one more per kind only when a reference matches nothing
         (to suggest the closest names).
         """
+        table, known, known_params = record_versions.names_table(known_at)
         invalid = [names.check(kind, ref) for kind, ref in refs]  # too long to be a name: no lookup
         wanted = [
             (kind, form)
@@ -357,9 +361,9 @@ class ReadModel(LedgerLog):
             for chunk in _chunks(list(dict.fromkeys(wanted))):
                 forms, params = conn.rows_cte("forms", ("kind", "folded"), ("text", "text"), chunk)
                 for kind, folded, key, how, label in conn.execute(
-                    f"WITH {forms} SELECT n.kind, n.folded, n.key, n.how, n.label FROM rm_names n"
-                    " JOIN forms ON forms.kind = n.kind AND forms.folded = n.folded",
-                    params,
+                    f"WITH {forms} SELECT n.kind, n.folded, n.key, n.how, n.label FROM {table} n"
+                    f" JOIN forms ON forms.kind = n.kind AND forms.folded = n.folded{known}",
+                    [*params, *known_params],
                 ):
                     rows.setdefault(kind, []).append((folded, key, how, label))
             out = [
@@ -371,14 +375,21 @@ class ReadModel(LedgerLog):
                 if found is None and kind not in every:
                     every[kind] = [
                         (r[0], r[1], r[2])
-                        for r in conn.execute("SELECT folded, key, label FROM rm_names WHERE kind = ?", [kind])
+                        for r in conn.execute(
+                            f"SELECT n.folded, n.key, n.label FROM {table} n WHERE n.kind = ?{known}",
+                            [kind, *known_params],
+                        )
                     ]
         return [found or names.suggest(kind, ref, every[kind]) for (kind, ref), found in zip(refs, out, strict=True)]
 
     # ------------------------------------------------- actors, topics, sources
 
-    def actors(self, search: str | None) -> list[ActorView]:
-        """Search matches key, name or any alias, case-insensitively (as a substring)."""
+    def actors(self, search: str | None, known_at: datetime | None = None) -> list[ActorView]:
+        """Search matches key, name or any alias, case-insensitively (as a substring); ``known_at``:
+        the actors registered then, with the details they had then (None: now)."""
+        if known_at is not None:
+            with self.readers.connection() as conn:
+                return record_versions.all_actors_at(conn, known_at, search)
         if search:
             rows = self._rows(
                 f"SELECT {ACTOR_COLUMNS} FROM rm_actors WHERE search LIKE ? ESCAPE '\\' ORDER BY key",
@@ -392,14 +403,29 @@ class ReadModel(LedgerLog):
         found = {a.key: a for a in self._by("rm_actors", ACTOR_COLUMNS, "key", "text", keys, actor_view)}
         return [found.get(k) for k in keys]
 
-    def topics(self) -> list[TopicView]:
+    def actors_at(self, asked: Sequence[tuple[str, datetime]]) -> list[ActorView | None]:
+        """Each (actor key, record time): the actor as recorded then (None: not registered yet)."""
+        with self.readers.connection() as conn:
+            return record_versions.actors_at(conn, asked)
+
+    def topics(self, known_at: datetime | None = None) -> list[TopicView]:
+        if known_at is not None:
+            with self.readers.connection() as conn:
+                return record_versions.all_topics_at(conn, known_at)
         return [topic_view(r) for r in self._rows(f"SELECT {TOPIC_COLUMNS} FROM rm_topics ORDER BY key")]
 
     def topics_by_keys(self, keys: Sequence[str]) -> list[TopicView | None]:
         found = {t.key: t for t in self._by("rm_topics", TOPIC_COLUMNS, "key", "text", keys, topic_view)}
         return [found.get(k) for k in keys]
 
-    def sources(self) -> list[SourceView]:
+    def topics_at(self, asked: Sequence[tuple[str, datetime]]) -> list[TopicView | None]:
+        with self.readers.connection() as conn:
+            return record_versions.topics_at(conn, asked)
+
+    def sources(self, known_at: datetime | None = None) -> list[SourceView]:
+        if known_at is not None:
+            with self.readers.connection() as conn:
+                return record_versions.all_sources_at(conn, known_at)
         return [source_view(r) for r in self._rows(f"SELECT {SOURCE_COLUMNS} FROM rm_sources ORDER BY key")]
 
     def source_by_ref(self, ref: str) -> SourceView | None:
@@ -415,6 +441,11 @@ class ReadModel(LedgerLog):
             s.id: s for s in self._by("rm_sources", SOURCE_COLUMNS, "id", "uuid", [str(i) for i in ids], source_view)
         }
         return [found.get(i) for i in ids]
+
+    def sources_at(self, asked: Sequence[tuple[UUID, datetime]]) -> list[SourceView | None]:
+        """Each (source id, record time): the source's details as recorded then (None: not registered yet)."""
+        with self.readers.connection() as conn:
+            return record_versions.sources_at(conn, [(str(i), at) for i, at in asked])
 
     def source_texts(self, source_ids: Sequence[UUID]) -> list[str | None]:
         """Each source's full text, in the order asked (None for an unknown id; one query)."""
@@ -510,15 +541,20 @@ class ReadModel(LedgerLog):
     # ------------------------------------------------------------ bases
 
     def record_time_at(self, tree_size: int) -> datetime | None:
-        """The record time at which the ledger's claims were exactly those of its first ``tree_size`` events:
-        the latest record time among them, provided no later event has a record time at or before it
-        (concurrent writers can interleave timestamps); None when no such instant exists."""
-        rows = self._rows("SELECT MAX(known_from_us) FROM rm_claim_versions WHERE position <= ?", [tree_size])
-        latest = int(rows[0][0]) if rows and rows[0][0] is not None else 0
-        later = self._rows(
-            "SELECT 1 FROM rm_claim_versions WHERE position > ? AND known_from_us <= ? LIMIT 1", [tree_size, latest]
-        )
-        return None if later else from_us(latest)
+        """The record time at which the ledger's claims, actors, topics and sources were exactly those of its
+        first ``tree_size`` events: the latest record time among them, provided no later event has a record
+        time at or before it (concurrent writers can interleave timestamps); None when no such instant exists."""
+        with self.readers.connection() as conn:
+            # (SOURCE_REVISED rows, position < 0, follow a Source.Revised: its source version counts instead)
+            rows = conn.execute(
+                "SELECT MAX(known_from_us) FROM rm_claim_versions WHERE position > 0 AND position <= ?", [tree_size]
+            )
+            details_latest, details_next = record_versions.latest_change(conn, tree_size)
+            latest = max(int(rows[0][0]) if rows and rows[0][0] is not None else 0, details_latest or 0)
+            later = conn.execute(
+                "SELECT 1 FROM rm_claim_versions WHERE position > ? AND known_from_us <= ? LIMIT 1", [tree_size, latest]
+            )
+        return None if later or (details_next is not None and details_next <= latest) else from_us(latest)
 
     # ------------------------------------------------------------ freshness
 

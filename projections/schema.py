@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 
+from projections import record_versions
 from projections.db import Connection, ddl
 
 # Bump when event handling changes meaning without a DDL change: forces a rebuild.
@@ -99,7 +100,7 @@ CREATE TABLE rm_pairs (
     PRIMARY KEY (actor, topic)
 );
 
--- Current state of actors, topics, sources and API keys (no record-time history).
+-- Current state of actors, topics, sources and API keys (their record-time history: record_versions.TABLES).
 CREATE TABLE rm_actors (
     id {uuid} PRIMARY KEY,
     key text NOT NULL UNIQUE,
@@ -150,6 +151,7 @@ CREATE TABLE rm_api_keys (
     created_by text
 );
 """
+TABLES += record_versions.TABLES
 
 # Indexes only queries use. A rebuild creates them after loading the log (one
 # sort each instead of a million index insertions); until then rm_meta says
@@ -166,8 +168,8 @@ CREATE INDEX rm_claim_versions_source ON rm_claim_versions (source_id);
 SCHEMA_VERSION = hashlib.sha256(f"{PROJECTION_VERSION}\n{TABLES}\n{QUERY_INDEXES}".encode()).hexdigest()[:16]
 TRACKING_NAME = "main"
 # A second rm_tracking row: the log position of the last event that changed an actor, topic or
-# source (shown with their current details even in answers pinned to an earlier basis), so a
-# cached pinned answer knows when it went stale (api/http_cache.py). Absent in older models.
+# source; the HTTP cache keys pinned answers by it (api/http_cache.py; conservative since those
+# have record-time versions, record_versions.py). Absent in older models.
 DETAILS_NAME = "details"
 # Tables that grow with the log (the projector refreshes their planner statistics).
 BIG_TABLES = ("rm_claim_versions", "rm_pairs")

@@ -76,8 +76,10 @@ PINNED = """query ($n: Int!) {
   positions(asOf: "2025-12-31", atTreeSize: $n) { actor { key } topic { key } stance }
   flips(atTreeSize: $n) { nodes { label before { key stance } after { key stance } } }
   flipSummaries(atTreeSize: $n) { actorKey topicKey claims halfFlips fullFlops strongest }
-  actors(search: "chancellor") { key position(topic: "taurus", asOf: "2025-12-31", atTreeSize: $n) { stance } }
-  source(id: "berlin-interview") { claims(atTreeSize: $n) { key stance version retracted } }
+  actors(search: "chancellor", atTreeSize: $n) {
+    key position(topic: "taurus", asOf: "2025-12-31", atTreeSize: $n) { stance }
+  }
+  source(id: "berlin-interview", atTreeSize: $n) { claims(atTreeSize: $n) { key stance version retracted } }
 }"""
 
 

@@ -110,7 +110,7 @@ class _Broken:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._model, name)
 
-    def topics(self) -> list[Any]:
+    def topics(self, known_at: Any = None) -> list[Any]:
         raise RuntimeError("secret internals: /var/lib/db password=hunter2")
 
 

@@ -33,7 +33,8 @@ async def changes(
     settings = info.context.settings
     size = page_size(first, settings.default_page_size, settings.max_page_size)
     position = decode_position_cursor(after)
-    actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic))
+    # A record-time window, not a pinned answer: references name the current records.
+    actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic), at=None)
     wanted = ChangeFilter(start, end, actor_key, topic_key, source)
     found, has_next = await blocking(info.context.read_model.changes, wanted, position, size)
     nodes = [Change.from_view(v) for v in found]

@@ -61,8 +61,12 @@ async def extraction_candidates(
     view, text, candidates, language = await blocking(load)
     actor_keys = sorted({c.actor for c in candidates if c.actor})
     topic_keys = sorted({k for c in candidates for k, _ in c.topics})
-    actors = dict(zip(actor_keys, await info.context.loaders.actor.load_many(actor_keys), strict=True))
-    topics = dict(zip(topic_keys, await info.context.loaders.topic.load_many(topic_keys), strict=True))
+    actors = dict(
+        zip(actor_keys, await info.context.loaders.actor.load_many([(k, None) for k in actor_keys]), strict=True)
+    )
+    topics = dict(
+        zip(topic_keys, await info.context.loaders.topic.load_many([(k, None) for k in topic_keys]), strict=True)
+    )
     out = []
     for n, cand in enumerate(candidates, 1):
         actor_view = actors.get(cand.actor) if cand.actor else None

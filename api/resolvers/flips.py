@@ -23,7 +23,9 @@ async def flips(
     label: FlipLabel | None = None,
     actor: str | None = None,
     topic: str | None = None,
-    from_: Annotated[date | None, strawberry.argument(name="from", description="later claim counts from this day on")] = None,
+    from_: Annotated[
+        date | None, strawberry.argument(name="from", description="later claim counts from this day on")
+    ] = None,
     to: Annotated[date | None, strawberry.argument(description="... up to this day, inclusive")] = None,
     known_at: datetime | None = None,
     at_tree_size: int | None = None,
@@ -34,9 +36,9 @@ async def flips(
         raise bad_input("to", f"{to} is before from ({from_})")
     settings = info.context.settings
     size = page_size(first, settings.default_page_size, settings.max_page_size)
-    actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic))
-    wanted = FlipFilter(label.value if label else None, actor_key, topic_key, from_, to)
     at = await record_time(info, known_at, at_tree_size)
+    actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic), at=at)
+    wanted = FlipFilter(label.value if label else None, actor_key, topic_key, from_, to)
     page = await read_page(info.context.read_model.flips, wanted, size, after, at)
     nodes = [Flip.from_view(v, at) for v in page.items]
     return FlipConnection(
@@ -54,6 +56,6 @@ async def flip_summaries(
     at_tree_size: int | None = None,
 ) -> list[FlipSummary]:
     at = await record_time(info, known_at, at_tree_size)
-    actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic))
+    actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic), at=at)
     rows = await blocking(info.context.read_model.flip_summaries, FlipFilter(None, actor_key, topic_key), at)
     return [FlipSummary.from_view(r) for r in rows]

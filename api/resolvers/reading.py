@@ -32,21 +32,24 @@ async def position(
     known_at: datetime | None = None,
     at_tree_size: int | None = None,
 ) -> Position | None:
-    with_source = selects(info, "claim", "source")
     # One trip to a worker thread: the names resolved (one statement), then the position, its
     # claim and, when asked for, the claim's source (one statement; the source is primed into
-    # the source loader for Claim.source).
+    # the source loader for Claim.source). At a record time the source's details are those
+    # in force then: the loader reads them.
     at = await record_time(info, known_at, at_tree_size)
+    with_source = at is None and selects(info, "claim", "source")
     view, source = await blocking(_position, info.context.read_model, actor, topic, as_of, at, with_source)
     if source is not None:
-        info.context.loaders.source.prime(source.id, source)
-    return Position.from_view(view) if view else None
+        info.context.loaders.source.prime((source.id, None), source)
+    return Position.from_view(view, at) if view else None
 
 
 def _position(
     read_model: ReadModel, actor: str, topic: str, as_of: date | None, known_at: datetime | None, with_source: bool
 ) -> tuple[views.PositionView | None, views.SourceView | None]:
-    actor_key, topic_key = resolve_keys_now(read_model, ("actor", "actor", actor), ("topic", "topic", topic))
+    actor_key, topic_key = resolve_keys_now(
+        read_model, ("actor", "actor", actor), ("topic", "topic", topic), at=known_at
+    )
     assert actor_key is not None and topic_key is not None
     return read_model.position_and_source(actor_key, topic_key, as_of, known_at, with_source=with_source)
 
@@ -91,16 +94,16 @@ async def positions(
     at_tree_size: int | None = None,
 ) -> list[Position]:
     at = await record_time(info, known_at, at_tree_size)
-    actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic))
+    actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic), at=at)
     found = await blocking(info.context.read_model.positions, actor_key, topic_key, as_of, at)
-    return [Position.from_view(v) for v in found]
+    return [Position.from_view(v, at) for v in found]
 
 
 async def timeline(
     info: Info, actor: str, topic: str, known_at: datetime | None = None, at_tree_size: int | None = None
 ) -> list[PositionChange]:
     at = await record_time(info, known_at, at_tree_size)
-    actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic))
+    actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic), at=at)
     changes = await blocking(info.context.read_model.timeline, actor_key, topic_key, at)
     return [PositionChange.from_view(c, at) for c in changes]
 
@@ -126,12 +129,12 @@ async def claims(
     settings = info.context.settings
     size = page_size(first, settings.default_page_size, settings.max_page_size)
     given = filter or ClaimFilter()
+    at = await record_time(info, known_at, at_tree_size)
     actor, topic = await resolve_keys(
-        info, ("filter.actor", "actor", given.actor), ("filter.topic", "topic", given.topic)
+        info, ("filter.actor", "actor", given.actor), ("filter.topic", "topic", given.topic), at=at
     )
     wanted = _filter(given, actor, topic)
     searched(info, "filter.text", wanted.text)
-    at = await record_time(info, known_at, at_tree_size)
     page = await read_page(info.context.read_model.claims, wanted, size, after, at)
     nodes = [Claim.from_view(v, at) for v in page.items]
     return ClaimConnection(
@@ -173,27 +176,41 @@ def searched(info: Info, field: str, value: str | None) -> None:
         raise bad_input(field, f"is {len(value)} characters long; the limit is {limit} (CLAIMS_MAX_SEARCH_LENGTH)")
 
 
-async def actors(info: Info, search: str | None = None) -> list[Actor]:
+# Actors, topics and sources at a record time (knownAt, atTreeSize, or the operation's pin): those
+# registered then, with the details they had then; without one, the current details.
+
+
+async def actors(
+    info: Info, search: str | None = None, known_at: datetime | None = None, at_tree_size: int | None = None
+) -> list[Actor]:
     searched(info, "search", search)
-    found = await blocking(info.context.read_model.actors, search)
+    at = await record_time(info, known_at, at_tree_size)
+    found = await blocking(info.context.read_model.actors, search, at)
     return [Actor.from_view(v) for v in found[: info.context.settings.max_list_size]]
 
 
-async def topics(info: Info) -> list[Topic]:
-    found = await blocking(info.context.read_model.topics)
+async def topics(info: Info, known_at: datetime | None = None, at_tree_size: int | None = None) -> list[Topic]:
+    at = await record_time(info, known_at, at_tree_size)
+    found = await blocking(info.context.read_model.topics, at)
     return [Topic.from_view(v) for v in found[: info.context.settings.max_list_size]]
 
 
-async def sources(info: Info) -> list[Source]:
-    found = await blocking(info.context.read_model.sources)
+async def sources(info: Info, known_at: datetime | None = None, at_tree_size: int | None = None) -> list[Source]:
+    at = await record_time(info, known_at, at_tree_size)
+    found = await blocking(info.context.read_model.sources, at)
     return [Source.from_view(v) for v in found[: info.context.settings.max_list_size]]
 
 
-async def source(info: Info, id: strawberry.ID) -> Source | None:
+async def source(
+    info: Info, id: strawberry.ID, known_at: datetime | None = None, at_tree_size: int | None = None
+) -> Source | None:
+    at = await record_time(info, known_at, at_tree_size)
     try:
-        view = await info.context.loaders.source.load(UUID(str(id)))
+        uuid = UUID(str(id))
     except ValueError:
-        view = await blocking(info.context.read_model.source_by_ref, str(id))  # a key
-        if view is not None:
-            info.context.loaders.source.prime(view.id, view)
+        by_key = await blocking(info.context.read_model.source_by_ref, str(id))  # a key
+        if by_key is None:
+            return None
+        uuid = by_key.id
+    view = await info.context.loaders.source.load((uuid, at))
     return Source.from_view(view) if view else None

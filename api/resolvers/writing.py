@@ -83,7 +83,7 @@ async def _claim(info: Info, claim_id: UUID) -> Claim | None:
 async def register_source(info: Info, input: RegisterSourceInput) -> RegisterSourcePayload:
     command = c.parse_source(plain(input))
     (source_id, created), position, pending = await _write(info, lambda b: b.register_source(command))
-    view = await info.context.loaders.source.load(source_id)
+    view = await info.context.loaders.source.load((source_id, None))
     return RegisterSourcePayload(
         log_position=position,
         pending=pending,
@@ -97,7 +97,7 @@ async def register_actor(info: Info, input: RegisterActorInput, reason: str | No
     command = c.parse_actor(plain(input))
     why = c.parse_reason(reason) if reason is not None else None
     (_, changed), position, pending = await _write(info, lambda b: b.register_actor(command, why))
-    view = await info.context.loaders.actor.load(command.key)
+    view = await info.context.loaders.actor.load((command.key, None))
     return RegisterActorPayload(
         log_position=position, pending=pending, changed=changed, actor=Actor.from_view(view) if view else None
     )
@@ -107,7 +107,7 @@ async def define_topic(info: Info, input: DefineTopicInput, reason: str | None =
     command = c.parse_topic(plain(input))
     why = c.parse_reason(reason) if reason is not None else None
     (_, changed), position, pending = await _write(info, lambda b: b.define_topic(command, why))
-    view = await info.context.loaders.topic.load(command.key)
+    view = await info.context.loaders.topic.load((command.key, None))
     return DefineTopicPayload(
         log_position=position, pending=pending, changed=changed, topic=Topic.from_view(view) if view else None
     )

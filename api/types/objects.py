@@ -4,13 +4,16 @@ Each type is built from a read-model view by ``from_view``; its scalar fields
 are plain attributes and its relations are resolvers that go through the
 request's DataLoaders, so a list of N objects costs one query per relation.
 A claim remembers the record time (``knownAt``) it was read at, and so do the
-claims reached from it.
+claims reached from it. Its actor, topic and source are shown as the ledger held them
+at that record time when one was asked for (``knownAt``/``atTreeSize``: the answer is
+repeatable), else with their current details (``details_at``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from datetime import date, datetime
+from types import EllipsisType
 from typing import Any
 from uuid import UUID
 
@@ -108,10 +111,10 @@ class Actor:
         at_tree_size: int | None = None,
     ) -> Position | None:
         at = await record_time(info, known_at, at_tree_size)
-        (topic_key,) = await resolve_keys(info, ("topic", "topic", topic))
+        (topic_key,) = await resolve_keys(info, ("topic", "topic", topic), at=at)
         assert topic_key is not None
         view = await info.context.loaders.position.load((self.key, topic_key, as_of, at))
-        return Position.from_view(view) if view else None
+        return Position.from_view(view, at) if view else None
 
 
 @strawberry.type(description="What claims take a stance on: a proposition one can support or oppose.")
@@ -174,11 +177,12 @@ class ClaimLink:
     relation: LinkRelation
     target_id: strawberry.ID
     known_at: strawberry.Private[datetime | None]
+    details_at: strawberry.Private[datetime | None]
 
     @strawberry.field(description="The linked claim, as recorded at the same knownAt.")
     async def target(self, info: Info) -> Claim | None:
         view = await info.context.loaders.claim.load((UUID(self.target_id), self.known_at))
-        return Claim.from_view(view, self.known_at) if view else None
+        return Claim.from_view(view, self.known_at, self.details_at) if view else None
 
 
 @strawberry.type(description="A link to a claim from another: `claim` supersedes or disputes the claim asked about.")
@@ -251,9 +255,13 @@ class Claim:
     topic_key: strawberry.Private[str]
     source_id: strawberry.Private[UUID]
     link_views: strawberry.Private[list[views.Link]]
+    details_at: strawberry.Private[datetime | None]  # actor, topic, source as of then (None: current details)
 
     @classmethod
-    def from_view(cls, view: views.ClaimView, known_at: datetime | None) -> Claim:
+    def from_view(
+        cls, view: views.ClaimView, known_at: datetime | None, details_at: datetime | EllipsisType | None = ...
+    ) -> Claim:
+        """``details_at``: when it differs from ``known_at`` (a position's claim read at the current record)."""
         return cls(
             id=strawberry.ID(str(view.id)),
             key=view.key,
@@ -282,23 +290,30 @@ class Claim:
             topic_key=view.topic,
             source_id=view.source_id,
             link_views=list(view.links),
+            details_at=known_at if isinstance(details_at, EllipsisType) else details_at,
         )
+
+    # A claim's actor, topic and source were registered before it, so a version is in force at any
+    # record time the claim is; only clocks skewed between writers could break that: then the current one.
 
     @strawberry.field
     async def actor(self, info: Info) -> Actor:
-        view = await info.context.loaders.actor.load(self.actor_key)
+        loader = info.context.loaders.actor
+        view = await loader.load((self.actor_key, self.details_at)) or await loader.load((self.actor_key, None))
         assert view is not None, f"claim {self.key} names unknown actor {self.actor_key}"
         return Actor.from_view(view)
 
     @strawberry.field
     async def topic(self, info: Info) -> Topic:
-        view = await info.context.loaders.topic.load(self.topic_key)
+        loader = info.context.loaders.topic
+        view = await loader.load((self.topic_key, self.details_at)) or await loader.load((self.topic_key, None))
         assert view is not None, f"claim {self.key} names unknown topic {self.topic_key}"
         return Topic.from_view(view)
 
     @strawberry.field
     async def source(self, info: Info) -> Source:
-        view = await info.context.loaders.source.load(self.source_id)
+        loader = info.context.loaders.source
+        view = await loader.load((self.source_id, self.details_at)) or await loader.load((self.source_id, None))
         assert view is not None, f"claim {self.key} names unknown source {self.source_id}"
         return Source.from_view(view)
 
@@ -309,6 +324,7 @@ class Claim:
                 relation=LinkRelation(link.relation),
                 target_id=strawberry.ID(str(link.target_id)),
                 known_at=self.known_at,
+                details_at=self.details_at,
             )
             for link in self.link_views
         ]
@@ -322,7 +338,7 @@ class Claim:
             ClaimBacklink(
                 relation=LinkRelation(relation),
                 claim_id=strawberry.ID(str(view.id)),
-                claim=Claim.from_view(view, self.known_at),
+                claim=Claim.from_view(view, self.known_at, self.details_at),
             )
             for relation, view in found
         ]
@@ -343,36 +359,39 @@ class Position:
     actor_key: strawberry.Private[str]
     topic_key: strawberry.Private[str]
     since_claim_id: strawberry.Private[UUID]
+    details_at: strawberry.Private[datetime | None]
 
     @classmethod
-    def from_view(cls, view: views.PositionView) -> Position:
+    def from_view(cls, view: views.PositionView, asked_at: datetime | None) -> Position:
+        """``asked_at``: the record time the field asked for (None: the current record, current details)."""
         return cls(
             stance=Stance(view.stance),
             since=PartialDate.from_view(view.since),
-            claim=Claim.from_view(view.claim, view.known_at),
+            claim=Claim.from_view(view.claim, view.known_at, asked_at),
             as_of=view.as_of,
             known_at=view.known_at,
             actor_key=view.actor,
             topic_key=view.topic,
             since_claim_id=view.since_claim_id,
+            details_at=asked_at,
         )
 
     @strawberry.field
     async def actor(self, info: Info) -> Actor:
-        view = await info.context.loaders.actor.load(self.actor_key)
+        view = await info.context.loaders.actor.load((self.actor_key, self.details_at))
         assert view is not None
         return Actor.from_view(view)
 
     @strawberry.field
     async def topic(self, info: Info) -> Topic:
-        view = await info.context.loaders.topic.load(self.topic_key)
+        view = await info.context.loaders.topic.load((self.topic_key, self.details_at))
         assert view is not None
         return Topic.from_view(view)
 
     @strawberry.field(description="The claim that began the current run of this stance.")
     async def since_claim(self, info: Info) -> Claim | None:
         view = await info.context.loaders.claim.load((self.since_claim_id, self.known_at))
-        return Claim.from_view(view, self.known_at) if view else None
+        return Claim.from_view(view, self.known_at, self.details_at) if view else None
 
 
 @strawberry.type(description="A change of an actor's stance on a topic.")
