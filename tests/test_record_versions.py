@@ -137,11 +137,11 @@ def test_each_revision_is_its_own_version_and_a_pin_between_them_sees_the_one_in
 
 
 def test_an_export_at_a_known_at_has_the_same_claims_after_renames(api: ApiEnv) -> None:
-    model, recorder = api.services.model, api.ledger.ledger_recorder
+    model = api.services.read_model
 
     def claims(fmt: str, known_at: Any) -> Any:
         """The exported claims, without the basis (whose tree size is the model's, which moves)."""
-        _, chunks = stream(model, recorder, Request(fmt, ClaimFilter(), known_at=known_at))
+        _, chunks = stream(model, Request(fmt, ClaimFilter(), known_at=known_at))
         text = "".join(chunks)
         if fmt == "claimreview":
             return json.loads(text)["hasPart"]
@@ -149,7 +149,7 @@ def test_an_export_at_a_known_at_has_the_same_claims_after_renames(api: ApiEnv) 
             return json.loads(text)["first"]["items"]
         return text.splitlines()[1:]  # CSV and JSON Lines: the first line is the basis
 
-    basis, _ = stream(model, recorder, Request("claimreview", ClaimFilter()))
+    basis, _ = stream(model, Request("claimreview", ClaimFilter()))
     before = {fmt: claims(fmt, basis.known_at) for fmt in ("claimreview", "claims-csv", "webannotation", "wikidata")}
     authors = {node["author"]["name"] for node in before["claimreview"]}
     assert "The Chancellor" in authors
