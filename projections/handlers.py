@@ -18,8 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
+from eventsourcing.utils import get_topic
+
+from ledger import domain
 from projections.db import CHUNK, Connection, RowWriter
 from projections.names import ACTOR, TOPIC, name_rows
 from projections.values import dumps, loads, period, precision_of, search_text, to_us
@@ -227,7 +230,7 @@ class Changes:
         for e in events:
             table = CHANGES_TABLE.get(e.topic)
             if table is None:
-                if e.topic in HANDLERS:
+                if e.topic in BY_TOPIC:
                     created.add(e.originator_id)
             elif e.originator_id not in created:
                 (claims if table == "rm_claim_versions" else others.setdefault(table, [])).append(e.originator_id)
@@ -280,11 +283,16 @@ class Changes:
 
     def apply(self, events: Sequence[Event], write_version: RowWriter) -> None:
         self.write_version = write_version
-        handlers = HANDLERS
+        handlers = BY_TOPIC
         for event in events:
             handler = handlers.get(event.topic)
             if handler is not None:
                 handler(self, event)
+            elif event.topic not in IGNORED_TOPICS:
+                raise UnknownEvent(
+                    f"event {event.position} ({event.topic}) is neither handled nor ignored by the projector"
+                    " (projections/handlers.py HANDLERS, IGNORED)"
+                )
 
     def claim(self, event: Event) -> ClaimState:
         state = self.claims.get(event.originator_id)
@@ -555,37 +563,57 @@ def api_key_revoked(changes: Changes, e: Event) -> None:
         state["revoked_reason"] = e.data["reason"]
 
 
-CLAIM_RECORDED = "ledger.domain:Claim.Recorded"
-CLAIM_REVISED = "ledger.domain:Claim.Revised"
-SOURCE_REVISED = "ledger.domain:Source.Revised"
+# The aggregates, typed loosely: their event classes (Claim.Recorded...) are made by ``@event``
+# when the class is created, which type checkers do not see.
+Claim, Actor, Topic, Source, SourceKey, ApiKey = cast(
+    tuple[Any, ...], (domain.Claim, domain.Actor, domain.Topic, domain.Source, domain.SourceKey, domain.ApiKey)
+)
 
-# Event topic (as stored in the log) -> handler. Events not listed (e.g.
-# SourceKey.Assigned) change no table; the tracking position still advances.
-HANDLERS: dict[str, Handler] = {
-    CLAIM_RECORDED: claim_recorded,
-    CLAIM_REVISED: claim_revised,
-    "ledger.domain:Claim.Retracted": claim_retracted,
-    "ledger.domain:Claim.Linked": claim_linked,
-    "ledger.domain:Actor.Registered": actor_registered,
-    "ledger.domain:Actor.Revised": actor_revised,
-    "ledger.domain:Topic.Defined": topic_defined,
-    "ledger.domain:Topic.Revised": topic_revised,
-    "ledger.domain:Source.Registered": source_registered,
-    SOURCE_REVISED: source_revised,
-    "ledger.domain:ApiKey.Issued": api_key_issued,
-    "ledger.domain:ApiKey.Revoked": api_key_revoked,
+# Event class -> handler. Keyed by the domain's classes (not topic strings) so that a renamed or
+# removed event fails here, at import, and tests/test_projections_projector.py can check that every
+# event the domain can record is either handled or listed in IGNORED.
+HANDLERS: dict[type[Any], Handler] = {
+    Claim.Recorded: claim_recorded,
+    Claim.Revised: claim_revised,
+    Claim.Retracted: claim_retracted,
+    Claim.Linked: claim_linked,
+    Actor.Registered: actor_registered,
+    Actor.Revised: actor_revised,
+    Topic.Defined: topic_defined,
+    Topic.Revised: topic_revised,
+    Source.Registered: source_registered,
+    Source.Revised: source_revised,
+    ApiKey.Issued: api_key_issued,
+    ApiKey.Revoked: api_key_revoked,
 }
+# Events that change no read-model table (the tracking position still advances past them).
+IGNORED: frozenset[type[Any]] = frozenset({SourceKey.Assigned})  # the key is on Source.Registered
+
+
+class UnknownEvent(LookupError):
+    """The log holds an event this projector neither handles nor ignores: projecting on would
+    silently leave the read model wrong, so the batch fails (and rolls back) instead."""
+
+
+# The same tables by topic, as events are stored in the log.
+BY_TOPIC: dict[str, Handler] = {get_topic(cls): handler for cls, handler in HANDLERS.items()}
+IGNORED_TOPICS = frozenset(get_topic(cls) for cls in IGNORED)
+CLAIM_RECORDED = get_topic(Claim.Recorded)
+CLAIM_REVISED = get_topic(Claim.Revised)
+SOURCE_REVISED = get_topic(Source.Revised)
 
 # Events that add or change an actor, topic or source: details shown as they are now, at any basis.
-DETAILS_TOPICS = frozenset(t for t in HANDLERS if t.split(":")[1].split(".")[0] in ("Actor", "Topic", "Source"))
+DETAILS_TOPICS = frozenset(
+    get_topic(cls) for cls in HANDLERS if cls.__qualname__.split(".")[0] in ("Actor", "Topic", "Source")
+)
 
 # Events that change something existing -> the table holding it (preloaded per batch).
 CHANGES_TABLE: dict[str, str] = {
-    CLAIM_REVISED: "rm_claim_versions",
-    "ledger.domain:Claim.Retracted": "rm_claim_versions",
-    "ledger.domain:Claim.Linked": "rm_claim_versions",
-    "ledger.domain:Actor.Revised": ACTORS.name,
-    "ledger.domain:Topic.Revised": TOPICS.name,
-    SOURCE_REVISED: SOURCES.name,
-    "ledger.domain:ApiKey.Revoked": API_KEYS.name,
+    get_topic(Claim.Revised): "rm_claim_versions",
+    get_topic(Claim.Retracted): "rm_claim_versions",
+    get_topic(Claim.Linked): "rm_claim_versions",
+    get_topic(Actor.Revised): ACTORS.name,
+    get_topic(Topic.Revised): TOPICS.name,
+    get_topic(Source.Revised): SOURCES.name,
+    get_topic(ApiKey.Revoked): API_KEYS.name,
 }
