@@ -149,7 +149,7 @@ class _Compiler:
 
     def __init__(self) -> None:
         self.env: dict[str, Any] = {
-            "as_uuid": as_uuid, "as_date": as_date, "from_us": from_us, "loads": loads, "dumps": dumps,
+            "as_uuid": as_uuid, "as_date": as_date, "from_us": from_us, "loads": loads, "_json": _json,
             "_E": {},
         }  # fmt: skip
 
@@ -253,7 +253,7 @@ class Table(Reader[V]):
             value = f"{holder}.get({leaf!r})"
         else:
             value = f"{holder}[{leaf!r}]"
-        return f"dumps({value})" if col.json else value
+        return f"_json({value})" if col.json else value
 
     def _decode_payload(self) -> str:
         """The payload dict back from the :attr:`payload_names` columns (a nested dict whose
@@ -294,6 +294,11 @@ class Table(Reader[V]):
 
 
 V2 = TypeVar("V2")
+
+
+def _json(value: Any) -> str:
+    """JSON text of a payload value; an empty list (most claims' links) without the encoder."""
+    return "[]" if value == [] else dumps(value)
 
 
 def _place(path: tuple[str, ...], *, strict: bool) -> str:

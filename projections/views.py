@@ -114,7 +114,7 @@ class ClaimView:
 
 def _claim_search(content: dict[str, Any]) -> str:
     quote = content.get("quote")
-    return search_text(content["summary"], quote["text"] if quote else None)
+    return f"{content['summary']}\n{quote['text']}".casefold() if quote else content["summary"].casefold()
 
 
 CLAIM_VERSIONS = Table(

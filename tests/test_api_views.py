@@ -9,11 +9,12 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+import strawberry
 from strawberry.types.private import is_private
 
 import api.schema  # noqa: F401  (imports every GraphQL type)
 from api.types import objects
-from api.types.objects import FromView
+from api.types.objects import FromView, reads_view
 from projections import views
 
 
@@ -59,8 +60,19 @@ def test_nested_views_answer_as_their_types(graphql_type: type, view: type) -> N
     assert set(_plain_fields(graphql_type)) <= _attributes(view)
 
 
-def test_a_missing_attribute_is_an_error_not_a_null() -> None:
+def test_a_wrapper_reads_its_view_and_a_missing_attribute_is_an_error_not_a_null() -> None:
     actor = objects.Actor(views.ActorView(UUID(int=1), "k", "N", "PERSON", [], None, []))
-    assert actor.name == "N"
-    with pytest.raises(AttributeError):
-        actor.nickname  # type: ignore[attr-defined]  # noqa: B018
+    assert (actor.name, actor.key, actor.wikidata) == ("N", "k", None)
+    assert isinstance(vars(objects.Actor)["name"], property)  # strawberry's getattr finds it at once
+
+    @reads_view
+    @strawberry.type
+    class Broken(FromView):
+        nickname: str
+        view: strawberry.Private[views.TopicView]
+
+        def __init__(self, view: views.TopicView) -> None:
+            self.view = view
+
+    with pytest.raises(AttributeError, match="nickname"):
+        Broken(views.TopicView(UUID(int=2), "t", "T", "P")).nickname  # noqa: B018

@@ -41,7 +41,7 @@ async def position(
     view, source = await blocking(_position, info.context.read, actor, topic, as_of, at, with_source)
     if source is not None:
         info.context.loaders.source.prime(source.id, source)
-    return Position.from_view(view) if view else None
+    return Position(view) if view else None
 
 
 def _position(
@@ -94,7 +94,7 @@ async def positions(
     at = await record_time(info, known_at, at_tree_size)
     actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic))
     found = await blocking(info.context.model.positions, actor_key, topic_key, as_of, at)
-    return [Position.from_view(v) for v in found]
+    return [Position(v) for v in found]
 
 
 async def timeline(
@@ -103,7 +103,7 @@ async def timeline(
     at = await record_time(info, known_at, at_tree_size)
     actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic))
     changes = await blocking(info.context.model.timeline, actor_key, topic_key, at)
-    return [PositionChange.from_view(c, at) for c in changes]
+    return [PositionChange(c, at) for c in changes]
 
 
 def claim_uuid(ref: str) -> UUID | None:
@@ -122,7 +122,7 @@ async def claim(
     if uuid is None:
         return None
     view = await info.context.loaders.claim.load((uuid, at))
-    return Claim.from_view(view, at) if view else None
+    return Claim(view, at) if view else None
 
 
 async def claims(
@@ -143,7 +143,7 @@ async def claims(
     searched(info, "filter.text", wanted.text)
     at = await record_time(info, known_at, at_tree_size)
     page = await read_page(info.context.model.claims, wanted, size, after, at)
-    nodes = [Claim.from_view(v, at) for v in page.items]
+    nodes = [Claim(v, at) for v in page.items]
     return ClaimConnection(
         edges=[ClaimEdge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)],
         nodes=nodes,
@@ -186,17 +186,17 @@ def searched(info: Info, field: str, value: str | None) -> None:
 async def actors(info: Info, search: str | None = None) -> list[Actor]:
     searched(info, "search", search)
     found = await blocking(info.context.model.actors, search)
-    return [Actor.from_view(v) for v in found[: info.context.settings.max_list_size]]
+    return [Actor(v) for v in found[: info.context.settings.max_list_size]]
 
 
 async def topics(info: Info) -> list[Topic]:
     found = await blocking(info.context.model.topics)
-    return [Topic.from_view(v) for v in found[: info.context.settings.max_list_size]]
+    return [Topic(v) for v in found[: info.context.settings.max_list_size]]
 
 
 async def sources(info: Info) -> list[Source]:
     found = await blocking(info.context.model.sources)
-    return [Source.from_view(v) for v in found[: info.context.settings.max_list_size]]
+    return [Source(v) for v in found[: info.context.settings.max_list_size]]
 
 
 async def source(info: Info, id: strawberry.ID) -> Source | None:
@@ -208,7 +208,7 @@ async def source(info: Info, id: strawberry.ID) -> Source | None:
             return None
         uuid = found
     view = await info.context.loaders.source.load(uuid)
-    return Source.from_view(view) if view else None
+    return Source(view) if view else None
 
 
 def _source_id_for_key(info: Info, key: str) -> UUID | None:

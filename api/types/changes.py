@@ -5,10 +5,11 @@ from __future__ import annotations
 import strawberry
 
 from api.types.connections import PageInfo
-from api.types.objects import Claim, ClaimEvent, FromView
+from api.types.objects import Claim, ClaimEvent, FromView, reads_view
 from projections.changes import ChangeView
 
 
+@reads_view
 @strawberry.type(
     description="One claim event: a new claim (RECORDED), a correction (REVISED, with the field-level before and "
     "after), a retraction or a link; who recorded it and why, and the claim as the event left it."
@@ -23,10 +24,6 @@ class Change(FromView):
 
     def __init__(self, view: ChangeView) -> None:
         self.view = view
-
-    @classmethod
-    def from_view(cls, view: ChangeView) -> Change:
-        return cls(view)
 
 
 @strawberry.type

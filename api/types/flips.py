@@ -9,10 +9,11 @@ import strawberry
 from api.types.connections import PageInfo
 from api.types.enums import FLIP_RULE as RULE
 from api.types.enums import FlipLabel
-from api.types.objects import Claim, FromView
+from api.types.objects import Claim, FromView, reads_view
 from projections import views
 
 
+@reads_view
 @strawberry.type(description="A label between two consecutive claims of one actor on one topic. " + RULE)
 class Flip(FromView):
     label: FlipLabel
@@ -31,10 +32,6 @@ class Flip(FromView):
         self.view = view
         self.known_at = known_at
 
-    @classmethod
-    def from_view(cls, view: views.FlipView, known_at: datetime | None) -> Flip:
-        return cls(view, known_at)
-
 
 @strawberry.type
 class FlipEdge:
@@ -49,6 +46,7 @@ class FlipConnection:
     page_info: PageInfo
 
 
+@reads_view
 @strawberry.type(description="How consistent an actor has been on a topic: the labels of all consecutive claims.")
 class FlipSummary(FromView):
     actor: str = strawberry.field(name="actorKey")
@@ -69,7 +67,3 @@ class FlipSummary(FromView):
         if self.half_flips:
             return FlipLabel.HALF_FLIP
         return FlipLabel.NO_FLIP if self.no_flips else None
-
-    @classmethod
-    def from_view(cls, view: views.FlipSummaryView) -> FlipSummary:
-        return cls(view)

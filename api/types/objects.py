@@ -1,8 +1,8 @@
 """The ledger's records as GraphQL object types.
 
 Each type answers from a read-model view (``projections/views.py``) without copying it:
-a field with no resolver reads the view's attribute of its Python name (``FromView``;
-GraphQL renames with ``name=``), and a nested view whose attributes are a type's fields
+a field with no resolver reads the view's attribute of its Python name (``FromView``,
+``reads_view``; GraphQL renames with ``name=``), and a nested view whose attributes are a type's fields
 is returned as it is (a ``StatedDate`` answers as ``PartialDate``; ``Passage``, ``Role``).
 Relations are resolvers that go through the request's DataLoaders, so a list of N objects
 costs one query per relation. A claim remembers the record time (``knownAt``) it was read
@@ -12,12 +12,15 @@ at, and so do the claims reached from it.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from operator import attrgetter
+from typing import Any, TypeVar
 from uuid import UUID
 
 import strawberry
 from strawberry.scalars import JSON
+from strawberry.types.private import is_private
 
 from api.basis import record_time
 from api.context import Info
@@ -38,16 +41,25 @@ from projections.flips import flip_label
 
 
 class FromView:
-    """A GraphQL object answered from a read-model view held in ``view``: a field without a
-    resolver reads the view's attribute of the same Python name (tests/test_api_views.py checks
-    that each has one), so the view is never copied field by field."""
+    """A GraphQL object answered from the read-model view it holds in ``view`` (its own
+    ``__init__`` says what else it holds, e.g. ``known_at``). With :func:`reads_view`, a field
+    without a resolver reads the view's attribute of the same Python name: the view is never
+    copied field by field (tests/test_api_views.py checks that each such field has one)."""
 
-    if not TYPE_CHECKING:  # type checkers see the declared fields only
 
-        def __getattr__(self, name: str) -> Any:
-            if name.startswith("__") or name == "view":
-                raise AttributeError(name)
-            return getattr(self.view, name)
+T = TypeVar("T")
+
+
+def reads_view(cls: type[T]) -> type[T]:
+    """Give each plain field of a strawberry type (below this decorator) a property reading
+    ``self.view.<name>``, where strawberry's default resolver finds it; fields the wrapper
+    holds itself (its ``__init__``'s parameters) stay instance attributes."""
+    own = set(inspect.signature(cls.__init__).parameters)
+    definition: Any = cls.__strawberry_definition__  # type: ignore[attr-defined]
+    for f in definition.fields:
+        if f.base_resolver is None and not is_private(f.type) and f.python_name not in own:
+            setattr(cls, f.python_name, property(attrgetter(f"view.{f.python_name}")))
+    return cls
 
 
 @strawberry.type(description="A date known to DAY, MONTH or YEAR precision, as the evidence supports it.")
@@ -76,6 +88,7 @@ class Role:
     until: date | None
 
 
+@reads_view
 @strawberry.type(description="A person or body that makes claims.")
 class Actor(FromView):
     id: strawberry.ID
@@ -92,7 +105,7 @@ class Actor(FromView):
         self.view = view
 
     @classmethod
-    def from_view(cls, view: views.ActorView) -> Actor:
+    def from_view(cls, view: views.ActorView) -> Actor:  # api/resolvers/writing.py calls it
         return cls(view)
 
     @strawberry.field(description="This actor's position on a topic (same rules as Query.position).")
@@ -111,6 +124,7 @@ class Actor(FromView):
         return Position(view) if view else None
 
 
+@reads_view
 @strawberry.type(description="What claims take a stance on: a proposition one can support or oppose.")
 class Topic(FromView):
     id: strawberry.ID
@@ -123,10 +137,11 @@ class Topic(FromView):
         self.view = view
 
     @classmethod
-    def from_view(cls, view: views.TopicView) -> Topic:
+    def from_view(cls, view: views.TopicView) -> Topic:  # api/resolvers/writing.py calls it
         return cls(view)
 
 
+@reads_view
 @strawberry.type(description="A document claims are taken from. Its text never changes once registered.")
 class Source(FromView):
     id: strawberry.ID
@@ -147,7 +162,7 @@ class Source(FromView):
         self.view = view
 
     @classmethod
-    def from_view(cls, view: views.SourceView) -> Source:
+    def from_view(cls, view: views.SourceView) -> Source:  # api/resolvers/writing.py calls it
         return cls(view)
 
     @strawberry.field(description="The full text; passages' offsets point into it.")
@@ -163,6 +178,7 @@ class Source(FromView):
         return [Claim(v, at) for v in found]
 
 
+@reads_view
 @strawberry.type(description="A link from one claim to another.")
 class ClaimLink(FromView):
     relation: LinkRelation
@@ -194,6 +210,7 @@ class FieldChange:
     after: JSON | None
 
 
+@reads_view
 @strawberry.type(description="One entry of a claim's audit trail.")
 class ClaimEvent(FromView):
     version: int
@@ -209,15 +226,12 @@ class ClaimEvent(FromView):
     def __init__(self, view: views.ClaimEventView) -> None:
         self.view = view
 
-    @classmethod
-    def from_view(cls, view: views.ClaimEventView) -> ClaimEvent:
-        return cls(view)
-
     @strawberry.field
     def changes(self) -> list[FieldChange]:
         return [FieldChange(field=c.field, before=_json(c.before), after=_json(c.after)) for c in self.view.changes]
 
 
+@reads_view
 @strawberry.type(description="One statement by one actor on one topic, pinned to a passage of a source.")
 class Claim(FromView):
     id: strawberry.ID = strawberry.field(description="The claim's UUID.")
@@ -258,7 +272,7 @@ class Claim(FromView):
         self.known_at = known_at
 
     @classmethod
-    def from_view(cls, view: views.ClaimView, known_at: datetime | None) -> Claim:
+    def from_view(cls, view: views.ClaimView, known_at: datetime | None) -> Claim:  # api/resolvers/writing.py calls it
         return cls(view, known_at)
 
     @strawberry.field
@@ -303,6 +317,7 @@ class Claim(FromView):
         return [ClaimEvent(e) for e in events]
 
 
+@reads_view
 @strawberry.type(description="Where an actor stands on a topic as of a date, and since when.")
 class Position(FromView):
     stance: Stance
@@ -316,10 +331,6 @@ class Position(FromView):
 
     def __init__(self, view: views.PositionView) -> None:
         self.view = view
-
-    @classmethod
-    def from_view(cls, view: views.PositionView) -> Position:
-        return cls(view)
 
     def latest_claim(self) -> Claim:
         return Claim(self.view.claim, self.view.known_at)
@@ -342,6 +353,7 @@ class Position(FromView):
         return Claim(view, self.view.known_at) if view else None
 
 
+@reads_view
 @strawberry.type(description="A change of an actor's stance on a topic.")
 class PositionChange(FromView):
     stance: Stance
@@ -353,10 +365,6 @@ class PositionChange(FromView):
     def __init__(self, view: views.PositionChangeView, known_at: datetime | None) -> None:
         self.view = view
         self.known_at = known_at
-
-    @classmethod
-    def from_view(cls, view: views.PositionChangeView, known_at: datetime | None) -> PositionChange:
-        return cls(view, known_at)
 
     @strawberry.field
     def claim(self) -> Claim:
