@@ -105,7 +105,7 @@ BEGIN
         AND (w.counts_from, w.stated_earliest, w.first_position) < (lv.counts_from, lv.stated_earliest, lv.first_position)
       ORDER BY w.counts_from DESC, w.stated_earliest DESC, w.first_position DESC LIMIT 1) x ON true)
   SELECT bv.stance, st.stated_date, st.stated_precision, bv.key, bv.summary, bv.quote_text, bv.stated_date,
-         bv.stated_precision, bv.passage_exact, s.metadata::jsonb ->> 'title', s.metadata::jsonb ->> 'publisher'
+         bv.stated_precision, bv.passage_exact, s.title, s.publisher
   INTO answer
   FROM bv
   CROSS JOIN LATERAL (

@@ -14,12 +14,11 @@ from typing import Any
 from uuid import UUID
 
 from projections.db import Connection
-from projections.rows import EVENT_COLUMNS, claim_columns, claim_event_view, claim_view
 from projections.values import equal_conditions, to_us
-from projections.views import ClaimEventView, ClaimView
+from projections.views import CLAIM_EVENTS, CLAIM_VERSIONS, ClaimEventView, ClaimView
 
-_EVENT = ", ".join(f"v.{c}" for c in EVENT_COLUMNS.split(", "))
-_EVENT_WIDTH = len(EVENT_COLUMNS.split(", "))
+_EVENT = CLAIM_EVENTS.select("v")
+_EVENT_WIDTH = len(CLAIM_EVENTS.names)
 
 
 @dataclass(frozen=True)
@@ -55,8 +54,8 @@ def changes(conn: Connection, f: ChangeFilter, after: int, first: int) -> list[C
             where[-1] = "v.source_id IN (SELECT s.id FROM rm_sources s WHERE s.key = ?)"
             params.append(f.source)
     rows = conn.execute(
-        f"SELECT {_EVENT}, {claim_columns('v')} FROM rm_claim_versions v"
+        f"SELECT {_EVENT}, {CLAIM_VERSIONS.select('v')} FROM rm_claim_versions v"
         f" WHERE {' AND '.join(where)} ORDER BY v.position LIMIT ?",
         [*params, first + 1],
     )
-    return [ChangeView(claim_event_view(r[:_EVENT_WIDTH]), claim_view(r[_EVENT_WIDTH:])) for r in rows]
+    return [ChangeView(CLAIM_EVENTS.view(r[:_EVENT_WIDTH]), CLAIM_VERSIONS.view(r[_EVENT_WIDTH:])) for r in rows]

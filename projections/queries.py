@@ -14,7 +14,7 @@ revision does not reorder claims with equal dates).
 
 A claim counts *known at K* in the version that was the ledger's record at K
 (``known_from_us <= K < known_to_us``); with ``known_at=None`` the current one.
-Tables: ``schema.py``; row decoding: ``rows.py``.
+Tables and row decoding: declared by the views (``views.py``), listed in ``schema.py``.
 """
 
 from __future__ import annotations
@@ -33,27 +33,17 @@ from projections import flips as consistency
 from projections import names, record_versions, schema
 from projections.db import Connection, Readers, Row, connect, resolve_url
 from projections.ledger_log import LedgerLog
-from projections.rows import (
-    ACTOR_COLUMNS,
-    API_KEY_LISTING_COLUMNS,
-    CLAIM_COLUMNS,
-    EVENT_COLUMNS,
-    SOURCE_COLUMNS,
-    TOPIC_COLUMNS,
-    actor_view,
-    api_key_listing,
-    claim_columns,
-    claim_event_view,
-    claim_view,
-    source_columns,
-    source_view,
-    topic_view,
-)
 from projections.signals import hub
 from projections.values import as_date, as_uuid, from_us, like_pattern, to_us
 from projections.views import (
+    ACTORS,
+    API_KEYS,
+    CLAIM_EVENTS,
+    CLAIM_VERSIONS,
+    SOURCES,
+    TOPICS,
     ActorView,
-    ApiKeyListing,
+    ApiKeyView,
     ClaimEventView,
     ClaimFilter,
     ClaimView,
@@ -146,16 +136,16 @@ class ReadModel(LedgerLog):
             sql, params = _position_sql(conn, [(actor, topic)], day, known_at)
             sql = _ONE_POSITION.format(
                 position=sql,
-                claim=claim_columns("c"),
-                source=", " + source_columns("s") if with_source else "",
+                claim=CLAIM_VERSIONS.select("c"),
+                source=", " + SOURCES.select("s") if with_source else "",
                 join=" LEFT JOIN rm_sources s ON s.id = c.source_id" if with_source else "",
             )
             rows = conn.execute(sql, params, prepare=True)
         if not rows:
             return None, None
         row = rows[0]
-        n = len(CLAIM_COLUMNS)
-        claim = claim_view(row[:n])
+        n = len(CLAIM_VERSIONS.names)
+        claim = CLAIM_VERSIONS.view(row[:n])
         start_id, stated_, precision, approximate, note, earliest, latest = row[n : n + 7]
         view = PositionView(
             actor=actor,
@@ -167,7 +157,7 @@ class ReadModel(LedgerLog):
             as_of=day,
             known_at=instant,
         )
-        source = source_view(row[n + 7 :]) if with_source and row[n + 7] is not None else None
+        source = SOURCES.view(row[n + 7 :]) if with_source and row[n + 7] is not None else None
         return view, source
 
     def positions(
@@ -223,14 +213,14 @@ class ReadModel(LedgerLog):
         """Each change of stance, oldest first (first entry has previous_stance None)."""
         known, params = _known("v", known_at)
         rows = self._rows(
-            f"SELECT {claim_columns('v')} FROM rm_claim_versions v"
+            f"SELECT {CLAIM_VERSIONS.select('v')} FROM rm_claim_versions v"
             f" WHERE v.actor = ? AND v.topic = ? AND {known} AND NOT v.retracted ORDER BY {ORDER.format(a='v')}",
             [actor, topic, *params],
         )
         changes: list[PositionChangeView] = []
         previous: str | None = None
         for row in rows:
-            claim = claim_view(row)
+            claim = CLAIM_VERSIONS.view(row)
             if claim.stance != previous:
                 changes.append(PositionChangeView(claim.stance, previous, claim.stated, claim))
                 previous = claim.stance
@@ -246,10 +236,10 @@ class ReadModel(LedgerLog):
             for chunk in _chunks([str(i) for i in dict.fromkeys(ids)]):
                 among, values = conn.in_list(chunk, "uuid")
                 rows = conn.execute(
-                    f"SELECT {claim_columns('v')} FROM rm_claim_versions v WHERE v.claim_id {among} AND {known}",
+                    f"SELECT {CLAIM_VERSIONS.select('v')} FROM rm_claim_versions v WHERE v.claim_id {among} AND {known}",
                     [*values, *params],
                 )
-                found.update((c.id, c) for c in map(claim_view, rows))
+                found.update((c.id, c) for c in map(CLAIM_VERSIONS.view, rows))
         return [found.get(i) for i in ids]
 
     def claims_linking_to(self, ids: Sequence[UUID], known_at: datetime | None) -> list[list[tuple[str, ClaimView]]]:
@@ -264,12 +254,12 @@ class ReadModel(LedgerLog):
             for chunk in _chunks([str(i) for i in dict.fromkeys(ids)]):
                 names = " OR ".join("v.links LIKE ?" for _ in chunk)
                 rows = conn.execute(
-                    f"SELECT {claim_columns('v')} FROM rm_claim_versions v"
+                    f"SELECT {CLAIM_VERSIONS.select('v')} FROM rm_claim_versions v"
                     f" WHERE v.links <> '[]' AND ({names}) AND {known} ORDER BY {ORDER.format(a='v')}",
                     [*(f"%{i}%" for i in chunk), *params],  # a UUID has no LIKE wildcards
                 )
                 asked = {UUID(i) for i in chunk}  # a row naming ids of two chunks is read twice: count it once each
-                for claim in map(claim_view, rows):
+                for claim in map(CLAIM_VERSIONS.view, rows):
                     for link in claim.links:
                         if link.target_id in asked:
                             found[link.target_id].append((link.relation, claim))
@@ -281,12 +271,12 @@ class ReadModel(LedgerLog):
             for chunk in _chunks([str(i) for i in dict.fromkeys(ids)]):
                 among, values = conn.in_list(chunk, "uuid")
                 rows = conn.execute(
-                    f"SELECT {EVENT_COLUMNS} FROM rm_claim_versions WHERE claim_id {among}"
+                    f"SELECT {CLAIM_EVENTS.select()} FROM rm_claim_versions WHERE claim_id {among}"
                     " ORDER BY claim_id, known_from_us, version, log_position",
                     values,
                 )
                 for row in rows:
-                    event = claim_event_view(row)
+                    event = CLAIM_EVENTS.view(row)
                     found[event.claim_id].append(event)
         return [found[i] for i in ids]
 
@@ -304,12 +294,12 @@ class ReadModel(LedgerLog):
             page_params.extend(decode_cursor(after))
         with self.readers.connection() as conn:
             rows = conn.execute(
-                f"SELECT {claim_columns('v')} FROM rm_claim_versions v WHERE {' AND '.join(page_where)}"
+                f"SELECT {CLAIM_VERSIONS.select('v')} FROM rm_claim_versions v WHERE {' AND '.join(page_where)}"
                 f" ORDER BY {ORDER.format(a='v')} LIMIT ?",
                 [*page_params, first + 1],
             )
             total = conn.execute(f"SELECT COUNT(*) FROM rm_claim_versions v WHERE {' AND '.join(where)}", params)
-        items = [claim_view(r) for r in rows[:first]]
+        items = [CLAIM_VERSIONS.view(r) for r in rows[:first]]
         return Page(
             items=items,
             cursors=[encode_cursor(c) for c in items],
@@ -329,11 +319,11 @@ class ReadModel(LedgerLog):
             for chunk in _chunks([str(i) for i in dict.fromkeys(source_ids)]):
                 among, values = conn.in_list(chunk, "uuid")
                 rows = conn.execute(
-                    f"SELECT {claim_columns('v')} FROM rm_claim_versions v"
+                    f"SELECT {CLAIM_VERSIONS.select('v')} FROM rm_claim_versions v"
                     f" WHERE v.source_id {among} AND {known} ORDER BY {ORDER.format(a='v')}",
                     [*values, *params],
                 )
-                for claim in map(claim_view, rows):
+                for claim in map(CLAIM_VERSIONS.view, rows):
                     found[claim.source_id].append(claim)
         return [found[i] for i in source_ids]
 
@@ -392,15 +382,15 @@ class ReadModel(LedgerLog):
                 return record_versions.all_actors_at(conn, known_at, search)
         if search:
             rows = self._rows(
-                f"SELECT {ACTOR_COLUMNS} FROM rm_actors WHERE search LIKE ? ESCAPE '\\' ORDER BY key",
+                f"SELECT {ACTORS.select()} FROM rm_actors WHERE search LIKE ? ESCAPE '\\' ORDER BY key",
                 [like_pattern(search)],
             )
         else:
-            rows = self._rows(f"SELECT {ACTOR_COLUMNS} FROM rm_actors ORDER BY key")
-        return [actor_view(r) for r in rows]
+            rows = self._rows(f"SELECT {ACTORS.select()} FROM rm_actors ORDER BY key")
+        return [ACTORS.view(r) for r in rows]
 
     def actors_by_keys(self, keys: Sequence[str]) -> list[ActorView | None]:
-        found = {a.key: a for a in self._by("rm_actors", ACTOR_COLUMNS, "key", "text", keys, actor_view)}
+        found = {a.key: a for a in self._by("rm_actors", ACTORS.select(), "key", "text", keys, ACTORS.view)}
         return [found.get(k) for k in keys]
 
     def actors_at(self, asked: Sequence[tuple[str, datetime]]) -> list[ActorView | None]:
@@ -412,10 +402,10 @@ class ReadModel(LedgerLog):
         if known_at is not None:
             with self.readers.connection() as conn:
                 return record_versions.all_topics_at(conn, known_at)
-        return [topic_view(r) for r in self._rows(f"SELECT {TOPIC_COLUMNS} FROM rm_topics ORDER BY key")]
+        return [TOPICS.view(r) for r in self._rows(f"SELECT {TOPICS.select()} FROM rm_topics ORDER BY key")]
 
     def topics_by_keys(self, keys: Sequence[str]) -> list[TopicView | None]:
-        found = {t.key: t for t in self._by("rm_topics", TOPIC_COLUMNS, "key", "text", keys, topic_view)}
+        found = {t.key: t for t in self._by("rm_topics", TOPICS.select(), "key", "text", keys, TOPICS.view)}
         return [found.get(k) for k in keys]
 
     def topics_at(self, asked: Sequence[tuple[str, datetime]]) -> list[TopicView | None]:
@@ -426,19 +416,19 @@ class ReadModel(LedgerLog):
         if known_at is not None:
             with self.readers.connection() as conn:
                 return record_versions.all_sources_at(conn, known_at)
-        return [source_view(r) for r in self._rows(f"SELECT {SOURCE_COLUMNS} FROM rm_sources ORDER BY key")]
+        return [SOURCES.view(r) for r in self._rows(f"SELECT {SOURCES.select()} FROM rm_sources ORDER BY key")]
 
     def source_by_ref(self, ref: str) -> SourceView | None:
         """A source by its id or its key (None if it is neither)."""
         try:
             return self.sources_by_ids([UUID(ref)])[0]
         except ValueError:
-            found = self._rows(f"SELECT {SOURCE_COLUMNS} FROM rm_sources WHERE key = ?", [ref])
-            return source_view(found[0]) if found else None
+            found = self._rows(f"SELECT {SOURCES.select()} FROM rm_sources WHERE key = ?", [ref])
+            return SOURCES.view(found[0]) if found else None
 
     def sources_by_ids(self, ids: Sequence[UUID]) -> list[SourceView | None]:
         found = {
-            s.id: s for s in self._by("rm_sources", SOURCE_COLUMNS, "id", "uuid", [str(i) for i in ids], source_view)
+            s.id: s for s in self._by("rm_sources", SOURCES.select(), "id", "uuid", [str(i) for i in ids], SOURCES.view)
         }
         return [found.get(i) for i in ids]
 
@@ -472,9 +462,9 @@ class ReadModel(LedgerLog):
             versions_per_claim=int(counts[6] or 0),
         )
 
-    def api_keys(self) -> list[ApiKeyListing]:
-        """Every API key, by name."""
-        return [api_key_listing(r) for r in self._rows(f"SELECT {API_KEY_LISTING_COLUMNS} FROM rm_api_keys ORDER BY name")]
+    def api_keys(self) -> list[ApiKeyView]:
+        """Every API key, by name (never its secret's hash)."""
+        return [API_KEYS.view(r) for r in self._rows(f"SELECT {API_KEYS.select()} FROM rm_api_keys ORDER BY name")]
 
     def _by(self, table: str, columns: str, column: str, pg_type: str, values: Sequence[str], view: Any) -> list[Any]:
         out: list[Any] = []
@@ -527,11 +517,11 @@ class ReadModel(LedgerLog):
                 page_where.append(f"{KEY.format(a='v')} > (?, ?, ?)")
                 page_params.extend(key)
             rows = self._rows(
-                f"SELECT {claim_columns('v')} FROM rm_claim_versions v WHERE {' AND '.join(page_where)}"
+                f"SELECT {CLAIM_VERSIONS.select('v')} FROM rm_claim_versions v WHERE {' AND '.join(page_where)}"
                 f" ORDER BY {ORDER.format(a='v')} LIMIT ?",
                 [*page_params, batch],
             )
-            claims = [claim_view(r) for r in rows]
+            claims = [CLAIM_VERSIONS.view(r) for r in rows]
             yield from claims
             if len(claims) < batch:
                 return
@@ -686,8 +676,10 @@ def _claims_at(conn: Connection, positions: Sequence[int]) -> list[ClaimView]:
     out: list[ClaimView] = []
     for chunk in _chunks(positions):
         among, params = conn.in_list(chunk, "bigint")
-        rows = conn.execute(f"SELECT {claim_columns('v')} FROM rm_claim_versions v WHERE v.position {among}", params)
-        out.extend(map(claim_view, rows))
+        rows = conn.execute(
+            f"SELECT {CLAIM_VERSIONS.select('v')} FROM rm_claim_versions v WHERE v.position {among}", params
+        )
+        out.extend(map(CLAIM_VERSIONS.view, rows))
     return out
 
 

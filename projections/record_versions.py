@@ -25,58 +25,63 @@ from typing import Any, Protocol, TypeVar
 
 from projections.db import CHUNK, Connection
 from projections.names import ACTOR, TOPIC
-from projections.rows import ACTOR_COLUMNS, SOURCE_COLUMNS, TOPIC_COLUMNS, actor_view, source_view, topic_view
+from projections.tables import Reader, Table
 from projections.values import like_pattern, to_us
-from projections.views import ActorView, SourceView, TopicView
+from projections.views import ACTORS, SOURCES, TOPICS, ActorView, SourceView, TopicView
 
 T = TypeVar("T")
 V = TypeVar("V")
 
-TABLES = """
--- Record-time history of actors, topics and sources (projections/record_versions.py): one row per
--- event that registered or revised one, the ledger's record from known_from_us (the event's
--- timestamp) until known_to_us (the next such event's; NULL: still current). The other columns
--- are those of rm_actors / rm_topics / rm_sources (sources without their text, which never changes).
-CREATE TABLE rm_actor_versions (
-    id {uuid} NOT NULL,
-    log_position {int8} NOT NULL,       -- the Actor.Registered / Actor.Revised event
-    known_from_us {int8} NOT NULL,
-    known_to_us {int8},
-    key text NOT NULL,
-    name text NOT NULL,
-    kind text NOT NULL,
-    aliases text NOT NULL,
-    wikidata text,
-    roles text NOT NULL,
-    search text NOT NULL,
-    PRIMARY KEY (id, log_position)
-);
-CREATE INDEX rm_actor_versions_key ON rm_actor_versions (key, known_from_us);
+@dataclass(frozen=True)
+class Versioned:
+    """One current-state table and its history: the same columns (a source's text aside, which
+    never changes), plus the event that made the version and the record time it was in force."""
 
-CREATE TABLE rm_topic_versions (
-    id {uuid} NOT NULL,
-    log_position {int8} NOT NULL,       -- the Topic.Defined / Topic.Revised event
-    known_from_us {int8} NOT NULL,
-    known_to_us {int8},
-    key text NOT NULL,
-    title text NOT NULL,
-    proposition text NOT NULL,
-    PRIMARY KEY (id, log_position)
-);
-CREATE INDEX rm_topic_versions_key ON rm_topic_versions (key, known_from_us);
+    current: Table[Any]  # rm_actors, declared by its view (views.py)
+    table: str  # rm_actor_versions
+    kind: str | None  # actor | topic: also versions its names
+    index: str = ""  # the column versions are looked up by, if not the id
 
-CREATE TABLE rm_source_versions (
-    id {uuid} NOT NULL,
-    log_position {int8} NOT NULL,       -- the Source.Registered / Source.Revised event
-    known_from_us {int8} NOT NULL,
-    known_to_us {int8},
-    key text NOT NULL,
-    sha256 text NOT NULL,
-    metadata text NOT NULL,
-    recorded_us {int8} NOT NULL,
-    PRIMARY KEY (id, log_position)
-);
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The current table's columns kept, after "id" and in its order."""
+        return tuple(c for c in self.current.column_names[1:] if c != "text")
 
+    @property
+    def ddl(self) -> str:
+        kept = {c.name: c for c in self.current.columns}
+        lines = [
+            "id {uuid} NOT NULL",
+            "log_position {int8} NOT NULL",  # the Registered / Revised event
+            "known_from_us {int8} NOT NULL",
+            "known_to_us {int8}",
+            *(f"{n} {kept[n].sql}{'' if kept[n].nullable else ' NOT NULL'}" for n in self.columns),
+            "PRIMARY KEY (id, log_position)",
+        ]
+        body = ",\n    ".join(lines)
+        index = f"\nCREATE INDEX {self.table}_{self.index} ON {self.table} ({self.index}, known_from_us);" if self.index else ""
+        return f"CREATE TABLE {self.table} (\n    {body}\n);{index}"
+
+
+ACTOR_VERSIONS = Versioned(ACTORS, "rm_actor_versions", ACTOR, "key")
+TOPIC_VERSIONS = Versioned(TOPICS, "rm_topic_versions", TOPIC, "key")
+SOURCE_VERSIONS = Versioned(SOURCES, "rm_source_versions", None)
+HISTORIES = (ACTOR_VERSIONS, TOPIC_VERSIONS, SOURCE_VERSIONS)
+
+# Event topic (as stored in the log) -> the history it adds a version to.
+VERSIONED: dict[str, Versioned] = {
+    "ledger.domain:Actor.Registered": ACTOR_VERSIONS,
+    "ledger.domain:Actor.Revised": ACTOR_VERSIONS,
+    "ledger.domain:Topic.Defined": TOPIC_VERSIONS,
+    "ledger.domain:Topic.Revised": TOPIC_VERSIONS,
+    "ledger.domain:Source.Registered": SOURCE_VERSIONS,
+    "ledger.domain:Source.Revised": SOURCE_VERSIONS,
+}
+
+NAME_COLUMNS = ("kind", "folded", "key", "how", "label", "known_from_us", "known_to_us")
+
+# The DDL of the history tables (their columns follow the current tables' declarations).
+TABLES = "\n".join(v.ddl for v in HISTORIES) + """
 -- rm_names with record time: the names of each actor and topic version, in force as long as it.
 CREATE TABLE rm_name_versions (
     kind text NOT NULL,
@@ -91,34 +96,10 @@ CREATE INDEX rm_name_versions_folded ON rm_name_versions (kind, folded);
 CREATE INDEX rm_name_versions_key ON rm_name_versions (kind, key);
 """
 
-NAME_COLUMNS = ("kind", "folded", "key", "how", "label", "known_from_us", "known_to_us")
-
-
-@dataclass(frozen=True)
-class Versioned:
-    """One current-state table and its history."""
-
-    current: str  # rm_actors
-    table: str  # rm_actor_versions
-    columns: tuple[str, ...]  # the current table's columns kept, after "id" and in its order
-    kind: str | None  # actor | topic: also versions its names
-
-
-ACTORS = Versioned(
-    "rm_actors", "rm_actor_versions", ("key", "name", "kind", "aliases", "wikidata", "roles", "search"), ACTOR
-)
-TOPICS = Versioned("rm_topics", "rm_topic_versions", ("key", "title", "proposition"), TOPIC)
-SOURCES = Versioned("rm_sources", "rm_source_versions", ("key", "sha256", "metadata", "recorded_us"), None)
-
-# Event topic (as stored in the log) -> the history it adds a version to.
-VERSIONED: dict[str, Versioned] = {
-    "ledger.domain:Actor.Registered": ACTORS,
-    "ledger.domain:Actor.Revised": ACTORS,
-    "ledger.domain:Topic.Defined": TOPICS,
-    "ledger.domain:Topic.Revised": TOPICS,
-    "ledger.domain:Source.Registered": SOURCES,
-    "ledger.domain:Source.Revised": SOURCES,
-}
+# Versions read as the current tables' views (same column names).
+ACTOR_READER = Reader(ACTOR_VERSIONS.table, ActorView)
+TOPIC_READER = Reader(TOPIC_VERSIONS.table, TopicView)
+SOURCE_READER = Reader(SOURCE_VERSIONS.table, SourceView)
 
 
 class _Entities(Protocol):
@@ -138,7 +119,7 @@ class EntityVersions:
 
     def __init__(self, names: NameRows) -> None:
         self.names = names  # (kind, state) -> the rm_names rows of that state
-        self.rows: dict[str, list[tuple[Any, ...]]] = {v.table: [] for v in (ACTORS, TOPICS, SOURCES)}
+        self.rows: dict[str, list[tuple[Any, ...]]] = {v.table: [] for v in HISTORIES}
         self.names_of: dict[tuple[int, str], list[tuple[str, str, str, str, str]]] = {}
 
     def record(self, event_topic: str, entity_id: str, position: int, timestamp: datetime, entities: _Entities) -> None:
@@ -147,14 +128,15 @@ class EntityVersions:
         state = entities.get(entity_id)
         if state is None:  # (a revision of a record the model never saw: the handler ignored it too)
             return
-        row = entities.table.to_row(state)
-        self.rows[versioned.table].append((row[0], position, to_us(timestamp), *row[1 : 1 + len(versioned.columns)]))
+        row = dict(zip(entities.table.column_names, entities.table.row(state), strict=True))
+        kept = (row[c] for c in versioned.columns)
+        self.rows[versioned.table].append((row["id"], position, to_us(timestamp), *kept))
         if versioned.kind is not None:
             self.names_of[(position, versioned.kind)] = self.names(versioned.kind, state)
 
     def flush(self, conn: Connection) -> None:
         """Close each changed record's open version, then write this batch's versions (and names)."""
-        for versioned in (ACTORS, TOPICS, SOURCES):
+        for versioned in HISTORIES:
             rows = self.rows[versioned.table]
             if rows:
                 self._flush(conn, versioned, rows)
@@ -200,18 +182,13 @@ def in_force(alias: str, known_at: datetime) -> tuple[str, list[Any]]:
     return f"{alias}.known_from_us <= ? AND ({alias}.known_to_us IS NULL OR {alias}.known_to_us > ?)", [k, k]
 
 
-def _columns(alias: str, columns: str) -> str:
-    return ", ".join(f"{alias}.{c.strip()}" for c in columns.split(","))
-
-
 def _at(
     conn: Connection,
     table: str,
     column: str,
     pg_type: str,
-    columns: str,
+    reader: Reader[V],
     asked: Sequence[tuple[str, datetime]],
-    view: Callable[[Sequence[Any]], V],
 ) -> list[V | None]:
     """For each (value of ``column``, record time): the version in force then, in one query per CHUNK."""
     found: dict[tuple[str, int], V] = {}
@@ -219,28 +196,28 @@ def _at(
     for chunk in _chunks(wanted):
         cte, params = conn.rows_cte("asked", ("ref", "t"), (pg_type, "bigint"), chunk)
         rows = conn.execute(
-            f"WITH {cte} SELECT asked.ref, asked.t, {_columns('v', columns)} FROM asked JOIN {table} v"
+            f"WITH {cte} SELECT asked.ref, asked.t, {reader.select('v')} FROM asked JOIN {table} v"
             f" ON v.{column} = asked.ref AND v.known_from_us <= asked.t"
             " AND (v.known_to_us IS NULL OR v.known_to_us > asked.t)",
             params,
         )
         for row in rows:
-            found[(str(row[0]), int(row[1]))] = view(row[2:])
+            found[(str(row[0]), int(row[1]))] = reader.view(row[2:])
     return [found.get((value, to_us(at))) for value, at in asked]
 
 
 def actors_at(conn: Connection, asked: Sequence[tuple[str, datetime]]) -> list[ActorView | None]:
     """Each (actor key, record time): the actor as the ledger held it then (None: not registered yet)."""
-    return _at(conn, ACTORS.table, "key", "text", ACTOR_COLUMNS, asked, actor_view)
+    return _at(conn, ACTOR_VERSIONS.table, "key", "text", ACTOR_READER, asked)
 
 
 def topics_at(conn: Connection, asked: Sequence[tuple[str, datetime]]) -> list[TopicView | None]:
-    return _at(conn, TOPICS.table, "key", "text", TOPIC_COLUMNS, asked, topic_view)
+    return _at(conn, TOPIC_VERSIONS.table, "key", "text", TOPIC_READER, asked)
 
 
 def sources_at(conn: Connection, asked: Sequence[tuple[str, datetime]]) -> list[SourceView | None]:
     """Each (source id, record time): the source's details as the ledger held them then."""
-    return _at(conn, SOURCES.table, "id", "uuid", SOURCE_COLUMNS, asked, source_view)
+    return _at(conn, SOURCE_VERSIONS.table, "id", "uuid", SOURCE_READER, asked)
 
 
 def all_actors_at(conn: Connection, known_at: datetime, search: str | None) -> list[ActorView]:
@@ -250,25 +227,25 @@ def all_actors_at(conn: Connection, known_at: datetime, search: str | None) -> l
         known += " AND v.search LIKE ? ESCAPE '\\'"
         params.append(like_pattern(search))
     rows = conn.execute(
-        f"SELECT {_columns('v', ACTOR_COLUMNS)} FROM {ACTORS.table} v WHERE {known} ORDER BY v.key", params
+        f"SELECT {ACTOR_READER.select('v')} FROM {ACTOR_VERSIONS.table} v WHERE {known} ORDER BY v.key", params
     )
-    return [actor_view(r) for r in rows]
+    return [ACTOR_READER.view(r) for r in rows]
 
 
 def all_topics_at(conn: Connection, known_at: datetime) -> list[TopicView]:
     known, params = in_force("v", known_at)
     rows = conn.execute(
-        f"SELECT {_columns('v', TOPIC_COLUMNS)} FROM {TOPICS.table} v WHERE {known} ORDER BY v.key", params
+        f"SELECT {TOPIC_READER.select('v')} FROM {TOPIC_VERSIONS.table} v WHERE {known} ORDER BY v.key", params
     )
-    return [topic_view(r) for r in rows]
+    return [TOPIC_READER.view(r) for r in rows]
 
 
 def all_sources_at(conn: Connection, known_at: datetime) -> list[SourceView]:
     known, params = in_force("v", known_at)
     rows = conn.execute(
-        f"SELECT {_columns('v', SOURCE_COLUMNS)} FROM {SOURCES.table} v WHERE {known} ORDER BY v.key", params
+        f"SELECT {SOURCE_READER.select('v')} FROM {SOURCE_VERSIONS.table} v WHERE {known} ORDER BY v.key", params
     )
-    return [source_view(r) for r in rows]
+    return [SOURCE_READER.view(r) for r in rows]
 
 
 def names_table(known_at: datetime | None) -> tuple[str, str, list[Any]]:
@@ -285,7 +262,7 @@ def latest_change(conn: Connection, tree_size: int) -> tuple[int | None, int | N
     parts = " UNION ALL ".join(
         f"SELECT (SELECT MAX(known_from_us) FROM {v.table} WHERE log_position <= ?) AS a,"
         f" (SELECT MIN(known_from_us) FROM {v.table} WHERE log_position > ?) AS b"
-        for v in (ACTORS, TOPICS, SOURCES)
+        for v in HISTORIES
     )
     rows = conn.execute(f"SELECT MAX(a), MIN(b) FROM ({parts}) AS t", [tree_size] * 6)
     latest, earliest = rows[0] if rows else (None, None)

@@ -1,7 +1,10 @@
 """The read model's shapes: what query functions return and the API renders.
 
-Plain dataclasses, no SQL and no GraphQL: ``projections/queries.py`` fills them
-from the read-model tables, ``api/types/`` mirrors them as GraphQL types.
+Plain dataclasses, no SQL and no GraphQL. A view that is a table's row declares that
+table: each field is a column (``tables.py`` says how types and ``Col`` map to columns), and
+the ``Table`` below it derives the DDL, the row -> view mapping and what the projector
+writes from the event's payload. A new optional claim field is one line in ``ClaimView``;
+``api/types/objects.py`` shows it with one more line.
 """
 
 from __future__ import annotations
@@ -9,8 +12,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from datetime import date as Day  # StatedDate has a field named date
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
+
+from projections.tables import Col, Table, extra
+from projections.values import as_uuid, loads, period, precision_of, search_text
+
+
+def _precision(stated: dict[str, Any]) -> str:
+    return stated.get("precision") or precision_of(stated["date"])
+
+
+def _earliest(stated: dict[str, Any]) -> str:
+    return period(stated["date"])[0]
+
+
+def _latest(stated: dict[str, Any]) -> str:
+    return period(stated["date"])[1]
 
 
 @dataclass(frozen=True)
@@ -18,10 +36,10 @@ class StatedDate:
     """A partial date as stored: ``date`` is 2025-02-12, 2025-02 or 2025."""
 
     date: str
-    precision: str  # DAY | MONTH | YEAR
-    earliest: Day
-    latest: Day
-    approximate: bool = False
+    precision: Annotated[str, Col(derive=_precision)]  # DAY | MONTH | YEAR
+    earliest: Annotated[Day, Col(derive=_earliest)]
+    latest: Annotated[Day, Col(derive=_latest)]
+    approximate: Annotated[bool, Col(default=False)] = False
     note: str | None = None
 
 
@@ -30,8 +48,8 @@ class Passage:
     start: int
     end: int
     exact: str
-    prefix: str
-    suffix: str
+    prefix: Annotated[str, Col(default="")]
+    suffix: Annotated[str, Col(default="")]
 
 
 @dataclass(frozen=True)
@@ -40,42 +58,77 @@ class Link:
     target_id: UUID
 
 
+def _links(text: str) -> list[Link]:
+    return [Link(link["relation"], as_uuid(link["target"])) for link in loads(text)]
+
+
 @dataclass(frozen=True)
 class ClaimView:
-    """A claim in the version current at the asked record time (knownAt)."""
+    """A claim in the version current at the asked record time (knownAt): one ``rm_claim_versions`` row.
 
-    id: UUID
-    key: str
-    version: int
+    A row is the ledger's record from known_from_us until known_to_us (NULL: still current):
+    one per claim EVENT (the claim version it made the record), and one per claim whose
+    publication bound (counts_from) a Source.Revised of its source moved (event SOURCE_REVISED:
+    same version, new bound), so the record as of an earlier instant keeps the bound it had
+    then. Every row carries the full content (actor and topic included: a revised speaker moves
+    the claim to another pair). Fields marked ``meta`` are written by the projector
+    (``handlers.py``); the others come from the claim's content in its events.
+    """
+
+    # the read-model row; a SOURCE_REVISED row's is < 0
+    row: Annotated[int, Col(sql="{int8}", name="position", meta=True, key="primary key")]
+    position: Annotated[int, Col(sql="{int8}", name="log_position", meta=True)]  # of the event that made the row
+    id: Annotated[UUID, Col(name="claim_id", meta=True)]
+    key: Annotated[str, Col(meta=True)]
+    version: Annotated[int, Col(meta=True)]  # the claim's version (a SOURCE_REVISED row keeps it)
+    version_recorded_at: Annotated[datetime, Col(name="known_from_us", meta=True)]  # the event's timestamp
+    version_recorded_by: Annotated[str, Col(name="recorded_by", meta=True)]
+    first_position: Annotated[int, Col(sql="{int8}", meta=True)]  # the claim's RECORDED event: order tie-break
+    first_recorded_at: Annotated[datetime, Col(name="first_recorded_us", meta=True)]
+    first_recorded_by: Annotated[str, Col(meta=True)]
     actor: str
     topic: str
     stance: str
     summary: str
-    quote_text: str | None
-    quote_language: str | None
+    quote_text: Annotated[str | None, Col(path="quote.text")]
+    quote_language: Annotated[str | None, Col(path="quote.language")]
     value: str | None
     conditions: str | None
     stated: StatedDate
-    counts_from: Day  # min(stated.latest, last day of the source's publication): when it starts to count
+    # min(stated.latest, last day of the source's publication): when it starts to count (unless the
+    # publication is before stated.earliest, contradictory evidence: then stated.latest)
+    counts_from: Annotated[Day, Col(meta=True)]
     channel: str | None
-    source_id: UUID
+    source_id: Annotated[UUID, Col(path="source")]
     passage: Passage
     attribution: str
-    links: list[Link]
-    retracted: bool
-    retraction_reason: str | None
-    first_recorded_at: datetime
-    first_recorded_by: str
-    version_recorded_at: datetime  # when this version became the ledger's record
-    version_recorded_by: str
-    position: int  # log position of the event that made this version
-    first_position: int = 0  # log position of the claim's RECORDED event: tie-break of the claim order
-    row: int = 0  # the read-model row (rm_claim_versions.position) holding this version
+    links: Annotated[list[Link], Col(default=[], decode=_links)]  # JSON [{relation, target}]
+    retracted: Annotated[bool, Col(meta=True)]
+    retraction_reason: Annotated[str | None, Col(meta=True)]
 
     @property
     def counts_from_reason(self) -> str:
         """STATED_PERIOD when the stated period ends first (or on the same day), else SOURCE_PUBLISHED."""
         return "SOURCE_PUBLISHED" if self.counts_from < self.stated.latest else "STATED_PERIOD"
+
+
+def _claim_search(content: dict[str, Any]) -> str:
+    quote = content.get("quote")
+    return f"{content['summary']}\n{quote['text']}".casefold() if quote else content["summary"].casefold()
+
+
+CLAIM_VERSIONS = Table(
+    "rm_claim_versions",
+    ClaimView,
+    extras=(
+        extra("event", "text", meta=True),  # RECORDED | REVISED | RETRACTED | LINKED | SOURCE_REVISED
+        extra("known_to_us", "{int8}", nullable=True, meta=True),  # the next version's timestamp
+        extra("reason", "text", nullable=True, meta=True),
+        extra("changes", "text", nullable=True, meta=True),  # JSON {field: {before, after}}
+        extra("search", "text", derive=_claim_search),  # casefolded summary and quote, for text filters
+    ),
+    indexes=("CREATE UNIQUE INDEX rm_claim_versions_claim ON rm_claim_versions (claim_id, log_position)",),
+)
 
 
 @dataclass(frozen=True)
@@ -85,18 +138,27 @@ class FieldChange:
     after: Any
 
 
+def _field_changes(text: str | None) -> list[FieldChange]:
+    fields = loads(text) if text else {}
+    return [FieldChange(name, change.get("before"), change.get("after")) for name, change in fields.items()]
+
+
 @dataclass(frozen=True)
 class ClaimEventView:
-    """One entry of a claim's audit trail."""
+    """One entry of a claim's audit trail: a ``rm_claim_versions`` row seen as the event that made it."""
 
     claim_id: UUID
     version: int
-    type: str  # RECORDED | REVISED | RETRACTED | LINKED | SOURCE_REVISED (the source's publication moved the bound)
-    position: int
-    recorded_at: datetime
+    # RECORDED | REVISED | RETRACTED | LINKED | SOURCE_REVISED (the source's publication moved the bound)
+    type: Annotated[str, Col(name="event")]
+    position: Annotated[int, Col(name="log_position")]
+    recorded_at: Annotated[datetime, Col(name="known_from_us")]
     recorded_by: str
     reason: str | None
-    changes: list[FieldChange] = field(default_factory=list)
+    changes: Annotated[list[FieldChange], Col(decode=_field_changes)] = field(default_factory=list)
+
+
+CLAIM_EVENTS = CLAIM_VERSIONS.reader(ClaimEventView)
 
 
 @dataclass(frozen=True)
@@ -126,50 +188,89 @@ class Role:
     until: date | None
 
 
+def _roles(text: str) -> list[Role]:
+    return [Role(role["title"], _day(role.get("from")), _day(role.get("until"))) for role in loads(text)]
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _strings(text: str) -> list[str]:
+    return list(loads(text) or [])
+
+
+# Current state of actors, topics, sources and API keys (no record-time history): one row each,
+# written from the state the projector keeps (the entity's event payloads, merged).
+
+
 @dataclass(frozen=True)
 class ActorView:
-    id: UUID
-    key: str
+    id: Annotated[UUID, Col(key="primary key")]
+    key: Annotated[str, Col(key="unique")]
     name: str
     kind: str
-    aliases: list[str]
+    aliases: Annotated[list[str], Col(default=[], decode=_strings)]
     wikidata: str | None
-    roles: list[Role]
+    roles: Annotated[list[Role], Col(default=[], decode=_roles)]  # JSON [{title, from, until}]
+
+
+def _actor_search(actor: dict[str, Any]) -> str:
+    """Casefolded key, name and aliases."""
+    return search_text(actor["key"], actor["name"], *(actor.get("aliases") or []))
+
+
+ACTORS = Table("rm_actors", ActorView, extras=(extra("search", "text", derive=_actor_search),))
 
 
 @dataclass(frozen=True)
 class TopicView:
-    id: UUID
-    key: str
+    id: Annotated[UUID, Col(key="primary key")]
+    key: Annotated[str, Col(key="unique")]
     title: str
     proposition: str
 
 
+TOPICS = Table("rm_topics", TopicView)
+
+
 @dataclass(frozen=True)
 class SourceView:
-    id: UUID
-    key: str
+    id: Annotated[UUID, Col(key="primary key")]
+    key: Annotated[str, Col(key="unique")]
     title: str
     publisher: str | None
-    authors: list[str]
+    authors: Annotated[list[str], Col(default=[], decode=_strings)]
     url: str | None
     published: StatedDate
     language: str
     genre: str
     sha256: str
-    recorded_at: datetime
+    recorded_at: Annotated[datetime, Col(name="recorded_us", path="recorded_us")]
+
+
+SOURCES = Table("rm_sources", SourceView, extras=(extra("text", "text"),))
 
 
 @dataclass(frozen=True)
-class ApiKeyListing:
-    """A key as ``claims apikey list`` shows it (never its secret or hash)."""
+class ApiKeyView:
+    """An API key as the read model holds it (``claims apikey list``); its secret's hash is a
+    column no view shows."""
 
-    name: str
+    id: Annotated[UUID, Col(key="primary key")]
+    name: Annotated[str, Col(key="unique")]
     role: str
     created_at: datetime
     created_by: str | None
     revoked: bool
     revoked_reason: str | None
+
+
+API_KEYS = Table(
+    "rm_api_keys",
+    ApiKeyView,
+    extras=(extra("secret_sha256", "text", key="unique"),),
+)
 
 
 @dataclass(frozen=True)

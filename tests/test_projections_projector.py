@@ -7,8 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from eventsourcing.domain import Aggregate
+from eventsourcing.utils import get_topic
 from factories import Harness, World
 
+from ledger import domain
 from projections import handlers, schema
 from projections.db import connect
 from projections.handlers import Changes
@@ -65,10 +68,51 @@ def test_rebuild_twice_and_catch_up_again_write_each_event_once(h: Harness) -> N
     assert dump(h.url) == first
 
 
+def domain_events() -> set[type[Any]]:
+    """Every event class the domain can record. Each aggregate also carries the library's bases:
+    ``Event`` (of all its events) and ``Created``, which it records only when no ``@event`` names
+    its creation (``Claim.Recorded`` is then its created event)."""
+    found: set[type[Any]] = set()
+    for aggregate in vars(domain).values():
+        if not (isinstance(aggregate, type) and issubclass(aggregate, Aggregate)):
+            continue
+        if aggregate.__module__ != domain.__name__:
+            continue
+        events = {v for v in vars(aggregate).values() if isinstance(v, type) and issubclass(v, Aggregate.Event)}
+        events.discard(aggregate.Event)
+        if any(e is not aggregate.Created and issubclass(e, Aggregate.Created) for e in events):
+            events.discard(aggregate.Created)
+        found |= events
+    return found
+
+
+def test_every_domain_event_is_handled_or_explicitly_ignored() -> None:
+    events = domain_events()
+    assert domain.Claim.Recorded in events and domain.SourceKey.Assigned in events  # the walk finds them
+    assert not set(handlers.HANDLERS) & handlers.IGNORED
+    missing = events - set(handlers.HANDLERS) - handlers.IGNORED
+    assert not missing, f"add a handler or list them in handlers.IGNORED: {sorted(map(get_topic, missing))}"
+    assert set(handlers.HANDLERS) | handlers.IGNORED <= events  # nothing stale
+
+
+def test_an_event_the_projector_does_not_know_fails_the_batch(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    busy_ledger(h)
+    monkeypatch.delitem(handlers.BY_TOPIC, get_topic(domain.Claim.Linked))  # as if Linked were new
+    with pytest.raises(handlers.UnknownEvent, match=r"\(ledger\.domain:Claim\.Linked\) is neither handled"):
+        h.project()
+    stopped_at = h.model.projected_position()
+    assert stopped_at < h.world.head()
+    assert all(int(row[0]) <= stopped_at for row in dump(h.url)["rm_claim_versions"])  # the batch rolled back
+    monkeypatch.undo()
+    h.project()
+    assert h.model.projected_position() == h.world.head()
+
+
 def test_crash_in_a_handler_mid_batch_rolls_back_view_and_tracking(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     busy_ledger(h)
     calls = {"n": 0}
-    real = handlers.HANDLERS["ledger.domain:Claim.Revised"]
+    revised = get_topic(domain.Claim.Revised)
+    real = handlers.BY_TOPIC[revised]
 
     def failing(changes: Changes, event: handlers.Event) -> None:
         calls["n"] += 1
@@ -76,7 +120,7 @@ def test_crash_in_a_handler_mid_batch_rolls_back_view_and_tracking(h: Harness, m
             raise RuntimeError("power cut")
         real(changes, event)
 
-    monkeypatch.setitem(handlers.HANDLERS, "ledger.domain:Claim.Revised", failing)
+    monkeypatch.setitem(handlers.BY_TOPIC, revised, failing)
     with pytest.raises(RuntimeError, match="power cut"):
         h.project()
     stopped_at = h.model.projected_position()
@@ -85,7 +129,7 @@ def test_crash_in_a_handler_mid_batch_rolls_back_view_and_tracking(h: Harness, m
     # Nothing of the failed batch is visible: every version row is at or before the tracked position.
     assert all(int(row[0]) <= stopped_at for row in partial["rm_claim_versions"])
 
-    monkeypatch.setitem(handlers.HANDLERS, "ledger.domain:Claim.Revised", real)
+    monkeypatch.setitem(handlers.BY_TOPIC, revised, real)
     h.project()
     resumed = dump(h.url)
     h.projector.rebuild()

@@ -37,7 +37,7 @@ async def changes(
     actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic), at=None)
     wanted = ChangeFilter(start, end, actor_key, topic_key, source)
     found, has_next = await blocking(info.context.read_model.changes, wanted, position, size)
-    nodes = [Change.from_view(v) for v in found]
+    nodes = [Change(v) for v in found]
     cursors = [encode_position_cursor(v.event.position) for v in found]
     return ChangeConnection(
         edges=[ChangeEdge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=True)],

@@ -81,7 +81,7 @@ async def extraction_candidates(
                 cue=cand.cue,
                 speaker=cand.speaker,
                 speaker_passage=_passage(text, *cand.speaker_span) if cand.speaker_span else None,
-                actor=Actor.from_view(actor_view) if actor_view else None,
+                actor=Actor(actor_view) if actor_view else None,
                 proposed_actor=ProposedActor(
                     key=proposed["key"],
                     name=proposed["name"],
@@ -98,7 +98,7 @@ async def extraction_candidates(
                 ),
                 channel=cand.channel,
                 topic_suggestions=[
-                    TopicSuggestion(topic=Topic.from_view(v), score=score)
+                    TopicSuggestion(topic=Topic(v), score=score)
                     for key, score in cand.topics
                     if (v := topics.get(key)) is not None
                 ],
@@ -108,7 +108,7 @@ async def extraction_candidates(
                 notes=list(cand.notes),
             )
         )
-    return ExtractionResult(source=Source.from_view(view), language=language, candidates=out)
+    return ExtractionResult(source=Source(view), language=language, candidates=out)
 
 
 def assistant_origin(value: AssistantOriginInput) -> dict[str, Any]:

@@ -40,7 +40,7 @@ async def flips(
     actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic), at=at)
     wanted = FlipFilter(label.value if label else None, actor_key, topic_key, from_, to)
     page = await read_page(info.context.read_model.flips, wanted, size, after, at)
-    nodes = [Flip.from_view(v, at) for v in page.items]
+    nodes = [Flip(v, at) for v in page.items]
     return FlipConnection(
         edges=[FlipEdge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)],
         nodes=nodes,
@@ -58,4 +58,4 @@ async def flip_summaries(
     at = await record_time(info, known_at, at_tree_size)
     actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic), at=at)
     rows = await blocking(info.context.read_model.flip_summaries, FlipFilter(None, actor_key, topic_key), at)
-    return [FlipSummary.from_view(r) for r in rows]
+    return [FlipSummary(r) for r in rows]

@@ -41,7 +41,7 @@ async def position(
     view, source = await blocking(_position, info.context.read_model, actor, topic, as_of, at, with_source)
     if source is not None:
         info.context.loaders.source.prime((source.id, None), source)
-    return Position.from_view(view, at) if view else None
+    return Position(view, at) if view else None
 
 
 def _position(
@@ -96,7 +96,7 @@ async def positions(
     at = await record_time(info, known_at, at_tree_size)
     actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic), at=at)
     found = await blocking(info.context.read_model.positions, actor_key, topic_key, as_of, at)
-    return [Position.from_view(v, at) for v in found]
+    return [Position(v, at) for v in found]
 
 
 async def timeline(
@@ -105,7 +105,7 @@ async def timeline(
     at = await record_time(info, known_at, at_tree_size)
     actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic), at=at)
     changes = await blocking(info.context.read_model.timeline, actor_key, topic_key, at)
-    return [PositionChange.from_view(c, at) for c in changes]
+    return [PositionChange(c, at) for c in changes]
 
 
 async def claim(
@@ -115,7 +115,7 @@ async def claim(
     if not str(id).strip():
         return None
     view = await info.context.loaders.claim.load((claim_ref(str(id)), at))
-    return Claim.from_view(view, at) if view else None
+    return Claim(view, at) if view else None
 
 
 async def claims(
@@ -136,7 +136,7 @@ async def claims(
     wanted = _filter(given, actor, topic)
     searched(info, "filter.text", wanted.text)
     page = await read_page(info.context.read_model.claims, wanted, size, after, at)
-    nodes = [Claim.from_view(v, at) for v in page.items]
+    nodes = [Claim(v, at) for v in page.items]
     return ClaimConnection(
         edges=[ClaimEdge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)],
         nodes=nodes,
@@ -186,19 +186,19 @@ async def actors(
     searched(info, "search", search)
     at = await record_time(info, known_at, at_tree_size)
     found = await blocking(info.context.read_model.actors, search, at)
-    return [Actor.from_view(v) for v in found[: info.context.settings.max_list_size]]
+    return [Actor(v) for v in found[: info.context.settings.max_list_size]]
 
 
 async def topics(info: Info, known_at: datetime | None = None, at_tree_size: int | None = None) -> list[Topic]:
     at = await record_time(info, known_at, at_tree_size)
     found = await blocking(info.context.read_model.topics, at)
-    return [Topic.from_view(v) for v in found[: info.context.settings.max_list_size]]
+    return [Topic(v) for v in found[: info.context.settings.max_list_size]]
 
 
 async def sources(info: Info, known_at: datetime | None = None, at_tree_size: int | None = None) -> list[Source]:
     at = await record_time(info, known_at, at_tree_size)
     found = await blocking(info.context.read_model.sources, at)
-    return [Source.from_view(v) for v in found[: info.context.settings.max_list_size]]
+    return [Source(v) for v in found[: info.context.settings.max_list_size]]
 
 
 async def source(
@@ -213,4 +213,4 @@ async def source(
             return None
         uuid = by_key.id
     view = await info.context.loaders.source.load((uuid, at))
-    return Source.from_view(view) if view else None
+    return Source(view) if view else None

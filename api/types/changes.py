@@ -5,21 +5,25 @@ from __future__ import annotations
 import strawberry
 
 from api.types.connections import PageInfo
-from api.types.objects import Claim, ClaimEvent
+from api.types.objects import Claim, ClaimEvent, FromView, reads_view
 from projections.changes import ChangeView
 
 
+@reads_view
 @strawberry.type(
     description="One claim event: a new claim (RECORDED), a correction (REVISED, with the field-level before and "
     "after), a retraction or a link; who recorded it and why, and the claim as the event left it."
 )
-class Change:
-    event: ClaimEvent
-    claim: Claim = strawberry.field(description="The claim in the version this event made.")
+class Change(FromView):
+    event: ClaimEvent = strawberry.field(resolver=lambda root: ClaimEvent(root.view.event))
+    claim: Claim = strawberry.field(
+        resolver=lambda root: Claim(root.view.claim, root.view.event.recorded_at),
+        description="The claim in the version this event made.",
+    )
+    view: strawberry.Private[ChangeView]
 
-    @classmethod
-    def from_view(cls, view: ChangeView) -> Change:
-        return cls(event=ClaimEvent.from_view(view.event), claim=Claim.from_view(view.claim, view.event.recorded_at))
+    def __init__(self, view: ChangeView) -> None:
+        self.view = view
 
 
 @strawberry.type

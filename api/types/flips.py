@@ -9,23 +9,28 @@ import strawberry
 from api.types.connections import PageInfo
 from api.types.enums import FLIP_RULE as RULE
 from api.types.enums import FlipLabel
-from api.types.objects import Claim
+from api.types.objects import Claim, FromView, reads_view
 from projections import views
 
 
+@reads_view
 @strawberry.type(description="A label between two consecutive claims of one actor on one topic. " + RULE)
-class Flip:
+class Flip(FromView):
     label: FlipLabel
-    before: Claim = strawberry.field(description="The earlier claim (its passage: before.passage).")
-    after: Claim = strawberry.field(description="The later claim; the flip counts from after.countsFrom.")
+    before: Claim = strawberry.field(
+        resolver=lambda root: Claim(root.view.before, root.known_at),
+        description="The earlier claim (its passage: before.passage).",
+    )
+    after: Claim = strawberry.field(
+        resolver=lambda root: Claim(root.view.after, root.known_at),
+        description="The later claim; the flip counts from after.countsFrom.",
+    )
+    view: strawberry.Private[views.FlipView]
+    known_at: strawberry.Private[datetime | None]
 
-    @classmethod
-    def from_view(cls, view: views.FlipView, known_at: datetime | None) -> Flip:
-        return cls(
-            label=FlipLabel(view.label),
-            before=Claim.from_view(view.before, known_at),
-            after=Claim.from_view(view.after, known_at),
-        )
+    def __init__(self, view: views.FlipView, known_at: datetime | None) -> None:
+        self.view = view
+        self.known_at = known_at
 
 
 @strawberry.type
@@ -41,14 +46,19 @@ class FlipConnection:
     page_info: PageInfo
 
 
+@reads_view
 @strawberry.type(description="How consistent an actor has been on a topic: the labels of all consecutive claims.")
-class FlipSummary:
-    actor_key: str
-    topic_key: str
+class FlipSummary(FromView):
+    actor: str = strawberry.field(name="actorKey")
+    topic: str = strawberry.field(name="topicKey")
     claims: int
     no_flips: int
     half_flips: int
     full_flops: int
+    view: strawberry.Private[views.FlipSummaryView]
+
+    def __init__(self, view: views.FlipSummaryView) -> None:
+        self.view = view
 
     @strawberry.field(description="The strongest label seen (FULL_FLOP > HALF_FLIP > NO_FLIP); null with one claim.")
     def strongest(self) -> FlipLabel | None:
@@ -57,14 +67,3 @@ class FlipSummary:
         if self.half_flips:
             return FlipLabel.HALF_FLIP
         return FlipLabel.NO_FLIP if self.no_flips else None
-
-    @classmethod
-    def from_view(cls, view: views.FlipSummaryView) -> FlipSummary:
-        return cls(
-            actor_key=view.actor,
-            topic_key=view.topic,
-            claims=view.claims,
-            no_flips=view.no_flips,
-            half_flips=view.half_flips,
-            full_flops=view.full_flops,
-        )

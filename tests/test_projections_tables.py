@@ -1,0 +1,108 @@
+"""The table declarations (projections/tables.py): one view dataclass gives DDL, rows and views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from projections import schema
+from projections.db import connect, ddl
+from projections.tables import Col, Table, extra
+from projections.values import loads
+from projections.views import CLAIM_VERSIONS, ClaimView
+
+
+def _day_after(holder: dict[str, Any]) -> str:
+    return date.fromisoformat(holder["day"]).replace(day=2).isoformat()
+
+
+@dataclass(frozen=True)
+class Span:
+    day: date
+    after: Annotated[date, Col(derive=_day_after)]
+    note: str | None = None
+
+
+def _tags(text: str) -> list[str]:
+    return sorted(loads(text))
+
+
+@dataclass(frozen=True)
+class ThingView:
+    id: Annotated[UUID, Col(key="primary key")]
+    seen_at: Annotated[datetime, Col(name="seen_us", meta=True)]
+    label: Annotated[str | None, Col(path="names.label")]
+    span: Span
+    tags: Annotated[list[str], Col(default=[], decode=_tags)]
+    done: Annotated[bool, Col(default=False)]
+    mood: str | None  # the one line a new optional field takes
+
+
+THINGS = Table("rm_things", ThingView, extras=(extra("search", "text", derive=lambda p: str(p.get("mood")).upper()),))
+
+
+def test_the_ddl_follows_from_the_view() -> None:
+    assert THINGS.ddl == (
+        "CREATE TABLE rm_things (\n"
+        "    id {uuid} NOT NULL PRIMARY KEY,\n"
+        "    seen_us {int8} NOT NULL,\n"
+        "    label text,\n"
+        "    span_day {date} NOT NULL,\n"
+        "    span_after {date} NOT NULL,\n"
+        "    span_note text,\n"
+        "    tags text NOT NULL,\n"
+        "    done {bool} NOT NULL,\n"
+        "    mood text,\n"
+        "    search text NOT NULL\n"
+        ");"
+    )
+    assert "BOOLEAN NOT NULL" in ddl(THINGS.ddl, "postgresql") and "UUID" in ddl(THINGS.ddl, "postgresql")
+
+
+def test_rows_from_payloads_with_absent_optional_keys() -> None:
+    payload = {"id": str(UUID(int=7)), "span": {"day": "2025-03-09"}}
+    row = THINGS.row(payload, seen_us=5)
+    assert row == (str(UUID(int=7)), 5, None, "2025-03-09", "2025-03-02", None, "[]", False, None, "NONE")
+    # read back, the payload has the stored keys: an all-NULL nested dict (names) is absent again
+    back = THINGS.payload([row[THINGS.column_names.index(n)] for n in THINGS.payload_names])
+    assert back == {
+        "id": str(UUID(int=7)), "names": None, "span": {"day": "2025-03-09", "note": None}, "tags": [],
+        "done": False, "mood": None,
+    }  # fmt: skip
+
+
+def test_a_row_written_and_read_on_the_store_is_the_view(database_url: str) -> None:
+    conn = connect(database_url)
+    try:
+        with conn.write_transaction():
+            conn.execute(ddl(THINGS.ddl, conn.dialect).rstrip(";"))
+            payload = {
+                "id": str(UUID(int=9)), "names": {"label": "L"}, "span": {"day": "2024-02-29", "note": "n"},
+                "tags": ["b", "a"], "done": True, "mood": "calm",
+            }  # fmt: skip
+            conn.insert_rows(THINGS.name, THINGS.column_names, [THINGS.row(payload, seen_us=1_700_000_000_000_000)])
+        (row,) = conn.execute(f"SELECT {THINGS.select('t')} FROM rm_things t")
+    finally:
+        conn.close()
+    assert THINGS.view(row) == ThingView(
+        id=UUID(int=9),
+        seen_at=datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC),
+        label="L",
+        span=Span(date(2024, 2, 29), date(2024, 2, 2), "n"),
+        tags=["a", "b"],
+        done=True,
+        mood="calm",
+    )
+
+
+def test_the_claim_table_reads_every_view_field_and_the_schema_holds_it() -> None:
+    assert len(CLAIM_VERSIONS.names) == 36  # ClaimView's columns (StatedDate and Passage embedded)
+    assert CLAIM_VERSIONS.names[:3] == ("position", "log_position", "claim_id")
+    assert set(CLAIM_VERSIONS.column_names) - set(CLAIM_VERSIONS.names) == {
+        "event", "known_to_us", "reason", "changes", "search",
+    }  # fmt: skip
+    assert CLAIM_VERSIONS.ddl in schema.TABLES
+    assert "counts_from_reason" not in CLAIM_VERSIONS.names  # a property of the view, not a column
+    assert isinstance(ClaimView.counts_from_reason, property)
