@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
+from ledger.db import chunks
 from projections import changes as record_changes
 from projections import flips as consistency
 from projections import names, schema
@@ -67,7 +68,6 @@ from projections.views import (
 )
 
 T = TypeVar("T")
-CHUNK = 500  # ids per IN (...) list
 PAIR_CHUNK = 2000  # pairs per positions query
 ORDER = "{a}.counts_from, {a}.stated_earliest, {a}.first_position"
 ORDER_DESC = "{a}.counts_from DESC, {a}.stated_earliest DESC, {a}.first_position DESC"
@@ -228,7 +228,7 @@ class ReadModel:
         known, params = _known("v", known_at)
         found: dict[UUID, ClaimView] = {}
         with self.readers.connection() as conn:
-            for chunk in _chunks([str(i) for i in dict.fromkeys(ids)]):
+            for chunk in chunks([str(i) for i in dict.fromkeys(ids)]):
                 among, values = conn.in_list(chunk, "uuid")
                 rows = conn.execute(
                     f"SELECT {claim_columns('v')} FROM rm_claim_versions v WHERE v.claim_id {among} AND {known}",
@@ -246,7 +246,7 @@ class ReadModel:
         known, params = _known("v", known_at)
         found: dict[UUID, list[tuple[str, ClaimView]]] = {i: [] for i in ids}
         with self.readers.connection() as conn:
-            for chunk in _chunks([str(i) for i in dict.fromkeys(ids)]):
+            for chunk in chunks([str(i) for i in dict.fromkeys(ids)]):
                 names = " OR ".join("v.links LIKE ?" for _ in chunk)
                 rows = conn.execute(
                     f"SELECT {claim_columns('v')} FROM rm_claim_versions v"
@@ -263,7 +263,7 @@ class ReadModel:
     def claim_histories(self, ids: Sequence[UUID]) -> list[list[ClaimEventView]]:
         found: dict[UUID, list[ClaimEventView]] = {i: [] for i in ids}
         with self.readers.connection() as conn:
-            for chunk in _chunks([str(i) for i in dict.fromkeys(ids)]):
+            for chunk in chunks([str(i) for i in dict.fromkeys(ids)]):
                 among, values = conn.in_list(chunk, "uuid")
                 rows = conn.execute(
                     f"SELECT {EVENT_COLUMNS} FROM rm_claim_versions WHERE claim_id {among}"
@@ -311,7 +311,7 @@ class ReadModel:
             known += " AND NOT v.retracted"
         found: dict[UUID, list[ClaimView]] = {i: [] for i in source_ids}
         with self.readers.connection() as conn:
-            for chunk in _chunks([str(i) for i in dict.fromkeys(source_ids)]):
+            for chunk in chunks([str(i) for i in dict.fromkeys(source_ids)]):
                 among, values = conn.in_list(chunk, "uuid")
                 rows = conn.execute(
                     f"SELECT {claim_columns('v')} FROM rm_claim_versions v"
@@ -339,7 +339,7 @@ class ReadModel:
         ]
         rows: dict[str, list[tuple[str, str, str, str]]] = {}
         with self.readers.connection() as conn:
-            for chunk in _chunks(list(dict.fromkeys(wanted))):
+            for chunk in chunks(list(dict.fromkeys(wanted))):
                 forms, params = conn.rows_cte("forms", ("kind", "folded"), ("text", "text"), chunk)
                 for kind, folded, key, how, label in conn.execute(
                     f"WITH {forms} SELECT n.kind, n.folded, n.key, n.how, n.label FROM rm_names n"
@@ -429,7 +429,7 @@ class ReadModel:
     def _by(self, table: str, columns: str, column: str, pg_type: str, values: Sequence[str], view: Any) -> list[Any]:
         out: list[Any] = []
         with self.readers.connection() as conn:
-            for chunk in _chunks(list(dict.fromkeys(values))):
+            for chunk in chunks(list(dict.fromkeys(values))):
                 among, params = conn.in_list(chunk, pg_type)
                 rows = conn.execute(f"SELECT {columns} FROM {table} WHERE {column} {among}", params)
                 out.extend(view(r) for r in rows)
@@ -625,7 +625,7 @@ def _position_sql(
 
 def _claims_at(conn: Connection, positions: Sequence[int]) -> list[ClaimView]:
     out: list[ClaimView] = []
-    for chunk in _chunks(positions):
+    for chunk in chunks(positions):
         among, params = conn.in_list(chunk, "bigint")
         rows = conn.execute(f"SELECT {claim_columns('v')} FROM rm_claim_versions v WHERE v.position {among}", params)
         out.extend(map(claim_view, rows))
@@ -682,11 +682,6 @@ def decode_cursor(cursor: str) -> tuple[str, str, int]:
 
 
 # --------------------------------------------------------------------- utils
-
-
-def _chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
-    for i in range(0, len(values), size):
-        yield values[i : i + size]
 
 
 def _chunked(values: Sequence[T], size: int) -> Iterator[tuple[int, Sequence[T]]]:

@@ -79,7 +79,8 @@ def lagging(database_url: str) -> Iterator[ApiEnv]:
     _CountingReadSide.waits = 0
     read = _CountingReadSide(open_read_model(database_url))
     with api_env(database_url, read=read, projector="external", key_cache_seconds=60.0) as env:
-        env.ledger.define_topic(c.parse_topic({"key": "lag", "title": "Lag", "proposition": "P"}), "test:lag")
+        with env.ledger.batch("test:lag") as batch:
+            batch.define_topic(c.parse_topic({"key": "lag", "title": "Lag", "proposition": "P"}))
         _CountingReadSide.waits = 0  # (the fixture's own wait for the start-up projection)
         yield env
 
