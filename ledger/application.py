@@ -17,9 +17,9 @@ from functools import lru_cache
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import get_topic
 from psycopg.conninfo import make_conninfo
 
@@ -82,6 +82,17 @@ class ClaimsLedger(Application[UUID]):
         if not isinstance(recorder, LedgerRecorder):
             raise TypeError(f"{type(recorder).__qualname__} is not a ledger recorder: see ClaimsLedger.env")
         return recorder
+
+    def save_collected(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        """``Application.save`` of events collected already (by a :class:`Batch`): the same steps
+        after ``save``'s ``collect_events``, whose two runtime-Protocol ``isinstance`` checks per
+        object cost ~15% of a bulk import's CPU (Python 3.11). tests/test_batch_commit.py checks
+        that ``save`` still takes exactly these steps."""
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        self.notify(processing_event.events)
+        return recordings
 
     def __enter__(self) -> ClaimsLedger:
         return self
@@ -357,24 +368,27 @@ class Batch:
     def commit(self) -> int:
         """Save everything staged in one transaction; returns the last log position written.
 
-        ``Application.save`` of the staged aggregates in the order of staging (a new one staged
-        by :meth:`create` as its created event, which ``save`` takes as well): one ``insert_events``
-        call of the recorder, which writes the events with their Merkle rows.
+        What ``Application.save`` does with the staged aggregates in the order of staging (a new
+        one staged by :meth:`create` as its created event, as ``save`` takes events too), the
+        events collected here (``ClaimsLedger.save_collected``): one ``insert_events`` call of
+        the recorder, which writes the events with their Merkle rows.
         """
         if not self.staged:
             return self.last_position
         attempted: dict[UUID, tuple[Any, int]] = {}  # id -> (aggregate or created event, first version written)
-        items: list[Any] = []
+        collected: ProcessingEvent[UUID] = ProcessingEvent()
         for aggregate_id, item in self.staged.items():
             if isinstance(item, _Created):
-                items.append(item.event)
+                collected.events.append(item.event)
                 attempted[aggregate_id] = (item.event, item.event.originator_version)
             else:
-                items.append(item)
-                if item.pending_events:
-                    attempted[aggregate_id] = (item, item.pending_events[0].originator_version)
+                events = item.collect_events()
+                collected.events += events
+                collected.aggregates[aggregate_id] = item
+                if events:
+                    attempted[aggregate_id] = (item, events[0].originator_version)
         try:
-            recordings = self.ledger.save(*items)
+            recordings = self.ledger.save_collected(collected)
         except IntegrityError:
             raise self._lost_race(attempted) from None
         self.events += len(recordings)
