@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from ledger_support import TEXT, ZELENSKY_PASSAGE, actor, claim, passage, seed_world, topic
+from ledger_support import TEXT, ZELENSKY_PASSAGE, actor, passage, record, seed_world, size, topic
 
 from ledger import commands as c
 from ledger.application import ClaimsLedger
@@ -19,18 +18,8 @@ def ledger(database_url: str) -> Iterator[ClaimsLedger]:
         yield app
 
 
-def size(ledger: ClaimsLedger) -> int:
-    return ledger.ledger_recorder.tree_head().size
-
-
 def event_types(ledger: ClaimsLedger) -> list[str]:
     return [e.topic.split(":")[1] for e in ledger.ledger_recorder.iter_log()]
-
-
-def record(ledger: ClaimsLedger, **overrides: Any) -> Any:
-    with ledger.batch("tester") as batch:
-        claim_id, created = batch.record_claim(c.parse_claim(claim(**overrides)))
-    return claim_id, created
 
 
 def test_every_event_type_is_recorded_with_principal_and_time(ledger: ClaimsLedger) -> None:

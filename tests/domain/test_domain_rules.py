@@ -9,21 +9,11 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from ledger_support import actor, claim, passage, seed_world, source, topic
+from ledger_support import actor, claim, passage, record, seed_world, size, source, topic
 
 from ledger import commands as c
 from ledger.application import ClaimsLedger
 from ledger.errors import BadInput, Conflict, NotFound
-
-
-def size(ledger: ClaimsLedger) -> int:
-    return ledger.ledger_recorder.tree_head().size
-
-
-def record(ledger: ClaimsLedger, **overrides: Any) -> Any:
-    with ledger.batch("tester") as batch:
-        claim_id, created = batch.record_claim(c.parse_claim(claim(**overrides)))
-    return claim_id, created
 
 
 def test_stale_expected_version_is_a_conflict_naming_the_current_version(ledger: ClaimsLedger) -> None:
