@@ -3,6 +3,7 @@ a refused command raises before any event is made, and replaying history never r
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,6 +13,14 @@ from ledger import commands as c
 from ledger.application import ClaimsLedger
 from ledger.domain import Actor, ApiKey, Claim, Topic
 from ledger.errors import BadInput
+
+
+@pytest.fixture
+def ledger() -> Iterator[ClaimsLedger]:
+    """The in-memory ledger (eventsourcing's POPO recorder with the Merkle log): no database."""
+    with ClaimsLedger() as app:
+        yield app
+
 
 CHANGE = {"stance": {"before": "OPPOSES", "after": "NEUTRAL"}}
 

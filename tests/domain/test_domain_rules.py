@@ -1,10 +1,12 @@
-"""Rules of the write side, on the in-memory ledger: refusals name the field and write nothing,
+"""The fast tier (``.venv/bin/pytest tests/domain -q``, seconds, no database). Rules of the write
+side, on the in-memory ledger: refusals name the field and write nothing,
 idempotent commands write nothing twice, revisions and retractions follow the claim's rules.
 (Moved from tests/test_ledger.py, which keeps what depends on a store: concurrency, every event
 as stored, notifications.)"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -14,6 +16,13 @@ from ledger_support import actor, claim, passage, record, seed_world, size, sour
 from ledger import commands as c
 from ledger.application import ClaimsLedger
 from ledger.errors import BadInput, Conflict, NotFound
+
+
+@pytest.fixture
+def ledger() -> Iterator[ClaimsLedger]:
+    """The in-memory ledger (eventsourcing's POPO recorder with the Merkle log): no database."""
+    with ClaimsLedger() as app:
+        yield app
 
 
 def test_stale_expected_version_is_a_conflict_naming_the_current_version(ledger: ClaimsLedger) -> None:
