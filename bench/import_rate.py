@@ -57,7 +57,7 @@ from eventsourcing.persistence import StoredEvent
 from psycopg import sql
 
 from ledger import commands as c
-from ledger.application import ClaimsLedger, open_recorder
+from ledger.application import ClaimsLedger
 from ledger.domain import SourceKey, actor_id, claim_id, source_id, topic_id
 from ledger.integrity.verify import verify
 
@@ -265,7 +265,7 @@ class Timing:
 
 
 def run_import(url: str, workload: Workload, profile: Path | None = None) -> Timing:
-    ledger = ClaimsLedger(open_recorder(url))
+    ledger = ClaimsLedger.open(url)
     try:
         profiler = cProfile.Profile() if profile else None
         events = 0
@@ -293,13 +293,14 @@ def run_import(url: str, workload: Workload, profile: Path | None = None) -> Tim
 def run_verify(url: str) -> Timing:
     """``ledger.integrity.verify``: every leaf recomputed from the stored event, the tree
     rebuilt, every stored tree head and node compared."""
-    recorder = open_recorder(url)
+    ledger = ClaimsLedger.open(url)
+    recorder = ledger.ledger_recorder
     try:
         start = time.perf_counter()
         report = verify(recorder)
         seconds = time.perf_counter() - start
     finally:
-        recorder.close()
+        ledger.close()
     if not report.ok:
         raise AssertionError(f"verify failed: {report.problem}")
     return Timing(report.events, seconds, 0)
@@ -320,7 +321,8 @@ CREATE TABLE raw_events (
 
 def stored_transactions(url: str) -> list[list[RawRow]]:
     """The ledger's stored events, grouped as they were committed (by tree head)."""
-    recorder = open_recorder(url)
+    ledger = ClaimsLedger.open(url)
+    recorder = ledger.ledger_recorder
     try:
         sizes = [h.size for h in recorder.tree_heads()]
         out: list[list[RawRow]] = [[] for _ in sizes]
@@ -331,21 +333,22 @@ def stored_transactions(url: str) -> list[list[RawRow]]:
             out[index].append((e.position, e.originator_id, e.originator_version, e.topic, e.state))
         return out
     finally:
-        recorder.close()
+        ledger.close()
 
 
 def recorder_only(url: str, transactions: list[list[RawRow]]) -> Timing:
     """Our recorder alone: ``insert_events`` of the same stored events, one call per transaction
     (positions, leaf hashes, tree nodes and heads, constraints): the persistence ceiling."""
     batches = [[StoredEvent(r[1], r[2], r[3], r[4]) for r in rows] for rows in transactions]
-    recorder = open_recorder(url)
+    ledger = ClaimsLedger.open(url)
+    recorder = ledger.ledger_recorder
     try:
         start = time.perf_counter()
         for events in batches:
             recorder.insert_events(events)
         seconds = time.perf_counter() - start
     finally:
-        recorder.close()
+        ledger.close()
     return Timing(sum(map(len, batches)), seconds, len(batches))
 
 
@@ -476,7 +479,7 @@ def run_importer(url: str, workload: Workload, tmp: Path) -> Timing:
         path = tmp / f"import-{i:04d}.json"
         path.write_text(json.dumps(doc), encoding="utf-8")
         paths.append(path)
-    ledger = ClaimsLedger(open_recorder(url))
+    ledger = ClaimsLedger.open(url)
     try:
         events = 0
         start = time.perf_counter()

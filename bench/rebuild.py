@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import psycopg
-from eventsourcing.persistence import ListenNotifySubscription, Subscription, Tracking
+from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection, ProjectionRunner
 from psycopg.sql import SQL
@@ -42,9 +42,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from ledger import commands as c  # noqa: E402
-from ledger.application import ClaimsLedger  # noqa: E402
+from ledger.application import ClaimsLedger, persistence_env  # noqa: E402
 from ledger.domain import claim_id  # noqa: E402
-from ledger.postgres import PostgresLedgerRecorder  # noqa: E402
 from projections.projector import Projector  # noqa: E402
 from projections.queries import ReadModel  # noqa: E402
 
@@ -204,16 +203,11 @@ def query_latency(url: str, samples: int = 300) -> dict[str, float]:
 # ------------------------------------------------------- the stock runner
 
 
-class _StockRecorder(PostgresLedgerRecorder):
-    """The ledger's recorder plus the subscription the stock runner needs."""
-
-    def subscribe(self, gt: int | None = None, topics: Any = ()) -> Subscription[Any]:
-        return ListenNotifySubscription(self, gt=gt, topics=topics)
-
-
 class StockLedger(ClaimsLedger):
+    """The ledger on PostgreSQL: its recorder has the library's LISTEN/NOTIFY subscription."""
+
     def __init__(self, env: Any = None) -> None:
-        super().__init__(_StockRecorder(os.environ["BENCH_STOCK_URL"]))
+        super().__init__(env=persistence_env(os.environ["BENCH_STOCK_URL"]))
 
 
 class StockView(PostgresTrackingRecorder):

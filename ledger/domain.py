@@ -3,8 +3,13 @@
 Every state change is an event (the ``@event`` methods); nothing is updated in
 place. Event payloads hold only primitives (str, int, bool, dict, list, UUID) so
 that what is stored reads plainly to an auditor and never depends on a class.
-Validation happens before these methods are called (see ``commands.py``): the
-aggregates record facts, they do not second-guess them.
+
+As in the library's examples, a command method checks the rules that depend on the
+aggregate's own state (a retracted claim cannot be revised, nor retracted again; a
+revision must change something and say why) and then triggers its event (the private
+``@event`` method, whose body only applies the change, so replaying history never
+re-checks it). Input shape is checked before (``commands.py``); rules across records
+(keys resolve, the passage matches the source) in the unit of work (``application.Batch``).
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
+
+from ledger.errors import BadInput
 
 # Stable identities: the same key (or the same text) always maps to the same id,
 # which is what makes registration and re-import idempotent.
@@ -82,8 +89,12 @@ class Source(Aggregate):
         self.text = text
         self.metadata = copy_json(metadata)  # never alias an event's payload
 
-    @event("Revised")
     def revise(self, *, changes: dict[str, Any], reason: str, recorded_by: str) -> None:
+        _check_revision(f"source {self.key!r}", changes, reason)
+        self._revise(changes=changes, reason=reason, recorded_by=recorded_by)
+
+    @event("Revised")
+    def _revise(self, *, changes: dict[str, Any], reason: str, recorded_by: str) -> None:
         for field, change in changes.items():
             self.metadata[field] = copy_json(change["after"])
 
@@ -100,8 +111,12 @@ class Actor(Aggregate):
         self.key = key
         self.profile = copy_json(profile)
 
-    @event("Revised")
     def revise(self, *, changes: dict[str, Any], reason: str, recorded_by: str) -> None:
+        _check_revision(f"actor {self.key!r}", changes, reason)
+        self._revise(changes=changes, reason=reason, recorded_by=recorded_by)
+
+    @event("Revised")
+    def _revise(self, *, changes: dict[str, Any], reason: str, recorded_by: str) -> None:
         for field, change in changes.items():
             self.profile[field] = copy_json(change["after"])
 
@@ -119,8 +134,12 @@ class Topic(Aggregate):
         self.title = title
         self.proposition = proposition
 
-    @event("Revised")
     def revise(self, *, changes: dict[str, Any], reason: str, recorded_by: str) -> None:
+        _check_revision(f"topic {self.key!r}", changes, reason)
+        self._revise(changes=changes, reason=reason, recorded_by=recorded_by)
+
+    @event("Revised")
+    def _revise(self, *, changes: dict[str, Any], reason: str, recorded_by: str) -> None:
         for field, change in changes.items():
             setattr(self, field, copy_json(change["after"]))
 
@@ -147,8 +166,29 @@ class Claim(Aggregate):
         self.retracted: str | None = None
         self.revision_keys: list[str] = []
 
-    @event("Revised")
+    def ensure_revisable(self) -> None:
+        """A retracted claim is withdrawn from the record: it can no longer be corrected."""
+        if self.retracted is not None:
+            raise BadInput("id", f"claim {self.key!r} was retracted and can no longer be revised")
+
     def revise(
+        self,
+        *,
+        changes: dict[str, Any],
+        reason: str,
+        recorded_by: str,
+        revision_key: str | None = None,
+    ) -> None:
+        """Correct the record: ``changes`` as {field: {before, after}}, at least one, with a reason."""
+        self.ensure_revisable()
+        if not changes:
+            raise BadInput("changes", "change nothing: every field already has that value")
+        if not reason:
+            raise BadInput("reason", "a correction needs a reason")
+        self._revise(changes=changes, reason=reason, recorded_by=recorded_by, revision_key=revision_key)
+
+    @event("Revised")
+    def _revise(
         self,
         *,
         changes: dict[str, Any],
@@ -161,8 +201,16 @@ class Claim(Aggregate):
         if revision_key:
             self.revision_keys.append(revision_key)
 
-    @event("Retracted")
     def retract(self, *, reason: str, recorded_by: str) -> None:
+        """Withdraw the record, once, with a reason (its history stays)."""
+        if self.retracted is not None:
+            raise BadInput("id", f"claim {self.key!r} is already retracted")
+        if not reason:
+            raise BadInput("reason", "a retraction needs a reason")
+        self._retract(reason=reason, recorded_by=recorded_by)
+
+    @event("Retracted")
+    def _retract(self, *, reason: str, recorded_by: str) -> None:
         self.retracted = reason
 
     @event("Linked")
@@ -202,6 +250,19 @@ class ApiKey(Aggregate):
         self.secret_sha256 = secret_sha256
         self.revoked: str | None = None
 
-    @event("Revoked")
     def revoke(self, *, reason: str, recorded_by: str) -> None:
+        """Revoke the key; revoking a revoked key records nothing (the first reason stands)."""
+        if self.revoked is None:
+            self._revoke(reason=reason, recorded_by=recorded_by)
+
+    @event("Revoked")
+    def _revoke(self, *, reason: str, recorded_by: str) -> None:
         self.revoked = reason
+
+
+def _check_revision(what: str, changes: dict[str, Any], reason: str) -> None:
+    """A revision of a registered record changes something and says why."""
+    if not changes:
+        raise BadInput("changes", "change nothing: every field already has that value")
+    if not reason:
+        raise BadInput("key", f"{what} exists with other details; give a reason to revise it")

@@ -1,24 +1,25 @@
 """The ledger's storage interface: one global, hash-chained order of events.
 
-Both adapters (``sqlite.py``, ``postgres.py``) store every event with its place
-in the log (``position``, 1-based, gapless) and its Merkle leaf hash, and in the
-same transaction the tree's completed nodes and the new tree head. So there is
-no moment when a committed event is not covered by the tree.
+The adapters (``memory.py``, ``sqlite.py``, ``postgres.py``: subclasses of the
+library's POPO, SQLite and PostgreSQL application recorders) store every event with
+its place in the log (``position``, 1-based, gapless: the library's notification id)
+and its Merkle leaf hash, and in the same transaction the tree's completed nodes and
+the new tree head. So there is no moment when a committed event is not covered by
+the tree.
 
-The appending algorithm lives here once; adapters supply the SQL.
+The appending algorithm lives here once; adapters supply the storage.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from hashlib import sha256
-from typing import Any, Protocol
+from typing import Protocol
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, Notification, StoredEvent, Subscription
+from eventsourcing.persistence import ApplicationRecorder, Notification, StoredEvent
 
 from ledger.integrity import merkle
 
@@ -86,31 +87,31 @@ class AppendSession(Protocol):
 
 
 class LedgerRecorder(ApplicationRecorder):
-    """An eventsourcing ApplicationRecorder whose log is a Merkle tree."""
+    """What the ledger adds to an eventsourcing ApplicationRecorder: its log is a Merkle tree.
+
+    Mixed into the library's recorders (``ledger/memory.py``: POPO, ``ledger/sqlite.py``,
+    ``ledger/postgres.py``), as its ``searchabletimestamps`` example extends them: each adapter
+    overrides the library's insertion step to call :meth:`_append_to_log` inside the
+    transaction that stores the events, and supplies the reads below.
+    """
 
     standby = False  # True for a read-only copy (a PostgreSQL hot standby): read, never written
 
-    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+    def _append_to_log(self, session: AppendSession, stored_events: Sequence[StoredEvent]) -> list[int]:
+        """Give the events the next positions and leaf hashes, and store them with the tree's new
+        completed nodes and head through ``session`` (one transaction); returns their positions."""
         if not stored_events:
             return []
-        with self.appending() as session:
-            frontier = session.frontier()
-            first = frontier.size + 1
-            nodes: list[NodeRow] = []
-            session.write_events(_hashed_rows(stored_events, frontier, nodes))
-            if frontier.size != first - 1 + len(stored_events):  # every event is in the tree, or nothing commits
-                raise AssertionError(f"{frontier.size - first + 1} of {len(stored_events)} events were hashed")
-            session.write_tree(nodes, frontier)
+        frontier = session.frontier()
+        first = frontier.size + 1
+        nodes: list[NodeRow] = []
+        session.write_events(_hashed_rows(stored_events, frontier, nodes))
+        if frontier.size != first - 1 + len(stored_events):  # every event is in the tree, or nothing commits
+            raise AssertionError(f"{frontier.size - first + 1} of {len(stored_events)} events were hashed")
+        session.write_tree(nodes, frontier)
         return list(range(first, first + len(stored_events)))
 
     # ------------------------------------------------------------ adapter SQL
-
-    @abstractmethod
-    def create_tables(self) -> None: ...
-
-    @abstractmethod
-    def appending(self) -> AbstractContextManager[AppendSession]:
-        """One exclusive write transaction: no other append interleaves."""
 
     @abstractmethod
     def read_log(
@@ -164,9 +165,6 @@ class LedgerRecorder(ApplicationRecorder):
         (adapters answer in one query; this fallback asks once per aggregate)."""
         return [e for i in originator_ids for e in self.select_events(i)]
 
-    @abstractmethod
-    def close(self) -> None: ...
-
     # ------------------------------------------------------------ proofs
 
     def perfect(self, keys: Sequence[tuple[int, int]]) -> list[bytes]:
@@ -211,10 +209,6 @@ class LedgerRecorder(ApplicationRecorder):
 
     def max_notification_id(self) -> int | None:
         return self.tree_head().size or None
-
-    def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> Subscription[ApplicationRecorder]:
-        # The projector follows the log itself (Projector.follow in projections/projector.py).
-        raise NotImplementedError("follow the log with projections.projector.Projector.follow instead")
 
     def log_rows(self, after: int, limit: int) -> Sequence[tuple[int, str, int, str, bytes, bytes]]:
         """(position, originator id as text, version, topic, state, leaf hash) of the events after

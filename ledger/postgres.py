@@ -1,8 +1,13 @@
 """PostgreSQL adapter for the ledger's log (production store).
 
-Appends take an EXCLUSIVE lock on the events table so positions are assigned in
-commit order without gaps (readers are not blocked), then write events, tree
-nodes and the tree head with binary COPY in the same transaction.
+eventsourcing's PostgreSQL application recorder, extended as the library's examples extend
+it: its insertion step also writes the Merkle rows in the same transaction, and its statements
+name the ledger's own tables (``ledger_events`` with ``position`` and ``leaf_hash``: ledgers
+written before keep their tables and bytes). Appends take the library's EXCLUSIVE lock on the
+events table so positions are assigned in commit order without gaps (readers are not blocked),
+then write events, tree nodes and the tree head with binary COPY. The library's LISTEN/NOTIFY
+subscription works as it is (``subscribe``). Selected with
+``PERSISTENCE_MODULE=ledger.postgres:PostgresLedgerFactory``.
 """
 
 from __future__ import annotations
@@ -13,8 +18,12 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import IntegrityError, StoredEvent
-from psycopg_pool import ConnectionPool
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
+from eventsourcing.utils import Environment, EnvType
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import TupleRow, tuple_row
+from psycopg.sql import SQL, Composed
 
 from ledger.errors import ReadOnlyStore
 from ledger.integrity import merkle
@@ -76,43 +85,55 @@ END $$;
 """
 
 
-class PostgresLedgerRecorder(LedgerRecorder):
-    def __init__(self, url: str, *, pool_size: int = 4) -> None:
-        self.url = url
-        self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=True, kwargs={"autocommit": True})
+# Environment key of connection parameters beyond the library's POSTGRES_* keys (sslmode, ...),
+# as a conninfo string: ClaimsLedger.open passes what a URL says beyond host, port, user and password.
+CONNINFO_EXTRA = "POSTGRES_CONNINFO_EXTRA"
+
+
+class PostgresLedgerRecorder(LedgerRecorder, PostgresApplicationRecorder):
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "ledger_events") -> None:
+        super().__init__(datastore, events_table_name="ledger_events")  # the ledger's tables keep their names
+        self.channel_name = CHANNEL
+        # Serialise concurrent first starts of several processes (one transaction: create_table).
+        statements = ["SELECT pg_advisory_xact_lock(7356201)", *SCHEMA.split(";"), LZ4_STATE, ACCESS_INDEX]
+        self.sql_create_statements = [Composed([SQL(s.strip())]) for s in statements if s.strip()]
 
     @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection[Any]]:
-        with self.pool.connection() as conn:
-            yield conn
+    def _cursor(self, *, binary: bool = False) -> Iterator[psycopg.Cursor[TupleRow]]:
+        """A cursor on a pooled connection (autocommit) answering plain tuples."""
+        with self.datastore.get_connection() as conn, conn.cursor(binary=binary, row_factory=tuple_row) as cur:
+            yield cur
 
-    def create_tables(self) -> None:
-        with self.connection() as conn:
+    def _where(self) -> str:
+        return address(str(self.datastore.pool.conninfo))
+
+    def create_table(self) -> None:
+        # A hot standby has the primary's tables and may create none: it is only read.
+        with self._cursor() as conn:
             row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
-            if row is not None and row[0]:  # a replica has the primary's tables, and may not create any
-                self.standby = True
-                return
-            # Serialise concurrent first starts of several processes.
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(7356201)")
-                conn.execute(SCHEMA)
-                conn.execute(LZ4_STATE)
-                conn.execute(ACCESS_INDEX)
+        if row is not None and row[0]:
+            self.standby = True
+            return
+        super().create_table()
 
-    @contextmanager
-    def appending(self) -> Iterator[_Session]:
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        # The library's insert_events sends INSERTs in pipeline mode; this one streams the rows with
+        # binary COPY (not allowed in a pipeline), hashing each event as COPY consumes it, which
+        # doubles the import rate (bench/import_rate.py). Same lock, NOTIFY and transaction.
+        if not stored_events:
+            return []
         if self.standby:
-            raise ReadOnlyStore(address(self.url))
-        with self.connection() as conn:
+            raise ReadOnlyStore(self._where())
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            self._lock_table(curs)
             try:
-                with conn.transaction():
-                    conn.execute("LOCK TABLE ledger_events IN EXCLUSIVE MODE")
-                    yield _Session(conn)
-                    conn.execute(f"NOTIFY {CHANNEL}")
+                positions = self._append_to_log(_Session(conn), stored_events)
             except psycopg.errors.UniqueViolation as error:
                 raise IntegrityError(str(error)) from error
             except psycopg.errors.ReadOnlySqlTransaction:  # became a standby since it was opened
-                raise ReadOnlyStore(address(self.url)) from None
+                raise ReadOnlyStore(self._where()) from None
+            self._notify_channel(curs)
+        return positions
 
     # An aggregate's events, for the repository.
     def select_events(
@@ -136,7 +157,7 @@ class PostgresLedgerRecorder(LedgerRecorder):
         if limit is not None:
             sql += " LIMIT %s"
             params.append(limit)
-        with self.connection() as conn, conn.cursor(binary=True) as cur:
+        with self._cursor(binary=True) as cur:
             rows = cur.execute(sql, params, prepare=True).fetchall()
         return [StoredEvent(r[0], r[1], r[2], bytes(r[3])) for r in rows]
 
@@ -150,7 +171,7 @@ class PostgresLedgerRecorder(LedgerRecorder):
             " (SELECT originator_id, originator_version, topic, state FROM ledger_events"
             " WHERE originator_id = k.id) AS e ORDER BY e.originator_id, e.originator_version"
         )
-        with self.connection() as conn, conn.cursor(binary=True) as cur:
+        with self._cursor(binary=True) as cur:
             rows = cur.execute(sql, (list(originator_ids),)).fetchall()
         return [StoredEvent(r[0], r[1], r[2], bytes(r[3])) for r in rows]
 
@@ -176,7 +197,7 @@ class PostgresLedgerRecorder(LedgerRecorder):
             params.append(stop)
         sql += " ORDER BY position LIMIT %s"
         params.append(limit)
-        with self.connection() as conn, conn.cursor(binary=True) as cur:
+        with self._cursor(binary=True) as cur:
             rows = cur.execute(sql, params, prepare=True).fetchall()
         return [LoggedEvent(r[0], r[1], r[2], r[3], bytes(r[4]), bytes(r[5])) for r in rows]
 
@@ -185,7 +206,7 @@ class PostgresLedgerRecorder(LedgerRecorder):
             "SELECT position, originator_id::text, originator_version, topic, state, leaf_hash FROM ledger_events"
             " WHERE position > %s ORDER BY position LIMIT %s"
         )
-        with self.connection() as conn, conn.cursor(binary=True) as cur:
+        with self._cursor(binary=True) as cur:
             rows: list[tuple[int, str, int, str, bytes, bytes]] = cur.execute(sql, (after, limit), prepare=True).fetchall()
         return rows
 
@@ -196,7 +217,7 @@ class PostgresLedgerRecorder(LedgerRecorder):
             " || originator_id::text || E'\\n' || originator_version || E'\\n' || topic || E'\\n', 'UTF8') || state,"
             " leaf_hash FROM ledger_events WHERE position > %s ORDER BY position LIMIT %s"
         )
-        with self.connection() as conn, conn.cursor(binary=True) as cur:
+        with self._cursor(binary=True) as cur:
             rows: list[tuple[int, bytes, bytes]] = cur.execute(sql, (after, limit), prepare=True).fetchall()
         return rows
 
@@ -205,24 +226,24 @@ class PostgresLedgerRecorder(LedgerRecorder):
             "SELECT position, originator_id, originator_version, topic, state, leaf_hash FROM ledger_events"
             f" WHERE {ACCESS_PREDICATE} AND position > %s AND position <= %s ORDER BY position"
         )
-        with self.connection() as conn, conn.cursor(binary=True) as cur:
+        with self._cursor(binary=True) as cur:
             rows = cur.execute(sql, (after, upto)).fetchall()
         return [LoggedEvent(r[0], r[1], r[2], r[3], bytes(r[4]), bytes(r[5])) for r in rows]
 
     def tree_head(self) -> TreeHead:
-        with self.connection() as conn:
+        with self._cursor() as conn:
             row = conn.execute("SELECT size, root FROM ledger_tree_heads ORDER BY size DESC LIMIT 1").fetchone()
         return TreeHead(row[0], bytes(row[1])) if row else TreeHead(0, merkle.EMPTY_ROOT)
 
     def tree_heads(self) -> list[TreeHead]:
-        with self.connection() as conn:
+        with self._cursor() as conn:
             rows = conn.execute("SELECT size, root FROM ledger_tree_heads ORDER BY size").fetchall()
         return [TreeHead(r[0], bytes(r[1])) for r in rows]
 
     def stored_nodes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         if not keys:
             return {}
-        with self.connection() as conn:
+        with self._cursor() as conn:
             rows = conn.execute(
                 "SELECT n.level, n.index, n.hash FROM ledger_tree_nodes n"
                 " JOIN unnest(%s::smallint[], %s::bigint[]) AS k(level, index)"
@@ -232,7 +253,7 @@ class PostgresLedgerRecorder(LedgerRecorder):
         return {(r[0], r[1]): bytes(r[2]) for r in rows}
 
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
-        with self.connection() as conn:
+        with self._cursor() as conn:
             rows = conn.execute(
                 "SELECT leaf_hash FROM ledger_events WHERE position > %s AND position <= %s ORDER BY position",
                 (start, end),
@@ -241,8 +262,8 @@ class PostgresLedgerRecorder(LedgerRecorder):
 
     def save_checkpoint(self, size: int, note: str) -> None:
         if self.standby:
-            raise ReadOnlyStore(address(self.url))
-        with self.connection() as conn:
+            raise ReadOnlyStore(self._where())
+        with self._cursor() as conn:
             conn.execute(
                 "INSERT INTO ledger_checkpoints (size, note) VALUES (%s, %s)"
                 " ON CONFLICT (size) DO UPDATE SET note = excluded.note",
@@ -250,7 +271,7 @@ class PostgresLedgerRecorder(LedgerRecorder):
             )
 
     def checkpoint(self, size: int | None = None) -> str | None:
-        with self.connection() as conn:
+        with self._cursor() as conn:
             if size is None:
                 row = conn.execute("SELECT note FROM ledger_checkpoints ORDER BY size DESC LIMIT 1").fetchone()
             else:
@@ -258,11 +279,28 @@ class PostgresLedgerRecorder(LedgerRecorder):
         return str(row[0]) if row else None
 
     def checkpoint_sizes(self) -> list[int]:
-        with self.connection() as conn:
+        with self._cursor() as conn:
             return [r[0] for r in conn.execute("SELECT size FROM ledger_checkpoints ORDER BY size").fetchall()]
 
-    def close(self) -> None:
-        self.pool.close()
+
+class PostgresLedgerFactory(PostgresFactory):
+    """The library's PostgreSQL factory, making the ledger's recorder; connection parameters
+    beyond its POSTGRES_* keys come from POSTGRES_CONNINFO_EXTRA."""
+
+    application_recorder_class = PostgresLedgerRecorder
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        extra = self.env.get(CONNINFO_EXTRA)
+        kwargs = self.datastore.pool.kwargs  # what the pool connects with (psycopg_pool)
+        if extra and isinstance(kwargs, dict):
+            kwargs.update(conninfo_to_dict(extra))
+
+    def application_recorder(self) -> ApplicationRecorder:
+        recorder = PostgresLedgerRecorder(self.datastore)
+        if self.env_create_table():
+            recorder.create_table()
+        return recorder
 
 
 class _Session:
@@ -270,7 +308,8 @@ class _Session:
         self.conn = conn
 
     def frontier(self) -> merkle.Frontier:
-        row = self.conn.execute("SELECT size, peaks FROM ledger_tree_heads ORDER BY size DESC LIMIT 1").fetchone()
+        cur = self.conn.cursor(row_factory=tuple_row)
+        row = cur.execute("SELECT size, peaks FROM ledger_tree_heads ORDER BY size DESC LIMIT 1").fetchone()
         return merkle.Frontier.from_bytes(row[0], bytes(row[1])) if row else merkle.Frontier()
 
     def write_events(self, rows: Iterable[EventRow]) -> None:

@@ -1,7 +1,9 @@
 """A thin database layer: the same SQL on sqlite3 and psycopg 3.
 
 Read-model SQL is written once, portably, with ``?`` placeholders; on
-PostgreSQL they become ``%s``. Beyond that the layer only knows how to
+PostgreSQL they become ``%s`` (``ledger.db.pg_placeholders``: the URL default,
+connection set-up, placeholders and chunking are shared with the ledger's
+recorders in ``ledger/db.py``). Beyond that the layer only knows how to
 
 * run a *write transaction* that excludes every other projector
   (SQLite ``BEGIN IMMEDIATE``; PostgreSQL a transaction-scoped advisory lock),
@@ -19,14 +21,22 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, Literal
+from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from ledger.application import DEFAULT_DATABASE_URL
+from ledger.db import (
+    SQLITE_BUSY_TIMEOUT_MS,
+    Dialect,
+    connect_sqlite,
+    database_url,
+    dialect_of,
+    pg_placeholders,
+    sqlite_path,
+)
 
-Dialect = Literal["sqlite", "postgresql"]
+__all__ = ["Dialect", "dialect_of"]  # re-exported for the read side
 Row = tuple[Any, ...]
 RowWriter = Callable[[Sequence[Any]], None]
 
@@ -36,8 +46,6 @@ WRITER_LOCK_KEY = 7356202
 SQLITE_SHORT_WAIT_MS = 1000
 # Sent after every projector commit, payload = the position now reflected.
 READ_MODEL_CHANNEL = "claims_read_model"
-# Values per IN list / rows per rows_cte (SQLite binds each as a parameter).
-CHUNK = 500
 
 _TYPES: dict[Dialect, dict[str, str]] = {
     # int8: 64-bit integer; in SQLite "INTEGER PRIMARY KEY" makes it the rowid.
@@ -46,16 +54,7 @@ _TYPES: dict[Dialect, dict[str, str]] = {
 }
 
 
-def resolve_url(url: str | None) -> str:
-    return url or os.environ.get("CLAIMS_DATABASE_URL") or DEFAULT_DATABASE_URL
-
-
-def dialect_of(url: str) -> Dialect:
-    if url.startswith("sqlite:///"):
-        return "sqlite"
-    if url.startswith(("postgresql://", "postgres://")):
-        return "postgresql"
-    raise ValueError(f"database URL {url!r} is neither sqlite:///PATH nor postgresql://...")
+resolve_url = database_url
 
 
 def ddl(template: str, dialect: Dialect) -> str:
@@ -138,10 +137,7 @@ class SQLiteConnection(Connection):
     dialect: Dialect = "sqlite"
 
     def __init__(self, path: str, statement_timeout: float = 0.0) -> None:
-        self.raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
-        self.raw.execute("PRAGMA journal_mode=WAL")
-        self.raw.execute("PRAGMA synchronous=NORMAL")
-        self.raw.execute("PRAGMA busy_timeout=60000")
+        self.raw = connect_sqlite(path)
         self.statement_timeout = statement_timeout
         self._deadline = float("inf")
         if statement_timeout > 0:  # SQLite has no statement timeout: interrupt from its progress handler
@@ -184,7 +180,7 @@ class SQLiteConnection(Connection):
             except sqlite3.OperationalError:  # database is locked
                 locked = False
             finally:
-                self.raw.execute("PRAGMA busy_timeout=60000")
+                self.raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             if not locked:
                 yield False
                 return
@@ -268,17 +264,7 @@ class PostgresConnection(Connection):
         self.raw.close()
 
 
-_PG_SQL: dict[str, str] = {}
-
-
-def _pg(sql: str) -> str:
-    """``?`` placeholders to psycopg's ``%s`` (and a literal ``%`` to ``%%``)."""
-    converted = _PG_SQL.get(sql)
-    if converted is None:
-        converted = sql.replace("%", "%%").replace("?", "%s")
-        if len(_PG_SQL) < 2000:
-            _PG_SQL[sql] = converted
-    return converted
+_pg = pg_placeholders
 
 
 # A rebuild projects into a model beside the live one: PostgreSQL schema REBUILD_SCHEMA (its own
@@ -299,7 +285,7 @@ def connect_beside(url: str) -> Connection:
 
 
 def beside_path(url: str) -> str:
-    return url.removeprefix("sqlite:///") + ".rebuild"
+    return sqlite_path(url) + ".rebuild"
 
 
 def discard_beside(url: str) -> None:
@@ -318,7 +304,7 @@ def connect(url: str | None = None) -> Connection:
     """A dedicated connection (the projector's)."""
     url = resolve_url(url)
     if dialect_of(url) == "sqlite":
-        return SQLiteConnection(url.removeprefix("sqlite:///"))
+        return SQLiteConnection(sqlite_path(url))
     return PostgresConnection.connect(url)
 
 
@@ -347,7 +333,7 @@ class Readers:
             return
         conn: SQLiteConnection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = SQLiteConnection(self.url.removeprefix("sqlite:///"), self.statement_timeout)
+            conn = SQLiteConnection(sqlite_path(self.url), self.statement_timeout)
             self._local.conn = conn
             with self._lock:
                 self._sqlite.append(conn)

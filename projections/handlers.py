@@ -16,21 +16,20 @@ as of any earlier instant keeps the bound the ledger gave then.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import Any, NamedTuple, cast
 
 from eventsourcing.utils import get_topic
 
 from ledger import domain
-from projections.db import CHUNK, Connection, RowWriter
+from ledger.db import chunks
+from projections.db import Connection, RowWriter
 from projections.names import ACTOR, TOPIC, name_rows
 from projections.record_versions import VERSIONED, EntityVersions
 from projections.tables import Table
 from projections.values import as_date, dumps, period, to_us
 from projections.views import ACTORS, API_KEYS, CLAIM_VERSIONS, SOURCES, TOPICS
-
-T = TypeVar("T")
 
 
 class Event(NamedTuple):
@@ -107,7 +106,7 @@ class Entities:
     def preload(self, conn: Connection, ids: Sequence[str]) -> None:
         t = self.table
         wanted = [i for i in dict.fromkeys(ids) if i not in self.new and i not in self.changed]
-        for chunk in _chunks(wanted):
+        for chunk in chunks(wanted):
             among, params = conn.in_list(chunk, "uuid")
             rows = conn.execute(f"SELECT {', '.join(t.payload_names)} FROM {t.name} WHERE id {among}", params)
             for row in rows:
@@ -186,7 +185,7 @@ class Changes:
 
     def _preload_claims(self, column: str, ids: Sequence[str]) -> None:
         """The current version of the claims whose ``column`` (claim_id or source_id) is one of ``ids``."""
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             among, params = self.conn.in_list(chunk, "uuid")
             rows = self.conn.execute(
                 f"SELECT {', '.join(STATE_COLUMNS)} FROM rm_claim_versions"
@@ -206,7 +205,7 @@ class Changes:
             elif e.topic == CLAIM_REVISED and "source" in e.data["changes"]:
                 cited.append(e.data["changes"]["source"]["after"])
         wanted = [i for i in dict.fromkeys(map(str, cited)) if i not in created and i not in self.published]
-        for chunk in _chunks(wanted):
+        for chunk in chunks(wanted):
             among, params = self.conn.in_list(chunk, "uuid")
             for source_id, latest in self.conn.execute(
                 f"SELECT id, published_latest FROM rm_sources WHERE id {among}", params
@@ -304,14 +303,14 @@ class Changes:
             entities.flush(conn)
         self.versions.flush(conn)
         self._flush_names()
-        for chunk in _chunks(self.closed):
+        for chunk in chunks(self.closed):
             closed, params = conn.rows_cte("closed", ("position", "known_to_us"), ("bigint", "bigint"), chunk)
             conn.execute(
                 f"WITH {closed} UPDATE rm_claim_versions SET known_to_us = closed.known_to_us"
                 " FROM closed WHERE rm_claim_versions.position = closed.position",
                 params,
             )
-        for pair_chunk in _chunks(sorted(self.pairs - self.known_pairs)):
+        for pair_chunk in chunks(sorted(self.pairs - self.known_pairs)):
             pairs, params = conn.rows_cte("pairs", ("actor", "topic"), ("text", "text"), pair_chunk)
             conn.execute(
                 f"WITH {pairs} INSERT INTO rm_pairs (actor, topic)"
@@ -329,7 +328,7 @@ class Changes:
                 rows.extend(_names(kind, state))
                 if state["id"] not in entities.new:
                     renamed.append((kind, state["key"]))
-        for chunk in _chunks(renamed):
+        for chunk in chunks(renamed):
             gone, params = self.conn.rows_cte("gone", ("kind", "key"), ("text", "text"), chunk)
             self.conn.execute(
                 f"WITH {gone} DELETE FROM rm_names WHERE EXISTS"
@@ -365,11 +364,6 @@ def published_latest(metadata: dict[str, Any]) -> str:
 
 def _no_writer(row: Sequence[Any]) -> None:
     raise RuntimeError("Changes.apply() was not given a row writer")
-
-
-def _chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
-    for i in range(0, len(values), size):
-        yield values[i : i + size]
 
 
 # ------------------------------------------------------------------ handlers

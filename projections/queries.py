@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from ledger.application import ClaimsLedger
+from ledger.db import chunks
 from projections import changes as record_changes
 from projections import flips as consistency
 from projections import names, record_versions, schema
@@ -60,7 +61,6 @@ from projections.views import (
 )
 
 T = TypeVar("T")
-CHUNK = 500  # ids per IN (...) list
 PAIR_CHUNK = 2000  # pairs per positions query
 ORDER = "{a}.counts_from, {a}.stated_earliest, {a}.first_position"
 ORDER_DESC = "{a}.counts_from DESC, {a}.stated_earliest DESC, {a}.first_position DESC"
@@ -233,7 +233,7 @@ class ReadModel(LedgerLog):
         known, params = _known("v", known_at)
         found: dict[UUID, ClaimView] = {}
         with self.readers.connection() as conn:
-            for chunk in _chunks([str(i) for i in dict.fromkeys(ids)]):
+            for chunk in chunks([str(i) for i in dict.fromkeys(ids)]):
                 among, values = conn.in_list(chunk, "uuid")
                 rows = conn.execute(
                     f"SELECT {CLAIM_VERSIONS.select('v')} FROM rm_claim_versions v WHERE v.claim_id {among} AND {known}",
@@ -251,7 +251,7 @@ class ReadModel(LedgerLog):
         known, params = _known("v", known_at)
         found: dict[UUID, list[tuple[str, ClaimView]]] = {i: [] for i in ids}
         with self.readers.connection() as conn:
-            for chunk in _chunks([str(i) for i in dict.fromkeys(ids)]):
+            for chunk in chunks([str(i) for i in dict.fromkeys(ids)]):
                 names = " OR ".join("v.links LIKE ?" for _ in chunk)
                 rows = conn.execute(
                     f"SELECT {CLAIM_VERSIONS.select('v')} FROM rm_claim_versions v"
@@ -268,7 +268,7 @@ class ReadModel(LedgerLog):
     def claim_histories(self, ids: Sequence[UUID]) -> list[list[ClaimEventView]]:
         found: dict[UUID, list[ClaimEventView]] = {i: [] for i in ids}
         with self.readers.connection() as conn:
-            for chunk in _chunks([str(i) for i in dict.fromkeys(ids)]):
+            for chunk in chunks([str(i) for i in dict.fromkeys(ids)]):
                 among, values = conn.in_list(chunk, "uuid")
                 rows = conn.execute(
                     f"SELECT {CLAIM_EVENTS.select()} FROM rm_claim_versions WHERE claim_id {among}"
@@ -316,7 +316,7 @@ class ReadModel(LedgerLog):
             known += " AND NOT v.retracted"
         found: dict[UUID, list[ClaimView]] = {i: [] for i in source_ids}
         with self.readers.connection() as conn:
-            for chunk in _chunks([str(i) for i in dict.fromkeys(source_ids)]):
+            for chunk in chunks([str(i) for i in dict.fromkeys(source_ids)]):
                 among, values = conn.in_list(chunk, "uuid")
                 rows = conn.execute(
                     f"SELECT {CLAIM_VERSIONS.select('v')} FROM rm_claim_versions v"
@@ -348,7 +348,7 @@ class ReadModel(LedgerLog):
         ]
         rows: dict[str, list[tuple[str, str, str, str]]] = {}
         with self.readers.connection() as conn:
-            for chunk in _chunks(list(dict.fromkeys(wanted))):
+            for chunk in chunks(list(dict.fromkeys(wanted))):
                 forms, params = conn.rows_cte("forms", ("kind", "folded"), ("text", "text"), chunk)
                 for kind, folded, key, how, label in conn.execute(
                     f"WITH {forms} SELECT n.kind, n.folded, n.key, n.how, n.label FROM {table} n"
@@ -469,7 +469,7 @@ class ReadModel(LedgerLog):
     def _by(self, table: str, columns: str, column: str, pg_type: str, values: Sequence[str], view: Any) -> list[Any]:
         out: list[Any] = []
         with self.readers.connection() as conn:
-            for chunk in _chunks(list(dict.fromkeys(values))):
+            for chunk in chunks(list(dict.fromkeys(values))):
                 among, params = conn.in_list(chunk, pg_type)
                 rows = conn.execute(f"SELECT {columns} FROM {table} WHERE {column} {among}", params)
                 out.extend(view(r) for r in rows)
@@ -674,7 +674,7 @@ def _position_sql(
 
 def _claims_at(conn: Connection, positions: Sequence[int]) -> list[ClaimView]:
     out: list[ClaimView] = []
-    for chunk in _chunks(positions):
+    for chunk in chunks(positions):
         among, params = conn.in_list(chunk, "bigint")
         rows = conn.execute(
             f"SELECT {CLAIM_VERSIONS.select('v')} FROM rm_claim_versions v WHERE v.position {among}", params
@@ -733,11 +733,6 @@ def decode_cursor(cursor: str) -> tuple[str, str, int]:
 
 
 # --------------------------------------------------------------------- utils
-
-
-def _chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
-    for i in range(0, len(values), size):
-        yield values[i : i + size]
 
 
 def _chunked(values: Sequence[T], size: int) -> Iterator[tuple[int, Sequence[T]]]:

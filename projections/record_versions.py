@@ -18,12 +18,13 @@ registered after K is not found. A source's text never changes, so it stays in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from projections.db import CHUNK, Connection
+from ledger.db import chunks
+from projections.db import Connection
 from projections.names import ACTOR, TOPIC
 from projections.tables import Reader, Table
 from projections.values import like_pattern, to_us
@@ -190,10 +191,10 @@ def _at(
     reader: Reader[V],
     asked: Sequence[tuple[str, datetime]],
 ) -> list[V | None]:
-    """For each (value of ``column``, record time): the version in force then, in one query per CHUNK."""
+    """For each (value of ``column``, record time): the version in force then, in one query per chunk."""
     found: dict[tuple[str, int], V] = {}
     wanted = list(dict.fromkeys((value, to_us(at)) for value, at in asked))
-    for chunk in _chunks(wanted):
+    for chunk in chunks(wanted):
         cte, params = conn.rows_cte("asked", ("ref", "t"), (pg_type, "bigint"), chunk)
         rows = conn.execute(
             f"WITH {cte} SELECT asked.ref, asked.t, {reader.select('v')} FROM asked JOIN {table} v"
@@ -267,8 +268,3 @@ def latest_change(conn: Connection, tree_size: int) -> tuple[int | None, int | N
     rows = conn.execute(f"SELECT MAX(a), MIN(b) FROM ({parts}) AS t", [tree_size] * 6)
     latest, earliest = rows[0] if rows else (None, None)
     return (None if latest is None else int(latest)), (None if earliest is None else int(earliest))
-
-
-def _chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
-    for i in range(0, len(values), size):
-        yield values[i : i + size]

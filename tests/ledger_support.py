@@ -71,6 +71,18 @@ def claim(**overrides: Any) -> dict[str, Any]:
     return data
 
 
+def size(ledger: ClaimsLedger) -> int:
+    """Events in the ledger's log."""
+    return ledger.ledger_recorder.tree_head().size
+
+
+def record(ledger: ClaimsLedger, **overrides: Any) -> Any:
+    """Record :func:`claim` (with ``overrides``) in a batch of its own: (claim id, created)."""
+    with ledger.batch("tester") as batch:
+        claim_id, created = batch.record_claim(c.parse_claim(claim(**overrides)))
+    return claim_id, created
+
+
 def seed_world(ledger: ClaimsLedger, principal: str = "tester") -> None:
     """Register the source, two actors and the topic (5 events: source+key, 2 actors, topic)."""
     with ledger.batch(principal) as batch:

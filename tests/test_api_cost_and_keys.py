@@ -78,7 +78,8 @@ def lagging(database_url: str) -> Iterator[ApiEnv]:
     _CountingReadModel.waits = 0
     read_model = _CountingReadModel(database_url)
     with api_env(database_url, read_model=read_model, projector="external", key_cache_seconds=60.0) as env:
-        env.ledger.define_topic(c.parse_topic({"key": "lag", "title": "Lag", "proposition": "P"}), "test:lag")
+        with env.ledger.batch("test:lag") as batch:
+            batch.define_topic(c.parse_topic({"key": "lag", "title": "Lag", "proposition": "P"}))
         _CountingReadModel.waits = 0  # (the fixture's own wait for the start-up projection)
         yield env
 

@@ -89,7 +89,8 @@ def test_a_pinned_answer_never_changes_and_is_immutable(api: ApiEnv) -> None:
     assert again.content == first.content and _cache(api).hits == hits + 1  # still the entry: claims only changed
     # An actor's details are shown as the ledger held them at the basis: a rename leaves the pinned answer.
     renamed = {"key": "chancellor", "name": "The Former Chancellor", "kind": "PERSON", "aliases": []}
-    api.ledger.register_actor(c.parse_actor(renamed), "desk", "renamed")
+    with api.ledger.batch("desk") as batch:
+        batch.register_actor(c.parse_actor(renamed), "renamed")
     api.caught_up()
     after = _post(api, body)
     assert after.content == first.content

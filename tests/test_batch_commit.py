@@ -1,15 +1,19 @@
 """Batch's bulk paths against eventsourcing's own: ``Batch.commit`` stores what
-``Application.save`` would, and ``Batch.prefetch`` loads what ``repository.get`` would."""
+``Application.save`` would (and ``ClaimsLedger.save_collected`` takes ``save``'s steps), and
+``Batch.prefetch`` loads what ``repository.get`` would. ``Batch.create`` builds created events
+as the aggregates' constructors do: these tests fail when the library changes under them."""
 
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from uuid import UUID
 
 import pytest
+from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from ledger_support import ZELENSKY_PASSAGE, actor, claim, passage, seed_world, source, topic
 
@@ -173,3 +177,20 @@ def test_commit_uses_application_save_when_the_environment_turns_on_a_cache(
         assert len(rows(cached)) == 8
         claim_state = cached.repository.get(claim_id("hegseth-nato-1"))
         assert isinstance(claim_state, Claim) and claim_state.content["stance"] == "NEUTRAL"
+
+
+def test_save_collected_takes_the_steps_of_application_save() -> None:
+    """``ClaimsLedger.save_collected`` is ``Application.save`` after its ``collect_events``."""
+    library = inspect.getsource(Application.save).split("processing_event.collect_events(*objs, **kwargs)", 1)[1]
+    ours = inspect.getsource(ClaimsLedger.save_collected).split('"""', 2)[2]
+
+    def steps(body: str) -> list[str]:
+        return [line.split("#")[0].strip() for line in body.splitlines() if line.split("#")[0].strip()]
+
+    assert steps(library) == steps(ours) == [
+        "recordings = self._record(processing_event)",
+        "self._take_snapshots(processing_event)",
+        "self._notify(recordings)",
+        "self.notify(processing_event.events)",
+        "return recordings",
+    ]

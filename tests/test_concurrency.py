@@ -78,7 +78,8 @@ def test_a_batch_that_loses_a_race_names_the_record(database_url: str) -> None:
         new = claim_data("c-new", "minister", "taurus", "NEUTRAL", "2025-02-26", "Berlin")
         batch = ledger.batch("test:slow")
         batch.record_claim(c.parse_claim(new))
-        other.record_claim(c.parse_claim(new), "test:fast")  # commits first
+        with other.batch("test:fast") as fast:  # commits first
+            fast.record_claim(c.parse_claim(new))
         with pytest.raises(Conflict) as caught:
             batch.commit()
         assert caught.value.race and caught.value.key == "c-new" and caught.value.current_version == 1

@@ -1,0 +1,87 @@
+"""Database access shared by the ledger and the read side: which store a URL names, how a
+connection to it is set up, and the small SQL helpers both sides need.
+
+``projections/`` builds its connections and placeholders on these (it may depend on the
+ledger, never the other way round); the ledger's recorders (``ledger/sqlite.py``,
+``ledger/postgres.py``) take their SQLite pragmas and PostgreSQL connection settings from here.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal, TypeVar
+
+from psycopg.conninfo import conninfo_to_dict
+
+Dialect = Literal["sqlite", "postgresql"]
+T = TypeVar("T")
+
+# The store used when neither an argument nor $CLAIMS_DATABASE_URL names one.
+DEFAULT_DATABASE_URL = "sqlite:///claims.db"
+# Values per IN list / rows per VALUES list (SQLite binds each as a parameter; its limit is 32766).
+CHUNK = 500
+# How long a SQLite statement waits for another connection's write lock before failing.
+SQLITE_BUSY_TIMEOUT_MS = 60_000
+# Set on every SQLite connection: WAL lets readers run beside the one writer; NORMAL
+# synchronisation is durable across process crashes (not power loss of the last commits).
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+)
+
+
+def database_url(url: str | None = None) -> str:
+    """The store to use: the given URL, else $CLAIMS_DATABASE_URL, else the SQLite default."""
+    return url or os.environ.get("CLAIMS_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def dialect_of(url: str) -> Dialect:
+    if url.startswith("sqlite:///"):
+        return "sqlite"
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql"
+    raise ValueError(f"database URL {url!r} is neither sqlite:///PATH nor postgresql://...")
+
+
+def sqlite_path(url: str) -> str:
+    return url.removeprefix("sqlite:///")
+
+
+def configure_sqlite(conn: sqlite3.Connection) -> sqlite3.Connection:
+    """Apply :data:`SQLITE_PRAGMAS` to a connection (in autocommit mode: transactions are explicit)."""
+    for pragma in SQLITE_PRAGMAS:
+        conn.execute(pragma)
+    return conn
+
+
+def connect_sqlite(path: str) -> sqlite3.Connection:
+    """A configured connection in autocommit mode, usable from any thread (one at a time)."""
+    timeout = SQLITE_BUSY_TIMEOUT_MS / 1000
+    return configure_sqlite(sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=timeout))
+
+
+def postgres_params(url: str) -> dict[str, Any]:
+    """A PostgreSQL URL as connection parameters (dbname, host, port, user, password, ...)."""
+    return conninfo_to_dict(url)
+
+
+_PG_SQL: dict[str, str] = {}
+
+
+def pg_placeholders(sql: str) -> str:
+    """Portable ``?`` placeholders as psycopg's ``%s`` (and a literal ``%`` as ``%%``)."""
+    converted = _PG_SQL.get(sql)
+    if converted is None:
+        converted = sql.replace("%", "%%").replace("?", "%s")
+        if len(_PG_SQL) < 2000:
+            _PG_SQL[sql] = converted
+    return converted
+
+
+def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """``values`` in slices of at most ``size`` (one IN list or VALUES list each)."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]

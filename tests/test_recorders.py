@@ -1,0 +1,172 @@
+"""The ledger's recorders are eventsourcing's, extended: chosen through the library's environment,
+subscriptions on both stores (LISTEN/NOTIFY on PostgreSQL, polling on SQLite), and the library
+internals the extensions rely on (each check fails when the library changes under them)."""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from eventsourcing.persistence import ListenNotifySubscription, Notification
+from eventsourcing.popo import POPOAggregateRecorder, POPOApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresSubscription
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnectionPool, SQLiteTransaction
+from ledger_support import actor, seed_world
+
+from ledger import commands as c
+from ledger.application import ClaimsLedger, persistence_env
+from ledger.db import SQLITE_BUSY_TIMEOUT_MS
+from ledger.integrity.verify import verify
+from ledger.memory import POPOLedgerRecorder
+from ledger.postgres import CHANNEL, PostgresLedgerRecorder
+from ledger.sqlite import PollingSubscription, SQLiteLedgerRecorder
+
+DEADLINE = 15.0  # seconds a subscriber may take to see an event (a failure, not a wait)
+
+
+@pytest.fixture
+def ledger(database_url: str) -> Iterator[ClaimsLedger]:
+    with ClaimsLedger.open(database_url) as app:
+        yield app
+
+
+def test_the_store_is_chosen_through_the_library_environment(database_url: str) -> None:
+    env = persistence_env(database_url)
+    with ClaimsLedger(env=env) as ledger:
+        recorder = ledger.recorder
+        if database_url.startswith("sqlite"):
+            assert isinstance(recorder, SQLiteLedgerRecorder) and isinstance(recorder, SQLiteApplicationRecorder)
+            assert env["PERSISTENCE_MODULE"] == "ledger.sqlite:SQLiteLedgerFactory"
+        else:
+            assert isinstance(recorder, PostgresLedgerRecorder) and isinstance(recorder, PostgresApplicationRecorder)
+            assert env["PERSISTENCE_MODULE"] == "ledger.postgres:PostgresLedgerFactory"
+    with ClaimsLedger() as memory:
+        assert isinstance(memory.recorder, POPOLedgerRecorder)
+        assert isinstance(memory.recorder, POPOApplicationRecorder)
+
+
+class _Collector:
+    """Reads a subscription on a thread; ``wait_for(n)`` waits (with a deadline) until it has n."""
+
+    def __init__(self, subscription: Any) -> None:
+        self.subscription = subscription
+        self.seen: list[Notification] = []
+        self.changed = threading.Condition()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        for notification in self.subscription:
+            with self.changed:
+                self.seen.append(notification)
+                self.changed.notify_all()
+
+    def wait_for(self, count: int) -> list[Notification]:
+        with self.changed:
+            assert self.changed.wait_for(lambda: len(self.seen) >= count, DEADLINE), f"saw {len(self.seen)} of {count}"
+            return list(self.seen)
+
+
+def test_subscribe_delivers_past_and_new_events_in_log_order(ledger: ClaimsLedger, database_url: str) -> None:
+    seed_world(ledger)  # positions 1..5
+    subscription = ledger.recorder.subscribe(gt=2)
+    expected_kind = PollingSubscription if database_url.startswith("sqlite") else PostgresSubscription
+    assert type(subscription) is expected_kind
+    with subscription:
+        collector = _Collector(subscription)
+        assert [n.id for n in collector.wait_for(3)] == [3, 4, 5]
+        with ledger.batch("tester") as batch:  # written after the subscriber started: woken, then pulled
+            batch.register_actor(c.parse_actor(actor("new-speaker")))
+        seen = collector.wait_for(4)
+        assert [n.id for n in seen] == [3, 4, 5, 6]
+        assert seen[-1].topic == "ledger.domain:Actor.Registered"
+        assert seen[-1].state == ledger.ledger_recorder.read_log(5, 1)[0].state
+    collector.thread.join(DEADLINE)
+    assert not collector.thread.is_alive()
+
+
+def test_subscribe_with_topics_skips_the_others(ledger: ClaimsLedger) -> None:
+    seed_world(ledger)
+    with ledger.recorder.subscribe(gt=0, topics=["ledger.domain:Topic.Defined"]) as subscription:
+        collector = _Collector(subscription)
+        assert [n.topic for n in collector.wait_for(1)] == ["ledger.domain:Topic.Defined"]
+
+
+def test_a_postgresql_append_notifies_the_ledger_channel(postgres_server: Any) -> None:
+    """The library's NOTIFY of an append goes to the channel the read side listens on
+    (projections/signals.py). SQLite has no notifications: its subscription polls (tests above)."""
+    name = postgres_server.create_database()
+    url = postgres_server.url(name)
+    try:
+        with ClaimsLedger.open(url) as ledger, psycopg.connect(url, autocommit=True) as listener:
+            listener.execute(f"LISTEN {CHANNEL}")
+            assert isinstance(ledger.recorder, PostgresLedgerRecorder) and ledger.recorder.channel_name == CHANNEL
+            seed_world(ledger)
+            assert [n.channel for n in listener.notifies(timeout=DEADLINE, stop_after=1)] == [CHANNEL]
+    finally:
+        postgres_server.drop_database(name)
+
+
+def test_memory_ledger_keeps_the_merkle_log_like_the_stores() -> None:
+    with ClaimsLedger() as ledger:
+        seed_world(ledger)
+        ledger.issue_api_key("desk", "reader", "admin")
+        recorder = ledger.ledger_recorder
+        report = verify(recorder)
+        assert report.ok and report.events == 6 == recorder.tree_head().size
+        assert [h.size for h in recorder.tree_heads()] == [5, 6]
+        assert [e.position for e in recorder.read_access_events(0, 6)] == [6]
+
+
+# ------------------------------------------------------------------ library internals relied on
+
+
+def _params(function: Any) -> list[str]:
+    return list(inspect.signature(function).parameters)
+
+
+def test_the_library_hooks_the_recorders_override_are_still_there() -> None:
+    """Protected methods and attributes of eventsourcing 9.5 the ledger's recorders override or use."""
+    # POPO: _insert_events checks uniqueness under _database_lock, then calls _update_table.
+    assert _params(POPOAggregateRecorder._update_table) == ["self", "stored_events", "_"]
+    assert "self._update_table(" in inspect.getsource(POPOAggregateRecorder._insert_events)
+    assert hasattr(POPOApplicationRecorder(), "_database_lock")
+    # SQLite: the insertion step, a transaction that translates errors, the pool's connection factory.
+    assert _params(SQLiteApplicationRecorder._insert_events) == ["self", "c", "stored_events", "_"]
+    assert _params(SQLiteTransaction.__init__) == ["self", "connection", "commit"]
+    assert "def _create_connection" in inspect.getsource(SQLiteConnectionPool)
+    assert {"db_name", "lock_timeout"} <= set(_params(SQLiteConnectionPool.__init__))
+    # PostgreSQL: the table lock and NOTIFY of an append; the subscription listens on channel_name.
+    assert _params(PostgresApplicationRecorder._lock_table) == ["self", "curs"]
+    assert _params(PostgresApplicationRecorder._notify_channel) == ["self", "curs"]
+    assert "channel_name" in inspect.getsource(PostgresSubscription._listen)
+    # The SQLite subscription wakes the library's pull loop through this event.
+    assert "_has_been_notified" in inspect.getsource(ListenNotifySubscription._loop_on_pull)
+
+
+def test_sqlite_connections_of_the_recorder_get_the_ledgers_pragmas(tmp_path: Any) -> None:
+    with ClaimsLedger.open(f"sqlite:///{tmp_path / 'l.db'}") as ledger:
+        recorder = ledger.recorder
+        assert isinstance(recorder, SQLiteLedgerRecorder)
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute("PRAGMA synchronous")
+            assert cursor.fetchone()[0] == 1  # NORMAL
+            cursor.execute("PRAGMA busy_timeout")
+            assert cursor.fetchone()[0] == SQLITE_BUSY_TIMEOUT_MS
+            cursor.execute("PRAGMA journal_mode")
+            assert cursor.fetchone()[0] == "wal"
+
+
+def test_strawberry_private_schema_attribute_is_the_graphql_core_schema() -> None:
+    """api/caching.py and api/limits.py validate and cost documents against ``Schema._schema``."""
+    from graphql import GraphQLSchema
+
+    from api.schema import build_schema
+
+    schema = build_schema()
+    assert isinstance(schema._schema, GraphQLSchema)
+    assert schema._schema.query_type is not None and schema._schema.query_type.name == "Query"
