@@ -143,6 +143,10 @@ def _name(value: str) -> str:
     return value
 
 
+def _optional_name(value: str) -> str | None:
+    return _name(value) or None
+
+
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise refuse("must not be empty")
@@ -161,6 +165,7 @@ QuoteText = Annotated[str, _stripped(MAX_QUOTE), AfterValidator(_clean)]
 ShortText = Annotated[str, _stripped(MAX_SHORT, required=False), AfterValidator(_optional)]
 Title = Annotated[str, _stripped(MAX_SHORT), AfterValidator(_name)]
 Name = Annotated[str, _stripped(MAX_NAME), AfterValidator(_name)]
+OptionalName = Annotated[str, _stripped(MAX_NAME, required=False), AfterValidator(_optional_name)]
 Body = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT), AfterValidator(_not_blank)]
 Words = Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUOTE), AfterValidator(_not_blank)]
 Context = Annotated[str, StringConstraints(max_length=MAX_SHORT), AfterValidator(_clean)]
@@ -288,7 +293,7 @@ class Source(Record):
     key: Key
     title: Title
     text: Body
-    publisher: Name | None = None
+    publisher: OptionalName | None = None
     authors: Annotated[list[Name], Field(max_length=MAX_LIST)] = Field(default_factory=list)
     url: Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_SHORT, pattern=URL)] | None = None
     published: PartialDateValue
