@@ -177,10 +177,8 @@ def _sorted_set(values: list[str]) -> list[str]:
 
 Key = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_KEY, pattern=KEY)]
 Language = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_KEY, pattern=LANGUAGE)]
-Reason = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_REASON), AfterValidator(_clean)
-]
-Ref = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_KEY), AfterValidator(_clean)]
+Reason = Annotated[str, _stripped(MAX_REASON), AfterValidator(_clean)]
+Ref = Annotated[str, _stripped(MAX_KEY), AfterValidator(_clean)]  # a record's key or id
 Offset = Annotated[int, Field(ge=0)]
 Lax = Strict(False)  # enums and dates come as their string forms
 

@@ -15,7 +15,6 @@ import strawberry
 from pydantic import BaseModel
 from strawberry.types.unset import UNSET
 
-from api.types import enums
 from api.types.enums import Attribution, Stance
 from ledger import records
 from ledger.records import ImportOnly
@@ -36,7 +35,7 @@ def _graphql(annotation: Any) -> Any:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return _INPUTS[annotation]
     if isinstance(annotation, type) and issubclass(annotation, Enum):
-        return getattr(enums, annotation.__name__)  # the strawberry enum of the same vocabulary
+        return annotation  # a vocabulary of the ledger, made a GraphQL enum in api.types.enums
     if annotation in (str, int, float, bool, date):
         return annotation
     raise TypeError(f"no GraphQL input type for {annotation!r}")
