@@ -37,7 +37,6 @@ from api.http_cache import CachedGraphQL, ResponseCache
 from api.limits import BodyLimit
 from api.loaders import blocking
 from api.ratelimit import RateLimiter
-from api.readside import Projector, ReadSide
 from api.schema import build_schema
 from api.settings import PROJECTOR_EMBEDDED, Settings
 from api.subscriptions import Broadcaster
@@ -45,43 +44,59 @@ from api.view import LedgerGraphQL
 from api.web import routes as web_routes
 from api.witness import Witness, add_checkpoint_route
 from ledger.application import ClaimsLedger
+from projections.queries import ReadModel
+from projections.replica import ReplicaReadModel, is_standby
+from projections.runner import BackgroundProjector, start_in_process
 
 log = logging.getLogger("claims.api")
 
 
-def access_events(ledger: ClaimsLedger) -> Callable[[int], tuple[int, list[AccessEvent]]]:
+def access_events(read_model: ReadModel) -> Callable[[int], tuple[int, list[AccessEvent]]]:
     """What the key store reads: the ledger's ApiKey events after a position, up to the log's size."""
-    recorder = ledger.ledger_recorder
-    decode = ledger.mapper.transcoder.decode
 
     def read(after: int) -> tuple[int, list[AccessEvent]]:
-        upto = recorder.tree_head().size  # every event up to the head has committed
-        events = recorder.read_access_events(after, upto)
-        return upto, [(e.position, e.topic, e.originator_id, decode(e.state)) for e in events]
+        upto = read_model.tree_size()  # every event up to the head has committed
+        events = read_model.access_events(after, upto)
+        return upto, [(e.position, e.topic, e.originator_id, state) for e, state in events]
 
     return read
 
 
-def open_services(settings: Settings, read: ReadSide | None = None) -> Services:
+def open_services(settings: Settings, read_model: ReadModel | None = None) -> Services:
+    if settings.projector == PROJECTOR_EMBEDDED and is_standby(settings.database_url):
+        raise ValueError(
+            "CLAIMS_DATABASE_URL names a read-only standby, where the projector cannot run: point it at the "
+            "primary (and the standby's URL in CLAIMS_READ_DATABASE_URL), or set CLAIMS_PROJECTOR=external "
+            "for an API process that only reads the standby (its mutations answer READ_ONLY)"
+        )
     ledger = ClaimsLedger.open(settings.database_url)
-    read = read or ReadSide.open(settings.database_url, settings.statement_timeout_seconds)
-    keys = KeyStore(access_events(ledger), settings.key_cache_seconds)
-    sizes = SizesCache(read.collection_sizes)
-    broadcaster = Broadcaster(ledger, settings.poll_seconds)
+    if read_model is None and settings.read_database_url:
+        read_model = ReplicaReadModel(
+            settings.read_database_url,
+            settings.database_url,
+            statement_timeout=settings.statement_timeout_seconds,
+            ledger=ledger,
+        )
+    read_model = read_model or ReadModel(
+        settings.database_url, statement_timeout=settings.statement_timeout_seconds, ledger=ledger
+    )
+    keys = KeyStore(access_events(read_model), settings.key_cache_seconds)
+    sizes = SizesCache(read_model.collection_sizes)
+    broadcaster = Broadcaster(read_model, settings.poll_seconds)
     reads, writes = RateLimiter(settings.rate_reads), RateLimiter(settings.rate_writes)
-    return Services(settings, ledger, read, keys, broadcaster, sizes, reads, writes)
+    return Services(settings, ledger, read_model, keys, broadcaster, sizes, reads, writes)
 
 
-def create_app(settings: Settings | None = None, *, read: ReadSide | None = None) -> Starlette:
-    """The app; ``read`` replaces the read side (tests count its queries)."""
+def create_app(settings: Settings | None = None, *, read_model: ReadModel | None = None) -> Starlette:
+    """The app; ``read_model`` replaces the read side (tests count its queries)."""
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        services = await blocking(open_services, settings, read)
-        projector: Projector | None = None
+        services = await blocking(open_services, settings, read_model)
+        projector: BackgroundProjector | None = None
         if settings.projector == PROJECTOR_EMBEDDED:
-            projector = await blocking(services.read.start_projector, settings.database_url)
+            projector = await blocking(start_in_process, settings.database_url)
         app.state.services = services
         if settings.witness_key:
             app.state.witness = Witness.from_files(
@@ -102,7 +117,7 @@ def create_app(settings: Settings | None = None, *, read: ReadSide | None = None
             await services.broadcaster.stop()
             if projector is not None:
                 await blocking(projector.stop)
-            services.read.close()
+            services.read_model.close()
             services.ledger.close()
 
     graphql = LedgerGraphQL(build_schema(settings), settings)
@@ -147,7 +162,7 @@ async def readyz(request: Request) -> Response:
     services: Services = request.app.state.services
 
     def probe() -> tuple[int, int]:
-        return services.ledger.ledger_recorder.tree_head().size, services.read.projected_position()
+        return services.read_model.tree_size(), services.read_model.projected_position()
 
     try:
         size, projected = await blocking(probe)

@@ -2,9 +2,10 @@
 
 A key is sent as ``Authorization: Bearer KEY`` (HTTP) or in the WebSocket's
 ``connectionParams`` (``{"Authorization": "Bearer KEY"}`` or ``{"apiKey": KEY}``).
-Only its SHA-256 is looked up, in the ledger's own ``ApiKey`` events (not the read
-model, so a key works the moment ``claims apikey create`` returns, however far the
-projector lags, and an unknown key is refused at once). Each process keeps the keys
+Only its SHA-256 is looked up, in the ledger's own ``ApiKey`` events (read from the
+log through ``ReadModel.access_events``, not from the read-model tables, so a key works the
+moment ``claims apikey create`` returns, however far the projector lags, and an unknown key
+is refused at once). Each process keeps the keys
 in memory and reads the access events added since, at most every
 ``CLAIMS_KEY_CACHE_SECONDS`` for a known key (the bound on a revocation reaching
 reads) and at most every 50 ms for a key it does not know. A write re-reads them
@@ -13,7 +14,6 @@ before it commits: a key revoked before the write began cannot write.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,8 +25,9 @@ from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from api.errors import ApiError, forbidden, unauthenticated
+from ledger.application import API_ROLES, secret_digest
 
-ROLE_RANK = {"reader": 1, "editor": 2, "admin": 3}
+ROLE_RANK = {role: rank for rank, role in enumerate(API_ROLES, 1)}
 ANONYMOUS = "anonymous"
 
 
@@ -61,10 +62,6 @@ class Caller:
         if not self.principal.has(role):
             raise forbidden(f"this needs the {role} role; key {self.principal.key_name!r} is {self.principal.role}")
         return self.principal
-
-
-def secret_digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 def bearer(value: str | None) -> str | None:
@@ -184,8 +181,4 @@ class IsEditor(HasRole):
     role = "editor"
 
 
-class IsAdmin(HasRole):
-    role = "admin"
-
-
-__all__ = ["ApiError", "Caller", "HasRole", "IsAdmin", "IsEditor", "KeyStore", "Principal"]
+__all__ = ["ApiError", "Caller", "HasRole", "IsEditor", "KeyStore", "Principal"]

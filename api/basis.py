@@ -34,7 +34,6 @@ from strawberry.extensions import SchemaExtension
 
 from api.errors import ApiError, bad_input
 from api.loaders import blocking
-from ledger.integrity import merkle
 
 if TYPE_CHECKING:
     from api.context import Info
@@ -94,7 +93,7 @@ class Basis(SchemaExtension):
         if asked is None:
             size = OBSERVED_POSITION.get()
             if size is None:
-                size = await blocking(services.read.projected_position)
+                size = await blocking(services.read_model.projected_position)
             known_at = datetime.now(UTC)
         else:
             size, pinned = await blocking(_pin, services, asked)
@@ -150,12 +149,12 @@ def _pin(
     events, or the error to raise (``field`` names the argument or extension in it)."""
     if not isinstance(asked, int) or isinstance(asked, bool) or asked < 0:
         return None, bad_input(field, f"{asked!r} is not a tree size (an integer, 0 or more)")
-    head = services.ledger.ledger_recorder.tree_head().size
+    head = services.read_model.tree_size()
     if asked > head:
         return None, bad_input(field, f"{asked} is beyond the log's {head} events")
-    if not services.read.wait_for(asked, PIN_WAIT_SECONDS):
+    if not services.read_model.wait_for(asked, PIN_WAIT_SECONDS):
         return None, ApiError("UNAVAILABLE", f"the read model has not reached tree size {asked} yet; retry shortly")
-    known_at = services.read.model.record_time_at(asked)
+    known_at = services.read_model.record_time_at(asked)
     if known_at is None:
         return None, bad_input(
             field, f"no record time separates the first {asked} events from later ones (concurrent writes); "
@@ -168,7 +167,7 @@ def _root(services: Any, size: int) -> bytes:
     key = (services.settings.database_url, size)
     root = _ROOTS.get(key)
     if root is None:
-        root = merkle.subtree_root(0, size, services.ledger.ledger_recorder)
+        root = services.read_model.root_hash(size)
         _ROOTS[key] = root
         while len(_ROOTS) > _ROOTS_KEPT:
             _ROOTS.popitem(last=False)

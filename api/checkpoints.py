@@ -21,6 +21,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from api.loaders import blocking
 from ledger.application import ClaimsLedger
+from ledger.errors import NotFound
 from ledger.integrity import published
 from ledger.integrity.note import Signer
 
@@ -30,9 +31,9 @@ POLL_SECONDS = 1.0
 
 async def checkpoint_route(request: Request) -> Response:
     """The latest kept checkpoint, byte for byte, as tlog tooling reads it."""
-    recorder = request.app.state.services.ledger.ledger_recorder
-    note = await blocking(recorder.checkpoint)
-    if note is None:
+    try:
+        note = await blocking(request.app.state.services.read_model.checkpoint)
+    except NotFound:
         return PlainTextResponse("no checkpoint has been issued yet\n", status_code=404)
     return Response(note, media_type="text/plain; charset=utf-8", headers={"Cache-Control": "no-cache"})
 

@@ -7,11 +7,9 @@ import sys
 from datetime import date, datetime
 from typing import Any
 
-from api.cli_args import url
-from api.cli_read import _read_model
+from api.cli_read import read_model_of
 from api.errors import unresolved
 from api.exports import FORMATS, Request, stream
-from ledger.application import ClaimsLedger
 from ledger.domain import source_id as source_uuid
 from projections.names import FOUND
 from projections.views import ClaimFilter
@@ -34,12 +32,12 @@ def register(subparsers: Any) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    with ClaimsLedger.open(url(args)) as ledger, _read_model(args) as model:
-        if model is None:
+    with read_model_of(args) as read_model:
+        if read_model is None:
             return 1
         keys: dict[str, str | None] = {"actor": None, "topic": None}
         asked = [(kind, getattr(args, kind)) for kind in keys if getattr(args, kind)]
-        for (kind, _), resolution in zip(asked, model.resolve_names(asked), strict=True):
+        for (kind, _), resolution in zip(asked, read_model.resolve_names(asked), strict=True):
             if resolution.status != FOUND:
                 print(f"error: {unresolved(kind, resolution).message}", file=sys.stderr)
                 return 2
@@ -50,7 +48,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             source_id=source_uuid(args.source) if args.source else None,
             include_retracted=args.include_retracted,
         )
-        _, chunks = stream(model, ledger.ledger_recorder, Request(args.format, wanted, args.as_of, args.known_at))
+        _, chunks = stream(read_model, Request(args.format, wanted, args.as_of, args.known_at))
         out = open(args.out, "w", encoding="utf-8", newline="") if args.out else sys.stdout  # noqa: SIM115
         try:
             for chunk in chunks:

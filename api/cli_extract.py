@@ -7,7 +7,6 @@ import os
 import re
 import sys
 import time
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,6 @@ import yaml
 
 from api.cli_args import url as database_url
 from api.extraction import DRAFT_HEADER, candidates_for, draft
-from ledger.application import ClaimsLedger
 from ledger.dates import PartialDate
 from ledger.errors import BadInput
 from projections.projector import Projector
@@ -52,6 +50,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
         text = path.read_bytes().decode("utf-8")
         published = PartialDate.from_dict(args.published, "--published")
         lang = args.lang or "de"
+        day = published.latest
         source_key = args.key or _slug(path.stem)
         out_dir = Path(args.out).resolve().parent if args.out else Path.cwd()
         title = next((line.strip() for line in text.splitlines() if line.strip()), path.stem)[:500]
@@ -59,26 +58,27 @@ def cmd_extract(args: argparse.Namespace) -> int:
             "key": source_key, "title": title, "published": args.published, "language": lang, "genre": "NEWS",
             "text_file": os.path.relpath(path.resolve(), out_dir),
         }  # fmt: skip
-    else:
-        with ClaimsLedger.open(url) as ledger:
-            source = ledger.batch("reader").source_for(args.source, "SOURCE")
-            text, source_key = source.text, source.key
-            published = PartialDate.from_dict(source.metadata["published"], "source.published")
-            lang = args.lang or source.metadata.get("language") or "de"
-    if lang not in ("de", "en"):
-        raise BadInput("--lang", f"the assistant reads German (de) and English (en), not {lang!r}")
     projector = Projector(url)
     try:
-        projector.catch_up()  # the actors and topics as recorded, even without a running projector
+        projector.catch_up()  # the source, actors and topics as recorded, even without a running projector
     finally:
         projector.close()
-    model = open_read_model(url)
+    read_model = open_read_model(url)
     try:
-        actors, topics = model.actors(None), model.topics()
+        if source_record is None:
+            found = read_model.source_by_ref(args.source)
+            if found is None:
+                raise BadInput("SOURCE", f"unknown source {args.source!r}")
+            text = read_model.source_texts([found.id])[0] or ""
+            source_key, day = found.key, found.published.latest
+            lang = args.lang or found.language or "de"
+        actors, topics = read_model.actors(None), read_model.topics()
     finally:
-        model.close()
+        read_model.close()
+    if lang not in ("de", "en"):
+        raise BadInput("--lang", f"the assistant reads German (de) and English (en), not {lang!r}")
     started = time.perf_counter()
-    candidates = candidates_for(text, _day(published), lang, actors, topics, keywords)
+    candidates = candidates_for(text, day, lang, actors, topics, keywords)
     seconds = time.perf_counter() - started
     document = draft(text, candidates, source_key=source_key, lang=lang, source_record=source_record)
     body = DRAFT_HEADER + yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=100)
@@ -93,10 +93,6 @@ def cmd_extract(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(body)
     return 0
-
-
-def _day(published: PartialDate) -> date:
-    return published.latest
 
 
 def _keywords(path: str | None) -> dict[str, list[str]]:

@@ -1,4 +1,5 @@
-"""Read subcommands: ``claims position ACTOR TOPIC`` and ``claims timeline ACTOR TOPIC``.
+"""Read subcommands: ``claims position ACTOR TOPIC`` and ``claims timeline ACTOR TOPIC``; their
+``read_model_of`` is also how ``claims apikey list`` and ``claims export`` read.
 
 Actors and topics are taken by key, name, alias or title, resolved like the
 GraphQL arguments (``projections/names.py``); an unknown or ambiguous name is an
@@ -24,7 +25,6 @@ from typing import Any
 from api.cli_args import url
 from api.errors import ApiError
 from api.names import resolve_keys_now
-from ledger.application import ClaimsLedger
 from projections.queries import ReadModel, ReadModelUnavailable
 from projections.views import ClaimView, StatedDate
 
@@ -50,13 +50,13 @@ def _pair_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_position(args: argparse.Namespace) -> int:
-    with _read_model(args) as model:
-        if model is None:
+    with read_model_of(args) as read_model:
+        if read_model is None:
             return 1
-        pair = _resolve(model, args)
+        pair = _resolve(read_model, args)
         if pair is None:
             return 2
-        found = model.position(*pair, args.as_of, args.known_at)
+        found = read_model.position(*pair, args.as_of, args.known_at)
     as_of = (args.as_of or date.today()).isoformat()
     if args.json:
         answer = None
@@ -73,13 +73,13 @@ def cmd_position(args: argparse.Namespace) -> int:
 
 
 def cmd_timeline(args: argparse.Namespace) -> int:
-    with _read_model(args) as model:
-        if model is None:
+    with read_model_of(args) as read_model:
+        if read_model is None:
             return 1
-        pair = _resolve(model, args)
+        pair = _resolve(read_model, args)
         if pair is None:
             return 2
-        changes = model.timeline(*pair, args.known_at)
+        changes = read_model.timeline(*pair, args.known_at)
     if args.json:
         entries = [
             {"stance": c.stance, "previousStance": c.previous_stance, "since": _date(c.since), "claim": _claim(c.claim)}
@@ -94,33 +94,32 @@ def cmd_timeline(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _read_model(args: argparse.Namespace) -> Iterator[ReadModel | None]:
+def read_model_of(args: argparse.Namespace) -> Iterator[ReadModel | None]:
     """The read model as it is (None after printing why there is none to read)."""
     database = url(args)
     try:
-        model = ReadModel(database, pool_size=1, create=False)
+        read_model = ReadModel(database, pool_size=1, create=False)
     except ReadModelUnavailable as error:
         print(f"error: {error}", file=sys.stderr)
         yield None
         return
     try:
-        with ClaimsLedger.open(database) as ledger:
-            logged = ledger.ledger_recorder.tree_head().size
-        projected = model.projected_position()
+        logged = read_model.tree_size()
+        projected = read_model.projected_position()
         if projected < logged:
             print(
                 f"warning: the read model reflects the ledger up to event {projected} of {logged}; the answer"
                 " leaves out the rest (run `claims project`, or wait for a running projector)",
                 file=sys.stderr,
             )
-        yield model
+        yield read_model
     finally:
-        model.close()
+        read_model.close()
 
 
-def _resolve(model: ReadModel, args: argparse.Namespace) -> tuple[str, str] | None:
+def _resolve(read_model: ReadModel, args: argparse.Namespace) -> tuple[str, str] | None:
     try:
-        actor, topic = resolve_keys_now(model, ("actor", "actor", args.actor), ("topic", "topic", args.topic))
+        actor, topic = resolve_keys_now(read_model, ("actor", "actor", args.actor), ("topic", "topic", args.topic))
     except ApiError as error:
         print(f"error: {error.message}", file=sys.stderr)
         return None

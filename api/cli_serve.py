@@ -9,6 +9,7 @@ from typing import Any
 
 from api.cli_args import principal
 from api.cli_args import url as database_url
+from api.cli_read import read_model_of
 from api.settings import PROJECTOR_EMBEDDED, PROJECTOR_EXTERNAL, Settings
 from ledger.application import API_ROLES, ClaimsLedger
 
@@ -52,9 +53,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     projector = None
     if settings.projector == PROJECTOR_EMBEDDED and args.workers > 1:
         # One projector for all workers: run it here, in the supervising process.
-        from api.readside import ReadSide
+        from projections.runner import start_in_process
 
-        projector = ReadSide.start_projector(url)
+        projector = start_in_process(url)
         os.environ["CLAIMS_PROJECTOR"] = PROJECTOR_EXTERNAL
     try:
         uvicorn.run(
@@ -93,27 +94,15 @@ def cmd_apikey_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_apikey_list(args: argparse.Namespace) -> int:
-    """Keys from the ledger's own ApiKey events (the read model looks keys up by hash only)."""
-    keys: dict[str, dict[str, Any]] = {}
-    with ClaimsLedger.open(database_url(args)) as ledger:
-        decode = ledger.mapper.transcoder.decode
-        for event in ledger.ledger_recorder.iter_log():
-            if not event.topic.startswith("ledger.domain:ApiKey."):
-                continue
-            payload = decode(event.state)
-            if event.topic.endswith(".Issued"):
-                keys[str(event.originator_id)] = {
-                    "name": payload["name"],
-                    "role": payload["role"],
-                    "created": payload["timestamp"].isoformat(timespec="seconds"),
-                    "by": payload.get("recorded_by"),
-                    "revoked": None,
-                }
-            elif event.topic.endswith(".Revoked") and str(event.originator_id) in keys:
-                keys[str(event.originator_id)]["revoked"] = payload.get("reason")
+    """Keys as the read model has them (warns when it lags the ledger, like the other read commands)."""
+    with read_model_of(args) as read_model:
+        if read_model is None:
+            return 1
+        keys = read_model.api_keys()
     if not keys:
         print("no API keys (create one with: claims apikey create --role editor --name NAME)")
-    for key in sorted(keys.values(), key=lambda k: str(k["name"])):
-        state = f"revoked: {key['revoked']}" if key["revoked"] else "active"
-        print(f"{key['name']:<30} {key['role']:<7} created {key['created']} by {key['by']}  {state}")
+    for key in keys:
+        state = f"revoked: {key.revoked_reason}" if key.revoked else "active"
+        created = key.created_at.isoformat(timespec="seconds")
+        print(f"{key.name:<30} {key.role:<7} created {created} by {key.created_by}  {state}")
     return 0

@@ -1,4 +1,7 @@
-"""What every resolver gets in ``info.context``: the services, the caller, the loaders."""
+"""What every resolver gets in ``info.context``: the services, the caller, the loaders.
+
+Reads go through ``read_model`` (``projections.queries.ReadModel``: the read-model tables and
+the ledger's log, proofs and checkpoints); ``ledger`` is for the mutations' batches only."""
 
 from __future__ import annotations
 
@@ -18,7 +21,6 @@ from projections.queries import ReadModel
 from projections.views import CollectionSizes
 
 if TYPE_CHECKING:
-    from api.readside import ReadSide
     from api.subscriptions import Broadcaster
 
 
@@ -27,17 +29,13 @@ class Services:
     """The long-lived objects of one API process, shared by all requests."""
 
     settings: Settings
-    ledger: ClaimsLedger
-    read: ReadSide
+    ledger: ClaimsLedger  # writes only: every read goes through read_model
+    read_model: ReadModel
     keys: KeyStore
     broadcaster: Broadcaster
     sizes: SizesCache
     reads: RateLimiter
     writes: RateLimiter
-
-    @property
-    def model(self) -> ReadModel:
-        return self.read.model
 
 
 class Context:
@@ -53,7 +51,7 @@ class Context:
         self.caller = caller
         self.address = address  # the client's network address
         self.sizes = sizes  # the read model's collection sizes, for the query's cost estimate
-        self.loaders = Loaders(services.model)
+        self.loaders = Loaders(services.read_model)
 
     @property
     def settings(self) -> Settings:
@@ -66,15 +64,13 @@ class Context:
         return f"key {principal.key_name!r}" if principal is not None else f"address {self.address}"
 
     @property
-    def model(self) -> ReadModel:
-        return self.services.model
-
-    @property
-    def read(self) -> ReadSide:
-        return self.services.read
+    def read_model(self) -> ReadModel:
+        """The read side: every read of a resolver goes through it."""
+        return self.services.read_model
 
     @property
     def ledger(self) -> ClaimsLedger:
+        """The write side: mutations only."""
         return self.services.ledger
 
 

@@ -59,12 +59,12 @@ async def export_route(request: Request) -> Response:
     def open_stream() -> tuple[Any, Any]:
         keys: dict[str, str | None] = {"actor": None, "topic": None}
         asked = [(kind, ref) for kind, ref in (("actor", actor), ("topic", topic)) if ref]
-        for (kind, _), resolution in zip(asked, services.model.resolve_names(asked), strict=True):
+        for (kind, _), resolution in zip(asked, services.read_model.resolve_names(asked), strict=True):
             if resolution.status != FOUND:
                 raise unresolved(kind, resolution)
             keys[kind] = resolution.key
         wanted = ClaimFilter(actor=keys["actor"], topic=keys["topic"], include_retracted=retracted)
-        return stream(services.model, services.ledger.ledger_recorder, ExportRequest(name, wanted, as_of, known_at))
+        return stream(services.read_model, ExportRequest(name, wanted, as_of, known_at))
 
     try:
         basis, chunks = await blocking(open_stream)

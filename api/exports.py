@@ -27,8 +27,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from ledger.integrity import merkle
-from ledger.persistence import LedgerRecorder
 from projections.queries import ReadModel
 from projections.views import ActorView, ClaimFilter, ClaimView, PositionView, SourceView, TopicView
 
@@ -64,13 +62,13 @@ class Basis:
         }
 
 
-def basis(model: ReadModel, recorder: LedgerRecorder, known_at: datetime | None) -> tuple[Basis, datetime | None]:
+def basis(read_model: ReadModel, known_at: datetime | None) -> tuple[Basis, datetime | None]:
     """The basis of an export and the knownAt to read with: with no knownAt given, the exact record
     time of the read model's position (so the file is reproducible), when one exists."""
-    size = model.projected_position()
+    size = read_model.projected_position()
     if known_at is None:
-        known_at = model.record_time_at(size)
-    root = merkle.subtree_root(0, size, recorder).hex()
+        known_at = read_model.record_time_at(size)
+    root = read_model.root_hash(size).hex()
     return Basis(size, root, known_at), known_at
 
 
@@ -85,10 +83,10 @@ class Request:
 class _Lookups:
     """Actors and topics (few) in memory; sources fetched per batch of claims."""
 
-    def __init__(self, model: ReadModel) -> None:
-        self.model = model
-        self.actors: dict[str, ActorView] = {a.key: a for a in model.actors(None)}
-        self.topics: dict[str, TopicView] = {t.key: t for t in model.topics()}
+    def __init__(self, read_model: ReadModel) -> None:
+        self.read_model = read_model
+        self.actors: dict[str, ActorView] = {a.key: a for a in read_model.actors(None)}
+        self.topics: dict[str, TopicView] = {t.key: t for t in read_model.topics()}
         self.sources: dict[Any, SourceView] = {}
 
     def with_sources(self, claims: Iterable[ClaimView]) -> Iterator[ClaimView]:
@@ -105,7 +103,7 @@ class _Lookups:
         if len(self.sources) > 10 * SOURCE_BATCH:  # keep memory bounded on huge exports
             self.sources.clear()
             wanted = list({c.source_id for c in batch})
-        for source in self.model.sources_by_ids(wanted):
+        for source in self.read_model.sources_by_ids(wanted):
             if source is not None:
                 self.sources[source.id] = source
         yield from batch
@@ -313,24 +311,24 @@ def _json_ld(head: dict[str, Any], list_key: str, items: Iterator[dict[str, Any]
     yield "\n]" + tail + "\n"
 
 
-def stream(model: ReadModel, recorder: LedgerRecorder, request: Request) -> tuple[Basis, Iterator[str]]:
+def stream(read_model: ReadModel, request: Request) -> tuple[Basis, Iterator[str]]:
     """The export's basis (computed now) and its text, chunk by chunk (computed as it is read)."""
     if request.format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
-    the_basis, known_at = basis(model, recorder, request.known_at)
-    return the_basis, FORMATS[request.format](model, the_basis, known_at, request)
+    the_basis, known_at = basis(read_model, request.known_at)
+    return the_basis, FORMATS[request.format](read_model, the_basis, known_at, request)
 
 
-def _claims(model: ReadModel, known_at: datetime | None, request: Request) -> tuple[_Lookups, Iterator[ClaimView]]:
-    lookups = _Lookups(model)
+def _claims(read_model: ReadModel, known_at: datetime | None, request: Request) -> tuple[_Lookups, Iterator[ClaimView]]:
+    lookups = _Lookups(read_model)
     wanted = request.filter
     if request.as_of is not None and (wanted.stated_to is None or wanted.stated_to > request.as_of):
         wanted = ClaimFilter(**{**wanted.__dict__, "stated_to": request.as_of})
-    return lookups, lookups.with_sources(model.iter_claims(wanted, known_at))
+    return lookups, lookups.with_sources(read_model.iter_claims(wanted, known_at))
 
 
-def _claims_table(model: ReadModel, b: Basis, known_at: datetime | None, request: Request, csv_: bool) -> Iterator[str]:
-    lookups, claims = _claims(model, known_at, request)
+def _claims_table(read_model: ReadModel, b: Basis, known_at: datetime | None, request: Request, csv_: bool) -> Iterator[str]:
+    lookups, claims = _claims(read_model, known_at, request)
     if csv_:
         yield f"# basis tree_size={b.tree_size} root_hash={b.root_hash} known_at={b.as_dict()['knownAt']}\n"
         yield _csv_line(CLAIM_COLUMNS)
@@ -342,9 +340,9 @@ def _claims_table(model: ReadModel, b: Basis, known_at: datetime | None, request
 
 
 def _positions_table(
-    model: ReadModel, b: Basis, known_at: datetime | None, request: Request, csv_: bool
+    read_model: ReadModel, b: Basis, known_at: datetime | None, request: Request, csv_: bool
 ) -> Iterator[str]:
-    positions = model.positions(request.filter.actor, request.filter.topic, request.as_of, known_at)
+    positions = read_model.positions(request.filter.actor, request.filter.topic, request.as_of, known_at)
     if csv_:
         yield f"# basis tree_size={b.tree_size} root_hash={b.root_hash} known_at={b.as_dict()['knownAt']}\n"
         yield _csv_line(POSITION_COLUMNS)
@@ -355,8 +353,8 @@ def _positions_table(
         yield _csv_line(row[c] for c in POSITION_COLUMNS) if csv_ else _jsonl(row)
 
 
-def _claimreview(model: ReadModel, b: Basis, known_at: datetime | None, request: Request) -> Iterator[str]:
-    lookups, claims = _claims(model, known_at, request)
+def _claimreview(read_model: ReadModel, b: Basis, known_at: datetime | None, request: Request) -> Iterator[str]:
+    lookups, claims = _claims(read_model, known_at, request)
     head = {
         "@context": SCHEMA_ORG,
         "@type": "Dataset",
@@ -369,8 +367,8 @@ def _claimreview(model: ReadModel, b: Basis, known_at: datetime | None, request:
     return _json_ld(head, "hasPart", (schema_org_claim(c, lookups) for c in claims))
 
 
-def _webannotation(model: ReadModel, b: Basis, known_at: datetime | None, request: Request) -> Iterator[str]:
-    lookups, claims = _claims(model, known_at, request)
+def _webannotation(read_model: ReadModel, b: Basis, known_at: datetime | None, request: Request) -> Iterator[str]:
+    lookups, claims = _claims(read_model, known_at, request)
     head = {
         "@context": ANNO_CONTEXT,
         "id": f"urn:claims-ledger:export:{b.tree_size}:{b.root_hash}",
@@ -383,8 +381,8 @@ def _webannotation(model: ReadModel, b: Basis, known_at: datetime | None, reques
     yield from page
 
 
-def _wikidata(model: ReadModel, b: Basis, known_at: datetime | None, request: Request) -> Iterator[str]:
-    lookups, claims = _claims(model, known_at, request)
+def _wikidata(read_model: ReadModel, b: Basis, known_at: datetime | None, request: Request) -> Iterator[str]:
+    lookups, claims = _claims(read_model, known_at, request)
     yield _jsonl({"basis": b.as_dict()})
     for claim in claims:
         yield _jsonl(wikidata_statement(claim, lookups))

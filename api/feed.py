@@ -84,7 +84,7 @@ async def feed_route(request: Request) -> Response:
         check_types(types)  # a bad filter is a 400 now, not a broken stream later
     except ApiError as error:
         return _problem(400, error.code, error.message)
-    head = await blocking(lambda: services.ledger.ledger_recorder.tree_head().size)
+    head = await blocking(services.read_model.tree_size)
     if after is not None and after > head:
         return _problem(400, "BAD_USER_INPUT", f"after: {after} is beyond the log's {head} events")
     try:

@@ -299,7 +299,7 @@ class CachedGraphQL:
         caller = await _caller(services, scope)
         role = _role(caller, services.settings)
         if cache is not None and role is not None:
-            projected, details = await blocking(services.read.cache_positions)
+            projected, details = await blocking(services.read_model.cache_positions)
             today = date.today().isoformat()
             cache.observe(projected, details, today)
             pin = asked.pin

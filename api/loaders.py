@@ -59,8 +59,8 @@ def _grouped_by_time(
 class Loaders:
     """The DataLoaders of one request (or one WebSocket connection)."""
 
-    def __init__(self, model: ReadModel) -> None:
-        self.model = model
+    def __init__(self, read_model: ReadModel) -> None:
+        self.read_model = read_model
 
     # Created on first use: most requests need one or two of them.
     @cached_property
@@ -104,31 +104,31 @@ class Loaders:
         return DataLoader(load_fn=self._names)
 
     async def _names(self, refs: list[NameKey]) -> list[Resolution]:
-        return await blocking(self.model.resolve_names, refs)
+        return await blocking(self.read_model.resolve_names, refs)
 
     async def _actors(self, keys: list[str]) -> list[ActorView | None]:
-        return await blocking(self.model.actors_by_keys, keys)
+        return await blocking(self.read_model.actors_by_keys, keys)
 
     async def _topics(self, keys: list[str]) -> list[TopicView | None]:
-        return await blocking(self.model.topics_by_keys, keys)
+        return await blocking(self.read_model.topics_by_keys, keys)
 
     async def _sources(self, ids: list[UUID]) -> list[SourceView | None]:
-        return await blocking(self.model.sources_by_ids, ids)
+        return await blocking(self.read_model.sources_by_ids, ids)
 
     async def _source_texts(self, ids: list[UUID]) -> list[str | None]:
-        return await blocking(self.model.source_texts, ids)
+        return await blocking(self.read_model.source_texts, ids)
 
     async def _claims(self, keys: list[ClaimKey]) -> list[ClaimView | None]:
-        return await blocking(_grouped_by_time, keys, self.model.claims_by_ids)
+        return await blocking(_grouped_by_time, keys, self.read_model.claims_by_ids)
 
     async def _histories(self, ids: list[UUID]) -> list[list[ClaimEventView]]:
-        return await blocking(self.model.claim_histories, ids)
+        return await blocking(self.read_model.claim_histories, ids)
 
     async def _linked_from(self, keys: list[ClaimKey]) -> list[list[tuple[str, ClaimView]]]:
-        return await blocking(_grouped_by_time, keys, self.model.claims_linking_to)
+        return await blocking(_grouped_by_time, keys, self.read_model.claims_linking_to)
 
     async def _source_claims(self, keys: list[ClaimKey]) -> list[list[ClaimView]]:
-        return await blocking(_grouped_by_time, keys, self.model.claims_for_sources)
+        return await blocking(_grouped_by_time, keys, self.read_model.claims_for_sources)
 
     async def _positions(self, keys: list[PositionKey]) -> list[PositionView | None]:
         def fetch() -> list[PositionView | None]:
@@ -138,7 +138,7 @@ class Loaders:
             out: list[PositionView | None] = [None] * len(keys)
             for (as_of, known_at), indexes in groups.items():
                 pairs = [(keys[i][0], keys[i][1]) for i in indexes]
-                for i, view in zip(indexes, self.model.positions_for_pairs(pairs, as_of, known_at), strict=True):
+                for i, view in zip(indexes, self.read_model.positions_for_pairs(pairs, as_of, known_at), strict=True):
                     out[i] = view
             return out
 

@@ -24,10 +24,10 @@ async def resolve_keys(info: Info, *refs: Reference) -> list[str | None]:
     return _keys(refs, found)
 
 
-def resolve_keys_now(model: ReadModel, *refs: Reference) -> list[str | None]:
+def resolve_keys_now(read_model: ReadModel, *refs: Reference) -> list[str | None]:
     """:func:`resolve_keys` for code already on a worker thread (one trip for names and answer)."""
     asked = [(kind, ref) for _, kind, ref in refs if ref is not None]
-    return _keys(refs, model.resolve_names(asked) if asked else [])
+    return _keys(refs, read_model.resolve_names(asked) if asked else [])
 
 
 def _keys(refs: Sequence[Reference], found: Sequence[Resolution]) -> list[str | None]:

@@ -35,6 +35,12 @@ class Settings:
     database_url: str = _setting(
         DEFAULT_DATABASE_URL, "CLAIMS_DATABASE_URL", "ledger database: sqlite:///PATH or postgresql://..."
     )
+    read_database_url: str = _setting(
+        "",
+        "CLAIMS_READ_DATABASE_URL",
+        "a PostgreSQL streaming replica of CLAIMS_DATABASE_URL: read-model queries go there, writes and the "
+        "projector stay on the primary (see README, Scaling)",
+    )
     projector: str = _setting(
         PROJECTOR_EMBEDDED,
         "CLAIMS_PROJECTOR",
@@ -46,7 +52,8 @@ class Settings:
     write_wait_seconds: float = _setting(
         5.0,
         "CLAIMS_WRITE_WAIT_SECONDS",
-        "how long a mutation waits for the read model before answering `pending: true`",
+        "how long a mutation waits for the read model (the replica's, with `CLAIMS_READ_DATABASE_URL`) "
+        "before answering `pending: true`",
     )
     max_depth: int = _setting(12, "CLAIMS_MAX_QUERY_DEPTH", "deepest field nesting of a query")
     max_tokens: int = _setting(2000, "CLAIMS_MAX_QUERY_TOKENS", "tokens in one GraphQL document")
@@ -148,6 +155,8 @@ class Settings:
         return settings
 
     def check(self) -> None:
+        if self.read_database_url and not self.read_database_url.startswith(("postgresql://", "postgres://")):
+            raise ValueError("CLAIMS_READ_DATABASE_URL must be a postgresql://... URL (a streaming replica)")
         if self.projector not in (PROJECTOR_EMBEDDED, PROJECTOR_EXTERNAL):
             raise ValueError(f"CLAIMS_PROJECTOR must be {PROJECTOR_EMBEDDED!r} or {PROJECTOR_EXTERNAL!r}")
         if self.checkpoint_seconds <= 0 or self.checkpoint_events < 1:

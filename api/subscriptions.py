@@ -22,10 +22,9 @@ from eventsourcing.domain import Aggregate
 
 from api.errors import ApiError, bad_input
 from api.loaders import blocking
-from api.resolvers.audit import decode
 from api.types.audit import LedgerEvent
 from ledger import domain
-from ledger.application import ClaimsLedger
+from projections.queries import ReadModel
 
 log = logging.getLogger("claims.api.subscriptions")
 
@@ -75,8 +74,8 @@ class _Subscriber:
 class Broadcaster:
     """Follows the ledger log for the subscribers of this process."""
 
-    def __init__(self, ledger: ClaimsLedger, poll_seconds: float) -> None:
-        self.ledger = ledger
+    def __init__(self, read_model: ReadModel, poll_seconds: float) -> None:
+        self.read_model = read_model
         self.poll_seconds = poll_seconds
         self.subscribers: set[_Subscriber] = set()
         # Streams held per client, from the start of a replay to the end of the live stream: what limits count.
@@ -129,7 +128,7 @@ class Broadcaster:
         self, types: list[str] | None, after: int | None = None, client: str = ""
     ) -> AsyncIterator[_Subscriber]:
         """Events after log position ``after`` (default: the current head) as they are committed."""
-        start = await blocking(lambda: self.ledger.ledger_recorder.tree_head().size) if after is None else after
+        start = await blocking(self.read_model.tree_size) if after is None else after
         subscriber = _Subscriber(after=start, types=types, client=client)
         if self.position is None or self.position > start:
             self.position = start
@@ -160,16 +159,16 @@ class Broadcaster:
         """Deliver one batch; True when there may be more right away."""
         after = self.position
         assert after is not None
-        logged = await blocking(self.ledger.ledger_recorder.read_log, after, READ_BATCH)
+        logged = await blocking(self.read_model.events, after, READ_BATCH)
         if not logged:
             return False
-        events = [decode(self.ledger, e) for e in logged]
+        events = [LedgerEvent.from_logged(*e) for e in logged]
         for subscriber in list(self.subscribers):
             for event in events:
                 if event.position > subscriber.after and event.matches(subscriber.types):
                     self._offer(subscriber, event)
         if self.position is not None:
-            self.position = max(self.position, logged[-1].position)
+            self.position = max(self.position, events[-1].position)
         return len(logged) == READ_BATCH
 
     @staticmethod
@@ -214,18 +213,17 @@ async def _replay_then_follow(
     broadcaster: Broadcaster, wanted: list[str] | None, after: int | None
 ) -> AsyncGenerator[LedgerEvent, None]:
     if after is not None:
-        head = await blocking(lambda: broadcaster.ledger.ledger_recorder.tree_head().size)
+        head = await blocking(broadcaster.read_model.tree_size)
         if after > head:
             raise bad_input("after", f"{after} is beyond the log's {head} events")
         # Replay by pulling pages from the log at the client's pace (the live queue is bounded),
         # until a page comes back empty: then the live subscription starts exactly there.
-        recorder = broadcaster.ledger.ledger_recorder
-        while logged := await blocking(recorder.read_log, after, READ_BATCH):
-            for stored in logged:
-                event = decode(broadcaster.ledger, stored)
+        while logged := await blocking(broadcaster.read_model.events, after, READ_BATCH):
+            for entry in logged:
+                event = LedgerEvent.from_logged(*entry)
                 if event.matches(wanted):
                     yield event
-            after = logged[-1].position
+            after = logged[-1][0].position
     async with broadcaster.subscribe(wanted, after) as subscriber:
         while True:
             item = await subscriber.queue.get()

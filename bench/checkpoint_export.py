@@ -95,9 +95,9 @@ def raw_select(path: str) -> float:
         conn.close()
 
 
-def export_once(model: ReadModel, ledger: ClaimsLedger, fmt: str) -> tuple[int, float]:
+def export_once(model: ReadModel, fmt: str) -> tuple[int, float]:
     start = time.perf_counter()
-    _, chunks = stream(model, ledger.ledger_recorder, Request(fmt, ClaimFilter()))
+    _, chunks = stream(model, Request(fmt, ClaimFilter()))
     size = 0
     for chunk in chunks:
         size += len(chunk)
@@ -121,9 +121,9 @@ def export_figures(sizes: list[int]) -> tuple[list[tuple[int, str, float, float,
                     claims = sum(1 for _ in model.iter_claims(ClaimFilter(), None))
                     baseline = max(raw_select(path), raw_select(path))  # the second with a warm cache
                     for fmt in FORMATS:
-                        size, seconds = export_once(model, ledger, fmt)
+                        size, seconds = export_once(model, fmt)
                         tracemalloc.start()
-                        export_once(model, ledger, fmt)
+                        export_once(model, fmt)
                         _, peak = tracemalloc.get_traced_memory()
                         tracemalloc.stop()
                         rate = claims / seconds

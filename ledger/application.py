@@ -30,7 +30,13 @@ from ledger.errors import BadInput, Conflict, NotFound
 from ledger.persistence import LedgerRecorder
 
 DEFAULT_DATABASE_URL = "sqlite:///claims.db"
-API_ROLES = ("reader", "editor", "admin")
+API_ROLES = ("reader", "editor", "admin")  # each may do what the ones before it may
+
+
+def secret_digest(secret: str) -> str:
+    """What the ledger stores of an API key's secret, and what a presented key is looked up by."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
 A = TypeVar("A", bound=Aggregate)
 
 
@@ -125,8 +131,7 @@ class ClaimsLedger(Application[UUID]):
             if batch.find(ApiKey, ApiKey.create_id(name)) is not None:
                 raise BadInput("name", f"an API key named {name!r} exists already")
             secret = "clk_" + secrets.token_urlsafe(32)
-            digest = hashlib.sha256(secret.encode()).hexdigest()
-            batch.stage(ApiKey(name=name, role=role, secret_sha256=digest, recorded_by=principal))
+            batch.stage(ApiKey(name=name, role=role, secret_sha256=secret_digest(secret), recorded_by=principal))
         return secret
 
     def revoke_api_key(self, name: str, reason: str, principal: str) -> None:

@@ -53,3 +53,17 @@ class Conflict(LedgerError):
                 "reload it and apply your change again"
             )
         super().__init__(message)
+
+
+class ReadOnlyStore(LedgerError):
+    """The store is a read-only copy (a PostgreSQL hot standby): it can be read, never written."""
+
+    code = "READ_ONLY"
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        super().__init__(
+            f"the database {where} is a read-only replica (a PostgreSQL hot standby in recovery): "
+            "nothing was written; send writes to the primary (CLAIMS_DATABASE_URL), read from replicas "
+            "with CLAIMS_READ_DATABASE_URL"
+        )

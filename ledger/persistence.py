@@ -88,6 +88,8 @@ class AppendSession(Protocol):
 class LedgerRecorder(ApplicationRecorder):
     """An eventsourcing ApplicationRecorder whose log is a Merkle tree."""
 
+    standby = False  # True for a read-only copy (a PostgreSQL hot standby): read, never written
+
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         if not stored_events:
             return []
@@ -211,7 +213,7 @@ class LedgerRecorder(ApplicationRecorder):
         return self.tree_head().size or None
 
     def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> Subscription[ApplicationRecorder]:
-        # The projector follows the log itself (projections/follow.py).
+        # The projector follows the log itself (Projector.follow in projections/projector.py).
         raise NotImplementedError("follow the log with projections.projector.Projector.follow instead")
 
     def log_rows(self, after: int, limit: int) -> Sequence[tuple[int, str, int, str, bytes, bytes]]:

@@ -16,6 +16,7 @@ import psycopg
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from psycopg_pool import ConnectionPool
 
+from ledger.errors import ReadOnlyStore
 from ledger.integrity import merkle
 from ledger.persistence import (
     ACCESS_INDEX,
@@ -87,6 +88,10 @@ class PostgresLedgerRecorder(LedgerRecorder):
 
     def create_tables(self) -> None:
         with self.connection() as conn:
+            row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+            if row is not None and row[0]:  # a replica has the primary's tables, and may not create any
+                self.standby = True
+                return
             # Serialise concurrent first starts of several processes.
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(7356201)")
@@ -96,6 +101,8 @@ class PostgresLedgerRecorder(LedgerRecorder):
 
     @contextmanager
     def appending(self) -> Iterator[_Session]:
+        if self.standby:
+            raise ReadOnlyStore(address(self.url))
         with self.connection() as conn:
             try:
                 with conn.transaction():
@@ -104,6 +111,8 @@ class PostgresLedgerRecorder(LedgerRecorder):
                     conn.execute(f"NOTIFY {CHANNEL}")
             except psycopg.errors.UniqueViolation as error:
                 raise IntegrityError(str(error)) from error
+            except psycopg.errors.ReadOnlySqlTransaction:  # became a standby since it was opened
+                raise ReadOnlyStore(address(self.url)) from None
 
     # An aggregate's events, for the repository.
     def select_events(
@@ -231,6 +240,8 @@ class PostgresLedgerRecorder(LedgerRecorder):
         return [bytes(r[0]) for r in rows]
 
     def save_checkpoint(self, size: int, note: str) -> None:
+        if self.standby:
+            raise ReadOnlyStore(address(self.url))
         with self.connection() as conn:
             conn.execute(
                 "INSERT INTO ledger_checkpoints (size, note) VALUES (%s, %s)"
@@ -288,3 +299,9 @@ class _Session:
                 "INSERT INTO ledger_tree_heads (size, root, peaks) VALUES (%s, %s, %s)",
                 (frontier.size, frontier.root(), frontier.to_bytes()),
             )
+
+
+def address(url: str) -> str:
+    """The database's address for a message: host, port and name, never the password."""
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"

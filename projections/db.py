@@ -36,8 +36,6 @@ WRITER_LOCK_KEY = 7356202
 SQLITE_SHORT_WAIT_MS = 1000
 # Sent after every projector commit, payload = the position now reflected.
 READ_MODEL_CHANNEL = "claims_read_model"
-# Most placeholders one statement may carry (SQLite's default limit is 32766).
-MAX_PARAMS = 30000
 # Values per IN list / rows per rows_cte (SQLite binds each as a parameter).
 CHUNK = 500
 

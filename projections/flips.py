@@ -28,7 +28,6 @@ from projections.values import equal_conditions
 NO_FLIP = "NO_FLIP"
 HALF_FLIP = "HALF_FLIP"
 FULL_FLOP = "FULL_FLOP"
-LABELS = (NO_FLIP, HALF_FLIP, FULL_FLOP)
 REVERSALS = (("SUPPORTS", "OPPOSES"), ("OPPOSES", "SUPPORTS"))
 
 

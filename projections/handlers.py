@@ -153,7 +153,9 @@ ACTORS = Table(
 )
 TOPICS = _plain_table("rm_topics", ("id", "key", "title", "proposition"))
 SOURCES = Table("rm_sources", ("id", "key", "sha256", "metadata", "recorded_us", "text"), _source_row, _source_state)
-API_KEYS = _plain_table("rm_api_keys", ("id", "name", "role", "secret_sha256", "revoked", "revoked_reason"))
+API_KEYS = _plain_table(
+    "rm_api_keys", ("id", "name", "role", "secret_sha256", "revoked", "revoked_reason", "created_us", "created_by")
+)
 
 
 class Entities:
@@ -544,6 +546,8 @@ def api_key_issued(changes: Changes, e: Event) -> None:
             "secret_sha256": d["secret_sha256"],
             "revoked": False,
             "revoked_reason": None,
+            "created_us": to_us(d["timestamp"]),
+            "created_by": d.get("recorded_by"),
         }
     )
 

@@ -20,7 +20,9 @@ from datetime import datetime
 from typing import Any
 
 from ledger.application import ClaimsLedger
+from ledger.errors import ReadOnlyStore
 from ledger.persistence import LoggedEvent
+from ledger.postgres import address
 from projections import schema
 from projections.db import (
     READ_MODEL_CHANNEL,
@@ -61,6 +63,10 @@ class Projector:
         self._owns_ledger = ledger is None
         self.ledger = ledger or ClaimsLedger.open(self.url)
         self.recorder = self.ledger.ledger_recorder
+        if model is None and self.recorder.standby:  # the read model is written on the primary
+            if self._owns_ledger:
+                self.ledger.close()
+            raise ReadOnlyStore(address(self.url))
         self.conn = model or connect(self.url)
         self.live = model is None
         self.hub = hub(self.url)
@@ -120,7 +126,7 @@ class Projector:
         self._committed = last
         self._known_pairs |= new_pairs
         if self.live:
-            self.hub.published(last)
+            self.hub.published()
         return count
 
     def _apply(self, logged: list[LoggedEvent], clock: _Clock) -> set[tuple[str, str]]:
@@ -221,7 +227,7 @@ class Projector:
             for table in names:
                 self.conn.execute(f"ALTER TABLE {REBUILD_SCHEMA}.{table} SET SCHEMA {live_schema}")
             self.conn.notify(READ_MODEL_CHANNEL, str(position))
-        self.hub.published(self.position())
+        self.hub.published()
         return projected
 
     def _switch_sqlite(self, build: Projector) -> int:
@@ -253,7 +259,7 @@ class Projector:
                     break
         finally:
             self.conn.execute("DETACH DATABASE rm_build")
-        self.hub.published(self.position())
+        self.hub.published()
         return projected
 
     def position(self) -> int:

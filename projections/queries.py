@@ -27,18 +27,21 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
+from ledger.application import ClaimsLedger
 from projections import changes as record_changes
 from projections import flips as consistency
 from projections import names, schema
 from projections.db import Connection, Readers, Row, connect, resolve_url
+from projections.ledger_log import LedgerLog
 from projections.rows import (
     ACTOR_COLUMNS,
+    API_KEY_LISTING_COLUMNS,
     CLAIM_COLUMNS,
     EVENT_COLUMNS,
     SOURCE_COLUMNS,
     TOPIC_COLUMNS,
     actor_view,
-    api_key_view,
+    api_key_listing,
     claim_columns,
     claim_event_view,
     claim_view,
@@ -50,7 +53,7 @@ from projections.signals import hub
 from projections.values import as_date, as_uuid, from_us, like_pattern, to_us
 from projections.views import (
     ActorView,
-    ApiKeyView,
+    ApiKeyListing,
     ClaimEventView,
     ClaimFilter,
     ClaimView,
@@ -73,21 +76,32 @@ ORDER = "{a}.counts_from, {a}.stated_earliest, {a}.first_position"
 ORDER_DESC = "{a}.counts_from DESC, {a}.stated_earliest DESC, {a}.first_position DESC"
 KEY = "({a}.counts_from, {a}.stated_earliest, {a}.first_position)"
 BEFORE_ALL = "0001-01-01"  # a stated date earlier than any: "no breaker" in the since-when query
-WAIT_TICK = 0.05  # how often wait_for re-reads the tracked position
+WAIT_TICK = 0.05  # longest wait_for waits before re-reading the tracked position
+FIRST_TICK = 0.001  # its first re-read: a commit elsewhere usually lands within milliseconds
 
 
 class ReadModelUnavailable(RuntimeError):
     """The read model is missing or of another schema version, and the caller may not create it."""
 
 
-class ReadModel:
-    """Query functions over the read-model tables of one database; safe to share between threads."""
+class ReadModel(LedgerLog):
+    """The read side: every read of the API and the read commands goes through this one object.
+
+    Query functions over the read-model tables of one database, and (inherited from
+    ``ledger_log.py``) the reads of the ledger's own log; safe to share between threads."""
 
     def __init__(
-        self, url: str | None = None, *, pool_size: int = 8, create: bool = True, statement_timeout: float = 0.0
+        self,
+        url: str | None = None,
+        *,
+        pool_size: int = 8,
+        create: bool = True,
+        statement_timeout: float = 0.0,
+        ledger: ClaimsLedger | None = None,
     ) -> None:
-        """``create=False``: only read (a read command): a missing or other-version model is an error."""
-        self.url = resolve_url(url)
+        """``create=False``: only read (a read command): a missing or other-version model is an error.
+        ``ledger``: read the log through this open ledger (the API process's) instead of opening one."""
+        super().__init__(resolve_url(url), ledger)
         self.readers = Readers(self.url, pool_size=pool_size, statement_timeout=statement_timeout)
         self.hub = hub(self.url)
         with self.readers.connection() as conn:
@@ -111,6 +125,7 @@ class ReadModel:
 
     def close(self) -> None:
         self.readers.close()
+        self.close_log()
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self.readers.connection() as conn:
@@ -387,18 +402,22 @@ class ReadModel:
     def sources(self) -> list[SourceView]:
         return [source_view(r) for r in self._rows(f"SELECT {SOURCE_COLUMNS} FROM rm_sources ORDER BY key")]
 
+    def source_by_ref(self, ref: str) -> SourceView | None:
+        """A source by its id or its key (None if it is neither)."""
+        try:
+            return self.sources_by_ids([UUID(ref)])[0]
+        except ValueError:
+            found = self._rows(f"SELECT {SOURCE_COLUMNS} FROM rm_sources WHERE key = ?", [ref])
+            return source_view(found[0]) if found else None
+
     def sources_by_ids(self, ids: Sequence[UUID]) -> list[SourceView | None]:
         found = {
             s.id: s for s in self._by("rm_sources", SOURCE_COLUMNS, "id", "uuid", [str(i) for i in ids], source_view)
         }
         return [found.get(i) for i in ids]
 
-    def source_text(self, source_id: UUID) -> str | None:
-        rows = self._rows("SELECT text FROM rm_sources WHERE id = ?", [str(source_id)])
-        return str(rows[0][0]) if rows else None
-
     def source_texts(self, source_ids: Sequence[UUID]) -> list[str | None]:
-        """Batch form of :meth:`source_text` (one query)."""
+        """Each source's full text, in the order asked (None for an unknown id; one query)."""
         rows = self._by("rm_sources", "id, text", "id", "uuid", [str(i) for i in source_ids], tuple)
         found = {as_uuid(r[0]): str(r[1]) for r in rows}
         return [found.get(i) for i in source_ids]
@@ -422,9 +441,9 @@ class ReadModel:
             versions_per_claim=int(counts[6] or 0),
         )
 
-    def api_key(self, secret_sha256: str) -> ApiKeyView | None:
-        rows = self._rows("SELECT name, role, revoked FROM rm_api_keys WHERE secret_sha256 = ?", [secret_sha256])
-        return api_key_view(rows[0]) if rows else None
+    def api_keys(self) -> list[ApiKeyListing]:
+        """Every API key, by name."""
+        return [api_key_listing(r) for r in self._rows(f"SELECT {API_KEY_LISTING_COLUMNS} FROM rm_api_keys ORDER BY name")]
 
     def _by(self, table: str, columns: str, column: str, pg_type: str, values: Sequence[str], view: Any) -> list[Any]:
         out: list[Any] = []
@@ -523,11 +542,14 @@ class ReadModel:
     def wait_for(self, position: int, timeout: float = 5.0) -> bool:
         """Block until the read model reflects log ``position`` (read-your-writes); False after ``timeout`` s.
 
-        Asks an in-process projector to look at once; also notices a projector in
-        another process by re-reading the tracked position every WAIT_TICK seconds.
+        Asks an in-process projector to look at once and wakes on its commits; also notices a
+        projector in another process (or a replica's replay) by re-reading the tracked position
+        at growing intervals, FIRST_TICK doubling up to WAIT_TICK, from FIRST_TICK again after
+        an in-process commit.
         """
         deadline = time.monotonic() + timeout
         self.hub.request()
+        tick = FIRST_TICK
         while True:
             seen = self.hub.sequence
             if self.projected_position() >= position:
@@ -535,7 +557,8 @@ class ReadModel:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            self.hub.wait_published(seen, min(remaining, WAIT_TICK))
+            committed = self.hub.wait_published(seen, min(remaining, tick))
+            tick = FIRST_TICK if committed else min(tick * 2, WAIT_TICK)
 
 
 def open_read_model(url: str | None = None, statement_timeout: float = 0.0) -> ReadModel:

@@ -9,7 +9,7 @@ from typing import Any
 from projections.values import as_date, as_uuid, from_us, loads, period, precision_of
 from projections.views import (
     ActorView,
-    ApiKeyView,
+    ApiKeyListing,
     ClaimEventView,
     ClaimView,
     FieldChange,
@@ -154,5 +154,12 @@ def source_view(r: Sequence[Any]) -> SourceView:
     )
 
 
-def api_key_view(r: Sequence[Any]) -> ApiKeyView:
-    return ApiKeyView(name=r[0], role=r[1], revoked=bool(r[2]))
+API_KEY_LISTING_COLUMNS = "name, role, created_us, created_by, revoked, revoked_reason"
+
+
+def api_key_listing(r: Sequence[Any]) -> ApiKeyListing:
+    return ApiKeyListing(
+        name=r[0], role=r[1], created_at=from_us(r[2]), created_by=r[3], revoked=bool(r[4]), revoked_reason=r[5]
+    )
+
+

@@ -145,7 +145,9 @@ CREATE TABLE rm_api_keys (
     role text NOT NULL,
     secret_sha256 text NOT NULL UNIQUE,
     revoked {bool} NOT NULL,
-    revoked_reason text
+    revoked_reason text,
+    created_us {int8} NOT NULL,
+    created_by text
 );
 """
 

@@ -28,13 +28,11 @@ class Hub:
     def __init__(self) -> None:
         self._changed = threading.Condition()
         self.sequence = 0  # bumped by every projector commit in this process
-        self.position = 0
         self._requested = threading.Event()
 
-    def published(self, position: int) -> None:
+    def published(self) -> None:
         with self._changed:
             self.sequence += 1
-            self.position = position
             self._changed.notify_all()
 
     def wait_published(self, seen: int, timeout: float) -> bool:

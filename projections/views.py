@@ -1,7 +1,7 @@
 """The read model's shapes: what query functions return and the API renders.
 
 Plain dataclasses, no SQL and no GraphQL: ``projections/queries.py`` fills them
-from the read-model tables, ``api/types.py`` mirrors them as GraphQL types.
+from the read-model tables, ``api/types/`` mirrors them as GraphQL types.
 """
 
 from __future__ import annotations
@@ -161,10 +161,15 @@ class SourceView:
 
 
 @dataclass(frozen=True)
-class ApiKeyView:
+class ApiKeyListing:
+    """A key as ``claims apikey list`` shows it (never its secret or hash)."""
+
     name: str
     role: str
+    created_at: datetime
+    created_by: str | None
     revoked: bool
+    revoked_reason: str | None
 
 
 @dataclass(frozen=True)

@@ -207,11 +207,11 @@ class ApiEnv:
         return self.ledger.ledger_recorder.tree_head().size
 
     def caught_up(self) -> None:
-        assert self.services.read.wait_for(self.tree_size(), 30.0), "read model did not catch up"
+        assert self.services.read_model.wait_for(self.tree_size(), 30.0), "read model did not catch up"
 
 
 @contextlib.contextmanager
-def api_env(url: str, read: Any = None, **settings: Any) -> Iterator[ApiEnv]:
+def api_env(url: str, read_model: Any = None, **settings: Any) -> Iterator[ApiEnv]:
     from starlette.testclient import TestClient
 
     from api.app import create_app
@@ -226,7 +226,7 @@ def api_env(url: str, read: Any = None, **settings: Any) -> Iterator[ApiEnv]:
         projector = Projector(url)
         projector.catch_up()
         projector.close()
-    app = create_app(Settings.from_env({}, database_url=url, **settings), read=read)
+    app = create_app(Settings.from_env({}, database_url=url, **settings), read_model=read_model)
     try:
         with TestClient(app) as client:
             env = ApiEnv(url, ledger, client, keys, app)

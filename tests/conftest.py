@@ -33,7 +33,7 @@ from pg_server import PostgresServer, get_server  # noqa: E402
 BACKENDS = ("sqlite", "postgresql")
 _BACKEND_PROPERTY = "claims_backend"
 # Fixtures whose users count as "PostgreSQL tests" for the policy.
-_PG_FIXTURES = ("postgres_server", "postgres_admin_url")
+_PG_FIXTURES = ("postgres_server", "postgres_admin_url", "replica_pair")
 
 
 @dataclass

@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -314,7 +315,21 @@ def _initdb(bindir: Path, run_as: _RunAs, base: Path, password: str) -> Path:
         "--no-sync",
         "--no-instructions",
     ]  # fmt: skip
-    proc = subprocess.run(
+    proc = run_tool(cmd, run_as, base)
+    pwfile.unlink()
+    if proc.returncode != 0:
+        raise PostgresStartError(
+            f"initdb failed (exit {proc.returncode}) as user {run_as.name or 'current'}:\n"
+            f"$ {' '.join(cmd)}\n--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
+        )
+    return data
+
+
+def run_tool(
+    cmd: list[str], run_as: _RunAs, base: Path, timeout: float | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a PostgreSQL tool in ``base`` as the server's user (output captured, exit code not checked)."""
+    return subprocess.run(
         cmd,
         cwd=base,
         capture_output=True,
@@ -325,14 +340,8 @@ def _initdb(bindir: Path, run_as: _RunAs, base: Path, password: str) -> Path:
         user=run_as.uid,
         group=run_as.gid,
         extra_groups=run_as.extra_groups,
+        timeout=timeout,
     )
-    pwfile.unlink()
-    if proc.returncode != 0:
-        raise PostgresStartError(
-            f"initdb failed (exit {proc.returncode}) as user {run_as.name or 'current'}:\n"
-            f"$ {' '.join(cmd)}\n--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
-        )
-    return data
 
 
 def _child_env(base: Path) -> dict[str, str]:
@@ -342,8 +351,15 @@ def _child_env(base: Path) -> dict[str, str]:
     return env
 
 
-def start_server(timeout: float | None = None, extra_settings: dict[str, str] | None = None) -> PostgresServer:
-    """initdb + start a private server; raise PostgresStartError with logs on failure."""
+def start_server(
+    timeout: float | None = None,
+    extra_settings: dict[str, str] | None = None,
+    before_start: Callable[[Path], None] | None = None,
+) -> PostgresServer:
+    """initdb + start a private server; raise PostgresStartError with logs on failure.
+
+    ``before_start`` gets the data directory between initdb and the start (e.g. to edit pg_hba.conf).
+    """
     if timeout is None:
         timeout = float(os.environ.get(START_TIMEOUT_ENV, DEFAULT_START_TIMEOUT))
     t0 = time.monotonic()
@@ -359,6 +375,8 @@ def start_server(timeout: float | None = None, extra_settings: dict[str, str] | 
     try:
         password = secrets.token_hex(16)
         data = _initdb(bindir, run_as, base, password)
+        if before_start is not None:
+            before_start(data)
         server = _launch(bindir, run_as, base, data, password, t0 + timeout, extra_settings)
     except BaseException:
         shutil.rmtree(base, ignore_errors=True)

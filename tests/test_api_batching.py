@@ -8,7 +8,6 @@ from typing import Any
 
 from api_support import SOURCE, api_env, passage
 
-from api.readside import ReadSide
 from ledger import commands as c
 from ledger.application import ClaimsLedger
 from projections.queries import open_read_model
@@ -71,7 +70,7 @@ def test_positions_matrix_costs_a_handful_of_queries(database_url: str) -> None:
     model = open_read_model(database_url)
     counting = _CountingReaders(model.readers)
     model.readers = counting  # type: ignore[assignment]
-    with api_env(database_url, read=ReadSide(model)) as api:
+    with api_env(database_url, read_model=model) as api:
         _matrix(database_url)
         api.caught_up()
         counting.statements.clear()

@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 from api_support import ApiEnv, api_env, error_codes
 
-from api.readside import ReadSide
 from ledger import commands as c
-from projections.queries import open_read_model
+from projections.queries import ReadModel
 
 DEEP = "{ sources { text claims { source { text claims { source { text claims { source { text } } } } } } } }"
 TOPIC = 'mutation { defineTopic(input: {key: "nato", title: "NATO", proposition: "Ukraine joins NATO"}) { changed } }'
@@ -63,7 +62,7 @@ def test_mutation_payloads_are_costed_too(database_url: str) -> None:
         assert api.tree_size() == size  # refused before it ran: nothing written
 
 
-class _CountingReadSide(ReadSide):
+class _CountingReadModel(ReadModel):
     """Counts waits for the projector (an unknown key used to wait up to 2 s for it)."""
 
     waits = 0
@@ -76,27 +75,27 @@ class _CountingReadSide(ReadSide):
 @pytest.fixture
 def lagging(database_url: str) -> Iterator[ApiEnv]:
     """An API whose projector never runs after start-up: the read model lags behind every new event."""
-    _CountingReadSide.waits = 0
-    read = _CountingReadSide(open_read_model(database_url))
-    with api_env(database_url, read=read, projector="external", key_cache_seconds=60.0) as env:
+    _CountingReadModel.waits = 0
+    read_model = _CountingReadModel(database_url)
+    with api_env(database_url, read_model=read_model, projector="external", key_cache_seconds=60.0) as env:
         env.ledger.define_topic(c.parse_topic({"key": "lag", "title": "Lag", "proposition": "P"}), "test:lag")
-        _CountingReadSide.waits = 0  # (the fixture's own wait for the start-up projection)
+        _CountingReadModel.waits = 0  # (the fixture's own wait for the start-up projection)
         yield env
 
 
 def test_an_unknown_key_is_refused_without_waiting_for_the_projector(lagging: ApiEnv) -> None:
     body = lagging.gql("{ topics { key } }", key="clk_made-up")
     assert error_codes(body) == ["UNAUTHENTICATED"] and "unknown" in body["errors"][0]["message"]
-    assert _CountingReadSide.waits == 0
+    assert _CountingReadModel.waits == 0
 
 
 def test_a_new_key_works_at_once_while_the_projector_lags(lagging: ApiEnv) -> None:
     secret = lagging.ledger.issue_api_key("fresh", "editor", "test:admin")
-    assert lagging.ledger.ledger_recorder.tree_head().size > lagging.services.read.projected_position()
+    assert lagging.ledger.ledger_recorder.tree_head().size > lagging.services.read_model.projected_position()
     assert lagging.gql.data("{ topics { key } }", key=secret)["topics"]
     body = lagging.gql(TOPIC, key=secret)
     assert not body.get("errors") or error_codes(body) == [], body  # the write itself is accepted
-    assert _CountingReadSide.waits <= 1  # only the mutation's own read-your-writes wait
+    assert _CountingReadModel.waits <= 1  # only the mutation's own read-your-writes wait
 
 
 def _revoke(api: ApiEnv, name: str) -> None:

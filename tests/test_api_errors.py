@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from api_support import ApiEnv, api_env, error_codes
 
-from api.readside import ReadSide
 from projections.queries import open_read_model
 
 RETRACT = 'mutation ($v: Int!) { retractClaim(id: "c-minister", expectedVersion: $v, reason: "duplicate") { version } }'
@@ -116,8 +115,8 @@ class _Broken:
 
 
 def test_unexpected_errors_are_masked_and_logged(database_url: str, caplog: pytest.LogCaptureFixture) -> None:
-    read = ReadSide(_Broken(open_read_model(database_url)))  # type: ignore[arg-type]
-    with api_env(database_url, read=read) as api, caplog.at_level(logging.ERROR, logger="claims.api"):
+    read_model = _Broken(open_read_model(database_url))
+    with api_env(database_url, read_model=read_model) as api, caplog.at_level(logging.ERROR, logger="claims.api"):
         body = api.gql("{ topics { key } actors { key } }")
     assert body["data"] is None or body["data"].get("topics") is None
     [error] = body["errors"]

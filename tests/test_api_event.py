@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from api_support import ApiEnv, api_env, error_codes
+
+from ledger.errors import BadInput, NotFound
+from ledger.integrity import proofs
 
 EVENT = """query ($id: ID!) { event(id: $id) {
   id position aggregateId version type storedTopic stateBase64 leafHash } }"""
@@ -37,3 +40,44 @@ def test_event_beyond_the_log_is_null_and_a_bad_id_is_refused(api: ApiEnv) -> No
         body = api.gql(EVENT, {"id": bad})
         assert error_codes(body) == ["BAD_USER_INPUT"] and not (body["data"] or {}).get("event")
         assert body["errors"][0]["extensions"]["field"] == "id"
+
+
+INCLUSION = "query ($id: ID!, $n: Int) { inclusionProof(eventId: $id, treeSize: $n) { leafIndex treeSize auditPath } }"
+CONSISTENCY = "query ($m: Int!, $n: Int) { consistencyProof(fromSize: $m, toSize: $n) { fromSize toSize proof } }"
+
+
+def _error(body: dict[str, object]) -> tuple[str, str | None, str]:
+    [error] = body["errors"]  # type: ignore[misc]
+    extensions = error["extensions"]
+    return extensions["code"], extensions.get("field"), error["message"]
+
+
+def _ledger_error(call: Callable[..., object], *args: object) -> tuple[str, str | None, str]:
+    try:
+        call(*args)
+    except (BadInput, NotFound) as error:
+        return error.code, getattr(error, "field", None), str(error)
+    raise AssertionError("the proof was served")
+
+
+def test_proofs_are_the_ledgers_with_the_same_error_for_the_same_case(api: ApiEnv) -> None:
+    """GraphQL serves ledger.integrity.proofs unchanged: each bad request fails the same way on both."""
+    recorder = api.ledger.ledger_recorder
+    size = api.tree_size()
+    inclusion_cases = [(str(size + 5), None), ("0", None), ("3", 2), ("3", size + 1), ("3", -1)]
+    for event_id, tree_size in inclusion_cases:
+        served = _error(api.gql(INCLUSION, {"id": event_id, "n": tree_size}))
+        assert served == _ledger_error(proofs.inclusion, recorder, int(event_id), tree_size), event_id
+    assert _error(api.gql(INCLUSION, {"id": str(size + 5)}))[:2] == ("NOT_FOUND", None)  # no such event
+    assert _error(api.gql(INCLUSION, {"id": "3", "n": 2}))[:2] == ("BAD_USER_INPUT", "treeSize")  # not in that tree
+    consistency_cases = [(5, 3), (-1, None), (size + 1, None), (1, size + 1)]
+    for from_size, to_size in consistency_cases:
+        served = _error(api.gql(CONSISTENCY, {"m": from_size, "n": to_size}))
+        assert served == _ledger_error(proofs.consistency, recorder, from_size, to_size), from_size
+    assert _error(api.gql(CONSISTENCY, {"m": 5, "n": 3}))[:2] == ("BAD_USER_INPUT", "fromSize")
+    good = api.gql.data(INCLUSION, {"id": "3", "n": 5})["inclusionProof"]
+    assert good["leafIndex"] == 2 and good["treeSize"] == 5
+    expected = proofs.inclusion(recorder, 3, 5)
+    assert good["auditPath"] == [h.hex() for h in expected.path] and expected.verify()
+    again = api.gql.data(CONSISTENCY, {"m": 2, "n": size})["consistencyProof"]
+    assert again["proof"] == [h.hex() for h in proofs.consistency(recorder, 2, size).path]

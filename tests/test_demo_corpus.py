@@ -123,7 +123,7 @@ def gql(demo_url: str) -> Iterator[GraphQLClient]:
     with TestClient(app) as client:
         with ClaimsLedger.open(demo_url) as ledger:
             size = ledger.ledger_recorder.tree_head().size
-        assert app.state.services.read.wait_for(size, 30.0)
+        assert app.state.services.read_model.wait_for(size, 30.0)
         yield GraphQLClient(client)
 
 

@@ -137,7 +137,7 @@ def test_web_annotations_select_the_exact_passage_of_their_source(demo: str, tmp
         sources = {s.url or f"urn:claims-ledger:source:{s.sha256}": s.id for s in model.sources()}
         for item in items:
             quote, position = item["target"]["selector"]
-            text = model.source_text(sources[item["target"]["source"]])
+            [text] = model.source_texts([sources[item["target"]["source"]]])
             assert text is not None and text[position["start"] : position["end"]] == quote["exact"]
     finally:
         model.close()

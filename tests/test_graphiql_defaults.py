@@ -31,7 +31,7 @@ def test_the_default_query_runs_with_its_default_variables_on_the_demo(database_
     assert main(["--database", database_url, "demo"]) == 0
     app = create_app(Settings.from_env({}, database_url=database_url))
     with TestClient(app) as client, ClaimsLedger.open(database_url) as ledger:
-        assert app.state.services.read.wait_for(ledger.ledger_recorder.tree_head().size, 30.0)
+        assert app.state.services.read_model.wait_for(ledger.ledger_recorder.tree_head().size, 30.0)
         page = _Defaults()
         page.feed(client.get("/graphql", headers={"Accept": "text/html"}).text)
         query, variables = page.found["data-default-query"], page.found["data-default-variables"]

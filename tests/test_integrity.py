@@ -9,7 +9,7 @@ from ledger_support import claim, raw_sql, seed_world
 
 from ledger import commands as c
 from ledger.application import ClaimsLedger
-from ledger.errors import BadInput
+from ledger.errors import BadInput, NotFound
 from ledger.integrity import merkle, proofs
 from ledger.integrity.verify import Digest, current_digest, verify
 
@@ -129,8 +129,10 @@ def test_inclusion_and_consistency_proofs_verify_without_the_database(ledger: Cl
         assert proof.verify()
         if old in old_heads:
             assert proof.from_root == old_heads[old]
-    with pytest.raises(BadInput, match="not in a tree"):
+    with pytest.raises(NotFound, match="event 41 not found"):
         proofs.inclusion(recorder, 41)
+    with pytest.raises(BadInput, match="not in a tree of 20 events"):
+        proofs.inclusion(recorder, 21, 20)
     with pytest.raises(BadInput, match="not a tree size"):
         proofs.consistency(recorder, 41)
 

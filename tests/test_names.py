@@ -91,7 +91,7 @@ def test_german_transliterations_and_letters_without_accents(api: ApiEnv) -> Non
         ("Lars Lokke Rasmussen", "lars-lokke"), ("Løkke", "lars-lokke"), ("Walesa", "lech-walesa"),
         ("Ulrike Müller", "ulrike-mueller"), ("Toepper", "claudia-toepper"), ("Claudia Toepper", "claudia-toepper"),
     ):  # fmt: skip
-        got = api.services.read.model.resolve_names([("actor", ref)])[0]
+        got = api.services.read_model.resolve_names([("actor", ref)])[0]
         assert (got.status, got.key) == ("FOUND", key), ref
 
 

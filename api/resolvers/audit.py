@@ -1,8 +1,9 @@
-"""Resolvers for auditors: the raw log, the tree head and Merkle proofs (hex-encoded)."""
+"""Resolvers for auditors: the raw log, the tree head and Merkle proofs (hex-encoded).
+
+All read through the read side (``ReadModel``'s log reads); the proofs and their errors are
+``ledger.integrity.proofs``'s."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import strawberry
 
@@ -18,28 +19,18 @@ from api.types.audit import (
     LedgerEventEdge,
 )
 from api.types.connections import PageInfo, decode_position_cursor, encode_position_cursor, page_size
-from ledger.application import ClaimsLedger
-from ledger.errors import NotFound
-from ledger.integrity import merkle
-from ledger.persistence import LoggedEvent
-
-
-def decode(ledger: ClaimsLedger, event: LoggedEvent) -> LedgerEvent:
-    state: dict[str, Any] = ledger.mapper.transcoder.decode(event.state)
-    return LedgerEvent.from_logged(event, state)
 
 
 async def events(info: Info, after: str | None = None, first: int | None = None) -> LedgerEventConnection:
     settings = info.context.settings
     size = page_size(first, settings.default_page_size, settings.max_page_size)
     start = decode_position_cursor(after)
-    ledger = info.context.ledger
+    read_model = info.context.read_model
 
     def read() -> tuple[list[LedgerEvent], bool, int]:
-        size_now = ledger.ledger_recorder.tree_head().size
-        logged = ledger.ledger_recorder.read_log(start, size + 1) if size else []
-        logged = [e for e in logged if e.position <= size_now]
-        return [decode(ledger, e) for e in logged[:size]], len(logged) > size, size_now
+        size_now = read_model.tree_size()
+        logged = read_model.events(start, size + 1, upto=size_now) if size else []
+        return [LedgerEvent.from_logged(*e) for e in logged[:size]], len(logged) > size, size_now
 
     nodes, has_next, tree_size = await blocking(read)
     anonymous = info.context.caller.principal is None
@@ -65,19 +56,17 @@ async def event(info: Info, id: strawberry.ID) -> LedgerEvent | None:
         raise bad_input("id", "is an event's log position, e.g. 42") from None
     if position < 1:
         raise bad_input("id", "log positions start at 1")
-    ledger = info.context.ledger
+    read_model = info.context.read_model
 
     def read() -> LedgerEvent | None:
-        if position > ledger.ledger_recorder.tree_head().size:
-            return None
-        logged = ledger.ledger_recorder.read_log(position - 1, 1)
-        return decode(ledger, logged[0]) if logged and logged[0].position == position else None
+        logged = read_model.events(position - 1, 1, upto=read_model.tree_size())
+        return LedgerEvent.from_logged(*logged[0]) if logged and logged[0][0].position == position else None
 
     return await blocking(read)
 
 
 async def ledger_digest(info: Info) -> LedgerDigest:
-    head = await blocking(info.context.ledger.ledger_recorder.tree_head)
+    head = await blocking(info.context.read_model.tree_head)
     return LedgerDigest(tree_size=head.size, root_hash=head.root.hex())
 
 
@@ -90,47 +79,24 @@ async def inclusion_proof(info: Info, event_id: strawberry.ID, tree_size: int | 
         position = int(str(event_id))
     except ValueError:
         raise bad_input("eventId", "is an event's log position, e.g. 42") from None
-    recorder = info.context.ledger.ledger_recorder
-
-    def prove() -> InclusionProof:
-        size = _checked_size(tree_size, recorder.tree_head().size, "treeSize")
-        if not 1 <= position <= size:
-            raise NotFound("event", event_id)
-        leaf = recorder.leaf_hashes(position - 1, position)[0]
-        return InclusionProof(
-            event_id=strawberry.ID(str(position)),
-            leaf_index=position - 1,
-            leaf_hash=leaf.hex(),
-            tree_size=size,
-            root_hash=merkle.subtree_root(0, size, recorder).hex(),
-            audit_path=_hex(merkle.inclusion_proof(position - 1, size, recorder)),
-        )
-
-    return await blocking(prove)
+    proof = await blocking(info.context.read_model.inclusion_proof, position, tree_size)
+    return InclusionProof(
+        event_id=strawberry.ID(str(proof.position)),
+        leaf_index=proof.position - 1,
+        leaf_hash=proof.leaf_hash.hex(),
+        tree_size=proof.tree_size,
+        root_hash=proof.root_hash.hex(),
+        audit_path=_hex(proof.path),
+    )
 
 
 async def consistency_proof(info: Info, from_size: int, to_size: int | None = None) -> ConsistencyProof:
-    recorder = info.context.ledger.ledger_recorder
-
-    def prove() -> ConsistencyProof:
-        size = _checked_size(to_size, recorder.tree_head().size, "toSize")
-        if not 0 <= from_size <= size:
-            raise bad_input("fromSize", f"must lie between 0 and toSize ({size})")
-        return ConsistencyProof(
-            from_size=from_size,
-            to_size=size,
-            from_root_hash=merkle.subtree_root(0, from_size, recorder).hex(),
-            root_hash=merkle.subtree_root(0, size, recorder).hex(),
-            tree_size=size,
-            proof=_hex(merkle.consistency_proof(from_size, size, recorder)),
-        )
-
-    return await blocking(prove)
-
-
-def _checked_size(asked: int | None, current: int, field: str) -> int:
-    if asked is None:
-        return current
-    if not 0 <= asked <= current:
-        raise bad_input(field, f"must lie between 0 and the current tree size ({current})")
-    return asked
+    proof = await blocking(info.context.read_model.consistency_proof, from_size, to_size)
+    return ConsistencyProof(
+        from_size=proof.from_size,
+        to_size=proof.to_size,
+        from_root_hash=proof.from_root.hex(),
+        root_hash=proof.to_root.hex(),
+        tree_size=proof.to_size,
+        proof=_hex(proof.path),
+    )

@@ -35,7 +35,7 @@ async def changes(
     position = decode_position_cursor(after)
     actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic))
     wanted = ChangeFilter(start, end, actor_key, topic_key, source)
-    found, has_next = await blocking(info.context.model.changes, wanted, position, size)
+    found, has_next = await blocking(info.context.read_model.changes, wanted, position, size)
     nodes = [Change.from_view(v) for v in found]
     cursors = [encode_position_cursor(v.event.position) for v in found]
     return ChangeConnection(

@@ -5,10 +5,8 @@ from __future__ import annotations
 from api.context import Info
 from api.loaders import blocking
 from api.types.checkpoint import SignedCheckpoint
-from ledger.integrity import published
 
 
 async def checkpoint(info: Info, tree_size: int | None = None) -> SignedCheckpoint:
-    recorder = info.context.ledger.ledger_recorder
-    note = await blocking(published.kept, recorder, tree_size)  # NOT_FOUND when none is kept
+    note = await blocking(info.context.read_model.checkpoint, tree_size)  # NOT_FOUND when none is kept
     return SignedCheckpoint.from_note(note)

@@ -19,9 +19,9 @@ from api.types.extraction import (
     TopicSuggestion,
 )
 from api.types.objects import Actor, Passage, Source, Topic
-from ledger.dates import PartialDate
 from ledger.errors import BadInput, NotFound
 from ledger.extraction import Candidate
+from projections.views import SourceView
 
 LANGUAGES = ("de", "en")
 
@@ -45,34 +45,31 @@ async def extraction_candidates(
     if lang is not None and lang not in LANGUAGES:
         raise BadInput("lang", f"{lang!r}: the assistant reads {' and '.join(LANGUAGES)}")
 
-    def load() -> tuple[Any, list[Candidate], str]:
-        try:
-            found = info.context.ledger.batch("api:reader").source_for(str(source))
-        except BadInput:
-            raise NotFound("source", source) from None
-        language = lang or found.metadata.get("language") or "de"
+    read_model = info.context.read_model
+
+    def load() -> tuple[SourceView, str, list[Candidate], str]:
+        found = read_model.source_by_ref(str(source))
+        if found is None:
+            raise NotFound("source", source)
+        language = lang or found.language or "de"
         if language not in LANGUAGES:
             raise BadInput("lang", f"the source is in {language!r}; the assistant reads {' and '.join(LANGUAGES)}")
-        model = info.context.model
-        published = PartialDate.from_dict(found.metadata["published"], "source.published").latest
-        return found, candidates_for(found.text, published, language, model.actors(None), model.topics()), language
+        text = read_model.source_texts([found.id])[0] or ""
+        actors, topics = read_model.actors(None), read_model.topics()
+        return found, text, candidates_for(text, found.published.latest, language, actors, topics), language
 
-    found, candidates, language = await blocking(load)
-    view = await info.context.loaders.source.load(found.id)
-    if view is None:
-        raise NotFound("source", source)  # registered but not yet in the read model
+    view, text, candidates, language = await blocking(load)
     actor_keys = sorted({c.actor for c in candidates if c.actor})
     topic_keys = sorted({k for c in candidates for k, _ in c.topics})
     actors = dict(zip(actor_keys, await info.context.loaders.actor.load_many(actor_keys), strict=True))
     topics = dict(zip(topic_keys, await info.context.loaders.topic.load_many(topic_keys), strict=True))
-    text: str = found.text
     out = []
     for n, cand in enumerate(candidates, 1):
         actor_view = actors.get(cand.actor) if cand.actor else None
         proposed = cand.proposed_actor
         out.append(
             ExtractionCandidate(
-                key=f"{found.key}-{n:02d}"[:80],
+                key=f"{view.key}-{n:02d}"[:80],
                 passage=_passage(text, *cand.message),
                 form=cand.form,
                 attribution=Attribution(cand.attribution),

@@ -37,7 +37,7 @@ async def flips(
     actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic))
     wanted = FlipFilter(label.value if label else None, actor_key, topic_key, from_, to)
     at = await record_time(info, known_at, at_tree_size)
-    page = await read_page(info.context.model.flips, wanted, size, after, at)
+    page = await read_page(info.context.read_model.flips, wanted, size, after, at)
     nodes = [Flip.from_view(v, at) for v in page.items]
     return FlipConnection(
         edges=[FlipEdge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)],
@@ -55,5 +55,5 @@ async def flip_summaries(
 ) -> list[FlipSummary]:
     at = await record_time(info, known_at, at_tree_size)
     actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic))
-    rows = await blocking(info.context.model.flip_summaries, FlipFilter(None, actor_key, topic_key), at)
+    rows = await blocking(info.context.read_model.flip_summaries, FlipFilter(None, actor_key, topic_key), at)
     return [FlipSummary.from_view(r) for r in rows]

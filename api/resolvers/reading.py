@@ -15,14 +15,13 @@ from api.context import Info
 from api.errors import bad_input
 from api.loaders import blocking
 from api.names import resolve_keys, resolve_keys_now
-from api.readside import ReadSide
 from api.types.connections import ClaimConnection, ClaimEdge, PageInfo, page_size, read_page
 from api.types.enums import Attribution, Stance
 from api.types.inputs import ClaimFilter
 from api.types.objects import Actor, Claim, Position, PositionChange, Source, Topic
-from ledger.domain import claim_id
-from ledger.errors import BadInput
+from ledger.application import claim_ref
 from projections import views
+from projections.queries import ReadModel
 
 
 async def position(
@@ -38,18 +37,18 @@ async def position(
     # claim and, when asked for, the claim's source (one statement; the source is primed into
     # the source loader for Claim.source).
     at = await record_time(info, known_at, at_tree_size)
-    view, source = await blocking(_position, info.context.read, actor, topic, as_of, at, with_source)
+    view, source = await blocking(_position, info.context.read_model, actor, topic, as_of, at, with_source)
     if source is not None:
         info.context.loaders.source.prime(source.id, source)
     return Position.from_view(view) if view else None
 
 
 def _position(
-    read: ReadSide, actor: str, topic: str, as_of: date | None, known_at: datetime | None, with_source: bool
+    read_model: ReadModel, actor: str, topic: str, as_of: date | None, known_at: datetime | None, with_source: bool
 ) -> tuple[views.PositionView | None, views.SourceView | None]:
-    actor_key, topic_key = resolve_keys_now(read.model, ("actor", "actor", actor), ("topic", "topic", topic))
+    actor_key, topic_key = resolve_keys_now(read_model, ("actor", "actor", actor), ("topic", "topic", topic))
     assert actor_key is not None and topic_key is not None
-    return read.position_and_source(actor_key, topic_key, as_of, known_at, with_source)
+    return read_model.position_and_source(actor_key, topic_key, as_of, known_at, with_source=with_source)
 
 
 def selects(info: Info, *path: str) -> bool:
@@ -93,7 +92,7 @@ async def positions(
 ) -> list[Position]:
     at = await record_time(info, known_at, at_tree_size)
     actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic))
-    found = await blocking(info.context.model.positions, actor_key, topic_key, as_of, at)
+    found = await blocking(info.context.read_model.positions, actor_key, topic_key, as_of, at)
     return [Position.from_view(v) for v in found]
 
 
@@ -102,26 +101,17 @@ async def timeline(
 ) -> list[PositionChange]:
     at = await record_time(info, known_at, at_tree_size)
     actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic))
-    changes = await blocking(info.context.model.timeline, actor_key, topic_key, at)
+    changes = await blocking(info.context.read_model.timeline, actor_key, topic_key, at)
     return [PositionChange.from_view(c, at) for c in changes]
-
-
-def claim_uuid(ref: str) -> UUID | None:
-    """A claim's UUID from its id or its key (None if it is neither)."""
-    try:
-        return UUID(ref)
-    except ValueError:
-        return claim_id(ref) if ref.strip() else None
 
 
 async def claim(
     info: Info, id: strawberry.ID, known_at: datetime | None = None, at_tree_size: int | None = None
 ) -> Claim | None:
     at = await record_time(info, known_at, at_tree_size)
-    uuid = claim_uuid(str(id))
-    if uuid is None:
+    if not str(id).strip():
         return None
-    view = await info.context.loaders.claim.load((uuid, at))
+    view = await info.context.loaders.claim.load((claim_ref(str(id)), at))
     return Claim.from_view(view, at) if view else None
 
 
@@ -142,7 +132,7 @@ async def claims(
     wanted = _filter(given, actor, topic)
     searched(info, "filter.text", wanted.text)
     at = await record_time(info, known_at, at_tree_size)
-    page = await read_page(info.context.model.claims, wanted, size, after, at)
+    page = await read_page(info.context.read_model.claims, wanted, size, after, at)
     nodes = [Claim.from_view(v, at) for v in page.items]
     return ClaimConnection(
         edges=[ClaimEdge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)],
@@ -185,34 +175,25 @@ def searched(info: Info, field: str, value: str | None) -> None:
 
 async def actors(info: Info, search: str | None = None) -> list[Actor]:
     searched(info, "search", search)
-    found = await blocking(info.context.model.actors, search)
+    found = await blocking(info.context.read_model.actors, search)
     return [Actor.from_view(v) for v in found[: info.context.settings.max_list_size]]
 
 
 async def topics(info: Info) -> list[Topic]:
-    found = await blocking(info.context.model.topics)
+    found = await blocking(info.context.read_model.topics)
     return [Topic.from_view(v) for v in found[: info.context.settings.max_list_size]]
 
 
 async def sources(info: Info) -> list[Source]:
-    found = await blocking(info.context.model.sources)
+    found = await blocking(info.context.read_model.sources)
     return [Source.from_view(v) for v in found[: info.context.settings.max_list_size]]
 
 
 async def source(info: Info, id: strawberry.ID) -> Source | None:
     try:
-        uuid = UUID(str(id))
+        view = await info.context.loaders.source.load(UUID(str(id)))
     except ValueError:
-        found: UUID | None = await blocking(_source_id_for_key, info, str(id))
-        if found is None:
-            return None
-        uuid = found
-    view = await info.context.loaders.source.load(uuid)
+        view = await blocking(info.context.read_model.source_by_ref, str(id))  # a key
+        if view is not None:
+            info.context.loaders.source.prime(view.id, view)
     return Source.from_view(view) if view else None
-
-
-def _source_id_for_key(info: Info, key: str) -> UUID | None:
-    try:
-        return info.context.ledger.batch("api:reader").source_for(key).id
-    except BadInput:
-        return None

@@ -18,7 +18,6 @@ import strawberry
 from api.context import Info
 from api.loaders import blocking
 from api.resolvers.extraction import assistant_origin
-from api.resolvers.reading import claim_uuid
 from api.types.extraction import AssistantOriginInput
 from api.types.inputs import (
     ClaimChangesInput,
@@ -72,8 +71,7 @@ async def _write(info: Info, action: Callable[[Batch], T]) -> tuple[T, int | Non
     if not position:
         return result, None, False
     info.context.services.broadcaster.poke()  # subscribers of this process hear of it at once
-    read = info.context.services.read
-    caught_up = await blocking(read.wait_for, position, info.context.settings.write_wait_seconds)
+    caught_up = await blocking(info.context.read_model.wait_for, position, info.context.settings.write_wait_seconds)
     return result, position, not caught_up
 
 
@@ -140,7 +138,7 @@ async def record_claim(
 
 
 def _ref(id: strawberry.ID) -> str:
-    if claim_uuid(str(id)) is None:
+    if not str(id).strip():  # neither a claim's id nor its key
         raise NotFound("claim", id)
     return str(id)
 

@@ -18,7 +18,6 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 WEB_DIR = Path(__file__).resolve().parent
-SOURCE_DIR = WEB_DIR / "src"
 STATIC_DIR = WEB_DIR / "static"
 BUNDLE = STATIC_DIR / "app.js"
 ASSET_PREFIX = "/assets"

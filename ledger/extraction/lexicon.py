@@ -102,8 +102,6 @@ EN_SPEECH_VERBS = {
     "remarked", "repeated", "revealed", "signalled", "signaled", "agreed",
 }  # fmt: skip
 
-# Cues that attribute without a verb: "laut X", "X zufolge", "according to X".
-DE_PREP_CUES = {"laut", "gemäß", "zufolge"}
 # "nach" attributes only before a noun of saying: "nach Angaben der Polizei".
 DE_NACH_NOUNS = ("angaben", "informationen", "berichten", "bericht", "aussage", "aussagen", "ansicht",
                  "einschätzung", "meinung", "darstellung", "auffassung", "worten", "schätzungen", "erkenntnissen",

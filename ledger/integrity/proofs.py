@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ledger.errors import BadInput
+from ledger.errors import BadInput, NotFound
 from ledger.integrity import merkle
 from ledger.persistence import LedgerRecorder
 
@@ -33,8 +33,11 @@ class ConsistencyProof:
         return merkle.verify_consistency(self.from_size, self.to_size, self.from_root, self.to_root, self.path)
 
 
-def _tree_size(recorder: LedgerRecorder, size: int | None, field: str) -> int:
-    current = recorder.tree_head().size
+# Errors name the request's fields as the GraphQL API spells them (eventId, treeSize,
+# fromSize, toSize): the API serves these functions unchanged.
+
+
+def _tree_size(current: int, size: int | None, field: str) -> int:
     if size is None:
         return current
     if not 0 <= size <= current:
@@ -43,17 +46,27 @@ def _tree_size(recorder: LedgerRecorder, size: int | None, field: str) -> int:
 
 
 def inclusion(recorder: LedgerRecorder, position: int, tree_size: int | None = None) -> InclusionProof:
-    size = _tree_size(recorder, tree_size, "treeSize")
-    if not 1 <= position <= size:
-        raise BadInput("position", f"event {position} is not in a tree of {size} events")
+    """The proof that event ``position`` is in the tree of ``tree_size`` events (default: the whole log).
+
+    An event beyond the log is NotFound; one in the log but beyond ``tree_size`` is bad input."""
+    current = recorder.tree_head().size
+    size = _tree_size(current, tree_size, "treeSize")
+    if position < 1:
+        raise BadInput("eventId", f"{position} is not a log position (they start at 1)")
+    if position > current:
+        raise NotFound("event", position)
+    if position > size:
+        raise BadInput("treeSize", f"event {position} is not in a tree of {size} events")
     leaf = recorder.leaf_hashes(position - 1, position)[0]
     path = merkle.inclusion_proof(position - 1, size, recorder)
     return InclusionProof(position, size, leaf, merkle.subtree_root(0, size, recorder), path)
 
 
 def consistency(recorder: LedgerRecorder, from_size: int, to_size: int | None = None) -> ConsistencyProof:
-    new = _tree_size(recorder, to_size, "toSize")
-    old = _tree_size(recorder, from_size, "fromSize")
+    """The proof that the tree of ``to_size`` events (default: the whole log) extends the tree of ``from_size``."""
+    current = recorder.tree_head().size
+    new = _tree_size(current, to_size, "toSize")
+    old = _tree_size(current, from_size, "fromSize")
     if old > new:
         raise BadInput("fromSize", f"{old} is larger than toSize {new}")
     path = merkle.consistency_proof(old, new, recorder)
