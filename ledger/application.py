@@ -356,7 +356,7 @@ class Batch:
         checked = self._checked_content(proposed)
         before, after = _comparable(claim.content), _comparable(checked)
         changes = {
-            field: {"before": claim.content[field], "after": checked[field]}
+            field: {"before": claim.content.get(field), "after": checked[field]}
             for field in c.CLAIM_FIELDS
             if before.get(field) != after.get(field)
         }

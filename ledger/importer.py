@@ -1,10 +1,11 @@
 """Import files: curated sources, actors, topics, claims and corrections.
 
 The format is YAML (JSON is valid YAML), described by
-``ledger/schema/import-v1.schema.json``. A file is checked completely (encoding,
-syntax, duplicate keys, schema, field rules, references) before anything is
-written; then it is written as one batch, in one transaction. Every error names
-the file, the line and the field. Re-importing a file writes nothing new.
+``ledger/schema/import-v1.schema.json`` (generated from ``ledger.records.ImportFile``).
+A file is checked completely (encoding, syntax, duplicate keys, schema, field rules,
+references) before anything is written; then it is written as one batch, in one
+transaction. Every error names the file, the line and the field. Re-importing a
+file writes nothing new.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import jsonschema
 import yaml
 
 from ledger import commands as c
+from ledger import records
 from ledger.application import Batch, ClaimsLedger, claim_ref
 from ledger.domain import SourceKey, actor_id, claim_id, source_id, topic_id
 from ledger.errors import BadInput, Conflict, LedgerError, NotFound
@@ -522,13 +524,11 @@ def _apply(batch: Batch, section: str, record: dict[str, Any], path: Path) -> bo
             record["text"] = _read_text(path, record.pop("text_file"))
         return batch.register_source(c.parse_source(record))[1]
     if section == "actors":
-        record = {k: v for k, v in record.items() if k != "review"}
-        return batch.register_actor(c.parse_actor(record), reason)[1]
+        return batch.register_actor(c.parse_actor(_record_part(record, "actors")), reason)[1]
     if section == "topics":
         return batch.define_topic(c.parse_topic(record), reason)[1]
     if section == "claims":
-        fields = {k: v for k, v in record.items() if k not in ("review", "confidence", "assistant")}
-        recorded = c.parse_claim(fields)
+        recorded = c.parse_claim(_record_part(record, "claims"))
         if "review" in record or "assistant" in record:
             recorded = replace(recorded, origin=assistant_origin(record))
         return batch.record_claim(recorded)[1]
@@ -546,6 +546,18 @@ def _apply(batch: Batch, section: str, record: dict[str, Any], path: Path) -> bo
         batch.retract_claim(c.RetractClaim(record["claim"], None, c.parse_reason(record["reason"])))
         return True
     raise AssertionError(section)  # pragma: no cover
+
+
+# What an entry of a section adds to the record it holds (a draft's review marks), declared in
+# ledger.records; the record's own parser does not take these.
+_ENTRY_ONLY = {
+    "actors": set(records.ActorEntry.model_fields) - set(records.Actor.model_fields),
+    "claims": set(records.ClaimEntry.model_fields) - set(records.Claim.model_fields),
+}
+
+
+def _record_part(entry: dict[str, Any], section: str) -> dict[str, Any]:
+    return {k: v for k, v in entry.items() if k not in _ENTRY_ONLY[section]}
 
 
 def _read_text(import_file: Path, name: str) -> str:

@@ -156,7 +156,7 @@ async def revise_claim(
         expected_version=c.parse_expected_version(expected_version),
         changes=c.parse_changes(changes_of(changes)),
         reason=c.parse_reason(reason),
-        revision_key=c.key({"revisionKey": revision_key}, "revisionKey") if revision_key is not None else None,
+        revision_key=c.parse_key(revision_key, "revisionKey") if revision_key is not None else None,
     )
     claim, position, pending = await _write(info, lambda b: b.revise_claim(command))
     return ReviseClaimPayload(

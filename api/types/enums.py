@@ -1,4 +1,4 @@
-"""The ledger's closed vocabularies as GraphQL enums (kept equal to ``ledger.commands``)."""
+"""GraphQL enums: the ledger's closed vocabularies (the same classes) and the API's own."""
 
 from __future__ import annotations
 
@@ -6,28 +6,20 @@ from enum import Enum
 
 import strawberry
 
+from ledger.dates import Precision
+from ledger.records import ActorKind, Attribution, Genre, Stance
+from ledger.records import Relation as LinkRelation
 
-@strawberry.enum(description="An actor's stance on a topic's proposition.")
-class Stance(Enum):
-    SUPPORTS = "SUPPORTS"
-    OPPOSES = "OPPOSES"
-    CONDITIONAL = "CONDITIONAL"
-    NEUTRAL = "NEUTRAL"
+__all__ = ["ActorKind", "Attribution", "Genre", "LinkRelation", "Precision", "Stance"]
 
 
-@strawberry.enum(description="How directly the source reports the statement.")
-class Attribution(Enum):
-    DIRECT_QUOTE = "DIRECT_QUOTE"
-    INDIRECT_SPEECH = "INDIRECT_SPEECH"
-    REPORTED = "REPORTED"
-    EDITORIAL = "EDITORIAL"
-
-
-@strawberry.enum(description="How precisely a date is known.")
-class Precision(Enum):
-    DAY = "DAY"
-    MONTH = "MONTH"
-    YEAR = "YEAR"
+# The ledger's vocabularies (declared once, in ledger.records and ledger.dates) as GraphQL enums.
+strawberry.enum(Stance, description="An actor's stance on a topic's proposition.")
+strawberry.enum(Attribution, description="How directly the source reports the statement.")
+strawberry.enum(Precision, description="How precisely a date is known.")
+strawberry.enum(Genre, description="The kind of text a source is.")
+strawberry.enum(ActorKind, description="What kind of actor makes claims.")
+strawberry.enum(LinkRelation, name="LinkRelation", description="How one claim relates to another.")
 
 
 @strawberry.enum(description="Which bound a claim's countsFrom is.")
@@ -36,29 +28,6 @@ class CountsFromReason(Enum):
     SOURCE_PUBLISHED = strawberry.enum_value(
         "SOURCE_PUBLISHED", description="The last day of the source's publication, earlier than the period's end."
     )
-
-
-@strawberry.enum(description="The kind of text a source is.")
-class Genre(Enum):
-    NEWS = "NEWS"
-    COMMENTARY = "COMMENTARY"
-    OPINION = "OPINION"
-    PRIMARY_STATEMENT = "PRIMARY_STATEMENT"
-    TRANSCRIPT = "TRANSCRIPT"
-
-
-@strawberry.enum(description="What kind of actor makes claims.")
-class ActorKind(Enum):
-    PERSON = "PERSON"
-    ORGANISATION = "ORGANISATION"
-    STATE = "STATE"
-    GROUP = "GROUP"
-
-
-@strawberry.enum(description="How one claim relates to another.")
-class LinkRelation(Enum):
-    SUPERSEDES = "SUPERSEDES"
-    DISPUTES = "DISPUTES"
 
 
 @strawberry.enum(description="What happened to a claim's record.")

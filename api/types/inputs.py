@@ -1,114 +1,102 @@
-"""Mutation inputs. Field names are those of ``ledger.commands.parse_*``; the API
-turns an input into the plain dict the parser takes and leaves validation to it."""
+"""Mutation inputs, generated from the record declarations in ``ledger.records``.
+
+A field declared there (its name, type, optionality and description) appears here
+without another edit. The API turns an input into the plain dict the parser
+(``ledger.commands.parse_*``) takes and leaves validation to it."""
 
 from __future__ import annotations
 
 from datetime import date
 from enum import Enum
-from typing import Any
+from types import UnionType
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias, Union, get_args, get_origin
 
 import strawberry
+from pydantic import BaseModel
 from strawberry.types.unset import UNSET
 
-from api.types.enums import ActorKind, Attribution, Genre, Stance
+from api.types.enums import Attribution, Stance
+from ledger import records
+from ledger.records import ImportOnly
 
 
-@strawberry.input(description="A date to DAY, MONTH or YEAR precision: 2025-02-12, 2025-02 or 2025.")
-class PartialDateInput:
-    date: str
-    approximate: bool | None = None
-    note: str | None = None
+def _graphql(annotation: Any) -> Any:
+    """The GraphQL input type of a declared field's type (``X | None`` is handled by the caller)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _graphql(get_args(annotation)[0])
+    if origin in (Union, UnionType):
+        inner = [a for a in get_args(annotation) if a is not type(None)]
+        if len(inner) != 1:
+            raise TypeError(f"no GraphQL input type for {annotation!r}")
+        return _graphql(inner[0]) | None
+    if origin is list:
+        return list[_graphql(get_args(annotation)[0])]  # type: ignore[misc]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return _INPUTS[annotation]
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return annotation  # a vocabulary of the ledger, made a GraphQL enum in api.types.enums
+    if annotation in (str, int, float, bool, date):
+        return annotation
+    raise TypeError(f"no GraphQL input type for {annotation!r}")
 
 
-@strawberry.input(
-    description="The passage of the source text by its words (exact, with prefix/suffix when the words occur "
-    "more than once); start/end are optional and then checked. Typographic quotes, dashes and whitespace "
-    "runs match their plain forms; the stored passage holds the source's own characters."
-)
-class PassageInput:
-    exact: str
-    start: int | None = None
-    end: int | None = None
-    prefix: str | None = None
-    suffix: str | None = None
+_INPUTS: dict[type[BaseModel], type] = {}
 
 
-@strawberry.input
-class QuoteInput:
-    text: str
-    language: str = strawberry.field(description="ISO 639-1 code of the quoted words, e.g. de.")
+def input_type(model: type[BaseModel], name: str, *, partial: bool = False) -> type:
+    """The GraphQL input type of a record declared in ``ledger.records``.
+
+    Fields keep the declaration's names (a pydantic alias is the GraphQL name), types and
+    descriptions; the type's description is the model's docstring. A required field is
+    non-null; an optional one is nullable with default null, listed after the required ones.
+    ``partial`` makes every field nullable and omittable (UNSET), for a set of changes.
+    Fields marked ``ImportOnly`` are left out."""
+    declared = [(n, f) for n, f in model.model_fields.items() if not any(isinstance(m, ImportOnly) for m in f.metadata)]
+    if not partial:
+        declared.sort(key=lambda item: not item[1].is_required())  # stable: declaration order within each group
+    annotations: dict[str, Any] = {}
+    namespace: dict[str, Any] = {"__module__": __name__, "__qualname__": name}
+    for field_name, info in declared:
+        kind = _graphql(info.annotation)
+        options: dict[str, Any] = {"description": info.description}
+        if info.alias and info.alias != field_name:
+            options["name"] = info.alias
+        if partial:
+            annotations[field_name], options["default"] = kind | None, UNSET
+        elif not info.is_required():
+            annotations[field_name], options["default"] = kind | None, None
+        else:
+            annotations[field_name] = kind
+        namespace[field_name] = strawberry.field(**options)
+    namespace["__annotations__"] = annotations
+    doc = " ".join((model.__doc__ or "").split()) or None
+    made = strawberry.input(type(name, (), namespace), name=name, description=doc)
+    _INPUTS[model] = made
+    return made
 
 
-@strawberry.input
-class RoleInput:
-    title: str
-    start: date | None = strawberry.field(name="from", default=None)
-    until: date | None = None
-
-
-@strawberry.input(description="A source document (its text is stored once and never changes).")
-class RegisterSourceInput:
-    key: str
-    title: str
-    text: str
-    published: PartialDateInput
-    language: str
-    genre: Genre
-    publisher: str | None = None
-    authors: list[str] | None = None
-    url: str | None = None
-
-
-@strawberry.input
-class RegisterActorInput:
-    key: str
-    name: str
-    kind: ActorKind
-    aliases: list[str] | None = None
-    wikidata: str | None = None
-    roles: list[RoleInput] | None = None
-
-
-@strawberry.input
-class DefineTopicInput:
-    key: str
-    title: str
-    proposition: str
-
-
-@strawberry.input(description="A claim: who (actor) said what (stance, summary) on which topic, when, where.")
-class RecordClaimInput:
-    key: str
-    actor: str
-    topic: str
-    stance: Stance
-    summary: str
-    stated: PartialDateInput
-    source: str = strawberry.field(description="The source's id or key.")
-    passage: PassageInput
-    attribution: Attribution
-    quote: QuoteInput | None = None
-    value: str | None = None
-    conditions: str | None = None
-    channel: str | None = None
-    supersedes: str | None = strawberry.field(default=None, description="Key or id of a claim this one replaces.")
-    disputes: list[str] | None = None
-
-
-@strawberry.input(description="Fields to correct; omitted fields keep their value, null clears an optional one.")
-class ClaimChangesInput:
-    actor: str | None = UNSET
-    topic: str | None = UNSET
-    stance: Stance | None = UNSET
-    summary: str | None = UNSET
-    quote: QuoteInput | None = UNSET
-    value: str | None = UNSET
-    conditions: str | None = UNSET
-    stated: PartialDateInput | None = UNSET
-    channel: str | None = UNSET
-    source: str | None = UNSET
-    passage: PassageInput | None = UNSET
-    attribution: Attribution | None = UNSET
+# The mutation inputs, generated from the record declarations (nested parts first).
+if TYPE_CHECKING:
+    PartialDateInput: TypeAlias = Any
+    PassageInput: TypeAlias = Any
+    QuoteInput: TypeAlias = Any
+    RoleInput: TypeAlias = Any
+    RegisterSourceInput: TypeAlias = Any
+    RegisterActorInput: TypeAlias = Any
+    DefineTopicInput: TypeAlias = Any
+    RecordClaimInput: TypeAlias = Any
+    ClaimChangesInput: TypeAlias = Any
+else:
+    PartialDateInput = input_type(records.DateFields, "PartialDateInput")
+    PassageInput = input_type(records.Passage, "PassageInput")
+    QuoteInput = input_type(records.Quote, "QuoteInput")
+    RoleInput = input_type(records.Role, "RoleInput")
+    RegisterSourceInput = input_type(records.Source, "RegisterSourceInput")
+    RegisterActorInput = input_type(records.Actor, "RegisterActorInput")
+    DefineTopicInput = input_type(records.Topic, "DefineTopicInput")
+    RecordClaimInput = input_type(records.Claim, "RecordClaimInput")
+    ClaimChangesInput = input_type(records.ClaimChanges, "ClaimChangesInput", partial=True)
 
 
 @strawberry.input(description="Which claims to list; all conditions must hold.")
@@ -146,7 +134,7 @@ def plain(value: Any) -> Any:
 
 def changes(value: ClaimChangesInput) -> dict[str, Any]:
     """Like ``plain`` but an explicit null stays (it clears the field)."""
-    definition = ClaimChangesInput.__strawberry_definition__  # type: ignore[attr-defined]
+    definition = ClaimChangesInput.__strawberry_definition__
     out: dict[str, Any] = {}
     for field in definition.fields:
         item = getattr(value, field.python_name)
