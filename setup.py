@@ -3,7 +3,7 @@
 Everything else is declared in pyproject.toml. GraphiQL's files and the web
 frontend's bundle are built from npm packages (never committed, never loaded
 from a CDN), so ``build_py`` first runs ``npm ci`` (when node_modules is
-absent) and ``python -m api.assets``, and fails with the reason when it cannot.
+absent) and ``python -m api.web.assets``, and fails with the reason when it cannot.
 Editable installs skip this: scripts/serve and scripts/test run the same step.
 """
 
@@ -29,9 +29,9 @@ def build_browser_assets() -> None:
                 "install Node.js >= 18 with npm (or run `npm ci` in the source tree first)"
             )
         subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=ROOT, check=True, stdin=subprocess.DEVNULL)
-    run = subprocess.run([sys.executable, "-m", "api.assets"], cwd=ROOT, check=False)
+    run = subprocess.run([sys.executable, "-m", "api.web.assets"], cwd=ROOT, check=False)
     if run.returncode != 0:
-        sys.exit("error: `python -m api.assets` could not build GraphiQL's files and the web frontend (see above)")
+        sys.exit("error: `python -m api.web.assets` could not build GraphiQL's files and the web frontend (see above)")
 
 
 class BuildPyWithAssets(build_py):

@@ -1,7 +1,7 @@
 """The extraction assistant wired to the ledger: known actors and topics from the read
 model, candidates from ``ledger.extraction``, and the draft import file a curator edits.
 
-Shared by ``claims extract`` (api/cli_extract.py) and the GraphQL
+Shared by ``claims extract`` (api/cli/extract.py) and the GraphQL
 ``extractionCandidates`` query, so both propose the same candidates.
 """
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from api.context import Info
 from api.errors import unresolved
+from api.graphql.context import Info
 from projections.names import FOUND, Resolution
 from projections.queries import ReadModel
 

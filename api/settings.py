@@ -109,7 +109,7 @@ class Settings:
     response_cache_bytes: int = _setting(
         64 * 1024 * 1024,
         "CLAIMS_RESPONSE_CACHE_BYTES",
-        "memory for answers reused until the read model moves (api/http_cache.py); 0: no reuse",
+        "memory for answers reused until the read model moves (api/web/http_cache.py); 0: no reuse",
     )
     cache_pinned_max_age: int = _setting(
         300,

@@ -22,7 +22,7 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from api.loaders import blocking
+from api.graphql.loaders import blocking
 from ledger.integrity.checkpoint import Checkpoint, WitnessRefusal, WitnessRequest, witness
 from ledger.integrity.note import NoteError, Signer, Verifier, parse
 

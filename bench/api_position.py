@@ -9,7 +9,7 @@ One database grows through the sizes (claims are appended through the ledger's
 batch API with the generator of ``bench/rebuild.py``: 50 actors x 20 topics,
 5% revisions, 1% retractions; then the projector catches up). At each size:
 
-1. our API (``uvicorn api.app:create_app``, one process, projector external)
+1. our API (``uvicorn api.web.app:create_app``, one process, projector external)
    answers ``position(actor, topic, asOf)`` with the claim, its passage and its
    source: ``wrk`` (10 connections, fixed duration, Lua script choosing random
    pairs and dates) measures req/s and the p50/p99 latency; the server's RSS is
@@ -319,7 +319,7 @@ def bench_ours(
     env = {**os.environ, "CLAIMS_DATABASE_URL": db_url, "CLAIMS_PROJECTOR": "external", "CLAIMS_RATE_LIMIT_READS": "0"}
     if not cache:
         env["CLAIMS_RESPONSE_CACHE_BYTES"] = "0"
-    argv = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
+    argv = [sys.executable, "-m", "uvicorn", "api.web.app:create_app", "--factory", "--host", "127.0.0.1",
             "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers)]  # fmt: skip
     url = f"http://127.0.0.1:{port}/graphql"
     probe = {"query": OUR_QUERY, "variables": {"a": "actor-00", "t": "topic-00", "d": "2025-06-01"}}
@@ -507,12 +507,12 @@ def render(rows: list[dict[str, Any]], args: argparse.Namespace, machine_line: s
         f"{args.duration:g} s per measured run after a 5 s warm-up, POST with random (actor, topic, asOf) over "
         "50 x 20 pairs, loopback only. Query: `position(actor, topic, asOf) { stance since { date precision } "
         "claim { key summary quote statedOn { date precision } passage { exact } source { title publisher } } }`. "
-        "Ours: `uvicorn api.app:create_app` (no access log, rate limits off), projector external. PostGraphile 4.14: "
+        "Ours: `uvicorn api.web.app:create_app` (no access log, rate limits off), projector external. PostGraphile 4.14: "
         "one Node process (its default), the same question as SQL function `bench_api.position` "
         "over the same rm_ tables; answers compared on 200 random questions.",
         "",
         f"Modes: cold = every request a new random question; warm = {args.pool} fixed questions asked "
-        "again and again (ours answers them from its response cache, api/http_cache.py; PostGraphile has none).",
+        "again and again (ours answers them from its response cache, api/web/http_cache.py; PostGraphile has none).",
         "",
         "| claims | mode | server | req/s | p50 ms | p99 ms | RSS MiB | req/s vs PostGraphile |",
         "|---:|---|---|---:|---:|---:|---:|---:|",

@@ -4,7 +4,7 @@
     python bench/frontend_paint.py              # demo corpus in a temporary SQLite, 7 cold loads
     python bench/frontend_paint.py --runs 15 --write
 
-Serves the demo corpus (`claims demo`) with a real `uvicorn api.app:create_app` on
+Serves the demo corpus (`claims demo`) with a real `uvicorn api.web.app:create_app` on
 127.0.0.1 and loads `/?asOf=2025-12-31` in Debian's headless Chromium (Playwright,
 `executable_path`), each time in a fresh browser context (empty cache). "Meaningful
 paint" is the first animation frame after the matrix table is in the document

@@ -85,7 +85,7 @@ def _uvicorn(url: str, port: int, projector: str) -> subprocess.Popen[bytes]:
         "CLAIMS_RATE_LIMIT_READS": "0", "CLAIMS_RATE_LIMIT_WRITES": "0",
     }  # fmt: skip
     return subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
+        [sys.executable, "-m", "uvicorn", "api.web.app:create_app", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning"], cwd=ROOT, env=env,
     )  # fmt: skip
 
@@ -172,7 +172,7 @@ def run(store: str, url: str, clients: int, duration: float, writes: float) -> d
             bases.append(f"http://127.0.0.1:{port}")
         else:
             processes.append(subprocess.Popen(
-                [sys.executable, "-m", "api.cli", "--database", url, "project", "--follow"], cwd=ROOT
+                [sys.executable, "-m", "api.cli.main", "--database", url, "project", "--follow"], cwd=ROOT
             ))  # fmt: skip
             for _ in range(2):
                 port = free_port()

@@ -5,7 +5,7 @@
     python bench/memory.py --documents 10000     # shorter
     python bench/memory.py --write               # replace this benchmark's block of RESULTS.md
 
-Starts ``uvicorn api.app:create_app`` on 127.0.0.1 (one process, the demo corpus,
+Starts ``uvicorn api.web.app:create_app`` on 127.0.0.1 (one process, the demo corpus,
 rate limits off) and sends it N documents that are all different (each a different
 mix of fields, aliases and literal arguments, some invalid, some over the cost
 budget), reading the server's resident memory (VmRSS from /proc) at the start, after
@@ -75,11 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     folder = tempfile.mkdtemp(prefix="claims-memory-")
     url = f"sqlite:///{folder}/ledger.db"
-    subprocess.run([sys.executable, "-m", "api.cli", "--database", url, "demo"], check=True, cwd=ROOT)
+    subprocess.run([sys.executable, "-m", "api.cli.main", "--database", url, "demo"], check=True, cwd=ROOT)
     port = free_port()
     env = {**os.environ, "CLAIMS_DATABASE_URL": url, "CLAIMS_RATE_LIMIT_READS": "0", "CLAIMS_RATE_LIMIT_WRITES": "0"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
+        [sys.executable, "-m", "uvicorn", "api.web.app:create_app", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning"], cwd=ROOT, env=env,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"

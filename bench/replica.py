@@ -110,7 +110,7 @@ def api(primary_url: str, replica_url: str | None) -> Iterator[str]:
     }  # fmt: skip
     if replica_url:
         env["CLAIMS_READ_DATABASE_URL"] = replica_url
-    argv = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
+    argv = [sys.executable, "-m", "uvicorn", "api.web.app:create_app", "--factory", "--host", "127.0.0.1",
             "--port", str(port), "--log-level", "warning", "--no-access-log"]  # fmt: skip
     url = f"http://127.0.0.1:{port}/graphql"
     probe = {"query": OUR_QUERY, "variables": {"a": "actor-00", "t": "topic-00", "d": "2025-06-01"}}
@@ -123,7 +123,7 @@ def projector(primary_url: str) -> Iterator[None]:
     import subprocess
 
     env = {**os.environ, "CLAIMS_DATABASE_URL": primary_url}
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "project", "--follow"], cwd=ROOT, env=env)
+    proc = subprocess.Popen([sys.executable, "-m", "api.cli.main", "project", "--follow"], cwd=ROOT, env=env)
     try:
         yield
     finally:

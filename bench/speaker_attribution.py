@@ -40,6 +40,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import claims_demo
 from ledger.extraction import Candidate, extract
 
 # Guillemets are left spaced: German »…« and Swiss «…» point either way.
@@ -191,7 +192,7 @@ def seed_report() -> list[str]:
     from api.extraction import known_actors
     from projections.views import ActorView, Role
 
-    demo = Path(__file__).resolve().parent.parent / "api" / "demo"
+    demo = Path(__file__).resolve().parent.parent / "claims_demo"
     corpus = yaml.safe_load((demo / "corpus.yaml").read_text("utf-8"))
     corrections = yaml.safe_load((demo / "corrections.yaml").read_text("utf-8"))
     by_key = {c["key"]: dict(c) for c in [*corpus["claims"], *(corrections.get("claims") or [])]}
@@ -260,7 +261,7 @@ def _published(value: Any) -> date:
 def speed() -> tuple[float, float, int]:
     """Seconds to extract from a 10,000-word German article (the seed texts repeated), best of 3,
     for the rules and for the naive baseline."""
-    demo = Path(__file__).resolve().parent.parent / "api" / "demo" / "seeds"
+    demo = claims_demo.seeds_folder()
     base = "\n\n".join(p.read_text("utf-8") for p in sorted(demo.glob("*.txt")))
     text = base
     while len(text.split()) < 10_000:
@@ -325,7 +326,7 @@ def main() -> int:
     if args.seeds:
         seeds = seed_report()
         print("\n".join(seeds))
-        report += ["", "Seed articles (demo corpus, `api/demo`):", "", *seeds]
+        report += ["", "Seed articles (demo corpus, `claims_demo`):", "", *seeds]
     if args.speed:
         seconds, naive_seconds, words = speed()
         print(f"speed: {words} words in {seconds * 1000:.0f} ms (naive baseline {naive_seconds * 1000:.0f} ms)")

@@ -8,7 +8,7 @@ descriptions. From it follow:
   into a :class:`BadInput` naming the field path, with the ledger's own wording;
 - the import file's JSON Schema (:class:`ImportFile`; ``python -m ledger.records``
   writes ``ledger/schema/import-v1.schema.json``, and a test fails when it is stale);
-- the GraphQL input types (``api/types/inputs.py`` builds them from these models).
+- the GraphQL input types (``api/graphql/types/inputs.py`` builds them from these models).
 
 A new optional field of a claim is one line in :class:`ClaimContent`: it reaches
 the JSON Schema, both GraphQL inputs (record and revise), the parsed content and

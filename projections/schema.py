@@ -73,7 +73,7 @@ CREATE INDEX rm_claim_versions_source ON rm_claim_versions (source_id);
 SCHEMA_VERSION = hashlib.sha256(f"{PROJECTION_VERSION}\n{TABLES}\n{QUERY_INDEXES}".encode()).hexdigest()[:16]
 TRACKING_NAME = "main"
 # A second rm_tracking row: the log position of the last event that changed an actor, topic or
-# source; the HTTP cache keys pinned answers by it (api/http_cache.py; conservative since those
+# source; the HTTP cache keys pinned answers by it (api/web/http_cache.py; conservative since those
 # have record-time versions, record_versions.py). Absent in older models.
 DETAILS_NAME = "details"
 # Tables that grow with the log (the projector refreshes their planner statistics).

@@ -4,7 +4,7 @@ Plain dataclasses, no SQL and no GraphQL. A view that is a table's row declares 
 table: each field is a column (``tables.py`` says how types and ``Col`` map to columns), and
 the ``Table`` below it derives the DDL, the row -> view mapping and what the projector
 writes from the event's payload. A new optional claim field is one line in ``ClaimView``;
-``api/types/objects.py`` shows it with one more line.
+``api/graphql/types/objects.py`` shows it with one more line.
 """
 
 from __future__ import annotations

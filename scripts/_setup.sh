@@ -109,7 +109,7 @@ ensure_node_deps() {
 # GraphiQL is served from packaged files, never a CDN: copy them out of node_modules.
 ensure_graphiql_assets() {
   ensure_node_deps
-  python -m api.assets >/dev/null
+  python -m api.web.assets >/dev/null
 }
 
 # The browser tests drive Debian's Chromium through Playwright (no browser download).

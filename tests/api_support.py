@@ -142,11 +142,11 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def live_server(url: str, env: Mapping[str, str] | None = None, timeout: float = 30.0) -> Iterator[str]:
-    """A real `uvicorn api.app:create_app` on 127.0.0.1 (random port); yields its base URL."""
+    """A real `uvicorn api.web.app:create_app` on 127.0.0.1 (random port); yields its base URL."""
     port = free_port()
     environment = {**os.environ, "CLAIMS_DATABASE_URL": url, **(env or {})}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
+        [sys.executable, "-m", "uvicorn", "api.web.app:create_app", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning"],
         cwd=REPO_ROOT,
         env=environment,
@@ -214,8 +214,8 @@ class ApiEnv:
 def api_env(url: str, read_model: Any = None, **settings: Any) -> Iterator[ApiEnv]:
     from starlette.testclient import TestClient
 
-    from api.app import create_app
     from api.settings import Settings
+    from api.web.app import create_app
 
     ledger = seed(url)
     keys = {role: ledger.issue_api_key(f"{role}-key", role, "test:setup") for role in ("reader", "editor", "admin")}

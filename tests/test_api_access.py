@@ -13,8 +13,8 @@ import pytest
 from api_support import TEXT, ApiEnv, api_env, error_codes
 from starlette.websockets import WebSocketDisconnect
 
-from api import graphiql
-from api.cli import build_parser
+from api.cli.main import build_parser
+from api.web import graphiql
 
 EVENTS = "{ events(first: 100) { nodes { type payload stateBase64 leafHash } } }"
 

@@ -1,10 +1,10 @@
-"""`claims apikey create|list|revoke` and the `serve` arguments (registered by api/cli_serve.py)."""
+"""`claims apikey create|list|revoke` and the `serve` arguments (registered by api/cli/serve.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from api.cli import build_parser, main
+from api.cli.main import build_parser, main
 from projections.projector import Projector
 from projections.queries import ReadModel
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from api_support import ApiEnv, api_env
 
-from api import assets
+from api.web import assets
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def test_graphiql_page_explains_missing_assets(api: ApiEnv, monkeypatch: pytest.
     monkeypatch.setattr(assets, "VENDOR_DIR", assets.STATIC_DIR / "no-such-dir")
     response = api.client.get("/graphql", headers={"Accept": "text/html"})
     assert response.status_code == 503
-    assert "npm ci" in response.text and "python -m api.assets" in response.text
+    assert "npm ci" in response.text and "python -m api.web.assets" in response.text
     assert "https://" not in response.text
 
 

@@ -1,4 +1,4 @@
-"""Warm reads (api/http_cache.py): answers reused until the read model moves, ETags, persisted queries (both stores)."""
+"""Warm reads (api/web/http_cache.py): answers reused until the read model moves, ETags, persisted queries (both stores)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from api_support import ApiEnv, api_env, error_codes
 
-from api.http_cache import Entry, ResponseCache
+from api.web.http_cache import Entry, ResponseCache
 from ledger import commands as c
 
 QUERY = """query Page($first: Int) {

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from api.schema import SDL_PATH, sdl
-from api.types import enums
+from api.graphql.schema import SDL_PATH, sdl
+from api.graphql.types import enums
 from ledger import commands as c
 
 
 def test_committed_schema_file_is_up_to_date() -> None:
-    assert SDL_PATH.read_text(encoding="utf-8") == sdl(), "api/schema.graphql is stale: run `python -m api.schema`"
+    assert SDL_PATH.read_text(encoding="utf-8") == sdl(), "api/graphql/schema.graphql is stale: run `python -m api.graphql.schema`"
 
 
 def test_enums_match_the_ledger() -> None:
@@ -36,6 +36,6 @@ def test_contract_fields_exist() -> None:
 def test_readme_documents_every_setting() -> None:
     from api.settings import Settings
 
-    readme = (SDL_PATH.parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (SDL_PATH.parents[2] / "README.md").read_text(encoding="utf-8")
     for env, _, _ in Settings.documented():
         assert f"`{env}`" in readme, f"{env} is missing from the configuration table of README.md"

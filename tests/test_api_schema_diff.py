@@ -1,5 +1,5 @@
 """The GraphQL schema only grows: graphql-inspector (npm, run offline) compares the generated
-``api/schema.graphql`` with the release baseline ``api/schema.baseline.graphql`` and fails on
+``api/graphql/schema.graphql`` with the release baseline ``api/graphql/schema.baseline.graphql`` and fails on
 any breaking change (a removed or retyped field, a new required argument...)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 from graphql import FieldDefinitionNode, ObjectTypeDefinitionNode, parse, print_ast
 
 ROOT = Path(__file__).resolve().parent.parent
-BASELINE = ROOT / "api" / "schema.baseline.graphql"
+BASELINE = ROOT / "api" / "graphql" / "schema.baseline.graphql"
 CURRENT = ROOT / "api" / "schema.graphql"
 INSPECTOR = ROOT / "node_modules" / ".bin" / "graphql-inspector"
 
@@ -44,7 +44,7 @@ def _edited(tmp_path: Path, name: str, edit: Callable[[list[FieldDefinitionNode]
 
 def test_the_schema_has_no_breaking_change_since_the_baseline() -> None:
     code, output = _finish(_diff(BASELINE, CURRENT))
-    assert code == 0, f"breaking change against api/schema.baseline.graphql:\n{output}"
+    assert code == 0, f"breaking change against api/graphql/schema.baseline.graphql:\n{output}"
 
 
 def test_the_check_fails_on_a_removed_field_and_passes_on_an_added_one(tmp_path: Path) -> None:

@@ -12,9 +12,9 @@ import pytest
 import strawberry
 from strawberry.types.private import is_private
 
-import api.schema  # noqa: F401  (imports every GraphQL type)
-from api.types import objects
-from api.types.objects import FromView, reads_view
+import api.graphql.schema  # noqa: F401  (imports every GraphQL type)
+from api.graphql.types import objects
+from api.graphql.types.objects import FromView, reads_view
 from projections import views
 
 

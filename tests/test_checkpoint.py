@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from ledger_support import claim, raw_sql, seed_world
 
-from api.cli import main
+from api.cli.main import main
 from ledger import commands as c
 from ledger.application import ClaimsLedger
 from ledger.integrity import merkle, published

@@ -7,7 +7,7 @@ import json
 import pytest
 from factories import World
 
-from api.cli import main
+from api.cli.main import main
 from projections.db import connect
 
 

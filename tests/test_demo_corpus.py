@@ -14,13 +14,14 @@ import pytest
 import yaml
 from api_support import GraphQLClient
 
-from api.cli import main
+import claims_demo
+from api.cli.main import main
 from ledger.application import ClaimsLedger
 from ledger.dates import PartialDate
 from ledger.domain import Actor, Claim, Source, Topic, actor_id, topic_id
 from ledger.integrity.verify import verify
 
-DEMO = Path(__file__).resolve().parent.parent / "api" / "demo"
+DEMO = Path(__file__).resolve().parent.parent / "claims_demo"
 REQUIRED_TOPICS = {
     "ukraine-nato-membership", "ukraine-eu-membership", "security-guarantees", "western-troops-in-ukraine",
     "territorial-concessions", "europe-at-the-table", "putin-zelensky-meeting", "russian-oil-purchases",
@@ -82,7 +83,7 @@ def test_the_corpus_loads_pinned_dated_resolved_and_verified(demo_url: str, caps
         assert REQUIRED_ACTORS - {"steve-witkoff", "andrii-hnatov"} <= actors_with_claims
         assert all(ledger.repository.get(actor_id(key)) for key in REQUIRED_ACTORS)
         sources = demo_file("corpus.yaml")["sources"]
-        assert {s["text_file"] for s in sources} == {f"seeds/{p.name}" for p in (DEMO / "seeds").glob("*.txt")}
+        assert {s["text_file"] for s in sources} == {f"seeds/{p.name}" for p in claims_demo.seeds_folder().glob("*.txt")}
         log = [e.topic for e in ledger.ledger_recorder.iter_log()]
         assert log.count("ledger.domain:Claim.Revised") == len(demo_file("corrections.yaml")["revisions"])
         assert log.count("ledger.domain:Claim.Retracted") == len(retracted)
@@ -116,8 +117,8 @@ def test_live_links_and_conditions_follow_the_curation_rules(demo_url: str) -> N
 def gql(demo_url: str) -> Iterator[GraphQLClient]:
     from starlette.testclient import TestClient
 
-    from api.app import create_app
     from api.settings import Settings
+    from api.web.app import create_app
 
     app = create_app(Settings.from_env({}, database_url=demo_url))
     with TestClient(app) as client:
@@ -225,7 +226,7 @@ def test_the_corrections_change_the_answers_known_before_and_after(gql: GraphQLC
 
 def test_the_corpus_ships_inside_the_wheel(tmp_path: Path) -> None:
     """`claims demo` must work after a plain, non-editable install."""
-    root = DEMO.parent.parent
+    root = DEMO.parent
     subprocess.run(
         [
             sys.executable,
@@ -244,8 +245,8 @@ def test_the_corpus_ships_inside_the_wheel(tmp_path: Path) -> None:
     )
     wheel = next(tmp_path.glob("claims_ledger-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"api/demo/corpus.yaml", "api/demo/corrections.yaml", "ledger/schema/import-v1.schema.json"} <= names
-    assert len([n for n in names if n.startswith("api/demo/seeds/") and n.endswith(".txt")]) == 5
+    assert {"claims_demo/corpus.yaml", "claims_demo/corrections.yaml", "ledger/schema/import-v1.schema.json"} <= names
+    assert not [n for n in names if n.endswith(".txt") and "seeds" in n]  # third-party articles are never shipped
 
 
 REVIEWED = """query($k: ID!) {
@@ -278,3 +279,15 @@ def test_the_independent_reviews_corrections(gql: GraphQLClient) -> None:
     )
     assert before["claim"]["key"] == "zelensky-distrusts-putin-2025-02-13"
     assert after["claim"]["key"] == "zelensky-accuses-moscow-of-stalling-2025-09"
+
+
+def test_without_its_seed_articles_the_demo_says_where_it_looked_and_writes_nothing(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The articles are third-party texts read from where they are kept, never shipped.
+    monkeypatch.setenv(claims_demo.SEEDS_ENV, str(tmp_path / "nowhere"))
+    assert main(["--database", database_url, "demo"]) == 3
+    err = capsys.readouterr().err
+    assert "CLAIMS_DEMO_SEEDS" in err and "nowhere" in err and "000_705cd4fdde746798.txt" in err
+    with ClaimsLedger.open(database_url) as ledger:
+        assert ledger.ledger_recorder.tree_head().size == 0

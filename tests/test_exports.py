@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from api.cli import main
+from api.cli.main import main
 from api.exports import CLAIM_COLUMNS, POSITION_COLUMNS
 from ledger import commands as c
 from ledger.application import ClaimsLedger

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from api.cli import main
+from api.cli.main import main
 from ledger.application import ClaimsLedger
 from ledger.errors import NotFound
 

@@ -58,7 +58,7 @@ def _import_file(folder: Path, name: str, prefix: str) -> tuple[Path, int]:
 
 def _cli(url: str, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "--database", url, *args],
+        [sys.executable, "-m", "api.cli.main", "--database", url, *args],
         cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
 

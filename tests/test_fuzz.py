@@ -1,5 +1,5 @@
 """Generated GraphQL documents against the app, on both stores (hypothesis-graphql over
-api/schema.graphql): valid and invalid queries and mutations, without a key, with a
+api/graphql/schema.graphql): valid and invalid queries and mutations, without a key, with a
 reader's, an editor's and a made-up one.
 
 Each answer must be < 500, coded (no INTERNAL_SERVER_ERROR), leak nothing of the
@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import Mode, mutations, nodes, queries
 
-from api.schema import SDL_PATH
+from api.graphql.schema import SDL_PATH
 from ledger.integrity.verify import verify
 
 EXAMPLES = int(os.environ.get("CLAIMS_FUZZ_EXAMPLES", "40"))

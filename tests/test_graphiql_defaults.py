@@ -7,11 +7,11 @@ from html.parser import HTMLParser
 
 from starlette.testclient import TestClient
 
-from api.app import create_app
-from api.assets import STATIC_DIR
-from api.cli import main
-from api.graphiql import DEFAULT_QUERY, DEFAULT_VARIABLES
+from api.cli.main import main
 from api.settings import Settings
+from api.web.app import create_app
+from api.web.assets import STATIC_DIR
+from api.web.graphiql import DEFAULT_QUERY, DEFAULT_VARIABLES
 from ledger.application import ClaimsLedger
 
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from ledger_support import TEXT, actor, claim, raw_sql, source, topic
 
-from api.cli import main
+from api.cli.main import main
 from ledger.application import ClaimsLedger
 from ledger.importer import ImportFileError, import_file
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from ledger_support import TEXT, source
 
-from api.cli import main
+from api.cli.main import main
 from ledger.application import ClaimsLedger
 from ledger.importer import MAX_TEXT_FILE_BYTES, ImportFileError, import_file
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import api
 assert Path(api.__file__).is_relative_to(Path(sys.prefix)), api.__file__
 from starlette.testclient import TestClient
-from api.app import create_app
+from api.web.app import create_app
 from api.settings import Settings
 url = f"sqlite:///{tempfile.mkdtemp()}/ledger.db"
 with TestClient(create_app(Settings.from_env({}, database_url=url))) as client:
@@ -56,9 +56,9 @@ def test_wheel_from_a_clean_clone_serves_graphiql_and_the_frontend(tmp_path: Pat
          str(clone)], tmp_path)  # fmt: skip
     (wheel,) = dist.glob("claims_ledger-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for expected in ("api/static/vendor/graphiql.min.js", "api/static/vendor/react.production.min.js",
-                     "api/static/graphiql-init.js", "api/web/static/app.js", "api/web/static/app.css",
-                     "api/web/static/LICENSE.preact.txt", "api/schema.graphql"):  # fmt: skip
+    for expected in ("api/web/graphiql_assets/vendor/graphiql.min.js", "api/web/graphiql_assets/vendor/react.production.min.js",
+                     "api/web/graphiql_assets/graphiql-init.js", "api/web/static/app.js", "api/web/static/app.css",
+                     "api/web/static/LICENSE.preact.txt", "api/graphql/schema.graphql"):  # fmt: skip
         assert expected in names, f"{expected} is not in {wheel.name}"
 
     venv = tmp_path / "venv"

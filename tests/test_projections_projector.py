@@ -259,7 +259,7 @@ def test_wait_for_gives_up_after_its_timeout(h: Harness) -> None:
 
 
 def test_cli_project_and_rebuild(database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    from api.cli import main
+    from api.cli.main import main
 
     world = World.open(database_url)
     position = world.claim("c1")

@@ -162,10 +162,10 @@ def test_sqlite_connections_of_the_recorder_get_the_ledgers_pragmas(tmp_path: An
 
 
 def test_strawberry_private_schema_attribute_is_the_graphql_core_schema() -> None:
-    """api/caching.py and api/limits.py validate and cost documents against ``Schema._schema``."""
+    """api/graphql/caching.py and api/graphql/limits.py validate and cost documents against ``Schema._schema``."""
     from graphql import GraphQLSchema
 
-    from api.schema import build_schema
+    from api.graphql.schema import build_schema
 
     schema = build_schema()
     assert isinstance(schema._schema, GraphQLSchema)

@@ -14,7 +14,7 @@ import yaml
 from ledger_support import actor, claim, source
 from strawberry.types.unset import UNSET
 
-from api.types import inputs
+from api.graphql.types import inputs
 from ledger import commands as c
 from ledger import records
 from ledger.errors import BadInput
@@ -29,7 +29,7 @@ def test_the_committed_import_schema_is_generated_from_the_declarations() -> Non
 
 def test_import_files_of_todays_format_are_valid_for_schema_and_declarations() -> None:
     validator = jsonschema.Draft202012Validator(records.import_schema())
-    files = [ROOT / "api" / "demo" / "corpus.yaml", ROOT / "api" / "demo" / "corrections.yaml"]
+    files = [ROOT / "claims_demo" / "corpus.yaml", ROOT / "claims_demo" / "corrections.yaml"]
     for path in files:
         data = yaml.safe_load(path.read_text("utf-8"))
         assert not list(validator.iter_errors(data)), path

@@ -21,9 +21,9 @@ from pg_replica import ReplicaPair, start_primary_and_replica
 from pg_server import PostgresServer
 from starlette.testclient import TestClient
 
-from api.app import create_app
-from api.cli import main as claims
+from api.cli.main import main as claims
 from api.settings import Settings
+from api.web.app import create_app
 from ledger.application import ClaimsLedger
 from projections.replica import ReplicaMismatch, ReplicaReadModel
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from api_support import ApiEnv, api_env
 
-import api.web as web
+import api.web.frontend as web
 
 
 @pytest.fixture
@@ -34,5 +34,5 @@ def test_the_shell_explains_a_missing_build(api: ApiEnv, monkeypatch: pytest.Mon
     monkeypatch.setattr(web, "BUNDLE", web.STATIC_DIR / "no-such-bundle.js")
     response = api.client.get("/")
     assert response.status_code == 503
-    assert "npm ci" in response.text and "python -m api.assets" in response.text
+    assert "npm ci" in response.text and "python -m api.web.assets" in response.text
     assert "https://" not in response.text

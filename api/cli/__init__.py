@@ -1,0 +1,1 @@
+"""The ``claims`` command line (entry point ``api.cli.main:main``); one module per group of subcommands."""

@@ -1,0 +1,64 @@
+"""Read-model subcommands: ``claims rebuild`` and ``claims project [--follow]``."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from typing import Any
+
+from api.cli.progress import progress_bar
+from projections.projector import DEFAULT_BATCH, Projector
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("rebuild", help="rebuild the read model from the whole log beside the live one, then switch to it")
+    p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, metavar="N", help="events per transaction")
+    p.set_defaults(func=cmd_rebuild)
+
+    p = subparsers.add_parser(
+        "project", help="bring the read model up to date; with --follow keep doing so (worker process)"
+    )
+    p.add_argument("--follow", action="store_true", help="keep following new events until interrupted")
+    p.add_argument("--interval", type=float, default=1.0, metavar="SECONDS", help="poll interval when following")
+    p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, metavar="N", help="events per transaction")
+    p.set_defaults(func=cmd_project)
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    projector = Projector(args.database, batch_size=args.batch_size)
+    try:
+        started = time.perf_counter()
+        with progress_bar("rebuilding read model") as progress:
+            events = projector.rebuild(progress)
+        _report("rebuilt", events, time.perf_counter() - started, projector.position())
+    finally:
+        projector.close()
+    return 0
+
+
+def cmd_project(args: argparse.Namespace) -> int:
+    projector = Projector(args.database, batch_size=args.batch_size)
+    try:
+        if projector.rebuilt:
+            print("read-model schema changed (or was missing): rebuilding from the start", file=sys.stderr)
+        started = time.perf_counter()
+        with progress_bar("projecting") as progress:
+            events = projector.catch_up(progress)
+        _report("projected", events, time.perf_counter() - started, projector.position())
+        if args.follow:
+            stop = threading.Event()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, lambda *_: stop.set())
+            print(f"following the ledger (position {projector.position()}); Ctrl-C stops", file=sys.stderr)
+            projector.follow(stop, args.interval)
+    finally:
+        projector.close()
+    return 0
+
+
+def _report(verb: str, events: int, seconds: float, position: int) -> None:
+    rate = f", {events / seconds:,.0f} events/s" if events and seconds > 0 else ""
+    print(f"{verb} {events} events in {seconds:.1f}s{rate}; read model at log position {position}")

@@ -1,0 +1,175 @@
+"""The basis of every GraphQL answer, and pinning a request to one.
+
+Each response carries ``extensions.basis``: the read model's log position when
+the operation started (``treeSize``), the RFC 6962 root hash of the log at that
+size (``rootHash``, hex; check it against a signed checkpoint), and the record
+time the answer used by default (``knownAt``).
+
+A request pins a basis with the GraphQL request extension ``atTreeSize``
+(``{"query": ..., "extensions": {"atTreeSize": 85}}``): every field's default
+knownAt becomes the record time after which the ledger held exactly the first 85
+events (see ``ReadModel.record_time_at``), so the same query with the same basis
+gives the same data later, whatever was corrected since. A size with no such
+instant (two writers' timestamps interleaved around it) or beyond the log is
+BAD_USER_INPUT on the fields that read claims. Actors, topics and sources are shown
+as the ledger held them at that record time, and actor and topic references resolve
+among the names in force then (``projections/record_versions.py``, ``api/names.py``).
+
+A field pins itself with its ``atTreeSize`` argument (next to ``knownAt``; giving
+both is BAD_USER_INPUT): :func:`record_time` converts the size by the same rule.
+When the operation's pinned fields all name one size and no field read the
+operation's default, ``extensions.basis`` is that pin; otherwise the basis stays
+the operation's and ``basis.pins`` lists each size the arguments pinned.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from strawberry.extensions import SchemaExtension
+
+from api.errors import ApiError, bad_input
+from api.graphql.loaders import blocking
+
+if TYPE_CHECKING:
+    from api.graphql.context import Info
+
+PIN_FIELD = "atTreeSize"
+# The default knownAt of the running operation (None: the current record), or the error a pin raised.
+DEFAULT_KNOWN_AT: ContextVar[datetime | ApiError | None] = ContextVar("default_known_at", default=None)
+# The read model's position as the HTTP layer read it for this request (api/web/http_cache.py), so the
+# basis of an unpinned answer costs no second look at rm_tracking; None: read it here.
+OBSERVED_POSITION: ContextVar[int | None] = ContextVar("observed_position", default=None)
+PIN_WAIT_SECONDS = 5.0
+# Root hash by (database, tree size): a log never changes below its head, so a root is computed once.
+_ROOTS: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+_ROOTS_KEPT = 256
+
+
+@dataclasses.dataclass
+class Pins:
+    """What the running operation's fields pinned with the ``atTreeSize`` argument."""
+
+    by_size: dict[int, tuple[datetime, str]] = dataclasses.field(default_factory=dict)  # size: (knownAt, root hex)
+    default_read: bool = False  # did a field read the operation's default knownAt?
+
+    def basis(self, operation: dict[str, Any]) -> dict[str, Any]:
+        """The basis to report, given the operation's own."""
+        if not self.by_size:
+            return operation
+        pins = [self._entry(size) for size in sorted(self.by_size)]
+        # Fields that read the default answered on the operation's basis: the pin is the basis
+        # only when nothing did, or when the default is that same pin (the request extension).
+        consistent = not self.default_read or (operation["pinned"] and [operation["treeSize"]] == list(self.by_size))
+        if len(pins) == 1 and consistent:
+            return {**pins[0], "pinned": True}
+        return {**operation, "pins": pins}
+
+    def _entry(self, size: int) -> dict[str, Any]:
+        known_at, root = self.by_size[size]
+        return {"treeSize": size, "rootHash": root, "knownAt": known_at.isoformat()}
+
+
+PINS: ContextVar[Pins | None] = ContextVar("argument_pins", default=None)
+
+
+class Basis(SchemaExtension):
+    basis: dict[str, Any] | None = None
+    pins: Pins | None = None
+
+    async def on_operation(self) -> AsyncIterator[None]:  # type: ignore[override]
+        context = self.execution_context.context
+        services = getattr(context, "services", None)
+        if services is None:  # (an execution without our context: nothing to report)
+            yield
+            return
+        asked = (self.execution_context.operation_extensions or {}).get(PIN_FIELD)
+        pinned: datetime | ApiError | None = None
+        known_at: datetime | None
+        if asked is None:
+            size = OBSERVED_POSITION.get()
+            if size is None:
+                size = await blocking(services.read_model.projected_position)
+            known_at = datetime.now(UTC)
+        else:
+            size, pinned = await blocking(_pin, services, asked)
+            known_at = pinned if isinstance(pinned, datetime) else None
+        token = DEFAULT_KNOWN_AT.set(pinned)
+        self.pins = Pins()
+        pins_token = PINS.set(self.pins)
+        try:
+            root = await blocking(_root, services, size) if size is not None else None
+            self.basis = {
+                "treeSize": size,
+                "rootHash": root.hex() if root is not None else None,
+                "knownAt": known_at.isoformat() if known_at is not None else None,
+                "pinned": asked is not None,
+            }
+            yield
+        finally:
+            PINS.reset(pins_token)
+            DEFAULT_KNOWN_AT.reset(token)
+
+    def get_results(self) -> dict[str, Any]:
+        if self.basis is None:
+            return {}
+        return {"basis": self.pins.basis(self.basis) if self.pins is not None else self.basis}
+
+
+async def record_time(info: Info, known_at: datetime | None, at_tree_size: int | None) -> datetime | None:
+    """The record time a field reads at: its ``knownAt``, or the instant of its ``atTreeSize`` pin
+    (same rule as the request extension), or the operation's default (``instant``)."""
+    from api.graphql.context import instant
+
+    if at_tree_size is None:
+        return instant(known_at)
+    if known_at is not None:
+        raise bad_input(PIN_FIELD, "give knownAt or atTreeSize, not both")
+    pins = PINS.get()
+    if pins is not None and at_tree_size in pins.by_size:
+        return pins.by_size[at_tree_size][0]
+    services = info.context.services
+    _, pinned = await blocking(_pin, services, at_tree_size, PIN_FIELD)
+    if isinstance(pinned, ApiError):
+        raise pinned
+    if pins is not None:
+        root = await blocking(_root, services, at_tree_size)
+        pins.by_size[at_tree_size] = (pinned, root.hex())
+    return pinned
+
+
+def _pin(
+    services: Any, asked: object, field: str = f"extensions.{PIN_FIELD}"
+) -> tuple[int | None, datetime | ApiError]:
+    """The tree size asked for and the record time after which the log held exactly that many
+    events, or the error to raise (``field`` names the argument or extension in it)."""
+    if not isinstance(asked, int) or isinstance(asked, bool) or asked < 0:
+        return None, bad_input(field, f"{asked!r} is not a tree size (an integer, 0 or more)")
+    head = services.read_model.tree_size()
+    if asked > head:
+        return None, bad_input(field, f"{asked} is beyond the log's {head} events")
+    if not services.read_model.wait_for(asked, PIN_WAIT_SECONDS):
+        return None, ApiError("UNAVAILABLE", f"the read model has not reached tree size {asked} yet; retry shortly")
+    known_at = services.read_model.record_time_at(asked)
+    if known_at is None:
+        return None, bad_input(
+            field, f"no record time separates the first {asked} events from later ones (concurrent writes); "
+            "pin a neighbouring size"
+        )  # fmt: skip
+    return asked, known_at
+
+
+def _root(services: Any, size: int) -> bytes:
+    key = (services.settings.database_url, size)
+    root = _ROOTS.get(key)
+    if root is None:
+        root = services.read_model.root_hash(size)
+        _ROOTS[key] = root
+        while len(_ROOTS) > _ROOTS_KEPT:
+            _ROOTS.popitem(last=False)
+    return root

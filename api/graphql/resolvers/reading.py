@@ -1,0 +1,216 @@
+"""Resolvers of the read queries: each asks the read model once and wraps the views."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import strawberry
+from graphql import FieldNode, FragmentSpreadNode, GraphQLResolveInfo, InlineFragmentNode, SelectionNode
+
+from api.errors import bad_input
+from api.graphql.basis import record_time
+from api.graphql.context import Info
+from api.graphql.loaders import blocking
+from api.graphql.types.connections import ClaimConnection, ClaimEdge, PageInfo, page_size, read_page
+from api.graphql.types.enums import Attribution, Stance
+from api.graphql.types.inputs import ClaimFilter
+from api.graphql.types.objects import Actor, Claim, Position, PositionChange, Source, Topic
+from api.names import resolve_keys, resolve_keys_now
+from ledger.application import claim_ref
+from projections import views
+from projections.queries import ReadModel
+
+
+async def position(
+    info: Info,
+    actor: str,
+    topic: str,
+    as_of: date | None = None,
+    known_at: datetime | None = None,
+    at_tree_size: int | None = None,
+) -> Position | None:
+    # One trip to a worker thread: the names resolved (one statement), then the position, its
+    # claim and, when asked for, the claim's source (one statement; the source is primed into
+    # the source loader for Claim.source). At a record time the source's details are those
+    # in force then: the loader reads them.
+    at = await record_time(info, known_at, at_tree_size)
+    with_source = at is None and selects(info, "claim", "source")
+    view, source = await blocking(_position, info.context.read_model, actor, topic, as_of, at, with_source)
+    if source is not None:
+        info.context.loaders.source.prime((source.id, None), source)
+    return Position(view, at) if view else None
+
+
+def _position(
+    read_model: ReadModel, actor: str, topic: str, as_of: date | None, known_at: datetime | None, with_source: bool
+) -> tuple[views.PositionView | None, views.SourceView | None]:
+    actor_key, topic_key = resolve_keys_now(
+        read_model, ("actor", "actor", actor), ("topic", "topic", topic), at=known_at
+    )
+    assert actor_key is not None and topic_key is not None
+    return read_model.position_and_source(actor_key, topic_key, as_of, known_at, with_source=with_source)
+
+
+def selects(info: Info, *path: str) -> bool:
+    """Does the query select this path of fields below the current one (fragments included)?
+
+    Walks graphql-core's AST of the current field; ``info.selected_fields`` would
+    convert the whole selection tree into strawberry nodes first.
+    """
+    raw = info._raw_info
+    level = [node for field in raw.field_nodes if field.selection_set for node in field.selection_set.selections]
+    for depth, name in enumerate(path):
+        found = [node for node in _flatten(raw, level) if node.name.value == name]
+        if not found:
+            return False
+        if depth + 1 < len(path):
+            level = [node for field in found if field.selection_set for node in field.selection_set.selections]
+    return True
+
+
+def _flatten(raw: GraphQLResolveInfo[Any], selections: Sequence[SelectionNode]) -> list[FieldNode]:
+    out: list[FieldNode] = []
+    for selection in selections:
+        if isinstance(selection, FieldNode):
+            out.append(selection)
+        elif isinstance(selection, InlineFragmentNode):
+            out.extend(_flatten(raw, selection.selection_set.selections))
+        elif isinstance(selection, FragmentSpreadNode):
+            fragment = raw.fragments.get(selection.name.value)
+            if fragment is not None:
+                out.extend(_flatten(raw, fragment.selection_set.selections))
+    return out
+
+
+async def positions(
+    info: Info,
+    actor: str | None = None,
+    topic: str | None = None,
+    as_of: date | None = None,
+    known_at: datetime | None = None,
+    at_tree_size: int | None = None,
+) -> list[Position]:
+    at = await record_time(info, known_at, at_tree_size)
+    actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic), at=at)
+    found = await blocking(info.context.read_model.positions, actor_key, topic_key, as_of, at)
+    return [Position(v, at) for v in found]
+
+
+async def timeline(
+    info: Info, actor: str, topic: str, known_at: datetime | None = None, at_tree_size: int | None = None
+) -> list[PositionChange]:
+    at = await record_time(info, known_at, at_tree_size)
+    actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic), at=at)
+    changes = await blocking(info.context.read_model.timeline, actor_key, topic_key, at)
+    return [PositionChange(c, at) for c in changes]
+
+
+async def claim(
+    info: Info, id: strawberry.ID, known_at: datetime | None = None, at_tree_size: int | None = None
+) -> Claim | None:
+    at = await record_time(info, known_at, at_tree_size)
+    if not str(id).strip():
+        return None
+    view = await info.context.loaders.claim.load((claim_ref(str(id)), at))
+    return Claim(view, at) if view else None
+
+
+async def claims(
+    info: Info,
+    filter: ClaimFilter | None = None,
+    first: int | None = None,
+    after: str | None = None,
+    known_at: datetime | None = None,
+    at_tree_size: int | None = None,
+) -> ClaimConnection:
+    settings = info.context.settings
+    size = page_size(first, settings.default_page_size, settings.max_page_size)
+    given = filter or ClaimFilter()
+    at = await record_time(info, known_at, at_tree_size)
+    actor, topic = await resolve_keys(
+        info, ("filter.actor", "actor", given.actor), ("filter.topic", "topic", given.topic), at=at
+    )
+    wanted = _filter(given, actor, topic)
+    searched(info, "filter.text", wanted.text)
+    page = await read_page(info.context.read_model.claims, wanted, size, after, at)
+    nodes = [Claim(v, at) for v in page.items]
+    return ClaimConnection(
+        edges=[ClaimEdge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)],
+        nodes=nodes,
+        page_info=PageInfo.of(page.cursors, page.has_next_page, after),
+        total_count=page.total_count,
+    )
+
+
+def _filter(given: ClaimFilter, actor: str | None, topic: str | None) -> views.ClaimFilter:
+    source_id = None
+    if given.source is not None:
+        try:
+            source_id = UUID(str(given.source))
+        except ValueError:
+            raise bad_input("filter.source", "is not a source id") from None
+    return views.ClaimFilter(
+        actor=actor,
+        topic=topic,
+        source_id=source_id,
+        stance=_value(given.stance),
+        attribution=_value(given.attribution),
+        stated_from=given.stated_from,
+        stated_to=given.stated_to,
+        text=given.text,
+        include_retracted=given.include_retracted,
+    )
+
+
+def _value(member: Stance | Attribution | None) -> str | None:
+    return member.value if member is not None else None
+
+
+def searched(info: Info, field: str, value: str | None) -> None:
+    """A search string within the API's limit (a long LIKE pattern is work, and SQLite refuses it)."""
+    limit = info.context.settings.max_search_length
+    if value is not None and len(value) > limit:
+        raise bad_input(field, f"is {len(value)} characters long; the limit is {limit} (CLAIMS_MAX_SEARCH_LENGTH)")
+
+
+# Actors, topics and sources at a record time (knownAt, atTreeSize, or the operation's pin): those
+# registered then, with the details they had then; without one, the current details.
+
+
+async def actors(
+    info: Info, search: str | None = None, known_at: datetime | None = None, at_tree_size: int | None = None
+) -> list[Actor]:
+    searched(info, "search", search)
+    at = await record_time(info, known_at, at_tree_size)
+    found = await blocking(info.context.read_model.actors, search, at)
+    return [Actor(v) for v in found[: info.context.settings.max_list_size]]
+
+
+async def topics(info: Info, known_at: datetime | None = None, at_tree_size: int | None = None) -> list[Topic]:
+    at = await record_time(info, known_at, at_tree_size)
+    found = await blocking(info.context.read_model.topics, at)
+    return [Topic(v) for v in found[: info.context.settings.max_list_size]]
+
+
+async def sources(info: Info, known_at: datetime | None = None, at_tree_size: int | None = None) -> list[Source]:
+    at = await record_time(info, known_at, at_tree_size)
+    found = await blocking(info.context.read_model.sources, at)
+    return [Source(v) for v in found[: info.context.settings.max_list_size]]
+
+
+async def source(
+    info: Info, id: strawberry.ID, known_at: datetime | None = None, at_tree_size: int | None = None
+) -> Source | None:
+    at = await record_time(info, known_at, at_tree_size)
+    try:
+        uuid = UUID(str(id))
+    except ValueError:
+        by_key = await blocking(info.context.read_model.source_by_ref, str(id))  # a key
+        if by_key is None:
+            return None
+        uuid = by_key.id
+    view = await info.context.loaders.source.load((uuid, at))
+    return Source(view) if view else None

@@ -1,0 +1,506 @@
+"""Warm reads: answers reused while the read model has not moved, ETags and persisted queries.
+
+The read model is a pure function of the log prefix, so the answer to a query
+(document, variables, operation, caller's role, response type) computed at
+read-model position N stays right until the projector passes N. Two bases:
+
+* **current** (no ``extensions.atTreeSize``): an entry is keyed by the position
+  the answer was computed at (its ``extensions.basis.treeSize``) and by today's
+  date (``asOf`` defaults to today); once the projector moves, every such entry
+  is dropped. Never by time. HTTP: ``Cache-Control: no-cache`` and an ``ETag``,
+  so a client or CDN revalidates with ``If-None-Match`` and gets ``304``.
+* **pinned** (``extensions.atTreeSize``): claims, actors, topics and sources as of
+  the pin never change (``projections/record_versions.py``); an entry is keyed by the
+  position of the last event that changed an actor, topic or source
+  (``ReadModel.cache_positions``), not by the head (a conservative key: such an event
+  recomputes the same answer). HTTP: ``immutable`` with
+  a ``max-age`` of ``CLAIMS_CACHE_PINNED_MAX_AGE`` (at most until midnight, when
+  the default ``asOf`` moves): how long an HTTP cache may show superseded details.
+
+Only successful queries are kept: mutations, subscriptions, anything with
+``errors`` and any non-200 answer go through untouched. A hit still takes a token
+from the caller's read allowance (``api.graphql.ratelimit``); the cost check ran when the
+entry was computed for the same document, variables, caller class and position.
+Memory is bounded: entries by total bytes (``CLAIMS_RESPONSE_CACHE_BYTES``, LRU),
+the document registries by count.
+
+Persisted queries: a query document that ran successfully is registered under the
+SHA-256 of its text, and can then be sent as ``GET /graphql?id=<sha256>`` (plus
+``variables``...) or, Apollo-style, as ``extensions.persistedQuery.sha256Hash``
+without ``query``. An unknown hash answers ``PERSISTED_QUERY_NOT_FOUND``: send the
+text once (POST), then the GET works; GET URLs are what HTTP caches keep.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    OperationType,
+    Visitor,
+    parse,
+    print_ast,
+    visit,
+)
+
+from api.auth import ANONYMOUS, Caller, bearer
+from api.graphql.basis import OBSERVED_POSITION
+from api.graphql.loaders import blocking
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+DOCUMENTS_KEPT = 4096  # registered documents and text -> normal form entries
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+@dataclass(frozen=True)
+class Entry:
+    body: bytes
+    content_type: str
+    etag: str
+    pinned: bool
+
+
+# (normalised document hash, variables JSON, operation name, role, response type, basis)
+Key = tuple[str, str, str, str, bool, tuple[object, ...]]
+
+
+class ResponseCache:
+    """Answers by key, LRU within a byte budget; entries of a past basis are dropped as soon as it moves."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.max_entry = max(1, max_bytes // 8)
+        self._entries: OrderedDict[Key, Entry] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self._basis: tuple[int, int, str] = (-1, -1, "")  # (projected, details, today) last seen
+        self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    def observe(self, projected: int, details: int, today: str) -> None:
+        """The read model is at ``projected`` (details at ``details``): drop what no longer holds."""
+        with self._lock:
+            if (projected, details, today) == self._basis:
+                return
+            self._basis = (projected, details, today)
+            for key in [k for k in self._entries if not self._current(k)]:
+                self._drop(key)
+
+    def get(self, key: Key) -> Entry | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return entry
+
+    def put(self, key: Key, entry: Entry) -> None:
+        size = len(entry.body)
+        with self._lock:
+            if size > self.max_entry or not self._current(key):
+                return  # too big, or computed at a basis the model has already left
+            if key in self._entries:
+                self._drop(key)
+            self._entries[key] = entry
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                self._drop(next(iter(self._entries)))
+
+    def _current(self, key: Key) -> bool:
+        kind, at, today = key[5][:3]
+        projected, details, seen_today = self._basis
+        return today == seen_today and at == (details if kind == "pinned" else projected)
+
+    def _drop(self, key: Key) -> None:
+        self._bytes -= len(self._entries.pop(key).body)
+
+
+class Documents:
+    """Query texts by SHA-256 (persisted queries) and each text's normalised hash, both LRU-bounded."""
+
+    def __init__(self, kept: int = DOCUMENTS_KEPT) -> None:
+        self.kept = kept
+        self._texts: OrderedDict[str, str] = OrderedDict()  # sha256(text) -> text
+        self._normal: OrderedDict[str, str | None] = OrderedDict()  # sha256(text) -> sha256(printed AST)
+        self._lock = threading.Lock()
+
+    def text(self, digest: str) -> str | None:
+        with self._lock:
+            text = self._texts.get(digest)
+            if text is not None:
+                self._texts.move_to_end(digest)
+            return text
+
+    def normal(self, text: str, digest: str, max_tokens: int) -> str | None:
+        """The hash of the document as printed from its AST; None when it does not parse or is not all queries."""
+        with self._lock:
+            if digest in self._normal:
+                self._normal.move_to_end(digest)
+                return self._normal[digest]
+        normal: str | None = None
+        try:
+            document = parse(text, max_tokens=max_tokens)
+        except GraphQLError:
+            pass  # strawberry reports it
+        else:
+            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+            if (
+                operations
+                and all(o.operation == OperationType.QUERY for o in operations)
+                and not _reads_the_log(document)
+            ):
+                normal = sha256(print_ast(document))
+        self._keep(self._normal, digest, normal)
+        return normal
+
+    def register(self, text: str, digest: str) -> None:
+        """Keep a query document that ran successfully: it can now be asked for by its hash."""
+        self._keep(self._texts, digest, text)
+
+    def _keep(self, store: OrderedDict[str, Any], digest: str, value: object) -> None:
+        with self._lock:
+            store[digest] = value
+            store.move_to_end(digest)
+            while len(store) > self.kept:
+                store.popitem(last=False)
+
+
+# Fields answered from the ledger's log and tree head (or the signed checkpoints), not from the read
+# model: their answers move with the log, not with the projector's position, and ignore a pin. A
+# document that selects one anywhere is never cached.
+LOG_FIELDS = frozenset({"events", "event", "ledgerDigest", "inclusionProof", "consistencyProof", "checkpoint"})
+
+
+def _reads_the_log(document: DocumentNode) -> bool:
+    found = False
+
+    class Finder(Visitor):
+        def enter_field(self, node: FieldNode, *_: Any) -> None:
+            nonlocal found
+            found = found or node.name.value in LOG_FIELDS
+
+    visit(document, Finder())
+    return found
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Asked:
+    """A GraphQL request read far enough to look it up."""
+
+    payload: dict[str, Any]  # query, variables, operationName, extensions
+    digest: str  # sha256 of the query text
+
+    @property
+    def pin(self) -> object:
+        extensions = self.payload.get("extensions")
+        return extensions.get("atTreeSize") if isinstance(extensions, dict) else None
+
+
+class CachedGraphQL:
+    """ASGI wrapper of ``/graphql`` over HTTP (WebSockets pass straight through)."""
+
+    def __init__(self, app: ASGIApp, cache: ResponseCache | None, pinned_max_age: int) -> None:
+        self.app = app
+        self.cache = cache
+        self.pinned_max_age = pinned_max_age
+        self.documents = Documents()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "POST"):
+            await self.app(scope, receive, send)
+            return
+        body = b""
+        if scope["method"] == "POST":
+            body = await _read_body(receive)
+        asked = self._read(scope, body)
+        if asked is None:  # not a request this cache understands: GraphiQL, batches, other bodies
+            await self.app(scope, _replay(body), send)
+            return
+        if asked.payload.get("query") is None:
+            text = self.documents.text(asked.digest)
+            if text is None:
+                await _send_json(send, 200, _not_found())
+                return
+            asked.payload["query"] = text
+            scope, body = _rewritten(scope, asked.payload)
+        await self._serve(scope, body, asked, send)
+
+    def _read(self, scope: Scope, body: bytes) -> Asked | None:
+        """The request's query, variables..., or None to leave it to strawberry alone."""
+        try:
+            if scope["method"] == "GET":
+                params = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+                payload: dict[str, Any] = {"query": params.get("query")}
+                for name in ("variables", "extensions"):
+                    if params.get(name) not in (None, "null"):
+                        payload[name] = json.loads(params[name])
+                payload["operationName"] = params.get("operationName")
+                asked_id: object = params.get("id")
+            else:
+                if b"json" not in _header(scope, b"content-type"):
+                    return None
+                payload = json.loads(body)
+                asked_id = None
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return None
+        if not isinstance(payload, dict):
+            return None
+        extensions = payload.get("extensions")
+        if isinstance(extensions, dict) and isinstance(extensions.get("persistedQuery"), dict):
+            asked_id = extensions["persistedQuery"].get("sha256Hash")
+        query = payload.get("query")
+        if isinstance(query, str):
+            digest = sha256(query)
+            if asked_id is not None and asked_id != digest:
+                return None  # strawberry answers; the hash will not be registered under a wrong text
+            return Asked(payload, digest)
+        if query is None and isinstance(asked_id, str) and asked_id:
+            return Asked(payload, asked_id.lower())
+        return None
+
+    async def _serve(self, scope: Scope, body: bytes, asked: Asked, send: Send) -> None:
+        services = scope["app"].state.services
+        normal = self.documents.normal(str(asked.payload["query"]), asked.digest, services.settings.max_tokens)
+        if normal is None:  # mutations, subscriptions, documents that do not parse: strawberry alone
+            await self.app(scope, _replay(body), send)
+            return
+        cache = self.cache
+        key: Key | None = None
+        projected: int | None = None
+        caller = await _caller(services, scope)
+        role = _role(caller, services.settings)
+        if cache is not None and role is not None:
+            projected, details = await blocking(services.read_model.cache_positions)
+            today = date.today().isoformat()
+            cache.observe(projected, details, today)
+            pin = asked.pin
+            basis: tuple[object, ...] = ("pinned", details, today, pin) if pin is not None else (
+                "current", projected, today)  # fmt: skip
+            key = _key(asked, normal, role, _wants_graphql_response(scope), basis)
+            entry = cache.get(key)
+            if entry is not None and not services.reads.wait_needed(_client(caller, scope)):
+                await self._answer(scope, send, entry, keyed=caller.principal is not None)
+                return
+        token = OBSERVED_POSITION.set(projected) if projected is not None else None
+        try:
+            status, headers, content = await _capture(self.app, scope, body)
+        finally:
+            if token is not None:
+                OBSERVED_POSITION.reset(token)
+        entry = self._entry(status, headers, content, asked)
+        if entry is None:
+            await _send_raw(send, status, headers, content)
+            return
+        if cache is not None and key is not None and role is not None:
+            basis_now = _answer_basis(content, key[5])
+            if basis_now is not None:
+                cache.put(_key(asked, normal, role, key[4], basis_now), entry)
+        await self._answer(scope, send, entry, keyed=bool(_header(scope, b"authorization")))
+
+    def _entry(self, status: int, headers: list[tuple[bytes, bytes]], content: bytes, asked: Asked) -> Entry | None:
+        """A cacheable answer: 200, JSON, no errors, every operation a query (then its document is registered)."""
+        if status != 200:
+            return None
+        content_type = dict(headers).get(b"content-type", b"").decode("latin-1")
+        if "json" not in content_type:
+            return None
+        try:
+            answer = json.loads(content)
+        except ValueError:
+            return None
+        if not isinstance(answer, dict) or "errors" in answer or "data" not in answer:
+            return None
+        self.documents.register(str(asked.payload["query"]), asked.digest)
+        pinned = bool(((answer.get("extensions") or {}).get("basis") or {}).get("pinned"))
+        etag = '"' + hashlib.sha256(content).hexdigest()[:32] + '"'
+        return Entry(content, content_type, etag, pinned)
+
+    async def _answer(self, scope: Scope, send: Send, entry: Entry, *, keyed: bool) -> None:
+        scope_word = "private" if keyed else "public"
+        if entry.pinned:
+            control = f"{scope_word}, max-age={min(self.pinned_max_age, _until_midnight())}, immutable"
+        else:
+            control = f"{scope_word}, no-cache"
+        headers = [
+            (b"etag", entry.etag.encode()),
+            (b"cache-control", control.encode()),
+            (b"vary", b"Authorization, Accept"),
+        ]
+        if entry.etag in _etags(_header(scope, b"if-none-match")):
+            await _send_raw(send, 304, headers, b"")
+            return
+        headers.append((b"content-type", entry.content_type.encode("latin-1")))
+        await _send_raw(send, 200, headers, entry.body)
+
+
+def _key(asked: Asked, normal: str, role: str, graphql_response: bool, basis: tuple[object, ...]) -> Key:
+    variables = json.dumps(asked.payload.get("variables"), sort_keys=True, separators=(",", ":"))
+    return (normal, variables, str(asked.payload.get("operationName") or ""), role, graphql_response, basis)
+
+
+def _answer_basis(content: bytes, asked_basis: tuple[object, ...]) -> tuple[object, ...] | None:
+    """The basis the answer was actually computed at (the model may have moved since the lookup)."""
+    if asked_basis[0] == "pinned":
+        return asked_basis
+    try:
+        size = json.loads(content)["extensions"]["basis"]["treeSize"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return ("current", size, asked_basis[2]) if isinstance(size, int) else None
+
+
+async def _caller(services: Any, scope: Scope) -> Caller:
+    secret = bearer(_header(scope, b"authorization").decode("latin-1") or None)
+    if secret is None:
+        return Caller()
+    caller: Caller = await blocking(services.keys.identify, secret)
+    return caller
+
+
+def _role(caller: Caller, settings: Any) -> str | None:
+    """The caller's role for the key; None when the request must go the whole way (refused callers)."""
+    if caller.rejected is not None:
+        return None
+    if caller.principal is None:
+        return None if settings.require_key_for_reads else ANONYMOUS
+    return caller.principal.role
+
+
+def _client(caller: Caller, scope: Scope) -> str:
+    """As ``Context.client``: the key's name, else the address."""
+    if caller.principal is not None:
+        return f"key {caller.principal.key_name!r}"
+    client = scope.get("client")
+    return f"address {client[0] if client else 'unknown'}"
+
+
+def _wants_graphql_response(scope: Scope) -> bool:
+    return GRAPHQL_RESPONSE.encode() in _header(scope, b"accept")
+
+
+def _header(scope: Scope, name: bytes) -> bytes:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return bytes(value)
+    return b""
+
+
+def _etags(value: bytes) -> set[str]:
+    text = value.decode("latin-1")
+    return {part.strip().removeprefix("W/") for part in text.split(",") if part.strip()}
+
+
+def _until_midnight() -> int:
+    now = datetime.now()
+    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time())
+    return max(1, int((midnight - now).total_seconds()))
+
+
+def _not_found() -> dict[str, Any]:
+    return {
+        "errors": [
+            {
+                "message": "PersistedQueryNotFound: send the query text once (POST) to register it",
+                "extensions": {"code": PERSISTED_QUERY_NOT_FOUND},
+            }
+        ]
+    }
+
+
+def _rewritten(scope: Scope, payload: dict[str, Any]) -> tuple[Scope, bytes]:
+    """The request with the registered query text in it, for strawberry."""
+    scope = dict(scope)
+    if scope["method"] == "GET":
+        params = [(k, v) for k, v in parse_qsl(scope.get("query_string", b"").decode("latin-1")) if k != "id"]
+        params.append(("query", str(payload["query"])))
+        scope["query_string"] = urlencode(params).encode("latin-1")
+        return scope, b""
+    body = json.dumps(payload).encode("utf-8")
+    scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"content-length"] + [
+        (b"content-length", str(len(body)).encode())
+    ]
+    return scope, body
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+async def _capture(app: ASGIApp, scope: Scope, body: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    status = 500
+    headers: list[tuple[bytes, bytes]] = []
+    chunks: list[bytes] = []
+
+    async def send(message: Message) -> None:
+        nonlocal status, headers
+        if message["type"] == "http.response.start":
+            status = int(message["status"])
+            headers = [(bytes(k), bytes(v)) for k, v in message.get("headers", ())]
+        elif message["type"] == "http.response.body":
+            chunks.append(bytes(message.get("body", b"")))
+
+    await app(scope, _replay(body), send)
+    return status, headers, b"".join(chunks)
+
+
+async def _send_raw(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    kept = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+    kept.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": kept})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _send_json(send: Send, status: int, value: object) -> None:
+    body = json.dumps(value).encode("utf-8")
+    await _send_raw(send, status, [(b"content-type", b"application/json")], body)
