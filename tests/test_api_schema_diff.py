@@ -13,7 +13,7 @@ from graphql import FieldDefinitionNode, ObjectTypeDefinitionNode, parse, print_
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = ROOT / "api" / "graphql" / "schema.baseline.graphql"
-CURRENT = ROOT / "api" / "schema.graphql"
+CURRENT = ROOT / "api" / "graphql" / "schema.graphql"
 INSPECTOR = ROOT / "node_modules" / ".bin" / "graphql-inspector"
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from api import cli
+from api.cli import main as cli
 from ledger.application import ClaimsLedger
 from ledger.domain import ApiKey, claim_id
 from ledger.integrity import proofs

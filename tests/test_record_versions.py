@@ -52,9 +52,11 @@ def _ask(api: ApiEnv, query: str, variables: dict[str, Any]) -> tuple[str, dict[
 def _revise_everything(api: ApiEnv) -> None:
     """Rename the chancellor (alias dropped), retitle the topic, retitle and redate the source; add an actor."""
     renamed = {"key": "chancellor", "name": "Olaf Example", "kind": "PERSON", "aliases": []}
-    api.ledger.register_actor(c.parse_actor(renamed), "desk", "renamed")
+    with api.ledger.batch("desk") as batch:
+        batch.register_actor(c.parse_actor(renamed), "renamed")
     retitled = {"key": "taurus", "title": "Cruise missiles", "proposition": "Deliver cruise missiles"}
-    api.ledger.define_topic(c.parse_topic(retitled), "desk", "clearer title")
+    with api.ledger.batch("desk") as batch:
+        batch.define_topic(c.parse_topic(retitled), "clearer title")
     with api.ledger.batch("desk") as batch:  # (no command revises a source: the event, as an editor would)
         source = batch.source_for("berlin-interview")
         published = source.metadata["published"]
@@ -68,7 +70,8 @@ def _revise_everything(api: ApiEnv) -> None:
         )
         batch.stage(source)
     newcomer = {"key": "newcomer", "name": "New Speaker", "kind": "PERSON", "aliases": []}
-    api.ledger.register_actor(c.parse_actor(newcomer), "desk")
+    with api.ledger.batch("desk") as batch:
+        batch.register_actor(c.parse_actor(newcomer))
     api.caught_up()
 
 
@@ -119,7 +122,8 @@ def test_each_revision_is_its_own_version_and_a_pin_between_them_sees_the_one_in
     sizes = [api.tree_size()]
     for n, name in enumerate(("First Rename", "Second Rename")):
         profile = {"key": "chancellor", "name": name, "kind": "PERSON", "aliases": [f"alias {n}"]}
-        api.ledger.register_actor(c.parse_actor(profile), "desk", "renamed")
+        with api.ledger.batch("desk") as batch:
+            batch.register_actor(c.parse_actor(profile), "renamed")
         sizes.append(api.tree_size())
     api.caught_up()
     query = 'query ($n: Int!) { actors(search: "chancellor", atTreeSize: $n) { name aliases } }'
