@@ -65,16 +65,26 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+SEEN_BODY_BYTES = 8192  # requests up to this size are remembered by their bytes (Seen)
+SEEN_KEPT = 4096
 DOCUMENTS_KEPT = 4096  # registered documents and text -> normal form entries
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 
 
-@dataclass(frozen=True)
 class Entry:
-    body: bytes
-    content_type: str
-    etag: str
-    pinned: bool
+    """A reusable answer; the bytes of its fixed headers are encoded once."""
+
+    __slots__ = ("basis_size", "body", "content_type", "content_type_bytes", "etag", "head", "length", "pinned")
+
+    def __init__(self, body: bytes, content_type: str, etag: str, pinned: bool, basis_size: int | None = None) -> None:
+        self.body = body
+        self.content_type = content_type
+        self.etag = etag
+        self.pinned = pinned
+        self.basis_size = basis_size  # the answer's extensions.basis.treeSize
+        self.head = ((b"etag", etag.encode()), (b"vary", b"Authorization, Accept"))
+        self.content_type_bytes = content_type.encode("latin-1")
+        self.length = str(len(body)).encode()
 
 
 # (normalised document hash, variables JSON, operation name, role, response type, basis)
@@ -218,11 +228,38 @@ class Asked:
 
     payload: dict[str, Any]  # query, variables, operationName, extensions
     digest: str  # sha256 of the query text
+    _variables: str | None = None
+
+    @property
+    def variables(self) -> str:
+        """The variables as canonical JSON (part of the key), computed once."""
+        if self._variables is None:
+            self._variables = json.dumps(self.payload.get("variables"), sort_keys=True, separators=(",", ":"))
+        return self._variables
 
     @property
     def pin(self) -> object:
         extensions = self.payload.get("extensions")
         return extensions.get("atTreeSize") if isinstance(extensions, dict) else None
+
+
+class Seen:
+    """Requests already read, by their bytes (body, query string): their parsed form and normal hash.
+
+    Only the event loop touches it (no lock); bounded, oldest first out.
+    """
+
+    def __init__(self, kept: int = SEEN_KEPT) -> None:
+        self.kept = kept
+        self._known: dict[tuple[bytes, bytes], tuple[Asked, str]] = {}
+
+    def get(self, request: tuple[bytes, bytes]) -> tuple[Asked, str] | None:
+        return self._known.get(request)
+
+    def put(self, request: tuple[bytes, bytes], known: tuple[Asked, str]) -> None:
+        if len(self._known) >= self.kept:
+            del self._known[next(iter(self._known))]
+        self._known[request] = known
 
 
 class CachedGraphQL:
@@ -233,6 +270,7 @@ class CachedGraphQL:
         self.cache = cache
         self.pinned_max_age = pinned_max_age
         self.documents = Documents()
+        self.seen = Seen()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("GET", "POST"):
@@ -241,18 +279,35 @@ class CachedGraphQL:
         body = b""
         if scope["method"] == "POST":
             body = await _read_body(receive)
+        # A request seen before (same bytes) skips JSON parsing, hashing and normalising.
+        seen = (body, scope.get("query_string", b"")) if len(body) <= SEEN_BODY_BYTES else None
+        known = self.seen.get(seen) if seen is not None else None
+        if known is not None:
+            await self._serve(scope, body, known[0], known[1], send)
+            return
         asked = self._read(scope, body)
         if asked is None:  # not a request this cache understands: GraphiQL, batches, other bodies
             await self.app(scope, _replay(body), send)
             return
-        if asked.payload.get("query") is None:
+        sent_text = asked.payload.get("query") is not None
+        if not sent_text:
             text = self.documents.text(asked.digest)
             if text is None:
                 await _send_json(send, 200, _not_found())
                 return
             asked.payload["query"] = text
             scope, body = _rewritten(scope, asked.payload)
-        await self._serve(scope, body, asked, send)
+        services = scope["app"].state.services
+        normal = self.documents.normal(str(asked.payload["query"]), asked.digest, services.settings.max_tokens)
+        if normal is None:  # mutations, subscriptions, documents that do not parse: strawberry alone
+            try:
+                await self.app(scope, _replay(body), send)
+            finally:
+                services.read.watch.invalidate()  # a write here: this process's next read is fresh
+            return
+        if seen is not None and sent_text:
+            self.seen.put(seen, (asked, normal))
+        await self._serve(scope, body, asked, normal, send)
 
     def _read(self, scope: Scope, body: bytes) -> Asked | None:
         """The request's query, variables..., or None to leave it to strawberry alone."""
@@ -287,19 +342,17 @@ class CachedGraphQL:
             return Asked(payload, asked_id.lower())
         return None
 
-    async def _serve(self, scope: Scope, body: bytes, asked: Asked, send: Send) -> None:
+    async def _serve(self, scope: Scope, body: bytes, asked: Asked, normal: str, send: Send) -> None:
         services = scope["app"].state.services
-        normal = self.documents.normal(str(asked.payload["query"]), asked.digest, services.settings.max_tokens)
-        if normal is None:  # mutations, subscriptions, documents that do not parse: strawberry alone
-            await self.app(scope, _replay(body), send)
-            return
         cache = self.cache
         key: Key | None = None
         projected: int | None = None
         caller = await _caller(services, scope)
         role = _role(caller, services.settings)
         if cache is not None and role is not None:
-            projected, details = await blocking(services.read.cache_positions)
+            watch = services.read.watch
+            positions = watch.current() or await blocking(watch.refresh)
+            projected, details = positions
             today = date.today().isoformat()
             cache.observe(projected, details, today)
             pin = asked.pin
@@ -321,7 +374,7 @@ class CachedGraphQL:
             await _send_raw(send, status, headers, content)
             return
         if cache is not None and key is not None and role is not None:
-            basis_now = _answer_basis(content, key[5])
+            basis_now = _answer_basis(entry, key[5])
             if basis_now is not None:
                 cache.put(_key(asked, normal, role, key[4], basis_now), entry)
         await self._answer(scope, send, entry, keyed=bool(_header(scope, b"authorization")))
@@ -340,42 +393,43 @@ class CachedGraphQL:
         if not isinstance(answer, dict) or "errors" in answer or "data" not in answer:
             return None
         self.documents.register(str(asked.payload["query"]), asked.digest)
-        pinned = bool(((answer.get("extensions") or {}).get("basis") or {}).get("pinned"))
+        basis = (answer.get("extensions") or {}).get("basis") or {}
+        size = basis.get("treeSize") if isinstance(basis, dict) else None
+        pinned = bool(basis.get("pinned")) if isinstance(basis, dict) else False
         etag = '"' + hashlib.sha256(content).hexdigest()[:32] + '"'
-        return Entry(content, content_type, etag, pinned)
+        return Entry(content, content_type, etag, pinned, size if isinstance(size, int) else None)
 
     async def _answer(self, scope: Scope, send: Send, entry: Entry, *, keyed: bool) -> None:
-        scope_word = "private" if keyed else "public"
         if entry.pinned:
-            control = f"{scope_word}, max-age={min(self.pinned_max_age, _until_midnight())}, immutable"
+            scope_word = "private" if keyed else "public"
+            control = f"{scope_word}, max-age={min(self.pinned_max_age, _until_midnight())}, immutable".encode()
         else:
-            control = f"{scope_word}, no-cache"
-        headers = [
-            (b"etag", entry.etag.encode()),
-            (b"cache-control", control.encode()),
-            (b"vary", b"Authorization, Accept"),
-        ]
-        if entry.etag in _etags(_header(scope, b"if-none-match")):
-            await _send_raw(send, 304, headers, b"")
+            control = _NO_CACHE[keyed]
+        headers = [*entry.head, (b"cache-control", control)]
+        match = _header(scope, b"if-none-match")
+        if match and entry.etag in _etags(match):
+            headers.append((b"content-length", b"0"))
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
             return
-        headers.append((b"content-type", entry.content_type.encode("latin-1")))
-        await _send_raw(send, 200, headers, entry.body)
+        headers += ((b"content-type", entry.content_type_bytes), (b"content-length", entry.length))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": entry.body})
+
+
+_NO_CACHE = {False: b"public, no-cache", True: b"private, no-cache"}
 
 
 def _key(asked: Asked, normal: str, role: str, graphql_response: bool, basis: tuple[object, ...]) -> Key:
-    variables = json.dumps(asked.payload.get("variables"), sort_keys=True, separators=(",", ":"))
-    return (normal, variables, str(asked.payload.get("operationName") or ""), role, graphql_response, basis)
+    return (normal, asked.variables, str(asked.payload.get("operationName") or ""), role, graphql_response, basis)
 
 
-def _answer_basis(content: bytes, asked_basis: tuple[object, ...]) -> tuple[object, ...] | None:
+def _answer_basis(entry: Entry, asked_basis: tuple[object, ...]) -> tuple[object, ...] | None:
     """The basis the answer was actually computed at (the model may have moved since the lookup)."""
     if asked_basis[0] == "pinned":
         return asked_basis
-    try:
-        size = json.loads(content)["extensions"]["basis"]["treeSize"]
-    except (ValueError, KeyError, TypeError):
-        return None
-    return ("current", size, asked_basis[2]) if isinstance(size, int) else None
+    size = entry.basis_size
+    return ("current", size, asked_basis[2]) if size is not None else None
 
 
 async def _caller(services: Any, scope: Scope) -> Caller:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Protocol
 
+from projections.freshness import PositionWatch
 from projections.queries import ReadModel, open_read_model
 from projections.views import CollectionSizes, PositionView, SourceView
 
@@ -22,6 +23,7 @@ class ReadSide:
 
     def __init__(self, model: ReadModel) -> None:
         self.model = model
+        self.watch = PositionWatch(model)  # the positions without a read per request (api/http_cache.py)
 
     @classmethod
     def open(cls, url: str, statement_timeout: float = 0.0) -> ReadSide:
@@ -29,7 +31,10 @@ class ReadSide:
 
     def wait_for(self, position: int, timeout: float) -> bool:
         """True once the read model reflects the log up to ``position``; False after ``timeout`` seconds."""
-        return self.model.wait_for(position, timeout)
+        try:
+            return self.model.wait_for(position, timeout)
+        finally:
+            self.watch.invalidate()  # read-your-writes: this process's next read sees at least ``position``
 
     def position_and_source(
         self, actor: str, topic: str, as_of: date | None, known_at: datetime | None, with_source: bool
@@ -56,4 +61,5 @@ class ReadSide:
         return start_in_process(url)
 
     def close(self) -> None:
+        self.watch.close()
         self.model.close()
