@@ -33,7 +33,7 @@ from api.context import Services
 from api.cost import SizesCache
 from api.export_route import export_route
 from api.feed import feed_route
-from api.http_cache import CachedGraphQL, ResponseCache
+from api.http_cache import CachedGraphQL, ResponseCache, WarmFront
 from api.limits import BodyLimit
 from api.loaders import blocking
 from api.ratelimit import RateLimiter
@@ -118,10 +118,12 @@ def create_app(settings: Settings | None = None, *, read: ReadSide | None = None
                 max_age=600,
             )
         )
+    cached = CachedGraphQL(graphql, cache, settings.cache_pinned_max_age)
+    middleware.append(Middleware(WarmFront, graphql=cached))  # reused answers skip routing (api/http_cache.py)
     middleware.append(Middleware(BodyLimit, max_bytes=settings.max_body_bytes))
     app = Starlette(
         routes=[
-            Route("/graphql", CachedGraphQL(graphql, cache, settings.cache_pinned_max_age), methods=["GET", "POST"]),
+            Route("/graphql", cached, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/checkpoint", checkpoint_route),
             Route("/feed", feed_route),

@@ -119,11 +119,11 @@ class ResponseCache:
             for key in [k for k in self._entries if not self._current(k)]:
                 self._drop(key)
 
-    def get(self, key: Key) -> Entry | None:
+    def get(self, key: Key, *, count_miss: bool = True) -> Entry | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
-                self.misses += 1
+                self.misses += count_miss
                 return None
             self._entries.move_to_end(key)
             self.hits += 1
@@ -262,6 +262,36 @@ class Seen:
         self._known[request] = known
 
 
+class WarmFront:
+    """Outermost middleware: a ``/graphql`` request the response cache answers as it stands (seen before,
+    anonymous, positions known in process) is answered here, before routing and the other middleware;
+    anything else goes on with its body replayed. CORS, when configured, stays outside it."""
+
+    def __init__(self, app: ASGIApp, graphql: CachedGraphQL) -> None:
+        self.app = app
+        self.graphql = graphql
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != "/graphql" or self.graphql.cache is None:
+            await self.app(scope, receive, send)
+            return
+        body = b""
+        if scope["method"] == "POST":
+            declared = _header(scope, b"content-length")
+            if not declared.isdigit() or int(declared) > SEEN_BODY_BYTES:
+                await self.app(scope, receive, send)  # the body limit and the full path deal with it
+                return
+            body = await _read_body(receive)
+        elif scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        entry = self.graphql.warm_hit(scope, body)
+        if entry is not None:
+            await self.graphql._answer(scope, send, entry, keyed=False)
+            return
+        await self.app(scope, _replay(body), send)
+
+
 class CachedGraphQL:
     """ASGI wrapper of ``/graphql`` over HTTP (WebSockets pass straight through)."""
 
@@ -352,13 +382,8 @@ class CachedGraphQL:
         if cache is not None and role is not None:
             watch = services.read.watch
             positions = watch.current() or await blocking(watch.refresh)
-            projected, details = positions
-            today = date.today().isoformat()
-            cache.observe(projected, details, today)
-            pin = asked.pin
-            basis: tuple[object, ...] = ("pinned", details, today, pin) if pin is not None else (
-                "current", projected, today)  # fmt: skip
-            key = _key(asked, normal, role, _wants_graphql_response(scope), basis)
+            projected = positions[0]
+            key = _lookup_key(cache, asked, normal, role, scope, positions)
             entry = cache.get(key)
             if entry is not None and not services.reads.wait_needed(_client(caller, scope)):
                 await self._answer(scope, send, entry, keyed=caller.principal is not None)
@@ -378,6 +403,25 @@ class CachedGraphQL:
             if basis_now is not None:
                 cache.put(_key(asked, normal, role, key[4], basis_now), entry)
         await self._answer(scope, send, entry, keyed=bool(_header(scope, b"authorization")))
+
+    def warm_hit(self, scope: Scope, body: bytes) -> Entry | None:
+        """The answer to a request seen before, from an anonymous caller, as the cache holds it now;
+        None (nothing done, no token taken) when the full path must decide."""
+        cache = self.cache
+        if cache is None or _header(scope, b"authorization"):
+            return None
+        known = self.seen.get((body, scope.get("query_string", b"")))
+        if known is None:
+            return None
+        services = scope["app"].state.services
+        positions = services.read.watch.current()
+        role = _role(Caller(), services.settings)
+        if positions is None or role is None:
+            return None
+        entry = cache.get(_lookup_key(cache, known[0], known[1], role, scope, positions), count_miss=False)
+        if entry is None or services.reads.wait_needed(_client(Caller(), scope)):
+            return None  # the full path answers (and, when the allowance is spent, says 429)
+        return entry
 
     def _entry(self, status: int, headers: list[tuple[bytes, bytes]], content: bytes, asked: Asked) -> Entry | None:
         """A cacheable answer: 200, JSON, no errors, every operation a query (then its document is registered)."""
@@ -418,6 +462,18 @@ class CachedGraphQL:
 
 
 _NO_CACHE = {False: b"public, no-cache", True: b"private, no-cache"}
+
+
+def _lookup_key(
+    cache: ResponseCache, asked: Asked, normal: str, role: str, scope: Scope, positions: tuple[int, int]
+) -> Key:
+    """The key to look up at the read model's current positions (entries of older ones are dropped)."""
+    projected, details = positions
+    today = date.today().isoformat()
+    cache.observe(projected, details, today)
+    pin = asked.pin
+    basis: tuple[object, ...] = ("pinned", details, today, pin) if pin is not None else ("current", projected, today)
+    return _key(asked, normal, role, _wants_graphql_response(scope), basis)
 
 
 def _key(asked: Asked, normal: str, role: str, graphql_response: bool, basis: tuple[object, ...]) -> Key:
