@@ -232,6 +232,13 @@ class LedgerRecorder(ApplicationRecorder):
             for position, originator_id, version, topic, state, leaf in self.log_rows(after, limit)
         ]
 
+    def checked_leaves(self, after: int, limit: int) -> Sequence[tuple[int, bool, bytes]]:
+        """(position, whether SHA-256 of the bytes its leaf hash covers equals the stored leaf hash, stored leaf
+        hash) of the events after ``after``, in log order. An adapter may hash on the server; a row reported
+        unequal is checked again through ``LoggedEvent.expected_leaf_hash`` (the reference) by the caller."""
+        rows = self.leaf_inputs(after, limit)
+        return [(position, sha256(data).digest() == leaf, leaf) for position, data, leaf in rows]
+
     def iter_log(self, after: int = 0, batch: int = 5000) -> Iterator[LoggedEvent]:
         while True:
             events = self.read_log(after, batch)

@@ -191,6 +191,18 @@ class PostgresLedgerRecorder(LedgerRecorder):
             rows: list[tuple[int, bytes, bytes]] = cur.execute(sql, (after, limit), prepare=True).fetchall()
         return rows
 
+    def checked_leaves(self, after: int, limit: int) -> Sequence[tuple[int, bool, bytes]]:
+        # The server hashes each leaf's input (pg_catalog: a function of the same name elsewhere on the
+        # search path is not used): 41 bytes per event cross the socket instead of the whole state.
+        sql = (
+            "SELECT position, pg_catalog.sha256('\\x00'::bytea || convert_to('claims-ledger/1' || E'\\n' || position"
+            " || E'\\n' || originator_id::text || E'\\n' || originator_version || E'\\n' || topic || E'\\n', 'UTF8')"
+            " || state) = leaf_hash, leaf_hash FROM ledger_events WHERE position > %s ORDER BY position LIMIT %s"
+        )
+        with self.connection() as conn, conn.cursor(binary=True) as cur:
+            rows: list[tuple[int, bool, bytes]] = cur.execute(sql, (after, limit), prepare=True).fetchall()
+        return rows
+
     def read_access_events(self, after: int, upto: int) -> list[LoggedEvent]:
         sql = (
             "SELECT position, originator_id, originator_version, topic, state, leaf_hash FROM ledger_events"

@@ -26,6 +26,8 @@ from ledger.persistence import (
     TreeHead,
 )
 
+_NODES_PER_QUERY = 400  # (level, index) pairs per stored_nodes query: 800 parameters, under any build's limit
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger_events (
     position INTEGER PRIMARY KEY,
@@ -176,6 +178,16 @@ class SQLiteLedgerRecorder(LedgerRecorder):
         ).fetchall()
         return rows
 
+    def leaf_inputs(self, after: int, limit: int) -> Sequence[tuple[int, bytes, bytes]]:
+        # Assembled by SQLite (|| keeps every byte, NULs included; CAST AS BLOB returns them unchanged).
+        rows: list[tuple[int, bytes, bytes]] = self.conn.execute(
+            "SELECT position, CAST(X'00' || 'claims-ledger/1' || char(10) || position || char(10) || originator_id"
+            " || char(10) || originator_version || char(10) || topic || char(10) || state AS BLOB), leaf_hash"
+            " FROM ledger_events WHERE position > ? ORDER BY position LIMIT ?",
+            (after, limit),
+        ).fetchall()
+        return rows
+
     def read_access_events(self, after: int, upto: int) -> list[LoggedEvent]:
         rows = self.conn.execute(
             "SELECT position, originator_id, originator_version, topic, state, leaf_hash FROM ledger_events"
@@ -193,13 +205,16 @@ class SQLiteLedgerRecorder(LedgerRecorder):
         return [TreeHead(r[0], bytes(r[1])) for r in rows]
 
     def stored_nodes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-        out = {}
-        for level, index in keys:
-            row = self.conn.execute(
-                'SELECT hash FROM ledger_tree_nodes WHERE level = ? AND "index" = ?', (level, index)
-            ).fetchone()
-            if row:
-                out[(level, index)] = bytes(row[0])
+        out: dict[tuple[int, int], bytes] = {}
+        keys = list(keys)
+        for start in range(0, len(keys), _NODES_PER_QUERY):  # one query per chunk, not per node
+            chunk = keys[start : start + _NODES_PER_QUERY]
+            values = ", ".join(["(?, ?)"] * len(chunk))
+            rows = self.conn.execute(
+                f'SELECT level, "index", hash FROM ledger_tree_nodes WHERE (level, "index") IN (VALUES {values})',
+                [number for key in chunk for number in key],
+            ).fetchall()
+            out.update(((int(r[0]), int(r[1])), bytes(r[2])) for r in rows)
         return out
 
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
