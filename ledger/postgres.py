@@ -75,6 +75,12 @@ END $$;
 """
 
 
+# The bytes a leaf hash covers (0x00 || ledger.persistence.leaf_data), as a SQL expression over ledger_events.
+_LEAF_INPUT = (
+    "'\\x00'::bytea || convert_to('claims-ledger/1' || E'\\n' || position || E'\\n' || originator_id::text"
+    " || E'\\n' || originator_version || E'\\n' || topic || E'\\n', 'UTF8') || state"
+)
+
 class PostgresLedgerRecorder(LedgerRecorder):
     def __init__(self, url: str, *, pool_size: int = 4) -> None:
         self.url = url
@@ -182,25 +188,17 @@ class PostgresLedgerRecorder(LedgerRecorder):
 
     def leaf_inputs(self, after: int, limit: int) -> Sequence[tuple[int, bytes, bytes]]:
         # The server assembles each leaf's input (0x00, header, state) in C: one bytea per event.
-        sql = (
-            "SELECT position, '\\x00'::bytea || convert_to('claims-ledger/1' || E'\\n' || position || E'\\n'"
-            " || originator_id::text || E'\\n' || originator_version || E'\\n' || topic || E'\\n', 'UTF8') || state,"
-            " leaf_hash FROM ledger_events WHERE position > %s ORDER BY position LIMIT %s"
-        )
-        with self.connection() as conn, conn.cursor(binary=True) as cur:
-            rows: list[tuple[int, bytes, bytes]] = cur.execute(sql, (after, limit), prepare=True).fetchall()
-        return rows
+        return self._leaf_rows(_LEAF_INPUT, after, limit)
 
     def checked_leaves(self, after: int, limit: int) -> Sequence[tuple[int, bool, bytes]]:
-        # The server hashes each leaf's input (pg_catalog: a function of the same name elsewhere on the
-        # search path is not used): 41 bytes per event cross the socket instead of the whole state.
-        sql = (
-            "SELECT position, pg_catalog.sha256('\\x00'::bytea || convert_to('claims-ledger/1' || E'\\n' || position"
-            " || E'\\n' || originator_id::text || E'\\n' || originator_version || E'\\n' || topic || E'\\n', 'UTF8')"
-            " || state) = leaf_hash, leaf_hash FROM ledger_events WHERE position > %s ORDER BY position LIMIT %s"
-        )
+        # The server also hashes it (pg_catalog: a function of the same name elsewhere on the search
+        # path is not used): 41 bytes per event cross the socket instead of the whole state.
+        return self._leaf_rows(f"pg_catalog.sha256({_LEAF_INPUT}) = leaf_hash", after, limit)
+
+    def _leaf_rows(self, column: str, after: int, limit: int) -> list[Any]:
+        sql = f"SELECT position, {column}, leaf_hash FROM ledger_events WHERE position > %s ORDER BY position LIMIT %s"
         with self.connection() as conn, conn.cursor(binary=True) as cur:
-            rows: list[tuple[int, bool, bytes]] = cur.execute(sql, (after, limit), prepare=True).fetchall()
+            rows: list[Any] = cur.execute(sql, (after, limit), prepare=True).fetchall()
         return rows
 
     def read_access_events(self, after: int, upto: int) -> list[LoggedEvent]:
