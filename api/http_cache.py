@@ -67,6 +67,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 SEEN_BODY_BYTES = 8192  # requests up to this size are remembered by their bytes (Seen)
 SEEN_KEPT = 4096
+SEEN_BYTES = 4 * 1024 * 1024
 DOCUMENTS_KEPT = 4096  # registered documents and text -> normal form entries
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 
@@ -246,20 +247,27 @@ class Asked:
 class Seen:
     """Requests already read, by their bytes (body, query string): their parsed form and normal hash.
 
-    Only the event loop touches it (no lock); bounded, oldest first out.
+    Only the event loop touches it (no lock); bounded by count and by the bytes of the keys, oldest out first.
     """
 
-    def __init__(self, kept: int = SEEN_KEPT) -> None:
+    def __init__(self, kept: int = SEEN_KEPT, max_bytes: int = SEEN_BYTES) -> None:
         self.kept = kept
+        self.max_bytes = max_bytes
+        self._bytes = 0
         self._known: dict[tuple[bytes, bytes], tuple[Asked, str]] = {}
 
     def get(self, request: tuple[bytes, bytes]) -> tuple[Asked, str] | None:
         return self._known.get(request)
 
     def put(self, request: tuple[bytes, bytes], known: tuple[Asked, str]) -> None:
-        if len(self._known) >= self.kept:
-            del self._known[next(iter(self._known))]
+        if request in self._known:
+            return
+        self._bytes += len(request[0]) + len(request[1])
         self._known[request] = known
+        while len(self._known) > self.kept or self._bytes > self.max_bytes:
+            oldest = next(iter(self._known))
+            del self._known[oldest]
+            self._bytes -= len(oldest[0]) + len(oldest[1])
 
 
 class WarmFront:

@@ -39,7 +39,7 @@ log = logging.getLogger("claims.projections")
 
 POLL_SECONDS = 0.005  # without notifications: positions read at most this long ago
 LISTEN_POLL_SECONDS = 1.0  # with notifications: a lost one still ages out
-_SLICE = 0.25  # the listener looks at its stop flag this often
+_SLICE = 0.05  # the listener looks at its stop flag this often (closing waits for it)
 
 
 class _Positions(Protocol):

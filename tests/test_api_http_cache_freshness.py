@@ -121,3 +121,15 @@ def test_a_pinned_answer_survives_writes_unchanged(api: ApiEnv) -> None:
     again = _post(api, pinned)
     assert again.content == first.content and again.headers["etag"] == first.headers["etag"]
     assert _post(api, BODY).json()["data"]["claims"]["totalCount"] == 3  # the current answer did move
+
+
+def test_requests_seen_are_bounded_by_count_and_bytes() -> None:
+    from api.http_cache import Asked, Seen
+
+    seen = Seen(kept=3, max_bytes=100)
+    known = (Asked({"query": "{ topics { key } }"}, "d"), "n")
+    for i in range(5):
+        seen.put((b"%d" % i, b""), known)
+    assert [seen.get((b"%d" % i, b"")) is not None for i in range(5)] == [False, False, True, True, True]
+    seen.put((b"x" * 90, b""), known)  # too many bytes with the others: the oldest go first
+    assert seen.get((b"x" * 90, b"")) is known and seen.get((b"2", b"")) is None and seen.get((b"4", b"")) is known
