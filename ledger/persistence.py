@@ -88,6 +88,8 @@ class AppendSession(Protocol):
 class LedgerRecorder(ApplicationRecorder):
     """An eventsourcing ApplicationRecorder whose log is a Merkle tree."""
 
+    concurrent_reads = False  # may several threads read at once (verify reads ahead)?
+
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         if not stored_events:
             return []

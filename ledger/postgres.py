@@ -81,7 +81,10 @@ _LEAF_INPUT = (
     " || E'\\n' || originator_version || E'\\n' || topic || E'\\n', 'UTF8') || state"
 )
 
+
 class PostgresLedgerRecorder(LedgerRecorder):
+    concurrent_reads = True  # a connection pool: verify reads batches ahead on other connections
+
     def __init__(self, url: str, *, pool_size: int = 4) -> None:
         self.url = url
         self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=True, kwargs={"autocommit": True})

@@ -18,7 +18,8 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +30,7 @@ from ledger.persistence import STORED_NODE_LEVEL, LedgerRecorder
 
 DIGEST_FORMAT = "claims-ledger/digest/v1"
 VERIFY_BATCH = 20_000  # events read per query
+READ_AHEAD = 2  # batches read meanwhile where the store allows concurrent reads
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,45 @@ def current_digest(recorder: LedgerRecorder) -> Digest:
 def verify(
     recorder: LedgerRecorder, saved: Digest | None = None, progress: Callable[[int, int], None] | None = None
 ) -> Report:
+    with _Batches(recorder) as batches:
+        return _verify(recorder, batches, saved, progress)
+
+
+class _Batches:
+    """``checked_leaves`` batch after batch; where the store serves concurrent reads (PostgreSQL hashes
+    on the server), the next READ_AHEAD batches of a contiguous log are already being read meanwhile."""
+
+    def __init__(self, recorder: LedgerRecorder) -> None:
+        self.recorder = recorder
+        concurrent = recorder.concurrent_reads
+        self.pool = ThreadPoolExecutor(READ_AHEAD, thread_name_prefix="verify-read") if concurrent else None
+        self.ahead: dict[int, Future[Sequence[tuple[int, bool, bytes]]]] = {}
+
+    def after(self, after: int) -> Sequence[tuple[int, bool, bytes]]:
+        found = self.ahead.pop(after, None)
+        if self.pool is not None:
+            for stale in [a for a in self.ahead if a < after]:
+                self.ahead.pop(stale).cancel()
+            for k in range(1, READ_AHEAD + 1):
+                start = after + k * VERIFY_BATCH
+                if start not in self.ahead:
+                    self.ahead[start] = self.pool.submit(self.recorder.checked_leaves, start, VERIFY_BATCH)
+        return found.result() if found is not None else self.recorder.checked_leaves(after, VERIFY_BATCH)
+
+    def __enter__(self) -> _Batches:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _verify(
+    recorder: LedgerRecorder,
+    batches: _Batches,
+    saved: Digest | None,
+    progress: Callable[[int, int], None] | None,
+) -> Report:
     head = recorder.tree_head()
     heads = {h.size: h.root for h in recorder.tree_heads()}
     frontier = merkle.Frontier()
@@ -139,7 +180,7 @@ def verify(
             saved_root = frontier.root()
         return None
 
-    while rows := recorder.checked_leaves(after, VERIFY_BATCH):
+    while rows := batches.after(after):
         count = len(rows)
         if rows[0][0] == size + 1 and rows[-1][0] == size + count and all(ok for _, ok, _ in rows):
             # Positions are unique and ordered: first and last in place means none is missing.
