@@ -29,7 +29,7 @@ from ledger.integrity import merkle
 from ledger.persistence import STORED_NODE_LEVEL, LedgerRecorder
 
 DIGEST_FORMAT = "claims-ledger/digest/v1"
-VERIFY_BATCH = 20_000  # events read per query
+VERIFY_BATCH = 5_000  # events read per query (smaller batches let PostgreSQL read several at once)
 READ_AHEAD = 2  # batches read meanwhile where the store allows concurrent reads
 
 
