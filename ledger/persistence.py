@@ -96,6 +96,7 @@ class LedgerRecorder(ApplicationRecorder):
     """
 
     standby = False  # True for a read-only copy (a PostgreSQL hot standby): read, never written
+    concurrent_reads = False  # may several threads read at once (verify reads ahead)?
 
     def _append_to_log(self, session: AppendSession, stored_events: Sequence[StoredEvent]) -> list[int]:
         """Give the events the next positions and leaf hashes, and store them with the tree's new
@@ -227,6 +228,13 @@ class LedgerRecorder(ApplicationRecorder):
             (position, start % (position, str(originator_id).encode(), version, topic.encode()) + _bytes(state), leaf)
             for position, originator_id, version, topic, state, leaf in self.log_rows(after, limit)
         ]
+
+    def checked_leaves(self, after: int, limit: int) -> Sequence[tuple[int, bool, bytes]]:
+        """(position, whether SHA-256 of the bytes its leaf hash covers equals the stored leaf hash, stored leaf
+        hash) of the events after ``after``, in log order. An adapter may hash on the server; a row reported
+        unequal is checked again through ``LoggedEvent.expected_leaf_hash`` (the reference) by the caller."""
+        rows = self.leaf_inputs(after, limit)
+        return [(position, sha256(data).digest() == leaf, leaf) for position, data, leaf in rows]
 
     def iter_log(self, after: int = 0, batch: int = 5000) -> Iterator[LoggedEvent]:
         while True:

@@ -90,7 +90,16 @@ END $$;
 CONNINFO_EXTRA = "POSTGRES_CONNINFO_EXTRA"
 
 
+# The bytes a leaf hash covers (0x00 || ledger.persistence.leaf_data), as a SQL expression over ledger_events.
+_LEAF_INPUT = (
+    "'\\x00'::bytea || convert_to('claims-ledger/1' || E'\\n' || position || E'\\n' || originator_id::text"
+    " || E'\\n' || originator_version || E'\\n' || topic || E'\\n', 'UTF8') || state"
+)
+
+
 class PostgresLedgerRecorder(LedgerRecorder, PostgresApplicationRecorder):
+    concurrent_reads = True  # a connection pool: verify reads batches ahead on other connections
+
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "ledger_events") -> None:
         super().__init__(datastore, events_table_name="ledger_events")  # the ledger's tables keep their names
         self.channel_name = CHANNEL
@@ -212,13 +221,17 @@ class PostgresLedgerRecorder(LedgerRecorder, PostgresApplicationRecorder):
 
     def leaf_inputs(self, after: int, limit: int) -> Sequence[tuple[int, bytes, bytes]]:
         # The server assembles each leaf's input (0x00, header, state) in C: one bytea per event.
-        sql = (
-            "SELECT position, '\\x00'::bytea || convert_to('claims-ledger/1' || E'\\n' || position || E'\\n'"
-            " || originator_id::text || E'\\n' || originator_version || E'\\n' || topic || E'\\n', 'UTF8') || state,"
-            " leaf_hash FROM ledger_events WHERE position > %s ORDER BY position LIMIT %s"
-        )
+        return self._leaf_rows(_LEAF_INPUT, after, limit)
+
+    def checked_leaves(self, after: int, limit: int) -> Sequence[tuple[int, bool, bytes]]:
+        # The server also hashes it (pg_catalog: a function of the same name elsewhere on the search
+        # path is not used): 41 bytes per event cross the socket instead of the whole state.
+        return self._leaf_rows(f"pg_catalog.sha256({_LEAF_INPUT}) = leaf_hash", after, limit)
+
+    def _leaf_rows(self, column: str, after: int, limit: int) -> list[Any]:
+        sql = f"SELECT position, {column}, leaf_hash FROM ledger_events WHERE position > %s ORDER BY position LIMIT %s"
         with self._cursor(binary=True) as cur:
-            rows: list[tuple[int, bytes, bytes]] = cur.execute(sql, (after, limit), prepare=True).fetchall()
+            rows: list[Any] = cur.execute(sql, (after, limit), prepare=True).fetchall()
         return rows
 
     def read_access_events(self, after: int, upto: int) -> list[LoggedEvent]:

@@ -39,6 +39,8 @@ from ledger.persistence import (
     TreeHead,
 )
 
+_NODES_PER_QUERY = 400  # (level, index) pairs per stored_nodes query: 800 parameters, under any build's limit
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger_events (
     position INTEGER PRIMARY KEY,
@@ -194,6 +196,16 @@ class SQLiteLedgerRecorder(LedgerRecorder, SQLiteApplicationRecorder):
         )
         return rows
 
+    def leaf_inputs(self, after: int, limit: int) -> Sequence[tuple[int, bytes, bytes]]:
+        # Assembled by SQLite (|| keeps every byte, NULs included; CAST AS BLOB returns them unchanged).
+        rows: list[tuple[int, bytes, bytes]] = self._rows(
+            "SELECT position, CAST(X'00' || 'claims-ledger/1' || char(10) || position || char(10) || originator_id"
+            " || char(10) || originator_version || char(10) || topic || char(10) || state AS BLOB), leaf_hash"
+            " FROM ledger_events WHERE position > ? ORDER BY position LIMIT ?",
+            (after, limit),
+        )
+        return rows
+
     def read_access_events(self, after: int, upto: int) -> list[LoggedEvent]:
         rows = self._rows(
             "SELECT position, originator_id, originator_version, topic, state, leaf_hash FROM ledger_events"
@@ -210,13 +222,16 @@ class SQLiteLedgerRecorder(LedgerRecorder, SQLiteApplicationRecorder):
         return [TreeHead(r[0], bytes(r[1])) for r in self._rows("SELECT size, root FROM ledger_tree_heads ORDER BY size")]
 
     def stored_nodes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-        out = {}
-        with self.datastore.transaction(commit=False) as c:
-            for level, index in keys:
-                c.execute('SELECT hash FROM ledger_tree_nodes WHERE level = ? AND "index" = ?', (level, index))
-                row = c.fetchone()
-                if row:
-                    out[(level, index)] = bytes(row[0])
+        out: dict[tuple[int, int], bytes] = {}
+        keys = list(keys)
+        for start in range(0, len(keys), _NODES_PER_QUERY):  # one query per chunk, not per node
+            chunk = keys[start : start + _NODES_PER_QUERY]
+            values = ", ".join(["(?, ?)"] * len(chunk))
+            rows = self._rows(
+                f'SELECT level, "index", hash FROM ledger_tree_nodes WHERE (level, "index") IN (VALUES {values})',
+                [number for key in chunk for number in key],
+            )
+            out.update(((int(r[0]), int(r[1])), bytes(r[2])) for r in rows)
         return out
 
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:

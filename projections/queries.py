@@ -33,6 +33,7 @@ from projections import changes as record_changes
 from projections import flips as consistency
 from projections import names, record_versions, schema
 from projections.db import Connection, Readers, Row, connect, resolve_url
+from projections.freshness import PositionWatch
 from projections.ledger_log import LedgerLog
 from projections.signals import hub
 from projections.values import as_date, as_uuid, from_us, like_pattern, to_us
@@ -94,6 +95,7 @@ class ReadModel(LedgerLog):
         super().__init__(resolve_url(url), ledger)
         self.readers = Readers(self.url, pool_size=pool_size, statement_timeout=statement_timeout)
         self.hub = hub(self.url)
+        self._watch: PositionWatch | None = None
         with self.readers.connection() as conn:
             installed = schema.installed_version(conn)
         missing = installed is None
@@ -113,7 +115,16 @@ class ReadModel(LedgerLog):
             finally:
                 writer.close()
 
+    def positions_watch(self) -> PositionWatch:
+        """The read model's positions without a database read per request (the API's answer cache,
+        ``api/web/http_cache.py``); made on first use, closed with the model."""
+        if self._watch is None:
+            self._watch = PositionWatch(self)
+        return self._watch
+
     def close(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
         self.readers.close()
         self.close_log()
 
@@ -573,18 +584,22 @@ class ReadModel(LedgerLog):
         at growing intervals, FIRST_TICK doubling up to WAIT_TICK, from FIRST_TICK again after
         an in-process commit.
         """
-        deadline = time.monotonic() + timeout
-        self.hub.request()
-        tick = FIRST_TICK
-        while True:
-            seen = self.hub.sequence
-            if self.projected_position() >= position:
-                return True
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            committed = self.hub.wait_published(seen, min(remaining, tick))
-            tick = FIRST_TICK if committed else min(tick * 2, WAIT_TICK)
+        try:
+            deadline = time.monotonic() + timeout
+            self.hub.request()
+            tick = FIRST_TICK
+            while True:
+                seen = self.hub.sequence
+                if self.projected_position() >= position:
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                committed = self.hub.wait_published(seen, min(remaining, tick))
+                tick = FIRST_TICK if committed else min(tick * 2, WAIT_TICK)
+        finally:
+            if self._watch is not None:
+                self._watch.invalidate()  # read-your-writes: this process's next read sees at least ``position``
 
 
 def open_read_model(url: str | None = None, statement_timeout: float = 0.0) -> ReadModel:

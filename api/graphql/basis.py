@@ -103,7 +103,9 @@ class Basis(SchemaExtension):
         self.pins = Pins()
         pins_token = PINS.set(self.pins)
         try:
-            root = await blocking(_root, services, size) if size is not None else None
+            root = None
+            if size is not None:  # a root already computed costs no thread hop
+                root = _ROOTS.get((services.settings.database_url, size)) or await blocking(_root, services, size)
             self.basis = {
                 "treeSize": size,
                 "rootHash": root.hex() if root is not None else None,

@@ -41,7 +41,7 @@ from api.web.checkpoints import Checkpointer, checkpoint_route
 from api.web.export_route import export_route
 from api.web.feed import feed_route
 from api.web.frontend import routes as web_routes
-from api.web.http_cache import CachedGraphQL, ResponseCache
+from api.web.http_cache import CachedGraphQL, ResponseCache, WarmFront
 from api.witness import Witness, add_checkpoint_route
 from ledger.application import ClaimsLedger
 from projections.queries import ReadModel
@@ -133,10 +133,12 @@ def create_app(settings: Settings | None = None, *, read_model: ReadModel | None
                 max_age=600,
             )
         )
+    cached = CachedGraphQL(graphql, cache, settings.cache_pinned_max_age)
+    middleware.append(Middleware(WarmFront, graphql=cached))  # reused answers skip routing (api/http_cache.py)
     middleware.append(Middleware(BodyLimit, max_bytes=settings.max_body_bytes))
     app = Starlette(
         routes=[
-            Route("/graphql", CachedGraphQL(graphql, cache, settings.cache_pinned_max_age), methods=["GET", "POST"]),
+            Route("/graphql", cached, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/checkpoint", checkpoint_route),
             Route("/feed", feed_route),

@@ -66,16 +66,27 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+SEEN_BODY_BYTES = 8192  # requests up to this size are remembered by their bytes (Seen)
+SEEN_KEPT = 4096
+SEEN_BYTES = 4 * 1024 * 1024
 DOCUMENTS_KEPT = 4096  # registered documents and text -> normal form entries
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 
 
-@dataclass(frozen=True)
 class Entry:
-    body: bytes
-    content_type: str
-    etag: str
-    pinned: bool
+    """A reusable answer; the bytes of its fixed headers are encoded once."""
+
+    __slots__ = ("basis_size", "body", "content_type", "content_type_bytes", "etag", "head", "length", "pinned")
+
+    def __init__(self, body: bytes, content_type: str, etag: str, pinned: bool, basis_size: int | None = None) -> None:
+        self.body = body
+        self.content_type = content_type
+        self.etag = etag
+        self.pinned = pinned
+        self.basis_size = basis_size  # the answer's extensions.basis.treeSize
+        self.head = ((b"etag", etag.encode()), (b"vary", b"Authorization, Accept"))
+        self.content_type_bytes = content_type.encode("latin-1")
+        self.length = str(len(body)).encode()
 
 
 # (normalised document hash, variables JSON, operation name, role, response type, basis)
@@ -110,11 +121,11 @@ class ResponseCache:
             for key in [k for k in self._entries if not self._current(k)]:
                 self._drop(key)
 
-    def get(self, key: Key) -> Entry | None:
+    def get(self, key: Key, *, count_miss: bool = True) -> Entry | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
-                self.misses += 1
+                self.misses += count_miss
                 return None
             self._entries.move_to_end(key)
             self.hits += 1
@@ -219,11 +230,75 @@ class Asked:
 
     payload: dict[str, Any]  # query, variables, operationName, extensions
     digest: str  # sha256 of the query text
+    _variables: str | None = None
+
+    @property
+    def variables(self) -> str:
+        """The variables as canonical JSON (part of the key), computed once."""
+        if self._variables is None:
+            self._variables = json.dumps(self.payload.get("variables"), sort_keys=True, separators=(",", ":"))
+        return self._variables
 
     @property
     def pin(self) -> object:
         extensions = self.payload.get("extensions")
         return extensions.get("atTreeSize") if isinstance(extensions, dict) else None
+
+
+class Seen:
+    """Requests already read, by their bytes (body, query string): their parsed form and normal hash.
+
+    Only the event loop touches it (no lock); bounded by count and by the bytes of the keys, oldest out first.
+    """
+
+    def __init__(self, kept: int = SEEN_KEPT, max_bytes: int = SEEN_BYTES) -> None:
+        self.kept = kept
+        self.max_bytes = max_bytes
+        self._bytes = 0
+        self._known: dict[tuple[bytes, bytes], tuple[Asked, str]] = {}
+
+    def get(self, request: tuple[bytes, bytes]) -> tuple[Asked, str] | None:
+        return self._known.get(request)
+
+    def put(self, request: tuple[bytes, bytes], known: tuple[Asked, str]) -> None:
+        if request in self._known:
+            return
+        self._bytes += len(request[0]) + len(request[1])
+        self._known[request] = known
+        while len(self._known) > self.kept or self._bytes > self.max_bytes:
+            oldest = next(iter(self._known))
+            del self._known[oldest]
+            self._bytes -= len(oldest[0]) + len(oldest[1])
+
+
+class WarmFront:
+    """Outermost middleware: a ``/graphql`` request the response cache answers as it stands (seen before,
+    anonymous, positions known in process) is answered here, before routing and the other middleware;
+    anything else goes on with its body replayed. CORS, when configured, stays outside it."""
+
+    def __init__(self, app: ASGIApp, graphql: CachedGraphQL) -> None:
+        self.app = app
+        self.graphql = graphql
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != "/graphql" or self.graphql.cache is None:
+            await self.app(scope, receive, send)
+            return
+        body = b""
+        if scope["method"] == "POST":
+            declared = _header(scope, b"content-length")
+            if not declared.isdigit() or int(declared) > SEEN_BODY_BYTES:
+                await self.app(scope, receive, send)  # the body limit and the full path deal with it
+                return
+            body = await _read_body(receive)
+        elif scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        entry = self.graphql.warm_hit(scope, body)
+        if entry is not None:
+            await self.graphql._answer(scope, send, entry, keyed=False)
+            return
+        await self.app(scope, _replay(body), send)
 
 
 class CachedGraphQL:
@@ -234,6 +309,7 @@ class CachedGraphQL:
         self.cache = cache
         self.pinned_max_age = pinned_max_age
         self.documents = Documents()
+        self.seen = Seen()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("GET", "POST"):
@@ -242,18 +318,35 @@ class CachedGraphQL:
         body = b""
         if scope["method"] == "POST":
             body = await _read_body(receive)
+        # A request seen before (same bytes) skips JSON parsing, hashing and normalising.
+        seen = (body, scope.get("query_string", b"")) if len(body) <= SEEN_BODY_BYTES else None
+        known = self.seen.get(seen) if seen is not None else None
+        if known is not None:
+            await self._serve(scope, body, known[0], known[1], send)
+            return
         asked = self._read(scope, body)
         if asked is None:  # not a request this cache understands: GraphiQL, batches, other bodies
             await self.app(scope, _replay(body), send)
             return
-        if asked.payload.get("query") is None:
+        sent_text = asked.payload.get("query") is not None
+        if not sent_text:
             text = self.documents.text(asked.digest)
             if text is None:
                 await _send_json(send, 200, _not_found())
                 return
             asked.payload["query"] = text
             scope, body = _rewritten(scope, asked.payload)
-        await self._serve(scope, body, asked, send)
+        services = scope["app"].state.services
+        normal = self.documents.normal(str(asked.payload["query"]), asked.digest, services.settings.max_tokens)
+        if normal is None:  # mutations, subscriptions, documents that do not parse: strawberry alone
+            try:
+                await self.app(scope, _replay(body), send)
+            finally:
+                services.read_model.positions_watch().invalidate()  # a write here: this process's next read is fresh
+            return
+        if seen is not None and sent_text:
+            self.seen.put(seen, (asked, normal))
+        await self._serve(scope, body, asked, normal, send)
 
     def _read(self, scope: Scope, body: bytes) -> Asked | None:
         """The request's query, variables..., or None to leave it to strawberry alone."""
@@ -288,25 +381,18 @@ class CachedGraphQL:
             return Asked(payload, asked_id.lower())
         return None
 
-    async def _serve(self, scope: Scope, body: bytes, asked: Asked, send: Send) -> None:
+    async def _serve(self, scope: Scope, body: bytes, asked: Asked, normal: str, send: Send) -> None:
         services = scope["app"].state.services
-        normal = self.documents.normal(str(asked.payload["query"]), asked.digest, services.settings.max_tokens)
-        if normal is None:  # mutations, subscriptions, documents that do not parse: strawberry alone
-            await self.app(scope, _replay(body), send)
-            return
         cache = self.cache
         key: Key | None = None
         projected: int | None = None
         caller = await _caller(services, scope)
         role = _role(caller, services.settings)
         if cache is not None and role is not None:
-            projected, details = await blocking(services.read_model.cache_positions)
-            today = date.today().isoformat()
-            cache.observe(projected, details, today)
-            pin = asked.pin
-            basis: tuple[object, ...] = ("pinned", details, today, pin) if pin is not None else (
-                "current", projected, today)  # fmt: skip
-            key = _key(asked, normal, role, _wants_graphql_response(scope), basis)
+            watch = services.read_model.positions_watch()
+            positions = watch.current() or await blocking(watch.refresh)
+            projected = positions[0]
+            key = _lookup_key(cache, asked, normal, role, scope, positions)
             entry = cache.get(key)
             if entry is not None and not services.reads.wait_needed(_client(caller, scope)):
                 await self._answer(scope, send, entry, keyed=caller.principal is not None)
@@ -322,10 +408,29 @@ class CachedGraphQL:
             await _send_raw(send, status, headers, content)
             return
         if cache is not None and key is not None and role is not None:
-            basis_now = _answer_basis(content, key[5])
+            basis_now = _answer_basis(entry, key[5])
             if basis_now is not None:
                 cache.put(_key(asked, normal, role, key[4], basis_now), entry)
         await self._answer(scope, send, entry, keyed=bool(_header(scope, b"authorization")))
+
+    def warm_hit(self, scope: Scope, body: bytes) -> Entry | None:
+        """The answer to a request seen before, from an anonymous caller, as the cache holds it now;
+        None (nothing done, no token taken) when the full path must decide."""
+        cache = self.cache
+        if cache is None or _header(scope, b"authorization"):
+            return None
+        known = self.seen.get((body, scope.get("query_string", b"")))
+        if known is None:
+            return None
+        services = scope["app"].state.services
+        positions = services.read_model.positions_watch().current()
+        role = _role(Caller(), services.settings)
+        if positions is None or role is None:
+            return None
+        entry = cache.get(_lookup_key(cache, known[0], known[1], role, scope, positions), count_miss=False)
+        if entry is None or services.reads.wait_needed(_client(Caller(), scope)):
+            return None  # the full path answers (and, when the allowance is spent, says 429)
+        return entry
 
     def _entry(self, status: int, headers: list[tuple[bytes, bytes]], content: bytes, asked: Asked) -> Entry | None:
         """A cacheable answer: 200, JSON, no errors, every operation a query (then its document is registered)."""
@@ -341,42 +446,55 @@ class CachedGraphQL:
         if not isinstance(answer, dict) or "errors" in answer or "data" not in answer:
             return None
         self.documents.register(str(asked.payload["query"]), asked.digest)
-        pinned = bool(((answer.get("extensions") or {}).get("basis") or {}).get("pinned"))
+        basis = (answer.get("extensions") or {}).get("basis") or {}
+        size = basis.get("treeSize") if isinstance(basis, dict) else None
+        pinned = bool(basis.get("pinned")) if isinstance(basis, dict) else False
         etag = '"' + hashlib.sha256(content).hexdigest()[:32] + '"'
-        return Entry(content, content_type, etag, pinned)
+        return Entry(content, content_type, etag, pinned, size if isinstance(size, int) else None)
 
     async def _answer(self, scope: Scope, send: Send, entry: Entry, *, keyed: bool) -> None:
-        scope_word = "private" if keyed else "public"
         if entry.pinned:
-            control = f"{scope_word}, max-age={min(self.pinned_max_age, _until_midnight())}, immutable"
+            scope_word = "private" if keyed else "public"
+            control = f"{scope_word}, max-age={min(self.pinned_max_age, _until_midnight())}, immutable".encode()
         else:
-            control = f"{scope_word}, no-cache"
-        headers = [
-            (b"etag", entry.etag.encode()),
-            (b"cache-control", control.encode()),
-            (b"vary", b"Authorization, Accept"),
-        ]
-        if entry.etag in _etags(_header(scope, b"if-none-match")):
-            await _send_raw(send, 304, headers, b"")
+            control = _NO_CACHE[keyed]
+        headers = [*entry.head, (b"cache-control", control)]
+        match = _header(scope, b"if-none-match")
+        if match and entry.etag in _etags(match):
+            headers.append((b"content-length", b"0"))
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
             return
-        headers.append((b"content-type", entry.content_type.encode("latin-1")))
-        await _send_raw(send, 200, headers, entry.body)
+        headers += ((b"content-type", entry.content_type_bytes), (b"content-length", entry.length))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": entry.body})
+
+
+_NO_CACHE = {False: b"public, no-cache", True: b"private, no-cache"}
+
+
+def _lookup_key(
+    cache: ResponseCache, asked: Asked, normal: str, role: str, scope: Scope, positions: tuple[int, int]
+) -> Key:
+    """The key to look up at the read model's current positions (entries of older ones are dropped)."""
+    projected, details = positions
+    today = date.today().isoformat()
+    cache.observe(projected, details, today)
+    pin = asked.pin
+    basis: tuple[object, ...] = ("pinned", details, today, pin) if pin is not None else ("current", projected, today)
+    return _key(asked, normal, role, _wants_graphql_response(scope), basis)
 
 
 def _key(asked: Asked, normal: str, role: str, graphql_response: bool, basis: tuple[object, ...]) -> Key:
-    variables = json.dumps(asked.payload.get("variables"), sort_keys=True, separators=(",", ":"))
-    return (normal, variables, str(asked.payload.get("operationName") or ""), role, graphql_response, basis)
+    return (normal, asked.variables, str(asked.payload.get("operationName") or ""), role, graphql_response, basis)
 
 
-def _answer_basis(content: bytes, asked_basis: tuple[object, ...]) -> tuple[object, ...] | None:
+def _answer_basis(entry: Entry, asked_basis: tuple[object, ...]) -> tuple[object, ...] | None:
     """The basis the answer was actually computed at (the model may have moved since the lookup)."""
     if asked_basis[0] == "pinned":
         return asked_basis
-    try:
-        size = json.loads(content)["extensions"]["basis"]["treeSize"]
-    except (ValueError, KeyError, TypeError):
-        return None
-    return ("current", size, asked_basis[2]) if isinstance(size, int) else None
+    size = entry.basis_size
+    return ("current", size, asked_basis[2]) if size is not None else None
 
 
 async def _caller(services: Any, scope: Scope) -> Caller:

@@ -15,9 +15,11 @@ caught against a digest kept outside the system: that is what digests are for.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +29,8 @@ from ledger.integrity import merkle
 from ledger.persistence import STORED_NODE_LEVEL, LedgerRecorder
 
 DIGEST_FORMAT = "claims-ledger/digest/v1"
-VERIFY_BATCH = 20_000  # events read per query
+VERIFY_BATCH = 5_000  # events read per query (smaller batches let PostgreSQL read several at once)
+READ_AHEAD = 2  # batches read meanwhile where the store allows concurrent reads
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,45 @@ def current_digest(recorder: LedgerRecorder) -> Digest:
 def verify(
     recorder: LedgerRecorder, saved: Digest | None = None, progress: Callable[[int, int], None] | None = None
 ) -> Report:
+    with _Batches(recorder) as batches:
+        return _verify(recorder, batches, saved, progress)
+
+
+class _Batches:
+    """``checked_leaves`` batch after batch; where the store serves concurrent reads (PostgreSQL hashes
+    on the server), the next READ_AHEAD batches of a contiguous log are already being read meanwhile."""
+
+    def __init__(self, recorder: LedgerRecorder) -> None:
+        self.recorder = recorder
+        concurrent = recorder.concurrent_reads
+        self.pool = ThreadPoolExecutor(READ_AHEAD, thread_name_prefix="verify-read") if concurrent else None
+        self.ahead: dict[int, Future[Sequence[tuple[int, bool, bytes]]]] = {}
+
+    def after(self, after: int) -> Sequence[tuple[int, bool, bytes]]:
+        found = self.ahead.pop(after, None)
+        if self.pool is not None:
+            for stale in [a for a in self.ahead if a < after]:
+                self.ahead.pop(stale).cancel()
+            for k in range(1, READ_AHEAD + 1):
+                start = after + k * VERIFY_BATCH
+                if start not in self.ahead:
+                    self.ahead[start] = self.pool.submit(self.recorder.checked_leaves, start, VERIFY_BATCH)
+        return found.result() if found is not None else self.recorder.checked_leaves(after, VERIFY_BATCH)
+
+    def __enter__(self) -> _Batches:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _verify(
+    recorder: LedgerRecorder,
+    batches: _Batches,
+    saved: Digest | None,
+    progress: Callable[[int, int], None] | None,
+) -> Report:
     head = recorder.tree_head()
     heads = {h.size: h.root for h in recorder.tree_heads()}
     frontier = merkle.Frontier()
@@ -115,56 +157,73 @@ def verify(
         pending_nodes.clear()
         return None
 
-    # The hot loop works on plain rows and local names: one SHA-256 per leaf and per tree node,
-    # no object per event. A row whose fast recomputation differs is checked again through
+    # Rows are plain (position, leaf hash matches, stored leaf hash): the adapter hashed each leaf's input
+    # (PostgreSQL on the server). A batch that is contiguous and all matching grows the tree one level at a
+    # time (_extend), stopping at each recorded tree head and at the saved digest's size to compare roots;
+    # any other batch goes event by event, and a row whose fast hash differs is checked again through
     # LoggedEvent.expected_leaf_hash (the reference), so the verdicts are the reference's.
-    sha256 = hashlib.sha256
     peaks = frontier.peaks
+    stops = sorted({*heads, *([saved.tree_size] if saved is not None else [])})
     size = 0
     after = 0
-    while rows := recorder.leaf_inputs(after, VERIFY_BATCH):
-        for position, data, leaf in rows:
-            if position != size + 1:
-                frontier.size = size
-                return fail(
-                    f"event {size + 1} is missing: the log jumps from {size} to {position}",
-                    size + 1,
-                )
-            if sha256(data).digest() != leaf:
-                event = recorder.read_log(position - 1, 1)[0]
-                if event.expected_leaf_hash() != event.leaf_hash:
+
+    def at_stop(size: int) -> Report | None:
+        nonlocal saved_root
+        frontier.size = size
+        if size in heads and heads[size] != frontier.root():
+            return fail(
+                f"the tree head recorded at size {size} does not match the events: "
+                f"history up to event {size} was rewritten",
+                size,
+            )
+        if saved is not None and size == saved.tree_size:
+            saved_root = frontier.root()
+        return None
+
+    while rows := batches.after(after):
+        count = len(rows)
+        if rows[0][0] == size + 1 and rows[-1][0] == size + count and all(ok for _, ok, _ in rows):
+            # Positions are unique and ordered: first and last in place means none is missing.
+            leaves = [leaf for _, _, leaf in rows]
+            done = 0
+            first = bisect.bisect_right(stops, size)
+            within = stops[first : bisect.bisect_right(stops, size + count)]
+            for stop in within if within and within[-1] == size + count else [*within, size + count]:
+                if stop > size:
+                    _extend(peaks, size, leaves[done : done + stop - size], pending_nodes)
+                    done += stop - size
+                    size = stop
+                if (failed := at_stop(size)) is not None:
+                    return failed
+        else:
+            for position, ok, stored in rows:
+                if position != size + 1:
                     frontier.size = size
                     return fail(
-                        f"event {event.position} ({event.topic} of {event.originator_id} v{event.originator_version}) "
-                        "does not match its recorded leaf hash: its content or its place in the log changed",
-                        event.position,
+                        f"event {size + 1} is missing: the log jumps from {size} to {position}",
+                        size + 1,
                     )
-                leaf = event.leaf_hash
-            node, index, level = bytes(leaf), size, 0
-            while index & 1:
-                node = sha256(b"\x01" + peaks.pop() + node).digest()
-                index >>= 1
-                level += 1
-                if level >= STORED_NODE_LEVEL:
-                    pending_nodes[(level, index)] = node
-            peaks.append(node)
-            size += 1
-            if size in heads:
-                frontier.size = size
-                if heads[size] != frontier.root():
-                    return fail(
-                        f"the tree head recorded at size {size} does not match the events: "
-                        f"history up to event {size} was rewritten",
-                        size,
-                    )
-            if saved is not None and size == saved.tree_size:
-                frontier.size = size
-                saved_root = frontier.root()
-            if len(pending_nodes) >= 1000 and (bad := check_nodes()) is not None:
-                frontier.size = size
-                return fail(f"a stored tree node covering events up to {bad} does not match the events", bad)
-            if progress and size % 5000 == 0:
-                progress(size, head.size)
+                leaf = bytes(stored)
+                if not ok:
+                    event = recorder.read_log(position - 1, 1)[0]
+                    if event.expected_leaf_hash() != event.leaf_hash:
+                        frontier.size = size
+                        return fail(
+                            f"event {event.position} ({event.topic} of {event.originator_id} "
+                            f"v{event.originator_version}) "
+                            "does not match its recorded leaf hash: its content or its place in the log changed",
+                            event.position,
+                        )
+                    leaf = event.leaf_hash
+                _extend(peaks, size, [leaf], pending_nodes)
+                size += 1
+                if (failed := at_stop(size)) is not None:
+                    return failed
+        if len(pending_nodes) >= 1000 and (bad := check_nodes()) is not None:
+            frontier.size = size
+            return fail(f"a stored tree node covering events up to {bad} does not match the events", bad)
+        if progress:
+            progress(size, head.size)
         after = size
     frontier.size = size
     if (bad := check_nodes()) is not None:
@@ -180,6 +239,29 @@ def verify(
     if saved is None:
         return Report(True, frontier.size, frontier.root())
     return _check_digest(recorder, saved, saved_root, frontier)
+
+
+def _extend(peaks: list[bytes], size: int, leaves: list[bytes], stored: dict[tuple[int, int], bytes]) -> None:
+    """Append ``leaves`` to the frontier of a tree of ``size`` leaves (``peaks``: one per set bit of the
+    size, highest level first), as ``merkle.Frontier.append`` would leaf by leaf, but one level at a time;
+    nodes completed at levels kept by the store are put in ``stored``."""
+    sha256 = hashlib.sha256
+    held = dict(zip([level for level in range(size.bit_length() - 1, -1, -1) if size >> level & 1], peaks, strict=True))
+    nodes, index, level = leaves, size, 0  # index: place of nodes[0] among the nodes of its level
+    while nodes:
+        if index & 1:  # its left sibling is the peak of this level
+            nodes = [held.pop(level), *nodes]
+            index -= 1
+        if len(nodes) & 1:
+            held[level] = nodes[-1]
+        pairs = iter(nodes)  # zip(pairs, pairs): (0, 1), (2, 3)...; an odd last node waits as the peak above
+        parents = [sha256(b"\x01" + left + right).digest() for left, right in zip(pairs, pairs, strict=False)]
+        index >>= 1
+        level += 1
+        if level >= STORED_NODE_LEVEL:
+            stored.update(((level, index + i), node) for i, node in enumerate(parents))
+        nodes = parents
+    peaks[:] = [held[level] for level in sorted(held, reverse=True)]
 
 
 def _check_digest(

@@ -1,0 +1,135 @@
+"""The response cache learns the read model's position without a database read per request
+(projections/freshness.py), and still never serves an answer from before a write (both stores)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from api_support import ApiEnv, api_env
+
+from ledger import commands as c
+from projections.freshness import PositionWatch
+
+QUERY = """query Page($first: Int) {
+  claims(first: $first) { nodes { key stance } totalCount }
+  position(actor: "chancellor", topic: "taurus", asOf: "2025-12-31") { stance claim { key } }
+}"""
+BODY = {"query": QUERY, "variables": {"first": 10}}
+RETRACT = 'mutation { retractClaim(id: "c-minister", expectedVersion: 1, reason: "duplicate") { version } }'
+
+
+def _watch(api: ApiEnv) -> PositionWatch:
+    watch: PositionWatch = api.services.read_model.positions_watch()
+    return watch
+
+
+def _post(api: ApiEnv, body: dict[str, Any], **headers: str) -> Any:
+    return api.client.post("/graphql", json=body, headers=headers)
+
+
+def _no_time_bound(watch: PositionWatch, url: str) -> None:
+    """Only commits and this process's writes may make the watch read again (no poll within the test);
+    returns once the watch holds the positions (and, on PostgreSQL, listens for commits)."""
+    watch.poll_seconds = watch.listen_poll_seconds = 3600.0
+    deadline = time.monotonic() + 30
+    while watch.current() is None or (url.startswith("postgresql") and not watch.listening):
+        assert time.monotonic() < deadline, "the watch never settled"
+        watch.refresh()
+
+
+@pytest.fixture
+def api(database_url: str) -> Iterator[ApiEnv]:
+    with api_env(database_url) as env:
+        yield env
+
+
+@pytest.fixture
+def external(database_url: str) -> Iterator[ApiEnv]:
+    """An API whose projector runs in another process."""
+    with api_env(database_url, projector="external") as env:
+        yield env
+
+
+def test_reused_answers_read_no_position_from_the_database(api: ApiEnv) -> None:
+    watch = _watch(api)
+    _no_time_bound(watch, api.url)
+    first = _post(api, BODY)
+    reads, hits = watch.reads, api.app.state.response_cache.hits
+    for _ in range(5):
+        assert _post(api, BODY).content == first.content
+    assert api.app.state.response_cache.hits == hits + 5
+    assert watch.reads == reads  # the position came from memory every time
+
+
+def test_a_mutation_through_this_process_makes_its_next_read_fresh(api: ApiEnv) -> None:
+    _no_time_bound(_watch(api), api.url)
+    before = _post(api, BODY).json()
+    assert before["data"]["claims"]["totalCount"] == 4
+    done = _post(api, {"query": RETRACT}, Authorization=f"Bearer {api.keys['editor']}").json()
+    assert done.get("errors") is None, done
+    after = _post(api, BODY).json()
+    assert after["data"]["claims"]["totalCount"] == 3
+    assert after["extensions"]["basis"]["treeSize"] == api.tree_size() > before["extensions"]["basis"]["treeSize"]
+
+
+def test_the_embedded_projector_makes_the_next_read_fresh(api: ApiEnv) -> None:
+    """A write by another writer of the log (here the ledger directly), projected by this process's projector."""
+    _no_time_bound(_watch(api), api.url)
+    assert _post(api, BODY).json()["data"]["claims"]["totalCount"] == 4
+    api.ledger.retract_claim(c.RetractClaim("c-minister", None, "duplicate"), "desk")
+    size = api.tree_size()
+    hub = api.services.read_model.hub
+    deadline = time.monotonic() + 30
+    while hub.position < size:  # the projector's commit, announced in process
+        assert time.monotonic() < deadline, "the embedded projector did not project the write"
+        hub.request()
+        hub.wait_published(hub.sequence, 0.05)
+    after = _post(api, BODY).json()
+    assert after["data"]["claims"]["totalCount"] == 3 and after["extensions"]["basis"]["treeSize"] == size
+
+
+def test_a_projector_in_another_process_makes_reads_fresh(external: ApiEnv, database_url: str) -> None:
+    """PostgreSQL: its NOTIFY at commit marks the position stale; SQLite: the position is re-read after
+    ``poll_seconds`` (here the other process takes far longer than that)."""
+    watch = _watch(external)
+    if database_url.startswith("postgresql"):
+        _no_time_bound(watch, database_url)
+    assert _post(external, BODY).json()["data"]["claims"]["totalCount"] == 4
+    deadline = time.monotonic() + 30
+    external.ledger.retract_claim(c.RetractClaim("c-minister", None, "duplicate"), "desk")
+    script = "import sys; from projections.projector import Projector; p = Projector(sys.argv[1]); p.catch_up(); p.close()"
+    subprocess.run([sys.executable, "-c", script, database_url], check=True, timeout=120)
+    while watch.current() is not None:  # PostgreSQL: until the notification arrives
+        assert time.monotonic() < deadline, "the projector's commit was never noticed"
+        time.sleep(0.01)
+    after = _post(external, BODY).json()
+    assert after["data"]["claims"]["totalCount"] == 3
+    assert after["extensions"]["basis"]["treeSize"] == external.tree_size()
+
+
+def test_a_pinned_answer_survives_writes_unchanged(api: ApiEnv) -> None:
+    size = api.tree_size()
+    pinned = {**BODY, "extensions": {"atTreeSize": size}}
+    first = _post(api, pinned)
+    api.ledger.retract_claim(c.RetractClaim("c-minister", None, "duplicate"), "desk")
+    api.caught_up()
+    again = _post(api, pinned)
+    assert again.content == first.content and again.headers["etag"] == first.headers["etag"]
+    assert _post(api, BODY).json()["data"]["claims"]["totalCount"] == 3  # the current answer did move
+
+
+def test_requests_seen_are_bounded_by_count_and_bytes() -> None:
+    from api.web.http_cache import Asked, Seen
+
+    seen = Seen(kept=3, max_bytes=100)
+    known = (Asked({"query": "{ topics { key } }"}, "d"), "n")
+    for i in range(5):
+        seen.put((b"%d" % i, b""), known)
+    assert [seen.get((b"%d" % i, b"")) is not None for i in range(5)] == [False, False, True, True, True]
+    seen.put((b"x" * 90, b""), known)  # too many bytes with the others: the oldest go first
+    assert seen.get((b"x" * 90, b"")) is known and seen.get((b"2", b"")) is None and seen.get((b"4", b"")) is known
