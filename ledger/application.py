@@ -130,8 +130,7 @@ class ClaimsLedger(Application[UUID]):
         """Create a key; the secret is returned once and only its hash is stored."""
         if role not in API_ROLES:
             raise BadInput("role", f"{role!r} is not one of {', '.join(API_ROLES)}")
-        if not c.KEY_PATTERN.match(name or ""):
-            raise BadInput("name", f"{name!r} is not a key (lower-case letters, digits and single hyphens)")
+        name = c.parse_key(name, "name")  # the declared Key: pattern and length (ledger/records.py)
         with self.batch(principal) as batch:
             if batch.find(ApiKey, ApiKey.create_id(name)) is not None:
                 raise BadInput("name", f"an API key named {name!r} exists already")

@@ -22,7 +22,6 @@ from ledger import records as r
 from ledger.anchoring import anchor
 from ledger.errors import BadInput
 from ledger.records import CLAIM_FIELDS as CLAIM_FIELDS
-from ledger.records import MAX_KEY as MAX_KEY
 from ledger.records import MAX_NAME as MAX_NAME
 from ledger.records import MAX_TEXT as MAX_TEXT
 

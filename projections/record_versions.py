@@ -21,8 +21,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
+from eventsourcing.utils import get_topic
+
+from ledger import domain
 from ledger.db import chunks
 from projections.db import Connection
 from projections.names import ACTOR, TOPIC
@@ -69,15 +72,18 @@ TOPIC_VERSIONS = Versioned(TOPICS, "rm_topic_versions", TOPIC, "key")
 SOURCE_VERSIONS = Versioned(SOURCES, "rm_source_versions", None)
 HISTORIES = (ACTOR_VERSIONS, TOPIC_VERSIONS, SOURCE_VERSIONS)
 
-# Event topic (as stored in the log) -> the history it adds a version to.
-VERSIONED: dict[str, Versioned] = {
-    "ledger.domain:Actor.Registered": ACTOR_VERSIONS,
-    "ledger.domain:Actor.Revised": ACTOR_VERSIONS,
-    "ledger.domain:Topic.Defined": TOPIC_VERSIONS,
-    "ledger.domain:Topic.Revised": TOPIC_VERSIONS,
-    "ledger.domain:Source.Registered": SOURCE_VERSIONS,
-    "ledger.domain:Source.Revised": SOURCE_VERSIONS,
+# The aggregates, typed loosely: their event classes are made by ``@event`` when the class is created.
+_Actor, _Topic, _Source = cast(tuple[Any, ...], (domain.Actor, domain.Topic, domain.Source))
+# Event class -> the history it adds a version to; by topic as stored in the log, as handlers.BY_TOPIC.
+VERSIONED_BY_EVENT: dict[type, Versioned] = {
+    _Actor.Registered: ACTOR_VERSIONS,
+    _Actor.Revised: ACTOR_VERSIONS,
+    _Topic.Defined: TOPIC_VERSIONS,
+    _Topic.Revised: TOPIC_VERSIONS,
+    _Source.Registered: SOURCE_VERSIONS,
+    _Source.Revised: SOURCE_VERSIONS,
 }
+VERSIONED: dict[str, Versioned] = {get_topic(cls): history for cls, history in VERSIONED_BY_EVENT.items()}
 
 NAME_COLUMNS = ("kind", "folded", "key", "how", "label", "known_from_us", "known_to_us")
 

@@ -114,10 +114,3 @@ class ReplicaReadModel(ReadModel):
         super().__init__(replica_url, pool_size=pool_size, statement_timeout=statement_timeout, ledger=ledger)
         # The in-process projector (if any) works on the primary: ask it, and hear its commits, there.
         self.hub = hub(self.primary_url)
-
-
-def open_replica_read_model(
-    replica_url: str, primary_url: str | None = None, statement_timeout: float = 0.0
-) -> ReplicaReadModel:
-    """The read model of ``primary_url``'s database as the streaming replica at ``replica_url`` shows it."""
-    return ReplicaReadModel(replica_url, primary_url, statement_timeout=statement_timeout)

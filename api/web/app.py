@@ -134,7 +134,7 @@ def create_app(settings: Settings | None = None, *, read_model: ReadModel | None
             )
         )
     cached = CachedGraphQL(graphql, cache, settings.cache_pinned_max_age)
-    middleware.append(Middleware(WarmFront, graphql=cached))  # reused answers skip routing (api/http_cache.py)
+    middleware.append(Middleware(WarmFront, graphql=cached))  # reused answers skip routing (api/web/http_cache.py)
     middleware.append(Middleware(BodyLimit, max_bytes=settings.max_body_bytes))
     app = Starlette(
         routes=[

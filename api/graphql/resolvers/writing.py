@@ -77,7 +77,7 @@ async def _write(info: Info, action: Callable[[Batch], T]) -> tuple[T, int | Non
 
 async def _claim(info: Info, claim_id: UUID) -> Claim | None:
     view = await info.context.loaders.claim.load((claim_id, None))
-    return Claim.from_view(view, None) if view else None
+    return Claim(view, None) if view else None
 
 
 async def register_source(info: Info, input: RegisterSourceInput) -> RegisterSourcePayload:
@@ -89,7 +89,7 @@ async def register_source(info: Info, input: RegisterSourceInput) -> RegisterSou
         pending=pending,
         created=created,
         source_id=strawberry.ID(str(source_id)),
-        source=Source.from_view(view) if view else None,
+        source=Source(view) if view else None,
     )
 
 
@@ -99,7 +99,7 @@ async def register_actor(info: Info, input: RegisterActorInput, reason: str | No
     (_, changed), position, pending = await _write(info, lambda b: b.register_actor(command, why))
     view = await info.context.loaders.actor.load((command.key, None))
     return RegisterActorPayload(
-        log_position=position, pending=pending, changed=changed, actor=Actor.from_view(view) if view else None
+        log_position=position, pending=pending, changed=changed, actor=Actor(view) if view else None
     )
 
 
@@ -109,7 +109,7 @@ async def define_topic(info: Info, input: DefineTopicInput, reason: str | None =
     (_, changed), position, pending = await _write(info, lambda b: b.define_topic(command, why))
     view = await info.context.loaders.topic.load((command.key, None))
     return DefineTopicPayload(
-        log_position=position, pending=pending, changed=changed, topic=Topic.from_view(view) if view else None
+        log_position=position, pending=pending, changed=changed, topic=Topic(view) if view else None
     )
 
 

@@ -105,9 +105,6 @@ class Actor(FromView):
     def __init__(self, view: views.ActorView) -> None:
         self.view = view
 
-    @classmethod
-    def from_view(cls, view: views.ActorView) -> Actor:  # api/graphql/resolvers/writing.py calls it
-        return cls(view)
 
     @strawberry.field(description="This actor's position on a topic (same rules as Query.position).")
     async def position(
@@ -137,9 +134,6 @@ class Topic(FromView):
     def __init__(self, view: views.TopicView) -> None:
         self.view = view
 
-    @classmethod
-    def from_view(cls, view: views.TopicView) -> Topic:  # api/graphql/resolvers/writing.py calls it
-        return cls(view)
 
 
 @reads_view
@@ -162,9 +156,6 @@ class Source(FromView):
     def __init__(self, view: views.SourceView) -> None:
         self.view = view
 
-    @classmethod
-    def from_view(cls, view: views.SourceView) -> Source:  # api/graphql/resolvers/writing.py calls it
-        return cls(view)
 
     @strawberry.field(description="The full text; passages' offsets point into it.")
     async def text(self, info: Info) -> str | None:
@@ -279,9 +270,6 @@ class Claim(FromView):
         self.known_at = known_at
         self.details_at = known_at if isinstance(details_at, EllipsisType) else details_at
 
-    @classmethod
-    def from_view(cls, view: views.ClaimView, known_at: datetime | None) -> Claim:  # api/graphql/resolvers/writing.py calls it
-        return cls(view, known_at)
 
     # A claim's actor, topic and source were registered before it, so a version is in force at any
     # record time the claim is; only clocks skewed between writers could break that: then the current one.
