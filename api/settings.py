@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import TypeVar
 
-from ledger.application import DEFAULT_DATABASE_URL
+from ledger.db import DEFAULT_DATABASE_URL
 
 T = TypeVar("T")
 PROJECTOR_EMBEDDED = "embedded"

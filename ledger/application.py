@@ -25,9 +25,7 @@ from psycopg.conninfo import make_conninfo
 
 from ledger import commands as c
 from ledger.dates import PartialDate
-from ledger.db import DEFAULT_DATABASE_URL as DEFAULT_DATABASE_URL  # re-exported: the settings' default
-from ledger.db import database_url as database_url  # re-exported for the entry points
-from ledger.db import dialect_of, postgres_params, sqlite_path
+from ledger.db import SQLITE_BUSY_TIMEOUT_MS, database_url, dialect_of, postgres_params, sqlite_path
 from ledger.domain import Actor, ApiKey, Claim, Source, SourceKey, Topic, actor_id, claim_id, source_id, topic_id
 from ledger.errors import BadInput, Conflict, NotFound
 from ledger.persistence import LedgerRecorder
@@ -53,7 +51,7 @@ def persistence_env(url: str | None = None) -> dict[str, str]:
     None: $CLAIMS_DATABASE_URL, else the SQLite default)."""
     url = database_url(url)
     if dialect_of(url) == "sqlite":
-        return {"PERSISTENCE_MODULE": SQLITE_FACTORY, "SQLITE_DBNAME": sqlite_path(url), "SQLITE_LOCK_TIMEOUT": "60"}
+        return {"PERSISTENCE_MODULE": SQLITE_FACTORY, "SQLITE_DBNAME": sqlite_path(url), "SQLITE_LOCK_TIMEOUT": str(SQLITE_BUSY_TIMEOUT_MS // 1000)}
     params = {k: str(v) for k, v in postgres_params(url).items()}
     env = {
         "PERSISTENCE_MODULE": POSTGRES_FACTORY,

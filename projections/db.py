@@ -54,7 +54,6 @@ _TYPES: dict[Dialect, dict[str, str]] = {
 }
 
 
-resolve_url = database_url
 
 
 def ddl(template: str, dialect: Dialect) -> str:
@@ -302,7 +301,7 @@ def discard_beside(url: str) -> None:
 
 def connect(url: str | None = None) -> Connection:
     """A dedicated connection (the projector's)."""
-    url = resolve_url(url)
+    url = database_url(url)
     if dialect_of(url) == "sqlite":
         return SQLiteConnection(sqlite_path(url))
     return PostgresConnection.connect(url)
@@ -312,7 +311,7 @@ class Readers:
     """Reader connections for many threads: a pool (PostgreSQL) or one per thread (SQLite)."""
 
     def __init__(self, url: str | None = None, *, pool_size: int = 8, statement_timeout: float = 0.0) -> None:
-        self.url = resolve_url(url)
+        self.url = database_url(url)
         self.dialect = dialect_of(self.url)
         self.statement_timeout = statement_timeout  # seconds; 0: none
         self._pool: ConnectionPool[Any] | None = None

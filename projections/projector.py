@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from ledger.application import ClaimsLedger
+from ledger.db import database_url
 from ledger.errors import ReadOnlyStore
 from ledger.persistence import LoggedEvent
 from ledger.postgres import address
@@ -32,7 +33,6 @@ from projections.db import (
     connect,
     connect_beside,
     discard_beside,
-    resolve_url,
 )
 from projections.handlers import DETAILS_TOPICS, VERSION_COLUMNS, Changes, Event
 from projections.signals import LedgerWakeup, hub
@@ -58,7 +58,7 @@ class Projector:
     ) -> None:
         """``model``: project into that connection's tables (a rebuild's model beside the live one),
         announcing nothing to readers; by default the live model of ``url``."""
-        self.url = resolve_url(url)
+        self.url = database_url(url)
         self.batch_size = batch_size
         self._owns_ledger = ledger is None
         self.ledger = ledger or ClaimsLedger.open(self.url)

@@ -28,11 +28,11 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from ledger.application import ClaimsLedger
-from ledger.db import chunks
+from ledger.db import chunks, database_url
 from projections import changes as record_changes
 from projections import flips as consistency
 from projections import names, record_versions, schema
-from projections.db import Connection, Readers, Row, connect, resolve_url
+from projections.db import Connection, Readers, Row, connect
 from projections.freshness import PositionWatch
 from projections.ledger_log import LedgerLog
 from projections.signals import hub
@@ -92,7 +92,7 @@ class ReadModel(LedgerLog):
     ) -> None:
         """``create=False``: only read (a read command): a missing or other-version model is an error.
         ``ledger``: read the log through this open ledger (the API process's) instead of opening one."""
-        super().__init__(resolve_url(url), ledger)
+        super().__init__(database_url(url), ledger)
         self.readers = Readers(self.url, pool_size=pool_size, statement_timeout=statement_timeout)
         self.hub = hub(self.url)
         self._watch: PositionWatch | None = None

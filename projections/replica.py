@@ -20,9 +20,10 @@ from typing import Any
 import psycopg
 
 from ledger.application import ClaimsLedger
+from ledger.db import database_url
 from ledger.postgres import address
 from projections import schema
-from projections.db import PostgresConnection, dialect_of, resolve_url
+from projections.db import PostgresConnection, dialect_of
 from projections.queries import WAIT_TICK, ReadModel
 from projections.signals import hub
 
@@ -98,7 +99,7 @@ class ReplicaReadModel(ReadModel):
         start_wait: float = START_WAIT,
         ledger: ClaimsLedger | None = None,
     ) -> None:
-        self.primary_url = resolve_url(primary_url)
+        self.primary_url = database_url(primary_url)
         check_replica_of(replica_url, self.primary_url)
         # The primary creates the (empty) tables if this is the first start; the replica shows them
         # once it has replayed that, or whatever model the primary already has.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 
-from ledger.application import database_url
+from ledger.db import database_url
 
 
 def principal(args: argparse.Namespace) -> str:

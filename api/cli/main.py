@@ -17,6 +17,7 @@ import claims_demo
 from api.cli.args import principal
 from api.cli.progress import progress_bar
 from ledger.application import ClaimsLedger, claim_ref
+from ledger.db import DEFAULT_DATABASE_URL
 from ledger.errors import LedgerError
 from ledger.importer import import_file
 from ledger.integrity.verify import Digest, current_digest, verify
@@ -107,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="claims", description="An event-sourced, verifiable ledger of claims.")
     parser.add_argument(
         "--database", metavar="URL", default=None,
-        help="sqlite:///PATH or postgresql://user:pass@host:port/db (default: $CLAIMS_DATABASE_URL or sqlite:///claims.db)",
+        help=f"sqlite:///PATH or postgresql://user:pass@host:port/db (default: $CLAIMS_DATABASE_URL or {DEFAULT_DATABASE_URL})",
     )  # fmt: skip
     parser.add_argument("--as", dest="principal", metavar="NAME", help="who records the events (default: cli:USER)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
