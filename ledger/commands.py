@@ -10,7 +10,6 @@ passage match the source text) live in the application service.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from ledger import records as r
 from ledger.anchoring import anchor
+from ledger.domain import source_sha256
 from ledger.errors import BadInput
 from ledger.records import CLAIM_FIELDS as CLAIM_FIELDS
 from ledger.records import MAX_NAME as MAX_NAME
@@ -107,7 +107,7 @@ def parse_key(value: Any, path: str = "key") -> str:
 def parse_source(data: Any) -> RegisterSource:
     source: r.Source = r.check(r.Source, data)
     metadata = r.plain(source, exclude={"key", "text"})
-    sha = hashlib.sha256(source.text.encode("utf-8")).hexdigest()
+    sha = source_sha256(source.text)
     return RegisterSource(key=source.key, text=source.text, sha256=sha, metadata=metadata)
 
 

@@ -15,6 +15,7 @@ re-checks it). Input shape is checked before (``commands.py``); rules across rec
 from __future__ import annotations
 
 import copy
+import hashlib
 from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -36,6 +37,12 @@ _ID_CACHE = 65536
 @lru_cache(maxsize=_ID_CACHE)
 def source_id(sha256: str) -> UUID:
     return uuid5(NAMESPACE, f"source:{sha256}")
+
+
+def source_sha256(text: str) -> str:
+    """The hex SHA-256 a source is identified by (``source_id``). ``surrogatepass``: the same digest
+    for valid text, and none of an error for a lone surrogate, which validation refuses later."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @lru_cache(maxsize=_ID_CACHE)

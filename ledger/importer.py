@@ -10,7 +10,6 @@ file writes nothing new.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -29,7 +28,7 @@ import yaml
 from ledger import commands as c
 from ledger import records
 from ledger.application import Batch, ClaimsLedger, claim_ref
-from ledger.domain import SourceKey, actor_id, claim_id, source_id, topic_id
+from ledger.domain import SourceKey, actor_id, claim_id, source_id, source_sha256, topic_id
 from ledger.errors import BadInput, Conflict, LedgerError, NotFound
 
 FORMAT = "claims-ledger/import/v1"
@@ -454,7 +453,7 @@ def _referenced_ids(data: dict[str, Any]) -> list[UUID]:
         ids += [SourceKey.create_id(k) for k in strings(record.get("key"))]
         text = record.get("text")
         if isinstance(text, str):
-            ids.append(source_id(hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()))
+            ids.append(source_id(source_sha256(text)))
     for record in data.get("actors") or []:
         ids += [actor_id(k) for k in strings(record.get("key"))]
     for record in data.get("topics") or []:

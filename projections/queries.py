@@ -194,9 +194,9 @@ class ReadModel(LedgerLog):
         instant = known_at or datetime.now(UTC)
         found: dict[int, tuple[int, int]] = {}
         with self.readers.connection() as conn:
-            for offset, chunk in _chunked(pairs, PAIR_CHUNK):
+            for n, chunk in enumerate(chunks(pairs, PAIR_CHUNK)):
                 for i, latest, start in _position_rows(conn, chunk, day, known_at):
-                    found[offset + i] = (latest, start)
+                    found[n * PAIR_CHUNK + i] = (latest, start)
             wanted = sorted({p for both in found.values() for p in both})
             claims = {c.row: c for c in _claims_at(conn, wanted)}
         out: list[PositionView | None] = []
@@ -750,6 +750,3 @@ def decode_cursor(cursor: str) -> tuple[str, str, int]:
 # --------------------------------------------------------------------- utils
 
 
-def _chunked(values: Sequence[T], size: int) -> Iterator[tuple[int, Sequence[T]]]:
-    for i in range(0, len(values), size):
-        yield i, values[i : i + size]
