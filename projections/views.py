@@ -23,12 +23,9 @@ def _precision(stated: dict[str, Any]) -> str:
     return stated.get("precision") or precision_of(stated["date"])
 
 
-def _earliest(stated: dict[str, Any]) -> str:
-    return period(stated["date"])[0]
-
-
-def _latest(stated: dict[str, Any]) -> str:
-    return period(stated["date"])[1]
+def _period(stated: dict[str, Any]) -> tuple[str, str]:
+    """(earliest, latest): one call per row for both columns (Col part)."""
+    return period(stated["date"])
 
 
 @dataclass(frozen=True)
@@ -37,8 +34,8 @@ class StatedDate:
 
     date: str
     precision: Annotated[str, Col(derive=_precision)]  # DAY | MONTH | YEAR
-    earliest: Annotated[Day, Col(derive=_earliest)]
-    latest: Annotated[Day, Col(derive=_latest)]
+    earliest: Annotated[Day, Col(derive=_period, part=0)]
+    latest: Annotated[Day, Col(derive=_period, part=1)]
     approximate: Annotated[bool, Col(default=False)] = False
     note: str | None = None
 
