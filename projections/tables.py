@@ -156,6 +156,7 @@ class _Compiler:
         }  # fmt: skip
 
     def ref(self, value: Any) -> str:
+        # One name per object: the columns sharing a derive function see the same call (bound once).
         name = next((k for k, v in self.env.items() if v is value and k.startswith("_o")), f"_o{len(self.env)}")
         self.env[name] = value
         return name
