@@ -58,8 +58,9 @@ class Col:
     name: str = ""  # the column's name if not the field's (an embedded view's field: its columns' prefix)
     path: str = ""  # dotted place in the payload if not the field's name (e.g. "quote.text")
     default: Any = _MISSING  # the payload value when its key is absent
-    meta: bool = False  # not in the payload: the projector passes it to Table.row by column name
+    meta: bool = False  # not in the payload: the projector passes it to Table.row (see Table.meta_names)
     derive: Derive | None = None  # computed from the payload dict holding the field
+    part: int | None = None  # with derive: this item of what it returns (columns sharing a derive call it once)
     decode: Callable[[Any], Any] | None = None  # a JSON column: its text -> the view's value
     key: str = ""  # "primary key" | "unique"
 
@@ -78,6 +79,7 @@ class Column:
     key: str = ""
     json: bool = False
     python: type = object  # the field's type (without None), for the view's conversion
+    part: int | None = None
 
     @property
     def from_payload(self) -> bool:
@@ -126,7 +128,7 @@ def _fields(view: type, prefix: str = "", path: tuple[str, ...] = ()) -> tuple[_
             raise TypeError(f"{view.__name__}.{f.name}: no column type for {base!r}: give Col(sql=...)")
         column = Column(
             col.name or prefix + f.name, sql, nullable, place, col.default, col.meta,
-            col.derive, col.key, json, origin,
+            col.derive, col.key, json, origin, col.part,
         )  # fmt: skip
         out.append(_Field(f.name, column, decode=col.decode))
     return tuple(out)
@@ -154,13 +156,15 @@ class _Compiler:
         }  # fmt: skip
 
     def ref(self, value: Any) -> str:
-        name = f"_o{len(self.env)}"
+        # One name per object: the columns sharing a derive function see the same call (bound once).
+        name = next((k for k, v in self.env.items() if v is value and k.startswith("_o")), f"_o{len(self.env)}")
         self.env[name] = value
         return name
 
-    def compile(self, name: str, args: str, body: str) -> Any:
+    def compile(self, name: str, args: str, body: str, lines: Sequence[str] = ()) -> Any:
         namespace: dict[str, Any] = {}
-        exec(f"def {name}({args}):\n    return {body}\n", self.env, namespace)
+        statements = "".join(f"    {line}\n" for line in lines)
+        exec(f"def {name}({args}):\n{statements}    return {body}\n", self.env, namespace)
         return namespace[name]
 
 
@@ -229,31 +233,60 @@ class Table(Reader[V]):
         self.meta_names = tuple(c.name for c in self.columns if c.meta)
         self.payload_names = tuple(c.name for c in self.columns if c.from_payload)
         c = _Compiler()
-        meta = [f"{col.name}=None" if col.nullable else col.name for col in self.columns if col.meta]
-        row = ", ".join(self._encode(c, col) for col in self.columns)
-        args = ", ".join(["p", "*", *meta]) if meta else "p"
-        # row(payload, **meta): the row to insert, in ``column_names`` order.
-        self.row: Callable[..., tuple[Any, ...]] = c.compile(f"{name}_row", args, f"({row},)")
+        # row(payload, *meta): the row to insert, in ``column_names`` order. The meta values are
+        # every meta column's, in ``meta_names`` order (by name works too): the projector calls it
+        # for every claim event, where keyword arguments and defaults cost the rebuild time.
+        lines, row = self._row_source(c)
+        args = ", ".join(["p", *self.meta_names])
+        self.row: Callable[..., tuple[Any, ...]] = c.compile(f"{name}_row", args, row, lines)
         self.payload: Callable[[Sequence[Any]], dict[str, Any]] = c.compile(
             f"{name}_payload", "r", self._decode_payload()
         )
 
-    @staticmethod
-    def _encode(c: _Compiler, col: Column) -> str:
-        """The expression of ``col``'s value, from payload ``p`` (and meta arguments)."""
-        if col.meta:
-            return col.name
-        if col.derive is not None:
-            return f"{c.ref(col.derive)}({_place(col.path[:-1], strict=True)})"
-        *parents, leaf = col.path
-        holder = _place(tuple(parents), strict=not col.nullable and col.default is _MISSING)
-        if col.default is not _MISSING:
-            value = f"{holder}.get({leaf!r}, {c.ref(col.default)})"
-        elif col.nullable:
-            value = f"{holder}.get({leaf!r})"
-        else:
-            value = f"{holder}[{leaf!r}]"
-        return f"_json({value})" if col.json else value
+    def _row_source(self, c: _Compiler) -> tuple[list[str], str]:
+        """The body of :attr:`row`: statements binding to locals, once per row, what columns
+        share (the payload dict they sit in, a derive's result), then the row tuple."""
+        lines: list[str] = []
+        bound: dict[str, str] = {}
+
+        def bind(expr: str) -> str:
+            if expr not in bound:
+                bound[expr] = f"v{len(bound)}"
+                lines.append(f"{bound[expr]} = {expr}")
+            return bound[expr]
+
+        # A payload dict some column needs is taken strictly (its absence fails the row anyway);
+        # one all of whose columns are optional reads as empty when absent or None.
+        strict: set[tuple[str, ...]] = set()
+        for col in self.columns:
+            if not col.meta and (col.derive is not None or (not col.nullable and col.default is _MISSING)):
+                strict.update(col.path[:i] for i in range(1, len(col.path)))
+
+        def holder(place: tuple[str, ...]) -> str:
+            if not place:
+                return "p"
+            parent, part = holder(place[:-1]), place[-1]
+            return bind(f"{parent}[{part!r}]" if place in strict else f"{parent}.get({part!r}) or _E")
+
+        values = []
+        for col in self.columns:
+            if col.meta:
+                values.append(col.name)
+                continue
+            *parents, leaf = col.path
+            inside = holder(tuple(parents))
+            if col.derive is not None:  # one call per derive and dict: the columns of its parts share it
+                result = bind(f"{c.ref(col.derive)}({inside})")
+                values.append(result if col.part is None else f"{result}[{col.part}]")
+                continue
+            if col.default is not _MISSING:
+                value = f"{inside}.get({leaf!r}, {c.ref(col.default)})"
+            elif col.nullable:
+                value = f"{inside}.get({leaf!r})"
+            else:
+                value = f"{inside}[{leaf!r}]"
+            values.append(f"_json({value})" if col.json else value)
+        return lines, f"({', '.join(values)},)"
 
     def _decode_payload(self) -> str:
         """The payload dict back from the :attr:`payload_names` columns (a nested dict whose
@@ -299,13 +332,6 @@ V2 = TypeVar("V2")
 def _json(value: Any) -> str:
     """JSON text of a payload value; an empty list (most claims' links) without the encoder."""
     return "[]" if value == [] else dumps(value)
-
-
-def _place(path: tuple[str, ...], *, strict: bool) -> str:
-    expr = "p"
-    for part in path:
-        expr = f"{expr}[{part!r}]" if strict else f"({expr}.get({part!r}) or _E)"
-    return expr
 
 
 def _dict_source(tree: dict[str, Any]) -> tuple[str, list[str]]:

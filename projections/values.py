@@ -33,8 +33,7 @@ def as_uuid(value: Any) -> UUID:
     return value if isinstance(value, UUID) else UUID(value)
 
 
-@lru_cache(maxsize=65536)
-@lru_cache(maxsize=8192)  # a projection asks for the same few dates again and again (three columns per row)
+@lru_cache(maxsize=65536)  # a projection asks for the same few dates again and again
 def period(text: str) -> tuple[str, str]:
     """The ISO (earliest, latest) days of a partial date ``YYYY-MM-DD``, ``YYYY-MM`` or ``YYYY``."""
     parts = text.split("-")

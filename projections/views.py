@@ -19,16 +19,11 @@ from projections.tables import Col, Table, extra
 from projections.values import as_uuid, loads, period, precision_of, search_text
 
 
-def _precision(stated: dict[str, Any]) -> str:
-    return stated.get("precision") or precision_of(stated["date"])
-
-
-def _earliest(stated: dict[str, Any]) -> str:
-    return period(stated["date"])[0]
-
-
-def _latest(stated: dict[str, Any]) -> str:
-    return period(stated["date"])[1]
+def _stated(stated: dict[str, Any]) -> tuple[str, str, str]:
+    """(precision, earliest, latest): one call per row for the three columns (Col part)."""
+    text = stated["date"]
+    earliest, latest = period(text)
+    return stated.get("precision") or precision_of(text), earliest, latest
 
 
 @dataclass(frozen=True)
@@ -36,9 +31,9 @@ class StatedDate:
     """A partial date as stored: ``date`` is 2025-02-12, 2025-02 or 2025."""
 
     date: str
-    precision: Annotated[str, Col(derive=_precision)]  # DAY | MONTH | YEAR
-    earliest: Annotated[Day, Col(derive=_earliest)]
-    latest: Annotated[Day, Col(derive=_latest)]
+    precision: Annotated[str, Col(derive=_stated, part=0)]  # DAY | MONTH | YEAR
+    earliest: Annotated[Day, Col(derive=_stated, part=1)]
+    latest: Annotated[Day, Col(derive=_stated, part=2)]
     approximate: Annotated[bool, Col(default=False)] = False
     note: str | None = None
 

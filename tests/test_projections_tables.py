@@ -106,3 +106,37 @@ def test_the_claim_table_reads_every_view_field_and_the_schema_holds_it() -> Non
     assert CLAIM_VERSIONS.ddl in schema.TABLES
     assert "counts_from_reason" not in CLAIM_VERSIONS.names  # a property of the view, not a column
     assert isinstance(ClaimView.counts_from_reason, property)
+
+
+_BOUNDS_CALLS: list[str] = []
+
+
+def _bounds(holder: dict[str, Any]) -> tuple[str, str]:
+    _BOUNDS_CALLS.append(holder["day"])
+    return holder["day"][:8] + "01", holder["day"][:8] + "28"
+
+
+@dataclass(frozen=True)
+class Bounds:
+    day: date
+    first: Annotated[date, Col(derive=_bounds, part=0)]
+    last: Annotated[date, Col(derive=_bounds, part=1)]
+
+
+@dataclass(frozen=True)
+class WindowView:
+    id: Annotated[UUID, Col(key="primary key")]
+    seen_at: Annotated[datetime, Col(name="seen_us", meta=True)]
+    bounds: Bounds
+    note: Annotated[str | None, Col(meta=True)]
+
+
+def test_meta_values_by_position_and_a_derive_shared_by_its_parts() -> None:
+    windows = Table("rm_windows", WindowView)
+    assert windows.meta_names == ("seen_us", "note")
+    payload = {"id": "i", "bounds": {"day": "2025-03-09"}}
+    _BOUNDS_CALLS.clear()
+    row = windows.row(payload, 5, None)
+    assert row == ("i", 5, "2025-03-09", "2025-03-01", "2025-03-28", None)
+    assert _BOUNDS_CALLS == ["2025-03-09"]  # once per row for both columns
+    assert windows.row(payload, seen_us=5, note=None) == row
