@@ -54,8 +54,6 @@ _TYPES: dict[Dialect, dict[str, str]] = {
 }
 
 
-
-
 def ddl(template: str, dialect: Dialect) -> str:
     """Render a DDL template: ``{int8}``, ``{bool}``, ``{date}`` and ``{uuid}`` become the dialect's types."""
     for token, sql_type in _TYPES[dialect].items():

@@ -25,7 +25,7 @@ from eventsourcing.utils import get_topic
 from ledger import domain
 from ledger.db import chunks
 from projections.db import Connection, RowWriter
-from projections.names import ACTOR, TOPIC, name_rows
+from projections.names import ACTOR, NAMES, TOPIC, name_rows
 from projections.record_versions import VERSIONED, EntityVersions
 from projections.tables import Table
 from projections.values import as_date, dumps, period, to_us
@@ -332,7 +332,7 @@ class Changes:
                 params,
             )
         if rows:
-            self.conn.insert_rows("rm_names", ("kind", "folded", "key", "how", "label"), rows)
+            self.conn.insert_rows(NAMES.name, NAMES.column_names, rows)
 
 
 def _names(kind: str, state: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:

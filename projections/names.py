@@ -41,6 +41,8 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from projections.tables import Table, extra
+
 ACTOR = "actor"
 TOPIC = "topic"
 
@@ -58,6 +60,22 @@ _LETTERS = str.maketrans(
     {"ø": "o", "ł": "l", "đ": "d", "ħ": "h", "ı": "i", "ŧ": "t", "æ": "ae", "œ": "oe", "þ": "th", "ð": "d"}
 )
 _GERMAN = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
+
+# How actors and topics can be named: each one's key, name or title and aliases, and every word
+# of them, folded (casefolded, accents removed, words joined by one space: ``fold`` below).
+# Resolution: exact key, then a whole folded form, then words.
+NAMES: Table[None] = Table(
+    "rm_names",
+    None,
+    extras=(
+        extra("kind", "text"),  # actor | topic
+        extra("folded", "text"),
+        extra("key", "text"),
+        extra("how", "text"),  # key | name | word
+        extra("label", "text"),  # the actor's name or the topic's title, for messages
+    ),
+    primary_key=("kind", "folded", "key", "how"),
+)
 
 
 def words(text: str, *, german: bool = False) -> tuple[str, ...]:

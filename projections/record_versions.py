@@ -18,6 +18,7 @@ registered after K is not found. A source's text never changes, so it stays in
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,48 +29,54 @@ from eventsourcing.utils import get_topic
 from ledger import domain
 from ledger.db import chunks
 from projections.db import Connection
-from projections.names import ACTOR, TOPIC
-from projections.tables import Reader, Table
+from projections.names import ACTOR, NAMES, TOPIC
+from projections.tables import Reader, Table, extra
 from projections.values import like_pattern, to_us
 from projections.views import ACTORS, SOURCES, TOPICS, ActorView, SourceView, TopicView
 
 T = TypeVar("T")
 V = TypeVar("V")
 
+# Every history row: the record, the event that made the version, the record time it was in force.
+_VERSION_COLUMNS = (
+    extra("id", "{uuid}"),
+    extra("log_position", "{int8}"),  # the Registered / Revised event
+    extra("known_from_us", "{int8}"),
+    extra("known_to_us", "{int8}", nullable=True),
+)
+
+
 @dataclass(frozen=True)
 class Versioned:
     """One current-state table and its history: the same columns (a source's text aside, which
-    never changes), plus the event that made the version and the record time it was in force."""
+    never changes), declared from the current table's, plus those of ``_VERSION_COLUMNS``."""
 
     current: Table[Any]  # rm_actors, declared by its view (views.py)
-    table: str  # rm_actor_versions
+    history: Table[None]  # rm_actor_versions
     kind: str | None  # actor | topic: also versions its names
-    index: str = ""  # the column versions are looked up by, if not the id
+
+    @property
+    def table(self) -> str:
+        return self.history.name
 
     @property
     def columns(self) -> tuple[str, ...]:
         """The current table's columns kept, after "id" and in its order."""
-        return tuple(c for c in self.current.column_names[1:] if c != "text")
-
-    @property
-    def ddl(self) -> str:
-        kept = {c.name: c for c in self.current.columns}
-        lines = [
-            "id {uuid} NOT NULL",
-            "log_position {int8} NOT NULL",  # the Registered / Revised event
-            "known_from_us {int8} NOT NULL",
-            "known_to_us {int8}",
-            *(f"{n} {kept[n].sql}{'' if kept[n].nullable else ' NOT NULL'}" for n in self.columns),
-            "PRIMARY KEY (id, log_position)",
-        ]
-        body = ",\n    ".join(lines)
-        index = f"\nCREATE INDEX {self.table}_{self.index} ON {self.table} ({self.index}, known_from_us);" if self.index else ""
-        return f"CREATE TABLE {self.table} (\n    {body}\n);{index}"
+        return self.history.column_names[len(_VERSION_COLUMNS) :]
 
 
-ACTOR_VERSIONS = Versioned(ACTORS, "rm_actor_versions", ACTOR, "key")
-TOPIC_VERSIONS = Versioned(TOPICS, "rm_topic_versions", TOPIC, "key")
-SOURCE_VERSIONS = Versioned(SOURCES, "rm_source_versions", None)
+def _versioned(current: Table[Any], name: str, kind: str | None, index: str = "") -> Versioned:
+    kept = tuple(dataclasses.replace(c, key="") for c in current.columns[1:] if c.name != "text")
+    indexes = (f"CREATE INDEX {name}_{index} ON {name} ({index}, known_from_us)",) if index else ()
+    history: Table[None] = Table(
+        name, None, extras=(*_VERSION_COLUMNS, *kept), primary_key=("id", "log_position"), indexes=indexes
+    )
+    return Versioned(current, history, kind)
+
+
+ACTOR_VERSIONS = _versioned(ACTORS, "rm_actor_versions", ACTOR, "key")
+TOPIC_VERSIONS = _versioned(TOPICS, "rm_topic_versions", TOPIC, "key")
+SOURCE_VERSIONS = _versioned(SOURCES, "rm_source_versions", None)
 HISTORIES = (ACTOR_VERSIONS, TOPIC_VERSIONS, SOURCE_VERSIONS)
 
 # The aggregates, typed loosely: their event classes are made by ``@event`` when the class is created.
@@ -85,23 +92,19 @@ VERSIONED_BY_EVENT: dict[type, Versioned] = {
 }
 VERSIONED: dict[str, Versioned] = {get_topic(cls): history for cls, history in VERSIONED_BY_EVENT.items()}
 
-NAME_COLUMNS = ("kind", "folded", "key", "how", "label", "known_from_us", "known_to_us")
+# rm_names with record time: the names of each actor and topic version, in force as long as it.
+NAME_VERSIONS: Table[None] = Table(
+    "rm_name_versions",
+    None,
+    extras=(*NAMES.columns, *_VERSION_COLUMNS[2:]),
+    indexes=(
+        "CREATE INDEX rm_name_versions_folded ON rm_name_versions (kind, folded)",
+        "CREATE INDEX rm_name_versions_key ON rm_name_versions (kind, key)",
+    ),
+)
 
-# The DDL of the history tables (their columns follow the current tables' declarations).
-TABLES = "\n".join(v.ddl for v in HISTORIES) + """
--- rm_names with record time: the names of each actor and topic version, in force as long as it.
-CREATE TABLE rm_name_versions (
-    kind text NOT NULL,
-    folded text NOT NULL,
-    key text NOT NULL,
-    how text NOT NULL,
-    label text NOT NULL,
-    known_from_us {int8} NOT NULL,
-    known_to_us {int8}
-);
-CREATE INDEX rm_name_versions_folded ON rm_name_versions (kind, folded);
-CREATE INDEX rm_name_versions_key ON rm_name_versions (kind, key);
-"""
+# The DDL of the history tables.
+TABLES = "\n".join(t.ddl for t in (*(v.history for v in HISTORIES), NAME_VERSIONS))
 
 # Versions read as the current tables' views (same column names).
 ACTOR_READER = Reader(ACTOR_VERSIONS.table, ActorView)
@@ -164,7 +167,7 @@ class EntityVersions:
             f"UPDATE {versioned.table} SET known_to_us = ? WHERE id = ? AND known_to_us IS NULL",
             [(row[2], row[0]) for row in first.values()],
         )
-        columns = ("id", "log_position", "known_from_us", "known_to_us", *versioned.columns)
+        columns = versioned.history.column_names
         conn.insert_rows(versioned.table, columns, ((*r[:3], following.get(r[1]), *r[3:]) for r in rows))
         if versioned.kind is None:
             return
@@ -175,7 +178,7 @@ class EntityVersions:
         )
         conn.insert_rows(
             "rm_name_versions",
-            NAME_COLUMNS,
+            NAME_VERSIONS.column_names,
             ((*name, r[2], following.get(r[1])) for r in rows for name in self.names_of[(r[1], kind)]),
         )
 

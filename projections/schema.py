@@ -20,6 +20,7 @@ import hashlib
 
 from projections import record_versions
 from projections.db import Connection, ddl
+from projections.names import NAMES
 from projections.tables import Table, extra
 from projections.views import ACTORS, API_KEYS, CLAIM_VERSIONS, SOURCES, TOPICS
 
@@ -38,21 +39,6 @@ TRACKING: Table[None] = Table(
 # Every (actor, topic) pair that ever had a claim version.
 PAIRS: Table[None] = Table(
     "rm_pairs", None, extras=(extra("actor", "text"), extra("topic", "text")), primary_key=("actor", "topic")
-)
-# How actors and topics can be named: each one's key, name or title and aliases, and every word
-# of them, folded (casefolded, accents removed, words joined by one space; see projections/names.py).
-# Resolution: exact key, then a whole folded form, then words.
-NAMES: Table[None] = Table(
-    "rm_names",
-    None,
-    extras=(
-        extra("kind", "text"),  # actor | topic
-        extra("folded", "text"),
-        extra("key", "text"),
-        extra("how", "text"),  # key | name | word
-        extra("label", "text"),  # the actor's name or the topic's title, for messages
-    ),
-    primary_key=("kind", "folded", "key", "how"),
 )
 ALL_TABLES = (META, TRACKING, CLAIM_VERSIONS, PAIRS, ACTORS, TOPICS, NAMES, SOURCES, API_KEYS)
 TABLES = "\n".join(t.ddl for t in ALL_TABLES)

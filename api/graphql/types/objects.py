@@ -105,7 +105,6 @@ class Actor(FromView):
     def __init__(self, view: views.ActorView) -> None:
         self.view = view
 
-
     @strawberry.field(description="This actor's position on a topic (same rules as Query.position).")
     async def position(
         self,
@@ -135,7 +134,6 @@ class Topic(FromView):
         self.view = view
 
 
-
 @reads_view
 @strawberry.type(description="A document claims are taken from. Its text never changes once registered.")
 class Source(FromView):
@@ -155,7 +153,6 @@ class Source(FromView):
 
     def __init__(self, view: views.SourceView) -> None:
         self.view = view
-
 
     @strawberry.field(description="The full text; passages' offsets point into it.")
     async def text(self, info: Info) -> str | None:
