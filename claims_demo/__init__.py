@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -30,10 +31,11 @@ class SeedsMissing(RuntimeError):
     """The seed articles are not where the demo looks for them."""
 
 
-def seed_names() -> list[str]:
+@lru_cache(maxsize=1)  # package data: read once, not again by staged() after seeds_folder()
+def seed_names() -> tuple[str, ...]:
     """The seed files the corpus names (``text_file: seeds/NAME``), in corpus order."""
     corpus = yaml.safe_load(resources.files(__name__).joinpath("corpus.yaml").read_text("utf-8"))
-    return [str(s["text_file"]).removeprefix("seeds/") for s in corpus["sources"] if "text_file" in s]
+    return tuple(str(s["text_file"]).removeprefix("seeds/") for s in corpus["sources"] if "text_file" in s)
 
 
 def seeds_folder() -> Path:
