@@ -96,6 +96,15 @@ async def positions(
     at = await record_time(info, known_at, at_tree_size)
     actor_key, topic_key = await resolve_keys(info, ("actor", "actor", actor), ("topic", "topic", topic), at=at)
     found = await blocking(info.context.read_model.positions, actor_key, topic_key, as_of, at)
+    # One batch per relation asked for, before the list is completed: each position's actor,
+    # topic and claim source then answer without an await (types/objects.py `related`).
+    loaders = info.context.loaders
+    if selects(info, "actor"):
+        await loaders.actor.load_many({(v.actor, at) for v in found})
+    if selects(info, "topic"):
+        await loaders.topic.load_many({(v.topic, at) for v in found})
+    if selects(info, "claim", "source"):
+        await loaders.source.load_many({(v.claim.source_id, at) for v in found})
     return [Position(v, at) for v in found]
 
 

@@ -1,0 +1,265 @@
+#!/usr/bin/env python
+"""A mixed, realistic read workload: readers clicking through the web frontend (PostgreSQL).
+
+    python bench/api_mixed.py --sizes 10000 --duration 10 --workers 1,2
+    python bench/api_mixed.py --keep-database mixed --sizes 10000,1000000   # keeps the generated ledgers
+
+Each simulated reader session is what a person does in the frontend (api/web/src/views):
+the positions matrix as of a date, one cell's actor-topic page (its position, shifts and
+claims), two of that pair's claims on their claim pages (record, passage, source text,
+links, history), and the topic's timeline (its first page of 100 claims). The GraphQL
+documents are read from the frontend's own source files, so the bench sends exactly what
+the browser sends; a change there changes the bench.
+
+Modes: ``cold`` = every session a new (date, actor, topic), as readers exploring;
+``warm`` = ``--pool`` sessions again and again, as many readers on the same pages (a
+newsroom's dashboard, a linked article).
+
+Load: wrk (C, 1 thread, ``--connections`` connections) replays a pre-generated list of
+request bodies in order: the mix is fixed, the answers differ. Then one sequential client
+(httpx) walks 50 cold sessions and reports each page's median and p90 latency.
+
+Only our API is measured: PostGraphile has no equivalent of the matrix or the claim page
+without hand-written SQL for each (bench/api_position.py compares the one question both
+answer). Loopback only; every run is bounded by ``--duration`` seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+import api_position as base  # noqa: E402  (the ledger generator, servers, wrk and machine helpers)
+from results_file import write_section  # noqa: E402
+
+VIEWS = ROOT / "api" / "web" / "src" / "views"
+PAGES = ("matrix", "actor-topic", "claim", "claim", "topic-timeline")
+
+
+def frontend_documents() -> dict[str, str]:
+    """The GraphQL documents the frontend sends, read from its sources (template fields expanded)."""
+
+    def consts(path: Path) -> dict[str, str]:
+        text = path.read_text(encoding="utf-8")
+        found = dict(re.findall(r"(?:export )?const ([A-Z_]+) = `(.*?)`;", text, flags=re.S))
+        return {name: re.sub(r"\$\{([A-Z_]+)\}", lambda m: found[m.group(1)], body) for name, body in found.items()}
+
+    timeline = consts(VIEWS / "timeline.js")
+    return {
+        "matrix": consts(VIEWS / "matrix.js")["MATRIX_QUERY"],
+        "actor-topic": timeline["ACTOR_TOPIC_QUERY"],
+        "claim": consts(VIEWS / "claim.js")["CLAIM_QUERY"],
+        "topic-timeline": timeline["TOPIC_QUERY"],
+    }
+
+
+def sessions(count: int, claims: int, seed: int) -> list[list[tuple[str, dict[str, Any]]]]:
+    """``count`` reader sessions: (page, variables) in the order a reader opens them."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        day = date(rng.randint(2001, 2025), rng.randint(1, 12), rng.randint(1, 28)).isoformat()
+        actor = rng.choice(base.generator.ACTORS)
+        topic = rng.choice(base.generator.TOPICS)
+        first, second = (f"claim-{rng.randrange(claims)}" for _ in range(2))
+        out.append([
+            ("matrix", {"asOf": day, "knownAt": None}),
+            ("actor-topic", {"actor": actor, "topic": topic, "asOf": day, "knownAt": None}),
+            ("claim", {"id": first, "knownAt": None}),
+            ("claim", {"id": second, "knownAt": None}),
+            ("topic-timeline", {"topic": topic, "statedTo": day, "knownAt": None, "after": None, "withTopics": True}),
+        ])  # fmt: skip
+    return out
+
+
+WRK_SCRIPT = """
+local bodies = {%s}
+local n = #bodies
+local next_body = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  next_body = next_body %% n + 1
+  return wrk.format(nil, nil, nil, bodies[next_body])
+end
+response = function(status, headers, body)
+  if status ~= 200 or string.find(body, '"errors"') then
+    errors = (errors or 0) + 1
+    if errors <= 1 then io.stderr:write("bad response: " .. status .. " " .. string.sub(body, 1, 300) .. "\\n") end
+  end
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %%d %%f %%f %%f %%d\\n", summary.requests, summary.duration / 1e6,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    (errors or 0) + summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.timeout))
+end
+"""
+
+
+def bodies(docs: dict[str, str], walk: list[list[tuple[str, dict[str, Any]]]]) -> list[str]:
+    return [json.dumps({"query": docs[page], "variables": v}) for session in walk for page, v in session]
+
+
+def replay(url: str, payloads: list[str], duration: float, connections: int) -> base.Load:
+    """A bounded wrk run replaying ``payloads`` in order (cycling) on loopback."""
+    assert url.startswith("http://127.0.0.1:"), "load is only ever sent to loopback"
+    lua = WRK_SCRIPT % ",\n".join(json.dumps(p) for p in payloads)  # a JSON string is a valid Lua string
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(lua)
+    try:
+        out = subprocess.run(
+            ["wrk", "-t1", f"-c{connections}", f"-d{round(duration)}s", "--timeout", "20s", "-s", script.name, url],
+            capture_output=True, text=True, timeout=duration + 90, check=True,
+        )  # fmt: skip
+    finally:
+        os.unlink(script.name)
+    match = re.search(r"RESULT (\d+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+)", out.stdout)
+    if not match:
+        raise RuntimeError(f"wrk printed no result:\n{out.stdout}\n{out.stderr}")
+    n, seconds, p50, p99, errors = (float(g) for g in match.groups())
+    if errors:
+        print(f"  wrk: {int(errors)} bad responses; {out.stderr.strip()[:400]}", file=sys.stderr)
+    return base.Load(int(n), seconds, n / seconds, p50, p99, int(errors))
+
+
+def page_latencies(
+    url: str, docs: dict[str, str], walk: list[list[tuple[str, dict[str, Any]]]]
+) -> dict[str, list[float]]:
+    """One reader at a time: each page's latency in ms (the server otherwise idle)."""
+    seen: dict[str, list[float]] = {page: [] for page in docs}
+    with httpx.Client(timeout=30) as client:
+        for session in walk:
+            for page, variables in session:
+                began = time.perf_counter()
+                answer = client.post(url, json={"query": docs[page], "variables": variables})
+                seen[page].append((time.perf_counter() - began) * 1000)
+                if answer.status_code != 200 or "errors" in answer.json():
+                    raise RuntimeError(f"{page}: {answer.status_code} {answer.text[:300]}")
+    return seen
+
+
+@dataclass
+class Run:
+    size: int
+    mode: str
+    workers: int
+    load: base.Load
+    rss: float
+
+
+def serve(db_url: str, workers: int) -> tuple[list[str], dict[str, str], str]:
+    port = base.free_port()
+    env = {**os.environ, "CLAIMS_DATABASE_URL": db_url, "CLAIMS_PROJECTOR": "external", "CLAIMS_RATE_LIMIT_READS": "0"}
+    argv = [sys.executable, "-m", "uvicorn", "api.web.app:create_app", "--factory", "--host", "127.0.0.1",
+            "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers)]  # fmt: skip
+    return argv, env, f"http://127.0.0.1:{port}/graphql"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", help="PostgreSQL URL of a role that may CREATE DATABASE (default: a private server)")
+    parser.add_argument("--sizes", default="10000", help="claim counts, ascending")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of each measured wrk run")
+    parser.add_argument("--connections", type=int, default=10, help="concurrent readers")
+    parser.add_argument("--workers", default="1,2", help="uvicorn process counts to measure")
+    parser.add_argument("--modes", default="cold,warm", help="cold, warm or both")
+    parser.add_argument("--pool", type=int, default=20, help="distinct sessions of the warm mode")
+    parser.add_argument("--keep-database", metavar="NAME", help="use (and keep) databases NAME_<size>")
+    parser.add_argument("--write", action="store_true", help="replace this benchmark's section of bench/RESULTS.md")
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("error: wrk is required (Debian: apt-get install wrk)", file=sys.stderr)
+        return 2
+    docs = frontend_documents()
+    runs: list[Run] = []
+    pages: dict[int, dict[str, list[float]]] = {}
+    for size in (int(s) for s in args.sizes.split(",")):
+        keep = f"{args.keep_database}_{size}" if args.keep_database else None
+        with base.database(args.url, keep) as db_url:
+            print(f"size {size:,}:", file=sys.stderr)
+            done = base.claims_present(db_url)
+            if done < size or not keep:
+                print(f"  generated and projected in {base.grow(db_url, done, size):.0f}s", file=sys.stderr)
+            for mode in args.modes.split(","):
+                for workers in (int(w) for w in args.workers.split(",")):
+                    command, env, url = serve(db_url, workers)
+                    probe = {"query": docs["matrix"], "variables": {"asOf": None, "knownAt": None}}
+                    with base.process(command, env, url, probe) as pid:
+                        if mode == "warm":
+                            walk = sessions(args.pool, size, seed=11)
+                            replay(url, bodies(docs, walk), min(5.0, args.duration), args.connections)
+                        else:  # a warm-up on other sessions than the measured ones: nothing answered twice
+                            replay(url, bodies(docs, sessions(500, size, seed=99)), 5.0, args.connections)
+                            walk = sessions(5000, size, seed=size + workers)
+                        load = replay(url, bodies(docs, walk), args.duration, args.connections)
+                        rss = base.rss_mib(pid)
+                        if mode == "cold" and workers == 1:
+                            pages[size] = page_latencies(url, docs, sessions(50, size, seed=5))
+                    print(f"  {mode}, {workers} process(es): {load}", file=sys.stderr)
+                    runs.append(Run(size, mode, workers, load, rss))
+    report = render(runs, pages, args, base.machine())
+    print(report)
+    if args.write:
+        write_section("api_mixed", report)
+    return 0
+
+
+def render(runs: list[Run], pages: dict[int, dict[str, list[float]]], args: argparse.Namespace, machine: str) -> str:
+    with open("/proc/loadavg") as f:
+        load_average = " ".join(f.read().split()[:3])
+    command = (
+        f"python bench/api_mixed.py --sizes {args.sizes} --duration {args.duration:g} --connections "
+        f"{args.connections} --workers {args.workers} --modes {args.modes} --pool {args.pool}"
+    )
+    lines = [
+        "## API: a mixed realistic workload, readers clicking through the frontend (bench/api_mixed.py)",
+        "",
+        f"Machine: {machine}; load average at the end {load_average}. PostgreSQL 15: private server of "
+        "tests/pg_server.py (fsync off), same machine.",
+        "",
+        f"Command: `{command}` ({date.today().isoformat()}). A session = the matrix as of a date, one pair's "
+        "actor-topic page, two claim pages, the topic's timeline (first page): the frontend's own documents. "
+        f"wrk, 1 thread, {args.connections} connections, {args.duration:g} s measured after a 5 s warm-up. "
+        f"cold: every session new; warm: {args.pool} sessions again and again.",
+        "",
+        "| claims | mode | processes | req/s | sessions/s | p50 ms | p99 ms | RSS MiB | bad |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in runs:
+        lines.append(
+            f"| {r.size:,} | {r.mode} | {r.workers} | {r.load.rps:,.0f} | {r.load.rps / len(PAGES):,.0f} | "
+            f"{r.load.p50_ms:.2f} | {r.load.p99_ms:.2f} | {r.rss:.0f} | {r.load.errors} |"
+        )
+    for size, seen in pages.items():
+        lines += [
+            "",
+            f"One reader at a time, {size:,} claims, cold, 1 process (50 sessions): latency per page, ms.",
+            "",
+        ]
+        lines += ["| page | median | p90 |", "|---|---:|---:|"]
+        for page, ms in seen.items():
+            ms = sorted(ms)
+            lines.append(f"| {page} | {statistics.median(ms):.1f} | {ms[int(len(ms) * 0.9) - 1]:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
