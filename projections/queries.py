@@ -635,7 +635,7 @@ def _position_rows(
     (the "breaker"), and the first claim after the breaker.
     """
     sql, params = _position_sql(conn, pairs, day, known_at)
-    return conn.execute(sql, params)
+    return conn.execute(sql, params, prepare=True)
 
 
 # One pair: the position query of _position_sql, plus the latest claim, the first claim of its
@@ -654,7 +654,10 @@ def _position_sql(
     """The SQL of :func:`_position_rows` and its parameters."""
     q = {a: _qualifying(a, day, known_at) for a in ("v", "w", "y")}
     rows = [(n, a, t) for n, (a, t) in enumerate(pairs)]
-    values, params = conn.values_cte("p", ("i", "actor", "topic"), rows)
+    # PostgreSQL: one array per column, so the statement's text is the same for any number of
+    # pairs and is prepared once per connection (a VALUES list of 3,000 parameters cost more to
+    # split and plan than to run); SQLite: VALUES.
+    values, params = conn.rows_cte("p", ("i", "actor", "topic"), ("int", "text", "text"), rows)
     sql = f"""
     WITH {values},
     latest AS (

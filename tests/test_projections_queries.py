@@ -30,9 +30,11 @@ def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     for cls in (db.SQLiteConnection, db.PostgresConnection):
         real = cls.execute
 
-        def counting(self: db.Connection, sql: str, params: Any = (), _real: Any = real) -> list[tuple[Any, ...]]:
+        def counting(
+            self: db.Connection, sql: str, params: Any = (), _real: Any = real, **options: Any
+        ) -> list[tuple[Any, ...]]:
             seen.append(sql)
-            return _real(self, sql, params)  # type: ignore[no-any-return]
+            return _real(self, sql, params, **options)  # type: ignore[no-any-return]
 
         monkeypatch.setattr(cls, "execute", counting)
     return seen
