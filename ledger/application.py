@@ -44,6 +44,8 @@ A = TypeVar("A", bound=Aggregate)
 MEMORY_FACTORY = "ledger.memory:POPOLedgerFactory"
 SQLITE_FACTORY = "ledger.sqlite:SQLiteLedgerFactory"
 POSTGRES_FACTORY = "ledger.postgres:PostgresLedgerFactory"
+# The library's JSON format, written by orjson where it gives the same bytes (ledger/transcoder.py).
+TRANSCODER = "ledger.transcoder:LedgerTranscoder"
 
 
 def persistence_env(url: str | None = None) -> dict[str, str]:
@@ -74,7 +76,7 @@ class ClaimsLedger(Application[UUID]):
     names (``ClaimsLedger.open(url)``); the store is chosen through the library's environment."""
 
     name = "ClaimsLedger"
-    env: ClassVar[dict[str, str]] = {"PERSISTENCE_MODULE": MEMORY_FACTORY}
+    env: ClassVar[dict[str, str]] = {"PERSISTENCE_MODULE": MEMORY_FACTORY, "TRANSCODER_TOPIC": TRANSCODER}
 
     @classmethod
     def open(cls, url: str | None = None) -> ClaimsLedger:
