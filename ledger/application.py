@@ -242,6 +242,9 @@ class _FewerCollections:
 _collections = _FewerCollections()
 
 
+_UNKNOWN: Any = object()  # not looked up yet (None: looked up, does not exist)
+
+
 @dataclass(slots=True)
 class _Created:
     """A new aggregate staged as its created event (see ``Batch.create``)."""
@@ -313,12 +316,13 @@ class Batch:
         if type(found) is _Created:
             found = self._built(aggregate_id, found)
         elif found is None:
-            if aggregate_id not in self.loaded:
+            found = self.loaded.get(aggregate_id, _UNKNOWN)  # one lookup: hashing a UUID runs Python code
+            if found is _UNKNOWN:
                 try:
-                    self.loaded[aggregate_id] = self.ledger.repository.get(aggregate_id)
+                    found = self.ledger.repository.get(aggregate_id)
                 except AggregateNotFoundError:
-                    self.loaded[aggregate_id] = None
-            found = self.loaded[aggregate_id]
+                    found = None
+                self.loaded[aggregate_id] = found
         if found is not None and not isinstance(found, cls):
             return None
         return found
