@@ -81,7 +81,7 @@ class LazyRecording(Recording[UUID]):
 
     ``EventStore.put`` returns one Recording with one Notification per event; for a bulk import
     nobody reads them but ``Batch.commit`` (the count and the last position), and making them
-    cost ~3 us per event (two frozen dataclasses, and the collections of their garbage). This
+    cost ~2-3 us per event (two frozen dataclasses, and the collections of their garbage). This
     one keeps the event, its stored form and its position, and gives the same ``Notification``
     (equal fields) to whoever asks: the library's readers (``Application._notify`` overrides,
     ``save``'s callers) see what they saw before.
@@ -211,8 +211,8 @@ class _FewerCollections:
 
     A bulk import makes many containers (records, events, their dicts) and keeps them until
     the commit, so each collection re-scans a growing set of survivors: with the default the
-    collector took ~2 us per event of a 4,000-claim import and ~8 us of a 20,000-claim one
-    (timed with ``gc.callbacks``), with this ~0.5 and ~4 us. Reference counting still frees
+    collector took ~2-4 us per event of a 4,000-claim import and ~8 us of a 20,000-claim one
+    (timed with ``gc.callbacks``; bench/import_cpu.py), with this ~0.5-0.8 and ~3-4 us. Reference counting still frees
     everything that is not in a cycle at once; cycles wait a little longer. Batches may be open
     in several threads: the first to open saves the thresholds, the last to close restores them.
     """
