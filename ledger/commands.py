@@ -125,7 +125,7 @@ def parse_claim(data: Any) -> RecordClaim:
     claim: r.Claim = r.check(r.Claim, data)
     links = [(r.Relation.SUPERSEDES.value, claim.supersedes)] if claim.supersedes is not None else []
     links += [(r.Relation.DISPUTES.value, target) for target in claim.disputes]
-    return RecordClaim(key=claim.key, content=r.plain(claim, include=r.CLAIM_FIELD_SET), links=links)
+    return RecordClaim(key=claim.key, content=r.claim_content(claim), links=links)
 
 
 def parse_changes(data: Any) -> dict[str, Any]:

@@ -412,25 +412,24 @@ def _import(
     if problems:
         raise ImportFileError(problems)
     result = ImportResult(name)
-    batch = ledger.batch(principal)
-    batch.prefetch(_referenced_ids(data))
-    for done, (section, i, record) in enumerate(records, 1):
-        try:
-            created = _apply(batch, section, record, path)
-        except (BadInput, NotFound) as error:
-            field = error.field if isinstance(error, BadInput) else "claim"
-            message = error.message if isinstance(error, BadInput) else str(error)
-            line = lines.of([section, i, field.split(".")[0].split("[")[0]])
-            raise ImportFileError([Problem(name, line, f"{section}[{i}].{field}", message)]) from None
-        if created:
-            result.created[section] = result.created.get(section, 0) + 1
-        else:
-            result.unchanged += 1
-        if progress:
-            progress(done, len(records))
-    before = batch.events
-    batch.commit()
-    result.events = batch.events - before
+    with ledger.batch(principal) as batch:  # an error leaves the block before anything is committed
+        batch.prefetch(_referenced_ids(data))
+        for done, (section, i, record) in enumerate(records, 1):
+            try:
+                created = _apply(batch, section, record, path)
+            except (BadInput, NotFound) as error:
+                field = error.field if isinstance(error, BadInput) else "claim"
+                message = error.message if isinstance(error, BadInput) else str(error)
+                line = lines.of([section, i, field.split(".")[0].split("[")[0]])
+                raise ImportFileError([Problem(name, line, f"{section}[{i}].{field}", message)]) from None
+            if created:
+                result.created[section] = result.created.get(section, 0) + 1
+            else:
+                result.unchanged += 1
+            if progress:
+                progress(done, len(records))
+        batch.commit()  # here, to count what it wrote (leaving the block then commits nothing more)
+        result.events = batch.events
     return result
 
 

@@ -203,6 +203,9 @@ def _date_object(value: Any) -> Any:
     return value
 
 
+_FIRST_DAY = Date.today()  # a day that has come, ever after: dates up to it never lie in the future
+
+
 class DateFields(Record):
     """A date to DAY, MONTH or YEAR precision: 2025-02-12, 2025-02 or 2025."""
 
@@ -220,7 +223,7 @@ class DateFields(Record):
             parsed = PartialDate.from_dict(given, "")
         except BadInput as error:
             raise refuse(error.message, error.field.lstrip(".") or None) from None
-        if parsed.earliest > Date.today():
+        if parsed.earliest > _FIRST_DAY and parsed.earliest > Date.today():  # today() only when it can matter
             raise refuse(f"{parsed.iso()} lies in the future")
         self.precision = parsed.precision
         self.note = parsed.note
@@ -348,6 +351,17 @@ class Claim(ClaimContent, Keyed):  # bases in this order put ``key`` first
 
 CLAIM_FIELDS = tuple(ClaimContent.model_fields)
 CLAIM_FIELD_SET = frozenset(CLAIM_FIELDS)
+# A claim's fields that are not its content (its key and links), by their names in ``plain``.
+_NOT_CONTENT = tuple(info.alias or name for name, info in Claim.model_fields.items() if name not in CLAIM_FIELD_SET)
+
+
+def claim_content(claim: Claim) -> dict[str, Any]:
+    """What a claim's events carry as its content: ``plain(claim)`` without its key and links.
+    (The whole dump minus those is ~2 us a claim cheaper than pydantic's ``include`` filter.)"""
+    content = plain(claim)
+    for name in _NOT_CONTENT:
+        del content[name]
+    return content
 
 
 def _partial(model: type[Record], name: str, doc: str) -> type[Record]:

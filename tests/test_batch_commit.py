@@ -6,6 +6,7 @@ as the aggregates' constructors do: these tests fail when the library changes un
 from __future__ import annotations
 
 import copy
+import gc
 import inspect
 import json
 from collections.abc import Iterator
@@ -15,11 +16,13 @@ from uuid import UUID
 import pytest
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import EventStore, Notification, Recording
 from ledger_support import ZELENSKY_PASSAGE, actor, claim, passage, seed_world, source, topic
 
 from ledger import commands as c
-from ledger.application import Batch, ClaimsLedger
+from ledger.application import Batch, ClaimsLedger, LedgerEventStore, _FewerCollections
 from ledger.domain import Actor, Claim, Source, SourceKey, Topic, actor_id, claim_id, topic_id
+from ledger.errors import BadInput
 
 
 @pytest.fixture
@@ -194,3 +197,47 @@ def test_save_collected_takes_the_steps_of_application_save() -> None:
         "self.notify(processing_event.events)",
         "return recordings",
     ]
+
+
+def test_ledger_event_store_put_takes_the_steps_of_the_librarys_put() -> None:
+    """``LedgerEventStore.put`` is ``EventStore.put`` with each Recording's Notification made when read:
+    this fails when the library's ``put`` changes, so that the override is looked at again."""
+    body = inspect.getsource(EventStore.put).split('"""', 2)[2]
+    steps = [line.split("#")[0].strip() for line in body.splitlines() if line.split("#")[0].strip()]
+    assert " ".join(steps) == (
+        "stored_events = list(map(self.mapper.to_stored_event, domain_events)) recordings = [] "
+        "notification_ids = self.recorder.insert_events(stored_events, **kwargs) if notification_ids: "
+        "assert len(notification_ids) == len(stored_events) for d, s, n_id in zip( "
+        "domain_events, stored_events, notification_ids, strict=True ): recordings.append( Recording( d, "
+        "Notification( originator_id=s.originator_id, originator_version=s.originator_version, topic=s.topic, "
+        "state=s.state, id=n_id, ), ) ) return recordings"
+    )
+
+
+def test_ledger_event_store_put_returns_what_the_librarys_put_returns(ledger: ClaimsLedger, tmp_path: Path) -> None:
+    assert isinstance(ledger.events, LedgerEventStore)
+    events = [e for i in range(3) for e in Topic(key=f"t-{i}", title="T", proposition="P.", recorded_by="x").collect_events()]
+    with ClaimsLedger.open(f"sqlite:///{tmp_path / 'reference.db'}") as reference:
+        library = EventStore(reference.mapper, reference.recorder)  # the library's own put
+        theirs = library.put(events)
+    ours = ledger.events.put(events)
+    assert len(ours) == len(theirs) == 3
+    for mine, expected in zip(ours, theirs, strict=True):
+        assert isinstance(mine, Recording) and isinstance(mine.notification, Notification)
+        assert mine.domain_event is expected.domain_event
+        assert mine.notification == expected.notification  # id, originator, version, topic, state
+    assert ledger.events.put([]) == library.put([]) == []
+
+
+def test_a_batch_collects_garbage_less_often_while_it_is_open(ledger: ClaimsLedger) -> None:
+    before = gc.get_threshold()
+    with ledger.batch("tester") as outer:
+        assert gc.get_threshold() == (_FewerCollections.YOUNG, *before[1:])
+        with pytest.raises(BadInput), ledger.batch("tester"):
+            raise BadInput("key", "refused")  # an inner batch that fails leaves the outer one's setting
+        assert gc.get_threshold()[0] == _FewerCollections.YOUNG
+        outer.define_topic(c.parse_topic(topic()))
+    assert gc.get_threshold() == before
+    with pytest.raises(BadInput), ledger.batch("tester") as failing:
+        failing.define_topic(c.parse_topic(topic(key="BAD KEY")))
+    assert gc.get_threshold() == before

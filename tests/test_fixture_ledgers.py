@@ -15,14 +15,18 @@ from typing import Any
 
 import psycopg
 import pytest
+from eventsourcing.persistence import JSONTranscoder
+from ledger_support import claim, record, seed_world
 
 from api.cli import main as cli
+from ledger import commands as c
 from ledger.application import ClaimsLedger
 from ledger.domain import ApiKey, claim_id
 from ledger.integrity import proofs
 from ledger.integrity.merkle import MemoryTree, leaf_hash, verify_consistency
 from ledger.integrity.verify import verify
 from ledger.persistence import leaf_data
+from ledger.transcoder import LedgerTranscoder
 from projections.projector import Projector
 from projections.queries import ReadModel
 
@@ -143,3 +147,44 @@ def test_v1_ledger_aggregates_load_and_accept_new_events(v1_url: tuple[str, str]
         report = verify(ledger.ledger_recorder)
         assert report.ok, report.problem
         assert report.events == V1_EVENTS + 1
+
+
+def test_v1_ledger_with_events_of_the_new_encoder_verifies_and_projects(v1_url: tuple[str, str]) -> None:
+    """Events written by ``ledger.transcoder.LedgerTranscoder`` after those the library's encoder wrote:
+    the old bytes stay as stored, the log verifies, and one projection reads both."""
+    backend, url = v1_url
+    with ClaimsLedger.open(url) as ledger:
+        assert isinstance(ledger.mapper.transcoder, LedgerTranscoder)
+        old = [(e.position, e.state, e.leaf_hash) for e in ledger.ledger_recorder.iter_log()]
+        seed_world(ledger)  # a new source with its text, actors, a topic
+        record(ledger)  # a new claim
+        ledger.revise_claim(c.ReviseClaim("c1", 2, c.parse_changes({"summary": "re-corrected"}), "typo"), "editor")
+        logged = list(ledger.ledger_recorder.iter_log())
+        assert [(e.position, e.state, e.leaf_hash) for e in logged[:V1_EVENTS]] == old
+        # The new events are what the library's encoder writes for them, byte for byte.
+        library = JSONTranscoder()
+        ledger.register_transcodings(library)
+        for e in logged[V1_EVENTS:]:
+            assert library.encode(library.decode(e.state)) == e.state
+        report = verify(ledger.ledger_recorder)
+        assert report.ok, report.problem
+        assert report.events == len(logged) == V1_EVENTS + 7
+
+        projector = Projector(url, ledger=ledger)
+        model = ReadModel(url)
+        try:
+            assert projector.catch_up() == V1_EVENTS + 7
+            expected = _expected(backend)
+            c1 = {"summary": "re-corrected", "version": 3, "position": V1_EVENTS + 7, "version_recorded_by": "editor"}
+            expected["claims"]["c1"] |= c1
+            got = answers(model)
+            del got["claims"]["c1"]["version_recorded_at"], expected["claims"]["c1"]["version_recorded_at"]  # now
+            expected["histories"]["c1"].append(3)
+            for part in ("claims", "histories", "actors"):
+                for key in expected[part]:
+                    assert (part, key, got[part][key]) == (part, key, expected[part][key])
+            [new] = model.claims_by_ids([claim_id(claim()["key"])], None)
+            assert new is not None and new.summary == claim()["summary"] and new.actor == "pete-hegseth"
+        finally:
+            model.close()
+            projector.close()
