@@ -10,19 +10,16 @@ every event is reflected exactly once.
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 
 from ledger.application import ClaimsLedger
 from ledger.db import database_url
 from ledger.errors import ReadOnlyStore
-from ledger.persistence import LoggedEvent
 from ledger.postgres import address
 from projections import schema
 from projections.db import (
@@ -36,6 +33,7 @@ from projections.db import (
 )
 from projections.handlers import DETAILS_TOPICS, VERSION_COLUMNS, Changes, Event
 from projections.signals import LedgerWakeup, hub
+from projections.states import decode_states
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +41,8 @@ DEFAULT_BATCH = 5000
 # Planner statistics of the growing tables are refreshed at these log positions: 5,000, x10, x10...
 ANALYZE_FIRST, ANALYZE_GROWTH = 5000, 10
 Progress = Callable[[int, int], None]  # (log position reached, log size)
+# An event as the recorder's log_rows gives it: (position, originator id as text, version, topic, state, leaf hash).
+LogRow = tuple[int, str, int, str, bytes, bytes]
 
 
 class Projector:
@@ -95,11 +95,12 @@ class Projector:
                 self._known_pairs.clear()
                 self._published.clear()
                 self._indexes_built = False  # catch_up checks again whether a rebuild left them deferred
-            logged = self.recorder.read_log(after, limit)
+            # Plain rows (the id as text, no objects per event): what the handlers need.
+            logged = self.recorder.log_rows(after, limit)
             if not logged:
                 return 0
-            count, last = len(logged), logged[-1].position
-            details = max((e.position for e in logged if e.topic in DETAILS_TOPICS), default=None)
+            count, last = len(logged), logged[-1][0]
+            details = max((r[0] for r in logged if r[3] in DETAILS_TOPICS), default=None)
             clock("read")
             with _gc_paused():
                 new_pairs = self._apply(logged, clock)
@@ -129,7 +130,7 @@ class Projector:
             self.hub.published()
         return count
 
-    def _apply(self, logged: list[LoggedEvent], clock: _Clock) -> set[tuple[str, str]]:
+    def _apply(self, logged: Sequence[LogRow], clock: _Clock) -> set[tuple[str, str]]:
         """Decode and project one batch; the (actor, topic) pairs it recorded."""
         events = self._decode(logged)
         clock("decode")
@@ -144,27 +145,15 @@ class Projector:
         clock("flush")
         return changes.pairs
 
-    def _decode(self, logged: Sequence[LoggedEvent]) -> list[Event]:
-        """Event states to attribute dicts: all in one ``json.loads`` when only timestamps need the transcoder."""
-        states = [e.state for e in logged]
+    def _decode(self, logged: Sequence[LogRow]) -> list[Event]:
+        """Event states to attribute dicts (``states.py``: orjson when only timestamps need the transcoder)."""
         mapper = self.ledger.mapper
-        datas: list[dict[str, Any]] | None = None
+        decode = mapper.transcoder.decode
         if mapper.cipher is None and mapper.compressor is None:
-            blob = b"[" + b",".join(states) + b"]"
-            if blob.count(b'"_type_"') == len(states):
-                datas = json.loads(blob)
-                for data in datas:
-                    ts = data.get("timestamp")
-                    if not (type(ts) is dict and ts.get("_type_") == "datetime_iso"):
-                        datas = None
-                        break
-                    data["timestamp"] = datetime.fromisoformat(ts["_data_"])
-        if datas is None:  # the general path, one event at a time
-            datas = [mapper.transcoder.decode(_plain_state(mapper, s)) for s in states]
-        return [
-            Event(e.position, str(e.originator_id), e.originator_version, e.topic, data)
-            for e, data in zip(logged, datas, strict=True)
-        ]
+            datas = decode_states([r[4] if type(r[4]) is bytes else _bytes(r[4]) for r in logged], decode)
+        else:  # the general path, one event at a time
+            datas = [decode(_plain_state(mapper, _bytes(r[4]))) for r in logged]
+        return [Event(r[0], r[1], r[2], r[3], data) for r, data in zip(logged, datas, strict=True)]
 
     def catch_up(self, progress: Progress | None = None, *, wait: bool = True) -> int:
         """Project until the read model reflects the whole log; the number of events projected.
@@ -317,6 +306,11 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def _bytes(state: Any) -> bytes:
+    # log_rows may give another buffer (or, from a hand-edited SQLite row, text).
+    return state.encode("utf-8") if isinstance(state, str) else bytes(state)
 
 
 def _plain_state(mapper: Any, state: bytes) -> bytes:
