@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -77,6 +78,7 @@ class Projector:
         self._published: dict[str, str] = {}  # source id -> last day of its publication (Changes.published)
         self.rebuilt = schema.ensure(self.conn)  # a schema change empties the model: catch_up rebuilds it
         self._indexes_built = False  # until catch_up has checked
+        self._ahead = _ReadAhead(self.recorder)
 
     # ------------------------------------------------------------ projecting
 
@@ -96,10 +98,12 @@ class Projector:
                 self._published.clear()
                 self._indexes_built = False  # catch_up checks again whether a rebuild left them deferred
             # Plain rows (the id as text, no objects per event): what the handlers need.
-            logged = self.recorder.log_rows(after, limit)
+            logged = self._ahead.take(after, limit) or self.recorder.log_rows(after, limit)
             if not logged:
                 return 0
             count, last = len(logged), logged[-1][0]
+            if count == limit:  # more may follow: read them while this batch is applied
+                self._ahead.start(last, limit)
             details = max((r[0] for r in logged if r[3] in DETAILS_TOPICS), default=None)
             clock("read")
             with _gc_paused():
@@ -278,9 +282,42 @@ class Projector:
             wakeup.close()
 
     def close(self) -> None:
+        self._ahead.close()
         self.conn.close()
         if self._owns_ledger:
             self.ledger.close()
+
+
+class _ReadAhead:
+    """The next batch of the log, read by a thread while the projector applies this one.
+
+    The log is append-only, so rows read ahead are the rows a read after the batch would get
+    (or a prefix of them). Reading overlaps the server's work and the network with applying;
+    psycopg releases the GIL while it waits. Taken only for the same (after, limit), and only
+    when not empty: an empty read ahead may predate events appended since.
+    """
+
+    def __init__(self, recorder: Any) -> None:
+        self.recorder = recorder
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: tuple[int, int, Future[Sequence[LogRow]]] | None = None
+
+    def start(self, after: int, limit: int) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="projector-read-ahead")
+        self._pending = (after, limit, self._pool.submit(self.recorder.log_rows, after, limit))
+
+    def take(self, after: int, limit: int) -> Sequence[LogRow]:
+        pending, self._pending = self._pending, None
+        if pending is None or pending[:2] != (after, limit):
+            return ()
+        return pending[2].result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._pending = None
 
 
 class _Clock:

@@ -175,6 +175,26 @@ def test_two_projectors_never_project_an_event_twice(h: Harness) -> None:
     assert together == dump(h.url)
 
 
+def test_a_read_ahead_that_found_the_end_of_the_log_does_not_hide_later_events(h: Harness) -> None:
+    """After a full batch the projector reads the next one ahead, meanwhile; when that read found
+    nothing, events appended since are still projected by the next batch (not taken as the end)."""
+    h.project()
+    h.world.claim("c1")
+    pending = h.world.head() - h.projector.position()
+    projector = Projector(h.url, batch_size=pending, ledger=h.world.ledger)
+    try:
+        assert projector.run_once() == pending  # a full batch: the next one is read ahead
+        ahead = projector._ahead._pending
+        assert ahead is not None and ahead[2].result(timeout=30) == []  # the log's end, read ahead
+        position = h.world.claim("c2", stance="OPPOSES", stated="2025-03-01")
+        before = projector.position()
+        assert projector.run_once() == position - before
+        assert projector.position() == position
+        assert h.model.position("alice-a", "topic-x", None, None).claim.key == "c2"  # type: ignore[union-attr]
+    finally:
+        projector.close()
+
+
 def test_a_follower_skips_while_another_projector_holds_the_lock(h: Harness) -> None:
     h.world.claim("c1")
     holder = connect(h.url)
