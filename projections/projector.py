@@ -205,8 +205,8 @@ class Projector:
         finally:
             for phase, seconds in build.timings.items():
                 self.timings[phase] = self.timings.get(phase, 0.0) + seconds
+            discard_beside(self.url, model)  # on the build's connection, which it closes
             build.close()
-            discard_beside(self.url)
         self._committed = -1  # the next batch starts from the new model's position
         return total
 
@@ -215,10 +215,9 @@ class Projector:
             projected = build.catch_up()  # its own schema and lock: up to the log's head, past the live model
             names, position = build.conn.table_names("rm_"), build.position()
             live_schema = self.conn.execute("SELECT current_schema()")[0][0]
-            for table in self.conn.table_names("rm_"):
-                self.conn.execute(f"DROP TABLE {table}")
-            for table in names:
-                self.conn.execute(f"ALTER TABLE {REBUILD_SCHEMA}.{table} SET SCHEMA {live_schema}")
+            drops = [f"DROP TABLE {table}" for table in self.conn.table_names("rm_")]
+            moves = [f"ALTER TABLE {REBUILD_SCHEMA}.{table} SET SCHEMA {live_schema}" for table in names]
+            self.conn.execute_script([*drops, *moves])  # one round trip
             self.conn.notify(READ_MODEL_CHANNEL, str(position))
         self.hub.published()
         return projected

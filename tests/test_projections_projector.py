@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -13,7 +14,7 @@ from factories import Harness, World
 
 from ledger import domain
 from projections import handlers, schema
-from projections.db import connect
+from projections.db import REBUILD_SCHEMA, beside_path, connect, dialect_of
 from projections.handlers import Changes
 from projections.projector import Projector
 from projections.queries import ReadModel
@@ -316,6 +317,37 @@ def test_a_follower_wakes_at_once_not_at_its_next_poll(database_url: str) -> Non
         runner.stop()
         model.close()
         world.close()
+
+
+def beside_left(url: str) -> bool:
+    """Whether anything of a rebuild's model beside the live one is left (schema or side file)."""
+    if dialect_of(url) == "sqlite":
+        return any(os.path.exists(beside_path(url) + end) for end in ("", "-wal", "-shm"))
+    conn = connect(url)
+    try:
+        return bool(conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = ?", (REBUILD_SCHEMA,))[0][0])
+    finally:
+        conn.close()
+
+
+def test_a_rebuild_leaves_nothing_beside_the_live_model_done_or_failed(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    busy_ledger(h)
+    h.project()
+    live = dump(h.url)
+    assert h.projector.rebuild() == h.world.head()
+    assert not beside_left(h.url)
+    assert dump(h.url) == live
+
+    def fail(changes: Changes, event: handlers.Event) -> None:
+        raise RuntimeError("a handler failed")
+
+    monkeypatch.setitem(handlers.BY_TOPIC, get_topic(domain.Claim.Linked), fail)
+    with pytest.raises(RuntimeError, match="a handler failed"):
+        h.projector.rebuild()
+    assert not beside_left(h.url)
+    assert dump(h.url) == live  # the live model was never touched
 
 
 def test_queries_during_a_rebuild_see_a_complete_model_old_or_new(h: Harness) -> None:
