@@ -205,8 +205,10 @@ class Projector:
         finally:
             for phase, seconds in build.timings.items():
                 self.timings[phase] = self.timings.get(phase, 0.0) + seconds
-            discard_beside(self.url, model)  # on the build's connection, which it closes
-            build.close()
+            try:
+                discard_beside(self.url, model)  # on the build's connection, which it closes
+            finally:
+                build.close()
         self._committed = -1  # the next batch starts from the new model's position
         return total
 
