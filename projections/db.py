@@ -73,6 +73,11 @@ class Connection:
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         raise NotImplementedError
 
+    def execute_script(self, statements: Sequence[str]) -> None:
+        """Run statements without parameters, in order (PostgreSQL: in one round trip)."""
+        for statement in statements:
+            self.execute(statement)
+
     def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         with self.row_writer(table, columns) as write:
             for row in rows:
@@ -218,6 +223,11 @@ class PostgresConnection(Connection):
         with self.raw.cursor() as cur:
             cur.executemany(_pg(sql), rows)
 
+    def execute_script(self, statements: Sequence[str]) -> None:
+        # Without parameters psycopg sends the simple query protocol, which takes many statements.
+        if statements:
+            self.raw.execute("; ".join(statements))
+
     @contextmanager
     def row_writer(self, table: str, columns: Sequence[str]) -> Iterator[RowWriter]:
         with self.raw.cursor() as cur:
@@ -272,12 +282,13 @@ REBUILD_LOCK_KEY = WRITER_LOCK_KEY + 1
 
 def connect_beside(url: str) -> Connection:
     """A connection to an empty model beside ``url``'s live one (anything left by an earlier rebuild is dropped)."""
-    discard_beside(url)
     if dialect_of(url) == "sqlite":
+        discard_beside(url)
         return SQLiteConnection(beside_path(url))
     raw = psycopg.connect(url, autocommit=True)
-    raw.execute(f"CREATE SCHEMA {REBUILD_SCHEMA}")
-    raw.execute(f"SET search_path = {REBUILD_SCHEMA}")
+    raw.execute(
+        f"DROP SCHEMA IF EXISTS {REBUILD_SCHEMA} CASCADE; CREATE SCHEMA {REBUILD_SCHEMA}; SET search_path = {REBUILD_SCHEMA}"
+    )
     return PostgresConnection(raw, REBUILD_LOCK_KEY)
 
 
@@ -285,16 +296,31 @@ def beside_path(url: str) -> str:
     return sqlite_path(url) + ".rebuild"
 
 
-def discard_beside(url: str) -> None:
-    """Remove what a rebuild left beside the live model (after the switch, or a failure)."""
+def discard_beside(url: str, conn: Connection | None = None) -> None:
+    """Remove what a rebuild left beside the live model (after the switch, or a failure).
+
+    ``conn``: the rebuild's own connection, closed here (PostgreSQL drops the schema on it: no
+    new connection, unless it broke).
+    """
     if dialect_of(url) == "sqlite":
+        if conn is not None:
+            conn.close()
         path = beside_path(url)
         for leftover in (path, path + "-wal", path + "-shm"):
             if os.path.exists(leftover):
                 os.remove(leftover)
         return
+    drop = f"DROP SCHEMA IF EXISTS {REBUILD_SCHEMA} CASCADE"
+    if conn is not None:
+        try:
+            conn.execute(drop)
+            return
+        except psycopg.Error:
+            pass  # the connection broke (the rebuild may have failed for that): drop on a new one
+        finally:
+            conn.close()
     with psycopg.connect(url, autocommit=True) as raw:
-        raw.execute(f"DROP SCHEMA IF EXISTS {REBUILD_SCHEMA} CASCADE")
+        raw.execute(drop)
 
 
 def connect(url: str | None = None) -> Connection:

@@ -10,19 +10,17 @@ every event is reflected exactly once.
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 
 from ledger.application import ClaimsLedger
 from ledger.db import database_url
 from ledger.errors import ReadOnlyStore
-from ledger.persistence import LoggedEvent
 from ledger.postgres import address
 from projections import schema
 from projections.db import (
@@ -36,6 +34,7 @@ from projections.db import (
 )
 from projections.handlers import DETAILS_TOPICS, VERSION_COLUMNS, Changes, Event
 from projections.signals import LedgerWakeup, hub
+from projections.states import decode_states
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +42,8 @@ DEFAULT_BATCH = 5000
 # Planner statistics of the growing tables are refreshed at these log positions: 5,000, x10, x10...
 ANALYZE_FIRST, ANALYZE_GROWTH = 5000, 10
 Progress = Callable[[int, int], None]  # (log position reached, log size)
+# An event as the recorder's log_rows gives it: (position, originator id as text, version, topic, state, leaf hash).
+LogRow = tuple[int, str, int, str, bytes, bytes]
 
 
 class Projector:
@@ -77,6 +78,7 @@ class Projector:
         self._published: dict[str, str] = {}  # source id -> last day of its publication (Changes.published)
         self.rebuilt = schema.ensure(self.conn)  # a schema change empties the model: catch_up rebuilds it
         self._indexes_built = False  # until catch_up has checked
+        self._ahead = _ReadAhead(self.recorder)
 
     # ------------------------------------------------------------ projecting
 
@@ -95,11 +97,14 @@ class Projector:
                 self._known_pairs.clear()
                 self._published.clear()
                 self._indexes_built = False  # catch_up checks again whether a rebuild left them deferred
-            logged = self.recorder.read_log(after, limit)
+            # Plain rows (the id as text, no objects per event): what the handlers need.
+            logged = self._ahead.take(after, limit) or self.recorder.log_rows(after, limit)
             if not logged:
                 return 0
-            count, last = len(logged), logged[-1].position
-            details = max((e.position for e in logged if e.topic in DETAILS_TOPICS), default=None)
+            count, last = len(logged), logged[-1][0]
+            if count == limit:  # more may follow: read them while this batch is applied
+                self._ahead.start(last, limit)
+            details = max((r[0] for r in logged if r[3] in DETAILS_TOPICS), default=None)
             clock("read")
             with _gc_paused():
                 new_pairs = self._apply(logged, clock)
@@ -129,7 +134,7 @@ class Projector:
             self.hub.published()
         return count
 
-    def _apply(self, logged: list[LoggedEvent], clock: _Clock) -> set[tuple[str, str]]:
+    def _apply(self, logged: Sequence[LogRow], clock: _Clock) -> set[tuple[str, str]]:
         """Decode and project one batch; the (actor, topic) pairs it recorded."""
         events = self._decode(logged)
         clock("decode")
@@ -144,27 +149,15 @@ class Projector:
         clock("flush")
         return changes.pairs
 
-    def _decode(self, logged: Sequence[LoggedEvent]) -> list[Event]:
-        """Event states to attribute dicts: all in one ``json.loads`` when only timestamps need the transcoder."""
-        states = [e.state for e in logged]
+    def _decode(self, logged: Sequence[LogRow]) -> list[Event]:
+        """Event states to attribute dicts (``states.py``: orjson when only timestamps need the transcoder)."""
         mapper = self.ledger.mapper
-        datas: list[dict[str, Any]] | None = None
+        decode = mapper.transcoder.decode
         if mapper.cipher is None and mapper.compressor is None:
-            blob = b"[" + b",".join(states) + b"]"
-            if blob.count(b'"_type_"') == len(states):
-                datas = json.loads(blob)
-                for data in datas:
-                    ts = data.get("timestamp")
-                    if not (type(ts) is dict and ts.get("_type_") == "datetime_iso"):
-                        datas = None
-                        break
-                    data["timestamp"] = datetime.fromisoformat(ts["_data_"])
-        if datas is None:  # the general path, one event at a time
-            datas = [mapper.transcoder.decode(_plain_state(mapper, s)) for s in states]
-        return [
-            Event(e.position, str(e.originator_id), e.originator_version, e.topic, data)
-            for e, data in zip(logged, datas, strict=True)
-        ]
+            datas = decode_states([r[4] if type(r[4]) is bytes else _bytes(r[4]) for r in logged], decode)
+        else:  # the general path, one event at a time
+            datas = [decode(_plain_state(mapper, _bytes(r[4]))) for r in logged]
+        return [Event(r[0], r[1], r[2], r[3], data) for r, data in zip(logged, datas, strict=True)]
 
     def catch_up(self, progress: Progress | None = None, *, wait: bool = True) -> int:
         """Project until the read model reflects the whole log; the number of events projected.
@@ -212,8 +205,10 @@ class Projector:
         finally:
             for phase, seconds in build.timings.items():
                 self.timings[phase] = self.timings.get(phase, 0.0) + seconds
-            build.close()
-            discard_beside(self.url)
+            try:
+                discard_beside(self.url, model)  # on the build's connection, which it closes
+            finally:
+                build.close()
         self._committed = -1  # the next batch starts from the new model's position
         return total
 
@@ -222,10 +217,9 @@ class Projector:
             projected = build.catch_up()  # its own schema and lock: up to the log's head, past the live model
             names, position = build.conn.table_names("rm_"), build.position()
             live_schema = self.conn.execute("SELECT current_schema()")[0][0]
-            for table in self.conn.table_names("rm_"):
-                self.conn.execute(f"DROP TABLE {table}")
-            for table in names:
-                self.conn.execute(f"ALTER TABLE {REBUILD_SCHEMA}.{table} SET SCHEMA {live_schema}")
+            drops = [f"DROP TABLE {table}" for table in self.conn.table_names("rm_")]
+            moves = [f"ALTER TABLE {REBUILD_SCHEMA}.{table} SET SCHEMA {live_schema}" for table in names]
+            self.conn.execute_script([*drops, *moves])  # one round trip
             self.conn.notify(READ_MODEL_CHANNEL, str(position))
         self.hub.published()
         return projected
@@ -289,9 +283,42 @@ class Projector:
             wakeup.close()
 
     def close(self) -> None:
+        self._ahead.close()
         self.conn.close()
         if self._owns_ledger:
             self.ledger.close()
+
+
+class _ReadAhead:
+    """The next batch of the log, read by a thread while the projector applies this one.
+
+    The log is append-only, so rows read ahead are the rows a read after the batch would get
+    (or a prefix of them). Reading overlaps the server's work and the network with applying;
+    psycopg releases the GIL while it waits. Taken only for the same (after, limit), and only
+    when not empty: an empty read ahead may predate events appended since.
+    """
+
+    def __init__(self, recorder: Any) -> None:
+        self.recorder = recorder
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: tuple[int, int, Future[Sequence[LogRow]]] | None = None
+
+    def start(self, after: int, limit: int) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="projector-read-ahead")
+        self._pending = (after, limit, self._pool.submit(self.recorder.log_rows, after, limit))
+
+    def take(self, after: int, limit: int) -> Sequence[LogRow]:
+        pending, self._pending = self._pending, None
+        if pending is None or pending[:2] != (after, limit):
+            return ()
+        return pending[2].result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._pending = None
 
 
 class _Clock:
@@ -317,6 +344,11 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def _bytes(state: Any) -> bytes:
+    # log_rows may give another buffer (or, from a hand-edited SQLite row, text).
+    return state.encode("utf-8") if isinstance(state, str) else bytes(state)
 
 
 def _plain_state(mapper: Any, state: bytes) -> bytes:

@@ -91,6 +91,8 @@ VERSIONED_BY_EVENT: dict[type, Versioned] = {
     _Source.Revised: SOURCE_VERSIONS,
 }
 VERSIONED: dict[str, Versioned] = {get_topic(cls): history for cls, history in VERSIONED_BY_EVENT.items()}
+# The events that make a record's first version (its aggregate's version 1): no version is open before.
+FIRST_VERSION = frozenset(get_topic(cls) for cls in (_Actor.Registered, _Topic.Defined, _Source.Registered))
 
 # rm_names with record time: the names of each actor and topic version, in force as long as it.
 NAME_VERSIONS: Table[None] = Table(
@@ -131,6 +133,7 @@ class EntityVersions:
         self.names = names  # (kind, state) -> the rm_names rows of that state
         self.rows: dict[str, list[tuple[Any, ...]]] = {v.table: [] for v in HISTORIES}
         self.names_of: dict[tuple[int, str], list[tuple[str, str, str, str, str]]] = {}
+        self.registered: set[str] = set()  # records first versioned in this batch: nothing to close
 
     def record(self, event_topic: str, entity_id: str, position: int, timestamp: datetime, entities: _Entities) -> None:
         """After the handler of a versioned event ran: keep the details it left as a new version."""
@@ -138,6 +141,8 @@ class EntityVersions:
         state = entities.get(entity_id)
         if state is None:  # (a revision of a record the model never saw: the handler ignored it too)
             return
+        if event_topic in FIRST_VERSION:
+            self.registered.add(entity_id)
         row = dict(zip(entities.table.column_names, entities.table.row(state), strict=True))
         kept = (row[c] for c in versioned.columns)
         self.rows[versioned.table].append((row["id"], position, to_us(timestamp), *kept))
@@ -162,20 +167,24 @@ class EntityVersions:
             if previous is not None:
                 following[previous[1]] = row[2]
             last_of[entity_id] = row
-        # The version open before this batch (none for a record registered in it) ends at the first new one.
-        conn.executemany(
-            f"UPDATE {versioned.table} SET known_to_us = ? WHERE id = ? AND known_to_us IS NULL",
-            [(row[2], row[0]) for row in first.values()],
-        )
+        # The version open before this batch ends at the first new one (a record registered in this
+        # batch had none: most rows of a rebuild, so no statement for them).
+        first = {entity_id: row for entity_id, row in first.items() if entity_id not in self.registered}
+        if first:
+            conn.executemany(
+                f"UPDATE {versioned.table} SET known_to_us = ? WHERE id = ? AND known_to_us IS NULL",
+                [(row[2], row[0]) for row in first.values()],
+            )
         columns = versioned.history.column_names
         conn.insert_rows(versioned.table, columns, ((*r[:3], following.get(r[1]), *r[3:]) for r in rows))
         if versioned.kind is None:
             return
         kind = versioned.kind
-        conn.executemany(
-            "UPDATE rm_name_versions SET known_to_us = ? WHERE kind = ? AND key = ? AND known_to_us IS NULL",
-            [(row[2], kind, row[3]) for row in first.values()],
-        )
+        if first:
+            conn.executemany(
+                "UPDATE rm_name_versions SET known_to_us = ? WHERE kind = ? AND key = ? AND known_to_us IS NULL",
+                [(row[2], kind, row[3]) for row in first.values()],
+            )
         conn.insert_rows(
             "rm_name_versions",
             NAME_VERSIONS.column_names,

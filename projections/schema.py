@@ -79,10 +79,8 @@ def recreate(conn: Connection) -> None:
     Call inside a write transaction: readers then see the old or the new model, never half.
     The query indexes are deferred (see QUERY_INDEXES).
     """
-    for table in conn.table_names("rm_"):
-        conn.execute(f"DROP TABLE {table}")
-    for statement in _statements(ddl(TABLES, conn.dialect)):
-        conn.execute(statement)
+    drops = [f"DROP TABLE {table}" for table in conn.table_names("rm_")]
+    conn.execute_script([*drops, *_statements(ddl(TABLES, conn.dialect))])
     conn.executemany(
         "INSERT INTO rm_meta (name, value) VALUES (?, ?)",
         [("schema_version", SCHEMA_VERSION), ("indexes", "deferred")],
@@ -95,8 +93,7 @@ def create_deferred_indexes(conn: Connection) -> bool:
     rows = conn.execute("SELECT value FROM rm_meta WHERE name = 'indexes'")
     if not rows or rows[0][0] != "deferred":
         return False
-    for statement in _statements(ddl(QUERY_INDEXES, conn.dialect)):
-        conn.execute(statement)
+    conn.execute_script(_statements(ddl(QUERY_INDEXES, conn.dialect)))
     conn.execute("UPDATE rm_meta SET value = 'built' WHERE name = 'indexes'")
     return True
 

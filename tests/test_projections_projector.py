@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -13,7 +14,7 @@ from factories import Harness, World
 
 from ledger import domain
 from projections import handlers, schema
-from projections.db import connect
+from projections.db import REBUILD_SCHEMA, beside_path, connect, dialect_of
 from projections.handlers import Changes
 from projections.projector import Projector
 from projections.queries import ReadModel
@@ -175,6 +176,26 @@ def test_two_projectors_never_project_an_event_twice(h: Harness) -> None:
     assert together == dump(h.url)
 
 
+def test_a_read_ahead_that_found_the_end_of_the_log_does_not_hide_later_events(h: Harness) -> None:
+    """After a full batch the projector reads the next one ahead, meanwhile; when that read found
+    nothing, events appended since are still projected by the next batch (not taken as the end)."""
+    h.project()
+    h.world.claim("c1")
+    pending = h.world.head() - h.projector.position()
+    projector = Projector(h.url, batch_size=pending, ledger=h.world.ledger)
+    try:
+        assert projector.run_once() == pending  # a full batch: the next one is read ahead
+        ahead = projector._ahead._pending
+        assert ahead is not None and ahead[2].result(timeout=30) == []  # the log's end, read ahead
+        position = h.world.claim("c2", stance="OPPOSES", stated="2025-03-01")
+        before = projector.position()
+        assert projector.run_once() == position - before
+        assert projector.position() == position
+        assert h.model.position("alice-a", "topic-x", None, None).claim.key == "c2"  # type: ignore[union-attr]
+    finally:
+        projector.close()
+
+
 def test_a_follower_skips_while_another_projector_holds_the_lock(h: Harness) -> None:
     h.world.claim("c1")
     holder = connect(h.url)
@@ -296,6 +317,37 @@ def test_a_follower_wakes_at_once_not_at_its_next_poll(database_url: str) -> Non
         runner.stop()
         model.close()
         world.close()
+
+
+def beside_left(url: str) -> bool:
+    """Whether anything of a rebuild's model beside the live one is left (schema or side file)."""
+    if dialect_of(url) == "sqlite":
+        return any(os.path.exists(beside_path(url) + end) for end in ("", "-wal", "-shm"))
+    conn = connect(url)
+    try:
+        return bool(conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = ?", (REBUILD_SCHEMA,))[0][0])
+    finally:
+        conn.close()
+
+
+def test_a_rebuild_leaves_nothing_beside_the_live_model_done_or_failed(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    busy_ledger(h)
+    h.project()
+    live = dump(h.url)
+    assert h.projector.rebuild() == h.world.head()
+    assert not beside_left(h.url)
+    assert dump(h.url) == live
+
+    def fail(changes: Changes, event: handlers.Event) -> None:
+        raise RuntimeError("a handler failed")
+
+    monkeypatch.setitem(handlers.BY_TOPIC, get_topic(domain.Claim.Linked), fail)
+    with pytest.raises(RuntimeError, match="a handler failed"):
+        h.projector.rebuild()
+    assert not beside_left(h.url)
+    assert dump(h.url) == live  # the live model was never touched
 
 
 def test_queries_during_a_rebuild_see_a_complete_model_old_or_new(h: Harness) -> None:

@@ -12,6 +12,7 @@ from api_support import claim_data as api_claim
 from factories import PRINCIPAL, TEXT, Harness, cid, source_data
 
 from ledger import commands as c
+from projections.handlers import counts_from
 from projections.views import ClaimFilter
 
 A, X = "alice-a", "topic-x"
@@ -256,3 +257,13 @@ def test_the_api_shows_a_source_revision_in_the_claim_history(database_url: str)
             {"type": "SOURCE_REVISED", "version": 1,
              "changes": [{"field": "countsFrom", "before": "2025-03-01", "after": "2025-03-05"}]},
         ]  # fmt: skip
+
+
+def test_the_bound_rule_on_each_side_of_the_stated_period() -> None:
+    """``handlers.counts_from`` itself: before, inside, on the edges of and after [earliest, latest]."""
+    period = ("2025-02-01", "2025-02-28")
+    assert counts_from(*period, "2025-01-31") == "2025-02-28"  # published before the period: contradictory, ignored
+    assert counts_from(*period, "2025-02-01") == "2025-02-01"
+    assert counts_from(*period, "2025-02-13") == "2025-02-13"
+    assert counts_from(*period, "2025-02-28") == "2025-02-28"
+    assert counts_from(*period, "2025-03-01") == "2025-02-28"  # published after: the period's end
