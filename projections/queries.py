@@ -654,10 +654,14 @@ def _position_sql(
     """The SQL of :func:`_position_rows` and its parameters."""
     q = {a: _qualifying(a, day, known_at) for a in ("v", "w", "y")}
     rows = [(n, a, t) for n, (a, t) in enumerate(pairs)]
-    # PostgreSQL: one array per column, so the statement's text is the same for any number of
-    # pairs and is prepared once per connection (a VALUES list of 3,000 parameters cost more to
-    # split and plan than to run); SQLite: VALUES.
-    values, params = conn.rows_cte("p", ("i", "actor", "topic"), ("int", "text", "text"), rows)
+    # Many pairs (the matrix) on PostgreSQL: one array per column, so the statement's text is the
+    # same for any number of pairs and is prepared once per connection (a VALUES list of 3,000
+    # parameters cost more to split and plan than to run). One pair: VALUES, whose plan knows it
+    # is one row (with an array the prepared generic plan answered `position` 3x slower).
+    if len(rows) > 1:
+        values, params = conn.rows_cte("p", ("i", "actor", "topic"), ("int", "text", "text"), rows)
+    else:
+        values, params = conn.values_cte("p", ("i", "actor", "topic"), rows)
     sql = f"""
     WITH {values},
     latest AS (
