@@ -45,6 +45,7 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     GraphQLAbstractType,
+    GraphQLEnumType,
     GraphQLError,
     GraphQLField,
     GraphQLInputObjectType,
@@ -52,6 +53,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLScalarType,
     GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
@@ -80,7 +82,8 @@ from graphql.type import GraphQLResolveInfoHelpers, assert_valid_schema, get_nul
 from strawberry.execution import optimized_is_awaitable
 from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo
 from strawberry.schema.schema_converter import GraphQLCoreConverter
-from strawberry.types.arguments import convert_arguments
+from strawberry.types.arguments import convert_argument, convert_arguments
+from strawberry.types.base import StrawberryOptional, StrawberryType
 
 if TYPE_CHECKING:
     from strawberry.schema import Schema
@@ -196,6 +199,7 @@ class Step:
     __slots__ = (
         "arguments",
         "complete",
+        "converters",
         "details",
         "dynamic_arguments",
         "field",
@@ -235,6 +239,7 @@ class Step:
     arguments: dict[str, Any] | None  # graphql-core's coerced arguments, when fixed by the document
     dynamic_arguments: bool
     kwargs: dict[str, Any] | None  # converted for the resolver, when fixed and immutable
+    converters: list[tuple[str, str, Any]]  # GraphQL name, Python name, strawberry type to convert (None: as is)
     self_parameter: bool
     parent_name: str | None
     root_name: str | None
@@ -452,7 +457,7 @@ class Compiler:
         step.non_null = isinstance(field_def.type, GraphQLNonNull)
         step.details, step.nodes, step.node = details, [d.node for d in details], node
         step.field, step.python_name = None, name
-        step.arguments, step.dynamic_arguments, step.kwargs = {}, False, None
+        step.arguments, step.dynamic_arguments, step.kwargs, step.converters = {}, False, None, []
         step.self_parameter, step.parent_name, step.root_name, step.info_name = False, None, None, None
         step.wants_info = False
         self.arguments(step)
@@ -508,6 +513,7 @@ class Compiler:
                      for a in step.field_def.args.values())  # fmt: skip
         # strawberry hands ``info`` to input types' conversion: build it for those fields too
         step.wants_info = step.info_name is not None or inputs
+        step.converters = self.converters(step, field)
         if step.arguments is not None and not field.arguments:
             step.kwargs = {}
         elif step.arguments is not None and not inputs:
@@ -520,6 +526,27 @@ class Compiler:
                 return
             if all(isinstance(v, IMMUTABLE) for v in kwargs.values()):
                 step.kwargs = kwargs
+
+    def converters(self, step: Step, field: StrawberryField) -> list[tuple[str, str, Any]]:
+        """strawberry's ``convert_arguments``, decided once: a scalar or enum argument (not a list,
+        not ``Maybe``) is passed as graphql-core coerced it; anything else goes through
+        ``convert_argument`` at request time."""
+        out = []
+        name_converter = self.owner.config.name_converter
+        for argument in field.arguments:
+            name = name_converter.from_argument(argument)
+            definition = step.field_def.args.get(name)
+            type_: Any = argument.type
+            while type(type_) is StrawberryOptional:  # (``Maybe`` subclasses it: converted)
+                type_ = type_.of_type
+            graphql_type = get_nullable_type(definition.type) if definition is not None else None
+            plain = isinstance(graphql_type, GraphQLScalarType | GraphQLEnumType) and not isinstance(
+                type_, StrawberryType
+            )
+            if plain and isinstance(graphql_type, GraphQLScalarType) and graphql_type.name == "GlobalID":
+                plain = False
+            out.append((name, argument.python_name, None if plain else argument.type))
+        return out
 
     def completer(self, step: Step, type_: GraphQLOutputType) -> Completer:
         if isinstance(type_, GraphQLNonNull):
@@ -571,17 +598,14 @@ def resolve_with_resolver(run: Run, step: Step, source: Any, path: Path) -> Any:
         arguments = step.arguments
         if arguments is None:
             arguments = get_argument_values(step.field_def, step.node, run.variables)
-        kwargs = (
-            convert_arguments(
-                arguments,
-                field.arguments,
-                scalar_registry=run.owner.scalar_registry,
-                config=run.owner.config,
-                info=info,
-            )
-            if field.arguments
-            else {}
-        )
+        kwargs = {}
+        for name, python_name, type_ in step.converters:
+            if name in arguments:
+                value = arguments[name]
+                if type_ is not None:
+                    owner = run.owner
+                    value = convert_argument(value, type_, owner.scalar_registry, owner.config, info, path=(name,))
+                kwargs[python_name] = value
     if step.parent_name is not None:
         kwargs[step.parent_name] = source
     if step.root_name is not None:
