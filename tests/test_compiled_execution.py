@@ -487,9 +487,7 @@ def check_a_named_operation_of_several_and_a_plan_per_condition(pair: Pair) -> N
         assert result.data is not None and result.data == reference.data and not result.errors
         assert all(("name" in actor) is x for actor in result.data["actors"])
     assert len(compiled.operations) == before + 1  # one document, one operation...
-    (found,) = [
-        o for o in compiled.operations.values() if o is not None and o.operation.name and o.operation.name.value == "B"
-    ]
+    (found,) = [o for _, o in compiled.operations.values() if o and o.operation.name and o.operation.name.value == "B"]
     assert len(found.plans) == 2  # ...planned once per value of the @include variable
 
 

@@ -89,7 +89,8 @@ if TYPE_CHECKING:
     from strawberry.schema import Schema
     from strawberry.types.field import StrawberryField
 
-PLANS_KEPT = 512
+OPERATIONS_KEPT = 512  # documents' operations remembered (as many as the parser and validation caches keep)
+PLANS_PER_OPERATION = 32  # plans for distinct @skip/@include values of one operation; beyond: graphql-core runs it
 MAX_COERCION_ERRORS = 50  # graphql-core's default
 # Converted argument values that can be shared by every request of one document.
 IMMUTABLE = (str, int, float, bool, type(None), dt.date, dt.datetime, dt.time, enum.Enum, uuid.UUID)
@@ -263,10 +264,9 @@ class Plan:
 class Operation:
     """A document's operation: its fragments, the variables its directives read, its plans."""
 
-    __slots__ = ("condition_variables", "document", "fragment_definitions", "fragments", "operation", "plans")
+    __slots__ = ("condition_variables", "fragment_definitions", "fragments", "operation", "plans")
 
     def __init__(self, document: DocumentNode, operation: OperationDefinitionNode) -> None:
-        self.document = document  # kept alive: the cache is keyed on its id
         self.operation = operation
         self.fragment_definitions = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
@@ -300,7 +300,8 @@ class CompiledExecution:
         converter = schema.schema_converter
         self.scalar_registry = converter.scalar_registry
         self.config = schema.config
-        self.operations: OrderedDict[tuple[int, str | None], Operation | None] = OrderedDict()
+        # (document id, operation name): the document (kept alive while its entry is) and its operation
+        self.operations: OrderedDict[tuple[int, str | None], tuple[DocumentNode, Operation | None]] = OrderedDict()
 
     # ------------------------------------------------------------------ request time
 
@@ -360,14 +361,13 @@ class CompiledExecution:
     def _operation(self, document: DocumentNode, name: str | None) -> Operation | None:
         key = (id(document), name)
         operations = self.operations
-        if key in operations:
-            found = operations[key]
-            if found is None or found.document is document:
-                operations.move_to_end(key)
-                return found
+        entry = operations.get(key)
+        if entry is not None and entry[0] is document:  # (the id of a collected document may be reused)
+            operations.move_to_end(key)
+            return entry[1]
         found = self._find_operation(document, name)
-        operations[key] = found
-        while len(operations) > PLANS_KEPT:
+        operations[key] = (document, found)
+        while len(operations) > OPERATIONS_KEPT:
             operations.popitem(last=False)
         return found
 
@@ -395,7 +395,8 @@ class CompiledExecution:
         try:
             return found.plans[key]
         except KeyError:
-            pass
+            if len(found.plans) >= PLANS_PER_OPERATION:  # many condition values: no plan table grows unbounded
+                return None
         except TypeError:  # an unhashable condition value: not planned
             return None
         try:
