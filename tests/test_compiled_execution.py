@@ -497,3 +497,26 @@ def test_hand_written_cases_answer_as_plain_execution_does(pair: Pair) -> None:
     for query, variables, expect in SHAPES:
         check_shape(pair, query, variables, expect)
     check_a_named_operation_of_several_and_a_plan_per_condition(pair)
+
+
+def test_the_switch_and_the_http_path(database_url: str) -> None:
+    from api_support import api_env
+
+    assert build_ledger_schema(Settings.from_env({"CLAIMS_COMPILED_EXECUTION": "0"})).compiled is None
+    assert build_ledger_schema(Settings.from_env({})).compiled is not None
+    with api_env(database_url) as env:
+        schema = _schema_of(env.app)
+        assert schema.compiled is not None
+        answer = env.gql.data('{ position(actor: "chancellor", topic: "taurus") { stance claim { key } } }')
+        assert answer["position"] == {"stance": "SUPPORTS", "claim": {"key": "c-taurus-yes"}}
+        assert any(found is not None for _, found in schema.compiled.operations.values())  # planned, not fallen back
+
+
+def _schema_of(app: Any) -> LedgerSchema:
+    for route in app.routes:
+        endpoint = getattr(route, "endpoint", None)
+        for candidate in (endpoint, getattr(endpoint, "app", None)):
+            schema = getattr(candidate, "schema", None)
+            if isinstance(schema, LedgerSchema):
+                return schema
+    raise AssertionError("no LedgerSchema among the app's routes")
