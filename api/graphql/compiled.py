@@ -33,6 +33,7 @@ for the given variables. ``CLAIMS_COMPILED_EXECUTION=0`` turns it off altogether
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import enum
 import uuid
@@ -158,8 +159,6 @@ class Run:
 
     def settle_in_background(self, values: Sequence[Any]) -> None:
         """Let abandoned sibling awaitables finish (and their errors be observed), as graphql-core does."""
-        import asyncio
-
         awaitables = [v for v in values if optimized_is_awaitable(v)]
         if not awaitables:
             return
@@ -300,6 +299,7 @@ class CompiledExecution:
         converter = schema.schema_converter
         self.scalar_registry = converter.scalar_registry
         self.config = schema.config
+        self.default_resolver = schema.config.default_resolver
         # (document id, operation name): the document (kept alive while its entry is) and its operation
         self.operations: OrderedDict[tuple[int, str | None], tuple[DocumentNode, Operation | None]] = OrderedDict()
 
@@ -584,8 +584,8 @@ def resolve_typename(run: Run, step: Step, source: Any, path: Path) -> Any:
 
 
 def resolve_attribute(run: Run, step: Step, source: Any, path: Path) -> Any:
-    # strawberry's default resolver (``StrawberryConfig.default_resolver``, getattr) on the Python name
-    return getattr(source, step.python_name)
+    # strawberry's default resolver (``StrawberryConfig.default_resolver``: getattr) on the Python name
+    return run.owner.default_resolver(source, step.python_name)
 
 
 def resolve_with_resolver(run: Run, step: Step, source: Any, path: Path) -> Any:
