@@ -201,10 +201,10 @@ class Step:
         "complete",
         "converters",
         "details",
-        "dynamic_arguments",
         "field",
         "field_def",
         "info_name",
+        "is_async",
         "key",
         "kwargs",
         "name",
@@ -237,7 +237,6 @@ class Step:
     field: StrawberryField | None
     python_name: str
     arguments: dict[str, Any] | None  # graphql-core's coerced arguments, when fixed by the document
-    dynamic_arguments: bool
     kwargs: dict[str, Any] | None  # converted for the resolver, when fixed and immutable
     converters: list[tuple[str, str, Any]]  # GraphQL name, Python name, strawberry type to convert (None: as is)
     self_parameter: bool
@@ -245,6 +244,7 @@ class Step:
     root_name: str | None
     info_name: str | None
     wants_info: bool
+    is_async: bool  # a coroutine resolver (strawberry awaits it inside its own coroutine)
 
 
 class Plan:
@@ -458,9 +458,9 @@ class Compiler:
         step.non_null = isinstance(field_def.type, GraphQLNonNull)
         step.details, step.nodes, step.node = details, [d.node for d in details], node
         step.field, step.python_name = None, name
-        step.arguments, step.dynamic_arguments, step.kwargs, step.converters = {}, False, None, []
+        step.arguments, step.kwargs, step.converters = {}, None, []
         step.self_parameter, step.parent_name, step.root_name, step.info_name = False, None, None, None
-        step.wants_info = False
+        step.wants_info, step.is_async = False, False
         self.arguments(step)
         if name == "__typename":
             step.resolve = resolve_typename
@@ -484,12 +484,12 @@ class Compiler:
         for argument in node.arguments or ():
             visit(argument, Variables())
         if uses_variables:
-            step.arguments, step.dynamic_arguments = None, True
+            step.arguments = None
             return
         try:
             step.arguments = get_argument_values(field_def, node, self.variables)
         except Exception:  # raised again at request time, where graphql-core raises it
-            step.arguments, step.dynamic_arguments = None, True
+            step.arguments = None
 
     def resolver(self, step: Step) -> None:
         field: StrawberryField | None = (step.field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
@@ -506,6 +506,7 @@ class Compiler:
             step.resolve = resolve_attribute
             return
         step.resolve = resolve_with_resolver
+        step.is_async = field.is_async
         step.self_parameter = resolver.self_parameter is not None
         step.parent_name = resolver.parent_parameter.name if resolver.parent_parameter else None
         step.root_name = resolver.root_parameter.name if resolver.root_parameter else None
@@ -589,6 +590,21 @@ def resolve_attribute(run: Run, step: Step, source: Any, path: Path) -> Any:
 
 
 def resolve_with_resolver(run: Run, step: Step, source: Any, path: Path) -> Any:
+    arguments = step.arguments
+    if arguments is None:  # graphql-core coerces arguments before it calls the resolver
+        arguments = get_argument_values(step.field_def, step.node, run.variables)
+    if step.is_async:  # strawberry converts an async field's arguments inside its coroutine
+        return _call_async(run, step, source, path, arguments)
+    return _call(run, step, source, path, arguments)
+
+
+async def _call_async(run: Run, step: Step, source: Any, path: Path, arguments: dict[str, Any]) -> Any:
+    result = _call(run, step, source, path, arguments)
+    return await result if optimized_is_awaitable(result) else result
+
+
+def _call(run: Run, step: Step, source: Any, path: Path, arguments: dict[str, Any]) -> Any:
+    """strawberry's ``get_arguments`` and ``StrawberryField.get_result``, with what never changes decided."""
     field = step.field
     assert field is not None and field.base_resolver is not None
     info = run.strawberry_info(step, path) if step.wants_info else None
@@ -596,9 +612,6 @@ def resolve_with_resolver(run: Run, step: Step, source: Any, path: Path) -> Any:
     if kwargs is not None:
         kwargs = dict(kwargs)
     else:
-        arguments = step.arguments
-        if arguments is None:
-            arguments = get_argument_values(step.field_def, step.node, run.variables)
         kwargs = {}
         for name, python_name, type_ in step.converters:
             if name in arguments:
