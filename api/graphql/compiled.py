@@ -650,17 +650,20 @@ def execute_fields(run: Run, steps: list[Step], source: Any, path: Path | None) 
         raise
     if not pending:
         return results
-    return _await_fields(results, pending)
+    return _await_pending(results, pending)
 
 
-async def _await_fields(results: dict[str, Any], pending: list[str]) -> dict[str, Any]:
+async def _await_pending(container: Any, pending: list[Any]) -> Any:
+    """Await the pending entries of a result dict or list in place: one directly, several together
+    (graphql-core's ``gather_with_cancel``: when one fails, the others are cancelled)."""
     if len(pending) == 1:
         key = pending[0]
-        results[key] = await results[key]
+        container[key] = await container[key]
     else:
-        values = await gather_with_cancel(*(results[key] for key in pending))
-        results.update(zip(pending, values, strict=True))
-    return results
+        values = await gather_with_cancel(*(container[key] for key in pending))
+        for key, value in zip(pending, values, strict=True):
+            container[key] = value
+    return container
 
 
 def execute_field(run: Run, step: Step, source: Any, path: Path) -> Any:
@@ -858,18 +861,7 @@ def _complete_items(
         raise
     if not pending:
         return completed
-    return _await_items(completed, pending)
-
-
-async def _await_items(completed: list[Any], pending: list[int]) -> list[Any]:
-    if len(pending) == 1:
-        index = pending[0]
-        completed[index] = await completed[index]
-    else:
-        values = await gather_with_cancel(*(completed[i] for i in pending))
-        for index, value in zip(pending, values, strict=True):
-            completed[index] = value
-    return completed
+    return _await_pending(completed, pending)
 
 
 async def _complete_awaitable_item(
