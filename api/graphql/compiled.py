@@ -511,8 +511,7 @@ class Compiler:
         step.parent_name = resolver.parent_parameter.name if resolver.parent_parameter else None
         step.root_name = resolver.root_parameter.name if resolver.root_parameter else None
         step.info_name = resolver.info_parameter.name if resolver.info_parameter else None
-        inputs = any(isinstance(get_nullable_type(_named(a.type)), GraphQLInputObjectType)
-                     for a in step.field_def.args.values())  # fmt: skip
+        inputs = any(isinstance(_named(a.type), GraphQLInputObjectType) for a in step.field_def.args.values())
         # strawberry hands ``info`` to input types' conversion: build it for those fields too
         step.wants_info = step.info_name is not None or inputs
         step.converters = self.converters(step, field)
