@@ -106,7 +106,11 @@ class _Lookups:
             self.sources.clear()
             wanted = list({c.source_id for c in batch})
         at = self.known_at
-        found = self.read_model.sources_by_ids(wanted) if at is None else self.read_model.sources_at([(i, at) for i in wanted])
+        found = (
+            self.read_model.sources_by_ids(wanted)
+            if at is None
+            else self.read_model.sources_at([(i, at) for i in wanted])
+        )
         for source in found:
             if source is not None:
                 self.sources[source.id] = source
@@ -270,7 +274,9 @@ def wikidata_statement(claim: ClaimView, lookups: _Lookups) -> dict[str, Any]:
     source = lookups.sources.get(claim.source_id)
     actor = lookups.actors.get(claim.actor)
     topic = lookups.topics.get(claim.topic)
-    reference: dict[str, Any] = {"P248": {"source": source.key if source else None, "title": source.title if source else None}}
+    reference: dict[str, Any] = {
+        "P248": {"source": source.key if source else None, "title": source.title if source else None}
+    }
     if source is not None and source.url:
         reference["P854"] = source.url
     reference["P1683"] = {"text": claim.quote_text or claim.passage.exact, "language": claim.quote_language}
@@ -331,7 +337,9 @@ def _claims(read_model: ReadModel, known_at: datetime | None, request: Request) 
     return lookups, lookups.with_sources(read_model.iter_claims(wanted, known_at))
 
 
-def _claims_table(read_model: ReadModel, b: Basis, known_at: datetime | None, request: Request, csv_: bool) -> Iterator[str]:
+def _claims_table(
+    read_model: ReadModel, b: Basis, known_at: datetime | None, request: Request, csv_: bool
+) -> Iterator[str]:
     lookups, claims = _claims(read_model, known_at, request)
     if csv_:
         yield f"# basis tree_size={b.tree_size} root_hash={b.root_hash} known_at={b.as_dict()['knownAt']}\n"

@@ -116,6 +116,12 @@ class Settings:
         "CLAIMS_CACHE_PINNED_MAX_AGE",
         "`max-age` of answers pinned with `atTreeSize` (immutable, but actor/topic/source details may be revised)",
     )
+    compiled_execution: bool = _setting(
+        True,
+        "CLAIMS_COMPILED_EXECUTION",
+        "`0`: queries run through graphql-core's field-by-field execution instead of plans compiled once per "
+        "document (api/graphql/compiled.py)",
+    )
     statement_timeout_seconds: float = _setting(
         10.0, "CLAIMS_STATEMENT_TIMEOUT_SECONDS", "longest a read-model query may run before it is cancelled; 0: none"
     )

@@ -313,12 +313,20 @@ def wrk(url: str, query: str, duration: float, connections: int, pool: int = 0) 
 
 
 def bench_ours(
-    db_url: str, duration: float, connections: int, workers: int, pool: int = 0, cache: bool = True
+    db_url: str,
+    duration: float,
+    connections: int,
+    workers: int,
+    pool: int = 0,
+    cache: bool = True,
+    compiled: bool = True,
 ) -> tuple[Load, float]:
     port = free_port()
     env = {**os.environ, "CLAIMS_DATABASE_URL": db_url, "CLAIMS_PROJECTOR": "external", "CLAIMS_RATE_LIMIT_READS": "0"}
     if not cache:
         env["CLAIMS_RESPONSE_CACHE_BYTES"] = "0"
+    # api/graphql/compiled.py: plans compiled once per document; off, graphql-core executes field by field
+    env["CLAIMS_COMPILED_EXECUTION"] = "1" if compiled else "0"
     argv = [sys.executable, "-m", "uvicorn", "api.web.app:create_app", "--factory", "--host", "127.0.0.1",
             "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers)]  # fmt: skip
     url = f"http://127.0.0.1:{port}/graphql"
@@ -440,6 +448,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", default="1,2", help="uvicorn process counts of our API to measure")
     parser.add_argument("--no-postgraphile", action="store_true")
     parser.add_argument(
+        "--no-compiled-off",
+        action="store_true",
+        help="skip the cold run with CLAIMS_COMPILED_EXECUTION=0 (graphql-core's own execution)",
+    )
+    parser.add_argument(
         "--modes", default="cold", help="cold (every question new), warm (the same --pool questions again), or both"
     )
     parser.add_argument("--pool", type=int, default=100, help="distinct questions of the warm mode")
@@ -478,6 +491,10 @@ def main(argv: list[str] | None = None) -> int:
                     load, rss = bench_ours(db_url, args.duration, args.connections, 1, pool, cache=False)
                     print(f"  {mode}: ours, no response cache: {load}", file=sys.stderr)
                     row["runs"].append(("ours, 1 process, response cache off", load, rss))
+                if mode == "cold" and not args.no_compiled_off:  # the same server on graphql-core's execution
+                    load, rss = bench_ours(db_url, args.duration, args.connections, 1, pool, compiled=False)
+                    print(f"  {mode}: ours, compiled execution off: {load}", file=sys.stderr)
+                    row["runs"].append(("ours, 1 process, compiled execution off", load, rss))
                 if not args.no_postgraphile:
                     load, rss = bench_postgraphile(db_url, args.duration, args.connections, pool)
                     print(f"  {mode}: postgraphile: {load}", file=sys.stderr)

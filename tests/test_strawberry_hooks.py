@@ -28,3 +28,26 @@ def test_our_overrides_are_the_ones_in_use() -> None:
     assert RequestPipeline._process_result is not MaskErrors._process_result
     assert CodedErrors._process_errors is not MaskErrors._process_errors
     assert issubclass(RequestPipeline, CodedErrors) and issubclass(CodedErrors, MaskErrors)
+
+
+def test_the_execute_hook_of_the_compiled_path_is_still_there() -> None:
+    """``LedgerSchema._execute_operation`` swaps graphql-core's ``execute`` for the compiled
+    executor (api/graphql/compiled.py), which builds strawberry's resolve info and asks its
+    converter for exception handlers: all private to strawberry."""
+    from graphql import execute
+    from strawberry.schema import schema as strawberry_schema
+    from strawberry.schema.schema_converter import GraphQLCoreConverter
+
+    from api.graphql.schema import LedgerSchema, build_schema
+
+    parameters = inspect.signature(strawberry_schema.Schema._execute_operation).parameters
+    assert list(parameters)[1:] == [
+        "execution_context", "extensions_runner", "middleware_manager", "execute_function", "custom_context_kwargs"
+    ]  # fmt: skip
+    assert strawberry_schema.execute is execute  # what strawberry passes when incremental delivery is off
+    assert "self._execute_operation(" in inspect.getsource(strawberry_schema.Schema.execute)
+    assert LedgerSchema._execute_operation is not strawberry_schema.Schema._execute_operation
+    fields = strawberry_schema._OperationContextAwareGraphQLResolveInfo._fields
+    assert fields[-1] == "operation_extensions" and len(fields) == 15
+    assert callable(GraphQLCoreConverter._get_field_exception_handlers)
+    assert build_schema().compiled is not None

@@ -54,7 +54,9 @@ def register(subparsers: Any) -> None:
     v.set_defaults(func=cmd_verify)
 
     r = sub.add_parser("request", help="print the tlog-witness add-checkpoint body for a kept checkpoint")
-    r.add_argument("--old", type=int, required=True, metavar="SIZE", help="the size the witness last cosigned (0 at first)")
+    r.add_argument(
+        "--old", type=int, required=True, metavar="SIZE", help="the size the witness last cosigned (0 at first)"
+    )
     r.add_argument("--size", type=int, help="the kept checkpoint of this size (default: the latest)")
     r.set_defaults(func=cmd_request)
 

@@ -14,7 +14,9 @@ from projections.projector import DEFAULT_BATCH, Projector
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("rebuild", help="rebuild the read model from the whole log beside the live one, then switch to it")
+    p = subparsers.add_parser(
+        "rebuild", help="rebuild the read model from the whole log beside the live one, then switch to it"
+    )
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, metavar="N", help="events per transaction")
     p.set_defaults(func=cmd_rebuild)
 

@@ -10,9 +10,11 @@ import argparse
 import sys
 from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import strawberry
 from graphql import ASTValidationRule, DocumentNode
+from graphql import execute as graphql_execute
 from graphql.error import GraphQLError
 from strawberry.extensions import (
     MaxAliasesLimiter,
@@ -28,6 +30,7 @@ from api.auth import IsEditor
 from api.errors import CodedErrors, log_errors
 from api.graphql.basis import Basis
 from api.graphql.caching import QueryValidationCache
+from api.graphql.compiled import CompiledExecution
 from api.graphql.context import Info
 from api.graphql.limits import ReadAccess
 from api.graphql.resolvers import audit, extraction, reading, writing
@@ -192,7 +195,24 @@ class Subscription:
 
 
 class LedgerSchema(strawberry.Schema):
-    """Logs only unexpected errors (user errors are answers, not incidents)."""
+    """Logs only unexpected errors (user errors are answers, not incidents); runs query operations
+    through plans compiled once per document (``api/graphql/compiled.py``) unless turned off."""
+
+    compiled: CompiledExecution | None = None
+
+    async def _execute_operation(
+        self,
+        execution_context: ExecutionContext,
+        extensions_runner: Any,
+        middleware_manager: Any,
+        execute_function: Callable[..., Any],
+        custom_context_kwargs: dict[str, Any],
+    ) -> Any:
+        if self.compiled is not None and execute_function is graphql_execute:
+            execute_function = self.compiled
+        return await super()._execute_operation(
+            execution_context, extensions_runner, middleware_manager, execute_function, custom_context_kwargs
+        )
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         log_errors(errors)
@@ -249,12 +269,16 @@ def extensions(settings: Settings) -> Sequence[Callable[[], SchemaExtension] | t
 
 
 def build_schema(settings: Settings | None = None) -> LedgerSchema:
-    return LedgerSchema(
+    settings = settings or Settings()
+    schema = LedgerSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=extensions(settings or Settings()),
+        extensions=extensions(settings),
     )
+    if settings.compiled_execution:
+        schema.compiled = CompiledExecution(schema)
+    return schema
 
 
 def sdl() -> str:

@@ -35,7 +35,9 @@ LICENSES = {
     "LICENSE.react-dom.txt": "react-dom/LICENSE",
     "LICENSE.graphiql.txt": "graphiql/LICENSE",
 }
-INSTALL_HINT = "run `npm ci` and then `python -m api.web.assets` in the repository (scripts/test and scripts/serve do both)"
+INSTALL_HINT = (
+    "run `npm ci` and then `python -m api.web.assets` in the repository (scripts/test and scripts/serve do both)"
+)
 
 WEB_DIR = Path(__file__).resolve().parent
 FRONTEND_ENTRY = WEB_DIR / "src" / "main.js"
@@ -79,7 +81,9 @@ def build_frontend(node_modules: Path) -> list[Path]:
     try:
         run = subprocess.run(command, cwd=node_modules.parent, capture_output=True, text=True, check=False)
     except OSError as error:
-        raise RuntimeError(f"could not run esbuild ({error}); it needs Node.js >= 18 unless npm installed its binary") from error
+        raise RuntimeError(
+            f"could not run esbuild ({error}); it needs Node.js >= 18 unless npm installed its binary"
+        ) from error
     if run.returncode != 0:
         raise RuntimeError(f"esbuild failed:\n{run.stderr}")
     written = [FRONTEND_BUNDLE]

@@ -301,7 +301,6 @@ class Claim(FromView):
         self.known_at = known_at
         self.details_at = known_at if isinstance(details_at, EllipsisType) else details_at
 
-
     # A claim's actor, topic and source were registered before it, so a version is in force at any
     # record time the claim is; only clocks skewed between writers could break that: then the current one.
 

@@ -1,0 +1,165 @@
+#!/usr/bin/env python
+"""Where a cold ``position`` request's CPU goes, in process (no HTTP server, no wrk).
+
+    python bench/api_cold_profile.py --url postgresql://.../db_with_a_ledger   # e.g. one kept by
+                                                                               # bench/api_position.py --keep-database
+
+Calls the ASGI app of ``api.web.app.create_app`` directly (10 requests in flight, each a new random
+(actor, topic, asOf) of bench/api_position.py's ledger) and reports the process CPU time per request,
+with compiled execution on and off (``CLAIMS_COMPILED_EXECUTION``):
+
+* ``asgi``: the whole request (routing, response cache miss, strawberry's view, execution, database);
+* ``execute``: ``schema.execute`` alone, same context;
+* ``stubbed``: ``schema.execute`` one request at a time with the database answer replaced by a fixed one
+  (the GraphQL pipeline and the hop to the database thread pool);
+* ``hop``: one round trip to the database thread pool (``api.graphql.loaders.blocking``);
+* ``names`` and ``position``: the two statements of a position, on this thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from api_position import OUR_QUERY  # noqa: E402
+
+from api.auth import Caller  # noqa: E402
+from api.graphql.basis import OBSERVED_POSITION  # noqa: E402
+from api.graphql.context import Context  # noqa: E402
+from api.graphql.loaders import blocking  # noqa: E402
+from api.graphql.resolvers import reading  # noqa: E402
+from api.graphql.schema import build_schema  # noqa: E402
+from api.settings import Settings  # noqa: E402
+from api.web.app import create_app  # noqa: E402
+
+
+def question(rng: random.Random) -> dict[str, str]:
+    return {
+        "a": f"actor-{rng.randrange(50):02d}",
+        "t": f"topic-{rng.randrange(20):02d}",
+        "d": f"{rng.randint(2001, 2025):04d}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+    }
+
+
+async def call(app: Any, body: bytes) -> int:
+    """One POST /graphql through the ASGI app; its status."""
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": "/graphql", "raw_path": b"/graphql", "query_string": b"", "root_path": "",
+        "headers": [(b"host", b"bench"), (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode())],
+        "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {},
+    }  # fmt: skip
+    sent = False
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.Event().wait()  # never: the app does not read past the body
+        return {}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
+async def cpu_per_call(fn: Callable[[], Awaitable[Any]], n: int, in_flight: int) -> float:
+    """Process CPU milliseconds per call of ``fn``, ``in_flight`` at a time (after a warm-up)."""
+    for _ in range(200):
+        await fn()
+
+    async def worker(count: int) -> None:
+        for _ in range(count):
+            await fn()
+
+    started = time.process_time()
+    await asyncio.gather(*(worker(n // in_flight) for _ in range(in_flight)))
+    return (time.process_time() - started) * 1e3 / (n // in_flight * in_flight)
+
+
+async def measure(url: str, n: int) -> list[tuple[str, str, float]]:
+    rows: list[tuple[str, str, float]] = []
+    for compiled in (True, False):
+        rows += await measure_one(url, n, compiled)
+    return rows
+
+
+async def measure_one(url: str, n: int, compiled: bool) -> list[tuple[str, str, float]]:
+    rows: list[tuple[str, str, float]] = []
+    rng = random.Random(1)
+    label = "on" if compiled else "off"
+    settings = Settings.from_env({}, database_url=url, projector="external", rate_reads=0, compiled_execution=compiled)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):  # type: ignore[attr-defined]
+        services = app.state.services
+        model = services.read_model
+        sizes = await services.sizes.current(blocking)
+        schema = build_schema(settings)
+
+        async def asgi() -> None:
+            assert await call(app, json.dumps({"query": OUR_QUERY, "variables": question(rng)}).encode()) == 200
+
+        async def execute() -> None:
+            context = Context(services, Caller(), sizes)
+            result = await schema.execute(OUR_QUERY, variable_values=question(rng), context_value=context)
+            assert not result.errors, result.errors
+
+        async def names() -> None:
+            q = question(rng)
+            model.resolve_names([("actor", q["a"]), ("topic", q["t"])], None)
+
+        async def position() -> None:
+            q = question(rng)
+            model.position_and_source(q["a"], q["t"], date.fromisoformat(q["d"]), None, with_source=True)
+
+        rows.append(("asgi", label, await cpu_per_call(asgi, n, 10)))
+        token = OBSERVED_POSITION.set(model.projected_position())  # as the HTTP layer does
+        rows.append(("execute", label, await cpu_per_call(execute, n, 10)))
+        real = reading._position
+        canned = real(model, "actor-01", "topic-01", None, None, True)
+        reading._position = lambda *_: canned  # type: ignore[assignment]
+        try:
+            rows.append(("stubbed", label, await cpu_per_call(execute, n, 1)))
+        finally:
+            reading._position = real
+            OBSERVED_POSITION.reset(token)
+        if compiled:
+            rows.append(("hop", "", await cpu_per_call(lambda: blocking(int), n, 1)))
+            rows.append(("names", "", await cpu_per_call(names, n, 1)))
+            rows.append(("position", "", await cpu_per_call(position, n, 1)))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", required=True, help="database holding bench/api_position.py's ledger")
+    parser.add_argument("--requests", type=int, default=2000)
+    args = parser.parse_args(argv)
+    rows = asyncio.run(measure(args.url, args.requests))
+    print("| measure | compiled execution | CPU ms per request |\n|---|---|---:|")
+    for name, label, ms in rows:
+        print(f"| {name} | {label or '-'} | {ms:.3f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

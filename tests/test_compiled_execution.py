@@ -1,0 +1,560 @@
+"""The compiled execution path (api/graphql/compiled.py) against plain graphql-core execution.
+
+Two schemas over the same services: one runs query operations through compiled plans, the
+other with ``CLAIMS_COMPILED_EXECUTION=0`` (graphql-core's ``execute``, the reference).
+Each document runs through both with the same variables and the same pinned basis
+(``extensions.atTreeSize``: every default knownAt is the same record time), and the answers
+must be identical: the same ``data`` (aliases, nulls, key order) and the same errors
+(message, path, locations, extensions). Documents come from hypothesis-graphql over the
+schema's Query type, rewritten with aliases, named and inline fragments, ``@skip``/``@include``
+on variables, arguments moved into variables and real keys of the ledger; plus hand-written
+cases for each error and null-propagation shape the schema produces. On the demo corpus and
+on a generated ledger, SQLite and PostgreSQL. A longer run: ``CLAIMS_FUZZ_EXAMPLES=500``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from factories import ACTORS, TOPICS, World
+from graphql import (
+    FieldNode,
+    GraphQLObjectType,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    build_schema,
+    get_named_type,
+    parse,
+    print_ast,
+    value_from_ast_untyped,
+)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis_graphql import nodes, queries
+
+from api.auth import Caller
+from api.cli.main import main as cli
+from api.graphql.compiled import CompiledExecution
+from api.graphql.context import Context, Services
+from api.graphql.loaders import _EXECUTOR, blocking
+from api.graphql.schema import SDL_PATH, LedgerSchema
+from api.graphql.schema import build_schema as build_ledger_schema
+from api.settings import Settings
+from api.web.app import open_services
+from ledger import commands as c
+from ledger.application import ClaimsLedger
+from projections.projector import Projector
+
+EXAMPLES = int(os.environ.get("CLAIMS_FUZZ_EXAMPLES", "25"))
+SCHEMA = build_schema(SDL_PATH.read_text(encoding="utf-8"))
+SCALARS = {
+    "Date": st.dates(date(2000, 1, 1), date(2030, 12, 31)).map(lambda d: nodes.String(d.isoformat())),
+    "DateTime": st.datetimes(datetime(2020, 1, 1), datetime(2030, 1, 1), timezones=st.just(UTC)).map(
+        lambda d: nodes.String(d.isoformat())
+    ),
+    "JSON": st.text(max_size=5).map(nodes.String),
+}
+
+
+@dataclass
+class Pair:
+    """The same services behind a compiled and a plain schema."""
+
+    services: Services
+    compiled: LedgerSchema
+    plain: LedgerSchema
+    size: int
+    keys: dict[str, list[str]]  # argument name -> real values of the ledger
+    loop: asyncio.AbstractEventLoop
+    sizes: Any  # the read model's collection sizes, for the cost estimate
+    editor: Caller  # a caller with an editor's key (mutations)
+
+    def run(
+        self,
+        schema: LedgerSchema,
+        query: str,
+        variables: dict[str, Any] | None,
+        pin: bool,
+        caller: Caller | None = None,
+    ) -> Any:
+        context = Context(self.services, caller or Caller(), self.sizes)
+        extensions = {"atTreeSize": self.size} if pin else None
+        coroutine = schema.execute(query, variable_values=variables, context_value=context,
+                                   operation_extensions=extensions)  # fmt: skip
+        return self.loop.run_until_complete(coroutine)
+
+    def same(
+        self, query: str, variables: dict[str, Any] | None = None, pin: bool = True, caller: Caller | None = None
+    ) -> dict[str, Any]:
+        """Both answers, compared; returns the compiled one (``data``, ``errors``)."""
+        ours = self.run(self.compiled, query, variables, pin, caller)
+        reference = self.run(self.plain, query, variables, pin, caller)
+        assert ours.data == reference.data, (query, variables, ours.data, reference.data)
+        assert json.dumps(ours.data) == json.dumps(reference.data), "key order differs"
+        same_errors(ours, reference, query)
+        return {"data": ours.data, "errors": [e.formatted for e in ours.errors or ()]}
+
+
+def _errors(errors: Any) -> list[str]:
+    return sorted(json.dumps(e.formatted, sort_keys=True, default=str) for e in errors or ())
+
+
+def same_errors(ours: Any, reference: Any, query: str) -> None:
+    """The same errors, but for those a null propagation may or may not have dropped.
+
+    When a non-null field fails, its nearest nullable parent becomes null and graphql-core
+    cancels the parent's pending fields: whether a sibling's error was recorded before
+    depends on which thread-pool query finished first (plain execution differs from itself
+    there). So an error only one side has must lie below a position that is null in the data
+    and is an ancestor of an error the other side has (the one whose propagation dropped it).
+    """
+    mine, theirs = _errors(ours.errors), _errors(reference.errors)
+    if mine == theirs:
+        return
+    for only, other in ((set(mine) - set(theirs), theirs), (set(theirs) - set(mine), mine)):
+        for text in only:
+            path = json.loads(text).get("path") or []
+            droppable = any(
+                _value_at(ours.data, prefix) is None
+                for error in map(json.loads, other)
+                for prefix in _prefixes(_common_prefix(path, error.get("path") or []))
+            )
+            assert droppable, (query, text, mine, theirs)
+
+
+def _common_prefix(a: list[Any], b: list[Any]) -> list[Any]:
+    out = []
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        out.append(x)
+    return out
+
+
+def _prefixes(path: list[Any]) -> list[list[Any]]:
+    return [path[:n] for n in range(len(path), -1, -1)]
+
+
+def _value_at(data: Any, path: list[Any]) -> Any:
+    for key in path:
+        if data is None:
+            return None
+        data = data[key]
+    return data
+
+
+def _generated_ledger(url: str) -> None:
+    """Claims of three actors on two topics over years, with revisions, retractions and links."""
+    rng = random.Random(13)
+    world = World.open(url)
+    keys = [f"g-{i}" for i in range(40)]
+    specs = []
+    for i, key in enumerate(keys):
+        specs.append({
+            "key": key, "actor": rng.choice(ACTORS), "topic": rng.choice(TOPICS),
+            "stance": rng.choice(["SUPPORTS", "OPPOSES", "CONDITIONAL", "NEUTRAL"]),
+            "stated": f"{rng.randint(2015, 2025)}-{rng.randint(1, 12):02d}",
+            **({"conditions": "if asked"} if i % 7 == 0 else {}),
+        })  # fmt: skip
+    specs[-1]["stance"] = "CONDITIONAL"
+    specs[-1]["conditions"] = "only with guarantees"
+    world.claims(specs)
+    with world.ledger.batch("editor") as batch:
+        for key in keys[:6]:
+            batch.revise_claim(c.ReviseClaim(key, None, c.parse_changes({"summary": f"revised {key}"}), "typo"))
+        batch.retract_claim(c.RetractClaim(keys[7], None, "wrong speaker"))
+    world.ledger.close()
+
+
+@pytest.fixture(params=["demo", "generated"])
+def pair(request: pytest.FixtureRequest, database_url: str, capsys: pytest.CaptureFixture[str]) -> Iterator[Pair]:
+    if request.param == "demo":
+        assert cli(["--database", database_url, "demo"]) == 0
+        capsys.readouterr()
+    else:
+        _generated_ledger(database_url)
+    with ClaimsLedger.open(database_url) as ledger:
+        editor_key = ledger.issue_api_key("editor-key", "editor", "test:setup")
+    projector = Projector(database_url)
+    projector.catch_up()
+    projector.close()
+    settings = Settings.from_env(
+        {}, database_url=database_url, projector="external", rate_reads=0, rate_writes=0, key_cache_seconds=0.0
+    )
+    services = open_services(settings)
+    loop = asyncio.new_event_loop()
+    try:
+        read_model = services.read_model
+        size = read_model.tree_size()
+        assert read_model.wait_for(size, 30.0)
+        claims = [v.key for v in read_model.claims(_all_claims(), 200, None, None).items]
+        keys = {
+            "actor": [a.key for a in read_model.actors(None, None)],
+            "topic": [t.key for t in read_model.topics(None)],
+            "id": claims,
+            "source": [s.key for s in read_model.sources(None)],
+        }
+        plain = build_ledger_schema(Settings.from_env({}, database_url=database_url, compiled_execution=False))
+        compiled = build_ledger_schema(settings)
+        assert isinstance(compiled.compiled, CompiledExecution) and plain.compiled is None
+        editor = services.keys.identify(editor_key)
+        assert editor.principal is not None
+        yield Pair(services, compiled, plain, size, keys, loop, read_model.collection_sizes(), editor)
+    finally:
+        # Fields cancelled by a null propagation leave their queries running on the worker
+        # threads: let them finish before the connections close.
+        loop.run_until_complete(_settled())
+        loop.close()
+        services.read_model.close()
+        services.ledger.close()
+
+
+async def _settled() -> None:
+    pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    await asyncio.gather(*pending, return_exceptions=True)
+    workers = _EXECUTOR._max_workers
+    barrier = threading.Barrier(workers)  # every worker thread free at once: no query is running
+    await asyncio.gather(*(blocking(barrier.wait, 30.0) for _ in range(workers)))
+
+
+def _all_claims() -> Any:
+    from projections import views
+
+    return views.ClaimFilter(include_retracted=True)
+
+
+# ---------------------------------------------------------------- generated documents
+
+
+class Rewriter:
+    """Reprints a generated query with aliases, fragments, @skip/@include and variables."""
+
+    def __init__(self, rng: random.Random, keys: dict[str, list[str]], size: int) -> None:
+        self.rng = rng
+        self.keys = keys
+        # Values the ledger answers (hypothesis-graphql's are mostly out of range: BAD_USER_INPUT)
+        self.sensible: dict[str, Callable[[], Any]] = {
+            "atTreeSize": lambda: rng.choice([None, None, size]),
+            "knownAt": lambda: rng.choice([None, None, "2030-01-01T00:00:00+00:00"]),
+            "first": lambda: rng.randint(0, 5),
+            "after": lambda: None,
+            "treeSize": lambda: rng.choice([None, size]),
+            "fromSize": lambda: rng.randint(0, size),
+            "toSize": lambda: rng.choice([None, size]),
+            "eventId": lambda: str(rng.randint(1, size)),
+            "search": lambda: rng.choice(["a", "in", ""]),
+            "lang": lambda: None,
+        }
+        self.variables: list[tuple[str, str, Any]] = []  # name, type, value
+        self.fragments: list[str] = []
+        self.aliases = 0
+
+    def document(self, query: str) -> tuple[str, dict[str, Any]]:
+        operation = parse(query).definitions[0]
+        assert isinstance(operation, OperationDefinitionNode)
+        body = self.selection_set(operation.selection_set, SCHEMA.query_type)
+        declared = ", ".join(f"${name}: {type_}" for name, type_, _ in self.variables)
+        head = f"query Generated({declared})" if declared else "query Generated"
+        text = "\n".join([f"{head} {body}", *self.fragments])
+        return text, {name: value for name, _, value in self.variables}
+
+    def selection_set(self, selection_set: SelectionSetNode, parent: Any) -> str:
+        printed = [self.selection(s, parent) for s in selection_set.selections]
+        rng = self.rng
+        if len(printed) > 1 and rng.random() < 0.25:  # a named fragment holding part of the selections
+            cut = rng.randint(1, len(printed))
+            name = f"Part{len(self.fragments)}"
+            self.fragments.append(f"fragment {name} on {parent.name} {{ {' '.join(printed[:cut])} }}")
+            printed = [f"...{name}{self.condition()}", *printed[cut:]]
+        if rng.random() < 0.2:  # an inline fragment, with or without its type condition
+            on = f" on {parent.name}" if rng.random() < 0.5 else ""
+            printed = [f"...{on}{self.condition()} {{ {' '.join(printed)} }}"]
+        if rng.random() < 0.15 and printed:  # the same field twice: merged by field collection
+            printed.append(printed[0] if not printed[0].startswith("...") else printed[-1])
+        return "{ " + " ".join(printed) + " }"
+
+    def condition(self) -> str:
+        rng = self.rng
+        if rng.random() < 0.7:
+            return ""
+        name = f"c{len(self.variables)}"
+        directive = rng.choice(["skip", "include"])
+        self.variables.append((name, "Boolean!", rng.random() < 0.5))
+        return f" @{directive}(if: ${name})"
+
+    def selection(self, node: Any, parent: Any) -> str:
+        assert isinstance(node, FieldNode), "hypothesis-graphql prints fields only"
+        name = node.name.value
+        rng = self.rng
+        alias = ""
+        if rng.random() < 0.3 and self.aliases < 20:
+            self.aliases += 1
+            alias = f"a{self.aliases}_{name}: "
+        field = parent.fields.get(name) if isinstance(parent, GraphQLObjectType) else None
+        arguments = ""
+        if node.arguments and field is not None:
+            arguments = "(" + ", ".join(self.argument(a, field) for a in node.arguments) + ")"
+        sub = ""
+        if node.selection_set and field is not None:
+            sub = " " + self.selection_set(node.selection_set, get_named_type(field.type))
+        return f"{alias}{name}{arguments}{self.condition()}{sub}"
+
+    def argument(self, node: Any, field: Any) -> str:
+        name = node.name.value
+        rng = self.rng
+        type_ = field.args[name].type
+        value_text = print_ast(node.value)
+        value = value_from_ast_untyped(node.value)
+        real = self.keys.get(name)
+        if real and isinstance(value, str) and rng.random() < 0.7:
+            value = rng.choice(real)
+            value_text = json.dumps(value)
+        elif name in self.sensible and rng.random() < 0.8:  # mostly answers, not only errors
+            value = self.sensible[name]()
+            value_text = "null" if value is None else json.dumps(value)
+        if rng.random() < 0.4:
+            variable = f"v{len(self.variables)}"
+            self.variables.append((variable, str(type_), value))
+            return f"{name}: ${variable}"
+        return f"{name}: {value_text}"
+
+
+def test_generated_queries_answer_as_plain_execution_does(pair: Pair) -> None:
+    @settings(
+        max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
+    )  # fmt: skip
+    @given(query=queries(SCHEMA, custom_scalars=SCALARS), rng=st.randoms(use_true_random=False), pin=st.booleans())  # type: ignore[arg-type]
+    def check(query: str, rng: random.Random, pin: bool) -> None:
+        document, variables = Rewriter(rng, pair.keys, pair.size).document(query)
+        # Unpinned answers hold the current time (knownAt): compare pinned ones, and unpinned
+        # ones only by their errors and the shape of their data.
+        if pin:
+            pair.same(document, variables)
+        else:
+            ours = pair.run(pair.compiled, document, variables, False)
+            reference = pair.run(pair.plain, document, variables, False)
+            assert _shape(ours.data) == _shape(reference.data), document
+            same_errors(ours, reference, document)
+            assert _shape(ours.data) == _shape(reference.data), document
+
+    check()
+
+
+def _shape(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shape(v) for v in value]
+    return type(value).__name__
+
+
+# ---------------------------------------------------------------- hand-written cases
+
+POSITION = """
+query P($a: String!, $t: String!, $d: Date, $skipClaim: Boolean!, $withSource: Boolean!) {
+  here: position(actor: $a, topic: $t, asOf: $d) {
+    stance __typename
+    since { date precision }
+    claim @skip(if: $skipClaim) { ...ClaimParts source @include(if: $withSource) { title publisher } }
+    ... on Position { asOf knownAt actor { key name } topic { key } sinceClaim { key } }
+  }
+  other: position(actor: $a, topic: $t) { stance claim { key } }
+}
+fragment ClaimParts on Claim { key summary quote statedOn { date precision } passage { exact } }
+"""
+
+
+def check_the_position_query_with_aliases_fragments_and_directives(pair: Pair) -> None:
+    found = 0
+    for actor in pair.keys["actor"][:4]:
+        for topic in pair.keys["topic"][:4]:
+            for skip, source in ((False, True), (True, False), (False, False)):
+                variables = {"a": actor, "t": topic, "d": "2025-12-31", "skipClaim": skip, "withSource": source}
+                answer = pair.same(POSITION, variables)
+                found += answer["data"]["here"] is not None
+                pair.same(POSITION.replace(" knownAt", ""), variables, pin=False)  # the current record (no clock)
+    assert found, "no pair of the ledger has a position: the data paths went untested"
+
+
+EVERYTHING = """
+query Everything($first: Int, $from: DateTime!) {
+  __typename
+  positions { stance actor { key kind roles { title from until } } topic { title } since { date earliest latest approximate note } }
+  timeline(actor: "%(actor)s", topic: "%(topic)s") { stance previousStance label since { date } claim { key version } }
+  claims(first: $first, filter: {includeRetracted: true}) {
+    totalCount pageInfo { hasNextPage endCursor }
+    edges { cursor node { id key version stance retracted retractionReason countsFrom countsFromReason
+      links { relation targetId target { key } } linkedFrom { relation claimId claim { key } }
+      history { version type logPosition recordedBy reason changes { field before after } }
+      source { key title authors url published { date precision } language genre sha256 recordedAt } } }
+  }
+  actors(search: "a") { key name aliases wikidata position(topic: "%(topic)s") { stance } }
+  topics { key proposition }
+  sources { key title }
+  events(first: 3) { edges { node { id type } } }
+  event(id: "1") { id type }
+  ledgerDigest { treeSize rootHash }
+  flips(first: 5) { edges { node { label } } }
+  flipSummaries { actorKey topicKey claims fullFlops strongest }
+  changes(from: $from, first: 5) { edges { node { event { version type } claim { key } } } }
+}
+"""
+
+
+def check_every_query_field(pair: Pair) -> None:
+    query = EVERYTHING % {"actor": pair.keys["actor"][0], "topic": pair.keys["topic"][0]}
+    answer = pair.same(query, {"first": 50, "from": "2000-01-01T00:00:00Z"})
+    if answer["errors"]:  # field names the schema renamed are validation errors: show them
+        assert not answer["errors"], answer["errors"]
+    assert answer["data"]["claims"]["edges"]
+
+
+SHAPES: list[tuple[str, Any, tuple[Any, ...]]] = [
+    # NOT_FOUND from a nullable root field: that field null, the others answered
+    (
+        '{ a: position(actor: "nobody-at-all", topic: "%(topic)s") { stance } t: topics { key } }',
+        None,
+        ("NOT_FOUND", ["a"], "partial"),
+    ),
+    # NOT_FOUND from a non-null root field: the whole data null
+    ("{ checkpoint { treeSize } topics { key } }", None, ("NOT_FOUND", ["checkpoint"], "null")),
+    (
+        '{ extractionCandidates(source: "no-such-source") { candidates { summary } } }',
+        None,
+        ("NOT_FOUND", ["extractionCandidates"], "null"),
+    ),
+    # BAD_USER_INPUT raised by a resolver: knownAt and atTreeSize together
+    (
+        '{ position(actor: "%(actor)s", topic: "%(topic)s", knownAt: "2025-01-01T00:00:00Z", atTreeSize: 1) '
+        "{ stance } }",
+        None,
+        ("BAD_USER_INPUT", ["position"], "partial"),
+    ),
+    # a bad date in a variable: refused before execution
+    (
+        'query($d: Date) { position(actor: "%(actor)s", topic: "%(topic)s", asOf: $d) { stance } }',
+        {"d": "2025-13-45"},
+        (None, None, "none"),
+    ),
+    # a bad date literal: a validation error
+    (
+        '{ position(actor: "%(actor)s", topic: "%(topic)s", asOf: "2025-02-30") { stance } }',
+        None,
+        ("GRAPHQL_VALIDATION_FAILED", None, "none"),
+    ),
+    # a non-null field failing below a nullable one: the error nulls its nearest nullable parent
+    (
+        '{ s: source(id: "%(source)s") { key claims(atTreeSize: 999999999) { key } } topics { key } }',
+        None,
+        ("BAD_USER_INPUT", ["s", "claims"], "partial"),
+    ),
+    # inside a list of non-null items: the error climbs to the non-null list's nullable parent (data)
+    ('{ actors { key position(topic: "no-such-topic") { stance } } }', None, ("NOT_FOUND", None, "any")),
+    # non-null proofs failing: the whole data null; several root errors at once
+    (
+        '{ inclusionProof(eventId: "999999999") { leafIndex } consistencyProof(fromSize: -1) { fromSize } }',
+        None,
+        (None, None, "null"),
+    ),
+    ("{ claims(first: 100000) { totalCount } }", None, (None, None, "any")),
+    ('{ claims(filter: {source: "not-a-uuid"}) { totalCount } }', None, ("BAD_USER_INPUT", ["claims"], "null")),
+    ('{ actors(search: "%(long)s") { key } }', None, ("BAD_USER_INPUT", ["actors"], "null")),
+    # variables missing or of the wrong type
+    ('query($a: String!) { position(actor: $a, topic: "x") { stance } }', {}, (None, None, "none")),
+    ("query($n: Int) { events(first: $n) { edges { cursor } } }", {"n": "three"}, (None, None, "none")),
+    # introspection runs through graphql-core (the plan falls back)
+    ('{ __schema { queryType { name } } __type(name: "Claim") { fields { name } } }', None, (None, None, "ok")),
+    # several operations: a name picks one, none is an error
+    ("query A { topics { key } } query B { actors { key } }", None, (None, None, "any")),
+]
+
+
+def check_shape(pair: Pair, query: str, variables: Any, expect: tuple[Any, ...]) -> None:
+    values = {"actor": pair.keys["actor"][0], "topic": pair.keys["topic"][0], "source": pair.keys["source"][0],
+              "long": "x" * 500}  # fmt: skip
+    text = query % values
+    answer = pair.same(text, variables)
+    code, path, data = expect
+    codes = [(e.get("extensions") or {}).get("code") for e in answer["errors"]]
+    paths = [e.get("path") for e in answer["errors"]]
+    if code is not None:
+        assert code in codes, answer
+    if path is not None:
+        assert path in paths, answer
+    if data == "null":
+        assert answer["data"] is None and answer["errors"], answer
+    elif data == "partial":
+        assert answer["data"] is not None and answer["errors"], answer
+    elif data == "none":
+        assert answer["data"] is None and answer["errors"], answer
+    elif data == "ok":
+        assert not answer["errors"], answer
+
+
+def check_a_named_operation_of_several_and_a_plan_per_condition(pair: Pair) -> None:
+    text = "query A { topics { key } } query B($x: Boolean!) { actors { key name @include(if: $x) } }"
+    for x in (True, False, True):
+        ours = pair.run(pair.compiled, text, {"x": x}, True)
+        assert ours.errors is not None  # no operationName: refused (RequestPipeline)
+    compiled = pair.compiled.compiled
+    assert compiled is not None
+    before = len(compiled.operations)
+    for x in (True, False, True, False):
+        context = Context(pair.services, Caller())
+        coroutine = pair.compiled.execute(text, variable_values={"x": x}, context_value=context, operation_name="B")
+        result = pair.loop.run_until_complete(coroutine)
+        reference = pair.loop.run_until_complete(pair.plain.execute(
+            text, variable_values={"x": x}, context_value=Context(pair.services, Caller()), operation_name="B"
+        ))  # fmt: skip
+        assert result.data is not None and result.data == reference.data and not result.errors
+        assert all(("name" in actor) is x for actor in result.data["actors"])
+    assert len(compiled.operations) == before + 1  # one document, one operation...
+    (found,) = [o for _, o in compiled.operations.values() if o and o.operation.name and o.operation.name.value == "B"]
+    assert len(found.plans) == 2  # ...planned once per value of the @include variable
+
+
+def test_hand_written_cases_answer_as_plain_execution_does(pair: Pair) -> None:
+    check_the_position_query_with_aliases_fragments_and_directives(pair)
+    check_every_query_field(pair)
+    for query, variables, expect in SHAPES:
+        check_shape(pair, query, variables, expect)
+    check_a_named_operation_of_several_and_a_plan_per_condition(pair)
+    # NOT_FOUND for a missing claim comes from the mutations (a query's claim(id) is null by design):
+    # they run through graphql-core on both schemas, and refuse alike, writing nothing
+    missing = 'mutation { retractClaim(id: "no-such-claim", expectedVersion: 1, reason: "test") { __typename } }'
+    answer = pair.same(missing, pin=False, caller=pair.editor)
+    assert answer["data"] is None and [e["extensions"]["code"] for e in answer["errors"]] == ["NOT_FOUND"], answer
+    assert pair.services.read_model.tree_size() == pair.size
+
+
+def test_the_switch_and_the_http_path(database_url: str) -> None:
+    from api_support import api_env
+
+    assert build_ledger_schema(Settings.from_env({"CLAIMS_COMPILED_EXECUTION": "0"})).compiled is None
+    assert build_ledger_schema(Settings.from_env({})).compiled is not None
+    with api_env(database_url) as env:
+        schema = _schema_of(env.app)
+        assert schema.compiled is not None
+        answer = env.gql.data('{ position(actor: "chancellor", topic: "taurus") { stance claim { key } } }')
+        assert answer["position"] == {"stance": "SUPPORTS", "claim": {"key": "c-taurus-yes"}}
+        assert any(found is not None for _, found in schema.compiled.operations.values())  # planned, not fallen back
+
+
+def _schema_of(app: Any) -> LedgerSchema:
+    for route in app.routes:
+        endpoint = getattr(route, "endpoint", None)
+        for candidate in (endpoint, getattr(endpoint, "app", None)):
+            schema = getattr(candidate, "schema", None)
+            if isinstance(schema, LedgerSchema):
+                return schema
+    raise AssertionError("no LedgerSchema among the app's routes")
