@@ -543,7 +543,9 @@ def render(rows: list[dict[str, Any]], args: argparse.Namespace, machine_line: s
             )
     for r in rows:
         if "mismatches" in r:
-            lines.append(f"\nAnswers differing between the two servers at {r['size']:,} claims: {r['mismatches']}/200.")
+            lines.append(
+                f"\nAnswers differing between the two servers at {r['size']:,} claims, after the {r['mode']} runs: {r['mismatches']}/200."
+            )
     if len({r["size"] for r in rows}) > 1 and all(r["mode"] == "cold" for r in rows):
         lines.append("")
         for i, (name, first, _) in enumerate(rows[0]["runs"]):

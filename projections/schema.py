@@ -51,9 +51,21 @@ QUERY_INDEXES = """
 -- As-of lookups: a pair's claims in stance order (counts_from, stated.earliest, first position).
 CREATE INDEX rm_claim_versions_pair
     ON rm_claim_versions (actor, topic, counts_from, stated_earliest, first_position);
--- The claims connection's keyset order.
-CREATE INDEX rm_claim_versions_order ON rm_claim_versions (counts_from, stated_earliest, first_position);
+-- The claims connection's keyset order. The record-time columns trail each order index so that
+-- its totalCount (current, not retracted) is an index-only scan: 0.25 s -> 0.01-0.02 s for a
+-- topic of 40,000 versions at 1M claims.
+CREATE INDEX rm_claim_versions_order
+    ON rm_claim_versions (counts_from, stated_earliest, first_position, known_to_us, retracted);
 CREATE INDEX rm_claim_versions_source ON rm_claim_versions (source_id);
+-- One topic's or one actor's claims in that order (a topic's timeline, an actor's page): without
+-- them a page of 100 read and sorted every version of the topic (~0.4 s at 1M claims).
+CREATE INDEX rm_claim_versions_topic
+    ON rm_claim_versions (topic, counts_from, stated_earliest, first_position, known_to_us, retracted);
+CREATE INDEX rm_claim_versions_actor
+    ON rm_claim_versions (actor, counts_from, stated_earliest, first_position, known_to_us, retracted);
+-- The versions that link to other claims, which `linkedFrom` searches (most claims link nothing:
+-- without it every claim page scanned the whole table, ~0.25 s at 1M claims).
+CREATE INDEX rm_claim_versions_linking ON rm_claim_versions (position) WHERE links <> '[]';
 """
 
 SCHEMA_VERSION = hashlib.sha256(f"{PROJECTION_VERSION}\n{TABLES}\n{QUERY_INDEXES}".encode()).hexdigest()[:16]
