@@ -30,10 +30,13 @@ async def resolve_keys(info: Info, *refs: Reference, at: datetime | None) -> lis
     return _keys(refs, found)
 
 
-def resolve_keys_now(read_model: ReadModel, *refs: Reference, at: datetime | None) -> list[str | None]:
-    """:func:`resolve_keys` for code already on a worker thread (one trip for names and answer)."""
+def resolve_keys_now(
+    read_model: ReadModel, *refs: Reference, at: datetime | None, reuse: bool = False
+) -> list[str | None]:
+    """:func:`resolve_keys` for code already on a worker thread (one trip for names and answer);
+    ``reuse``: from the resolutions this process keeps (``ReadModel.resolve_names``), a server's choice."""
     asked = [(kind, ref) for _, kind, ref in refs if ref is not None]
-    return _keys(refs, read_model.resolve_names(asked, at) if asked else [])
+    return _keys(refs, read_model.resolve_names(asked, at, reuse=reuse) if asked else [])
 
 
 def _keys(refs: Sequence[Reference], found: Sequence[Resolution]) -> list[str | None]:

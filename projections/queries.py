@@ -35,6 +35,7 @@ from projections import names, record_versions, schema
 from projections.db import Connection, Readers, Row, connect
 from projections.freshness import PositionWatch
 from projections.ledger_log import LedgerLog
+from projections.resolved_names import ResolvedNames
 from projections.signals import hub
 from projections.values import as_date, as_uuid, from_us, like_pattern, to_us
 from projections.views import (
@@ -96,6 +97,7 @@ class ReadModel(LedgerLog):
         self.readers = Readers(self.url, pool_size=pool_size, statement_timeout=statement_timeout)
         self.hub = hub(self.url)
         self._watch: PositionWatch | None = None
+        self.resolved_names = ResolvedNames()
         with self.readers.connection() as conn:
             installed = schema.installed_version(conn)
         missing = installed is None
@@ -341,14 +343,31 @@ class ReadModel(LedgerLog):
     # ------------------------------------------------------ names to keys
 
     def resolve_names(
-        self, refs: Sequence[tuple[str, str]], known_at: datetime | None = None
+        self, refs: Sequence[tuple[str, str]], known_at: datetime | None = None, *, reuse: bool = False
     ) -> list[names.Resolution]:
         """What each (kind, reference) names, kind ``actor`` or ``topic`` (rules: ``names.py``), among
         the names the ledger held at ``known_at`` (None: the current ones; see ``record_versions.py``).
 
         One query for all of them; one more per kind only when a reference matches nothing
-        (to suggest the closest names).
+        (to suggest the closest names). ``reuse`` (a long-lived process, the API): answer from the
+        resolutions this process read since the read model's names last changed (``resolved_names.py``),
+        reading only the others.
         """
+        if not reuse:
+            return self._read_names(refs, known_at)
+        watch = self.positions_watch()
+        at = (watch.current() or watch.refresh())[1]  # before the names are read: never newer than them
+        asked = [(kind, ref, known_at) for kind, ref in refs]
+        found = self.resolved_names.get(at, asked)
+        missing = [i for i, hit in enumerate(found) if hit is None]
+        if missing:
+            fresh = self._read_names([refs[i] for i in missing], known_at)
+            self.resolved_names.put(at, [(asked[i], r) for i, r in zip(missing, fresh, strict=True)])
+            for i, r in zip(missing, fresh, strict=True):
+                found[i] = r
+        return [r for r in found if r is not None]
+
+    def _read_names(self, refs: Sequence[tuple[str, str]], known_at: datetime | None) -> list[names.Resolution]:
         table, known, known_params = record_versions.names_table(known_at)
         invalid = [names.check(kind, ref) for kind, ref in refs]  # too long to be a name: no lookup
         wanted = [

@@ -205,3 +205,29 @@ def test_a_long_list_of_candidates_is_cut_in_the_message_but_not_in_extensions()
     error = unresolved("topic", Resolution("topic", "topic", AMBIGUOUS, candidates=many))
     assert error.code == "BAD_USER_INPUT" and len(error.extensions["candidates"]) == NAMES_IN_MESSAGE + 3
     assert "topic-09 (Topic 9) and 3 more" in error.message and "topic-10" not in error.message
+
+
+def test_kept_resolutions_never_outlive_a_write(api: ApiEnv) -> None:
+    """The API keeps resolved names in memory (projections/resolved_names.py) until the read model's
+    names move: a new actor, then a rename, are resolved fresh by the very next request."""
+    kept = api.services.read_model.resolved_names
+    assert error_codes(position(api, "Mark Rutte", "nato membership")) == ["NOT_FOUND"]
+    hits = kept.hits
+    assert position(api, "hegseth", "nato membership")["data"]["position"]["stance"] == "OPPOSES"
+    assert error_codes(position(api, "Mark Rutte", "nato membership")) == ["NOT_FOUND"]
+    assert kept.hits > hits  # the topic (and the unknown actor) came from memory
+    with api.ledger.batch("test:seed") as batch:
+        batch.register_actor(c.parse_actor({"key": "mark-rutte", "name": "Mark Rutte", "kind": "PERSON"}))
+        exact = "A ceasefire must come first."
+        batch.record_claim(
+            c.parse_claim(claim_data("rutte-nato", "mark-rutte", "ukraine-nato-membership", "SUPPORTS", "2025-02-21", exact))
+        )
+    api.caught_up()
+    assert position(api, "Mark Rutte", "nato membership")["data"]["position"]["stance"] == "SUPPORTS"
+    renamed = {"key": "mark-rutte", "name": "Mark Rutte", "kind": "PERSON", "aliases": ["Hegseth"]}
+    with api.ledger.batch("test:seed") as batch:
+        batch.register_actor(c.parse_actor(renamed), "alias added")
+    api.caught_up()
+    ambiguous = position(api, "hegseth", "nato membership")  # was pete-hegseth alone a moment ago
+    assert error_codes(ambiguous) == ["BAD_USER_INPUT"]
+    assert [x["key"] for x in ambiguous["errors"][0]["extensions"]["candidates"]] == ["mark-rutte", "pete-hegseth"]

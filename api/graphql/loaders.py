@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TypeVar
 from uuid import UUID
 
@@ -128,7 +128,8 @@ class Loaders:
 
     async def _names(self, refs: list[NameKey]) -> list[Resolution]:
         keyed = [((kind, ref), known_at) for kind, ref, known_at in refs]
-        return await blocking(_grouped_by_time, keyed, self.read_model.resolve_names)
+        # Resolutions kept while the read model's names are unchanged (projections/resolved_names.py).
+        return await blocking(_grouped_by_time, keyed, partial(self.read_model.resolve_names, reuse=True))
 
     async def _actors(self, keys: list[DetailsKey[str]]) -> list[ActorView | None]:
         return await blocking(_details, keys, self.read_model.actors_by_keys, self.read_model.actors_at)

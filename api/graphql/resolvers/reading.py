@@ -48,7 +48,7 @@ def _position(
     read_model: ReadModel, actor: str, topic: str, as_of: date | None, known_at: datetime | None, with_source: bool
 ) -> tuple[views.PositionView | None, views.SourceView | None]:
     actor_key, topic_key = resolve_keys_now(
-        read_model, ("actor", "actor", actor), ("topic", "topic", topic), at=known_at
+        read_model, ("actor", "actor", actor), ("topic", "topic", topic), at=known_at, reuse=True
     )
     assert actor_key is not None and topic_key is not None
     return read_model.position_and_source(actor_key, topic_key, as_of, known_at, with_source=with_source)
