@@ -43,6 +43,7 @@ from hypothesis_graphql import nodes, queries
 
 from api.auth import Caller
 from api.cli.main import main as cli
+from api.graphql import compiled as compiled_module
 from api.graphql.compiled import CompiledExecution
 from api.graphql.context import Context, Services
 from api.graphql.loaders import _EXECUTOR, blocking
@@ -558,3 +559,96 @@ def _schema_of(app: Any) -> LedgerSchema:
             if isinstance(schema, LedgerSchema):
                 return schema
     raise AssertionError("no LedgerSchema among the app's routes")
+
+
+# ---------------------------------------------------------------- plan size budgets
+
+
+def _deep_document(depth: int, conditions: int, tag: str) -> str:
+    """Fragments that spread each other through Position's actor and claims: every level repeats
+    the claim's fields, so the plan grows with depth although the document stays small."""
+    claim = ("id key version stance summary quote quoteLanguage value conditions countsFrom countsFromReason "
+             "channel attribution retracted retractionReason firstRecordedAt firstRecordedBy versionRecordedAt "
+             "versionRecordedBy logPosition knownAt statedOn { date precision } topic { key title } "
+             "source { key title }")  # fmt: skip
+    fragments = []
+    for level in range(1, depth + 1):
+        below = f'position(topic: "t") {{ ...P{level} }}' if level < depth else "key"
+        fragments.append(f"fragment A{level} on Actor {{ key name kind {below} }}")
+        fragments.append(f"fragment C{level} on Claim {{ {claim} actor {{ ...A{level} }} }}")
+        if level < depth:
+            fragments.append(
+                f"fragment P{level} on Position {{ stance asOf knownAt actor {{ ...A{level + 1} }} "
+                f"claim {{ ...C{level + 1} }} sinceClaim {{ ...C{level + 1} }} }}"
+            )
+    names = [f"b{i}" for i in range(conditions)]
+    declared = ", ".join(f"${n}: Boolean!" for n in names)
+    extra = " ".join(f"{n}: topics @include(if: ${n}) {{ key }}" for n in names)
+    head = f"query Deep({declared})" if declared else "query Deep"
+    return f'# {tag}\n{head} {{ claim(id: "no-such") {{ ...C1 }} {extra} }}\n' + "\n".join(fragments)
+
+
+def _cached(compiled: CompiledExecution, name: str) -> list[Any]:
+    return [o for _, o in compiled.operations.values() if o and o.operation.name and o.operation.name.value == name]
+
+
+def test_a_document_that_would_plan_big_is_left_to_graphql_core(pair: Pair) -> None:
+    compiled = pair.compiled.compiled
+    assert compiled is not None
+    compiled.operations.clear()
+    compiled.steps_kept = 0
+    for document in range(2):
+        text = _deep_document(4, 3, f"document {document}")
+        for combination in range(8):
+            variables = {f"b{i}": bool(combination >> i & 1) for i in range(3)}
+            answer = pair.same(text, variables)
+            assert answer["data"] is not None and answer["data"]["claim"] is None and not answer["errors"]
+    found = _cached(compiled, "Deep")
+    assert len(found) == 2 and all(o.too_large and not o.plans for o in found)  # one aborted compilation each
+    assert compiled.steps_kept == 0 <= compiled_module.STEPS_KEPT
+    # a smaller one is planned, and counted
+    text = _deep_document(1, 1, "small")
+    pair.same(text, {"b0": True})
+    (small,) = [o for o in _cached(compiled, "Deep") if not o.too_large]
+    (plan,) = small.plans.values()
+    assert plan is not None and 0 < plan.size <= compiled_module.STEPS_PER_PLAN
+    assert compiled.steps_kept == plan.size
+
+
+def test_the_plans_kept_stay_under_the_total_budget(pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
+    compiled = pair.compiled.compiled
+    assert compiled is not None
+    compiled.operations.clear()
+    compiled.steps_kept = 0
+    one = _deep_document(1, 2, "measure")
+    pair.same(one, {"b0": True, "b1": False})
+    size = compiled.steps_kept
+    assert size > 0
+    monkeypatch.setattr(compiled_module, "STEPS_KEPT", size * 3)
+    for document in range(4):  # 4 documents x 2 plans of `size` steps: more than the budget holds
+        text = _deep_document(1, 2, f"document {document}")
+        for b1 in (False, True):
+            pair.same(text, {"b0": True, "b1": b1})
+            assert compiled.steps_kept <= size * 3
+            kept = sum(o.size for _, o in compiled.operations.values() if o is not None)
+            assert kept == compiled.steps_kept  # the count follows what is really cached
+    latest = [o for _, o in compiled.operations.values() if o is not None][-1]
+    assert len(latest.plans) == 2 and all(latest.plans.values())  # the most recent plans stay
+    assert len([o for _, o in compiled.operations.values() if o is not None]) < 5  # older ones made room
+
+
+def test_a_failed_compilation_is_remembered(pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
+    compiled = pair.compiled.compiled
+    assert compiled is not None
+    calls = []
+
+    def failing(self: Any) -> Any:
+        calls.append(1)
+        raise RecursionError("too deep for the compiler")
+
+    monkeypatch.setattr(compiled_module.Compiler, "plan", failing)
+    text = "# remembered\n{ topics { key } }"
+    for _ in range(3):
+        answer = pair.same(text)
+        assert answer["data"]["topics"] and not answer["errors"]
+    assert len(calls) == 1
