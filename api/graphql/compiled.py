@@ -124,6 +124,7 @@ class Run:
         "context",
         "error_positions",
         "errors",
+        "field_info",
         "fragments",
         "operation",
         "operation_extensions",
@@ -155,6 +156,7 @@ class Run:
         self.error_positions: set[Path | None] = set()
         self.background: set[Any] = set()
         self.async_helpers = GraphQLResolveInfoHelpers(gather=_gather, track=self.settle_in_background)
+        self.field_info: tuple[Step | None, Path | None, Any] = (None, None, None)
 
     def add_error(self, error: GraphQLError, path: Path | None) -> None:
         """Record a field error unless its position (or an ancestor) was nulled already."""
@@ -196,6 +198,18 @@ class Run:
             self.async_helpers,
             self.operation_extensions,
         )
+
+    def type_info(self, step: Step, path: Path) -> Any:
+        """The info ``resolve_type``/``is_type_of`` get: the field's, as graphql-core passes them
+        (its path without the list indices), made once for all the items of a list."""
+        while isinstance(path.key, int):
+            path = path.prev  # type: ignore[assignment]
+        last_step, last_path, info = self.field_info
+        if last_step is step and last_path is path:
+            return info
+        info = self.raw_info(step, path)
+        self.field_info = (step, path, info)
+        return info
 
     def strawberry_info(self, step: Step, path: Path) -> Any:
         return self.owner.config.info_class(_raw_info=self.raw_info(step, path), _field=step.field)  # type: ignore[arg-type]
@@ -825,7 +839,7 @@ def complete_object(type_: GraphQLObjectType, steps: list[Step]) -> Completer:
         if value is None or value is Undefined:
             return None
         if is_type_of is not None:
-            matches = is_type_of(value, run.raw_info(step, path))
+            matches = is_type_of(value, run.type_info(step, path))
             if optimized_is_awaitable(matches):
                 return _checked_then_fields(run, step, path, value, type_, steps, matches)
             if not matches:
@@ -856,7 +870,7 @@ def complete_abstract(type_: GraphQLAbstractType, by_name: dict[str, Completer])
             raise value
         if value is None or value is Undefined:
             return None
-        info = run.raw_info(step, path)
+        info = run.type_info(step, path)
         runtime = resolve_type(value, info, type_)
         if optimized_is_awaitable(runtime):
             return _resolved_then_object(run, step, path, value, type_, by_name, info, runtime)
@@ -902,8 +916,9 @@ def _complete_items(
 ) -> Any:
     completed: list[Any] = []
     pending: list[int] = []
+    remaining = iter(items)
     try:
-        for index, item in enumerate(items):
+        for index, item in enumerate(remaining):
             item_path = Path(path, index, None)
             if optimized_is_awaitable(item):
                 completed.append(_complete_awaitable_item(run, step, item_path, item, inner, item_non_null))
@@ -920,8 +935,9 @@ def _complete_items(
                 field_error(run, raw, item_non_null, step.nodes, item_path)
                 completed.append(None)
     except Exception:
-        if pending:
-            run.settle_in_background([completed[i] for i in pending])
+        # the items started and those not reached yet: awaited in the background (graphql-core's
+        # ``track``), so that no coroutine is left un-awaited
+        run.settle_in_background([*(completed[i] for i in pending), *remaining])
         raise
     if not pending:
         return completed
