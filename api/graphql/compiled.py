@@ -27,8 +27,10 @@ masking, ``extensions.basis``) and the response cache see what they always saw.
 What it does not do (those operations run through graphql-core's ``execute``, unchanged):
 mutations and subscriptions, introspection (``__schema``, ``__type``), fields with strawberry
 field extensions (permissions) or exception handlers, resolver middleware, ``@defer``/``@stream``,
-fragment arguments, operation directives, and any document whose field collection fails
-for the given variables. ``CLAIMS_COMPILED_EXECUTION=0`` turns it off altogether.
+fragment arguments, operation directives, any document whose field collection fails
+for the given variables (remembered: not compiled again), and operations a plan of which
+would exceed the size budget (STEPS_PER_PLAN; all plans kept together: STEPS_KEPT).
+``CLAIMS_COMPILED_EXECUTION=0`` turns it off altogether.
 """
 
 from __future__ import annotations
