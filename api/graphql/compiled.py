@@ -27,8 +27,10 @@ masking, ``extensions.basis``) and the response cache see what they always saw.
 What it does not do (those operations run through graphql-core's ``execute``, unchanged):
 mutations and subscriptions, introspection (``__schema``, ``__type``), fields with strawberry
 field extensions (permissions) or exception handlers, resolver middleware, ``@defer``/``@stream``,
-fragment arguments, operation directives, and any document whose field collection fails
-for the given variables. ``CLAIMS_COMPILED_EXECUTION=0`` turns it off altogether.
+fragment arguments, operation directives, any document whose field collection fails
+for the given variables (remembered: not compiled again), and operations a plan of which
+would exceed the size budget (STEPS_PER_PLAN; all plans kept together: STEPS_KEPT).
+``CLAIMS_COMPILED_EXECUTION=0`` turns it off altogether.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from graphql import (
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLAbstractType,
     GraphQLEnumType,
     GraphQLError,
@@ -93,6 +96,13 @@ if TYPE_CHECKING:
 OPERATIONS_KEPT = 512  # documents' operations remembered (as many as the parser and validation caches keep)
 PLANS_PER_OPERATION = 32  # plans for distinct @skip/@include values of one operation; beyond: graphql-core runs it
 MAX_COERCION_ERRORS = 50  # graphql-core's default
+# Size budgets, counted in field steps (about 1.5 kB each with their completion closures). An
+# operation one of whose plans would be larger is not planned again (graphql-core's ``execute`` runs
+# it, as it would without this module), so a document crafted to plan big (deep fragments, many
+# @include combinations) costs one aborted compilation; and the plans kept together stay under
+# STEPS_KEPT (about 30 MB): the least recently used operations make room for a new plan.
+STEPS_PER_PLAN = 1_000
+STEPS_KEPT = 20_000
 # Converted argument values that can be shared by every request of one document.
 IMMUTABLE = (str, int, float, bool, type(None), dt.date, dt.datetime, dt.time, enum.Enum, uuid.UUID)
 
@@ -101,6 +111,10 @@ Completer = Callable[["Run", "Step", Path, Any], Any]
 
 class Unsupported(Exception):
     """The operation uses something the plan does not execute: graphql-core runs it."""
+
+
+class TooLarge(Unsupported):
+    """A plan of the operation would hold more than STEPS_PER_PLAN steps."""
 
 
 class Run:
@@ -112,6 +126,7 @@ class Run:
         "context",
         "error_positions",
         "errors",
+        "field_info",
         "fragments",
         "operation",
         "operation_extensions",
@@ -143,6 +158,7 @@ class Run:
         self.error_positions: set[Path | None] = set()
         self.background: set[Any] = set()
         self.async_helpers = GraphQLResolveInfoHelpers(gather=_gather, track=self.settle_in_background)
+        self.field_info: tuple[Step | None, Path | None, Any] = (None, None, None)
 
     def add_error(self, error: GraphQLError, path: Path | None) -> None:
         """Record a field error unless its position (or an ancestor) was nulled already."""
@@ -184,6 +200,18 @@ class Run:
             self.async_helpers,
             self.operation_extensions,
         )
+
+    def type_info(self, step: Step, path: Path) -> Any:
+        """The info ``resolve_type``/``is_type_of`` get: the field's, as graphql-core passes them
+        (its path without the list indices), made once for all the items of a list."""
+        while isinstance(path.key, int):
+            path = path.prev  # type: ignore[assignment]
+        last_step, last_path, info = self.field_info
+        if last_step is step and last_path is path:
+            return info
+        info = self.raw_info(step, path)
+        self.field_info = (step, path, info)
+        return info
 
     def strawberry_info(self, step: Step, path: Path) -> Any:
         return self.owner.config.info_class(_raw_info=self.raw_info(step, path), _field=step.field)  # type: ignore[arg-type]
@@ -250,7 +278,7 @@ class Step:
 class Plan:
     """An operation compiled for one set of ``@skip``/``@include`` values."""
 
-    __slots__ = ("fragment_definitions", "operation", "steps")
+    __slots__ = ("fragment_definitions", "operation", "size", "steps")
 
     def __init__(
         self, operation: OperationDefinitionNode, fragment_definitions: dict[str, FragmentDefinitionNode]
@@ -258,12 +286,13 @@ class Plan:
         self.operation = operation
         self.fragment_definitions = fragment_definitions
         self.steps: list[Step] = []
+        self.size = 0  # field steps in the whole plan
 
 
 class Operation:
     """A document's operation: its fragments, the variables its directives read, its plans."""
 
-    __slots__ = ("condition_variables", "fragment_definitions", "fragments", "operation", "plans")
+    __slots__ = ("condition_variables", "fragment_definitions", "fragments", "operation", "plans", "too_large")
 
     def __init__(self, document: DocumentNode, operation: OperationDefinitionNode) -> None:
         self.operation = operation
@@ -271,12 +300,20 @@ class Operation:
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
         self.fragments = {name: FragmentDetails(d, None) for name, d in self.fragment_definitions.items()}
-        self.condition_variables = _condition_variables(document)
-        self.plans: dict[Hashable, Plan | None] = {}
+        self.condition_variables = _condition_variables(operation, self.fragment_definitions)
+        self.plans: dict[Hashable, Plan | None] = {}  # None: graphql-core runs it (decided once)
+        self.too_large = False  # a plan went over STEPS_PER_PLAN: graphql-core runs every combination
+
+    @property
+    def size(self) -> int:
+        return sum(plan.size for plan in self.plans.values() if plan is not None)
 
 
-def _condition_variables(document: DocumentNode) -> tuple[str, ...]:
-    """The variables that ``@skip``/``@include`` arguments read anywhere in the document."""
+def _condition_variables(
+    operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]
+) -> tuple[str, ...]:
+    """The variables that ``@skip``/``@include`` arguments read in the operation or a fragment it
+    spreads (directly or through other fragments): the plan depends on these and no others."""
     names: list[str] = []
 
     class Conditions(Visitor):
@@ -286,7 +323,20 @@ def _condition_variables(document: DocumentNode) -> tuple[str, ...]:
                     if isinstance(argument.value, VariableNode) and argument.value.name.value not in names:
                         names.append(argument.value.name.value)
 
-    visit(document, Conditions())
+    spread: list[str] = []
+
+    class Spreads(Visitor):
+        def enter_fragment_spread(self, node: FragmentSpreadNode, *_: Any) -> None:
+            if node.name.value not in spread:
+                spread.append(node.name.value)
+
+    visit(operation, Conditions())
+    visit(operation, Spreads())
+    for name in spread:  # (grows while it is read: fragments spread by fragments)
+        fragment = fragments.get(name)
+        if fragment is not None:
+            visit(fragment, Conditions())
+            visit(fragment, Spreads())
     return tuple(names)
 
 
@@ -302,6 +352,7 @@ class CompiledExecution:
         self.default_resolver = schema.config.default_resolver
         # (document id, operation name): the document (kept alive while its entry is) and its operation
         self.operations: OrderedDict[tuple[int, str | None], tuple[DocumentNode, Operation | None]] = OrderedDict()
+        self.steps_kept = 0  # field steps in every cached plan (bounded by STEPS_KEPT)
 
     # ------------------------------------------------------------------ request time
 
@@ -368,7 +419,9 @@ class CompiledExecution:
         found = self._find_operation(document, name)
         operations[key] = (document, found)
         while len(operations) > OPERATIONS_KEPT:
-            operations.popitem(last=False)
+            _, (_, evicted) = operations.popitem(last=False)
+            if evicted is not None:
+                self.steps_kept -= evicted.size
         return found
 
     @staticmethod
@@ -392,6 +445,8 @@ class CompiledExecution:
     def _plan(self, schema: GraphQLSchema, found: Operation, variables: VariableValues) -> Plan | None:
         coerced = variables.coerced
         key = tuple((name in coerced, coerced.get(name)) for name in found.condition_variables)
+        if found.too_large:
+            return None
         try:
             return found.plans[key]
         except KeyError:
@@ -401,24 +456,46 @@ class CompiledExecution:
             return None
         try:
             plan: Plan | None = Compiler(self, schema, found, variables).plan()
-        except Unsupported:
-            plan = None
-        except (GraphQLError, RecursionError):
-            return None  # graphql-core reports it, with the same variables
+        except TooLarge:
+            found.too_large = True
+            self.steps_kept -= found.size
+            found.plans.clear()
+            return None
+        except (Unsupported, GraphQLError, RecursionError):
+            plan = None  # graphql-core runs it (and reports the error, with the same variables)
+        if plan is not None:
+            self._make_room(plan.size, found)
+            self.steps_kept += plan.size
         found.plans[key] = plan
         return plan
+
+    def _make_room(self, size: int, keep: Operation) -> None:
+        """Forget the least recently used operations until ``size`` more steps fit in STEPS_KEPT."""
+        operations = self.operations
+        for key in list(operations):
+            if self.steps_kept + size <= STEPS_KEPT:
+                return
+            evicted = operations[key][1]
+            if evicted is not None and evicted is not keep:
+                del operations[key]
+                self.steps_kept -= evicted.size
 
 
 class Compiler:
     """Builds the steps of one plan from graphql-core's own field collection."""
 
     def __init__(
-        self, owner: CompiledExecution, schema: GraphQLSchema, found: Operation, variables: VariableValues
+        self,
+        owner: CompiledExecution,
+        schema: GraphQLSchema,
+        found: Operation,
+        variables: VariableValues,
     ) -> None:
         self.owner = owner
         self.schema = schema
         self.found = found
         self.variables = variables
+        self.size = 0
 
     def plan(self) -> Plan:
         schema, found = self.schema, self.found
@@ -429,6 +506,7 @@ class Compiler:
         plan.steps = self.steps(
             root_type, collect_fields(schema, found.fragments, self.variables, root_type, found.operation)
         )
+        plan.size = self.size
         return plan
 
     def steps(self, parent_type: GraphQLObjectType, collected: CollectedFields) -> list[Step]:
@@ -452,6 +530,9 @@ class Compiler:
             return None  # graphql-core skips it too
         if name in ("__schema", "__type"):
             raise Unsupported("introspection")
+        self.size += 1
+        if self.size > STEPS_PER_PLAN:
+            raise TooLarge
         step = Step()
         step.key, step.name, step.parent_type, step.type_name = key, name, parent_type, parent_type.name
         step.field_def, step.return_type = field_def, field_def.type
@@ -760,7 +841,7 @@ def complete_object(type_: GraphQLObjectType, steps: list[Step]) -> Completer:
         if value is None or value is Undefined:
             return None
         if is_type_of is not None:
-            matches = is_type_of(value, run.raw_info(step, path))
+            matches = is_type_of(value, run.type_info(step, path))
             if optimized_is_awaitable(matches):
                 return _checked_then_fields(run, step, path, value, type_, steps, matches)
             if not matches:
@@ -791,7 +872,7 @@ def complete_abstract(type_: GraphQLAbstractType, by_name: dict[str, Completer])
             raise value
         if value is None or value is Undefined:
             return None
-        info = run.raw_info(step, path)
+        info = run.type_info(step, path)
         runtime = resolve_type(value, info, type_)
         if optimized_is_awaitable(runtime):
             return _resolved_then_object(run, step, path, value, type_, by_name, info, runtime)
@@ -837,8 +918,9 @@ def _complete_items(
 ) -> Any:
     completed: list[Any] = []
     pending: list[int] = []
+    remaining = iter(items)
     try:
-        for index, item in enumerate(items):
+        for index, item in enumerate(remaining):
             item_path = Path(path, index, None)
             if optimized_is_awaitable(item):
                 completed.append(_complete_awaitable_item(run, step, item_path, item, inner, item_non_null))
@@ -855,8 +937,9 @@ def _complete_items(
                 field_error(run, raw, item_non_null, step.nodes, item_path)
                 completed.append(None)
     except Exception:
-        if pending:
-            run.settle_in_background([completed[i] for i in pending])
+        # the items started and those not reached yet: awaited in the background (graphql-core's
+        # ``track``), so that no coroutine is left un-awaited
+        run.settle_in_background([*(completed[i] for i in pending), *remaining])
         raise
     if not pending:
         return completed
