@@ -62,7 +62,11 @@ class PositionWatch:
         self._known: tuple[int, int] | None = None
         self._read_at = 0.0
         self._sequence = -1  # the hub's sequence when the positions were read
-        self._stale = True
+        # Every "may have moved" (a notification, invalidate) counts one epoch; the positions kept
+        # are valid only in the epoch their read began in. Two refreshes racing: the one that began
+        # earlier never overwrites a later one (a bool flag let an old read land last and look fresh).
+        self._epoch = 1
+        self._known_epoch = 0
         self.listening = False
         self._started = False
         self._stop = threading.Event()
@@ -75,7 +79,7 @@ class PositionWatch:
         if not self._started:
             self._start()
         known = self._known
-        if known is None or self._stale or self._hub.sequence != self._sequence:
+        if known is None or self._known_epoch != self._epoch or self._hub.sequence != self._sequence:
             return None
         bound = self.listen_poll_seconds if self.listening else self.poll_seconds
         if time.monotonic() - self._read_at > bound:
@@ -84,21 +88,25 @@ class PositionWatch:
 
     def refresh(self) -> tuple[int, int]:
         """Read the positions from the database (blocking: run it off the event loop)."""
-        # Marked fresh *before* the read: a commit announced while it runs marks it stale again.
+        # The epoch is taken *before* the read: a commit announced while it runs starts a new one,
+        # so what this read finds is kept but not trusted.
+        epoch = self._epoch
         sequence = self._hub.sequence
-        self._stale = False
         read_at = time.monotonic()
         positions = self._model.cache_positions()
         with self._lock:
+            self.reads += 1
+            if epoch < self._known_epoch or (epoch == self._known_epoch and read_at < self._read_at):
+                return positions  # a later read is kept already
             self._known = positions
+            self._known_epoch = epoch
             self._sequence = sequence
             self._read_at = read_at
-            self.reads += 1
         return positions
 
     def invalidate(self) -> None:
         """The read model may have moved (this process waited for it): the next :meth:`current` reads again."""
-        self._stale = True
+        self._epoch += 1
 
     def _start(self) -> None:
         with self._lock:
@@ -118,16 +126,16 @@ class PositionWatch:
         try:
             conn = psycopg.connect(self._model.url, autocommit=True)
             conn.execute(f"LISTEN {READ_MODEL_CHANNEL}")
-            self._stale = True  # a commit may have happened before LISTEN took effect
+            self._epoch += 1  # a commit may have happened before LISTEN took effect
             self.listening = True
             while not self._stop.is_set():
                 for _ in conn.notifies(timeout=_SLICE, stop_after=1):
-                    self._stale = True
+                    self._epoch += 1
         except psycopg.Error:
             log.warning("position watch: not listening for read-model commits; polling every %ss", self.poll_seconds)
         finally:
             self.listening = False
-            self._stale = True
+            self._epoch += 1
             if conn is not None:
                 conn.close()
 

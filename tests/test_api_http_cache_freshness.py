@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +15,7 @@ from api_support import ApiEnv, api_env
 
 from ledger import commands as c
 from projections.freshness import PositionWatch
+from projections.signals import Hub
 
 QUERY = """query Page($first: Int) {
   claims(first: $first) { nodes { key stance } totalCount }
@@ -103,7 +105,9 @@ def test_a_projector_in_another_process_makes_reads_fresh(external: ApiEnv, data
     assert _post(external, BODY).json()["data"]["claims"]["totalCount"] == 4
     deadline = time.monotonic() + 30
     external.ledger.retract_claim(c.RetractClaim("c-minister", None, "duplicate"), "desk")
-    script = "import sys; from projections.projector import Projector; p = Projector(sys.argv[1]); p.catch_up(); p.close()"
+    script = (
+        "import sys; from projections.projector import Projector; p = Projector(sys.argv[1]); p.catch_up(); p.close()"
+    )
     subprocess.run([sys.executable, "-c", script, database_url], check=True, timeout=120)
     while watch.current() is not None:  # PostgreSQL: until the notification arrives
         assert time.monotonic() < deadline, "the projector's commit was never noticed"
@@ -134,3 +138,58 @@ def test_requests_seen_are_bounded_by_count_and_bytes() -> None:
     assert [seen.get((b"%d" % i, b"")) is not None for i in range(5)] == [False, False, True, True, True]
     seen.put((b"x" * 90, b""), known)  # too many bytes with the others: the oldest go first
     assert seen.get((b"x" * 90, b"")) is known and seen.get((b"2", b"")) is None and seen.get((b"4", b"")) is known
+
+
+class _SlowModel:
+    """A read model whose reads by the thread named ``slow`` wait, after reading, until released."""
+
+    url = "sqlite:///unused"
+
+    def __init__(self) -> None:
+        self.hub = Hub()
+        self.details = 10
+        self.read_done = threading.Event()
+        self.release = threading.Event()
+
+    def cache_positions(self) -> tuple[int, int]:
+        seen = self.details
+        if threading.current_thread().name == "slow":
+            self.read_done.set()
+            assert self.release.wait(30)
+        return (seen, seen)
+
+
+def test_a_read_that_began_before_a_commit_never_lands_over_a_later_one() -> None:
+    """Two refreshes race: the older read finishing last must not look fresh (it did, and the
+    response and name caches then answered from before a write for up to a second)."""
+    model = _SlowModel()
+    watch = PositionWatch(model, poll_seconds=3600.0, listen_poll_seconds=3600.0)
+    watch._started = True  # no listener thread: this test announces the commit itself
+    watch.refresh()
+    watch.invalidate()  # a commit announced: the next request reads again
+    slow = threading.Thread(target=watch.refresh, name="slow")
+    slow.start()
+    assert model.read_done.wait(30)  # the slow request has read details = 10
+    model.details = 11  # another process commits a change...
+    watch.invalidate()  # ...and its notification arrives
+    assert watch.refresh() == (11, 11)  # a later request reads it
+    assert watch.current() == (11, 11)
+    model.release.set()
+    slow.join(30)
+    assert watch.current() == (11, 11)  # the slow read finished last and was not kept
+
+
+def test_a_read_overtaken_by_a_commit_is_not_trusted() -> None:
+    """A commit announced while a read runs: what that read found is not served as current."""
+    model = _SlowModel()
+    watch = PositionWatch(model, poll_seconds=3600.0, listen_poll_seconds=3600.0)
+    watch._started = True
+    slow = threading.Thread(target=watch.refresh, name="slow")
+    slow.start()
+    assert model.read_done.wait(30)
+    model.details = 11
+    watch.invalidate()
+    model.release.set()
+    slow.join(30)
+    assert watch.current() is None  # must read again
+    assert watch.refresh() == (11, 11)
