@@ -295,7 +295,8 @@ class _ReadAhead:
     The log is append-only, so rows read ahead are the rows a read after the batch would get
     (or a prefix of them). Reading overlaps the server's work and the network with applying;
     psycopg releases the GIL while it waits. Taken only for the same (after, limit), and only
-    when not empty: an empty read ahead may predate events appended since.
+    when not empty: an empty read ahead may predate events appended since. Only where the
+    recorder lets several threads read at once (``concurrent_reads``: PostgreSQL's pool), as verify.
     """
 
     def __init__(self, recorder: Any) -> None:
@@ -304,13 +305,18 @@ class _ReadAhead:
         self._pending: tuple[int, int, Future[Sequence[LogRow]]] | None = None
 
     def start(self, after: int, limit: int) -> None:
+        if not getattr(self.recorder, "concurrent_reads", False):
+            return  # the store reads one thread at a time (SQLite, memory): as verify, no read ahead
         if self._pool is None:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="projector-read-ahead")
         self._pending = (after, limit, self._pool.submit(self.recorder.log_rows, after, limit))
 
     def take(self, after: int, limit: int) -> Sequence[LogRow]:
         pending, self._pending = self._pending, None
-        if pending is None or pending[:2] != (after, limit):
+        if pending is None:
+            return ()
+        if pending[:2] != (after, limit):  # not the batch asked for: let it finish, never read beside it
+            pending[2].exception()
             return ()
         return pending[2].result()
 

@@ -27,6 +27,7 @@ import orjson
 Decode = Callable[[bytes], Any]  # the transcoder's decode: one state -> its dict
 
 _MARKER = b'"_type_"'
+_ESCAPE = b"\\u00"  # an escaped character below U+0100 (e.g. "\\u005f" for "_")
 # Digits -> "0", every other byte unchanged: a run of 19 digits becomes _LONG.
 _DIGITS = bytes(48 if 48 <= b <= 57 else b for b in range(256))
 _LONG = b"0" * 19
@@ -35,7 +36,10 @@ _LONG = b"0" * 19
 def decode_states(states: Sequence[bytes], decode: Decode) -> list[dict[str, Any]]:
     """Each state's attribute dict, equal to ``decode(state)`` (the transcoder's decode)."""
     blob = b"\n".join(states)
-    if blob.count(_MARKER) != len(states):  # something else is transcoded (or the format is another)
+    if blob.count(_MARKER) != len(states) or _ESCAPE in blob:
+        # Something else is transcoded (or the format is another); or an escaped key could spell
+        # "_type_" unseen by the count (no encoder of ours escapes below U+0080, but a row could be
+        # written by other code): the reference decides.
         return [decode(s) for s in states]
     long_numbers = blob.translate(_DIGITS).find(_LONG) >= 0
     datas: list[dict[str, Any]] = []

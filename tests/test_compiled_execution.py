@@ -690,6 +690,27 @@ def test_the_plans_kept_stay_under_the_total_budget(pair: Pair, monkeypatch: pyt
     assert len([o for _, o in compiled.operations.values() if o is not None]) < 5  # older ones made room
 
 
+def test_one_operation_alone_never_holds_more_than_the_total_budget(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One document's many @include combinations: its own plans make room, the total stays bounded."""
+    compiled = pair.compiled.compiled
+    assert compiled is not None
+    compiled.operations.clear()
+    compiled.steps_kept = 0
+    text = _deep_document(1, 2, "one document, many plans")
+    pair.same(text, {"b0": True, "b1": False})
+    size = compiled.steps_kept
+    assert size > 0
+    monkeypatch.setattr(compiled_module, "STEPS_KEPT", size * 1.5)  # room for one plan, not two
+    for b0 in (False, True):
+        for b1 in (False, True):
+            pair.same(text, {"b0": b0, "b1": b1})
+            assert compiled.steps_kept <= size * 1.5
+            kept = sum(o.size for _, o in compiled.operations.values() if o is not None)
+            assert kept == compiled.steps_kept
+
+
 def test_a_failed_compilation_is_remembered(pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
     compiled = pair.compiled.compiled
     assert compiled is not None

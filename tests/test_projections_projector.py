@@ -184,9 +184,12 @@ def test_a_read_ahead_that_found_the_end_of_the_log_does_not_hide_later_events(h
     pending = h.world.head() - h.projector.position()
     projector = Projector(h.url, batch_size=pending, ledger=h.world.ledger)
     try:
-        assert projector.run_once() == pending  # a full batch: the next one is read ahead
+        assert projector.run_once() == pending  # a full batch: the next one is read ahead...
         ahead = projector._ahead._pending
-        assert ahead is not None and ahead[2].result(timeout=30) == []  # the log's end, read ahead
+        if h.world.ledger.ledger_recorder.concurrent_reads:
+            assert ahead is not None and ahead[2].result(timeout=30) == []  # the log's end, read ahead
+        else:  # ...where the store allows reads from several threads (not SQLite: one reader at a time)
+            assert ahead is None
         position = h.world.claim("c2", stance="OPPOSES", stated="2025-03-01")
         before = projector.position()
         assert projector.run_once() == position - before

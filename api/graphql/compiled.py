@@ -465,6 +465,9 @@ class CompiledExecution:
             plan = None  # graphql-core runs it (and reports the error, with the same variables)
         if plan is not None:
             self._make_room(plan.size, found)
+            if self.steps_kept + plan.size > STEPS_KEPT:  # its own other plans are what fills the budget
+                self.steps_kept -= found.size
+                found.plans.clear()
             self.steps_kept += plan.size
         found.plans[key] = plan
         return plan
