@@ -33,9 +33,7 @@ import random
 import re
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -106,11 +104,6 @@ response = function(status, headers, body)
     if errors <= 1 then io.stderr:write("bad response: " .. status .. " " .. string.sub(body, 1, 300) .. "\\n") end
   end
 end
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT %%d %%f %%f %%f %%d\\n", summary.requests, summary.duration / 1e6,
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    (errors or 0) + summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.timeout))
-end
 """
 
 
@@ -120,24 +113,8 @@ def bodies(docs: dict[str, str], walk: list[list[tuple[str, dict[str, Any]]]]) -
 
 def replay(url: str, payloads: list[str], duration: float, connections: int) -> base.Load:
     """A bounded wrk run replaying ``payloads`` in order (cycling) on loopback."""
-    assert url.startswith("http://127.0.0.1:"), "load is only ever sent to loopback"
     lua = WRK_SCRIPT % ",\n".join(json.dumps(p) for p in payloads)  # a JSON string is a valid Lua string
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(lua)
-    try:
-        out = subprocess.run(
-            ["wrk", "-t1", f"-c{connections}", f"-d{round(duration)}s", "--timeout", "20s", "-s", script.name, url],
-            capture_output=True, text=True, timeout=duration + 90, check=True,
-        )  # fmt: skip
-    finally:
-        os.unlink(script.name)
-    match = re.search(r"RESULT (\d+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+)", out.stdout)
-    if not match:
-        raise RuntimeError(f"wrk printed no result:\n{out.stdout}\n{out.stderr}")
-    n, seconds, p50, p99, errors = (float(g) for g in match.groups())
-    if errors:
-        print(f"  wrk: {int(errors)} bad responses; {out.stderr.strip()[:400]}", file=sys.stderr)
-    return base.Load(int(n), seconds, n / seconds, p50, p99, int(errors))
+    return base.run_wrk(url, lua, duration, connections)
 
 
 def page_latencies(

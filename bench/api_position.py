@@ -283,26 +283,33 @@ class Load:
     errors: int
 
 
+WRK_DONE = (
+    "done = function(summary, latency, requests)\n"
+    '  io.write(string.format("RESULT %d %f %f %f %d\\n", summary.requests, summary.duration / 1e6,'
+    " latency:percentile(50) / 1000, latency:percentile(99) / 1000,"
+    " (errors or 0) + summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.timeout))\n"
+    "end\n"
+)
+
+
 def wrk(url: str, query: str, duration: float, connections: int, pool: int = 0) -> Load:
     """A bounded wrk run (fixed duration, fixed connections) on loopback."""
+    script = WRK_SCRIPT % (json.dumps(json.dumps(query)), len(generator.ACTORS), len(generator.TOPICS), pool)
+    return run_wrk(url, script, duration, connections)
+
+
+def run_wrk(url: str, script: str, duration: float, connections: int) -> Load:
+    """wrk with a Lua ``script`` (its requests; counting bad answers in ``errors``) for ``duration`` s."""
     assert urlsplit(url).hostname == "127.0.0.1", "load is only ever sent to loopback"
-    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)  # noqa: SIM115  (unlinked below)
-    script.write(WRK_SCRIPT % (json.dumps(json.dumps(query)), len(generator.ACTORS), len(generator.TOPICS), pool))
-    script.write(
-        "done = function(summary, latency, requests)\n"
-        '  io.write(string.format("RESULT %d %f %f %f %d\\n", summary.requests, summary.duration / 1e6,'
-        " latency:percentile(50) / 1000, latency:percentile(99) / 1000,"
-        " (errors or 0) + summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.timeout))\n"
-        "end\n"
-    )
-    script.close()
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
+        file.write(script + WRK_DONE)
     try:
         out = subprocess.run(
-            ["wrk", "-t1", f"-c{connections}", f"-d{round(duration)}s", "--timeout", "10s", "-s", script.name, url],
-            capture_output=True, text=True, timeout=duration + 60, check=True,
+            ["wrk", "-t1", f"-c{connections}", f"-d{round(duration)}s", "--timeout", "20s", "-s", file.name, url],
+            capture_output=True, text=True, timeout=duration + 90, check=True,
         )  # fmt: skip
     finally:
-        os.unlink(script.name)
+        os.unlink(file.name)
     match = re.search(r"RESULT (\d+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+)", out.stdout)
     if not match:
         raise RuntimeError(f"wrk printed no result:\n{out.stdout}\n{out.stderr}")
