@@ -21,14 +21,14 @@ request bodies in order: the mix is fixed, the answers differ. Then one sequenti
 
 Only our API is measured: PostGraphile has no equivalent of the matrix or the claim page
 without hand-written SQL for each (bench/api_position.py compares the one question both
-answer). Loopback only; every run is bounded by ``--duration`` seconds.
+answer). The baseline of each run, measured in it: one process with graphql-core's own
+execution (``CLAIMS_COMPILED_EXECUTION=0``). Loopback only; every run is bounded by ``--duration`` seconds.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import re
 import shutil
@@ -98,12 +98,6 @@ request = function()
   next_body = next_body %% n + 1
   return wrk.format(nil, nil, nil, bodies[next_body])
 end
-response = function(status, headers, body)
-  if status ~= 200 or string.find(body, '"errors"') then
-    errors = (errors or 0) + 1
-    if errors <= 1 then io.stderr:write("bad response: " .. status .. " " .. string.sub(body, 1, 300) .. "\\n") end
-  end
-end
 """
 
 
@@ -140,14 +134,7 @@ class Run:
     workers: int
     load: base.Load
     rss: float
-
-
-def serve(db_url: str, workers: int) -> tuple[list[str], dict[str, str], str]:
-    port = base.free_port()
-    env = {**os.environ, "CLAIMS_DATABASE_URL": db_url, "CLAIMS_PROJECTOR": "external", "CLAIMS_RATE_LIMIT_READS": "0"}
-    argv = [sys.executable, "-m", "uvicorn", "api.web.app:create_app", "--factory", "--host", "127.0.0.1",
-            "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers)]  # fmt: skip
-    return argv, env, f"http://127.0.0.1:{port}/graphql"
+    baseline: bool = False  # compiled execution off (graphql-core's own), one process
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -175,9 +162,13 @@ def main(argv: list[str] | None = None) -> int:
             done = base.claims_present(db_url)
             if done < size or not keep:
                 print(f"  generated and projected in {base.grow(db_url, done, size):.0f}s", file=sys.stderr)
+            # The baseline of each run: one process executing with graphql-core's own field-by-field
+            # execution (before api/graphql/compiled.py), measured in the same run.
+            variants = [(int(w), {}) for w in args.workers.split(",")] + [(1, {"CLAIMS_COMPILED_EXECUTION": "0"})]
             for mode in args.modes.split(","):
-                for workers in (int(w) for w in args.workers.split(",")):
-                    command, env, url = serve(db_url, workers)
+                for workers, settings in variants:
+                    baseline = bool(settings)
+                    command, env, url = base.our_server(db_url, workers, settings)
                     probe = {"query": docs["matrix"], "variables": {"asOf": None, "knownAt": None}}
                     with base.process(command, env, url, probe) as pid:
                         if mode == "warm":
@@ -188,10 +179,10 @@ def main(argv: list[str] | None = None) -> int:
                             walk = sessions(5000, size, seed=size + workers)
                         load = replay(url, bodies(docs, walk), args.duration, args.connections)
                         rss = base.rss_mib(pid)
-                        if mode == "cold" and workers == 1:
+                        if mode == "cold" and workers == 1 and not baseline:
                             pages[size] = page_latencies(url, docs, sessions(50, size, seed=5))
-                    print(f"  {mode}, {workers} process(es): {load}", file=sys.stderr)
-                    runs.append(Run(size, mode, workers, load, rss))
+                    print(f"  {mode}, {workers} process(es){', baseline' if baseline else ''}: {load}", file=sys.stderr)
+                    runs.append(Run(size, mode, workers, load, rss, baseline))
     report = render(runs, pages, args, base.machine())
     print(report)
     if args.write:
@@ -217,13 +208,15 @@ def render(runs: list[Run], pages: dict[int, dict[str, list[float]]], args: argp
         f"wrk, 1 thread, {args.connections} connections, {args.duration:g} s measured after a 5 s warm-up. "
         f"cold: every session new; warm: {args.pool} sessions again and again.",
         "",
-        "| claims | mode | processes | req/s | sessions/s | p50 ms | p99 ms | RSS MiB | bad |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| claims | mode | server | req/s | sessions/s | p50 ms | p99 ms | RSS MiB | bad | req/s vs baseline |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in runs:
+        base_rps = next(b.load.rps for b in runs if b.baseline and (b.size, b.mode) == (r.size, r.mode))
+        server = "1 process, compiled execution off (baseline)" if r.baseline else f"{r.workers} process(es)"
         lines.append(
-            f"| {r.size:,} | {r.mode} | {r.workers} | {r.load.rps:,.0f} | {r.load.rps / len(PAGES):,.0f} | "
-            f"{r.load.p50_ms:.2f} | {r.load.p99_ms:.2f} | {r.rss:.0f} | {r.load.errors} |"
+            f"| {r.size:,} | {r.mode} | {server} | {r.load.rps:,.0f} | {r.load.rps / len(PAGES):,.0f} | "
+            f"{r.load.p50_ms:.2f} | {r.load.p99_ms:.2f} | {r.rss:.0f} | {r.load.errors} | {r.load.rps / base_rps:.2f}x |"
         )
     for size, seen in pages.items():
         lines += [

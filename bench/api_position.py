@@ -144,12 +144,6 @@ request = function()
   local body = '{"query":' .. query .. ',"variables":{"a":"' .. a .. '","t":"' .. t .. '","d":"' .. d .. '"}}'
   return wrk.format(nil, nil, nil, body)
 end
-response = function(status, headers, body)
-  if status ~= 200 or string.find(body, '"errors"') then
-    errors = (errors or 0) + 1
-    if errors <= 1 then io.stderr:write("bad response: " .. status .. " " .. string.sub(body, 1, 300) .. "\\n") end
-  end
-end
 """
 
 
@@ -283,7 +277,14 @@ class Load:
     errors: int
 
 
+# Appended to every script: a bad answer (not 200, or GraphQL errors) counts, and the summary line.
 WRK_DONE = (
+    "response = function(status, headers, body)\n"
+    "  if status ~= 200 or string.find(body, '\"errors\"') then\n"
+    "    errors = (errors or 0) + 1\n"
+    '    if errors <= 1 then io.stderr:write("bad response: " .. status .. " " .. string.sub(body, 1, 300) .. "\\n") end\n'
+    "  end\n"
+    "end\n"
     "done = function(summary, latency, requests)\n"
     '  io.write(string.format("RESULT %d %f %f %f %d\\n", summary.requests, summary.duration / 1e6,'
     " latency:percentile(50) / 1000, latency:percentile(99) / 1000,"
@@ -319,6 +320,15 @@ def run_wrk(url: str, script: str, duration: float, connections: int) -> Load:
     return Load(int(n), seconds, n / seconds, p50, p99, int(errors))
 
 
+def our_server(db_url: str, workers: int, settings: dict[str, str] | None = None) -> tuple[list[str], dict[str, str], str]:
+    """The command, environment and GraphQL URL of our API on a free loopback port (projector external)."""
+    port = free_port()
+    env = {**os.environ, "CLAIMS_DATABASE_URL": db_url, "CLAIMS_PROJECTOR": "external", "CLAIMS_RATE_LIMIT_READS": "0"}
+    argv = [sys.executable, "-m", "uvicorn", "api.web.app:create_app", "--factory", "--host", "127.0.0.1",
+            "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers)]  # fmt: skip
+    return argv, {**env, **(settings or {})}, f"http://127.0.0.1:{port}/graphql"
+
+
 def bench_ours(
     db_url: str,
     duration: float,
@@ -328,15 +338,10 @@ def bench_ours(
     cache: bool = True,
     compiled: bool = True,
 ) -> tuple[Load, float]:
-    port = free_port()
-    env = {**os.environ, "CLAIMS_DATABASE_URL": db_url, "CLAIMS_PROJECTOR": "external", "CLAIMS_RATE_LIMIT_READS": "0"}
-    if not cache:
-        env["CLAIMS_RESPONSE_CACHE_BYTES"] = "0"
+    settings = {} if cache else {"CLAIMS_RESPONSE_CACHE_BYTES": "0"}
     # api/graphql/compiled.py: plans compiled once per document; off, graphql-core executes field by field
-    env["CLAIMS_COMPILED_EXECUTION"] = "1" if compiled else "0"
-    argv = [sys.executable, "-m", "uvicorn", "api.web.app:create_app", "--factory", "--host", "127.0.0.1",
-            "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers)]  # fmt: skip
-    url = f"http://127.0.0.1:{port}/graphql"
+    settings["CLAIMS_COMPILED_EXECUTION"] = "1" if compiled else "0"
+    argv, env, url = our_server(db_url, workers, settings)
     probe = {"query": OUR_QUERY, "variables": {"a": "actor-00", "t": "topic-00", "d": "2025-06-01"}}
     with process(argv, env, url, probe) as pid:
         wrk(url, OUR_QUERY, min(5.0, duration), connections, pool)  # warm-up: caches, pools, JIT-free but still
