@@ -50,12 +50,10 @@ def _pair_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_position(args: argparse.Namespace) -> int:
-    with read_model_of(args) as read_model:
-        if read_model is None:
-            return 1
-        pair = _resolve(read_model, args)
-        if pair is None:
-            return 2
+    with pair_of(args) as opened:
+        if isinstance(opened, int):
+            return opened
+        read_model, pair = opened
         found = read_model.position(*pair, args.as_of, args.known_at)
     as_of = (args.as_of or date.today()).isoformat()
     if args.json:
@@ -73,12 +71,10 @@ def cmd_position(args: argparse.Namespace) -> int:
 
 
 def cmd_timeline(args: argparse.Namespace) -> int:
-    with read_model_of(args) as read_model:
-        if read_model is None:
-            return 1
-        pair = _resolve(read_model, args)
-        if pair is None:
-            return 2
+    with pair_of(args) as opened:
+        if isinstance(opened, int):
+            return opened
+        read_model, pair = opened
         changes = read_model.timeline(*pair, args.known_at)
     if args.json:
         entries = [
@@ -115,6 +111,18 @@ def read_model_of(args: argparse.Namespace) -> Iterator[ReadModel | None]:
         yield read_model
     finally:
         read_model.close()
+
+
+@contextmanager
+def pair_of(args: argparse.Namespace) -> Iterator[tuple[ReadModel, tuple[str, str]] | int]:
+    """The read model and the (actor, topic) keys the arguments name, or the exit code after printing why
+    not (1: no read model, 2: a name that resolves to nothing)."""
+    with read_model_of(args) as read_model:
+        if read_model is None:
+            yield 1
+            return
+        pair = _resolve(read_model, args)
+        yield 2 if pair is None else (read_model, pair)
 
 
 def _resolve(read_model: ReadModel, args: argparse.Namespace) -> tuple[str, str] | None:
