@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2 as httpx  # the maintained fork starlette's TestClient uses
 
 from ledger import commands as c
 from ledger.application import ClaimsLedger

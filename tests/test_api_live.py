@@ -9,7 +9,7 @@ import subprocess
 import time
 from typing import Any
 
-import httpx
+import httpx2 as httpx  # the maintained fork starlette's TestClient uses
 import pytest
 import websockets
 from api_support import REPO_ROOT, live_server, seed

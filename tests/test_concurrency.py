@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2 as httpx  # the maintained fork starlette's TestClient uses
 import pytest
 import yaml
 from api_support import claim_data, live_server, seed

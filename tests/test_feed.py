@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import httpx2 as httpx  # the maintained fork starlette's TestClient uses
 import websockets
 from api_support import live_server, seed
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import httpx2 as httpx  # the maintained fork starlette's TestClient uses
 import pytest
 from api_support import live_server
 from conftest import BACKENDS
