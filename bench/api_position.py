@@ -337,8 +337,11 @@ def bench_ours(
     pool: int = 0,
     cache: bool = True,
     compiled: bool = True,
+    prepared: bool = True,
 ) -> tuple[Load, float]:
     settings = {} if cache else {"CLAIMS_RESPONSE_CACHE_BYTES": "0"}
+    # api/graphql/prepared.py: query documents seen before skip strawberry's view and extensions
+    settings["CLAIMS_PREPARED_HTTP"] = "1" if prepared else "0"
     # api/graphql/compiled.py: plans compiled once per document; off, graphql-core executes field by field
     settings["CLAIMS_COMPILED_EXECUTION"] = "1" if compiled else "0"
     argv, env, url = our_server(db_url, workers, settings)
@@ -465,6 +468,12 @@ def main(argv: list[str] | None = None) -> int:
         help="skip the cold run with CLAIMS_COMPILED_EXECUTION=0 (graphql-core's own execution)",
     )
     parser.add_argument(
+        "--no-prepared-off",
+        action="store_true",
+        help="skip the cold run with CLAIMS_PREPARED_HTTP=0 (every request through strawberry's view)",
+    )
+    parser.add_argument("--no-cache-off", action="store_true", help="skip the cold run without the response cache")
+    parser.add_argument(
         "--modes", default="cold", help="cold (every question new), warm (the same --pool questions again), or both"
     )
     parser.add_argument("--pool", type=int, default=100, help="distinct questions of the warm mode")
@@ -499,7 +508,11 @@ def main(argv: list[str] | None = None) -> int:
                     load, rss = bench_ours(db_url, args.duration, args.connections, workers, pool)
                     print(f"  {mode}: ours ({workers} process(es)): {load}", file=sys.stderr)
                     row["runs"].append((f"ours, {workers} process{'es' if workers > 1 else ''}", load, rss))
-                if mode == "cold":  # what the cache's lookup costs a request it cannot answer
+                if mode == "cold" and not args.no_prepared_off:  # the same server through strawberry's view
+                    load, rss = bench_ours(db_url, args.duration, args.connections, 1, pool, prepared=False)
+                    print(f"  {mode}: ours, prepared HTTP path off: {load}", file=sys.stderr)
+                    row["runs"].append(("ours, 1 process, prepared HTTP path off", load, rss))
+                if mode == "cold" and not args.no_cache_off:  # what the cache's lookup costs a request it cannot answer
                     load, rss = bench_ours(db_url, args.duration, args.connections, 1, pool, cache=False)
                     print(f"  {mode}: ours, no response cache: {load}", file=sys.stderr)
                     row["runs"].append(("ours, 1 process, response cache off", load, rss))

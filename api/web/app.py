@@ -31,6 +31,7 @@ from api.graphql.context import Services
 from api.graphql.cost import SizesCache
 from api.graphql.limits import BodyLimit
 from api.graphql.loaders import blocking
+from api.graphql.prepared import PreparedOperations
 from api.graphql.ratelimit import RateLimiter
 from api.graphql.schema import build_schema
 from api.graphql.subscriptions import Broadcaster
@@ -120,7 +121,8 @@ def create_app(settings: Settings | None = None, *, read_model: ReadModel | None
             services.read_model.close()
             services.ledger.close()
 
-    graphql = LedgerGraphQL(build_schema(settings), settings)
+    schema = build_schema(settings)
+    graphql = LedgerGraphQL(schema, settings)
     cache = ResponseCache(settings.response_cache_bytes) if settings.response_cache_bytes > 0 else None
     middleware = []
     if settings.cors_origins:
@@ -133,7 +135,8 @@ def create_app(settings: Settings | None = None, *, read_model: ReadModel | None
                 max_age=600,
             )
         )
-    cached = CachedGraphQL(graphql, cache, settings.cache_pinned_max_age)
+    prepared = PreparedOperations(schema, settings) if settings.prepared_http else None
+    cached = CachedGraphQL(graphql, cache, settings.cache_pinned_max_age, prepared)
     middleware.append(Middleware(WarmFront, graphql=cached))  # reused answers skip routing (api/web/http_cache.py)
     middleware.append(Middleware(BodyLimit, max_bytes=settings.max_body_bytes))
     app = Starlette(
@@ -153,6 +156,7 @@ def create_app(settings: Settings | None = None, *, read_model: ReadModel | None
         lifespan=lifespan,
     )
     app.state.response_cache = cache
+    app.state.prepared = prepared
     return app
 
 
