@@ -14,6 +14,7 @@ Routes
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -88,6 +89,20 @@ def open_services(settings: Settings, read_model: ReadModel | None = None) -> Se
     return Services(settings, ledger, read_model, keys, broadcaster, sizes, reads, writes)
 
 
+_frozen = False
+
+
+def freeze_start_up() -> None:
+    """Move what start-up made (modules, the schema, services) out of the garbage collector's generations,
+    once per process: a full collection then walks only what requests made since. Without it one
+    full collection under load took up to 160 ms with every request waiting (bench/RESULTS.md)."""
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.collect()
+        gc.freeze()
+
+
 def create_app(settings: Settings | None = None, *, read_model: ReadModel | None = None) -> Starlette:
     """The app; ``read_model`` replaces the read side (tests count its queries)."""
     settings = settings or Settings.from_env()
@@ -104,6 +119,7 @@ def create_app(settings: Settings | None = None, *, read_model: ReadModel | None
                 settings.witness_key, list(settings.witness_logs), settings.witness_state
             )
         services.broadcaster.start()
+        freeze_start_up()
         checkpointer = None
         if settings.checkpoint_key:
             checkpointer = Checkpointer(

@@ -311,6 +311,10 @@ class WarmFront:
         if entry is not None:
             await self.graphql._answer(scope, send, entry, keyed=False)
             return
+        if len(body) <= scope["app"].state.services.settings.max_body_bytes:
+            # Within the body limit, and /graphql's route is this app: no need to route it again.
+            await self.graphql(scope, _replay(body), send)
+            return
         await self.app(scope, _replay(body), send)
 
 
