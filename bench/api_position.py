@@ -225,11 +225,11 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def process(
-    argv: list[str], env: dict[str, str], probe: str, body: dict[str, Any], timeout: float = 120
+    argv: list[str], env: dict[str, str], probe: str, body: dict[str, Any], timeout: float = 120, cwd: Path = ROOT
 ) -> Iterator[int]:
-    """Start a server, wait (bounded) until it answers ``body`` at ``probe``; yields its pid."""
+    """Start a server (in ``cwd``), wait (bounded) until it answers ``body`` at ``probe``; yields its pid."""
     log = tempfile.TemporaryFile()  # noqa: SIM115  (closed in the finally below)
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -338,15 +338,19 @@ def bench_ours(
     cache: bool = True,
     compiled: bool = True,
     prepared: bool = True,
+    tree: Path | None = None,
 ) -> tuple[Load, float]:
+    """Our API on the database; ``tree``: the code of another checkout (a baseline), run from there."""
     settings = {} if cache else {"CLAIMS_RESPONSE_CACHE_BYTES": "0"}
     # api/graphql/prepared.py: query documents seen before skip strawberry's view and extensions
     settings["CLAIMS_PREPARED_HTTP"] = "1" if prepared else "0"
     # api/graphql/compiled.py: plans compiled once per document; off, graphql-core executes field by field
     settings["CLAIMS_COMPILED_EXECUTION"] = "1" if compiled else "0"
     argv, env, url = our_server(db_url, workers, settings)
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
     probe = {"query": OUR_QUERY, "variables": {"a": "actor-00", "t": "topic-00", "d": "2025-06-01"}}
-    with process(argv, env, url, probe) as pid:
+    with process(argv, env, url, probe, cwd=tree or ROOT) as pid:
         wrk(url, OUR_QUERY, min(5.0, duration), connections, pool)  # warm-up: caches, pools, JIT-free but still
         load = wrk(url, OUR_QUERY, duration, connections, pool)
         return load, rss_mib(pid)
@@ -472,6 +476,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="skip the cold run with CLAIMS_PREPARED_HTTP=0 (every request through strawberry's view)",
     )
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        metavar="DIR",
+        help="also measure (cold, 1 process) our API as checked out in DIR (e.g. an earlier commit's tree)",
+    )
     parser.add_argument("--no-cache-off", action="store_true", help="skip the cold run without the response cache")
     parser.add_argument(
         "--modes", default="cold", help="cold (every question new), warm (the same --pool questions again), or both"
@@ -508,6 +518,10 @@ def main(argv: list[str] | None = None) -> int:
                     load, rss = bench_ours(db_url, args.duration, args.connections, workers, pool)
                     print(f"  {mode}: ours ({workers} process(es)): {load}", file=sys.stderr)
                     row["runs"].append((f"ours, {workers} process{'es' if workers > 1 else ''}", load, rss))
+                if mode == "cold" and args.baseline_tree is not None:
+                    load, rss = bench_ours(db_url, args.duration, args.connections, 1, pool, tree=args.baseline_tree)
+                    print(f"  {mode}: ours at {args.baseline_tree}: {load}", file=sys.stderr)
+                    row["runs"].append((f"ours at `{args.baseline_tree.name}`, 1 process", load, rss))
                 if mode == "cold" and not args.no_prepared_off:  # the same server through strawberry's view
                     load, rss = bench_ours(db_url, args.duration, args.connections, 1, pool, prepared=False)
                     print(f"  {mode}: ours, prepared HTTP path off: {load}", file=sys.stderr)
