@@ -32,6 +32,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
+from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
 from graphql import (
@@ -172,11 +173,14 @@ class PreparedOperations:
         budget = settings.max_cost_with_key if keyed else settings.max_cost_anonymous
         if self._cost(prepared, variables, context) > budget:
             return None
-        if over_rate(context, False) is not None:  # no token was left: the refusal is strawberry's to give
-            return None
-        services = context.services
         execute: Any = self.schema.compiled or graphql_execute
-        async with operation_basis(services, operation_extensions) as held:
+        async with AsyncExitStack() as stack:
+            try:  # first, as strawberry's pipeline does (the basis extension wraps the whole operation)
+                held = await stack.enter_async_context(operation_basis(context.services, operation_extensions))
+            except Exception:  # (the database did not answer): strawberry's pipeline answers it, as before
+                return None
+            if over_rate(context, False) is not None:  # no token was left: the refusal is strawberry's to give
+                return None
             try:
                 result = await await_maybe(
                     execute(
@@ -193,7 +197,7 @@ class PreparedOperations:
                     )
                 )
                 data, errors = result.data, result.errors
-            except Exception as error:  # (strawberry's pipeline answers an escaped exception the same way)
+            except Exception as error:  # (a fault of execution itself: logged and masked, as any unexpected error)
                 data = None
                 errors = [error if isinstance(error, GraphQLError) else GraphQLError(str(error), original_error=error)]
         if errors:
