@@ -297,3 +297,54 @@ def test_unexpected_errors_are_masked_alike(pair: Pair, monkeypatch: pytest.Monk
         answer = pair.send(body={"query": "{ topics { key } actors { key } }"}, accept=accept)
         assert "secret" not in answer.text and "INTERNAL_SERVER_ERROR" in answer.text
     assert pair.answered
+
+
+def test_leaf_variables_are_coerced_as_graphql_core_coerces_them() -> None:
+    """``compiled.coerce_leaf_variables`` gives graphql-core's answer, or leaves the request to it."""
+    from graphql import GraphQLError, OperationDefinitionNode, parse
+    from graphql.execution.values import get_variable_values
+
+    from api.graphql.compiled import Operation, coerce_leaf_variables, leaf_signatures
+    from api.graphql.schema import build_schema
+
+    schema = build_schema()._schema
+    document = parse(
+        "query Q($a: String!, $d: Date, $k: DateTime, $n: Int, $b: Boolean!, $s: Stance) "
+        "{ position(actor: $a, topic: $a, asOf: $d, knownAt: $k) { stance } "
+        "claims(first: $n) @include(if: $b) { totalCount } }"
+    )
+    operation = document.definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    good = {"a": "x", "d": "2025-01-31", "k": "2025-01-31T10:00:00Z", "n": 3, "b": True, "s": "SUPPORTS"}
+    cases = [
+        good,
+        {"a": "x", "b": False},
+        {**good, "d": None, "n": None, "s": None},
+        {**good, "a": None},
+        {**good, "b": "yes"},
+        {**good, "n": 2**40},
+        {**good, "n": 1.5},
+        {**good, "d": "2025-02-30"},
+        {**good, "k": 5},
+        {**good, "s": "MAYBE"},
+        {**good, "a": ["x"]},
+        {**good, "a": {"nested": [1]}},
+        {"b": True},
+        {},
+    ]
+    signatures = leaf_signatures(schema, operation)
+    assert signatures is not None and coerce_leaf_variables(signatures, good) is not None  # (the short way ran)
+    for inputs in cases:
+        fast = Operation(document, operation).variables(schema, inputs)
+        reference = get_variable_values(schema, operation.variable_definitions, inputs, max_errors=50)
+        if isinstance(reference, list):
+            assert isinstance(fast, list) and [str(e) for e in fast] == [str(e) for e in reference], inputs
+            assert all(isinstance(e, GraphQLError) for e in fast)
+        else:
+            assert not isinstance(fast, list), inputs
+            assert fast.coerced == reference.coerced, inputs
+
+            def sources(values: Any) -> dict[str, Any]:
+                return {k: (s.signature.name, str(s.signature.type), s.value) for k, s in values.sources.items()}
+
+            assert sources(fast) == sources(reference), inputs
