@@ -325,7 +325,8 @@ def our_server(db_url: str, workers: int, settings: dict[str, str] | None = None
     port = free_port()
     env = {**os.environ, "CLAIMS_DATABASE_URL": db_url, "CLAIMS_PROJECTOR": "external", "CLAIMS_RATE_LIMIT_READS": "0"}
     argv = [sys.executable, "-m", "uvicorn", "api.web.app:create_app", "--factory", "--host", "127.0.0.1",
-            "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers)]  # fmt: skip
+            "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers),
+            "--http", "api.web.server:HttpTools"]  # fmt: skip  (as `claims serve` runs it)
     return argv, {**env, **(settings or {})}, f"http://127.0.0.1:{port}/graphql"
 
 
@@ -349,6 +350,7 @@ def bench_ours(
     argv, env, url = our_server(db_url, workers, settings)
     if tree is not None:
         env["PYTHONPATH"] = str(tree)
+        argv = argv[: argv.index("--http")]  # (its own uvicorn protocol, if it has one, is not known here)
     probe = {"query": OUR_QUERY, "variables": {"a": "actor-00", "t": "topic-00", "d": "2025-06-01"}}
     with process(argv, env, url, probe, cwd=tree or ROOT) as pid:
         wrk(url, OUR_QUERY, min(5.0, duration), connections, pool)  # warm-up: caches, pools, JIT-free but still
