@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -267,6 +267,19 @@ def rss_mib(pid: int) -> float:
     return total / 1024
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, all threads) of a process and its children (uvicorn workers) so far."""
+    total = 0.0
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    for p in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 @dataclass
 class Load:
     requests: int
@@ -275,6 +288,15 @@ class Load:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_ms: float | None = None  # the server's CPU per request (not PostgreSQL's): insensitive to other load
+
+
+def measured(pid: int, run: Callable[[], Load]) -> Load:
+    """``run``'s load, with the server's CPU time per request during it."""
+    before = cpu_seconds(pid)
+    load = run()
+    load.cpu_ms = (cpu_seconds(pid) - before) * 1e3 / max(1, load.requests)
+    return load
 
 
 # Appended to every script: a bad answer (not 200, or GraphQL errors) counts, and the summary line.
@@ -350,11 +372,12 @@ def bench_ours(
     argv, env, url = our_server(db_url, workers, settings)
     if tree is not None:
         env["PYTHONPATH"] = str(tree)
+        env["PYTHONDONTWRITEBYTECODE"] = "1"  # (a baseline tree is read, never written)
         argv = argv[: argv.index("--http")]  # (its own uvicorn protocol, if it has one, is not known here)
     probe = {"query": OUR_QUERY, "variables": {"a": "actor-00", "t": "topic-00", "d": "2025-06-01"}}
     with process(argv, env, url, probe, cwd=tree or ROOT) as pid:
         wrk(url, OUR_QUERY, min(5.0, duration), connections, pool)  # warm-up: caches, pools, JIT-free but still
-        load = wrk(url, OUR_QUERY, duration, connections, pool)
+        load = measured(pid, lambda: wrk(url, OUR_QUERY, duration, connections, pool))
         return load, rss_mib(pid)
 
 
@@ -371,7 +394,7 @@ def bench_postgraphile(db_url: str, duration: float, connections: int, pool: int
     probe = {"query": PG_QUERY, "variables": {"a": "actor-00", "t": "topic-00", "d": "2025-06-01"}}
     with process(argv, dict(os.environ), url, probe) as pid:
         wrk(url, PG_QUERY, min(5.0, duration), connections, pool)
-        load = wrk(url, PG_QUERY, duration, connections, pool)
+        load = measured(pid, lambda: wrk(url, PG_QUERY, duration, connections, pool))
         return load, rss_mib(pid)
 
 
@@ -565,22 +588,27 @@ def render(rows: list[dict[str, Any]], args: argparse.Namespace, machine_line: s
         f"{args.duration:g} s per measured run after a 5 s warm-up, POST with random (actor, topic, asOf) over "
         "50 x 20 pairs, loopback only. Query: `position(actor, topic, asOf) { stance since { date precision } "
         "claim { key summary quote statedOn { date precision } passage { exact } source { title publisher } } }`. "
-        "Ours: `uvicorn api.web.app:create_app` (no access log, rate limits off), projector external. PostGraphile 4.14: "
+        "Ours: `uvicorn api.web.app:create_app --http api.web.server:HttpTools` (as `claims serve`; no access log, "
+        "rate limits off), projector external. PostGraphile 4.14: "
         "one Node process (its default), the same question as SQL function `bench_api.position` "
         "over the same rm_ tables; answers compared on 200 random questions.",
         "",
         f"Modes: cold = every request a new random question; warm = {args.pool} fixed questions asked "
         "again and again (ours answers them from its response cache, api/web/http_cache.py; PostGraphile has none).",
         "",
-        "| claims | mode | server | req/s | p50 ms | p99 ms | RSS MiB | req/s vs PostGraphile |",
-        "|---:|---|---|---:|---:|---:|---:|---:|",
+        "Server CPU: the server process's CPU time (all threads; /proc) per request during the measured run "
+        "(the database's own work, and wrk's, not included).",
+        "",
+        "| claims | mode | server | req/s | p50 ms | p99 ms | RSS MiB | server CPU ms/req | req/s vs PostGraphile |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         pg = next((load for name, load, _ in r["runs"] if name.startswith("PostGraphile")), None)
         for name, load, rss in r["runs"]:
             ratio = f"{load.rps / pg.rps:.2f}x" if pg else "-"
+            cpu = f"{load.cpu_ms:.3f}" if load.cpu_ms is not None else "-"
             lines.append(
-                f"| {r['size']:,} | {r['mode']} | {name} | {load.rps:,.0f} | {load.p50_ms:.2f} | {load.p99_ms:.2f} | {rss:.0f} | {ratio} |"
+                f"| {r['size']:,} | {r['mode']} | {name} | {load.rps:,.0f} | {load.p50_ms:.2f} | {load.p99_ms:.2f} | {rss:.0f} | {cpu} | {ratio} |"
             )
     for r in rows:
         if "mismatches" in r:
