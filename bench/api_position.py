@@ -254,13 +254,18 @@ def process(
         log.close()
 
 
-def rss_mib(pid: int) -> float:
-    """Resident memory of a process and its children (uvicorn workers), in MiB."""
-    total = 0
+def with_children(pid: int) -> list[int]:
+    """A process and its children (uvicorn workers)."""
     pids = [pid]
     with contextlib.suppress(OSError):
         pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    for p in pids:
+    return pids
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process and its children (uvicorn workers), in MiB."""
+    total = 0
+    for p in with_children(pid):
         with contextlib.suppress(OSError):
             match = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{p}/status").read_text())
             total += int(match.group(1)) if match else 0
@@ -270,10 +275,7 @@ def rss_mib(pid: int) -> float:
 def cpu_seconds(pid: int) -> float:
     """CPU time (user + system, all threads) of a process and its children (uvicorn workers) so far."""
     total = 0.0
-    pids = [pid]
-    with contextlib.suppress(OSError):
-        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    for p in pids:
+    for p in with_children(pid):
         with contextlib.suppress(OSError):
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
