@@ -122,6 +122,12 @@ class Settings:
         "`0`: queries run through graphql-core's field-by-field execution instead of plans compiled once per "
         "document (api/graphql/compiled.py)",
     )
+    prepared_http: bool = _setting(
+        True,
+        "CLAIMS_PREPARED_HTTP",
+        "`0`: every GraphQL request over HTTP goes through strawberry's view and extensions, instead of query "
+        "documents seen before going straight to execution (api/graphql/prepared.py)",
+    )
     statement_timeout_seconds: float = _setting(
         10.0, "CLAIMS_STATEMENT_TIMEOUT_SECONDS", "longest a read-model query may run before it is cancelled; 0: none"
     )

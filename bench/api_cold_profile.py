@@ -8,7 +8,8 @@ Calls the ASGI app of ``api.web.app.create_app`` directly (10 requests in flight
 (actor, topic, asOf) of bench/api_position.py's ledger) and reports the process CPU time per request,
 with compiled execution on and off (``CLAIMS_COMPILED_EXECUTION``):
 
-* ``asgi``: the whole request (routing, response cache miss, strawberry's view, execution, database);
+* ``asgi``: the whole request (routing, response cache miss, the prepared path of ``api/graphql/prepared.py``,
+  execution, database); ``asgi-view``: the same with ``CLAIMS_PREPARED_HTTP=0`` (strawberry's view and extensions);
 * ``execute``: ``schema.execute`` alone, same context;
 * ``stubbed``: ``schema.execute`` one request at a time with the database answer replaced by a fixed one
   (the GraphQL pipeline and the hop to the database thread pool);
@@ -132,6 +133,8 @@ async def measure_one(url: str, n: int, compiled: bool) -> list[tuple[str, str, 
             model.position_and_source(q["a"], q["t"], date.fromisoformat(q["d"]), None, with_source=True)
 
         rows.append(("asgi", label, await cpu_per_call(asgi, n, 10)))
+        if compiled:
+            rows.append(("asgi-view", label, await asgi_view(url, n, rng)))
         token = OBSERVED_POSITION.set(model.projected_position())  # as the HTTP layer does
         rows.append(("execute", label, await cpu_per_call(execute, n, 10)))
         real = reading._position
@@ -147,6 +150,18 @@ async def measure_one(url: str, n: int, compiled: bool) -> list[tuple[str, str, 
             rows.append(("names", "", await cpu_per_call(names, n, 1)))
             rows.append(("position", "", await cpu_per_call(position, n, 1)))
     return rows
+
+
+async def asgi_view(url: str, n: int, rng: random.Random) -> float:
+    """The whole request through strawberry's view (``CLAIMS_PREPARED_HTTP=0``), compiled execution on."""
+    settings = Settings.from_env({}, database_url=url, projector="external", rate_reads=0, prepared_http=False)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):  # type: ignore[attr-defined]
+
+        async def asgi() -> None:
+            assert await call(app, json.dumps({"query": OUR_QUERY, "variables": question(rng)}).encode()) == 200
+
+        return await cpu_per_call(asgi, n, 10)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -225,11 +225,11 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def process(
-    argv: list[str], env: dict[str, str], probe: str, body: dict[str, Any], timeout: float = 120
+    argv: list[str], env: dict[str, str], probe: str, body: dict[str, Any], timeout: float = 120, cwd: Path = ROOT
 ) -> Iterator[int]:
-    """Start a server, wait (bounded) until it answers ``body`` at ``probe``; yields its pid."""
+    """Start a server (in ``cwd``), wait (bounded) until it answers ``body`` at ``probe``; yields its pid."""
     log = tempfile.TemporaryFile()  # noqa: SIM115  (closed in the finally below)
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -254,17 +254,32 @@ def process(
         log.close()
 
 
-def rss_mib(pid: int) -> float:
-    """Resident memory of a process and its children (uvicorn workers), in MiB."""
-    total = 0
+def with_children(pid: int) -> list[int]:
+    """A process and its children (uvicorn workers)."""
     pids = [pid]
     with contextlib.suppress(OSError):
         pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    for p in pids:
+    return pids
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process and its children (uvicorn workers), in MiB."""
+    total = 0
+    for p in with_children(pid):
         with contextlib.suppress(OSError):
             match = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{p}/status").read_text())
             total += int(match.group(1)) if match else 0
     return total / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, all threads) of a process and its children (uvicorn workers) so far."""
+    total = 0.0
+    for p in with_children(pid):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 @dataclass
@@ -275,6 +290,15 @@ class Load:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_ms: float | None = None  # the server's CPU per request (not PostgreSQL's): insensitive to other load
+
+
+def measured(pid: int, run: Callable[[], Load]) -> Load:
+    """``run``'s load, with the server's CPU time per request during it."""
+    before = cpu_seconds(pid)
+    load = run()
+    load.cpu_ms = (cpu_seconds(pid) - before) * 1e3 / max(1, load.requests)
+    return load
 
 
 # Appended to every script: a bad answer (not 200, or GraphQL errors) counts, and the summary line.
@@ -325,7 +349,8 @@ def our_server(db_url: str, workers: int, settings: dict[str, str] | None = None
     port = free_port()
     env = {**os.environ, "CLAIMS_DATABASE_URL": db_url, "CLAIMS_PROJECTOR": "external", "CLAIMS_RATE_LIMIT_READS": "0"}
     argv = [sys.executable, "-m", "uvicorn", "api.web.app:create_app", "--factory", "--host", "127.0.0.1",
-            "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers)]  # fmt: skip
+            "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers),
+            "--http", "api.web.server:HttpTools"]  # fmt: skip  (as `claims serve` runs it)
     return argv, {**env, **(settings or {})}, f"http://127.0.0.1:{port}/graphql"
 
 
@@ -337,15 +362,24 @@ def bench_ours(
     pool: int = 0,
     cache: bool = True,
     compiled: bool = True,
+    prepared: bool = True,
+    tree: Path | None = None,
 ) -> tuple[Load, float]:
+    """Our API on the database; ``tree``: the code of another checkout (a baseline), run from there."""
     settings = {} if cache else {"CLAIMS_RESPONSE_CACHE_BYTES": "0"}
+    # api/graphql/prepared.py: query documents seen before skip strawberry's view and extensions
+    settings["CLAIMS_PREPARED_HTTP"] = "1" if prepared else "0"
     # api/graphql/compiled.py: plans compiled once per document; off, graphql-core executes field by field
     settings["CLAIMS_COMPILED_EXECUTION"] = "1" if compiled else "0"
     argv, env, url = our_server(db_url, workers, settings)
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
+        env["PYTHONDONTWRITEBYTECODE"] = "1"  # (a baseline tree is read, never written)
+        argv = argv[: argv.index("--http")]  # (its own uvicorn protocol, if it has one, is not known here)
     probe = {"query": OUR_QUERY, "variables": {"a": "actor-00", "t": "topic-00", "d": "2025-06-01"}}
-    with process(argv, env, url, probe) as pid:
+    with process(argv, env, url, probe, cwd=tree or ROOT) as pid:
         wrk(url, OUR_QUERY, min(5.0, duration), connections, pool)  # warm-up: caches, pools, JIT-free but still
-        load = wrk(url, OUR_QUERY, duration, connections, pool)
+        load = measured(pid, lambda: wrk(url, OUR_QUERY, duration, connections, pool))
         return load, rss_mib(pid)
 
 
@@ -362,7 +396,7 @@ def bench_postgraphile(db_url: str, duration: float, connections: int, pool: int
     probe = {"query": PG_QUERY, "variables": {"a": "actor-00", "t": "topic-00", "d": "2025-06-01"}}
     with process(argv, dict(os.environ), url, probe) as pid:
         wrk(url, PG_QUERY, min(5.0, duration), connections, pool)
-        load = wrk(url, PG_QUERY, duration, connections, pool)
+        load = measured(pid, lambda: wrk(url, PG_QUERY, duration, connections, pool))
         return load, rss_mib(pid)
 
 
@@ -465,6 +499,18 @@ def main(argv: list[str] | None = None) -> int:
         help="skip the cold run with CLAIMS_COMPILED_EXECUTION=0 (graphql-core's own execution)",
     )
     parser.add_argument(
+        "--no-prepared-off",
+        action="store_true",
+        help="skip the cold run with CLAIMS_PREPARED_HTTP=0 (every request through strawberry's view)",
+    )
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        metavar="DIR",
+        help="also measure (cold, 1 process) our API as checked out in DIR (e.g. an earlier commit's tree)",
+    )
+    parser.add_argument("--no-cache-off", action="store_true", help="skip the cold run without the response cache")
+    parser.add_argument(
         "--modes", default="cold", help="cold (every question new), warm (the same --pool questions again), or both"
     )
     parser.add_argument("--pool", type=int, default=100, help="distinct questions of the warm mode")
@@ -499,7 +545,15 @@ def main(argv: list[str] | None = None) -> int:
                     load, rss = bench_ours(db_url, args.duration, args.connections, workers, pool)
                     print(f"  {mode}: ours ({workers} process(es)): {load}", file=sys.stderr)
                     row["runs"].append((f"ours, {workers} process{'es' if workers > 1 else ''}", load, rss))
-                if mode == "cold":  # what the cache's lookup costs a request it cannot answer
+                if mode == "cold" and args.baseline_tree is not None:
+                    load, rss = bench_ours(db_url, args.duration, args.connections, 1, pool, tree=args.baseline_tree)
+                    print(f"  {mode}: ours at {args.baseline_tree}: {load}", file=sys.stderr)
+                    row["runs"].append((f"ours at `{args.baseline_tree.name}`, 1 process", load, rss))
+                if mode == "cold" and not args.no_prepared_off:  # the same server through strawberry's view
+                    load, rss = bench_ours(db_url, args.duration, args.connections, 1, pool, prepared=False)
+                    print(f"  {mode}: ours, prepared HTTP path off: {load}", file=sys.stderr)
+                    row["runs"].append(("ours, 1 process, prepared HTTP path off", load, rss))
+                if mode == "cold" and not args.no_cache_off:  # what the cache's lookup costs a request it cannot answer
                     load, rss = bench_ours(db_url, args.duration, args.connections, 1, pool, cache=False)
                     print(f"  {mode}: ours, no response cache: {load}", file=sys.stderr)
                     row["runs"].append(("ours, 1 process, response cache off", load, rss))
@@ -536,22 +590,27 @@ def render(rows: list[dict[str, Any]], args: argparse.Namespace, machine_line: s
         f"{args.duration:g} s per measured run after a 5 s warm-up, POST with random (actor, topic, asOf) over "
         "50 x 20 pairs, loopback only. Query: `position(actor, topic, asOf) { stance since { date precision } "
         "claim { key summary quote statedOn { date precision } passage { exact } source { title publisher } } }`. "
-        "Ours: `uvicorn api.web.app:create_app` (no access log, rate limits off), projector external. PostGraphile 4.14: "
+        "Ours: `uvicorn api.web.app:create_app --http api.web.server:HttpTools` (as `claims serve`; no access log, "
+        "rate limits off), projector external. PostGraphile 4.14: "
         "one Node process (its default), the same question as SQL function `bench_api.position` "
         "over the same rm_ tables; answers compared on 200 random questions.",
         "",
         f"Modes: cold = every request a new random question; warm = {args.pool} fixed questions asked "
         "again and again (ours answers them from its response cache, api/web/http_cache.py; PostGraphile has none).",
         "",
-        "| claims | mode | server | req/s | p50 ms | p99 ms | RSS MiB | req/s vs PostGraphile |",
-        "|---:|---|---|---:|---:|---:|---:|---:|",
+        "Server CPU: the server process's CPU time (all threads; /proc) per request during the measured run "
+        "(the database's own work, and wrk's, not included).",
+        "",
+        "| claims | mode | server | req/s | p50 ms | p99 ms | RSS MiB | server CPU ms/req | req/s vs PostGraphile |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         pg = next((load for name, load, _ in r["runs"] if name.startswith("PostGraphile")), None)
         for name, load, rss in r["runs"]:
             ratio = f"{load.rps / pg.rps:.2f}x" if pg else "-"
+            cpu = f"{load.cpu_ms:.3f}" if load.cpu_ms is not None else "-"
             lines.append(
-                f"| {r['size']:,} | {r['mode']} | {name} | {load.rps:,.0f} | {load.p50_ms:.2f} | {load.p99_ms:.2f} | {rss:.0f} | {ratio} |"
+                f"| {r['size']:,} | {r['mode']} | {name} | {load.rps:,.0f} | {load.p50_ms:.2f} | {load.p99_ms:.2f} | {rss:.0f} | {cpu} | {ratio} |"
             )
     for r in rows:
         if "mismatches" in r:

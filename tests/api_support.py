@@ -142,12 +142,13 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def live_server(url: str, env: Mapping[str, str] | None = None, timeout: float = 30.0) -> Iterator[str]:
-    """A real `uvicorn api.web.app:create_app` on 127.0.0.1 (random port); yields its base URL."""
+    """A real `uvicorn api.web.app:create_app` on 127.0.0.1 (random port), with the HTTP protocol
+    `claims serve` uses (api/web/server.py); yields its base URL."""
     port = free_port()
     environment = {**os.environ, "CLAIMS_DATABASE_URL": url, **(env or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.web.app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
+         "--port", str(port), "--log-level", "warning", "--http", "api.web.server:HttpTools"],
         cwd=REPO_ROOT,
         env=environment,
         stdout=subprocess.PIPE,

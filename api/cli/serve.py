@@ -67,6 +67,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             log_level=args.log_level,
             timeout_graceful_shutdown=5,
             server_header=False,
+            http="api.web.server:HttpTools",  # uvicorn's httptools protocol, each response in one write
         )
     finally:
         if projector is not None:

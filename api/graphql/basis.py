@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 from collections import OrderedDict
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -78,9 +79,61 @@ class Pins:
 PINS: ContextVar[Pins | None] = ContextVar("argument_pins", default=None)
 
 
+class OperationBasis:
+    """One operation's basis: computed before it runs, reported (with its fields' pins) after."""
+
+    __slots__ = ("basis", "pins")
+
+    def __init__(self) -> None:
+        self.basis: dict[str, Any] | None = None
+        self.pins: Pins | None = None
+
+    def results(self) -> dict[str, Any]:
+        """The response's ``extensions`` entries: ``{"basis": ...}`` (nothing without a basis)."""
+        if self.basis is None:
+            return {}
+        return {"basis": self.pins.basis(self.basis) if self.pins is not None else self.basis}
+
+
+@asynccontextmanager
+async def operation_basis(services: Any, operation_extensions: dict[str, Any] | None) -> AsyncIterator[OperationBasis]:
+    """Run an operation on its basis: the default knownAt (and pin) its fields read, the basis it reports.
+
+    Shared by the strawberry extension (:class:`Basis`) and the prepared path (``api/graphql/prepared.py``).
+    """
+    held = OperationBasis()
+    asked = (operation_extensions or {}).get(PIN_FIELD)
+    pinned: datetime | ApiError | None = None
+    known_at: datetime | None
+    if asked is None:
+        size = OBSERVED_POSITION.get()
+        if size is None:
+            size = await blocking(services.read_model.projected_position)
+        known_at = datetime.now(UTC)
+    else:
+        size, pinned = await blocking(_pin, services, asked)
+        known_at = pinned if isinstance(pinned, datetime) else None
+    token = DEFAULT_KNOWN_AT.set(pinned)
+    held.pins = Pins()
+    pins_token = PINS.set(held.pins)
+    try:
+        root = None
+        if size is not None:  # a root already computed costs no thread hop
+            root = _ROOTS.get((services.settings.database_url, size)) or await blocking(_root, services, size)
+        held.basis = {
+            "treeSize": size,
+            "rootHash": root.hex() if root is not None else None,
+            "knownAt": known_at.isoformat() if known_at is not None else None,
+            "pinned": asked is not None,
+        }
+        yield held
+    finally:
+        PINS.reset(pins_token)
+        DEFAULT_KNOWN_AT.reset(token)
+
+
 class Basis(SchemaExtension):
-    basis: dict[str, Any] | None = None
-    pins: Pins | None = None
+    held: OperationBasis | None = None
 
     async def on_operation(self) -> AsyncIterator[None]:  # type: ignore[override]
         context = self.execution_context.context
@@ -88,39 +141,12 @@ class Basis(SchemaExtension):
         if services is None:  # (an execution without our context: nothing to report)
             yield
             return
-        asked = (self.execution_context.operation_extensions or {}).get(PIN_FIELD)
-        pinned: datetime | ApiError | None = None
-        known_at: datetime | None
-        if asked is None:
-            size = OBSERVED_POSITION.get()
-            if size is None:
-                size = await blocking(services.read_model.projected_position)
-            known_at = datetime.now(UTC)
-        else:
-            size, pinned = await blocking(_pin, services, asked)
-            known_at = pinned if isinstance(pinned, datetime) else None
-        token = DEFAULT_KNOWN_AT.set(pinned)
-        self.pins = Pins()
-        pins_token = PINS.set(self.pins)
-        try:
-            root = None
-            if size is not None:  # a root already computed costs no thread hop
-                root = _ROOTS.get((services.settings.database_url, size)) or await blocking(_root, services, size)
-            self.basis = {
-                "treeSize": size,
-                "rootHash": root.hex() if root is not None else None,
-                "knownAt": known_at.isoformat() if known_at is not None else None,
-                "pinned": asked is not None,
-            }
+        async with operation_basis(services, self.execution_context.operation_extensions) as held:
+            self.held = held
             yield
-        finally:
-            PINS.reset(pins_token)
-            DEFAULT_KNOWN_AT.reset(token)
 
     def get_results(self) -> dict[str, Any]:
-        if self.basis is None:
-            return {}
-        return {"basis": self.pins.basis(self.basis) if self.pins is not None else self.basis}
+        return self.held.results() if self.held is not None else {}
 
 
 async def record_time(info: Info, known_at: datetime | None, at_tree_size: int | None) -> datetime | None:

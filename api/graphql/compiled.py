@@ -13,7 +13,8 @@ argument values when they do not depend on variables, and a completion function 
 for its return type (leaf serialisation, non-null checks, lists, sub-plans of objects
 and of each possible type of an abstract type).
 
-At request time it coerces the variables with graphql-core's own ``get_variable_values``,
+At request time it coerces the variables with graphql-core's own ``get_variable_values`` (scalar and
+enum variables without defaults, all valid: the same steps without its per-request lookups),
 reads arguments that use variables with ``get_argument_values``, converts them with
 strawberry's ``convert_arguments``, and runs the plan with graphql-core's semantics:
 the same concurrency (a field's coroutine per async field, several awaited together with
@@ -78,11 +79,13 @@ from graphql.execution.collect_fields import (
     collect_subfields,
 )
 from graphql.execution.executor import Executor, default_type_resolver
-from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
+from graphql.execution.get_variable_signature import GraphQLVariableSignature, get_variable_signature
+from graphql.execution.values import VariableValues, VariableValueSource, get_argument_values, get_variable_values
 from graphql.language import DirectiveNode, VariableNode, Visitor, visit
 from graphql.pyutils import Path, inspect, is_iterable
 from graphql.pyutils.gather_with_cancel import gather_with_cancel
 from graphql.type import GraphQLResolveInfoHelpers, assert_valid_schema, get_nullable_type
+from graphql.utilities import coerce_input_value
 from strawberry.execution import optimized_is_awaitable
 from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo
 from strawberry.schema.schema_converter import GraphQLCoreConverter
@@ -292,7 +295,15 @@ class Plan:
 class Operation:
     """A document's operation: its fragments, the variables its directives read, its plans."""
 
-    __slots__ = ("condition_variables", "fragment_definitions", "fragments", "operation", "plans", "too_large")
+    __slots__ = (
+        "condition_variables",
+        "fragment_definitions",
+        "fragments",
+        "operation",
+        "plans",
+        "signatures",
+        "too_large",
+    )
 
     def __init__(self, document: DocumentNode, operation: OperationDefinitionNode) -> None:
         self.operation = operation
@@ -303,10 +314,68 @@ class Operation:
         self.condition_variables = _condition_variables(operation, self.fragment_definitions)
         self.plans: dict[Hashable, Plan | None] = {}  # None: graphql-core runs it (decided once)
         self.too_large = False  # a plan went over STEPS_PER_PLAN: graphql-core runs every combination
+        # The variables' signatures when every one is a scalar or enum without a default (see
+        # ``coerce_leaf_variables``); None: graphql-core coerces them; unset: not looked at yet.
+        self.signatures: tuple[GraphQLVariableSignature, ...] | bool | None = False
+
+    def variables(self, schema: GraphQLSchema, inputs: dict[str, Any]) -> VariableValues | list[GraphQLError]:
+        """graphql-core's ``get_variable_values``, without its per-request work when it can be skipped."""
+        signatures = self.signatures
+        if signatures is False:
+            signatures = self.signatures = leaf_signatures(schema, self.operation)
+        if isinstance(signatures, tuple):
+            coerced = coerce_leaf_variables(signatures, inputs)
+            if coerced is not None:
+                return coerced
+        return get_variable_values(
+            schema, self.operation.variable_definitions or (), inputs, max_errors=MAX_COERCION_ERRORS
+        )
 
     @property
     def size(self) -> int:
         return sum(plan.size for plan in self.plans.values() if plan is not None)
+
+
+def leaf_signatures(
+    schema: GraphQLSchema, operation: OperationDefinitionNode
+) -> tuple[GraphQLVariableSignature, ...] | None:
+    """The operation's variable signatures if each is a scalar or enum (nullable or not) without a
+    default value: those :func:`coerce_leaf_variables` can coerce; else None."""
+    signatures = []
+    for node in operation.variable_definitions or ():
+        signature = get_variable_signature(schema, node)
+        if isinstance(signature, GraphQLError) or signature.default is not None:
+            return None
+        if not isinstance(get_nullable_type(signature.type), GraphQLScalarType | GraphQLEnumType):
+            return None
+        signatures.append(signature)
+    return tuple(signatures)
+
+
+def coerce_leaf_variables(
+    signatures: tuple[GraphQLVariableSignature, ...], inputs: dict[str, Any]
+) -> VariableValues | None:
+    """What ``coerce_variable_values`` gives for these leaf variables when every value is valid (the
+    same steps: sources, omitted nullable values, ``coerce_input_value``); None at the first value
+    that is not (graphql-core then coerces all of them again and reports the errors)."""
+    sources: dict[str, VariableValueSource] = {}
+    coerced: dict[str, Any] = {}
+    for signature in signatures:
+        name = signature.name
+        value = inputs.get(name, Undefined)
+        if value is Undefined:
+            if isinstance(signature.type, GraphQLNonNull):
+                return None
+            sources[name] = VariableValueSource(signature)
+            continue
+        if value is not None and not isinstance(value, str | int | float | bool):
+            return None  # (a list or an object: graphql-core's depth check and its error)
+        sources[name] = VariableValueSource(signature, value)
+        result = coerce_input_value(value, signature.type)
+        if result is Undefined:
+            return None
+        coerced[name] = result
+    return VariableValues(sources, coerced)
 
 
 def _condition_variables(
@@ -387,9 +456,7 @@ class CompiledExecution:
         if found is None:
             return fallback()
         assert_valid_schema(schema)
-        variables = get_variable_values(
-            schema, found.operation.variable_definitions or (), variable_values or {}, max_errors=MAX_COERCION_ERRORS
-        )
+        variables = found.variables(schema, variable_values or {})
         if isinstance(variables, list):
             return CoreExecutionResult(None, errors=variables)
         plan = self._plan(schema, found, variables)

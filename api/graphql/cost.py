@@ -141,7 +141,10 @@ def _selection_cost(
             if parent.name == "Source" and name == "text":
                 total += multiplier * TEXT_WEIGHT
             continue
-        arguments = _arguments(field, variables)
+        # Arguments only matter for a list's length or a connection's page: read them only then, so an
+        # estimate that reads no variable can be reused for other values (api/graphql/prepared.py).
+        sized = is_list or inner.name in CONNECTIONS
+        arguments = _arguments(field, variables) if sized else {}
         if is_list:
             length = page if page is not None and parent.name in CONNECTIONS else None
             count = multiplier * (length if length is not None else limits.list_length(parent.name, name, arguments))

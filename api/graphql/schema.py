@@ -252,6 +252,22 @@ class RequestPipeline(CodedErrors, QueryValidationCache, ReadAccess):
             CodedErrors._process_result(self, result)
 
 
+_LIMIT_RULES: dict[tuple[int, int], tuple[type[ASTValidationRule], ...]] = {}
+
+
+def limit_rules(settings: Settings) -> tuple[type[ASTValidationRule], ...]:
+    """The depth and alias validation rules, one set per limits: the validation caches key on the
+    rule classes, so a class made per request (or per path) would never hit them."""
+    key = (settings.max_depth, settings.max_aliases)
+    rules = _LIMIT_RULES.get(key)
+    if rules is None:
+        rules = _LIMIT_RULES[key] = (
+            *QueryDepthLimiter(max_depth=settings.max_depth).validation_rules,
+            *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+        )
+    return rules
+
+
 def extensions(settings: Settings) -> Sequence[Callable[[], SchemaExtension] | type[SchemaExtension]]:
     """Limits, caches, access and error codes: a fresh :class:`RequestPipeline` per operation.
 
@@ -259,10 +275,7 @@ def extensions(settings: Settings) -> Sequence[Callable[[], SchemaExtension] | t
     cache keys its entries on the validation rule classes: a rule class made per
     request would never hit the cache.
     """
-    rules = (
-        *QueryDepthLimiter(max_depth=settings.max_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
-    )
+    rules = limit_rules(settings)
     tokens = settings.max_tokens
     parse = ParserCache(maxsize=PARSER_CACHE_SIZE).cached_parse_document
     return [lambda: RequestPipeline(tokens, rules, parse), Basis]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
+import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -67,6 +68,34 @@ class RefusedJSON(json.JSONDecodeError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason, "", 0)
         self.reason = reason
+
+
+def encode_json(data: object) -> bytes:
+    """A response body: orjson (compact, UTF-8), the standard library for what orjson refuses (integers
+    beyond 64 bits). Both HTTP paths (strawberry's view, ``api/graphql/prepared.py``) encode with it."""
+    try:
+        return orjson.dumps(data)
+    except TypeError:
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def answer_status(result: ExecutionResult, data: dict[str, Any], graphql_response: bool) -> tuple[int, str | None]:
+    """GraphQL over HTTP: the status of a processed result and its ``Retry-After`` (or None).
+
+    Too many requests: 429 and Retry-After for every client, whatever it accepts. A client that
+    accepts ``application/graphql-response+json`` gets 4xx for a request that failed before execution
+    (``data`` is dropped from ``data`` in place: nothing was executed); legacy JSON clients get 200.
+    """
+    errors = result.errors or ()
+    limited = [e for e in errors if (e.extensions or {}).get("code") == RATE_LIMITED]
+    status = 429 if limited else 200
+    retry_after = str((limited[0].extensions or {}).get("retryAfter", 1)) if limited else None
+    if graphql_response and result.data is None and errors and all(e.path is None for e in errors):
+        data.pop("data", None)
+        codes = {(e.extensions or {}).get("code") for e in errors}
+        if codes != {RATE_LIMITED}:
+            status = 401 if codes == {UNAUTHENTICATED} else 400
+    return status, retry_after
 
 
 class LedgerWebSocketAdapter(ASGIWebSocketAdapter):
@@ -205,21 +234,21 @@ class LedgerGraphQL(GraphQL[Context, None]):
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         data = await super().process_result(request, result)
-        limited = [e for e in result.errors or () if (e.extensions or {}).get("code") == RATE_LIMITED]
-        if limited and isinstance(getattr(request.state, "sub_response", None), Response):
-            # Too many requests: HTTP 429 and Retry-After for every client, whatever it accepts.
-            request.state.sub_response.status_code = 429
-            request.state.sub_response.headers["Retry-After"] = str((limited[0].extensions or {}).get("retryAfter", 1))
-        sub_response = getattr(request.state, "graphql_response", None)
-        if sub_response is None:
-            return data
-        sub_response.headers["content-type"] = f"{GRAPHQL_RESPONSE}; charset=utf-8"
-        if result.data is None and result.errors and all(e.path is None for e in result.errors):
-            data.pop("data", None)  # a request error: nothing was executed
-            codes = {(e.extensions or {}).get("code") for e in result.errors}
-            if codes != {RATE_LIMITED}:
-                sub_response.status_code = 401 if codes == {UNAUTHENTICATED} else 400
+        sub_response = getattr(request.state, "sub_response", None)
+        graphql_response = getattr(request.state, "graphql_response", None) is not None
+        status, retry_after = answer_status(result, cast(dict[str, Any], data), graphql_response)
+        if isinstance(sub_response, Response):
+            if retry_after is not None:
+                sub_response.headers["Retry-After"] = retry_after
+            if graphql_response:
+                sub_response.headers["content-type"] = f"{GRAPHQL_RESPONSE}; charset=utf-8"
+            if status != 200:
+                sub_response.status_code = status
         return data
+
+    def encode_json(self, data: object) -> str:
+        # Text: WebSocket messages are sent as text frames (graphql-transport-ws), HTTP bodies as UTF-8.
+        return encode_json(data).decode("utf-8")
 
     def create_response(
         self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response

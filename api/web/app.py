@@ -14,6 +14,7 @@ Routes
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -31,6 +32,7 @@ from api.graphql.context import Services
 from api.graphql.cost import SizesCache
 from api.graphql.limits import BodyLimit
 from api.graphql.loaders import blocking
+from api.graphql.prepared import PreparedOperations
 from api.graphql.ratelimit import RateLimiter
 from api.graphql.schema import build_schema
 from api.graphql.subscriptions import Broadcaster
@@ -87,6 +89,20 @@ def open_services(settings: Settings, read_model: ReadModel | None = None) -> Se
     return Services(settings, ledger, read_model, keys, broadcaster, sizes, reads, writes)
 
 
+_frozen = False
+
+
+def freeze_start_up() -> None:
+    """Move what start-up made (modules, the schema, services) out of the garbage collector's generations,
+    once per process: a full collection then walks only what requests made since. Without it one
+    full collection under load took up to 160 ms with every request waiting (bench/RESULTS.md)."""
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.collect()
+        gc.freeze()
+
+
 def create_app(settings: Settings | None = None, *, read_model: ReadModel | None = None) -> Starlette:
     """The app; ``read_model`` replaces the read side (tests count its queries)."""
     settings = settings or Settings.from_env()
@@ -103,6 +119,7 @@ def create_app(settings: Settings | None = None, *, read_model: ReadModel | None
                 settings.witness_key, list(settings.witness_logs), settings.witness_state
             )
         services.broadcaster.start()
+        freeze_start_up()
         checkpointer = None
         if settings.checkpoint_key:
             checkpointer = Checkpointer(
@@ -120,7 +137,8 @@ def create_app(settings: Settings | None = None, *, read_model: ReadModel | None
             services.read_model.close()
             services.ledger.close()
 
-    graphql = LedgerGraphQL(build_schema(settings), settings)
+    schema = build_schema(settings)
+    graphql = LedgerGraphQL(schema, settings)
     cache = ResponseCache(settings.response_cache_bytes) if settings.response_cache_bytes > 0 else None
     middleware = []
     if settings.cors_origins:
@@ -133,7 +151,8 @@ def create_app(settings: Settings | None = None, *, read_model: ReadModel | None
                 max_age=600,
             )
         )
-    cached = CachedGraphQL(graphql, cache, settings.cache_pinned_max_age)
+    prepared = PreparedOperations(schema, settings) if settings.prepared_http else None
+    cached = CachedGraphQL(graphql, cache, settings.cache_pinned_max_age, prepared)
     middleware.append(Middleware(WarmFront, graphql=cached))  # reused answers skip routing (api/web/http_cache.py)
     middleware.append(Middleware(BodyLimit, max_bytes=settings.max_body_bytes))
     app = Starlette(
@@ -153,6 +172,7 @@ def create_app(settings: Settings | None = None, *, read_model: ReadModel | None
         lifespan=lifespan,
     )
     app.state.response_cache = cache
+    app.state.prepared = prepared
     return app
 
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -43,6 +44,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+import orjson
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -57,7 +59,10 @@ from graphql import (
 
 from api.auth import ANONYMOUS, Caller, bearer
 from api.graphql.basis import OBSERVED_POSITION
+from api.graphql.context import Context
 from api.graphql.loaders import blocking
+from api.graphql.prepared import PreparedOperations
+from api.graphql.view import answer_status, encode_json, json_depth
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -71,6 +76,9 @@ SEEN_KEPT = 4096
 SEEN_BYTES = 4 * 1024 * 1024
 DOCUMENTS_KEPT = 4096  # registered documents and text -> normal form entries
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+# A run of 19 digits may be an integer beyond 64 bits, which orjson reads as a float: the standard library reads it.
+LONG_NUMBER = re.compile(rb"[0-9]{19}")
+STREAM_ACCEPTS = (b"multipart", b"event-stream")  # strawberry's streaming transports
 
 
 class Entry:
@@ -231,12 +239,17 @@ class Asked:
     payload: dict[str, Any]  # query, variables, operationName, extensions
     digest: str  # sha256 of the query text
     _variables: str | None = None
+    strict: bool = False  # read as strawberry reads it (UTF-8 JSON, no number the readers differ on)
 
     @property
     def variables(self) -> str:
         """The variables as canonical JSON (part of the key), computed once."""
         if self._variables is None:
-            self._variables = json.dumps(self.payload.get("variables"), sort_keys=True, separators=(",", ":"))
+            variables = self.payload.get("variables")
+            try:
+                self._variables = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS).decode()
+            except TypeError:  # (integers beyond 64 bits)
+                self._variables = json.dumps(variables, sort_keys=True, separators=(",", ":"))
         return self._variables
 
     @property
@@ -298,16 +311,27 @@ class WarmFront:
         if entry is not None:
             await self.graphql._answer(scope, send, entry, keyed=False)
             return
+        if len(body) <= scope["app"].state.services.settings.max_body_bytes:
+            # Within the body limit, and /graphql's route is this app: no need to route it again.
+            await self.graphql(scope, _replay(body), send)
+            return
         await self.app(scope, _replay(body), send)
 
 
 class CachedGraphQL:
     """ASGI wrapper of ``/graphql`` over HTTP (WebSockets pass straight through)."""
 
-    def __init__(self, app: ASGIApp, cache: ResponseCache | None, pinned_max_age: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        cache: ResponseCache | None,
+        pinned_max_age: int,
+        prepared: PreparedOperations | None = None,
+    ) -> None:
         self.app = app
         self.cache = cache
         self.pinned_max_age = pinned_max_age
+        self.prepared = prepared  # query documents seen before skip strawberry's view (api/graphql/prepared.py)
         self.documents = Documents()
         self.seen = Seen()
 
@@ -352,7 +376,9 @@ class CachedGraphQL:
         """The request's query, variables..., or None to leave it to strawberry alone."""
         try:
             if scope["method"] == "GET":
-                params = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+                pairs = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+                params = {name: value for name, value in pairs if value}
+                strict = all(value for _, value in pairs)  # (strawberry keeps a blank parameter: it decides)
                 payload: dict[str, Any] = {"query": params.get("query")}
                 for name in ("variables", "extensions"):
                     if params.get(name) not in (None, "null"):
@@ -362,7 +388,7 @@ class CachedGraphQL:
             else:
                 if b"json" not in _header(scope, b"content-type"):
                     return None
-                payload = json.loads(body)
+                payload, strict = _loads(body)
                 asked_id = None
         except (ValueError, UnicodeDecodeError, RecursionError):
             return None
@@ -376,9 +402,9 @@ class CachedGraphQL:
             digest = sha256(query)
             if asked_id is not None and asked_id != digest:
                 return None  # strawberry answers; the hash will not be registered under a wrong text
-            return Asked(payload, digest)
+            return Asked(payload, digest, strict=strict)
         if query is None and isinstance(asked_id, str) and asked_id:
-            return Asked(payload, asked_id.lower())
+            return Asked(payload, asked_id.lower(), strict=strict)
         return None
 
     async def _serve(self, scope: Scope, body: bytes, asked: Asked, normal: str, send: Send) -> None:
@@ -399,11 +425,16 @@ class CachedGraphQL:
                 return
         token = OBSERVED_POSITION.set(projected) if projected is not None else None
         try:
-            status, headers, content = await _capture(self.app, scope, body)
+            answered = await self._prepared(scope, asked, caller, role) if role is not None else None
+            if answered is None:
+                status, headers, content = await _capture(self.app, scope, body)
+                answer = None
+            else:
+                status, headers, content, answer = answered
         finally:
             if token is not None:
                 OBSERVED_POSITION.reset(token)
-        entry = self._entry(status, headers, content, asked)
+        entry = self._entry(status, headers, content, asked, answer)
         if entry is None:
             await _send_raw(send, status, headers, content)
             return
@@ -432,17 +463,77 @@ class CachedGraphQL:
             return None  # the full path answers (and, when the allowance is spent, says 429)
         return entry
 
-    def _entry(self, status: int, headers: list[tuple[bytes, bytes]], content: bytes, asked: Asked) -> Entry | None:
-        """A cacheable answer: 200, JSON, no errors, every operation a query (then its document is registered)."""
+    async def _prepared(
+        self, scope: Scope, asked: Asked, caller: Caller, role: str
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes, dict[str, Any]] | None:
+        """The answer of the prepared path (status, headers, body, the body as data), or None: strawberry's."""
+        prepared_operations = self.prepared
+        if prepared_operations is None:
+            return None
+        payload = asked.payload
+        query, variables = payload.get("query"), payload.get("variables")
+        name, extensions = payload.get("operationName"), payload.get("extensions")
+        if not (
+            isinstance(query, str)
+            and query
+            and isinstance(variables, dict | None)
+            and isinstance(extensions, dict | None)
+            and isinstance(name, str | None)
+        ):
+            return None  # strawberry's 400s
+        accept = _header(scope, b"accept")
+        if any(kind in accept for kind in STREAM_ACCEPTS):
+            return None
+        services = scope["app"].state.services
+        depth = services.settings.max_json_depth
+        if scope["method"] == "POST":
+            content_type = _header(scope, b"content-type").split(b";", 1)[0].strip()
+            if not asked.strict or content_type != b"application/json" or not json_depth(payload, depth):
+                return None
+        elif not (json_depth(variables, depth) and json_depth(extensions, depth)):
+            return None
+        prepared = prepared_operations.prepare(query, name)
+        if prepared is None:
+            return None
+        client = scope.get("client")
+        context = Context(services, caller, await services.sizes.current(blocking), client[0] if client else "unknown")
+        result = await prepared_operations.execute(prepared, variables, extensions, context)
+        if result is None:
+            return None
+        answer: dict[str, Any] = {"data": result.data}  # strawberry.http.process_result
+        if result.errors:
+            answer["errors"] = [error.formatted for error in result.errors]
+        if result.extensions:
+            answer["extensions"] = result.extensions
+        graphql_response = GRAPHQL_RESPONSE.encode() in accept
+        status, retry_after = answer_status(result, answer, graphql_response)
+        content = encode_json(answer)
+        media = f"{GRAPHQL_RESPONSE}; charset=utf-8" if graphql_response else "application/json"
+        headers = [(b"content-length", str(len(content)).encode()), (b"content-type", media.encode())]
+        if retry_after is not None:
+            headers.append((b"retry-after", retry_after.encode()))
+        return status, headers, content, answer
+
+    def _entry(
+        self,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        content: bytes,
+        asked: Asked,
+        answer: dict[str, Any] | None = None,
+    ) -> Entry | None:
+        """A cacheable answer: 200, JSON, no errors, every operation a query (then its document is registered).
+        ``answer``: the body as data, when known (else read from ``content``)."""
         if status != 200:
             return None
         content_type = dict(headers).get(b"content-type", b"").decode("latin-1")
         if "json" not in content_type:
             return None
-        try:
-            answer = json.loads(content)
-        except ValueError:
-            return None
+        if answer is None:
+            try:
+                answer = orjson.loads(content)
+            except ValueError:
+                return None
         if not isinstance(answer, dict) or "errors" in answer or "data" not in answer:
             return None
         self.documents.register(str(asked.payload["query"]), asked.digest)
@@ -568,6 +659,17 @@ def _rewritten(scope: Scope, payload: dict[str, Any]) -> tuple[Scope, bytes]:
         (b"content-length", str(len(body)).encode())
     ]
     return scope, body
+
+
+def _loads(body: bytes) -> tuple[Any, bool]:
+    """A request body's JSON, and whether it was read as strawberry reads it (strict UTF-8, and no
+    number orjson and the standard library read differently)."""
+    if not LONG_NUMBER.search(body):
+        try:
+            return orjson.loads(body), True
+        except orjson.JSONDecodeError:
+            pass  # NaN, a lone surrogate, a BOM...: the standard library decides, as before
+    return json.loads(body), False
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -1,0 +1,111 @@
+"""The HTTP protocol `claims serve` runs (api/web/server.py): each response of known length in one write,
+streams and every other case as uvicorn writes them; then a live server answering pipelined requests
+(both stores)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import time
+from types import SimpleNamespace
+from typing import Any
+
+from api_support import live_server
+
+from api.web.server import OneWriteCycle
+
+
+class Transport:
+    """What the cycle writes, write by write."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        assert not self.closed
+        self.writes.append(data)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+
+def cycle(transport: Transport, method: str = "POST", keep_alive: bool = True) -> OneWriteCycle:
+    scope: Any = {"method": method, "http_version": "1.1", "path": "/graphql", "query_string": b"", "headers": []}
+    return OneWriteCycle(
+        scope, transport, SimpleNamespace(write_paused=False), logging.getLogger("test"), logging.getLogger("test"), False, [],  # type: ignore[arg-type]
+        asyncio.Event(), False, keep_alive, lambda: None,
+    )  # fmt: skip
+
+
+async def answer(c: OneWriteCycle, headers: list[tuple[bytes, bytes]], *bodies: bytes) -> None:
+    await c.send({"type": "http.response.start", "status": 200, "headers": headers})
+    for i, body in enumerate(bodies):
+        await c.send({"type": "http.response.body", "body": body, "more_body": i < len(bodies) - 1})
+
+
+def test_a_response_of_known_length_is_written_once_and_the_rest_as_uvicorn_writes_it() -> None:
+    sized = [(b"content-length", b"5"), (b"content-type", b"text/plain")]
+
+    async def run() -> None:
+        one = Transport()
+        await answer(cycle(one), sized, b"hello")
+        assert len(one.writes) == 1 and one.writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
+        assert one.writes[0].endswith(b"content-length: 5\r\ncontent-type: text/plain\r\n\r\nhello")
+        parts = Transport()  # a body in two messages: the head with the first
+        await answer(cycle(parts), sized, b"hel", b"lo")
+        assert [w[-3:] for w in parts.writes] == [b"hel", b"lo"]
+        head = Transport()  # HEAD: no body is written, the head still is
+        await answer(cycle(head, "HEAD"), sized, b"")
+        assert len(head.writes) == 1 and head.writes[0].endswith(b"\r\n\r\n")
+        closing = Transport()  # Connection: close: the head and body are written before the close
+        await answer(cycle(closing, keep_alive=False), sized, b"hello")
+        assert closing.closed and b"".join(closing.writes).endswith(b"\r\n\r\nhello")
+        stream = Transport()  # chunked: the head at once (a feed's first event may come much later)
+        c = cycle(stream)
+        await c.send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        assert len(stream.writes) == 1 and b"transfer-encoding: chunked" in stream.writes[0]
+        await c.send({"type": "http.response.body", "body": b"x", "more_body": False})
+        assert stream.writes[1:] == [b"1\r\nx\r\n0\r\n\r\n"]
+
+    asyncio.run(run())
+
+
+def _responses(sock: socket.socket, count: int, deadline: float) -> list[tuple[bytes, bytes]]:
+    """``count`` HTTP/1.1 responses of known length read from ``sock``: (status line, body)."""
+    data = b""
+    out: list[tuple[bytes, bytes]] = []
+    while len(out) < count:
+        assert time.monotonic() < deadline, (out, data)
+        head_end = data.find(b"\r\n\r\n")
+        if head_end >= 0:
+            head = data[:head_end].split(b"\r\n")
+            length = next(int(h.split(b":")[1]) for h in head if h.lower().startswith(b"content-length"))
+            skip = 0 if head[0].startswith(b"HTTP/1.1 304") or b"HEAD" in head[0] else length
+            if len(data) >= head_end + 4 + skip:
+                out.append((head[0], data[head_end + 4 : head_end + 4 + skip]))
+                data = data[head_end + 4 + skip :]
+                continue
+        data += sock.recv(65536)
+    return out
+
+
+def test_a_live_server_answers_pipelined_requests_in_order(database_url: str) -> None:
+    with live_server(database_url) as base:
+        port = int(base.rsplit(":", 1)[1])
+        body = json.dumps({"query": "{ ledgerDigest { treeSize } }"}).encode()
+        post = b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(
+                post % (len(body), body) + b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + post % (len(body), body)
+            )
+            answers = _responses(sock, 3, time.monotonic() + 20)
+        assert [status for status, _ in answers] == [b"HTTP/1.1 200 OK"] * 3
+        assert json.loads(answers[0][1])["data"]["ledgerDigest"]["treeSize"] == 0
+        assert json.loads(answers[1][1]) == {"status": "ok"}
+        assert json.loads(answers[2][1])["data"] == json.loads(answers[0][1])["data"]
