@@ -36,9 +36,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import orjson
-from eventsourcing.persistence import JSONTranscoder
+from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
+from eventsourcing.utils import get_topic
 
 _LEAVES = frozenset((str, int, bool, type(None), datetime))
 _MAX_DEPTH = 64  # far beyond any event's state; orjson itself stops at 255
@@ -63,6 +65,27 @@ class LedgerTranscoder(JSONTranscoder):
             except orjson.JSONEncodeError:
                 pass  # an int beyond 64 bits, a lone surrogate, a datetime with no transcoding
         return super().encode(obj)
+
+    def encode_state(self, state: dict[str, Any]) -> bytes:
+        """``encode(state)`` of an event's state, a dict the caller gives away (``LedgerMapper``'s copy).
+
+        The same bytes, a little cheaper: the event's ``timestamp`` (a top-level datetime) is written
+        through its transcoding here, into ``state``, rather than by a call back from orjson into
+        Python (``_tagged``) for every event. Off the fast rule, the untouched state goes to ``encode``.
+        """
+        timestamp = state.get("timestamp")
+        transcoding = self.types.get(datetime)
+        if type(timestamp) is datetime and transcoding is not None:
+            data = transcoding.encode(timestamp)
+            if type(data) in _LEAVES or _plain(data, _MAX_DEPTH):
+                state["timestamp"] = {"_type_": transcoding.name, "_data_": data}
+                if _plain(state, _MAX_DEPTH):
+                    try:
+                        return orjson.dumps(state, default=self._tagged, option=orjson.OPT_PASSTHROUGH_DATETIME)
+                    except orjson.JSONEncodeError:
+                        pass
+                state["timestamp"] = timestamp
+        return self.encode(state)
 
     def _tagged(self, o: Any) -> dict[str, Any]:
         """orjson's hook for what it does not write itself (only ``datetime`` passes the rule):
@@ -91,3 +114,37 @@ def _plain(value: Any, depth: int) -> bool:
     if kind is list or kind is tuple:
         return all(type(item) in _LEAVES or _plain(item, depth - 1) for item in value)
     return False
+
+
+_new = object.__new__
+
+
+class LedgerMapper(Mapper[UUID]):
+    """The library's ``Mapper`` with a leaner ``to_stored_event`` for the ledger's transcoder (the same
+    ``StoredEvent``, field for field and byte for byte; tests/domain/test_transcoder.py compares them).
+
+    ``Mapper.to_stored_event`` costs ~4 us per event besides encoding; this one takes the same steps
+    (the event's attributes but id and version, its class version when above 1, the topic) and builds
+    the frozen ``StoredEvent`` without its generated ``__init__``. With a compressor or a cipher, or
+    another transcoder, it is the library's. Selected through the library's environment
+    (``MAPPER_TOPIC``, see ``ledger.application.ClaimsLedger.env``).
+    """
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        transcoder = self.transcoder
+        if self.compressor or self.cipher or type(transcoder) is not LedgerTranscoder:
+            return super().to_stored_event(domain_event)
+        kind = type(domain_event)
+        state = vars(domain_event).copy()
+        originator_id = state.pop("originator_id")
+        originator_version = state.pop("originator_version")
+        class_version = getattr(kind, "class_version", 1)
+        if class_version > 1:
+            state["class_version"] = class_version
+        stored: StoredEvent = _new(StoredEvent)
+        fields = stored.__dict__  # a frozen dataclass: its fields are set as its __init__ sets them
+        fields["originator_id"] = originator_id
+        fields["originator_version"] = originator_version
+        fields["topic"] = get_topic(kind)
+        fields["state"] = transcoder.encode_state(state)
+        return stored

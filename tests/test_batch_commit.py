@@ -241,3 +241,23 @@ def test_a_batch_collects_garbage_less_often_while_it_is_open(ledger: ClaimsLedg
     with pytest.raises(BadInput), ledger.batch("tester") as failing:
         failing.define_topic(c.parse_topic(topic(key="BAD KEY")))
     assert gc.get_threshold() == before
+
+
+def test_create_builds_the_event_the_event_class_builds(ledger: ClaimsLedger) -> None:
+    """``Batch.create`` sets a created event's fields without the dataclass's ``__init__``: the same class,
+    fields and field order (the stored state's key order) as the constructor's, and the constructor's
+    error for a wrong field."""
+    batch = ledger.batch("tester")
+    batch.register_source(c.parse_source(source()))
+    batch.register_actor(c.parse_actor(actor()))
+    batch.define_topic(c.parse_topic(topic()))
+    created = [item.event for item in batch.staged.values()]  # type: ignore[union-attr]
+    assert [type(e).__qualname__ for e in created] == [
+        "Source.Registered", "SourceKey.Assigned", "Actor.Registered", "Topic.Defined"
+    ]  # fmt: skip
+    for event in created:
+        fields = {k: v for k, v in vars(event).items()}
+        rebuilt = type(event)(**fields)
+        assert rebuilt == event and list(vars(rebuilt).items()) == list(vars(event).items())
+    with pytest.raises(TypeError):
+        batch.create(Topic, "Defined", topic_id("other"), key="other", title="T", recorded_by="tester")
