@@ -16,7 +16,7 @@ import secrets
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
@@ -253,7 +253,7 @@ _new = object.__new__
 _HEADER = ("originator_id", "originator_version", "timestamp", "originator_topic")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _payload_fields(event_class: type) -> dict[str, None] | None:
     """The fields a created event's class takes after the library's four (``originator_id`` ...
     ``originator_topic``), in order, when ``Batch.create`` may set them as its ``__init__`` would: every
@@ -263,7 +263,7 @@ def _payload_fields(event_class: type) -> dict[str, None] | None:
     plain = all(
         f.init and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING for f in fields
     )
-    if names[: len(_HEADER)] != _HEADER or not plain or event_class.__post_init__ is not DomainEvent.__post_init__:
+    if names[: len(_HEADER)] != _HEADER or not plain or getattr(event_class, "__post_init__", None) is not DomainEvent.__post_init__:
         return None
     return dict.fromkeys(names[len(_HEADER) :])
 
