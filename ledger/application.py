@@ -284,8 +284,10 @@ class Batch:
         c.check_name(principal, "principal")
         self.ledger = ledger
         self.principal = principal
-        self.staged: dict[UUID, Aggregate | _Created] = {}
-        self.loaded: dict[UUID, Aggregate | None] = {}
+        # Both keyed by the aggregate's id as an int (``UUID.int``): a UUID's __hash__ runs Python code
+        # (~0.2 us), and an import looks ids up ~15 times per record.
+        self.staged: dict[int, Aggregate | _Created] = {}
+        self.loaded: dict[int, Aggregate | None] = {}
         self.events = 0
         self.last_position = 0
 
@@ -310,7 +312,7 @@ class Batch:
         wanted = self._load_many(ids)
         referred: list[UUID] = []
         for i in wanted:
-            found = self.loaded.get(i)
+            found = self.loaded.get(i.int)
             if isinstance(found, SourceKey):
                 referred.append(UUID(found.source_id))
             elif isinstance(found, Claim):
@@ -319,33 +321,40 @@ class Batch:
         self._load_many(referred)
 
     def _load_many(self, ids: Iterable[UUID]) -> list[UUID]:
-        wanted = list(dict.fromkeys(i for i in ids if i not in self.loaded and i not in self.staged))
+        loaded, staged = self.loaded, self.staged
+        unique: dict[int, UUID] = {}  # in the order first given
+        for i in ids:
+            key = i.int
+            if key not in loaded and key not in staged:
+                unique[key] = i
+        wanted = list(unique.values())
         if not wanted:
             return wanted
         to_domain_event = self.ledger.mapper.to_domain_event
-        found: dict[UUID, Any] = {}
+        found: dict[int, Any] = {}
         # Events come ordered by originator and version: the same fold as the
         # repository's project_aggregate, one aggregate after the other.
         for stored in self.ledger.ledger_recorder.select_events_many(wanted):
             event: Any = to_domain_event(stored)  # an Aggregate.Event: it can mutate
-            originator = event.originator_id
+            originator = event.originator_id.int
             found[originator] = event.mutate(found.get(originator))
-        for i in wanted:
-            self.loaded[i] = found.get(i)
+        for key in unique:
+            loaded[key] = found.get(key)
         return wanted
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
-        found: Any = self.staged.get(aggregate_id)
+        key = aggregate_id.int
+        found: Any = self.staged.get(key)
         if type(found) is _Created:
-            found = self._built(aggregate_id, found)
+            found = self._built(key, found)
         elif found is None:
-            found = self.loaded.get(aggregate_id, _UNKNOWN)  # one lookup: hashing a UUID runs Python code
+            found = self.loaded.get(key, _UNKNOWN)
             if found is _UNKNOWN:
                 try:
                     found = self.ledger.repository.get(aggregate_id)
                 except AggregateNotFoundError:
                     found = None
-                self.loaded[aggregate_id] = found
+                self.loaded[key] = found
         if found is not None and not isinstance(found, cls):
             return None
         return found
@@ -369,7 +378,7 @@ class Batch:
         return found
 
     def stage(self, aggregate: A) -> A:
-        self.staged[aggregate.id] = aggregate
+        self.staged[aggregate.id.int] = aggregate
         return aggregate
 
     def create(self, cls: type[Aggregate], event_name: str, aggregate_id: UUID, **kwargs: Any) -> None:
@@ -399,12 +408,12 @@ class Batch:
                 fields[name] = kwargs[name]
         else:
             event = event_class(**header, **kwargs)
-        self.staged[aggregate_id] = _Created(event)
+        self.staged[aggregate_id.int] = _Created(event)
 
-    def _built(self, aggregate_id: UUID, created: _Created) -> Aggregate:
+    def _built(self, key: int, created: _Created) -> Aggregate:
         aggregate: Aggregate = created.event.mutate(None)
         aggregate.pending_events.append(created.event)
-        self.staged[aggregate_id] = aggregate  # same place in the batch's order
+        self.staged[key] = aggregate  # same place in the batch's order
         return aggregate
 
     # ---------------------------------------------------------------- commands
@@ -515,18 +524,19 @@ class Batch:
         """
         if not self.staged:
             return self.last_position
-        attempted: dict[UUID, tuple[Any, int]] = {}  # id -> (aggregate or created event, first version written)
+        attempted: list[tuple[UUID, Any, int]] = []  # (id, aggregate or created event, first version written)
         collected: ProcessingEvent[UUID] = ProcessingEvent()
-        for aggregate_id, item in self.staged.items():
+        for item in self.staged.values():
             if isinstance(item, _Created):
-                collected.events.append(item.event)
-                attempted[aggregate_id] = (item.event, item.event.originator_version)
+                event = item.event
+                collected.events.append(event)
+                attempted.append((event.originator_id, event, event.originator_version))
             else:
                 events = item.collect_events()
                 collected.events += events
-                collected.aggregates[aggregate_id] = item
+                collected.aggregates[item.id] = item
                 if events:
-                    attempted[aggregate_id] = (item, events[0].originator_version)
+                    attempted.append((item.id, item, events[0].originator_version))
         try:
             recordings = self.ledger.save_collected(collected)
         except IntegrityError:
@@ -538,16 +548,16 @@ class Batch:
         self.loaded.clear()
         return self.last_position
 
-    def _lost_race(self, attempted: dict[UUID, tuple[Any, int]]) -> Conflict:
+    def _lost_race(self, attempted: list[tuple[UUID, Any, int]]) -> Conflict:
         """The record another writer wrote first, found by reading the staged ids back (one query):
         a CONFLICT naming it and its version now, so the caller can say which and try again."""
         current: dict[UUID, int] = {}
-        for event in self.ledger.ledger_recorder.select_events_many(list(attempted)):
+        for event in self.ledger.ledger_recorder.select_events_many([i for i, _, _ in attempted]):
             originator = UUID(str(event.originator_id))
             current[originator] = max(current.get(originator, 0), event.originator_version)
         self.staged.clear()
         self.loaded.clear()
-        for aggregate_id, (item, first_version) in attempted.items():
+        for aggregate_id, item, first_version in attempted:
             now = current.get(aggregate_id, 0)
             if now >= first_version:
                 kind = re.sub(r"(?<!^)(?=[A-Z])", " ", type(item).__qualname__.split(".")[0]).lower()

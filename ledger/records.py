@@ -148,7 +148,7 @@ def _optional_name(value: str) -> str | None:
 
 
 def _not_blank(value: str) -> str:
-    if not value.strip():
+    if value.isspace():  # as ``not value.strip()`` for the non-empty text it is given, without copying it
         raise refuse("must not be empty")
     return _clean(value)
 
@@ -225,8 +225,12 @@ class DateFields(Record):
             raise refuse(error.message, error.field.lstrip(".") or None) from None
         if parsed.earliest > _FIRST_DAY and parsed.earliest > Date.today():  # today() only when it can matter
             raise refuse(f"{parsed.iso()} lies in the future")
-        self.precision = parsed.precision
-        self.note = parsed.note
+        # Set as pydantic's __setattr__ sets a field (the value, and the field counted as set for
+        # ``exclude_unset``), without its per-call dispatch: dates are validated once per claim and source.
+        fields = self.__dict__
+        fields["precision"] = parsed.precision
+        fields["note"] = parsed.note
+        self.__pydantic_fields_set__.update(("precision", "note"))
         return self
 
 

@@ -75,16 +75,14 @@ class LedgerTranscoder(JSONTranscoder):
         """
         timestamp = state.get("timestamp")
         transcoding = self.types.get(datetime)
-        if type(timestamp) is datetime and transcoding is not None:
+        if type(timestamp) is datetime and transcoding is not None and _plain(state, _MAX_DEPTH):
             data = transcoding.encode(timestamp)
-            if type(data) in _LEAVES or _plain(data, _MAX_DEPTH):
+            if type(data) is str:  # the library's DatetimeAsISO
                 state["timestamp"] = {"_type_": transcoding.name, "_data_": data}
-                if _plain(state, _MAX_DEPTH):
-                    try:
-                        return orjson.dumps(state, default=self._tagged, option=orjson.OPT_PASSTHROUGH_DATETIME)
-                    except orjson.JSONEncodeError:
-                        pass
-                state["timestamp"] = timestamp
+                try:
+                    return orjson.dumps(state, default=self._tagged, option=orjson.OPT_PASSTHROUGH_DATETIME)
+                except orjson.JSONEncodeError:
+                    state["timestamp"] = timestamp
         return self.encode(state)
 
     def _tagged(self, o: Any) -> dict[str, Any]:

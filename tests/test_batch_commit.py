@@ -53,7 +53,7 @@ def test_commit_stores_exactly_what_application_save_stores(ledger: ClaimsLedger
         batch.revise_claim(c.ReviseClaim("hegseth-nato-1", None, c.parse_changes({"stance": "CONDITIONAL"}), "why"))
         batch.register_actor(c.parse_actor(actor(aliases=["Hegseth", "Pete"])), reason="more spellings")
         # Build every staged aggregate (a new one is staged as its created event until then).
-        staged = copy.deepcopy([batch.find(Aggregate, i) for i in list(batch.staged)])  # timestamps included
+        staged = copy.deepcopy([batch.find(Aggregate, UUID(int=i)) for i in list(batch.staged)])  # timestamps included
         before = len(rows(ledger))
         batch.commit()
 
@@ -94,13 +94,13 @@ def test_prefetch_loads_what_the_repository_loads(ledger: ClaimsLedger) -> None:
     ]
     batch = ledger.batch("tester")
     batch.prefetch(ids)
-    assert batch.loaded[claim_id("no-such-claim")] is None
+    assert batch.loaded[claim_id("no-such-claim").int] is None  # keyed by the id's int
     for i in ids[:4]:
-        assert state(batch.loaded[i]) == state(ledger.repository.get(i))
+        assert state(batch.loaded[i.int]) == state(ledger.repository.get(i))
     # The source a prefetched source key points to comes with it.
-    key = batch.loaded[SourceKey.create_id(source()["key"])]
+    key = batch.loaded[SourceKey.create_id(source()["key"]).int]
     assert isinstance(key, SourceKey)
-    src = batch.loaded[UUID(key.source_id)]
+    src = batch.loaded[UUID(key.source_id).int]
     assert isinstance(src, Source)
     assert state(src) == state(ledger.repository.get(src.id))
     assert isinstance(batch.find(Actor, actor_id("pete-hegseth")), Actor)
