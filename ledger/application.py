@@ -273,6 +273,7 @@ class _Created:
     """A new aggregate staged as its created event (see ``Batch.create``)."""
 
     event: Any
+    cls: type[Aggregate]
 
 
 class Batch:
@@ -377,6 +378,31 @@ class Batch:
             raise BadInput(field, f"unknown source {ref!r}")
         return found
 
+    def _exists(self, cls: type[Aggregate], aggregate_id: UUID) -> bool:
+        """``find(cls, aggregate_id) is not None``, without building an aggregate staged as its created event."""
+        staged = self.staged.get(aggregate_id.int)
+        if type(staged) is _Created:
+            return issubclass(staged.cls, cls)
+        return self.find(cls, aggregate_id) is not None
+
+    def _source_facts(self, ref: str) -> tuple[UUID, str, Any]:
+        """The id, text and publication date of the source ``source_for(ref)`` finds. A source (and its
+        key) registered in this batch is read from its created event, whose fields the new aggregate
+        would copy (``Source.__init__``, ``SourceKey.__init__``), without building it: an import's
+        claims cite the sources it registers."""
+        as_id = _uuid_or_none(ref)
+        if as_id is None:
+            index = self.staged.get(SourceKey.create_id(ref).int)
+            if type(index) is _Created and issubclass(index.cls, SourceKey):
+                as_id = _uuid(index.event.source_id)
+        if as_id is not None:
+            staged = self.staged.get(as_id.int)
+            if type(staged) is _Created and issubclass(staged.cls, Source):
+                event = staged.event
+                return event.originator_id, event.text, event.metadata["published"]
+        source = self.source_for(ref)
+        return source.id, source.text, source.metadata["published"]
+
     def stage(self, aggregate: A) -> A:
         self.staged[aggregate.id.int] = aggregate
         return aggregate
@@ -408,7 +434,7 @@ class Batch:
                 fields[name] = kwargs[name]
         else:
             event = event_class(**header, **kwargs)
-        self.staged[aggregate_id.int] = _Created(event)
+        self.staged[aggregate_id.int] = _Created(event, cls)
 
     def _built(self, key: int, created: _Created) -> Aggregate:
         aggregate: Aggregate = created.event.mutate(None)
@@ -576,15 +602,15 @@ class Batch:
 
     def _checked_content(self, content: dict[str, Any]) -> dict[str, Any]:
         """Cross-record rules: keys resolve, the passage matches, the date fits the source."""
-        if self.find(Actor, actor_id(content["actor"])) is None:
+        if not self._exists(Actor, actor_id(content["actor"])):
             raise BadInput("actor", f"unknown actor key {content['actor']!r}")
-        if self.find(Topic, topic_id(content["topic"])) is None:
+        if not self._exists(Topic, topic_id(content["topic"])):
             raise BadInput("topic", f"unknown topic key {content['topic']!r}")
-        source = self.source_for(str(content["source"]))
-        content["source"] = _uuid_text(source.id)
-        content["passage"] = c.passage_selector(source.text, content["passage"])
+        source_id, text, publication = self._source_facts(str(content["source"]))
+        content["source"] = _uuid_text(source_id)
+        content["passage"] = c.passage_selector(text, content["passage"])
         stated = PartialDate.from_dict(content["stated"], "stated")
-        published = PartialDate.from_dict(source.metadata["published"], "source.published")
+        published = PartialDate.from_dict(publication, "source.published")
         if stated.earliest > published.latest:
             raise BadInput(
                 "stated",
