@@ -140,6 +140,7 @@ def test_edges_of_the_fast_rule(ours: LedgerTranscoder, library: JSONTranscoder)
         {"nan": float("nan"), "inf": float("-inf"), "tiny": 1e-7},
         {"deep": nested},
         {1: "int key", None: "none key"},
+        {"nested": {Stance.SUPPORTS: "a str subclass as a key", "n": [{True: 1}]}},
         {"t": (1, ("a", None))},
         {"id": Decimal("1.10")},
     ):
