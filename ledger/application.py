@@ -314,6 +314,8 @@ class Batch:
         referred: list[UUID] = []
         for i in wanted:
             found = self.loaded.get(i.int)
+            if found is None:  # most of an import's ids: records it creates
+                continue
             if isinstance(found, SourceKey):
                 referred.append(UUID(found.source_id))
             elif isinstance(found, Claim):
@@ -638,10 +640,8 @@ _uuid_text = lru_cache(maxsize=65536)(str)
 def claim_ref(ref: str | UUID) -> UUID:
     if isinstance(ref, UUID):
         return ref
-    try:
-        return UUID(ref)
-    except ValueError:
-        return claim_id(ref)
+    as_id = _uuid_or_none(ref)  # a key is refused by UUID() once, then remembered
+    return claim_id(ref) if as_id is None else as_id
 
 
 def _plain_passage(passage: dict[str, Any]) -> dict[str, Any]:
