@@ -46,7 +46,7 @@ class PartialDate:
     approximate: bool = False
     note: str | None = None
 
-    @property
+    @cached_property
     def precision(self) -> Precision:
         if self.day is not None:
             return Precision.DAY

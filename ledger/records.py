@@ -204,6 +204,10 @@ def _date_object(value: Any) -> Any:
 
 
 _FIRST_DAY = Date.today()  # a day that has come, ever after: dates up to it never lie in the future
+# DateFields' successful parses by (date, precision, approximate, note) as given (a strict model: approximate
+# is a bool, never 1); bounded as ledger.dates bounds its own.
+_DATES: dict[tuple[Any, ...], PartialDate] = {}
+_DATES_MAX = 4096
 
 
 class DateFields(Record):
@@ -218,16 +222,22 @@ class DateFields(Record):
 
     @model_validator(mode="after")
     def _checked(self) -> DateFields:
-        try:
-            given = {k: v for k, v in self.__dict__.items() if v is not None}
-            parsed = PartialDate.from_dict(given, "")
-        except BadInput as error:
-            raise refuse(error.message, error.field.lstrip(".") or None) from None
+        fields = self.__dict__
+        # The same few dates come again and again in an import: a date given as before is parsed as before.
+        given_as = (fields["date"], fields["precision"], fields["approximate"], fields["note"])
+        parsed = _DATES.get(given_as)
+        if parsed is None:
+            try:
+                parsed = PartialDate.from_dict({k: v for k, v in fields.items() if v is not None}, "")
+            except BadInput as error:
+                raise refuse(error.message, error.field.lstrip(".") or None) from None
+            if len(_DATES) >= _DATES_MAX:
+                _DATES.clear()
+            _DATES[given_as] = parsed
         if parsed.earliest > _FIRST_DAY and parsed.earliest > Date.today():  # today() only when it can matter
             raise refuse(f"{parsed.iso()} lies in the future")
         # Set as pydantic's __setattr__ sets a field (the value, and the field counted as set for
         # ``exclude_unset``), without its per-call dispatch: dates are validated once per claim and source.
-        fields = self.__dict__
         fields["precision"] = parsed.precision
         fields["note"] = parsed.note
         self.__pydantic_fields_set__.update(("precision", "note"))
