@@ -127,7 +127,7 @@ def test_a_date_given_again_is_checked_again() -> None:
             "date": "2025-02", "precision": "MONTH", "approximate": False, "note": None
         }  # fmt: skip
         for given, field, words in (
-            ({"date": "2025-02", "precision": "DAY"}, "stated.precision", "'DAY' does not match '2025-02'"),
+            ({"date": "2025-02", "precision": "DAY"}, "stated.precision", "does not match '2025-02'"),
             ({"date": "2025-02-30"}, "stated.date", "is not a day of the calendar"),
             (tomorrow, "stated", "lies in the future"),
         ):
