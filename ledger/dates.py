@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from ledger.errors import BadInput
@@ -45,7 +46,7 @@ class PartialDate:
     approximate: bool = False
     note: str | None = None
 
-    @property
+    @cached_property
     def precision(self) -> Precision:
         if self.day is not None:
             return Precision.DAY
@@ -53,11 +54,14 @@ class PartialDate:
             return Precision.MONTH
         return Precision.YEAR
 
-    @property
+    # Computed once per object: parsed dates are shared (``from_dict`` keeps them), and an import
+    # compares each claim's date with its source's. (cached_property writes the instance's
+    # __dict__ directly, which a frozen dataclass allows; equality and hashing use the fields.)
+    @cached_property
     def earliest(self) -> date:
         return date(self.year, self.month or 1, self.day or 1)
 
-    @property
+    @cached_property
     def latest(self) -> date:
         if self.day is not None:
             return self.earliest

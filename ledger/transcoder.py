@@ -25,7 +25,8 @@ library's encoder, because orjson would write something else or nothing:
   as a plain string), the library a tagged object or an error;
 - subclasses of ``str``, ``int``, ``dict``, ``list`` (``IntEnum``, ``StrEnum``...): types
   are compared exactly, so json's handling of them stays json's;
-- keys that are not ``str`` (json turns ``1`` into ``"1"``; orjson refuses);
+- keys that are not exactly ``str`` (json turns ``1`` into ``"1"``; orjson refuses them all,
+  and the refusal sends the state there);
 - nesting deeper than ``_MAX_DEPTH`` (and with it any circular reference).
 
 orjson's own refusals (ints beyond 64 bits, strings with lone surrogates) also go to the
@@ -36,9 +37,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import orjson
-from eventsourcing.persistence import JSONTranscoder
+from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
+from eventsourcing.utils import get_topic
 
 _LEAVES = frozenset((str, int, bool, type(None), datetime))
 _MAX_DEPTH = 64  # far beyond any event's state; orjson itself stops at 255
@@ -64,6 +67,25 @@ class LedgerTranscoder(JSONTranscoder):
                 pass  # an int beyond 64 bits, a lone surrogate, a datetime with no transcoding
         return super().encode(obj)
 
+    def encode_state(self, state: dict[str, Any]) -> bytes:
+        """``encode(state)`` of an event's state, a dict the caller gives away (``LedgerMapper``'s copy).
+
+        The same bytes, a little cheaper: the event's ``timestamp`` (a top-level datetime) is written
+        through its transcoding here, into ``state``, rather than by a call back from orjson into
+        Python (``_tagged``) for every event. Off the fast rule, the untouched state goes to ``encode``.
+        """
+        timestamp = state.get("timestamp")
+        transcoding = self.types.get(datetime)
+        if type(timestamp) is datetime and transcoding is not None and _plain(state, _MAX_DEPTH):
+            data = transcoding.encode(timestamp)
+            if type(data) is str:  # the library's DatetimeAsISO
+                state["timestamp"] = {"_type_": transcoding.name, "_data_": data}
+                try:
+                    return orjson.dumps(state, default=self._tagged, option=orjson.OPT_PASSTHROUGH_DATETIME)
+                except orjson.JSONEncodeError:
+                    state["timestamp"] = timestamp
+        return self.encode(state)
+
     def _tagged(self, o: Any) -> dict[str, Any]:
         """orjson's hook for what it does not write itself (only ``datetime`` passes the rule):
         the object as the library writes it, through its registered transcoding."""
@@ -77,17 +99,53 @@ class LedgerTranscoder(JSONTranscoder):
 
 
 def _plain(value: Any, depth: int) -> bool:
-    """Is ``value`` a dict, list or tuple with only values on the fast rule, at any depth?"""
+    """Is ``value`` a dict, list or tuple with only values on the fast rule, at any depth?
+
+    Keys are left to orjson: it refuses every key that is not exactly a ``str`` (subclasses too;
+    ``JSONEncodeError``), and ``encode`` then hands the state to the library's encoder. Not
+    looking at them here is ~1/3 of this walk."""
     kind = type(value)
     if depth == 0:
         return False
     if kind is dict:
-        for key, item in value.items():
-            if type(key) is not str:
-                return False
-            if type(item) not in _LEAVES and not _plain(item, depth - 1):
-                return False
-        return True
-    if kind is list or kind is tuple:
-        return all(type(item) in _LEAVES or _plain(item, depth - 1) for item in value)
-    return False
+        value = value.values()
+    elif kind is not list and kind is not tuple:
+        return False
+    for item in value:  # noqa: SIM110  (a loop: all() over a generator is slower per item)
+        if type(item) not in _LEAVES and not _plain(item, depth - 1):
+            return False
+    return True
+
+
+_new = object.__new__
+
+
+class LedgerMapper(Mapper[UUID]):
+    """The library's ``Mapper`` with a leaner ``to_stored_event`` for the ledger's transcoder (the same
+    ``StoredEvent``, field for field and byte for byte; tests/domain/test_transcoder.py compares them).
+
+    ``Mapper.to_stored_event`` costs ~4 us per event besides encoding; this one takes the same steps
+    (the event's attributes but id and version, its class version when above 1, the topic) and builds
+    the frozen ``StoredEvent`` without its generated ``__init__``. With a compressor or a cipher, or
+    another transcoder, it is the library's. Selected through the library's environment
+    (``MAPPER_TOPIC``, see ``ledger.application.ClaimsLedger.env``).
+    """
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        transcoder = self.transcoder
+        if self.compressor or self.cipher or type(transcoder) is not LedgerTranscoder:
+            return super().to_stored_event(domain_event)
+        kind = type(domain_event)
+        state = vars(domain_event).copy()
+        originator_id = state.pop("originator_id")
+        originator_version = state.pop("originator_version")
+        class_version = getattr(kind, "class_version", 1)
+        if class_version > 1:
+            state["class_version"] = class_version
+        stored: StoredEvent = _new(StoredEvent)
+        fields = stored.__dict__  # a frozen dataclass: its fields are set as its __init__ sets them
+        fields["originator_id"] = originator_id
+        fields["originator_version"] = originator_version
+        fields["topic"] = get_topic(kind)
+        fields["state"] = transcoder.encode_state(state)
+        return stored

@@ -53,7 +53,7 @@ def test_commit_stores_exactly_what_application_save_stores(ledger: ClaimsLedger
         batch.revise_claim(c.ReviseClaim("hegseth-nato-1", None, c.parse_changes({"stance": "CONDITIONAL"}), "why"))
         batch.register_actor(c.parse_actor(actor(aliases=["Hegseth", "Pete"])), reason="more spellings")
         # Build every staged aggregate (a new one is staged as its created event until then).
-        staged = copy.deepcopy([batch.find(Aggregate, i) for i in list(batch.staged)])  # timestamps included
+        staged = copy.deepcopy([batch.find(Aggregate, UUID(int=i)) for i in list(batch.staged)])  # timestamps included
         before = len(rows(ledger))
         batch.commit()
 
@@ -94,13 +94,13 @@ def test_prefetch_loads_what_the_repository_loads(ledger: ClaimsLedger) -> None:
     ]
     batch = ledger.batch("tester")
     batch.prefetch(ids)
-    assert batch.loaded[claim_id("no-such-claim")] is None
+    assert batch.loaded[claim_id("no-such-claim").int] is None  # keyed by the id's int
     for i in ids[:4]:
-        assert state(batch.loaded[i]) == state(ledger.repository.get(i))
+        assert state(batch.loaded[i.int]) == state(ledger.repository.get(i))
     # The source a prefetched source key points to comes with it.
-    key = batch.loaded[SourceKey.create_id(source()["key"])]
+    key = batch.loaded[SourceKey.create_id(source()["key"]).int]
     assert isinstance(key, SourceKey)
-    src = batch.loaded[UUID(key.source_id)]
+    src = batch.loaded[UUID(key.source_id).int]
     assert isinstance(src, Source)
     assert state(src) == state(ledger.repository.get(src.id))
     assert isinstance(batch.find(Actor, actor_id("pete-hegseth")), Actor)
@@ -241,3 +241,23 @@ def test_a_batch_collects_garbage_less_often_while_it_is_open(ledger: ClaimsLedg
     with pytest.raises(BadInput), ledger.batch("tester") as failing:
         failing.define_topic(c.parse_topic(topic(key="BAD KEY")))
     assert gc.get_threshold() == before
+
+
+def test_create_builds_the_event_the_event_class_builds(ledger: ClaimsLedger) -> None:
+    """``Batch.create`` sets a created event's fields without the dataclass's ``__init__``: the same class,
+    fields and field order (the stored state's key order) as the constructor's, and the constructor's
+    error for a wrong field."""
+    batch = ledger.batch("tester")
+    batch.register_source(c.parse_source(source()))
+    batch.register_actor(c.parse_actor(actor()))
+    batch.define_topic(c.parse_topic(topic()))
+    created = [item.event for item in batch.staged.values()]  # type: ignore[union-attr]
+    assert [type(e).__qualname__ for e in created] == [
+        "Source.Registered", "SourceKey.Assigned", "Actor.Registered", "Topic.Defined"
+    ]  # fmt: skip
+    for event in created:
+        fields = {k: v for k, v in vars(event).items()}
+        rebuilt = type(event)(**fields)
+        assert rebuilt == event and list(vars(rebuilt).items()) == list(vars(event).items())
+    with pytest.raises(TypeError):
+        batch.create(Topic, "Defined", topic_id("other"), key="other", title="T", recorded_by="tester")

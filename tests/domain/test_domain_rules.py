@@ -118,6 +118,24 @@ def test_future_dates_are_refused(ledger: ClaimsLedger) -> None:
         c.parse_source(source(published={"date": tomorrow}))
 
 
+def test_a_date_given_again_is_checked_again() -> None:
+    """Dates are parsed once per form given (ledger.records keeps the parses): the second time gives the
+    same value, and a refusal is given every time, with the same words."""
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    for _ in range(2):
+        assert c.parse_claim(claim(stated="2025-02")).content["stated"] == {
+            "date": "2025-02", "precision": "MONTH", "approximate": False, "note": None
+        }  # fmt: skip
+        for given, field, words in (
+            ({"date": "2025-02", "precision": "DAY"}, "stated.precision", "does not match '2025-02'"),
+            ({"date": "2025-02-30"}, "stated.date", "is not a day of the calendar"),
+            (tomorrow, "stated", "lies in the future"),
+        ):
+            with pytest.raises(BadInput, match=words) as caught:
+                c.parse_claim(claim(stated=given))
+            assert caught.value.field == field
+
+
 @pytest.mark.parametrize(
     ("data", "field", "match"),
     [

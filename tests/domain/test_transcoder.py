@@ -13,14 +13,15 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from eventsourcing.persistence import JSONTranscoder
+from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ledger_support import claim, record, seed_world
 
 from ledger import commands as c
 from ledger.application import ClaimsLedger
-from ledger.transcoder import LedgerTranscoder
+from ledger.domain import Claim
+from ledger.transcoder import LedgerMapper, LedgerTranscoder
 
 
 class Colour(enum.Enum):
@@ -139,6 +140,7 @@ def test_edges_of_the_fast_rule(ours: LedgerTranscoder, library: JSONTranscoder)
         {"nan": float("nan"), "inf": float("-inf"), "tiny": 1e-7},
         {"deep": nested},
         {1: "int key", None: "none key"},
+        {"nested": {Stance.SUPPORTS: "a str subclass as a key", "n": [{True: 1}]}},
         {"t": (1, ("a", None))},
         {"id": Decimal("1.10")},
     ):
@@ -172,3 +174,22 @@ def _state(event: Any) -> dict[str, Any]:
     state = dict(vars(event))
     del state["originator_id"], state["originator_version"]
     return state
+
+
+def test_the_ledgers_mapper_stores_what_the_librarys_mapper_stores(app: ClaimsLedger) -> None:
+    """``LedgerMapper.to_stored_event`` (selected through the environment) gives the library's ``StoredEvent``,
+    field for field, for every kind of event, and for a state off the fast rule."""
+    assert isinstance(app.mapper, LedgerMapper)
+    library = Mapper(transcoder=app.mapper.transcoder)
+    seed_world(app)
+    record(app)
+    app.revise_claim(c.ReviseClaim(claim()["key"], None, c.parse_changes({"stance": "OPPOSES"}), "why"), "editor")
+    events: list[Any] = [app.mapper.to_domain_event(e) for e in app.ledger_recorder.iter_log()]
+    odd = Claim.Revised(
+        originator_id=events[-1].originator_id, originator_version=9, timestamp=datetime(2026, 1, 1),
+        changes={"confidence": {"before": 0.5, "after": float("nan")}}, reason="r", recorded_by="p", revision_key=None,
+    )  # fmt: skip
+    assert {type(e).__qualname__ for e in events} >= {"Source.Registered", "Claim.Recorded", "Claim.Revised"}
+    for event in [*events, odd]:
+        ours, theirs = app.mapper.to_stored_event(event), library.to_stored_event(event)
+        assert type(ours) is StoredEvent and ours == theirs and vars(ours) == vars(theirs)
