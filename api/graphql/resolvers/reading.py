@@ -65,29 +65,45 @@ def answer_positions(read_model: ReadModel, questions: list[PositionQuestion]) -
     for i, q in enumerate(questions):
         by_time.setdefault(q.known_at, []).append(i)
     for known_at, indexes in by_time.items():
-        refs = [ref for i in indexes for ref in (("actor", questions[i].actor), ("topic", questions[i].topic))]
-        found = read_model.resolve_names(refs, known_at, reuse=True)
-        asked: list[int] = []
-        keys: list[tuple[str, str, date | None]] = []
-        for n, i in enumerate(indexes):
-            q = questions[i]
-            try:
-                actor_key, topic_key = keys_of(
-                    (("actor", "actor", q.actor), ("topic", "topic", q.topic)), found[2 * n : 2 * n + 2]
-                )
-            except ApiError as error:
-                out[i] = error
-                continue
-            assert actor_key is not None and topic_key is not None
-            asked.append(i)
-            keys.append((actor_key, topic_key, q.as_of))
-        if not asked:
-            continue
-        with_source = any(questions[i].with_source for i in asked)
-        answers = read_model.positions_and_sources(keys, known_at, with_source=with_source)
-        for i, (view, source) in zip(asked, answers, strict=True):
-            out[i] = (view, source if questions[i].with_source else None)
+        try:
+            _answer_at(read_model, questions, known_at, indexes, out)
+        except Exception as error:  # (the database failed this record time's reads: not the other times')
+            for i in indexes:
+                if not isinstance(out[i], Exception):
+                    out[i] = error
     return out
+
+
+def _answer_at(
+    read_model: ReadModel,
+    questions: list[PositionQuestion],
+    known_at: datetime | None,
+    indexes: list[int],
+    out: list[PositionAnswer | Exception],
+) -> None:
+    """:func:`answer_positions` for the questions ``indexes`` asked at record time ``known_at``."""
+    refs = [ref for i in indexes for ref in (("actor", questions[i].actor), ("topic", questions[i].topic))]
+    found = read_model.resolve_names(refs, known_at, reuse=True)
+    asked: list[int] = []
+    keys: list[tuple[str, str, date | None]] = []
+    for n, i in enumerate(indexes):
+        q = questions[i]
+        try:
+            actor_key, topic_key = keys_of(
+                (("actor", "actor", q.actor), ("topic", "topic", q.topic)), found[2 * n : 2 * n + 2]
+            )
+        except ApiError as error:
+            out[i] = error
+            continue
+        assert actor_key is not None and topic_key is not None
+        asked.append(i)
+        keys.append((actor_key, topic_key, q.as_of))
+    if not asked:
+        return
+    with_source = any(questions[i].with_source for i in asked)
+    answers = read_model.positions_and_sources(keys, known_at, with_source=with_source)
+    for i, (view, source) in zip(asked, answers, strict=True):
+        out[i] = (view, source if questions[i].with_source else None)
 
 
 POSITIONS = CrossRequestLoader(answer_positions)
