@@ -27,7 +27,7 @@ async def resolve_keys(info: Info, *refs: Reference, at: datetime | None) -> lis
     record time ``at`` (None: now), in one batched query."""
     asked = [(kind, ref, at) for _, kind, ref in refs if ref is not None]
     found = await info.context.loaders.name.load_many(asked) if asked else []
-    return _keys(refs, found)
+    return keys_of(refs, found)
 
 
 def resolve_keys_now(
@@ -36,10 +36,12 @@ def resolve_keys_now(
     """:func:`resolve_keys` for code already on a worker thread (one trip for names and answer);
     ``reuse``: from the resolutions this process keeps (``ReadModel.resolve_names``), a server's choice."""
     asked = [(kind, ref) for _, kind, ref in refs if ref is not None]
-    return _keys(refs, read_model.resolve_names(asked, at, reuse=reuse) if asked else [])
+    return keys_of(refs, read_model.resolve_names(asked, at, reuse=reuse) if asked else [])
 
 
-def _keys(refs: Sequence[Reference], found: Sequence[Resolution]) -> list[str | None]:
+def keys_of(refs: Sequence[Reference], found: Sequence[Resolution]) -> list[str | None]:
+    """The keys of ``refs`` given the resolutions of those given (in order); the error of the first
+    reference that names no record, or several."""
     resolutions = iter(found)
     keys: list[str | None] = []
     for field, _, ref in refs:

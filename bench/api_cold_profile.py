@@ -13,6 +13,7 @@ with compiled execution on and off (``CLAIMS_COMPILED_EXECUTION``):
 * ``execute``: ``schema.execute`` alone, same context;
 * ``stubbed``: ``schema.execute`` one request at a time with the database answer replaced by a fixed one
   (the GraphQL pipeline and the hop to the database thread pool);
+* ``questions per batch``: how many requests' positions went to the database together, during ``asgi``;
 * ``hop``: one round trip to the database thread pool (``api.graphql.loaders.blocking``);
 * ``names`` and ``position``: the two statements of a position, on this thread.
 """
@@ -132,18 +133,21 @@ async def measure_one(url: str, n: int, compiled: bool) -> list[tuple[str, str, 
             q = question(rng)
             model.position_and_source(q["a"], q["t"], date.fromisoformat(q["d"]), None, with_source=True)
 
+        before = (reading.POSITIONS.questions, reading.POSITIONS.batches)
         rows.append(("asgi", label, await cpu_per_call(asgi, n, 10)))
+        asked, batches = reading.POSITIONS.questions - before[0], reading.POSITIONS.batches - before[1]
+        rows.append(("questions per batch (asgi)", label, asked / max(batches, 1)))
         if compiled:
             rows.append(("asgi-view", label, await asgi_view(url, n, rng)))
         token = OBSERVED_POSITION.set(model.projected_position())  # as the HTTP layer does
         rows.append(("execute", label, await cpu_per_call(execute, n, 10)))
-        real = reading._position
-        canned = real(model, "actor-01", "topic-01", None, None, True)
-        reading._position = lambda *_: canned  # type: ignore[assignment]
+        real = reading.POSITIONS.answer
+        canned = model.position_and_source("actor-01", "topic-01", None, None, with_source=True)
+        reading.POSITIONS.answer = lambda _, questions: [canned] * len(questions)
         try:
             rows.append(("stubbed", label, await cpu_per_call(execute, n, 1)))
         finally:
-            reading._position = real
+            reading.POSITIONS.answer = real
             OBSERVED_POSITION.reset(token)
         if compiled:
             rows.append(("hop", "", await cpu_per_call(lambda: blocking(int), n, 1)))

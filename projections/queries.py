@@ -63,6 +63,7 @@ from projections.views import (
 )
 
 T = TypeVar("T")
+PositionAsked = tuple[str, str, date | None]  # (actor key, topic key, as of: None for today)
 PAIR_CHUNK = 2000  # pairs per positions query
 ORDER = "{a}.counts_from, {a}.stated_earliest, {a}.first_position"
 ORDER_DESC = "{a}.counts_from DESC, {a}.stated_earliest DESC, {a}.first_position DESC"
@@ -143,35 +144,51 @@ class ReadModel(LedgerLog):
         self, actor: str, topic: str, as_of: date | None, known_at: datetime | None, *, with_source: bool = True
     ) -> tuple[PositionView | None, SourceView | None]:
         """One pair's position and (``with_source``) its claim's source: one prepared statement, one round trip."""
-        day = as_of or date.today()
+        return self.positions_and_sources([(actor, topic, as_of)], known_at, with_source=with_source)[0]
+
+    def positions_and_sources(
+        self, asked: Sequence[PositionAsked], known_at: datetime | None, *, with_source: bool = True
+    ) -> list[tuple[PositionView | None, SourceView | None]]:
+        """Each (actor key, topic key, as of) question's position and (``with_source``) its claim's source,
+        in order, at one record time: one prepared statement (per PAIR_CHUNK questions), one round trip.
+
+        The API's cold ``position`` requests in flight together arrive here as one batch
+        (``api/graphql/loaders.py``)."""
+        today = date.today()
         instant = known_at or datetime.now(UTC)
-        with self.readers.connection() as conn:
-            sql, params = _position_sql(conn, [(actor, topic)], day, known_at)
-            sql = _ONE_POSITION.format(
-                position=sql,
-                claim=CLAIM_VERSIONS.select("c"),
-                source=", " + SOURCES.select("s") if with_source else "",
-                join=" LEFT JOIN rm_sources s ON s.id = c.source_id" if with_source else "",
-            )
-            rows = conn.execute(sql, params, prepare=True)
-        if not rows:
-            return None, None
-        row = rows[0]
+        days = [as_of or today for _, _, as_of in asked]
         n = len(CLAIM_VERSIONS.names)
-        claim = CLAIM_VERSIONS.view(row[:n])
-        start_id, stated_, precision, approximate, note, earliest, latest = row[n : n + 7]
-        view = PositionView(
-            actor=actor,
-            topic=topic,
-            stance=claim.stance,
-            since=StatedDate(stated_, precision, as_date(earliest), as_date(latest), bool(approximate), note),
-            since_claim_id=as_uuid(start_id),
-            claim=claim,
-            as_of=day,
-            known_at=instant,
-        )
-        source = SOURCES.view(row[n + 7 :]) if with_source and row[n + 7] is not None else None
-        return view, source
+        out: list[tuple[PositionView | None, SourceView | None]] = [(None, None)] * len(asked)
+        with self.readers.connection() as conn:
+            for start, chunk in enumerate(chunks(range(len(asked)), PAIR_CHUNK)):
+                questions = [(asked[i][0], asked[i][1], days[i]) for i in chunk]
+                sql, params = _position_sql(conn, questions, known_at)
+                sql = _ANSWERS.format(
+                    position=sql,
+                    claim=CLAIM_VERSIONS.select("c"),
+                    source=", " + SOURCES.select("s") if with_source else "",
+                    join=" LEFT JOIN rm_sources s ON s.id = c.source_id" if with_source else "",
+                )
+                for row in conn.execute(sql, params, prepare=True):
+                    i = start * PAIR_CHUNK + row[0]
+                    actor, topic, _ = asked[i]
+                    claim = CLAIM_VERSIONS.view(row[1 : n + 1])
+                    start_id, stated_, precision, approximate, note, earliest, latest = row[n + 1 : n + 8]
+                    view = PositionView(
+                        actor=actor,
+                        topic=topic,
+                        stance=claim.stance,
+                        since=StatedDate(
+                            stated_, precision, as_date(earliest), as_date(latest), bool(approximate), note
+                        ),
+                        since_claim_id=as_uuid(start_id),
+                        claim=claim,
+                        as_of=days[i],
+                        known_at=instant,
+                    )
+                    source = SOURCES.view(row[n + 8 :]) if with_source and row[n + 8] is not None else None
+                    out[i] = (view, source)
+        return out
 
     def positions(
         self, actor: str | None, topic: str | None, as_of: date | None, known_at: datetime | None
@@ -638,10 +655,10 @@ def _known(alias: str, known_at: datetime | None) -> tuple[str, list[Any]]:
     return f"{alias}.known_from_us <= ? AND ({alias}.known_to_us IS NULL OR {alias}.known_to_us > ?)", [k, k]
 
 
-def _qualifying(alias: str, day: date, known_at: datetime | None) -> tuple[str, list[Any]]:
-    """Counts for a position as of ``day``, known at ``known_at``."""
+def _qualifying(alias: str, day: str, known_at: datetime | None) -> tuple[str, list[Any]]:
+    """Counts for a position as of the date in column ``day``, known at ``known_at``."""
     known, params = _known(alias, known_at)
-    return f"{known} AND NOT {alias}.retracted AND {alias}.counts_from <= ?", [*params, day.isoformat()]
+    return f"{known} AND NOT {alias}.retracted AND {alias}.counts_from <= {day}", params
 
 
 def _position_rows(
@@ -653,53 +670,58 @@ def _position_rows(
     first_position): the latest claim, the latest earlier claim of another stance
     (the "breaker"), and the first claim after the breaker.
     """
-    sql, params = _position_sql(conn, pairs, day, known_at)
+    sql, params = _position_sql(conn, [(a, t, day) for a, t in pairs], known_at)
     return conn.execute(sql, params, prepare=True)
 
 
-# One pair: the position query of _position_sql, plus the latest claim, the first claim of its
-# stance run and (optionally) the claim's source, so one statement answers the whole question.
-_ONE_POSITION = """
+# The position query of _position_sql, plus the latest claim, the first claim of its stance run
+# and (optionally) the claim's source, so one statement answers whole questions.
+_ANSWERS = """
 WITH r AS ({position})
-SELECT {claim}, st.claim_id, st.stated_date, st.stated_precision, st.stated_approximate, st.stated_note,
+SELECT r.i, {claim}, st.claim_id, st.stated_date, st.stated_precision, st.stated_approximate, st.stated_note,
        st.stated_earliest, st.stated_latest{source}
 FROM r JOIN rm_claim_versions c ON c.position = r.position
 JOIN rm_claim_versions st ON st.position = r.start{join}"""
 
 
 def _position_sql(
-    conn: Connection, pairs: Sequence[tuple[str, str]], day: date, known_at: datetime | None
+    conn: Connection, asked: Sequence[tuple[str, str, date]], known_at: datetime | None
 ) -> tuple[str, list[Any]]:
-    """The SQL of :func:`_position_rows` and its parameters."""
-    q = {a: _qualifying(a, day, known_at) for a in ("v", "w", "y")}
-    rows = [(n, a, t) for n, (a, t) in enumerate(pairs)]
-    # Many pairs (the matrix) on PostgreSQL: one array per column, so the statement's text is the
-    # same for any number of pairs and is prepared once per connection (a VALUES list of 3,000
-    # parameters cost more to split and plan than to run). One pair: VALUES, whose plan knows it
-    # is one row (with an array the prepared generic plan answered `position` 3x slower).
-    if len(rows) > 1:
-        values, params = conn.rows_cte("p", ("i", "actor", "topic"), ("int", "text", "text"), rows)
+    """The SQL of :func:`_position_rows` and its parameters, for (actor, topic, as-of date) questions."""
+    q = {a: _qualifying(a, f"{d}.day", known_at) for a, d in (("v", "p"), ("w", "lv"), ("y", "bv"))}
+    columns = ("i", "actor", "topic", "day")
+    if conn.dialect == "sqlite":
+        values, params = conn.values_cte("p", columns, [(n, a, t, d.isoformat()) for n, (a, t, d) in enumerate(asked)])
+    elif len(asked) == 1:  # (a date parameter is typed: the column is a date)
+        values, params = conn.values_cte("p", columns, [(0, *asked[0])])
     else:
-        values, params = conn.values_cte("p", ("i", "actor", "topic"), rows)
+        # One array per column, reaching unnest opaquely (``rows_cte``): the statement's text is the
+        # same for any number of questions and its one generic plan serves them all (a VALUES list of
+        # 3,000 parameters cost more to split and plan than to run; an array the planner could see
+        # made every execution of fewer than ~100 questions a new custom plan: ~1 ms each). One
+        # question: VALUES, whose parameters cost less to send than four arrays.
+        rows = [(n, a, t, d) for n, (a, t, d) in enumerate(asked)]
+        values, params = conn.rows_cte("p", columns, ("int", "text", "text", "date"), rows, opaque=True)
     sql = f"""
     WITH {values},
     latest AS (
-        SELECT p.i, (SELECT v.position FROM rm_claim_versions v
+        SELECT p.i, p.day, (SELECT v.position FROM rm_claim_versions v
                      WHERE v.actor = p.actor AND v.topic = p.topic AND {q["v"][0]}
                      ORDER BY {ORDER_DESC.format(a="v")} LIMIT 1) AS position
         FROM p),
     lv AS (
-        SELECT latest.i, v.actor, v.topic, v.position, v.stance, v.counts_from, v.stated_earliest, v.first_position
+        SELECT latest.i, latest.day, v.actor, v.topic, v.position, v.stance, v.counts_from, v.stated_earliest,
+               v.first_position
         FROM latest JOIN rm_claim_versions v ON v.position = latest.position),
     brk AS (
-        SELECT lv.i, lv.actor, lv.topic, lv.position,
+        SELECT lv.i, lv.day, lv.actor, lv.topic, lv.position,
                (SELECT w.position FROM rm_claim_versions w
                 WHERE w.actor = lv.actor AND w.topic = lv.topic AND {q["w"][0]} AND w.stance <> lv.stance
                   AND {KEY.format(a="w")} < {KEY.format(a="lv")}
                 ORDER BY {ORDER_DESC.format(a="w")} LIMIT 1) AS breaker
         FROM lv),
     bv AS (
-        SELECT brk.i, brk.actor, brk.topic, brk.position,
+        SELECT brk.i, brk.day, brk.actor, brk.topic, brk.position,
                COALESCE(x.counts_from, ?) AS bl, COALESCE(x.stated_earliest, ?) AS be,
                COALESCE(x.first_position, 0) AS bp
         FROM brk LEFT JOIN rm_claim_versions x ON x.position = brk.breaker)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from functools import cached_property, partial
-from typing import TypeVar
+from typing import Generic, TypeVar
 from uuid import UUID
 
 from strawberry.dataloader import DataLoader
@@ -42,6 +42,60 @@ _EXECUTOR = ThreadPoolExecutor(max_workers=8, thread_name_prefix="claims-db")
 async def blocking(fn: Callable[..., T], *args: object) -> T:
     """Run a read-model or ledger call off the event loop."""
     return await asyncio.get_running_loop().run_in_executor(_EXECUTOR, fn, *args)
+
+
+class CrossRequestLoader(Generic[K, V]):
+    """Questions of every request in flight, answered together: those asked in one tick of the
+    event loop (the requests a server took in together reach their resolvers together) go to
+    the database in one thread hop and one call of ``answer``, per read model.
+
+    ``answer(read_model, questions)`` runs on a database thread and returns one entry per
+    question, in order: its answer, or the exception that request raises (e.g. an unknown
+    name); an exception ``answer`` raises fails every request of the batch (as each alone would
+    have failed). Unlike a request's DataLoader, nothing is cached: a question asked again is
+    asked again.
+    """
+
+    def __init__(self, answer: Callable[[ReadModel, list[K]], list[V | Exception]]) -> None:
+        self.answer = answer
+        self._waiting: dict[tuple[asyncio.AbstractEventLoop, ReadModel], list[tuple[K, asyncio.Future[V]]]] = {}
+        self.batches = 0  # (how well requests coalesce: questions / batches)
+        self.questions = 0
+
+    async def load(self, read_model: ReadModel, question: K) -> V:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[V] = loop.create_future()
+        key = (loop, read_model)
+        waiting = self._waiting.get(key)
+        if waiting is None:
+            waiting = self._waiting[key] = []
+            loop.call_soon(self._dispatch, key)
+        waiting.append((question, future))
+        return await future
+
+    def _dispatch(self, key: tuple[asyncio.AbstractEventLoop, ReadModel]) -> None:
+        loop, read_model = key
+        batch = self._waiting.pop(key)
+        self.batches += 1
+        self.questions += len(batch)
+        done = loop.run_in_executor(_EXECUTOR, self.answer, read_model, [question for question, _ in batch])
+        done.add_done_callback(partial(_deliver, [future for _, future in batch]))
+
+
+def _deliver(futures: list[asyncio.Future[V]], done: asyncio.Future[list[V | Exception]]) -> None:
+    if done.cancelled():  # (the executor shut down)
+        for future in futures:
+            future.cancel()
+        return
+    error = done.exception()
+    answers: Sequence[V | BaseException] = [error] * len(futures) if error is not None else done.result()
+    for future, answer in zip(futures, answers, strict=True):
+        if future.done():  # (its request went away)
+            continue
+        if isinstance(answer, BaseException):
+            future.set_exception(answer)
+        else:
+            future.set_result(answer)
 
 
 def _grouped_by_time(

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import strawberry
 from graphql import FieldNode, FragmentSpreadNode, GraphQLResolveInfo, InlineFragmentNode, SelectionNode
 
-from api.errors import bad_input
+from api.errors import ApiError, bad_input
 from api.graphql.basis import record_time
 from api.graphql.context import Info
-from api.graphql.loaders import blocking
+from api.graphql.loaders import CrossRequestLoader, blocking
 from api.graphql.types.connections import ClaimConnection, ClaimEdge, PageInfo, page_size, read_page
 from api.graphql.types.enums import Attribution, Stance
 from api.graphql.types.inputs import ClaimFilter
 from api.graphql.types.objects import Actor, Claim, Position, PositionChange, Source, Topic
-from api.names import resolve_keys, resolve_keys_now
+from api.names import keys_of, resolve_keys
 from ledger.application import claim_ref
 from projections import views
 from projections.queries import ReadModel
@@ -32,26 +32,81 @@ async def position(
     known_at: datetime | None = None,
     at_tree_size: int | None = None,
 ) -> Position | None:
-    # One trip to a worker thread: the names resolved (one statement), then the position, its
-    # claim and, when asked for, the claim's source (one statement; the source is primed into
-    # the source loader for Claim.source). At a record time the source's details are those
-    # in force then: the loader reads them.
+    # The position, its claim and, when asked for, the claim's source: with the questions of every
+    # other request in flight, one trip to a worker thread, names resolved (kept in process) and
+    # one statement per record time (POSITIONS). The source is primed into the source loader for
+    # Claim.source. At a record time the source's details are those in force then: the loader reads them.
     at = await record_time(info, known_at, at_tree_size)
     with_source = at is None and selects(info, "claim", "source")
-    view, source = await blocking(_position, info.context.read_model, actor, topic, as_of, at, with_source)
+    question = PositionQuestion(actor, topic, as_of, at, with_source)
+    view, source = await POSITIONS.load(info.context.read_model, question)
     if source is not None:
         info.context.loaders.source.prime((source.id, None), source)
     return Position(view, at) if view else None
 
 
-def _position(
-    read_model: ReadModel, actor: str, topic: str, as_of: date | None, known_at: datetime | None, with_source: bool
-) -> tuple[views.PositionView | None, views.SourceView | None]:
-    actor_key, topic_key = resolve_keys_now(
-        read_model, ("actor", "actor", actor), ("topic", "topic", topic), at=known_at, reuse=True
-    )
-    assert actor_key is not None and topic_key is not None
-    return read_model.position_and_source(actor_key, topic_key, as_of, known_at, with_source=with_source)
+class PositionQuestion(NamedTuple):
+    actor: str  # as the caller typed it
+    topic: str
+    as_of: date | None
+    known_at: datetime | None
+    with_source: bool
+
+
+PositionAnswer = tuple[views.PositionView | None, views.SourceView | None]
+
+
+def answer_positions(read_model: ReadModel, questions: list[PositionQuestion]) -> list[PositionAnswer | Exception]:
+    """Each question's position and source, or the error of a name that names no record (or several),
+    as :func:`position` alone would raise it: names resolved in one call and positions read in one
+    statement per distinct record time."""
+    out: list[PositionAnswer | Exception] = [(None, None)] * len(questions)
+    by_time: dict[datetime | None, list[int]] = {}
+    for i, q in enumerate(questions):
+        by_time.setdefault(q.known_at, []).append(i)
+    for known_at, indexes in by_time.items():
+        try:
+            _answer_at(read_model, questions, known_at, indexes, out)
+        except Exception as error:  # (the database failed this record time's reads: not the other times')
+            for i in indexes:
+                if not isinstance(out[i], Exception):
+                    out[i] = error
+    return out
+
+
+def _answer_at(
+    read_model: ReadModel,
+    questions: list[PositionQuestion],
+    known_at: datetime | None,
+    indexes: list[int],
+    out: list[PositionAnswer | Exception],
+) -> None:
+    """:func:`answer_positions` for the questions ``indexes`` asked at record time ``known_at``."""
+    refs = [ref for i in indexes for ref in (("actor", questions[i].actor), ("topic", questions[i].topic))]
+    found = read_model.resolve_names(refs, known_at, reuse=True)
+    asked: list[int] = []
+    keys: list[tuple[str, str, date | None]] = []
+    for n, i in enumerate(indexes):
+        q = questions[i]
+        try:
+            actor_key, topic_key = keys_of(
+                (("actor", "actor", q.actor), ("topic", "topic", q.topic)), found[2 * n : 2 * n + 2]
+            )
+        except ApiError as error:
+            out[i] = error
+            continue
+        assert actor_key is not None and topic_key is not None
+        asked.append(i)
+        keys.append((actor_key, topic_key, q.as_of))
+    if not asked:
+        return
+    with_source = any(questions[i].with_source for i in asked)
+    answers = read_model.positions_and_sources(keys, known_at, with_source=with_source)
+    for i, (view, source) in zip(asked, answers, strict=True):
+        out[i] = (view, source if questions[i].with_source else None)
+
+
+POSITIONS = CrossRequestLoader(answer_positions)
 
 
 def selects(info: Info, *path: str) -> bool:

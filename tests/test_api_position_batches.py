@@ -1,0 +1,144 @@
+"""Cold `position` requests in flight together are answered in one batch (api/graphql/resolvers/reading.py
+POSITIONS): each answer, error and basis is exactly what the request gets alone (both stores)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from datetime import UTC, date, datetime
+from typing import Any
+
+import httpx
+from api_support import claim_data, seed
+
+from api.graphql.resolvers.reading import POSITIONS
+from api.settings import Settings
+from api.web.app import create_app
+from ledger import commands as c
+from projections.projector import Projector
+from projections.queries import open_read_model
+
+WITH_SOURCE = """query ($a: String!, $t: String!, $d: Date, $k: DateTime, $n: Int) {
+  position(actor: $a, topic: $t, asOf: $d, knownAt: $k, atTreeSize: $n) {
+    stance asOf since { date precision } sinceClaim { key }
+    claim { key version summary statedOn { date } source { key title } }
+  }
+}"""
+WITHOUT_SOURCE = """query ($a: String!, $t: String!, $d: Date, $k: DateTime, $n: Int) {
+  position(actor: $a, topic: $t, asOf: $d, knownAt: $k, atTreeSize: $n) { stance since { date } claim { key version } }
+}"""
+
+
+def _ledger(url: str) -> tuple[int, str]:
+    """The seeded ledger, then a correction and a later claim; returns (tree size, an instant) before them."""
+    ledger = seed(url)
+    try:
+        with ledger.batch("test:more") as b:
+            b.record_claim(
+                c.parse_claim(
+                    claim_data("c-taurus-later", "minister", "taurus", "OPPOSES", "2025-02-27", "Taurus missiles")
+                )
+            )
+        before = ledger.ledger_recorder.tree_head().size
+        instant = datetime.now(UTC)
+        while datetime.now(UTC) <= instant:  # the next events are recorded strictly after it
+            pass
+        ledger.revise_claim(
+            c.ReviseClaim("c-taurus-yes", None, c.parse_changes({"stance": "CONDITIONAL"}), "misread"), "desk"
+        )
+        with ledger.batch("test:more") as b:
+            b.record_claim(
+                c.parse_claim(
+                    claim_data("c-ceasefire-2", "party-leader", "ceasefire", "OPPOSES", "2025-02-28", "ceasefire")
+                )
+            )
+    finally:
+        ledger.close()
+    projector = Projector(url)
+    projector.catch_up()
+    projector.close()
+    return before, instant.isoformat()
+
+
+def _questions(before: int, instant: str) -> list[dict[str, Any]]:
+    """Mixed actors (keys, names, aliases, unknown, too long), topics, dates and record times."""
+    actors = ["chancellor", "The Chancellor", "PARTY LEADER", "minister", "nobody-at-all", "x" * 500]
+    topics = ["taurus", "Ceasefire", "no-such-topic"]
+    dates = [None, "2025-01-20", "2025-02-26", "2024-06-01"]
+    times: list[dict[str, Any]] = [{}, {"k": instant}, {"n": before}, {"k": instant, "n": before}]
+    out = []
+    for n, (actor, topic, day, when) in enumerate(itertools.product(actors, topics, dates, times)):
+        if n % 3 and (actor, topic) in (("nobody-at-all", "no-such-topic"), ("x" * 500, "no-such-topic")):
+            continue  # (a few of these suffice)
+        body: dict[str, Any] = {
+            "query": WITH_SOURCE if n % 2 else WITHOUT_SOURCE,
+            "variables": {"a": actor, "t": topic, "d": day, **when},
+        }
+        if n % 7 == 0:  # the whole request pinned by the extension
+            body["extensions"] = {"atTreeSize": before}
+        out.append(body)
+    return out
+
+
+def _comparable(body: dict[str, Any]) -> dict[str, Any]:
+    """The answer, errors and basis; an unpinned basis's knownAt is the moment the request began."""
+    basis = dict(body["extensions"]["basis"])
+    if not basis["pinned"]:
+        basis.pop("knownAt")
+    return {"data": body.get("data"), "errors": body.get("errors"), "basis": basis}
+
+
+async def _alone_then_together(url: str, questions: list[dict[str, Any]]) -> tuple[list[Any], list[Any], int, int]:
+    settings = Settings.from_env({}, database_url=url, projector="external", rate_reads=0, response_cache_bytes=0)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):  # type: ignore[attr-defined]
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+
+            async def ask(body: dict[str, Any]) -> dict[str, Any]:
+                response = await client.post("/graphql", json=body)
+                assert response.status_code == 200, response.text
+                answer: dict[str, Any] = response.json()
+                return answer
+
+            alone = [_comparable(await ask(q)) for q in questions]
+            batches, asked = POSITIONS.batches, POSITIONS.questions
+            together = [_comparable(b) for b in await asyncio.gather(*(ask(q) for q in questions))]
+            return alone, together, POSITIONS.batches - batches, POSITIONS.questions - asked
+
+
+def test_positions_asked_together_answer_as_each_alone(database_url: str) -> None:
+    before, instant = _ledger(database_url)
+    questions = _questions(before, instant)
+    alone, together, batches, asked = asyncio.run(_alone_then_together(database_url, questions))
+    for question, one, many in zip(questions, alone, together, strict=True):
+        assert many == one, question
+    # The questions did share batches, and every kind of answer was among them.
+    assert 0 < batches < asked
+    codes = {e["extensions"]["code"] for one in alone for e in one["errors"] or []}
+    assert codes == {"NOT_FOUND", "BAD_USER_INPUT"}  # unknown names, too long a name, knownAt with atTreeSize
+    stances = {one["data"]["position"]["stance"] for one in alone if one["data"] and one["data"]["position"]}
+    assert {"SUPPORTS", "OPPOSES", "CONDITIONAL"} <= stances  # (CONDITIONAL: the correction, read today)
+    assert any(one["data"] and one["data"]["position"] is None for one in alone)  # no claim as of that date
+    pinned = [one for q, one in zip(questions, alone, strict=True) if "extensions" in q and not one["errors"]]
+    assert pinned and all(one["basis"]["treeSize"] == before for one in pinned)
+
+
+def test_a_batch_of_positions_reads_as_one_position_each(database_url: str) -> None:
+    _, instant = _ledger(database_url)
+    model = open_read_model(database_url)
+    try:
+        pairs = [(a, t) for a in ("chancellor", "party-leader", "minister") for t in ("taurus", "ceasefire")]
+        days = [None, date(2025, 1, 20), date(2025, 2, 26), date(2024, 6, 1)]
+        asked = [(a, t, d) for (a, t), d in itertools.product(pairs, days)]
+        for known_at in (None, datetime.fromisoformat(instant)):
+            for with_source in (True, False):
+                batch = model.positions_and_sources(asked, known_at, with_source=with_source)
+                alone = [model.position_and_source(a, t, d, known_at, with_source=with_source) for a, t, d in asked]
+                # (a position's known_at is the moment it was read when no record time was asked for)
+                same = [((v and v.__class__(**{**vars(v), "known_at": None})), s) for v, s in batch]
+                assert same == [((v and v.__class__(**{**vars(v), "known_at": None})), s) for v, s in alone]
+                assert sum(v is not None for v, _ in batch) >= len(pairs)
+                assert all((s is not None) == (with_source and v is not None) for v, s in batch)
+    finally:
+        model.close()
