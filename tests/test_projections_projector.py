@@ -250,6 +250,25 @@ def test_query_indexes_are_created_after_a_rebuild_caught_up(h: Harness) -> None
         conn.close()
 
 
+def test_the_deferred_index_builds_sort_in_more_memory_for_their_transaction_only(database_url: str) -> None:
+    conn = connect(database_url)
+    try:
+        schema.ensure(conn)
+        memory = "SELECT pg_size_bytes(current_setting('maintenance_work_mem')), pg_size_bytes(?)"
+        postgresql = conn.dialect == "postgresql"
+        outside, wanted = conn.execute(memory, (schema.INDEX_BUILD_MEMORY,))[0] if postgresql else (0, 0)
+        with conn.write_transaction():
+            assert schema.create_deferred_indexes(conn)
+            if postgresql:
+                assert conn.execute(memory, (schema.INDEX_BUILD_MEMORY,))[0][0] == max(outside, wanted)
+        if postgresql:
+            assert conn.execute(memory, (schema.INDEX_BUILD_MEMORY,))[0][0] == outside  # SET LOCAL
+        with conn.write_transaction():
+            assert not schema.create_deferred_indexes(conn)  # built once
+    finally:
+        conn.close()
+
+
 def test_follow_picks_up_new_events(database_url: str) -> None:
     world = World.open(database_url)
     model = ReadModel(database_url)
