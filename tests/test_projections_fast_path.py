@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from factories import ACTORS, TEXT, TOPICS, Harness, actor_data, source_data
+from factories import ACTORS, TEXT, TOPICS, Harness, actor_data, model_rows, source_data
 
 from ledger import commands as c
 from ledger.errors import BadInput
@@ -31,19 +31,6 @@ def h(database_url: str) -> Iterator[Harness]:
     harness = Harness(database_url, batch_size=7)
     yield harness
     harness.close()
-
-
-def tables(url: str) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every read-model table as the database returns it (no text conversion), in a stable order."""
-    conn = connect(url)
-    try:
-        out = {}
-        for table in sorted(conn.table_names("rm_")):
-            columns = "name, position" if table == "rm_tracking" else "*"  # not when it was updated
-            out[table] = sorted((tuple(row) for row in conn.execute(f"SELECT {columns} FROM {table}")), key=repr)
-        return out
-    finally:
-        conn.close()
 
 
 def revise_publication(h: Harness, source_key: str, day: str) -> None:
@@ -123,9 +110,9 @@ def test_the_fast_path_writes_the_tables_the_reference_handlers_write(h: Harness
     fast = Projector(h.url, batch_size=batch_size, ledger=h.world.ledger)
     try:
         assert reference.rebuild() == head
-        expected = tables(h.url)
+        expected = model_rows(h.url)
         assert fast.rebuild() == head
-        assert tables(h.url) == expected
+        assert model_rows(h.url) == expected
     finally:
         reference.close()
         fast.close()
