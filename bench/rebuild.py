@@ -159,10 +159,11 @@ def in_place(projector: Projector) -> int:
     return projector.catch_up()
 
 
-def rebuild(url: str, batch_size: int, runs: int, *, beside: bool = True) -> dict[str, Any]:
-    """The best of ``runs`` full rebuilds (the host may be shared), with its phase timings."""
+def rebuild(url: str, batch_size: int, runs: int, *, beside: bool = True, fast: bool = True) -> dict[str, Any]:
+    """The best of ``runs`` full rebuilds (the host may be shared), with its phase timings.
+    ``fast=False``: every event through its handler (the reference of the inlined hot path)."""
     best: dict[str, Any] = {}
-    projector = Projector(url, batch_size=batch_size)
+    projector = Projector(url, batch_size=batch_size, fast=fast)
     for _ in range(runs):
         projector.timings.clear()
         started = time.perf_counter()
@@ -349,6 +350,9 @@ def main() -> int:
         "--durable", action="store_true", help="private server with fsync, synchronous_commit, full_page_writes on"
     )
     parser.add_argument("--in-place", action="store_true", help="also time the old in-place rebuild (baseline)")
+    parser.add_argument(
+        "--reference", action="store_true", help="also time the rebuild with every event through its handler"
+    )
     parser.add_argument("--queries-only", action="store_true", help="with --url: only time the position queries")
     args = parser.parse_args()
 
@@ -379,6 +383,11 @@ def main() -> int:
             print(
                 f"in place (readers see a partial model): {p['rate']:,.0f} events/s; beside / in place "
                 f"{r['rate'] / p['rate']:.2f}x"
+            )
+        if args.reference:
+            f = rebuild(url, args.batch_size, args.runs, fast=False)
+            print(
+                f"reference handlers (Changes.fast off): {f['rate']:,.0f} events/s; fast / reference {r['rate'] / f['rate']:.2f}x"
             )
         print("  phases (s): " + ", ".join(f"{k} {v:.2f}" for k, v in r["phases"].items()))
         q = query_latency(url)

@@ -148,8 +148,13 @@ class Changes:
         conn: Connection,
         known_pairs: set[tuple[str, str]] | None = None,
         published: dict[str, str] | None = None,
+        *,
+        fast: bool = True,
     ) -> None:
         self.conn = conn
+        # Apply recorded claims inline (:meth:`_apply_fast`); False: every event through its handler
+        # in HANDLERS, the reference the fast path is tested against (same tables, row for row).
+        self.fast = fast
         self.known_pairs = known_pairs or set()  # already in rm_pairs: not inserted again
         self.claims: dict[str, ClaimState] = {}
         self.closed: list[tuple[int, int]] = []  # (position, known_to_us) of replaced versions
@@ -163,30 +168,41 @@ class Changes:
         self._next_row = -1  # the next SOURCE_REVISED row's position (negative; preloaded when needed)
 
     def preload(self, events: Sequence[Event]) -> None:
-        """Read, in one query per table (and 500 ids), the current state of what this batch changes."""
+        """Read, in one query per table (and 500 ids), the current state of what this batch changes.
+
+        One pass over the batch collects every id asked for (a rebuild's batches are mostly claims
+        recorded in them, which need nothing but their source's publication)."""
         created: set[str] = set()
         claims: list[str] = []
         others: dict[str, list[str]] = {}
+        revised: list[str] = []  # sources whose publication this batch revises
+        cited: list[Any] = []  # sources the batch's claim events cite
         for e in events:
-            table = CHANGES_TABLE.get(e.topic)
+            topic = e.topic
+            if topic == CLAIM_RECORDED:
+                created.add(e.originator_id)
+                cited.append(e.data["content"]["source"])
+                continue
+            table = CHANGES_TABLE.get(topic)
             if table is None:
-                if e.topic in BY_TOPIC:
+                if topic in BY_TOPIC:
                     created.add(e.originator_id)
-            elif e.originator_id not in created:
+                continue
+            if topic == CLAIM_REVISED:
+                if "source" in e.data["changes"]:
+                    cited.append(e.data["changes"]["source"]["after"])
+            elif topic == SOURCE_REVISED and "published" in e.data["changes"]:
+                revised.append(e.originator_id)
+            if e.originator_id not in created:
                 (claims if table == "rm_claim_versions" else others.setdefault(table, [])).append(e.originator_id)
         self._preload_claims("claim_id", [i for i in dict.fromkeys(claims) if i not in self.claims])
         for table, ids in others.items():
             self.entities[table].preload(self.conn, ids)
-        self._preload_citing(events, created)
-        self._preload_published(events, created)
+        self._preload_citing([i for i in revised if i not in created])
+        self._preload_published(cited, created)
 
-    def _preload_citing(self, events: Sequence[Event], created: set[str]) -> None:
+    def _preload_citing(self, revised: Sequence[str]) -> None:
         """The current version of every claim citing a source whose publication this batch revises."""
-        revised = [
-            e.originator_id
-            for e in events
-            if e.topic == SOURCE_REVISED and "published" in e.data["changes"] and e.originator_id not in created
-        ]
         if revised:
             rows = self.conn.execute("SELECT MIN(position) FROM rm_claim_versions")
             self._next_row = min(int(rows[0][0] or 0), 0) - 1
@@ -205,14 +221,10 @@ class Changes:
                 state = ClaimState.from_row(row)
                 self.claims.setdefault(state.id, state)  # a claim both revised and citing a revised source: once
 
-    def _preload_published(self, events: Sequence[Event], created: set[str]) -> None:
-        """The publication date of every source a claim event of this batch cites (the claim's bound)."""
+    def _preload_published(self, cited_by_events: Sequence[Any], created: set[str]) -> None:
+        """The publication date of every source a claim of this batch cites (the claim's bound)."""
         cited = [state.content["source"] for state in self.claims.values()]
-        for e in events:
-            if e.topic == CLAIM_RECORDED:
-                cited.append(e.data["content"]["source"])
-            elif e.topic == CLAIM_REVISED and "source" in e.data["changes"]:
-                cited.append(e.data["changes"]["source"]["after"])
+        cited.extend(cited_by_events)
         wanted = [i for i in dict.fromkeys(map(str, cited)) if i not in created and i not in self.published]
         for chunk in chunks(wanted):
             among, params = self.conn.in_list(chunk, "uuid")
@@ -223,22 +235,52 @@ class Changes:
 
     def apply(self, events: Sequence[Event], write_version: RowWriter) -> None:
         self.write_version = write_version
-        handlers = BY_TOPIC
+        if self.fast:
+            self._apply_fast(events)
+            return
         for event in events:
-            handler = handlers.get(event.topic)
-            if handler is not None:
-                handler(self, event)
-                versioned = VERSIONED.get(event.topic)
-                if versioned is not None:
-                    entities = self.entities[versioned.current.name]
-                    self.versions.record(
-                        event.topic, event.originator_id, event.position, event.data["timestamp"], entities
-                    )
-            elif event.topic not in IGNORED_TOPICS:
-                raise UnknownEvent(
-                    f"event {event.position} ({event.topic}) is neither handled nor ignored by the projector"
-                    " (projections/handlers.py HANDLERS, IGNORED)"
+            self.handle(event)
+
+    def handle(self, event: Event) -> None:
+        """Apply one event through its handler (HANDLERS), then keep the record-time version it made."""
+        handler = BY_TOPIC.get(event.topic)
+        if handler is not None:
+            handler(self, event)
+            versioned = VERSIONED.get(event.topic)
+            if versioned is not None:
+                entities = self.entities[versioned.current.name]
+                self.versions.record(
+                    event.topic, event.originator_id, event.position, event.data["timestamp"], entities
                 )
+        elif event.topic not in IGNORED_TOPICS:
+            raise UnknownEvent(
+                f"event {event.position} ({event.topic}) is neither handled nor ignored by the projector"
+                " (projections/handlers.py HANDLERS, IGNORED)"
+            )
+
+    def _apply_fast(self, events: Sequence[Event]) -> None:
+        """:meth:`handle` for every event, with ``claim_recorded`` and the row it writes inlined for
+        Claim.Recorded, most of a log (no handler and ``_write_row`` frames, no attribute lookups
+        per event): ~0.7 us of the ~21 the projector spends on each. The same steps in the same
+        order as the reference; ``tests/test_projections_fast_path.py`` compares the tables."""
+        handle, recorded, write, row = self.handle, CLAIM_RECORDED, self.write_version, _version_row
+        claims, published, add_pair = self.claims, self.published, self.pairs.add
+        for e in events:
+            if e.topic != recorded:
+                handle(e)
+                continue
+            d, p, cid = e.data, e.position, e.originator_id
+            content = d["content"]  # decoded for this batch: ours to edit (as claim_recorded)
+            if "links" not in content:
+                content["links"] = []
+            if "quote" not in content:
+                content["quote"] = None
+            us, by, key = to_us(d["timestamp"]), d["recorded_by"], d["key"]
+            earliest, latest = period(content["stated"]["date"])
+            bound = counts_from(earliest, latest, published[content["source"]])
+            write(row(content, p, p, cid, key, 1, us, by, p, us, by, bound, False, None, "RECORDED", None, None, None))
+            claims[cid] = ClaimState(cid, key, 1, p, p, us, by, content)
+            add_pair((content["actor"], content["topic"]))
 
     def claim(self, event: Event) -> ClaimState:
         state = self.claims.get(event.originator_id)

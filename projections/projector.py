@@ -56,11 +56,14 @@ class Projector:
         batch_size: int = DEFAULT_BATCH,
         ledger: ClaimsLedger | None = None,
         model: Connection | None = None,
+        fast: bool = True,
     ) -> None:
         """``model``: project into that connection's tables (a rebuild's model beside the live one),
-        announcing nothing to readers; by default the live model of ``url``."""
+        announcing nothing to readers; by default the live model of ``url``. ``fast=False``: every
+        event through its handler, the reference of the inlined hot path (``Changes.fast``)."""
         self.url = database_url(url)
         self.batch_size = batch_size
+        self.fast = fast
         self._owns_ledger = ledger is None
         self.ledger = ledger or ClaimsLedger.open(self.url)
         self.recorder = self.ledger.ledger_recorder
@@ -138,7 +141,7 @@ class Projector:
         """Decode and project one batch; the (actor, topic) pairs it recorded."""
         events = self._decode(logged)
         clock("decode")
-        changes = Changes(self.conn, self._known_pairs, self._published)
+        changes = Changes(self.conn, self._known_pairs, self._published, fast=self.fast)
         changes.preload(events)
         clock("preload")
         with self.conn.row_writer("rm_claim_versions", VERSION_COLUMNS) as write:
@@ -195,7 +198,7 @@ class Projector:
         copies the new file's tables in). Returns the number of events projected.
         """
         model = connect_beside(self.url)
-        build = Projector(self.url, batch_size=self.batch_size, ledger=self.ledger, model=model)
+        build = Projector(self.url, batch_size=self.batch_size, ledger=self.ledger, model=model, fast=self.fast)
         try:
             total = build.catch_up(progress)
             if self.conn.dialect == "sqlite":

@@ -68,6 +68,10 @@ CREATE INDEX rm_claim_versions_actor
 CREATE INDEX rm_claim_versions_linking ON rm_claim_versions (position) WHERE links <> '[]';
 """
 
+# Sort memory for building them (PostgreSQL's default, 64MB, sorts a million claim versions on disk:
+# their builds took 20-22 s of wall time at 1M claims on a busy host, 17-18 s with 256MB, the same CPU).
+INDEX_BUILD_MEMORY = "256MB"
+
 SCHEMA_VERSION = hashlib.sha256(f"{PROJECTION_VERSION}\n{TABLES}\n{QUERY_INDEXES}".encode()).hexdigest()[:16]
 TRACKING_NAME = "main"
 # A second rm_tracking row: the log position of the last event that changed an actor, topic or
@@ -105,6 +109,12 @@ def create_deferred_indexes(conn: Connection) -> bool:
     rows = conn.execute("SELECT value FROM rm_meta WHERE name = 'indexes'")
     if not rows or rows[0][0] != "deferred":
         return False
+    if conn.dialect == "postgresql":  # for this transaction only, and only upwards
+        conn.execute(
+            "SELECT set_config('maintenance_work_mem', ?, true) WHERE"
+            " pg_size_bytes(current_setting('maintenance_work_mem')) < pg_size_bytes(?)",
+            (INDEX_BUILD_MEMORY, INDEX_BUILD_MEMORY),
+        )
     conn.execute_script(_statements(ddl(QUERY_INDEXES, conn.dialect)))
     conn.execute("UPDATE rm_meta SET value = 'built' WHERE name = 'indexes'")
     return True

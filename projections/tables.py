@@ -236,16 +236,24 @@ class Table(Reader[V]):
         # row(payload, *meta): the row to insert, in ``column_names`` order. The meta values are
         # every meta column's, in ``meta_names`` order (by name works too): the projector calls it
         # for every claim event, where keyword arguments and defaults cost the rebuild time.
+        # It first reads every key it reads with a default as present (a subscript costs half a
+        # ``.get``: ~0.3 us a claim row), then, if one is absent (KeyError), as declared.
+        present, present_row = self._row_source(c, present=True)
         lines, row = self._row_source(c)
         args = ", ".join(["p", *self.meta_names])
-        self.row: Callable[..., tuple[Any, ...]] = c.compile(f"{name}_row", args, row, lines)
+        self.row: Callable[..., tuple[Any, ...]] = c.compile(
+            f"{name}_row", args, row, ["try:", *(f"    {line}" for line in present), f"    return {present_row}",
+                                       "except KeyError:", "    pass", *lines],
+        )  # fmt: skip
         self.payload: Callable[[Sequence[Any]], dict[str, Any]] = c.compile(
             f"{name}_payload", "r", self._decode_payload()
         )
 
-    def _row_source(self, c: _Compiler) -> tuple[list[str], str]:
+    def _row_source(self, c: _Compiler, *, present: bool = False) -> tuple[list[str], str]:
         """The body of :attr:`row`: statements binding to locals, once per row, what columns
-        share (the payload dict they sit in, a derive's result), then the row tuple."""
+        share (the payload dict they sit in, a derive's result), then the row tuple. ``present``:
+        a key read with a default is subscripted instead (raises KeyError when absent), except
+        inside a dict that may itself be absent or None (then read as empty)."""
         lines: list[str] = []
         bound: dict[str, str] = {}
 
@@ -262,11 +270,20 @@ class Table(Reader[V]):
             if not col.meta and (col.derive is not None or (not col.nullable and col.default is _MISSING)):
                 strict.update(col.path[:i] for i in range(1, len(col.path)))
 
+        optional: set[str] = set()  # the locals bound to a dict that may be absent: read with .get
+
         def holder(place: tuple[str, ...]) -> str:
             if not place:
                 return "p"
             parent, part = holder(place[:-1]), place[-1]
-            return bind(f"{parent}[{part!r}]" if place in strict else f"{parent}.get({part!r}) or _E")
+            if place in strict:
+                return bind(f"{parent}[{part!r}]")
+            if present and parent not in optional:
+                local = bind(f"{parent}[{part!r}] or _E")
+            else:
+                local = bind(f"{parent}.get({part!r}) or _E")
+            optional.add(local)
+            return local
 
         values = []
         for col in self.columns:
@@ -279,12 +296,12 @@ class Table(Reader[V]):
                 result = bind(f"{c.ref(col.derive)}({inside})")
                 values.append(result if col.part is None else f"{result}[{col.part}]")
                 continue
-            if col.default is not _MISSING:
-                value = f"{inside}.get({leaf!r}, {c.ref(col.default)})"
-            elif col.nullable:
-                value = f"{inside}.get({leaf!r})"
-            else:
+            if (col.default is _MISSING and not col.nullable) or (present and inside not in optional):
                 value = f"{inside}[{leaf!r}]"
+            elif col.default is not _MISSING:
+                value = f"{inside}.get({leaf!r}, {c.ref(col.default)})"
+            else:
+                value = f"{inside}.get({leaf!r})"
             values.append(f"_json({value})" if col.json else value)
         return lines, f"({', '.join(values)},)"
 

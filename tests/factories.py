@@ -162,6 +162,21 @@ class World:
         self.ledger.close()
 
 
+def model_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every read-model table as the store returns it (no conversion), in a stable order."""
+    from projections.db import connect
+
+    conn = connect(url)
+    try:
+        out = {}
+        for table in sorted(conn.table_names("rm_")):
+            columns = "name, position" if table == "rm_tracking" else "*"  # not when it was updated
+            out[table] = sorted((tuple(row) for row in conn.execute(f"SELECT {columns} FROM {table}")), key=repr)
+        return out
+    finally:
+        conn.close()
+
+
 def cid(key: str) -> Any:
     """The claim id of a claim key."""
     return claim_id(key)

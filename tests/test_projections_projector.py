@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
-from factories import Harness, World
+from factories import Harness, World, model_rows
 
 from ledger import domain
 from projections import handlers, schema
@@ -42,31 +42,17 @@ def busy_ledger(h: Harness) -> None:
     h.world.claim("c6", actor="bob-b", stated="2024-12-24")
 
 
-def dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every read-model table, in a stable order."""
-    conn = connect(url)
-    try:
-        out = {}
-        for table in sorted(conn.table_names("rm_")):
-            columns = "name, position" if table == "rm_tracking" else "*"  # not when it was updated
-            rows = conn.execute(f"SELECT {columns} FROM {table}")
-            out[table] = sorted((tuple(str(v) for v in row) for row in rows), key=str)
-        return out
-    finally:
-        conn.close()
-
-
 def test_rebuild_twice_and_catch_up_again_write_each_event_once(h: Harness) -> None:
     busy_ledger(h)
     head = h.world.head()
     assert h.project() == head
     assert h.model.projected_position() == head
-    first = dump(h.url)
+    first = model_rows(h.url)
     claim_events = sum(len(h.history(f"c{i}")) for i in range(7))
     assert len(first["rm_claim_versions"]) == claim_events == 11
     assert h.project() == 0 and h.projector.run_once() == 0  # nothing left: no duplicates
     assert h.projector.rebuild() == head
-    assert dump(h.url) == first
+    assert model_rows(h.url) == first
 
 
 def domain_events() -> set[type[Any]]:
@@ -103,7 +89,7 @@ def test_an_event_the_projector_does_not_know_fails_the_batch(h: Harness, monkey
         h.project()
     stopped_at = h.model.projected_position()
     assert stopped_at < h.world.head()
-    assert all(int(row[0]) <= stopped_at for row in dump(h.url)["rm_claim_versions"])  # the batch rolled back
+    assert all(int(row[0]) <= stopped_at for row in model_rows(h.url)["rm_claim_versions"])  # the batch rolled back
     monkeypatch.undo()
     h.project()
     assert h.model.projected_position() == h.world.head()
@@ -126,15 +112,15 @@ def test_crash_in_a_handler_mid_batch_rolls_back_view_and_tracking(h: Harness, m
         h.project()
     stopped_at = h.model.projected_position()
     assert 0 < stopped_at < h.world.head()
-    partial = dump(h.url)
+    partial = model_rows(h.url)
     # Nothing of the failed batch is visible: every version row is at or before the tracked position.
     assert all(int(row[0]) <= stopped_at for row in partial["rm_claim_versions"])
 
     monkeypatch.setitem(handlers.BY_TOPIC, revised, real)
     h.project()
-    resumed = dump(h.url)
+    resumed = model_rows(h.url)
     h.projector.rebuild()
-    assert resumed == dump(h.url)
+    assert resumed == model_rows(h.url)
 
 
 def test_crash_after_rows_were_streamed_rolls_back_too(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -153,11 +139,11 @@ def test_crash_after_rows_were_streamed_rolls_back_too(h: Harness, monkeypatch: 
     with pytest.raises(ConnectionError):
         h.projector.run_once(100)
     assert h.model.projected_position() == 8
-    assert all(int(row[0]) <= 8 for row in dump(h.url)["rm_claim_versions"])
+    assert all(int(row[0]) <= 8 for row in model_rows(h.url)["rm_claim_versions"])
     h.project()
-    resumed = dump(h.url)
+    resumed = model_rows(h.url)
     h.projector.rebuild()
-    assert resumed == dump(h.url)
+    assert resumed == model_rows(h.url)
 
 
 def test_two_projectors_never_project_an_event_twice(h: Harness) -> None:
@@ -169,11 +155,11 @@ def test_two_projectors_never_project_an_event_twice(h: Harness) -> None:
             if not done:
                 break
         h.project()  # nothing left to project; creates the deferred query indexes
-        together = dump(h.url)
+        together = model_rows(h.url)
     finally:
         other.close()
     h.projector.rebuild()
-    assert together == dump(h.url)
+    assert together == model_rows(h.url)
 
 
 def test_a_read_ahead_that_found_the_end_of_the_log_does_not_hide_later_events(h: Harness) -> None:
@@ -213,7 +199,7 @@ def test_a_follower_skips_while_another_projector_holds_the_lock(h: Harness) -> 
 def test_schema_change_triggers_a_rebuild(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     busy_ledger(h)
     h.project()
-    before = dump(h.url)
+    before = model_rows(h.url)
     conn = connect(h.url)
     try:
         conn.execute("CREATE TABLE rm_from_an_older_version (x integer)")
@@ -229,7 +215,7 @@ def test_schema_change_triggers_a_rebuild(h: Harness, monkeypatch: pytest.Monkey
         assert restarted.rebuilt
         assert restarted.position() == 0 and h.model.projected_position() == 0
         assert restarted.catch_up() == h.world.head()
-        after = dump(h.url)
+        after = model_rows(h.url)
         assert "rm_from_an_older_version" not in after
         assert after.pop("rm_meta") != before.pop("rm_meta")
         before.pop("rm_from_an_older_version", None)
@@ -246,6 +232,25 @@ def test_query_indexes_are_created_after_a_rebuild_caught_up(h: Harness) -> None
         assert state == [("deferred",)]
         h.project()
         assert conn.execute("SELECT value FROM rm_meta WHERE name = 'indexes'") == [("built",)]
+    finally:
+        conn.close()
+
+
+def test_the_deferred_index_builds_sort_in_more_memory_for_their_transaction_only(database_url: str) -> None:
+    conn = connect(database_url)
+    try:
+        schema.ensure(conn)
+        memory = "SELECT pg_size_bytes(current_setting('maintenance_work_mem')), pg_size_bytes(?)"
+        postgresql = conn.dialect == "postgresql"
+        outside, wanted = conn.execute(memory, (schema.INDEX_BUILD_MEMORY,))[0] if postgresql else (0, 0)
+        with conn.write_transaction():
+            assert schema.create_deferred_indexes(conn)
+            if postgresql:
+                assert conn.execute(memory, (schema.INDEX_BUILD_MEMORY,))[0][0] == max(outside, wanted)
+        if postgresql:
+            assert conn.execute(memory, (schema.INDEX_BUILD_MEMORY,))[0][0] == outside  # SET LOCAL
+        with conn.write_transaction():
+            assert not schema.create_deferred_indexes(conn)  # built once
     finally:
         conn.close()
 
@@ -338,10 +343,10 @@ def test_a_rebuild_leaves_nothing_beside_the_live_model_done_or_failed(
 ) -> None:
     busy_ledger(h)
     h.project()
-    live = dump(h.url)
+    live = model_rows(h.url)
     assert h.projector.rebuild() == h.world.head()
     assert not beside_left(h.url)
-    assert dump(h.url) == live
+    assert model_rows(h.url) == live
 
     def fail(changes: Changes, event: handlers.Event) -> None:
         raise RuntimeError("a handler failed")
@@ -350,7 +355,7 @@ def test_a_rebuild_leaves_nothing_beside_the_live_model_done_or_failed(
     with pytest.raises(RuntimeError, match="a handler failed"):
         h.projector.rebuild()
     assert not beside_left(h.url)
-    assert dump(h.url) == live  # the live model was never touched
+    assert model_rows(h.url) == live  # the live model was never touched
 
 
 def test_queries_during_a_rebuild_see_a_complete_model_old_or_new(h: Harness) -> None:
@@ -358,7 +363,7 @@ def test_queries_during_a_rebuild_see_a_complete_model_old_or_new(h: Harness) ->
     busy_ledger(h)
     head = h.world.head()
     h.project()
-    complete = (head, h.model.collection_sizes(), len(dump(h.url)["rm_claim_versions"]))
+    complete = (head, h.model.collection_sizes(), len(model_rows(h.url)["rm_claim_versions"]))
     seen: list[tuple[Any, ...]] = []
     done = threading.Event()
     reader = ReadModel(h.url)

@@ -73,6 +73,30 @@ def test_rows_from_payloads_with_absent_optional_keys() -> None:
     }  # fmt: skip
 
 
+def test_rows_from_payloads_holding_every_key_as_the_events_do() -> None:
+    """Every key present (the row's first, subscripting path): the values as given; a dict that may be
+    absent is read as optional inside even when present, and one absent key anywhere reads as declared."""
+    thing = str(UUID(int=7))
+    full = {"id": thing, "names": {}, "span": {"day": "2025-03-09", "note": "n"}, "tags": ["a"], "done": True,
+            "mood": "calm"}  # fmt: skip
+    assert THINGS.row(full, 5) == (thing, 5, None, "2025-03-09", "2025-03-02", "n", '["a"]', True, "calm", "CALM")
+    assert THINGS.row({**full, "names": {"label": "L"}}, 5)[2] == "L"
+    assert THINGS.row({**full, "names": None}, 5)[2] is None
+    without_done = {k: v for k, v in full.items() if k != "done"}
+    assert THINGS.row(without_done, 5) == (
+        thing,
+        5,
+        None,
+        "2025-03-09",
+        "2025-03-02",
+        "n",
+        '["a"]',
+        False,
+        "calm",
+        "CALM",
+    )
+
+
 def test_a_row_written_and_read_on_the_store_is_the_view(database_url: str) -> None:
     conn = connect(database_url)
     try:
