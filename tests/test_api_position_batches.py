@@ -11,10 +11,11 @@ from typing import Any
 import httpx
 from api_support import claim_data, seed
 
-from api.graphql.resolvers.reading import POSITIONS
+from api.graphql.resolvers.reading import POSITIONS, PositionQuestion, answer_positions
 from api.settings import Settings
 from api.web.app import create_app
 from ledger import commands as c
+from projections.db import QueryTimeout
 from projections.projector import Projector
 from projections.queries import open_read_model
 
@@ -142,3 +143,52 @@ def test_a_batch_of_positions_reads_as_one_position_each(database_url: str) -> N
                 assert all((s is not None) == (with_source and v is not None) for v, s in batch)
     finally:
         model.close()
+
+
+def test_a_statement_timeout_is_the_batchs_not_each_questions(database_url: str, monkeypatch: Any) -> None:
+    """A batch can run longer than any of its questions alone: when its statement times out, the questions are
+    asked again (in halves) so each ends as it would alone; another failure gives each request its own error."""
+    _ledger(database_url)
+    model = open_read_model(database_url)
+    try:
+        asked = [
+            PositionQuestion(a, t, d, None, False)
+            for a in ("chancellor", "party-leader", "minister", "nobody-at-all")
+            for t in ("taurus", "ceasefire")
+            for d in (None, date(2025, 2, 26))
+        ]
+        alone = [answer_positions(model, [q])[0] for q in asked]
+        read = model.positions_and_sources
+        slow = ("minister", "ceasefire")  # one question that times out even alone
+
+        def timing_out(keys: list[tuple[str, str, date | None]], *args: Any, **kwargs: Any) -> Any:
+            if len(keys) > 2 or any(k[:2] == slow for k in keys):  # (what a real timeout depends on: the work)
+                raise QueryTimeout("the query ran longer than the statement timeout")
+            return read(keys, *args, **kwargs)
+
+        monkeypatch.setattr(model, "positions_and_sources", timing_out)
+        together = answer_positions(model, asked)
+        for q, got, expected in zip(asked, together, alone, strict=True):
+            if (q.actor, q.topic) == slow:
+                assert isinstance(got, QueryTimeout)
+            elif isinstance(expected, Exception):
+                assert type(got) is type(expected) and str(got) == str(expected)
+            else:  # (a position's known_at is the moment it was read when no record time was asked for)
+                assert isinstance(got, tuple) and isinstance(expected, tuple)
+                assert _read_whenever(got) == _read_whenever(expected)
+
+        def unreachable(*_: Any, **__: Any) -> Any:
+            raise ConnectionError("the database is unreachable")
+
+        monkeypatch.setattr(model, "positions_and_sources", unreachable)
+        failed = [got for got in answer_positions(model, asked) if isinstance(got, ConnectionError)]
+        assert len(failed) == sum(not isinstance(a, Exception) for a in alone) > 1
+        assert len({id(error) for error in failed}) == len(failed)  # (no exception object shared by requests)
+        assert {str(error) for error in failed} == {"the database is unreachable"}
+    finally:
+        model.close()
+
+
+def _read_whenever(answer: tuple[Any, Any]) -> tuple[Any, Any]:
+    view, source = answer
+    return (view and view.__class__(**{**vars(view), "known_at": None})), source

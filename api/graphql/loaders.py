@@ -51,8 +51,8 @@ class CrossRequestLoader(Generic[K, V]):
 
     ``answer(read_model, questions)`` runs on a database thread and returns one entry per
     question, in order: its answer, or the exception that request raises (e.g. an unknown
-    name); an exception ``answer`` raises fails every request of the batch (as each alone would
-    have failed). Unlike a request's DataLoader, nothing is cached: a question asked again is
+    name); ``answer`` gives each question its own outcome (an exception it raises fails every
+    request of the batch). Unlike a request's DataLoader, nothing is cached: a question asked again is
     asked again.
     """
 
@@ -78,7 +78,13 @@ class CrossRequestLoader(Generic[K, V]):
         batch = self._waiting.pop(key)
         self.batches += 1
         self.questions += len(batch)
-        done = loop.run_in_executor(_EXECUTOR, self.answer, read_model, [question for question, _ in batch])
+        try:
+            done = loop.run_in_executor(_EXECUTOR, self.answer, read_model, [question for question, _ in batch])
+        except Exception as error:  # (the executor shut down): the requests fail, none waits forever
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
         done.add_done_callback(partial(_deliver, [future for _, future in batch]))
 
 

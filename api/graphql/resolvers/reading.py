@@ -21,6 +21,7 @@ from api.graphql.types.objects import Actor, Claim, Position, PositionChange, So
 from api.names import keys_of, resolve_keys
 from ledger.application import claim_ref
 from projections import views
+from projections.db import QueryTimeout
 from projections.queries import ReadModel
 
 
@@ -65,13 +66,44 @@ def answer_positions(read_model: ReadModel, questions: list[PositionQuestion]) -
     for i, q in enumerate(questions):
         by_time.setdefault(q.known_at, []).append(i)
     for known_at, indexes in by_time.items():
-        try:
-            _answer_at(read_model, questions, known_at, indexes, out)
-        except Exception as error:  # (the database failed this record time's reads: not the other times')
-            for i in indexes:
-                if not isinstance(out[i], Exception):
-                    out[i] = error
+        _answer_at_or_fail(read_model, questions, known_at, indexes, out)
     return out
+
+
+def _answer_at_or_fail(
+    read_model: ReadModel,
+    questions: list[PositionQuestion],
+    known_at: datetime | None,
+    indexes: list[int],
+    out: list[PositionAnswer | Exception],
+) -> None:
+    """:func:`_answer_at`, or each question's own failure. A statement timeout is the batch's, not a
+    question's: the questions are asked again in halves, down to one, so each ends as it would alone.
+    Any other failure (the database is unreachable) fails this record time's questions, each with its
+    own copy of the error (one exception raised in many requests would mix their tracebacks)."""
+    try:
+        _answer_at(read_model, questions, known_at, indexes, out)
+    except QueryTimeout as error:
+        if len(indexes) == 1:  # (this question alone ran too long)
+            out[indexes[0]] = error
+            return
+        half = len(indexes) // 2
+        for part in (indexes[:half], indexes[half:]):
+            _answer_at_or_fail(read_model, questions, known_at, part, out)
+    except Exception as error:  # (the database failed this record time's reads: not the other times')
+        for i in indexes:
+            if not isinstance(out[i], Exception):
+                out[i] = _own_copy(error)
+
+
+def _own_copy(error: Exception) -> Exception:
+    """The same error as a new exception object (its class and arguments), the original as its cause."""
+    try:
+        copy = type(error)(*error.args)
+    except Exception:  # (a class whose constructor takes other arguments: the one object, shared)
+        return error
+    copy.__cause__ = error.__cause__
+    return copy
 
 
 def _answer_at(
