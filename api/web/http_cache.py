@@ -87,7 +87,9 @@ class Entry:
     __slots__ = ("basis_size", "body", "content_type", "content_type_bytes", "etag", "head", "length", "pinned")
 
     def __init__(self, body: bytes, content_type: str, etag: str, pinned: bool, basis_size: int | None = None) -> None:
-        self.body = body
+        # A copy of exactly its length: orjson's output keeps the buffer it grew (4 KiB for a 400-byte
+        # answer), which the cache's byte budget, counting len(body), would not see.
+        self.body = bytes(memoryview(body))
         self.content_type = content_type
         self.etag = etag
         self.pinned = pinned
