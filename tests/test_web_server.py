@@ -109,3 +109,84 @@ def test_a_live_server_answers_pipelined_requests_in_order(database_url: str) ->
         assert json.loads(answers[0][1])["data"]["ledgerDigest"]["treeSize"] == 0
         assert json.loads(answers[1][1]) == {"status": "ok"}
         assert json.loads(answers[2][1])["data"] == json.loads(answers[0][1])["data"]
+
+
+def test_after_a_disconnect_nothing_is_written_and_a_failing_app_gets_uvicorns_answer() -> None:
+    sized = [(b"content-length", b"5")]
+
+    async def run() -> None:
+        gone = Transport()  # the client left between the head and the body: the body's send returns quietly
+        c = cycle(gone)
+        await c.send({"type": "http.response.start", "status": 200, "headers": sized})
+        gone.closed, c.disconnected = True, True  # (what the protocol's connection_lost does)
+        await c.send({"type": "http.response.body", "body": b"hello"})
+        assert gone.writes == []
+        failed = Transport()  # the app raised after the head: uvicorn writes the head, then closes
+        c = cycle(failed)
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            await send({"type": "http.response.start", "status": 200, "headers": sized})
+            raise RuntimeError("the body could not be read")
+
+        await c.run_asgi(app)
+        assert failed.closed and len(failed.writes) == 1 and failed.writes[0].endswith(b"content-length: 5\r\n\r\n")
+        unfinished = Transport()  # the app returned without its body: the same
+        c = cycle(unfinished)
+
+        async def quits(scope: Any, receive: Any, send: Any) -> None:
+            await send({"type": "http.response.start", "status": 200, "headers": sized})
+
+        await c.run_asgi(quits)
+        assert unfinished.closed and len(unfinished.writes) == 1
+
+    asyncio.run(run())
+
+
+def test_a_client_leaving_between_head_and_body_raises_nothing_into_the_app(caplog: Any) -> None:
+    """A live uvicorn (uvloop, as `claims serve` runs) and a real client that disconnects after the head."""
+    import threading
+
+    import uvicorn
+
+    from api.web.server import HttpTools
+
+    outcome: list[BaseException | None] = []
+    done = threading.Event()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await receive()  # the request
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"5")]})
+        while (await receive())["type"] != "http.disconnect":
+            pass  # the client has gone: now the body
+        try:
+            await send({"type": "http.response.body", "body": b"hello"})
+            outcome.append(None)
+        except BaseException as error:
+            outcome.append(error)
+            raise
+        finally:
+            done.set()
+
+    from api_support import free_port
+
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, http=HttpTools, loop="uvloop", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    with caplog.at_level(logging.ERROR, logger="uvicorn.error"):
+        thread.start()
+        try:
+            deadline = time.monotonic() + 20
+            while not server.started:
+                assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+                time.sleep(0.01)
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert done.wait(20), "the app never sent its body"
+        finally:
+            server.should_exit = True
+            thread.join(20)
+    assert outcome == [None]
+    assert not [r for r in caplog.records if "Exception in ASGI application" in r.getMessage()]
