@@ -265,6 +265,33 @@ def test_get_persisted_queries_and_etags_answer_alike(pair: Pair) -> None:
     assert len(pair.answered) >= 6
 
 
+def test_blank_parameters_answer_alike_cold_and_warm(pair: Pair) -> None:
+    """A GET's parameters are read as strawberry reads them (the last of each name, a blank one kept): a
+    blank ``variables``, ``operationName``, ``extensions`` or ``query`` is strawberry's 400, never the
+    answer cached for the same query without it (nor the prepared path's)."""
+    for query in ("{ topics { key } }", "{ actors { key } }"):
+        blanks: list[list[tuple[str, str]]] = [
+            [("query", query), ("variables", "")],
+            [("query", query), ("operationName", "")],
+            [("query", query), ("extensions", "")],
+            [("query", query), ("query", "")],
+            [("query", ""), ("query", query)],  # (the last one counts: an answer)
+            [("query", query), ("utm", "")],  # (a parameter GraphQL does not read: an answer)
+        ]
+        for warm in (False, True):
+            if warm:  # the same query without the blank parameter has filled the response cache
+                pair.send("GET", params={"query": query})
+                pair.send("GET", params={"query": query})
+            for params in blanks:
+                for accept in ("application/json", GRAPHQL_RESPONSE):
+                    answer = pair.send("GET", params=params, accept=accept)
+                    assert answer.status_code == (200 if params[-1][0] == "utm" or params[0][1] == "" else 400)
+        # a POST body of the same shapes: operationName "" and extensions that are not an object
+        pair.send(body={"query": query})
+        for body in ({"query": query, "operationName": ""}, {"query": query, "extensions": "x"}):
+            assert pair.send(body=body).status_code == 400
+
+
 def test_callers_with_keys_without_and_with_bad_ones_answer_alike(pair: Pair) -> None:
     body = {
         "query": 'query P($a: String!) { position(actor: $a, topic: "taurus") { stance } }',

@@ -97,8 +97,8 @@ class Entry:
         self.length = str(len(body)).encode()
 
 
-# (normalised document hash, variables JSON, operation name, role, response type, basis)
-Key = tuple[str, str, str, str, bool, tuple[object, ...]]
+# (normalised document hash, variables JSON, operation name (None: not given), role, response type, basis)
+Key = tuple[str, str, str | None, str, bool, tuple[object, ...]]
 
 
 class ResponseCache:
@@ -376,15 +376,17 @@ class CachedGraphQL:
         """The request's query, variables..., or None to leave it to strawberry alone."""
         try:
             if scope["method"] == "GET":
-                pairs = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
-                params = {name: value for name, value in pairs if value}
-                strict = all(value for _, value in pairs)  # (strawberry keeps a blank parameter: it decides)
+                # As starlette and strawberry read them: the last value of each name, a blank one kept
+                # (a blank ``variables`` or ``extensions`` stays "", which strawberry refuses).
+                params = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
                 payload: dict[str, Any] = {"query": params.get("query")}
                 for name in ("variables", "extensions"):
-                    if params.get(name) not in (None, "null"):
-                        payload[name] = json.loads(params[name])
+                    value = params.get(name)
+                    if value not in (None, "null"):
+                        payload[name] = json.loads(value) if value else value
                 payload["operationName"] = params.get("operationName")
                 asked_id: object = params.get("id")
+                strict = True
             else:
                 if b"json" not in _header(scope, b"content-type"):
                     return None
@@ -395,6 +397,12 @@ class CachedGraphQL:
         if not isinstance(payload, dict):
             return None
         extensions = payload.get("extensions")
+        if not (
+            isinstance(payload.get("variables"), dict | None)
+            and isinstance(extensions, dict | None)
+            and isinstance(payload.get("operationName"), str | None)
+        ):
+            return None  # strawberry's 400: never looked up (the key would not tell it from a good request)
         if isinstance(extensions, dict) and isinstance(extensions.get("persistedQuery"), dict):
             asked_id = extensions["persistedQuery"].get("sha256Hash")
         query = payload.get("query")
@@ -577,7 +585,8 @@ def _lookup_key(
 
 
 def _key(asked: Asked, normal: str, role: str, graphql_response: bool, basis: tuple[object, ...]) -> Key:
-    return (normal, asked.variables, str(asked.payload.get("operationName") or ""), role, graphql_response, basis)
+    # An operationName of "" names no operation (strawberry refuses it): not the same request as none.
+    return (normal, asked.variables, asked.payload.get("operationName"), role, graphql_response, basis)
 
 
 def _answer_basis(entry: Entry, asked_basis: tuple[object, ...]) -> tuple[object, ...] | None:
