@@ -297,25 +297,27 @@ class WarmFront:
         if scope["type"] != "http" or scope["path"] != "/graphql" or self.graphql.cache is None:
             await self.app(scope, receive, send)
             return
+        # Only a request within the body limit is answered here: any other goes the whole way, through
+        # the ``BodyLimit`` middleware (413), a GET with a body included (its body is never read here).
+        limit = scope["app"].state.services.settings.max_body_bytes
+        declared = _header(scope, b"content-length")
         body = b""
         if scope["method"] == "POST":
-            declared = _header(scope, b"content-length")
-            if not declared.isdigit() or int(declared) > SEEN_BODY_BYTES:
-                await self.app(scope, receive, send)  # the body limit and the full path deal with it
+            if not declared.isdigit() or int(declared) > min(SEEN_BODY_BYTES, limit):
+                await self.app(scope, receive, send)
                 return
             body = await _read_body(receive)
-        elif scope["method"] != "GET":
+            if len(body) > limit:  # (more than it declared): the body limit refuses it
+                await self.app(scope, _replay(body), send)
+                return
+        elif scope["method"] != "GET" or declared.strip(b"0") or _header(scope, b"transfer-encoding"):
             await self.app(scope, receive, send)
             return
         entry = self.graphql.warm_hit(scope, body)
         if entry is not None:
             await self.graphql._answer(scope, send, entry, keyed=False)
             return
-        if len(body) <= scope["app"].state.services.settings.max_body_bytes:
-            # Within the body limit, and /graphql's route is this app: no need to route it again.
-            await self.graphql(scope, _replay(body), send)
-            return
-        await self.app(scope, _replay(body), send)
+        await self.graphql(scope, _replay(body), send)  # /graphql's route is this app: no need to route it again
 
 
 class CachedGraphQL:
