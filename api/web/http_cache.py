@@ -562,7 +562,7 @@ class CachedGraphQL:
         headers = [*entry.head, (b"cache-control", control)]
         match = _header(scope, b"if-none-match")
         if match and entry.etag in _etags(match):
-            headers.append((b"content-length", b"0"))
+            # No Content-Length: a 304's may only repeat the 200's (RFC 9110 8.6), and it has no body anyway.
             await send({"type": "http.response.start", "status": 304, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
             return
