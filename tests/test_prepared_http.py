@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_support import ApiEnv, api_env
+from api_support import ApiEnv, api_env, error_codes
 
 from api.graphql.prepared import PreparedOperations
 from api.settings import Settings
@@ -375,3 +375,27 @@ def test_leaf_variables_are_coerced_as_graphql_core_coerces_them() -> None:
                 return {k: (s.signature.name, str(s.signature.type), s.value) for k, s in values.sources.items()}
 
             assert sources(fast) == sources(reference), inputs
+
+
+def test_an_estimate_is_reused_while_it_reads_no_variable_and_made_per_request_when_it_does(database_url: str) -> None:
+    """Literal arguments (``claims(first: 2)``) read no variable: the estimate is kept per collection
+    sizes. ``claims(first: $n)`` reads one: estimated per request, so each value gets its own verdict."""
+    with api_env(database_url, response_cache_bytes=0, max_cost_anonymous=10) as env:
+        prepared: PreparedOperations = env.app.state.prepared
+        for query, fits in (
+            ("{ claims(first: 2) { nodes { key } } }", True),
+            ('{ positions(actor: "chancellor", topic: "taurus") { stance } claims(first: 1) { totalCount } }', True),
+            ("{ claims(first: 50) { nodes { key } } }", False),
+        ):
+            for _ in range(2):
+                codes = error_codes(env.client.post("/graphql", json={"query": query}).json())
+                assert codes == ([] if fits else ["QUERY_TOO_COSTLY"]), query
+            if fits:
+                costs = prepared._kept[(query, None)]
+                assert costs is not None and costs.costs, query  # the estimate was kept (not made per request)
+        sized = "query Q($n: Int) { claims(first: $n) { nodes { key } } }"
+        for n, fits in ((2, True), (50, False), (1, True), (50, False)):
+            codes = error_codes(env.client.post("/graphql", json={"query": sized, "variables": {"n": n}}).json())
+            assert codes == ([] if fits else ["QUERY_TOO_COSTLY"]), n
+        entry = prepared._kept[(sized, None)]
+        assert entry is not None and entry.costs is None
