@@ -180,7 +180,9 @@ def _arguments(field: FieldNode, variables: Mapping[str, Any]) -> dict[str, Any]
         if isinstance(value, VariableNode):
             out[argument.name.value] = variables.get(value.name.value)
         else:  # a literal: the variables are consulted only when a variable sits inside it
-            out[argument.name.value] = value_from_ast_untyped(value, dict(variables) if _holds_variable(value) else None)
+            out[argument.name.value] = value_from_ast_untyped(
+                value, dict(variables) if _holds_variable(value) else None
+            )
     return out
 
 

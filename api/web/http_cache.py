@@ -62,7 +62,7 @@ from api.graphql.basis import OBSERVED_POSITION
 from api.graphql.context import Context
 from api.graphql.loaders import blocking
 from api.graphql.prepared import PreparedOperations
-from api.graphql.view import answer_status, encode_json, json_depth
+from api.graphql.view import GRAPHQL_RESPONSE, accepts_graphql_response, answer_status, encode_json, json_depth
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -75,7 +75,6 @@ SEEN_BODY_BYTES = 8192  # requests up to this size are remembered by their bytes
 SEEN_KEPT = 4096
 SEEN_BYTES = 4 * 1024 * 1024
 DOCUMENTS_KEPT = 4096  # registered documents and text -> normal form entries
-GRAPHQL_RESPONSE = "application/graphql-response+json"
 # A run of 19 digits may be an integer beyond 64 bits, which orjson reads as a float: the standard library reads it.
 LONG_NUMBER = re.compile(rb"[0-9]{19}")
 STREAM_ACCEPTS = (b"multipart", b"event-stream")  # strawberry's streaming transports
@@ -435,7 +434,7 @@ class CachedGraphQL:
                 return
         token = OBSERVED_POSITION.set(projected) if projected is not None else None
         try:
-            answered = await self._prepared(scope, asked, caller, role) if role is not None else None
+            answered = await self._prepared(scope, asked, caller) if role is not None else None
             if answered is None:
                 status, headers, content = await _capture(self.app, scope, body)
                 answer = None
@@ -474,7 +473,7 @@ class CachedGraphQL:
         return entry
 
     async def _prepared(
-        self, scope: Scope, asked: Asked, caller: Caller, role: str
+        self, scope: Scope, asked: Asked, caller: Caller
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes, dict[str, Any]] | None:
         """The answer of the prepared path (status, headers, body, the body as data), or None: strawberry's."""
         prepared_operations = self.prepared
@@ -515,7 +514,7 @@ class CachedGraphQL:
             answer["errors"] = [error.formatted for error in result.errors]
         if result.extensions:
             answer["extensions"] = result.extensions
-        graphql_response = GRAPHQL_RESPONSE.encode() in accept
+        graphql_response = accepts_graphql_response(accept)
         status, retry_after = answer_status(result, answer, graphql_response)
         content = encode_json(answer)
         media = f"{GRAPHQL_RESPONSE}; charset=utf-8" if graphql_response else "application/json"
@@ -583,7 +582,7 @@ def _lookup_key(
     cache.observe(projected, details, today)
     pin = asked.pin
     basis: tuple[object, ...] = ("pinned", details, today, pin) if pin is not None else ("current", projected, today)
-    return _key(asked, normal, role, _wants_graphql_response(scope), basis)
+    return _key(asked, normal, role, accepts_graphql_response(_header(scope, b"accept")), basis)
 
 
 def _key(asked: Asked, normal: str, role: str, graphql_response: bool, basis: tuple[object, ...]) -> Key:
@@ -622,10 +621,6 @@ def _client(caller: Caller, scope: Scope) -> str:
         return f"key {caller.principal.key_name!r}"
     client = scope.get("client")
     return f"address {client[0] if client else 'unknown'}"
-
-
-def _wants_graphql_response(scope: Scope) -> bool:
-    return GRAPHQL_RESPONSE.encode() in _header(scope, b"accept")
 
 
 def _header(scope: Scope, name: bytes) -> bytes:
