@@ -399,3 +399,39 @@ def test_an_estimate_is_reused_while_it_reads_no_variable_and_made_per_request_w
             assert codes == ([] if fits else ["QUERY_TOO_COSTLY"]), n
         entry = prepared._kept[(sized, None)]
         assert entry is not None and entry.costs is None
+
+
+def _names_used(module: Any) -> set[str]:
+    """Every global or attribute name the module's functions and methods refer to."""
+    import types
+
+    names: set[str] = set()
+    codes = [v.__code__ for v in vars(module).values() if isinstance(v, types.FunctionType)]
+    for cls in (v for v in vars(module).values() if isinstance(v, type) and v.__module__ == module.__name__):
+        codes += [f.__code__ for f in vars(cls).values() if isinstance(f, types.FunctionType)]
+    while codes:
+        code = codes.pop()
+        names.update(code.co_names)
+        codes += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+    return names
+
+
+def test_the_prepared_path_makes_every_decision_read_access_makes() -> None:
+    """``ReadAccess`` and the prepared path check in their own orders; every check ReadAccess calls must be
+    listed in ``prepared.READ_ACCESS_CHECKS`` with the function the prepared path (or the HTTP cache in
+    front of it) calls for the same decision. A check added to ReadAccess alone fails here."""
+    import inspect
+
+    from api.graphql import limits, prepared
+    from api.web import http_cache
+
+    checks = {
+        name
+        for name in limits.ReadAccess.on_execute.__code__.co_names
+        if inspect.isfunction(getattr(limits, name, None)) and getattr(limits, name).__module__ == limits.__name__
+    }
+    assert checks == set(prepared.READ_ACCESS_CHECKS), "a ReadAccess check the prepared path does not list"
+    used = _names_used(prepared) | _names_used(http_cache)
+    assert set(prepared.READ_ACCESS_CHECKS.values()) <= used
+    for name in prepared.READ_ACCESS_CHECKS.values():
+        assert inspect.isfunction(getattr(limits, name)), name

@@ -60,6 +60,7 @@ from graphql import (
 from api.auth import ANONYMOUS, Caller, bearer
 from api.graphql.basis import OBSERVED_POSITION
 from api.graphql.context import Context
+from api.graphql.limits import refused_caller
 from api.graphql.loaders import blocking
 from api.graphql.prepared import PreparedOperations
 from api.graphql.view import GRAPHQL_RESPONSE, accepts_graphql_response, answer_status, encode_json, json_depth
@@ -608,11 +609,9 @@ async def _caller(services: Any, scope: Scope) -> Caller:
 
 def _role(caller: Caller, settings: Any) -> str | None:
     """The caller's role for the key; None when the request must go the whole way (refused callers)."""
-    if caller.rejected is not None:
+    if refused_caller(caller, settings) is not None:
         return None
-    if caller.principal is None:
-        return None if settings.require_key_for_reads else ANONYMOUS
-    return caller.principal.role
+    return ANONYMOUS if caller.principal is None else caller.principal.role
 
 
 def _client(caller: Caller, scope: Scope) -> str:
