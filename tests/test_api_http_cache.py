@@ -65,6 +65,7 @@ def test_if_none_match_gets_304_and_a_stale_etag_gets_the_new_answer(api: ApiEnv
         not_modified = _post(api, body, **{"If-None-Match": etag})
         assert not_modified.status_code == 304 and not_modified.content == b""
         assert not_modified.headers["etag"] == etag
+        assert "content-length" not in not_modified.headers  # (RFC 9110 8.6: not one that differs from the 200's)
     api.ledger.revise_claim(
         c.ReviseClaim("c-taurus-yes", None, c.parse_changes({"stance": "CONDITIONAL"}), "misread"), "desk"
     )

@@ -60,3 +60,15 @@ def test_body_size_limit(api: ApiEnv) -> None:
     response = api.client.post("/graphql", content=chunks, headers={"Content-Type": "application/json"})
     assert response.status_code == 413
     assert api.tree_size() == size
+
+
+def test_body_size_limit_holds_on_the_warm_path_too(api: ApiEnv) -> None:
+    """GET and POST alike, cold and once the same question has been answered (and cached)."""
+    query = "{ topics { key } }"
+    for _ in range(2):  # the second time the response cache and the seen requests know the question
+        assert api.client.get("/graphql", params={"query": query}).status_code == 200
+        body = api.client.request("GET", "/graphql", params={"query": query}, content=b"x" * 5000)
+        assert body.status_code == 413, body.text
+        assert api.client.post("/graphql", json={"query": query}).status_code == 200
+        padded = {"query": query, "pad": "y" * 5000}  # within what the warm path reads, over the limit
+        assert api.client.post("/graphql", json=padded).status_code == 413

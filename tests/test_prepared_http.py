@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_support import ApiEnv, api_env
+from api_support import ApiEnv, api_env, error_codes
 
 from api.graphql.prepared import PreparedOperations
 from api.settings import Settings
@@ -265,6 +265,33 @@ def test_get_persisted_queries_and_etags_answer_alike(pair: Pair) -> None:
     assert len(pair.answered) >= 6
 
 
+def test_blank_parameters_answer_alike_cold_and_warm(pair: Pair) -> None:
+    """A GET's parameters are read as strawberry reads them (the last of each name, a blank one kept): a
+    blank ``variables``, ``operationName``, ``extensions`` or ``query`` is strawberry's 400, never the
+    answer cached for the same query without it (nor the prepared path's)."""
+    for query in ("{ topics { key } }", "{ actors { key } }"):
+        blanks: list[list[tuple[str, str]]] = [
+            [("query", query), ("variables", "")],
+            [("query", query), ("operationName", "")],
+            [("query", query), ("extensions", "")],
+            [("query", query), ("query", "")],
+            [("query", ""), ("query", query)],  # (the last one counts: an answer)
+            [("query", query), ("utm", "")],  # (a parameter GraphQL does not read: an answer)
+        ]
+        for warm in (False, True):
+            if warm:  # the same query without the blank parameter has filled the response cache
+                pair.send("GET", params={"query": query})
+                pair.send("GET", params={"query": query})
+            for params in blanks:
+                for accept in ("application/json", GRAPHQL_RESPONSE):
+                    answer = pair.send("GET", params=params, accept=accept)
+                    assert answer.status_code == (200 if params[-1][0] == "utm" or params[0][1] == "" else 400)
+        # a POST body of the same shapes: operationName "" and extensions that are not an object
+        pair.send(body={"query": query})
+        for body in ({"query": query, "operationName": ""}, {"query": query, "extensions": "x"}):
+            assert pair.send(body=body).status_code == 400
+
+
 def test_callers_with_keys_without_and_with_bad_ones_answer_alike(pair: Pair) -> None:
     body = {
         "query": 'query P($a: String!) { position(actor: $a, topic: "taurus") { stance } }',
@@ -348,3 +375,63 @@ def test_leaf_variables_are_coerced_as_graphql_core_coerces_them() -> None:
                 return {k: (s.signature.name, str(s.signature.type), s.value) for k, s in values.sources.items()}
 
             assert sources(fast) == sources(reference), inputs
+
+
+def test_an_estimate_is_reused_while_it_reads_no_variable_and_made_per_request_when_it_does(database_url: str) -> None:
+    """Literal arguments (``claims(first: 2)``) read no variable: the estimate is kept per collection
+    sizes. ``claims(first: $n)`` reads one: estimated per request, so each value gets its own verdict."""
+    with api_env(database_url, response_cache_bytes=0, max_cost_anonymous=10) as env:
+        prepared: PreparedOperations = env.app.state.prepared
+        for query, fits in (
+            ("{ claims(first: 2) { nodes { key } } }", True),
+            ('{ positions(actor: "chancellor", topic: "taurus") { stance } claims(first: 1) { totalCount } }', True),
+            ("{ claims(first: 50) { nodes { key } } }", False),
+        ):
+            for _ in range(2):
+                codes = error_codes(env.client.post("/graphql", json={"query": query}).json())
+                assert codes == ([] if fits else ["QUERY_TOO_COSTLY"]), query
+            if fits:
+                costs = prepared._kept[(query, None)]
+                assert costs is not None and costs.costs, query  # the estimate was kept (not made per request)
+        sized = "query Q($n: Int) { claims(first: $n) { nodes { key } } }"
+        for n, fits in ((2, True), (50, False), (1, True), (50, False)):
+            codes = error_codes(env.client.post("/graphql", json={"query": sized, "variables": {"n": n}}).json())
+            assert codes == ([] if fits else ["QUERY_TOO_COSTLY"]), n
+        entry = prepared._kept[(sized, None)]
+        assert entry is not None and entry.costs is None
+
+
+def _names_used(module: Any) -> set[str]:
+    """Every global or attribute name the module's functions and methods refer to."""
+    import types
+
+    names: set[str] = set()
+    codes = [v.__code__ for v in vars(module).values() if isinstance(v, types.FunctionType)]
+    for cls in (v for v in vars(module).values() if isinstance(v, type) and v.__module__ == module.__name__):
+        codes += [f.__code__ for f in vars(cls).values() if isinstance(f, types.FunctionType)]
+    while codes:
+        code = codes.pop()
+        names.update(code.co_names)
+        codes += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+    return names
+
+
+def test_the_prepared_path_makes_every_decision_read_access_makes() -> None:
+    """``ReadAccess`` and the prepared path check in their own orders; every check ReadAccess calls must be
+    listed in ``prepared.READ_ACCESS_CHECKS`` with the function the prepared path (or the HTTP cache in
+    front of it) calls for the same decision. A check added to ReadAccess alone fails here."""
+    import inspect
+
+    from api.graphql import limits, prepared
+    from api.web import http_cache
+
+    checks = {
+        name
+        for name in limits.ReadAccess.on_execute.__code__.co_names
+        if inspect.isfunction(getattr(limits, name, None)) and getattr(limits, name).__module__ == limits.__name__
+    }
+    assert checks == set(prepared.READ_ACCESS_CHECKS), "a ReadAccess check the prepared path does not list"
+    used = _names_used(prepared) | _names_used(http_cache)
+    assert set(prepared.READ_ACCESS_CHECKS.values()) <= used
+    for name in prepared.READ_ACCESS_CHECKS.values():
+        assert inspect.isfunction(getattr(limits, name)), name

@@ -76,20 +76,21 @@ def test_a_response_of_known_length_is_written_once_and_the_rest_as_uvicorn_writ
     asyncio.run(run())
 
 
-def _responses(sock: socket.socket, count: int, deadline: float) -> list[tuple[bytes, bytes]]:
-    """``count`` HTTP/1.1 responses of known length read from ``sock``: (status line, body)."""
+def _responses(sock: socket.socket, count: int, deadline: float) -> list[tuple[list[bytes], bytes]]:
+    """``count`` HTTP/1.1 responses of known length (or none: a 304) read from ``sock``: (the status line
+    and header lines, names lower-cased; the body)."""
     data = b""
-    out: list[tuple[bytes, bytes]] = []
+    out: list[tuple[list[bytes], bytes]] = []
     while len(out) < count:
         assert time.monotonic() < deadline, (out, data)
         head_end = data.find(b"\r\n\r\n")
         if head_end >= 0:
-            head = data[:head_end].split(b"\r\n")
-            length = next(int(h.split(b":")[1]) for h in head if h.lower().startswith(b"content-length"))
-            skip = 0 if head[0].startswith(b"HTTP/1.1 304") or b"HEAD" in head[0] else length
-            if len(data) >= head_end + 4 + skip:
-                out.append((head[0], data[head_end + 4 : head_end + 4 + skip]))
-                data = data[head_end + 4 + skip :]
+            lines = data[:head_end].split(b"\r\n")
+            head = [lines[0]] + [h.split(b":", 1)[0].lower() + b":" + h.split(b":", 1)[1] for h in lines[1:]]
+            length = next((int(h.split(b":")[1]) for h in head if h.startswith(b"content-length:")), 0)
+            if len(data) >= head_end + 4 + length:
+                out.append((head, data[head_end + 4 : head_end + 4 + length]))
+                data = data[head_end + 4 + length :]
                 continue
         data += sock.recv(65536)
     return out
@@ -105,7 +106,100 @@ def test_a_live_server_answers_pipelined_requests_in_order(database_url: str) ->
                 post % (len(body), body) + b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + post % (len(body), body)
             )
             answers = _responses(sock, 3, time.monotonic() + 20)
-        assert [status for status, _ in answers] == [b"HTTP/1.1 200 OK"] * 3
+            # A 304 (an ETag the cache holds) has no body and no Content-Length; the next answer follows it.
+            cached = json.dumps({"query": "{ topics { key } }"}).encode()
+            sock.sendall(post % (len(cached), cached))
+            sock.sendall(post % (len(cached), cached))
+            (first, _), (again, _) = _responses(sock, 2, time.monotonic() + 20)
+            etag = next(h for h in first if h.startswith(b"etag:")).split(b":", 1)[1].strip()
+            conditional = post.replace(b"\r\n\r\n", b"\r\nIf-None-Match: " + etag + b"\r\n\r\n", 1)
+            sock.sendall(conditional % (len(cached), cached) + b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            (not_modified, _), (health, _) = _responses(sock, 2, time.monotonic() + 20)
+        assert not_modified[0] == b"HTTP/1.1 304 Not Modified" and again[0] == b"HTTP/1.1 200 OK"
+        assert not [h for h in not_modified if h.startswith((b"content-length", b"transfer-encoding"))]
+        assert health[0] == b"HTTP/1.1 200 OK"
+        assert [head[0] for head, _ in answers] == [b"HTTP/1.1 200 OK"] * 3
         assert json.loads(answers[0][1])["data"]["ledgerDigest"]["treeSize"] == 0
         assert json.loads(answers[1][1]) == {"status": "ok"}
         assert json.loads(answers[2][1])["data"] == json.loads(answers[0][1])["data"]
+
+
+def test_after_a_disconnect_nothing_is_written_and_a_failing_app_gets_uvicorns_answer() -> None:
+    sized = [(b"content-length", b"5")]
+
+    async def run() -> None:
+        gone = Transport()  # the client left between the head and the body: the body's send returns quietly
+        c = cycle(gone)
+        await c.send({"type": "http.response.start", "status": 200, "headers": sized})
+        gone.closed, c.disconnected = True, True  # (what the protocol's connection_lost does)
+        await c.send({"type": "http.response.body", "body": b"hello"})
+        assert gone.writes == []
+        failed = Transport()  # the app raised after the head: uvicorn writes the head, then closes
+        c = cycle(failed)
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            await send({"type": "http.response.start", "status": 200, "headers": sized})
+            raise RuntimeError("the body could not be read")
+
+        await c.run_asgi(app)
+        assert failed.closed and len(failed.writes) == 1 and failed.writes[0].endswith(b"content-length: 5\r\n\r\n")
+        unfinished = Transport()  # the app returned without its body: the same
+        c = cycle(unfinished)
+
+        async def quits(scope: Any, receive: Any, send: Any) -> None:
+            await send({"type": "http.response.start", "status": 200, "headers": sized})
+
+        await c.run_asgi(quits)
+        assert unfinished.closed and len(unfinished.writes) == 1
+
+    asyncio.run(run())
+
+
+def test_a_client_leaving_between_head_and_body_raises_nothing_into_the_app(caplog: Any) -> None:
+    """A live uvicorn (uvloop, as `claims serve` runs) and a real client that disconnects after the head."""
+    import threading
+
+    import uvicorn
+
+    from api.web.server import HttpTools
+
+    outcome: list[BaseException | None] = []
+    done = threading.Event()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await receive()  # the request
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"5")]})
+        while (await receive())["type"] != "http.disconnect":
+            pass  # the client has gone: now the body
+        try:
+            await send({"type": "http.response.body", "body": b"hello"})
+            outcome.append(None)
+        except BaseException as error:
+            outcome.append(error)
+            raise
+        finally:
+            done.set()
+
+    from api_support import free_port
+
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, http=HttpTools, loop="uvloop", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    with caplog.at_level(logging.ERROR, logger="uvicorn.error"):
+        thread.start()
+        try:
+            deadline = time.monotonic() + 20
+            while not server.started:
+                assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+                time.sleep(0.01)
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert done.wait(20), "the app never sent its body"
+        finally:
+            server.should_exit = True
+            thread.join(20)
+    assert outcome == [None]
+    assert not [r for r in caplog.records if "Exception in ASGI application" in r.getMessage()]

@@ -31,8 +31,11 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
+    ListValueNode,
+    ObjectValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    ValueNode,
     VariableNode,
     value_from_ast_untyped,
 )
@@ -176,9 +179,21 @@ def _arguments(field: FieldNode, variables: Mapping[str, Any]) -> dict[str, Any]
         value = argument.value
         if isinstance(value, VariableNode):
             out[argument.name.value] = variables.get(value.name.value)
-        else:
-            out[argument.name.value] = value_from_ast_untyped(value, dict(variables))
+        else:  # a literal: the variables are consulted only when a variable sits inside it
+            out[argument.name.value] = value_from_ast_untyped(
+                value, dict(variables) if _holds_variable(value) else None
+            )
     return out
+
+
+def _holds_variable(value: ValueNode) -> bool:
+    if isinstance(value, VariableNode):
+        return True
+    if isinstance(value, ListValueNode):
+        return any(_holds_variable(item) for item in value.values)
+    if isinstance(value, ObjectValueNode):
+        return any(_holds_variable(field.value) for field in value.fields)
+    return False
 
 
 def too_costly(cost: int, budget: int, keyed: bool) -> GraphQLError:

@@ -103,13 +103,13 @@ class ReadAccess(SchemaExtension):
     """Refuse the whole operation before it runs: an invalid key, no key when reads need one,
     several operations without ``operationName``, or a string no text can hold."""
 
+    # The prepared HTTP path (api/graphql/prepared.py) makes each of these checks' decisions too
+    # (its READ_ACCESS_CHECKS; tests/test_prepared_http.py fails when a check here is not listed there).
+
     def on_execute(self) -> Iterator[None]:
         execution = self.execution_context
         context = execution.context
-        caller = context.caller
-        message = caller.rejected
-        if message is None and caller.principal is None and context.settings.require_key_for_reads:
-            message = "this server requires an API key for reads: send 'Authorization: Bearer KEY'"
+        message = refused_caller(context.caller, context.settings)
         error = GraphQLError(message, extensions={"code": UNAUTHENTICATED}) if message is not None else None
         document = execution.graphql_document
         if error is None and document is not None:
@@ -124,6 +124,15 @@ class ReadAccess(SchemaExtension):
         if error is not None:
             execution.result = ExecutionResult(data=None, errors=[error])
         yield
+
+
+def refused_caller(caller: Any, settings: Any) -> str | None:
+    """Why the caller may not read (an invalid key, or none where reads need one), or None."""
+    if caller.rejected is not None:
+        return str(caller.rejected)
+    if caller.principal is None and settings.require_key_for_reads:
+        return "this server requires an API key for reads: send 'Authorization: Bearer KEY'"
+    return None
 
 
 def over_rate(context: Any, write: bool) -> GraphQLError | None:
@@ -149,7 +158,12 @@ def over_budget(
     settings = context.settings
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     limits = Limits(context.sizes, settings.default_page_size, settings.max_page_size, settings.max_list_size)
-    cost = estimate(schema, operation, fragments, variables, limits)
+    return over_the_budget(estimate(schema, operation, fragments, variables, limits), context)
+
+
+def over_the_budget(cost: int, context: Any) -> GraphQLError | None:
+    """An estimated cost against the caller's budget (keyed or anonymous)."""
+    settings = context.settings
     keyed = context.caller.principal is not None
     budget = settings.max_cost_with_key if keyed else settings.max_cost_anonymous
     return too_costly(cost, budget, keyed) if cost > budget else None

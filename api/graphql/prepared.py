@@ -55,7 +55,7 @@ from strawberry.utils.await_maybe import await_maybe
 from api.errors import coded, log_errors
 from api.graphql.basis import operation_basis
 from api.graphql.cost import Limits, estimate
-from api.graphql.limits import over_rate, unclean_strings
+from api.graphql.limits import operation_named, over_rate, over_the_budget, unclean_strings
 
 if TYPE_CHECKING:
     from api.graphql.context import Context
@@ -63,6 +63,17 @@ if TYPE_CHECKING:
     from api.settings import Settings
     from projections.views import CollectionSizes
 
+# Each check ``api.graphql.limits.ReadAccess`` runs before an operation executes, and the function by
+# which this path (or ``api/web/http_cache.py``, which calls it) makes the same decision. In another
+# order: a refusal is left to strawberry's pipeline, so this path takes the read token last, only when
+# it runs the operation. tests/test_prepared_http.py fails when ReadAccess calls a check not listed here.
+READ_ACCESS_CHECKS = {
+    "refused_caller": "refused_caller",  # http_cache._role: a refused caller goes strawberry's way
+    "over_rate": "over_rate",  # execute, last
+    "operation_named": "operation_named",  # _prepare
+    "unclean_strings": "unclean_strings",  # _prepare (the text), execute (the variables)
+    "over_budget": "over_the_budget",  # execute, with the estimate of _cost
+}
 PREPARED_KEPT = 512  # (query text, operationName) entries, LRU
 COSTS_KEPT = 8  # cost estimates per entry, by collection sizes (they change every few seconds at most)
 
@@ -141,9 +152,9 @@ class PreparedOperations:
         operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
         if not operations or any(o.operation != OperationType.QUERY for o in operations):
             return None
+        if operation_named(document, operation_name) is not None:  # several operations, none named
+            return None
         if operation_name is None:
-            if len(operations) > 1:
-                return None
             operation = operations[0]
             name = operation.name.value if operation.name else None
         else:
@@ -168,10 +179,7 @@ class PreparedOperations:
         taken) when the request is refused before execution: strawberry then answers it."""
         if unclean_strings("", prepared.document, variables) is not None:
             return None
-        settings = self.settings
-        keyed = context.caller.principal is not None
-        budget = settings.max_cost_with_key if keyed else settings.max_cost_anonymous
-        if self._cost(prepared, variables, context) > budget:
+        if over_the_budget(self._cost(prepared, variables, context), context) is not None:
             return None
         execute: Any = self.schema.compiled or graphql_execute
         async with AsyncExitStack() as stack:

@@ -40,6 +40,12 @@ def rejected(status: int, reason: str) -> HTTPException:
     return HTTPException(status, reason)
 
 
+def accepts_graphql_response(accept: str | bytes) -> bool:
+    """Does this ``Accept`` header take ``application/graphql-response+json`` (GraphQL over HTTP)? Both
+    HTTP paths (strawberry's view, ``api/graphql/prepared.py`` via ``api/web/http_cache.py``) ask here."""
+    return GRAPHQL_RESPONSE in (accept.decode("latin-1") if isinstance(accept, bytes) else accept)
+
+
 def json_depth(value: object, limit: int) -> bool:
     """Is ``value`` nested at most ``limit`` arrays/objects deep? (iterative: no recursion)"""
     stack: list[tuple[object, int]] = [(value, 1)]
@@ -228,7 +234,7 @@ class LedgerGraphQL(GraphQL[Context, None]):
         sub_response = await super().get_sub_response(request)
         if isinstance(request, Request):
             request.state.sub_response = sub_response
-            if GRAPHQL_RESPONSE in request.headers.get("accept", ""):
+            if accepts_graphql_response(request.headers.get("accept", "")):
                 request.state.graphql_response = sub_response
         return sub_response
 

@@ -60,9 +60,10 @@ from graphql import (
 from api.auth import ANONYMOUS, Caller, bearer
 from api.graphql.basis import OBSERVED_POSITION
 from api.graphql.context import Context
+from api.graphql.limits import refused_caller
 from api.graphql.loaders import blocking
 from api.graphql.prepared import PreparedOperations
-from api.graphql.view import answer_status, encode_json, json_depth
+from api.graphql.view import GRAPHQL_RESPONSE, accepts_graphql_response, answer_status, encode_json, json_depth
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -75,7 +76,6 @@ SEEN_BODY_BYTES = 8192  # requests up to this size are remembered by their bytes
 SEEN_KEPT = 4096
 SEEN_BYTES = 4 * 1024 * 1024
 DOCUMENTS_KEPT = 4096  # registered documents and text -> normal form entries
-GRAPHQL_RESPONSE = "application/graphql-response+json"
 # A run of 19 digits may be an integer beyond 64 bits, which orjson reads as a float: the standard library reads it.
 LONG_NUMBER = re.compile(rb"[0-9]{19}")
 STREAM_ACCEPTS = (b"multipart", b"event-stream")  # strawberry's streaming transports
@@ -99,8 +99,8 @@ class Entry:
         self.length = str(len(body)).encode()
 
 
-# (normalised document hash, variables JSON, operation name, role, response type, basis)
-Key = tuple[str, str, str, str, bool, tuple[object, ...]]
+# (normalised document hash, variables JSON, operation name (None: not given), role, response type, basis)
+Key = tuple[str, str, str | None, str, bool, tuple[object, ...]]
 
 
 class ResponseCache:
@@ -299,25 +299,27 @@ class WarmFront:
         if scope["type"] != "http" or scope["path"] != "/graphql" or self.graphql.cache is None:
             await self.app(scope, receive, send)
             return
+        # Only a request within the body limit is answered here: any other goes the whole way, through
+        # the ``BodyLimit`` middleware (413), a GET with a body included (its body is never read here).
+        limit = scope["app"].state.services.settings.max_body_bytes
+        declared = _header(scope, b"content-length")
         body = b""
         if scope["method"] == "POST":
-            declared = _header(scope, b"content-length")
-            if not declared.isdigit() or int(declared) > SEEN_BODY_BYTES:
-                await self.app(scope, receive, send)  # the body limit and the full path deal with it
+            if not declared.isdigit() or int(declared) > min(SEEN_BODY_BYTES, limit):
+                await self.app(scope, receive, send)
                 return
             body = await _read_body(receive)
-        elif scope["method"] != "GET":
+            if len(body) > limit:  # (more than it declared): the body limit refuses it
+                await self.app(scope, _replay(body), send)
+                return
+        elif scope["method"] != "GET" or declared.strip(b"0") or _header(scope, b"transfer-encoding"):
             await self.app(scope, receive, send)
             return
         entry = self.graphql.warm_hit(scope, body)
         if entry is not None:
             await self.graphql._answer(scope, send, entry, keyed=False)
             return
-        if len(body) <= scope["app"].state.services.settings.max_body_bytes:
-            # Within the body limit, and /graphql's route is this app: no need to route it again.
-            await self.graphql(scope, _replay(body), send)
-            return
-        await self.app(scope, _replay(body), send)
+        await self.graphql(scope, _replay(body), send)  # /graphql's route is this app: no need to route it again
 
 
 class CachedGraphQL:
@@ -378,15 +380,17 @@ class CachedGraphQL:
         """The request's query, variables..., or None to leave it to strawberry alone."""
         try:
             if scope["method"] == "GET":
-                pairs = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
-                params = {name: value for name, value in pairs if value}
-                strict = all(value for _, value in pairs)  # (strawberry keeps a blank parameter: it decides)
+                # As starlette and strawberry read them: the last value of each name, a blank one kept
+                # (a blank ``variables`` or ``extensions`` stays "", which strawberry refuses).
+                params = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
                 payload: dict[str, Any] = {"query": params.get("query")}
                 for name in ("variables", "extensions"):
-                    if params.get(name) not in (None, "null"):
-                        payload[name] = json.loads(params[name])
+                    value = params.get(name)
+                    if value not in (None, "null"):
+                        payload[name] = json.loads(value) if value else value
                 payload["operationName"] = params.get("operationName")
                 asked_id: object = params.get("id")
+                strict = True
             else:
                 if b"json" not in _header(scope, b"content-type"):
                     return None
@@ -397,6 +401,12 @@ class CachedGraphQL:
         if not isinstance(payload, dict):
             return None
         extensions = payload.get("extensions")
+        if not (
+            isinstance(payload.get("variables"), dict | None)
+            and isinstance(extensions, dict | None)
+            and isinstance(payload.get("operationName"), str | None)
+        ):
+            return None  # strawberry's 400: never looked up (the key would not tell it from a good request)
         if isinstance(extensions, dict) and isinstance(extensions.get("persistedQuery"), dict):
             asked_id = extensions["persistedQuery"].get("sha256Hash")
         query = payload.get("query")
@@ -427,7 +437,7 @@ class CachedGraphQL:
                 return
         token = OBSERVED_POSITION.set(projected) if projected is not None else None
         try:
-            answered = await self._prepared(scope, asked, caller, role) if role is not None else None
+            answered = await self._prepared(scope, asked, caller) if role is not None else None
             if answered is None:
                 status, headers, content = await _capture(self.app, scope, body)
                 answer = None
@@ -466,7 +476,7 @@ class CachedGraphQL:
         return entry
 
     async def _prepared(
-        self, scope: Scope, asked: Asked, caller: Caller, role: str
+        self, scope: Scope, asked: Asked, caller: Caller
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes, dict[str, Any]] | None:
         """The answer of the prepared path (status, headers, body, the body as data), or None: strawberry's."""
         prepared_operations = self.prepared
@@ -507,7 +517,7 @@ class CachedGraphQL:
             answer["errors"] = [error.formatted for error in result.errors]
         if result.extensions:
             answer["extensions"] = result.extensions
-        graphql_response = GRAPHQL_RESPONSE.encode() in accept
+        graphql_response = accepts_graphql_response(accept)
         status, retry_after = answer_status(result, answer, graphql_response)
         content = encode_json(answer)
         media = f"{GRAPHQL_RESPONSE}; charset=utf-8" if graphql_response else "application/json"
@@ -554,7 +564,7 @@ class CachedGraphQL:
         headers = [*entry.head, (b"cache-control", control)]
         match = _header(scope, b"if-none-match")
         if match and entry.etag in _etags(match):
-            headers.append((b"content-length", b"0"))
+            # No Content-Length: a 304's may only repeat the 200's (RFC 9110 8.6), and it has no body anyway.
             await send({"type": "http.response.start", "status": 304, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
             return
@@ -575,11 +585,12 @@ def _lookup_key(
     cache.observe(projected, details, today)
     pin = asked.pin
     basis: tuple[object, ...] = ("pinned", details, today, pin) if pin is not None else ("current", projected, today)
-    return _key(asked, normal, role, _wants_graphql_response(scope), basis)
+    return _key(asked, normal, role, accepts_graphql_response(_header(scope, b"accept")), basis)
 
 
 def _key(asked: Asked, normal: str, role: str, graphql_response: bool, basis: tuple[object, ...]) -> Key:
-    return (normal, asked.variables, str(asked.payload.get("operationName") or ""), role, graphql_response, basis)
+    # An operationName of "" names no operation (strawberry refuses it): not the same request as none.
+    return (normal, asked.variables, asked.payload.get("operationName"), role, graphql_response, basis)
 
 
 def _answer_basis(entry: Entry, asked_basis: tuple[object, ...]) -> tuple[object, ...] | None:
@@ -600,11 +611,9 @@ async def _caller(services: Any, scope: Scope) -> Caller:
 
 def _role(caller: Caller, settings: Any) -> str | None:
     """The caller's role for the key; None when the request must go the whole way (refused callers)."""
-    if caller.rejected is not None:
+    if refused_caller(caller, settings) is not None:
         return None
-    if caller.principal is None:
-        return None if settings.require_key_for_reads else ANONYMOUS
-    return caller.principal.role
+    return ANONYMOUS if caller.principal is None else caller.principal.role
 
 
 def _client(caller: Caller, scope: Scope) -> str:
@@ -613,10 +622,6 @@ def _client(caller: Caller, scope: Scope) -> str:
         return f"key {caller.principal.key_name!r}"
     client = scope.get("client")
     return f"address {client[0] if client else 'unknown'}"
-
-
-def _wants_graphql_response(scope: Scope) -> bool:
-    return GRAPHQL_RESPONSE.encode() in _header(scope, b"accept")
 
 
 def _header(scope: Scope, name: bytes) -> bytes:

@@ -28,33 +28,54 @@ class _Head:
 
 
 class _Prefixed:
-    """The connection's transport, writing ``head`` before the first thing it writes or does."""
+    """The connection's transport, writing ``head`` before the first thing it writes or does.
+
+    Once the connection is closing (the client left, or the app's failure closed it) the head is
+    dropped, never written: uvicorn writes nothing to a connection it knows is gone.
+    """
 
     def __init__(self, transport: Any, head: bytes) -> None:
-        self._transport = transport
+        self.transport = transport
         self._head: bytes | None = head
 
     def write(self, data: bytes) -> None:
         head, self._head = self._head, None
-        self._transport.write(head + data if head is not None else data)
+        self.transport.write(head + data if head is not None else data)
 
     def flush(self) -> None:
         head, self._head = self._head, None
-        if head is not None:
-            self._transport.write(head)
+        if head is not None and not self.transport.is_closing():
+            self.transport.write(head)
 
-    def __getattr__(self, name: str) -> Any:  # close(), is_closing()...: the head goes first
+    @property
+    def written(self) -> bool:
+        return self._head is None
+
+    def __getattr__(self, name: str) -> Any:  # close()...: the head goes first, as uvicorn would have sent it
         self.flush()
-        return getattr(self._transport, name)
+        return getattr(self.transport, name)
 
 
 class OneWriteCycle(RequestResponseCycle):
-    """uvicorn's request/response cycle, its head written together with the body's first bytes."""
+    """uvicorn's request/response cycle, its head written together with the body's first bytes.
 
-    _held: bytes | None = None
+    While the head is held, the cycle's transport is a :class:`_Prefixed`: whatever touches the
+    connection next (the body, or uvicorn closing it after the app failed or quit) sends the head
+    first, exactly as uvicorn would have; a disconnected cycle writes nothing (uvicorn's ``send``
+    returns at once).
+    """
 
     async def send(self, message: Any) -> None:
         transport = self.transport
+        if isinstance(transport, _Prefixed):
+            try:
+                await super().send(message)
+            finally:
+                if self.response_complete and not self.disconnected:
+                    transport.flush()  # (a HEAD answer, or nothing written): the head alone
+                if transport.written or self.response_complete:
+                    self.transport = transport.transport
+            return
         if message["type"] == "http.response.start" and not self.response_started:
             head = _Head()
             self.transport = head  # type: ignore[assignment]
@@ -65,19 +86,9 @@ class OneWriteCycle(RequestResponseCycle):
             if self.chunked_encoding:  # a stream (the feed...): its head now, whenever its first bytes come
                 transport.write(head.data)
             elif head.data:
-                self._held = head.data
+                self.transport = _Prefixed(transport, head.data)  # type: ignore[assignment]
             return
-        held, self._held = self._held, None
-        if held is None:
-            await super().send(message)
-            return
-        prefixed = _Prefixed(transport, held)
-        self.transport = prefixed  # type: ignore[assignment]
-        try:
-            await super().send(message)
-        finally:
-            self.transport = transport
-            prefixed.flush()  # (a HEAD answer, or nothing written): the head alone
+        await super().send(message)
 
 
 class HttpTools(HttpToolsProtocol):
