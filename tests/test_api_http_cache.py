@@ -172,3 +172,24 @@ def test_answers_read_from_the_log_are_never_cached(api: ApiEnv) -> None:
         api.caught_up()
         again = _post(api, body).json()["data"]
         assert again["ledgerDigest"]["treeSize"] == again["events"]["treeSize"] == api.tree_size()
+
+
+def test_a_kept_answer_costs_its_length_not_the_encoders_buffer() -> None:
+    """The cache's budget counts len(body): an entry must not keep the larger buffer orjson wrote the
+    answer into (4 KiB for a 400-byte answer), or the budget would bound a tenth of the memory used."""
+    import tracemalloc
+
+    import orjson
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        entries = [
+            Entry(orjson.dumps({"data": {"stance": "SUPPORTS", "n": n, "summary": "x" * 400}}), "application/json",
+                  f'"{n}"', False)
+            for n in range(300)
+        ]  # fmt: skip
+        held = sum(stat.size_diff for stat in tracemalloc.take_snapshot().compare_to(before, "filename"))
+    finally:
+        tracemalloc.stop()
+    assert held < 2 * sum(len(entry.body) for entry in entries)
