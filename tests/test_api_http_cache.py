@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tracemalloc
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import pytest
 from api_support import ApiEnv, api_env, error_codes
 
@@ -177,10 +179,6 @@ def test_answers_read_from_the_log_are_never_cached(api: ApiEnv) -> None:
 def test_a_kept_answer_costs_its_length_not_the_encoders_buffer() -> None:
     """The cache's budget counts len(body): an entry must not keep the larger buffer orjson wrote the
     answer into (4 KiB for a 400-byte answer), or the budget would bound a tenth of the memory used."""
-    import tracemalloc
-
-    import orjson
-
     tracemalloc.start()
     try:
         before = tracemalloc.take_snapshot()
