@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 from api_support import claim_data, seed
 
+from api.errors import ApiError
+from api.graphql.loaders import own_copy
 from api.graphql.resolvers.reading import POSITIONS, PositionQuestion, answer_positions
 from api.settings import Settings
 from api.web.app import create_app
@@ -146,8 +148,9 @@ def test_a_batch_of_positions_reads_as_one_position_each(database_url: str) -> N
 
 
 def test_a_statement_timeout_is_the_batchs_not_each_questions(database_url: str, monkeypatch: Any) -> None:
-    """A batch can run longer than any of its questions alone: when its statement times out, the questions are
-    asked again (in halves) so each ends as it would alone; another failure gives each request its own error."""
+    """A batch can run longer than any of its questions alone: when its statement times out, each question
+    is asked again alone (all at once), so each ends as it would alone; another failure gives each request
+    its own error object."""
     _ledger(database_url)
     model = open_read_model(database_url)
     try:
@@ -160,15 +163,21 @@ def test_a_statement_timeout_is_the_batchs_not_each_questions(database_url: str,
         alone = [answer_positions(model, [q])[0] for q in asked]
         read = model.positions_and_sources
         slow = ("minister", "ceasefire")  # one question that times out even alone
+        statements: list[int] = []
 
         def timing_out(keys: list[tuple[str, str, date | None]], *args: Any, **kwargs: Any) -> Any:
+            statements.append(len(keys))
             if len(keys) > 2 or any(k[:2] == slow for k in keys):  # (what a real timeout depends on: the work)
                 raise QueryTimeout("the query ran longer than the statement timeout")
             return read(keys, *args, **kwargs)
 
+        async def together() -> list[Any]:
+            return await asyncio.gather(*(POSITIONS.load(model, q) for q in asked), return_exceptions=True)
+
         monkeypatch.setattr(model, "positions_and_sources", timing_out)
-        together = answer_positions(model, asked)
-        for q, got, expected in zip(asked, together, alone, strict=True):
+        answers = asyncio.run(together())
+        assert statements[0] > 2 and len(statements) == 1 + sum(not isinstance(a, ApiError) for a in alone)
+        for q, got, expected in zip(asked, answers, alone, strict=True):
             if (q.actor, q.topic) == slow:
                 assert isinstance(got, QueryTimeout)
             elif isinstance(expected, Exception):
@@ -181,12 +190,27 @@ def test_a_statement_timeout_is_the_batchs_not_each_questions(database_url: str,
             raise ConnectionError("the database is unreachable")
 
         monkeypatch.setattr(model, "positions_and_sources", unreachable)
-        failed = [got for got in answer_positions(model, asked) if isinstance(got, ConnectionError)]
+        failed = [got for got in asyncio.run(together()) if isinstance(got, ConnectionError)]
         assert len(failed) == sum(not isinstance(a, Exception) for a in alone) > 1
         assert len({id(error) for error in failed}) == len(failed)  # (no exception object shared by requests)
         assert {str(error) for error in failed} == {"the database is unreachable"}
+        assert len({id(error.__cause__) for error in failed}) == 1  # (the one failure, the cause of each)
     finally:
         model.close()
+
+
+def test_a_copy_of_an_error_keeps_its_class_message_and_attributes() -> None:
+    """Errors whose constructors take other arguments than ``args`` are copied faithfully, not rebuilt."""
+
+    class Formatted(Exception):
+        def __init__(self, table: str) -> None:
+            super().__init__(f"table {table} is missing")
+            self.table = table
+
+    for error in (ApiError("NOT_FOUND", "no such actor", field="actor"), Formatted("positions"), QueryTimeout("slow")):
+        copy = own_copy(error)
+        assert copy is not error and type(copy) is type(error) and copy.__cause__ is error
+        assert str(copy) == str(error) and vars(copy) == vars(error) and copy.args == error.args
 
 
 def _read_whenever(answer: tuple[Any, Any]) -> tuple[Any, Any]:

@@ -203,3 +203,30 @@ def test_a_client_leaving_between_head_and_body_raises_nothing_into_the_app(capl
             thread.join(20)
     assert outcome == [None]
     assert not [r for r in caplog.records if "Exception in ASGI application" in r.getMessage()]
+
+
+def test_while_the_head_is_held_the_cycle_still_answers_for_its_connection() -> None:
+    """uvicorn's ``send`` may wait for a paused writer while the head is being held; a concurrent
+    ``receive`` (Expect: 100-continue) then asks the cycle's transport whether it is closing."""
+
+    async def run() -> None:
+        drained = asyncio.Event()
+        transport = Transport()
+        c = cycle(transport)
+        c.flow = SimpleNamespace(write_paused=True, drain=drained.wait)  # type: ignore[assignment]
+        start = asyncio.ensure_future(
+            c.send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+        )
+        while not start.done() and c.transport is transport:  # (until the head is being held)
+            await asyncio.sleep(0)  # one turn of the loop: the send runs up to its wait
+        assert c.transport.is_closing() is False
+        transport.closed = True
+        assert c.transport.is_closing() is True  # (the connection's own answer, not a stand-in's)
+        transport.closed = False
+        drained.set()
+        await start
+        c.flow = SimpleNamespace(write_paused=False)  # type: ignore[assignment]
+        await c.send({"type": "http.response.body", "body": b"ok", "more_body": False})
+        assert len(transport.writes) == 1 and transport.writes[0].endswith(b"\r\n\r\nok")
+
+    asyncio.run(run())

@@ -44,16 +44,22 @@ async def blocking(fn: Callable[..., T], *args: object) -> T:
     return await asyncio.get_running_loop().run_in_executor(_EXECUTOR, fn, *args)
 
 
+class AskAlone(Exception):
+    """An ``answer`` entry: this question's batch failed in a way a batch can and one question
+    alone need not (a statement timeout the batch's size reached); ask it again on its own."""
+
+
 class CrossRequestLoader(Generic[K, V]):
     """Questions of every request in flight, answered together: those asked in one tick of the
     event loop (the requests a server took in together reach their resolvers together) go to
     the database in one thread hop and one call of ``answer``, per read model.
 
     ``answer(read_model, questions)`` runs on a database thread and returns one entry per
-    question, in order: its answer, or the exception that request raises (e.g. an unknown
-    name); ``answer`` gives each question its own outcome (an exception it raises fails every
-    request of the batch). Unlike a request's DataLoader, nothing is cached: a question asked again is
-    asked again.
+    question, in order: its answer, the exception that request raises (e.g. an unknown name),
+    or :class:`AskAlone`, and then the question is asked again alone, each such question in its
+    own thread hop at once, so each ends as it would alone and none waits for another. An exception
+    ``answer`` raises fails every request of the batch. Unlike a request's DataLoader, nothing is
+    cached: a question asked again is asked again.
     """
 
     def __init__(self, answer: Callable[[ReadModel, list[K]], list[V | Exception]]) -> None:
@@ -78,30 +84,68 @@ class CrossRequestLoader(Generic[K, V]):
         batch = self._waiting.pop(key)
         self.batches += 1
         self.questions += len(batch)
+        self._ask(loop, read_model, batch, alone=False)
+
+    def _ask(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        read_model: ReadModel,
+        batch: list[tuple[K, asyncio.Future[V]]],
+        alone: bool,
+    ) -> None:
         try:
             done = loop.run_in_executor(_EXECUTOR, self.answer, read_model, [question for question, _ in batch])
         except Exception as error:  # (the executor shut down): the requests fail, none waits forever
             for _, future in batch:
                 if not future.done():
-                    future.set_exception(error)
+                    future.set_exception(own_copy(error))
             return
-        done.add_done_callback(partial(_deliver, [future for _, future in batch]))
+        done.add_done_callback(partial(self._deliver, loop, read_model, batch, alone))
+
+    def _deliver(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        read_model: ReadModel,
+        batch: list[tuple[K, asyncio.Future[V]]],
+        alone: bool,
+        done: asyncio.Future[list[V | Exception]],
+    ) -> None:
+        if done.cancelled():  # (the executor shut down)
+            for _, future in batch:
+                future.cancel()
+            return
+        error = done.exception()
+        answers: Sequence[V | BaseException]
+        answers = [own_copy(error) for _ in batch] if error is not None else done.result()
+        for (question, future), answer in zip(batch, answers, strict=True):
+            if future.done():  # (its request went away)
+                continue
+            if isinstance(answer, AskAlone):
+                if alone:  # (answer broke its contract: a question alone is not asked again)
+                    future.set_exception(RuntimeError("a question asked alone was sent back to be asked alone"))
+                else:
+                    self._ask(loop, read_model, [(question, future)], alone=True)
+            elif isinstance(answer, BaseException):
+                future.set_exception(answer)
+            else:
+                future.set_result(answer)
 
 
-def _deliver(futures: list[asyncio.Future[V]], done: asyncio.Future[list[V | Exception]]) -> None:
-    if done.cancelled():  # (the executor shut down)
-        for future in futures:
-            future.cancel()
-        return
-    error = done.exception()
-    answers: Sequence[V | BaseException] = [error] * len(futures) if error is not None else done.result()
-    for future, answer in zip(futures, answers, strict=True):
-        if future.done():  # (its request went away)
-            continue
-        if isinstance(answer, BaseException):
-            future.set_exception(answer)
-        else:
-            future.set_result(answer)
+E = TypeVar("E", bound=BaseException)
+
+
+def own_copy(error: E) -> E:
+    """The same error as a new exception object, for one request of many: one object raised in many
+    requests would mix their tracebacks. Its class, arguments and attributes, without calling its
+    constructor (which may take other arguments than ``args``); the original is its cause."""
+    try:
+        copy = type(error).__new__(type(error))
+        copy.__dict__.update(vars(error))
+        copy.args = error.args
+    except Exception:  # (a class built otherwise, e.g. with slots only: the one object, shared)
+        return error
+    copy.__cause__ = error
+    return copy
 
 
 def _grouped_by_time(

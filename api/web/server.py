@@ -18,13 +18,18 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 
 
 class _Head:
-    """A transport stand-in that keeps what is written (the response head)."""
+    """A transport stand-in that keeps what is written (the response head); anything else it is
+    asked (``is_closing`` from a concurrent ``receive``...) the connection's transport answers."""
 
-    def __init__(self) -> None:
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
         self.data = b""
 
     def write(self, data: bytes) -> None:
         self.data += data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.transport, name)
 
 
 class _Prefixed:
@@ -77,7 +82,7 @@ class OneWriteCycle(RequestResponseCycle):
                     self.transport = transport.transport
             return
         if message["type"] == "http.response.start" and not self.response_started:
-            head = _Head()
+            head = _Head(transport)
             self.transport = head  # type: ignore[assignment]
             try:
                 await super().send(message)

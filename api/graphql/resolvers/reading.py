@@ -13,7 +13,7 @@ from graphql import FieldNode, FragmentSpreadNode, GraphQLResolveInfo, InlineFra
 from api.errors import ApiError, bad_input
 from api.graphql.basis import record_time
 from api.graphql.context import Info
-from api.graphql.loaders import CrossRequestLoader, blocking
+from api.graphql.loaders import AskAlone, CrossRequestLoader, blocking, own_copy
 from api.graphql.types.connections import ClaimConnection, ClaimEdge, PageInfo, page_size, read_page
 from api.graphql.types.enums import Attribution, Stance
 from api.graphql.types.inputs import ClaimFilter
@@ -78,32 +78,19 @@ def _answer_at_or_fail(
     out: list[PositionAnswer | Exception],
 ) -> None:
     """:func:`_answer_at`, or each question's own failure. A statement timeout is the batch's, not a
-    question's: the questions are asked again in halves, down to one, so each ends as it would alone.
-    Any other failure (the database is unreachable) fails this record time's questions, each with its
-    own copy of the error (one exception raised in many requests would mix their tracebacks)."""
+    question's: each question of a batch that timed out is asked again alone (``AskAlone``, all at
+    once), so each ends as it would alone. Any other failure (the database is unreachable) fails
+    this record time's questions, each with its own copy of the error."""
     try:
         _answer_at(read_model, questions, known_at, indexes, out)
     except QueryTimeout as error:
-        if len(indexes) == 1:  # (this question alone ran too long)
-            out[indexes[0]] = error
-            return
-        half = len(indexes) // 2
-        for part in (indexes[:half], indexes[half:]):
-            _answer_at_or_fail(read_model, questions, known_at, part, out)
+        for i in indexes:
+            if not isinstance(out[i], Exception):
+                out[i] = error if len(questions) == 1 else AskAlone()
     except Exception as error:  # (the database failed this record time's reads: not the other times')
         for i in indexes:
             if not isinstance(out[i], Exception):
-                out[i] = _own_copy(error)
-
-
-def _own_copy(error: Exception) -> Exception:
-    """The same error as a new exception object (its class and arguments), the original as its cause."""
-    try:
-        copy = type(error)(*error.args)
-    except Exception:  # (a class whose constructor takes other arguments: the one object, shared)
-        return error
-    copy.__cause__ = error.__cause__
-    return copy
+                out[i] = own_copy(error)
 
 
 def _answer_at(
