@@ -49,6 +49,14 @@ def test_page_sizes_count_including_variables(database_url: str) -> None:
         assert error_codes(body) == ["QUERY_TOO_COSTLY"]
         fragment = "query { ...Q } fragment Q on Query { claims(first: 100) { nodes { source { claims { key } } } } }"
         assert error_codes(api.gql(fragment)) == ["QUERY_TOO_COSTLY"]
+        # A variable not given counts with its default, as it runs; a given null is null (the default page).
+        defaulted = "query ($n: Int = 100) { claims(first: $n) { nodes { key source { claims { key } } } } }"
+        for _ in range(2):  # (the second time from the prepared path's kept operation)
+            assert error_codes(api.gql(defaulted)) == ["QUERY_TOO_COSTLY"]
+            assert len(api.gql.data(defaulted, {"n": 2})["claims"]["nodes"]) == 2
+        unpaged = api.gql("query { claims { nodes { key source { claims { key } } } } }")["errors"][0]["extensions"]
+        assert api.gql(defaulted, {"n": None})["errors"][0]["extensions"]["cost"] == unpaged["cost"]
+        assert api.gql(defaulted)["errors"][0]["extensions"]["cost"] > unpaged["cost"]
 
 
 def test_mutation_payloads_are_costed_too(database_url: str) -> None:

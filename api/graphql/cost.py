@@ -113,7 +113,32 @@ def estimate(
     root = schema.get_root_type(operation.operation)
     if root is None:
         return 0
-    return _selection_cost(operation.selection_set, root, 1, None, fragments, variables or {}, limits)
+    given = variables or {}
+    defaults = {
+        definition.variable.name.value: value_from_ast_untyped(definition.default_value)
+        for definition in operation.variable_definitions or ()
+        if definition.default_value is not None
+    }
+    if defaults:  # (a variable not given has its default, as execution gives it)
+        given = _Defaulted(given, defaults)
+    return _selection_cost(operation.selection_set, root, 1, None, fragments, given, limits)
+
+
+class _Defaulted(Mapping[str, Any]):
+    """The variables given, and the defaults of those not given (a given ``null`` stays null)."""
+
+    def __init__(self, given: Mapping[str, Any], defaults: Mapping[str, Any]) -> None:
+        self.given = given
+        self.defaults = defaults
+
+    def __getitem__(self, key: str) -> Any:
+        return self.given[key] if key in self.given else self.defaults[key]
+
+    def __iter__(self) -> Any:
+        return iter({**dict.fromkeys(self.defaults), **dict.fromkeys(self.given)})
+
+    def __len__(self) -> int:
+        return len({**dict.fromkeys(self.defaults), **dict.fromkeys(self.given)})
 
 
 def _selection_cost(
