@@ -8,7 +8,7 @@ import itertools
 from datetime import UTC, date, datetime
 from typing import Any
 
-import httpx
+import httpx2 as httpx  # the maintained fork starlette's TestClient uses
 from api_support import claim_data, seed
 
 from api.errors import ApiError
