@@ -163,12 +163,7 @@ class ReadModel(LedgerLog):
             for start, chunk in enumerate(chunks(range(len(asked)), PAIR_CHUNK)):
                 questions = [(asked[i][0], asked[i][1], days[i]) for i in chunk]
                 sql, params = _position_sql(conn, questions, known_at)
-                sql = _ANSWERS.format(
-                    position=sql,
-                    claim=CLAIM_VERSIONS.select("c"),
-                    source=", " + SOURCES.select("s") if with_source else "",
-                    join=" LEFT JOIN rm_sources s ON s.id = c.source_id" if with_source else "",
-                )
+                sql = _answers_sql(sql, with_source)
                 for row in conn.execute(sql, params, prepare=True):
                     i = start * PAIR_CHUNK + row[0]
                     actor, topic, _ = asked[i]
@@ -702,6 +697,13 @@ def _position_sql(
         # question: VALUES, whose parameters cost less to send than four arrays.
         rows = [(n, a, t, d) for n, (a, t, d) in enumerate(asked)]
         values, params = conn.rows_cte("p", columns, ("int", "text", "text", "date"), rows, opaque=True)
+    params += q["v"][1] + q["w"][1] + [BEFORE_ALL, BEFORE_ALL] + q["y"][1]
+    # The text depends only on the questions' WITH item and whether a record time is asked for; a cold
+    # ``position`` request's batch would otherwise build these few kilobytes again each time.
+    shape = (values, known_at is None)
+    sql = _POSITION_SQL.get(shape)
+    if sql is not None:
+        return sql, params
     sql = f"""
     WITH {values},
     latest AS (
@@ -731,8 +733,31 @@ def _position_sql(
               AND {KEY.format(a="y")} > (bv.bl, bv.be, bv.bp)
             ORDER BY {ORDER.format(a="y")} LIMIT 1) AS start
     FROM bv"""
-    params += q["v"][1] + q["w"][1] + [BEFORE_ALL, BEFORE_ALL] + q["y"][1]
+    if len(_POSITION_SQL) < STATEMENT_TEXTS:
+        _POSITION_SQL[shape] = sql
     return sql, params
+
+
+# Statement texts kept by shape (a few: one or many questions, now or at a record time; on SQLite one
+# per batch size), bounded so that no sequence of questions grows them without end.
+STATEMENT_TEXTS = 256
+_POSITION_SQL: dict[tuple[str, bool], str] = {}
+_ANSWERS_SQL: dict[tuple[str, bool], str] = {}
+
+
+def _answers_sql(position: str, with_source: bool) -> str:
+    """:data:`_ANSWERS` around a position statement (kept by text, as :func:`_position_sql`'s)."""
+    sql = _ANSWERS_SQL.get((position, with_source))
+    if sql is None:
+        sql = _ANSWERS.format(
+            position=position,
+            claim=CLAIM_VERSIONS.select("c"),
+            source=", " + SOURCES.select("s") if with_source else "",
+            join=" LEFT JOIN rm_sources s ON s.id = c.source_id" if with_source else "",
+        )
+        if len(_ANSWERS_SQL) < STATEMENT_TEXTS:
+            _ANSWERS_SQL[(position, with_source)] = sql
+    return sql
 
 
 def _claims_at(conn: Connection, positions: Sequence[int]) -> list[ClaimView]:

@@ -17,6 +17,7 @@ from api.graphql.resolvers.reading import POSITIONS, PositionQuestion, answer_po
 from api.settings import Settings
 from api.web.app import create_app
 from ledger import commands as c
+from projections import queries
 from projections.db import QueryTimeout
 from projections.projector import Projector
 from projections.queries import open_read_model
@@ -216,3 +217,31 @@ def test_a_copy_of_an_error_keeps_its_class_message_and_attributes() -> None:
 def _read_whenever(answer: tuple[Any, Any]) -> tuple[Any, Any]:
     view, source = answer
     return (view and view.__class__(**{**vars(view), "known_at": None})), source
+
+
+def test_position_statements_are_kept_by_shape_with_their_own_parameters(database_url: str) -> None:
+    _, instant = _ledger(database_url)
+    before_revision = datetime.fromisoformat(instant)
+    model = open_read_model(database_url)
+    try:
+        asked = [("chancellor", "taurus", None), ("minister", "taurus", date(2025, 2, 28))]
+
+        def read(known_at: datetime | None) -> list[Any]:
+            answers = model.positions_and_sources(asked, known_at, with_source=True)
+            return [(v and (v.stance, v.claim.key, v.claim.version), s and s.key) for v, s in answers]
+
+        queries._POSITION_SQL.clear()
+        queries._ANSWERS_SQL.clear()
+        then, now = read(before_revision), read(datetime.now(UTC))
+        assert len(queries._POSITION_SQL) == len(queries._ANSWERS_SQL) == 1  # one text for both record times
+        assert then != now  # (the revision came between): each call's own record time was asked
+        for known_at, kept in ((before_revision, then), (None, None)):
+            queries._POSITION_SQL.clear()
+            queries._ANSWERS_SQL.clear()
+            fresh = read(known_at)
+            assert read(known_at) == fresh  # the kept text answers as the one just built
+            if kept is not None:
+                assert fresh == kept
+        assert len(queries._POSITION_SQL) == 1  # (now: its own shape, no record-time parameters)
+    finally:
+        model.close()
