@@ -99,21 +99,24 @@ class PartialDate:
                 cached = _PARSED.get(key)
             except TypeError:  # an unhashable value: parse (and refuse) it below
                 return cls._parse(value, field)
-            if cached is None:
-                cached = cls._parse(value, field)
-                if len(_PARSED) >= _PARSED_MAX:
-                    _PARSED.clear()
-                _PARSED[key] = cached
-            return cached
+            return cached if cached is not None else _remembered(key, cls._parse(value, field))
         if type(value) is str:
             cached = _PARSED.get(value)
-            if cached is None:
-                cached = cls._parse(value, field)
-                if len(_PARSED) >= _PARSED_MAX:
-                    _PARSED.clear()
-                _PARSED[value] = cached
-            return cached
+            return cached if cached is not None else _remembered(value, cls._parse(value, field))
         return cls._parse(value, field)
+
+    @classmethod
+    def from_fields(
+        cls, date_text: str, precision: Any, approximate: Any, note: str | None, field: str = "date"
+    ) -> PartialDate:
+        """:meth:`from_dict` of the fields given one by one (None: not given), remembered alike: a
+        record's validated date fields skip building the dict for a date seen before."""
+        key = (date_text, precision, approximate, type(approximate), note)
+        cached = _PARSED.get(key)
+        if cached is not None:
+            return cached
+        fields = (("date", date_text), ("precision", precision), ("approximate", approximate), ("note", note))
+        return _remembered(key, cls._parse({k: v for k, v in fields if v is not None}, field))
 
     @classmethod
     def _parse(cls, value: Any, field: str) -> PartialDate:
@@ -164,6 +167,14 @@ class PartialDate:
 
 _PARSED: dict[Any, PartialDate] = {}
 _PARSED_MAX = 4096
+
+
+def _remembered(key: Any, parsed: PartialDate) -> PartialDate:
+    """A successful parse, kept (bounded: all forgotten at once when full)."""
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+    _PARSED[key] = parsed
+    return parsed
 
 
 def _detect_precision(raw: str, field: str) -> Precision:

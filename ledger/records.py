@@ -204,10 +204,6 @@ def _date_object(value: Any) -> Any:
 
 
 _FIRST_DAY = Date.today()  # a day that has come, ever after: dates up to it never lie in the future
-# DateFields' successful parses by (date, precision, approximate, note) as given (a strict model: approximate
-# is a bool, never 1); bounded as ledger.dates bounds its own.
-_DATES: dict[tuple[Any, ...], PartialDate] = {}
-_DATES_MAX = 4096
 
 
 class DateFields(Record):
@@ -223,17 +219,12 @@ class DateFields(Record):
     @model_validator(mode="after")
     def _checked(self) -> DateFields:
         fields = self.__dict__
-        # The same few dates come again and again in an import: a date given as before is parsed as before.
-        given_as = (fields["date"], fields["precision"], fields["approximate"], fields["note"])
-        parsed = _DATES.get(given_as)
-        if parsed is None:
-            try:
-                parsed = PartialDate.from_dict({k: v for k, v in fields.items() if v is not None}, "")
-            except BadInput as error:
-                raise refuse(error.message, error.field.lstrip(".") or None) from None
-            if len(_DATES) >= _DATES_MAX:
-                _DATES.clear()
-            _DATES[given_as] = parsed
+        try:  # (the same few dates come again and again in an import: ledger.dates remembers them)
+            parsed = PartialDate.from_fields(
+                fields["date"], fields["precision"], fields["approximate"], fields["note"], ""
+            )
+        except BadInput as error:
+            raise refuse(error.message, error.field.lstrip(".") or None) from None
         if parsed.earliest > _FIRST_DAY and parsed.earliest > Date.today():  # today() only when it can matter
             raise refuse(f"{parsed.iso()} lies in the future")
         # Set as pydantic's __setattr__ sets a field (the value, and the field counted as set for
