@@ -60,8 +60,7 @@ class Context:
     @property
     def client(self) -> str:
         """Who rate limits and subscription limits count against: the key's name, else the address."""
-        principal = self.caller.principal
-        return f"key {principal.key_name!r}" if principal is not None else f"address {self.address}"
+        return client_of(self.caller, self.address)
 
     @property
     def read_model(self) -> ReadModel:
@@ -75,6 +74,12 @@ class Context:
 
 
 Info = StrawberryInfo[Context, None]
+
+
+def client_of(caller: Caller, address: str) -> str:
+    """:attr:`Context.client` of a caller at a network address (also asked before a context exists)."""
+    principal = caller.principal
+    return f"key {principal.key_name!r}" if principal is not None else f"address {address}"
 
 
 def instant(value: datetime | None) -> datetime | None:

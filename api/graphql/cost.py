@@ -69,6 +69,11 @@ class Limits:
         self.max_page = max_page
         self.max_list = max_list
 
+    @classmethod
+    def of(cls, sizes: CollectionSizes, settings: Any) -> Limits:
+        """The limits a server's settings set (``CLAIMS_DEFAULT_PAGE_SIZE``...), with these sizes."""
+        return cls(sizes, settings.default_page_size, settings.max_page_size, settings.max_list_size)
+
     def list_length(self, parent: str, field: str, arguments: Mapping[str, Any]) -> int:
         """The expected length of a list field of an object of type ``parent``."""
         sizes = self.sizes

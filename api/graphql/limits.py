@@ -155,9 +155,8 @@ def over_budget(
     operation = next((o for o in operations if name is None or (o.name and o.name.value == name)), None)
     if operation is None:
         return None
-    settings = context.settings
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    limits = Limits(context.sizes, settings.default_page_size, settings.max_page_size, settings.max_list_size)
+    limits = Limits.of(context.sizes, context.settings)
     return over_the_budget(estimate(schema, operation, fragments, variables, limits), context)
 
 

@@ -215,14 +215,13 @@ class PreparedOperations:
 
     def _cost(self, prepared: Prepared, variables: dict[str, Any] | None, context: Context) -> int:
         """``api.graphql.limits.over_budget``'s estimate, reused while it reads no variable."""
-        settings = self.settings
         sizes = context.sizes
         costs = prepared.costs
         if costs is not None:
             cost = costs.get(sizes)
             if cost is not None:
                 return cost
-        limits = Limits(sizes, settings.default_page_size, settings.max_page_size, settings.max_list_size)
+        limits = Limits.of(sizes, self.settings)
         watched = _Watched(variables or {})
         cost = estimate(self.schema._schema, prepared.operation, prepared.fragments, watched, limits)
         if costs is not None:

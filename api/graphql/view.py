@@ -90,7 +90,7 @@ def answer_status(result: ExecutionResult, data: dict[str, Any], graphql_respons
 
     Too many requests: 429 and Retry-After for every client, whatever it accepts. A client that
     accepts ``application/graphql-response+json`` gets 4xx for a request that failed before execution
-    (``data`` is dropped from ``data`` in place: nothing was executed); legacy JSON clients get 200.
+    (its ``data`` entry is dropped from the answer in place: nothing was executed); legacy JSON clients get 200.
     """
     errors = result.errors or ()
     limited = [e for e in errors if (e.extensions or {}).get("code") == RATE_LIMITED]

@@ -59,7 +59,7 @@ from graphql import (
 
 from api.auth import ANONYMOUS, Caller, bearer
 from api.graphql.basis import OBSERVED_POSITION
-from api.graphql.context import Context
+from api.graphql.context import Context, client_of
 from api.graphql.limits import refused_caller
 from api.graphql.loaders import blocking
 from api.graphql.prepared import PreparedOperations
@@ -485,14 +485,8 @@ class CachedGraphQL:
         payload = asked.payload
         query, variables = payload.get("query"), payload.get("variables")
         name, extensions = payload.get("operationName"), payload.get("extensions")
-        if not (
-            isinstance(query, str)
-            and query
-            and isinstance(variables, dict | None)
-            and isinstance(extensions, dict | None)
-            and isinstance(name, str | None)
-        ):
-            return None  # strawberry's 400s
+        if not (isinstance(query, str) and query):  # (the other fields' types were checked by _read)
+            return None  # a persisted id alone, or strawberry's 400
         accept = _header(scope, b"accept")
         if any(kind in accept for kind in STREAM_ACCEPTS):
             return None
@@ -617,11 +611,9 @@ def _role(caller: Caller, settings: Any) -> str | None:
 
 
 def _client(caller: Caller, scope: Scope) -> str:
-    """As ``Context.client``: the key's name, else the address."""
-    if caller.principal is not None:
-        return f"key {caller.principal.key_name!r}"
+    """As ``Context.client``."""
     client = scope.get("client")
-    return f"address {client[0] if client else 'unknown'}"
+    return client_of(caller, client[0] if client else "unknown")
 
 
 def _header(scope: Scope, name: bytes) -> bytes:
