@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
 import api_position as base  # noqa: E402  (the ledger generator, servers, wrk and machine helpers)
+import rebuild as generator  # noqa: E402  (bench/rebuild.py: the ledger generator api_position uses)
 from results_file import write_section  # noqa: E402
 
 VIEWS = ROOT / "api" / "web" / "src" / "views"
@@ -72,11 +73,11 @@ def frontend_documents() -> dict[str, str]:
 def sessions(count: int, claims: int, seed: int) -> list[list[tuple[str, dict[str, Any]]]]:
     """``count`` reader sessions: (page, variables) in the order a reader opens them."""
     rng = random.Random(seed)
-    out = []
+    out: list[list[tuple[str, dict[str, Any]]]] = []
     for _ in range(count):
         day = date(rng.randint(2001, 2025), rng.randint(1, 12), rng.randint(1, 28)).isoformat()
-        actor = rng.choice(base.generator.ACTORS)
-        topic = rng.choice(base.generator.TOPICS)
+        actor = rng.choice(generator.ACTORS)
+        topic = rng.choice(generator.TOPICS)
         first, second = (f"claim-{rng.randrange(claims)}" for _ in range(2))
         out.append([
             ("matrix", {"asOf": day, "knownAt": None}),
@@ -164,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  generated and projected in {base.grow(db_url, done, size):.0f}s", file=sys.stderr)
             # The baseline of each run: one process executing with graphql-core's own field-by-field
             # execution (before api/graphql/compiled.py), measured in the same run.
-            variants = [(int(w), {}) for w in args.workers.split(",")] + [(1, {"CLAIMS_COMPILED_EXECUTION": "0"})]
+            variants: list[tuple[int, dict[str, str]]] = [(int(w), {}) for w in args.workers.split(",")] + [
+                (1, {"CLAIMS_COMPILED_EXECUTION": "0"})
+            ]
             for mode in args.modes.split(","):
                 for workers, settings in variants:
                     baseline = bool(settings)

@@ -175,8 +175,8 @@ def grow(url: str, start: int, end: int, batch_size: int = 10_000, seed: int = 7
                         {"key": f"src-{b}-{s}", "title": f"Source {b}-{s}", "publisher": "Bench Wire",
                          "published": "2025-12-31", "language": "en", "genre": "NEWS", "text": text}
                     )  # fmt: skip
-                    sid, _ = batch.register_source(command)
-                    sources.append((str(sid), spans))
+                    source_id, _ = batch.register_source(command)
+                    sources.append((str(source_id), spans))
                 for n, key in enumerate(keys):
                     sid, spans = sources[n % len(sources)]
                     s_start, s_end, exact = spans[(n // len(sources)) % len(spans)]

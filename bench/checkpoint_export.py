@@ -102,9 +102,9 @@ def raw_select(url: str) -> float:
         conn = sqlite3.connect(url.removeprefix("sqlite:///"))
         try:
             start = time.perf_counter()
-            cursor = conn.execute(RAW_SQL)
+            sqlite_cursor = conn.execute(RAW_SQL)
             rows = 0
-            while batch := cursor.fetchmany(1000):
+            while batch := sqlite_cursor.fetchmany(1000):
                 rows += len(batch)
             return rows / (time.perf_counter() - start)
         finally:

@@ -35,7 +35,7 @@ import psycopg
 from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection, ProjectionRunner
-from psycopg.sql import SQL
+from psycopg.sql import SQL, Composed
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -97,12 +97,12 @@ def generate(url: str, claims: int, batch_size: int, seed: int = 7) -> dict[str,
             sources = []
             for s in range(max(1, len(keys) // PASSAGES_PER_SOURCE)):
                 text, spans = source_text(b, s)
-                command = c.parse_source(
+                registration = c.parse_source(
                     {"key": f"src-{b}-{s}", "title": f"Source {b}-{s}", "published": "2025-12-31",
                      "language": "en", "genre": "NEWS", "text": text}
                 )  # fmt: skip
-                sid, _ = batch.register_source(command)
-                sources.append((str(sid), spans))
+                source_id, _ = batch.register_source(registration)
+                sources.append((str(source_id), spans))
             for n, key in enumerate(keys):
                 sid, spans = sources[n % len(sources)]
                 start, end, exact = spans[(n // len(sources)) % len(spans)]
@@ -223,7 +223,7 @@ class StockView(PostgresTrackingRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.sql_create_statements.extend(
-            SQL(statement)  # type: ignore[arg-type]
+            Composed([SQL(statement)])
             for statement in (
                 "CREATE TABLE IF NOT EXISTS bench_stock_versions (position bigint PRIMARY KEY, claim_id uuid,"
                 " version int, known_from timestamptz, known_to timestamptz, actor text, topic text, stance text,"

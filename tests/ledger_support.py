@@ -6,9 +6,12 @@ import sqlite3
 from typing import Any
 
 import psycopg
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import StoredEvent
 
 from ledger import commands as c
 from ledger.application import ClaimsLedger
+from ledger.persistence import LoggedEvent
 
 TEXT = (
     "Am Mittwoch sagte US-Verteidigungsminister Pete Hegseth in Brüssel, eine Nato-Mitgliedschaft "
@@ -105,3 +108,18 @@ def raw_sql(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any,
     with psycopg.connect(url, autocommit=True) as pg:
         cur = pg.execute(sql, params)
         return cur.fetchall() if cur.description else []
+
+
+def domain_event(ledger: ClaimsLedger, logged: LoggedEvent) -> Any:
+    """The domain event a log entry holds, decoded by the ledger's mapper. ``Any``: the event classes
+    (``Claim.Revised``...) and their fields are made by ``@event`` at run time, unseen by type checkers."""
+    stored = StoredEvent(logged.originator_id, logged.originator_version, logged.topic, logged.state)
+    return ledger.mapper.to_domain_event(stored)
+
+
+def event_class(aggregate: type[Aggregate], name: str) -> type[Any]:
+    """``aggregate``'s event class ``name`` (e.g. ``Claim.Revised``), which ``@event`` makes when the
+    aggregate class is created: type checkers do not see it as an attribute."""
+    made = getattr(aggregate, name)
+    assert isinstance(made, type) and issubclass(made, Aggregate.Event), f"{aggregate.__name__}.{name}"
+    return made

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx2 as httpx  # the maintained fork starlette's TestClient uses
 import pytest
 from api_support import ApiEnv, api_env, error_codes
 
@@ -55,7 +56,7 @@ def test_a_pinned_basis_gives_byte_identical_data_after_corrections(api: ApiEnv)
     api.caught_up()
     assert _post(api)["data"] != first.json()["data"]  # ...change today's answer,
     again = api.client.post("/graphql", json={"query": QUERY, "extensions": {"atTreeSize": size}})
-    data_bytes = lambda r: r.text[: r.text.index(',"extensions"')]  # noqa: E731
+    data_bytes: Callable[[httpx.Response], str] = lambda r: r.text[: r.text.index(',"extensions"')]  # noqa: E731
     assert data_bytes(again) == data_bytes(first)  # ...not the pinned one, to the byte
     assert again.json()["extensions"]["basis"] == first.json()["extensions"]["basis"]
 

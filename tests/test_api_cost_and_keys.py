@@ -75,7 +75,7 @@ class _CountingReadModel(ReadModel):
 
     waits = 0
 
-    def wait_for(self, position: int, timeout: float) -> bool:
+    def wait_for(self, position: int, timeout: float = 5.0) -> bool:
         type(self).waits += 1
         return super().wait_for(position, timeout)
 

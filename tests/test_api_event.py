@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from api_support import ApiEnv, api_env, error_codes
@@ -46,8 +47,8 @@ INCLUSION = "query ($id: ID!, $n: Int) { inclusionProof(eventId: $id, treeSize: 
 CONSISTENCY = "query ($m: Int!, $n: Int) { consistencyProof(fromSize: $m, toSize: $n) { fromSize toSize proof } }"
 
 
-def _error(body: dict[str, object]) -> tuple[str, str | None, str]:
-    [error] = body["errors"]  # type: ignore[misc]
+def _error(body: dict[str, Any]) -> tuple[str, str | None, str]:
+    [error] = body["errors"]
     extensions = error["extensions"]
     return extensions["code"], extensions.get("field"), error["message"]
 

@@ -18,8 +18,8 @@ from api.graphql.types.objects import FromView, reads_view
 from projections import views
 
 
-def _subclasses(cls: type) -> list[type]:
-    found = []
+def _subclasses(cls: type[object]) -> list[type]:
+    found: list[type] = []
     for sub in cls.__subclasses__():
         found += [sub, *_subclasses(sub)]
     return found
@@ -44,7 +44,7 @@ def test_the_wrappers_are_found() -> None:
 
 
 @pytest.mark.parametrize("wrapper", WRAPPERS, ids=lambda cls: cls.__name__)
-def test_each_plain_field_of_a_wrapper_is_an_attribute_of_its_view_or_its_own(wrapper: type) -> None:
+def test_each_plain_field_of_a_wrapper_is_an_attribute_of_its_view_or_its_own(wrapper: type[FromView]) -> None:
     hint = typing.get_type_hints(wrapper, include_extras=True)["view"]
     view = typing.get_args(hint)[0]  # Private[V] is Annotated[V, ...]
     own = set(inspect.signature(wrapper.__init__).parameters) - {"self", "view"}

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx2 as httpx  # the maintained fork starlette's TestClient uses
 import pytest
@@ -26,7 +26,7 @@ from ledger import commands as c
 from ledger import importer
 from ledger.application import ClaimsLedger
 from ledger.errors import Conflict
-from ledger.importer import ImportFileError, import_file
+from ledger.importer import ImportFileError, ImportResult, import_file
 
 WRITERS = 8
 
@@ -68,7 +68,7 @@ def test_racing_revisions_one_wins_every_other_conflict_names_the_current_versio
     assert [r for r in results if not isinstance(r, Exception)] == [2]
     conflicts = [r for r in results if isinstance(r, Exception)]
     assert all(isinstance(r, Conflict) for r in conflicts), conflicts
-    assert {(r.expected_version, r.current_version) for r in conflicts} == {(1, 2)}
+    assert {(r.expected_version, r.current_version) for r in cast(list[Conflict], conflicts)} == {(1, 2)}
     after = _events(database_url)
     assert after - before == Counter({"Claim.Revised": 1})
 
@@ -113,7 +113,7 @@ def _import_file(folder: Path, name: str, claim_key: str) -> Path:
 def test_an_import_that_loses_a_race_is_applied_again(database_url: str, tmp_path: Path) -> None:
     first, second = _import_file(tmp_path, "a.yaml", "claim-a"), _import_file(tmp_path, "b.yaml", "claim-b")
     with ClaimsLedger.open(database_url) as ledger, ClaimsLedger.open(database_url) as other:
-        raced = []
+        raced: list[ImportResult] = []
 
         def race_once(done: int, total: int) -> None:
             if not raced:  # while `second` is checked, `first` commits the shared actor
@@ -130,7 +130,7 @@ def test_an_import_that_keeps_losing_says_which_record_and_to_run_it_again(
     monkeypatch.setattr(importer, "IMPORT_ATTEMPTS", 1)
     first, second = _import_file(tmp_path, "a.yaml", "claim-a"), _import_file(tmp_path, "b.yaml", "claim-b")
     with ClaimsLedger.open(database_url) as ledger, ClaimsLedger.open(database_url) as other:
-        raced = []
+        raced: list[ImportResult] = []
 
         def race(done: int, total: int) -> None:
             if not raced:

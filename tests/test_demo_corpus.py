@@ -13,6 +13,7 @@ from uuid import UUID
 import pytest
 import yaml
 from api_support import GraphQLClient
+from eventsourcing.domain import Aggregate
 
 import claims_demo
 from api.cli.main import main
@@ -64,7 +65,7 @@ def test_the_corpus_loads_pinned_dated_resolved_and_verified(demo_url: str, caps
             claim = ledger.get_claim(record["key"])
             assert isinstance(claim, Claim)
             content = claim.content
-            source = ledger.repository.get(UUID(content["source"]))
+            source: Aggregate = ledger.repository.get(UUID(content["source"]))
             assert isinstance(source, Source)
             passage = content["passage"]
             assert source.text[passage["start"] : passage["end"]] == passage["exact"], record["key"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
-from ledger_support import TEXT, actor, claim, raw_sql, source, topic
+from ledger_support import TEXT, actor, claim, domain_event, raw_sql, source, topic
 
 from api.cli.main import main
 from ledger.application import ClaimsLedger
@@ -190,7 +190,7 @@ def test_changed_actor_details_are_revised_with_a_reason(database_url: str, fold
         data["actors"][1]["aliases"] = ["Selenskyj", "Selenkskyj"]
         result = import_file(ledger, write(folder, data, "v2.yaml"), "tester")
         assert result.events == 1
-        last = ledger.mapper.to_domain_event(ledger.ledger_recorder.read_log(7, 1)[0])
+        last = domain_event(ledger, ledger.ledger_recorder.read_log(7, 1)[0])
         assert type(last).__qualname__ == "Actor.Revised"
         assert last.changes["aliases"]["after"] == ["Selenkskyj", "Selenskyj"]
         assert "v2.yaml" in last.reason

@@ -125,10 +125,10 @@ def test_inclusion_and_consistency_proofs_verify_without_the_database(ledger: Cl
         assert merkle.verify_inclusion(event.expected_leaf_hash(), position - 1, 40, proof.path, root)
     old_heads = {h.size: h.root for h in recorder.tree_heads()}
     for old in (1, 5, 10, 16, 25, 40):
-        proof = proofs.consistency(recorder, old)
-        assert proof.verify()
+        consistency = proofs.consistency(recorder, old)
+        assert consistency.verify()
         if old in old_heads:
-            assert proof.from_root == old_heads[old]
+            assert consistency.from_root == old_heads[old]
     with pytest.raises(NotFound, match="event 41 not found"):
         proofs.inclusion(recorder, 41)
     with pytest.raises(BadInput, match="not in a tree of 20 events"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from ledger_support import TEXT, ZELENSKY_PASSAGE, actor, passage, record, seed_world, size, topic
+from ledger_support import TEXT, ZELENSKY_PASSAGE, actor, domain_event, passage, record, seed_world, size, topic
 
 from ledger import commands as c
 from ledger.application import ClaimsLedger
@@ -49,7 +49,7 @@ def test_every_event_type_is_recorded_with_principal_and_time(ledger: ClaimsLedg
         "Claim.Recorded", "Claim.Recorded", "Claim.Revised", "Claim.Retracted",
         "Claim.Linked", "Actor.Revised", "Topic.Revised", "ApiKey.Issued", "ApiKey.Revoked",
     ]  # fmt: skip
-    revised = ledger.mapper.to_domain_event(ledger.ledger_recorder.read_log(7, 1)[0])
+    revised = domain_event(ledger, ledger.ledger_recorder.read_log(7, 1)[0])
     assert revised.recorded_by == "editor"
     assert revised.reason == "misread the Konjunktiv"
     assert revised.changes == {"stance": {"before": "OPPOSES", "after": "CONDITIONAL"}}

@@ -12,7 +12,7 @@ from api.errors import NAMES_IN_MESSAGE, unresolved
 from ledger import commands as c
 from projections.names import AMBIGUOUS, NameMatch, Resolution, fold, words
 
-ACTORS = [
+ACTORS: list[dict[str, Any]] = [
     {"key": "volodymyr-zelensky", "name": "Volodymyr Zelensky", "kind": "PERSON",
      "aliases": ["Selenskyj", "Wolodymyr Selenskyj"]},
     {"key": "pete-hegseth", "name": "Pete Hegseth", "kind": "PERSON", "aliases": ["Hegseth", "SecDef"]},
@@ -37,14 +37,14 @@ def api(database_url: str) -> Iterator[ApiEnv]:
                 batch.register_actor(c.parse_actor(actor))
             for topic in TOPICS:
                 batch.define_topic(c.parse_topic(topic))
-            for key, actor, topic, stance in (
+            for key, actor_key, topic_key, stance in (
                 ("hegseth-nato", "pete-hegseth", "ukraine-nato-membership", "OPPOSES"),
                 ("zelensky-nato", "volodymyr-zelensky", "ukraine-nato-membership", "SUPPORTS"),
                 ("zelensky-eu", "volodymyr-zelensky", "ukraine-eu-membership", "SUPPORTS"),
                 ("toepper-nato", "claudia-toepper", "ukraine-nato-membership", "OPPOSES"),
             ):
                 exact = "A ceasefire must come first."
-                batch.record_claim(c.parse_claim(claim_data(key, actor, topic, stance, "2025-02-20", exact)))
+                batch.record_claim(c.parse_claim(claim_data(key, actor_key, topic_key, stance, "2025-02-20", exact)))
         env.caught_up()
         yield env
 

@@ -11,6 +11,7 @@ import pytest
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 from factories import Harness, World, model_rows
+from ledger_support import event_class
 
 from ledger import domain
 from projections import handlers, schema
@@ -75,7 +76,9 @@ def domain_events() -> set[type[Any]]:
 
 def test_every_domain_event_is_handled_or_explicitly_ignored() -> None:
     events = domain_events()
-    assert domain.Claim.Recorded in events and domain.SourceKey.Assigned in events  # the walk finds them
+    assert (
+        event_class(domain.Claim, "Recorded") in events and event_class(domain.SourceKey, "Assigned") in events
+    )  # the walk finds them
     assert not set(handlers.HANDLERS) & handlers.IGNORED
     missing = events - set(handlers.HANDLERS) - handlers.IGNORED
     assert not missing, f"add a handler or list them in handlers.IGNORED: {sorted(map(get_topic, missing))}"
@@ -84,7 +87,7 @@ def test_every_domain_event_is_handled_or_explicitly_ignored() -> None:
 
 def test_an_event_the_projector_does_not_know_fails_the_batch(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     busy_ledger(h)
-    monkeypatch.delitem(handlers.BY_TOPIC, get_topic(domain.Claim.Linked))  # as if Linked were new
+    monkeypatch.delitem(handlers.BY_TOPIC, get_topic(event_class(domain.Claim, "Linked")))  # as if Linked were new
     with pytest.raises(handlers.UnknownEvent, match=r"\(ledger\.domain:Claim\.Linked\) is neither handled"):
         h.project()
     stopped_at = h.model.projected_position()
@@ -98,7 +101,7 @@ def test_an_event_the_projector_does_not_know_fails_the_batch(h: Harness, monkey
 def test_crash_in_a_handler_mid_batch_rolls_back_view_and_tracking(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     busy_ledger(h)
     calls = {"n": 0}
-    revised = get_topic(domain.Claim.Revised)
+    revised = get_topic(event_class(domain.Claim, "Revised"))
     real = handlers.BY_TOPIC[revised]
 
     def failing(changes: Changes, event: handlers.Event) -> None:
@@ -351,7 +354,7 @@ def test_a_rebuild_leaves_nothing_beside_the_live_model_done_or_failed(
     def fail(changes: Changes, event: handlers.Event) -> None:
         raise RuntimeError("a handler failed")
 
-    monkeypatch.setitem(handlers.BY_TOPIC, get_topic(domain.Claim.Linked), fail)
+    monkeypatch.setitem(handlers.BY_TOPIC, get_topic(event_class(domain.Claim, "Linked")), fail)
     with pytest.raises(RuntimeError, match="a handler failed"):
         h.projector.rebuild()
     assert not beside_left(h.url)

@@ -12,6 +12,8 @@ import jsonschema
 import pytest
 import yaml
 from ledger_support import actor, claim, source
+from pydantic import Field
+from strawberry.types.base import get_object_definition
 from strawberry.types.unset import UNSET
 
 from api.graphql.types import inputs
@@ -110,11 +112,11 @@ def test_graphql_inputs_follow_the_declarations() -> None:
 
 def test_a_new_optional_field_reaches_the_graphql_inputs_and_the_schema() -> None:
     class Translated(records.Claim):
-        language: records.ShortText | None = records.Field(None, description="Language of the summary.")
+        language: records.ShortText | None = Field(None, description="Language of the summary.")
 
     made = inputs.input_type(Translated, "TranslatedClaimInput")
-    field = next(f for f in made.__strawberry_definition__.fields if f.python_name == "language")
+    field = next(f for f in get_object_definition(made, strict=True).fields if f.python_name == "language")
     assert field.default is None and field.description == "Language of the summary."
     partial = inputs.input_type(records._partial(Translated, "TranslatedChanges", "x"), "TranslatedChangesInput")
-    assert any(f.python_name == "language" for f in partial.__strawberry_definition__.fields)
+    assert any(f.python_name == "language" for f in get_object_definition(partial, strict=True).fields)
     assert Translated.model_json_schema()["properties"]["language"]["description"] == "Language of the summary."

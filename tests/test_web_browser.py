@@ -17,7 +17,7 @@ import httpx2 as httpx  # the maintained fork starlette's TestClient uses
 import pytest
 from api_support import live_server
 from conftest import BACKENDS
-from playwright.sync_api import Browser, Page, Playwright, Route, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Route, expect, sync_playwright
 from web_support import AXE, SCREENSHOTS, chromium_path, load_demo
 
 from ledger.application import ClaimsLedger
@@ -104,9 +104,13 @@ class Watch:
             if not ws.url.startswith(ws_origin + "/"):
                 self.foreign.append(ws.url)
 
+        def on_console(message: ConsoleMessage) -> None:
+            if message.type == "error":
+                self.errors.append(message.text)
+
         page.on("request", on_request)
         page.on("websocket", on_websocket)
-        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        page.on("console", on_console)
         page.on("pageerror", lambda e: self.errors.append(str(e)))
         return page
 

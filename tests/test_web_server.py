@@ -10,7 +10,7 @@ import logging
 import socket
 import time
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 from api_support import live_server
 
@@ -217,7 +217,7 @@ def test_while_the_head_is_held_the_cycle_still_answers_for_its_connection() -> 
         start = asyncio.ensure_future(
             c.send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
         )
-        while not start.done() and c.transport is transport:  # (until the head is being held)
+        while not start.done() and c.transport is cast(object, transport):  # (until the head is being held)
             await asyncio.sleep(0)  # one turn of the loop: the send runs up to its wait
         assert c.transport.is_closing() is False
         transport.closed = True

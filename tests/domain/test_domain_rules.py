@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from ledger_support import actor, claim, passage, record, seed_world, size, source, topic
+from ledger_support import actor, claim, domain_event, passage, record, seed_world, size, source, topic
 
 from ledger import commands as c
 from ledger.application import ClaimsLedger
@@ -210,7 +210,7 @@ def test_a_claim_recorded_and_revised_in_one_batch_keeps_both_versions(ledger: C
     with ledger.batch("tester") as batch:
         batch.record_claim(c.parse_claim(claim()))
         batch.revise_claim(c.ReviseClaim("hegseth-nato-1", None, c.parse_changes({"stance": "NEUTRAL"}), "fix"))
-    recorded, revised = [ledger.mapper.to_domain_event(e) for e in ledger.ledger_recorder.read_log(5, 2)]
+    recorded, revised = [domain_event(ledger, e) for e in ledger.ledger_recorder.read_log(5, 2)]
     assert recorded.content["stance"] == "OPPOSES"
     assert revised.changes["stance"] == {"before": "OPPOSES", "after": "NEUTRAL"}
 

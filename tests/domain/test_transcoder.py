@@ -11,12 +11,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 import pytest
 from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ledger_support import claim, record, seed_world
+from ledger_support import claim, domain_event, event_class, record, seed_world
 
 from ledger import commands as c
 from ledger.application import ClaimsLedger
@@ -157,7 +158,7 @@ def test_event_states_take_the_fast_path(
     seed_world(app)
     record(app)
     app.revise_claim(c.ReviseClaim(claim()["key"], None, c.parse_changes({"stance": "NEUTRAL"}), "why"), "editor")
-    events = [app.mapper.to_domain_event(e) for e in app.ledger_recorder.iter_log()]
+    events = [domain_event(app, e) for e in app.ledger_recorder.iter_log()]
     expected = [(e.originator_id, library.encode(_state(e))) for e in events]
 
     def refuse(self: JSONTranscoder, obj: Any) -> bytes:
@@ -180,12 +181,12 @@ def test_the_ledgers_mapper_stores_what_the_librarys_mapper_stores(app: ClaimsLe
     """``LedgerMapper.to_stored_event`` (selected through the environment) gives the library's ``StoredEvent``,
     field for field, for every kind of event, and for a state off the fast rule."""
     assert isinstance(app.mapper, LedgerMapper)
-    library = Mapper(transcoder=app.mapper.transcoder)
+    library: Mapper[UUID] = Mapper(transcoder=app.mapper.transcoder)
     seed_world(app)
     record(app)
     app.revise_claim(c.ReviseClaim(claim()["key"], None, c.parse_changes({"stance": "OPPOSES"}), "why"), "editor")
-    events: list[Any] = [app.mapper.to_domain_event(e) for e in app.ledger_recorder.iter_log()]
-    odd = Claim.Revised(
+    events: list[Any] = [domain_event(app, e) for e in app.ledger_recorder.iter_log()]
+    odd = event_class(Claim, "Revised")(
         originator_id=events[-1].originator_id, originator_version=9, timestamp=datetime(2026, 1, 1),
         changes={"confidence": {"before": 0.5, "after": float("nan")}}, reason="r", recorded_by="p", revision_key=None,
     )  # fmt: skip
