@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import fastjsonschema
 import jsonschema
 import yaml
 
@@ -140,6 +141,78 @@ class _CannotInline(Exception):
     pass
 
 
+# The keywords of the import schema that fastjsonschema's draft-07 code generator checks as jsonschema's
+# 2020-12 validator does, under their draft-07 spelling; annotations it ignores, as jsonschema does.
+_DRAFT07_SPELLING = {"dependentRequired": "dependencies"}
+_SCHEMA_MAPS = frozenset({"properties", "patternProperties"})  # name -> schema
+_SCHEMA_LISTS = frozenset({"anyOf", "allOf", "oneOf"})
+_SUBSCHEMAS = frozenset({"items", "additionalProperties", "not", "propertyNames", "contains"})
+_VALUES = frozenset(
+    {"type", "enum", "const", "required", "pattern", "minLength", "maxLength", "minimum", "maximum",
+     "exclusiveMinimum", "exclusiveMaximum", "minItems", "maxItems", "minProperties", "maxProperties",
+     "uniqueItems", "dependentRequired", "format", "description", "title", "default", "examples", "$comment"}
+)  # fmt: skip
+
+
+@cache
+def _conforms() -> Callable[[Any], Any] | None:
+    """The import schema compiled to Python (fastjsonschema): a yes or no on a whole file, ~15x faster
+    than jsonschema, which stays the judge of a file this refuses (its line-numbered report).
+
+    Sound only where it never passes what jsonschema refuses: it tests patterns with Python's ``re`` as
+    jsonschema does (``$`` as end of text: stricter), types and limits alike. Anything the translation
+    does not know (a keyword added to the schema later, ``$ref``s not inlined) leaves it out: None, and
+    every file is judged by jsonschema alone, as before."""
+    inlined: Any = _validator().schema
+    if not isinstance(inlined, dict) or "$defs" in inlined:  # _inline_refs gave up
+        return None
+    try:
+        body = _draft07({k: v for k, v in inlined.items() if k not in ("$schema", "$id")})
+    except _CannotInline:
+        return None
+    try:
+        compiled: Callable[[Any], Any] = fastjsonschema.compile(
+            {"$schema": "http://json-schema.org/draft-07/schema#", **body},
+            use_default=False,  # never fill in defaults: the data is read, not changed
+            use_formats=False,  # as jsonschema without a format checker: "format" annotates
+        )
+    except fastjsonschema.JsonSchemaDefinitionException:
+        return None
+    return compiled
+
+
+def _draft07(node: Any) -> dict[str, Any]:
+    """An (inlined) 2020-12 schema in draft-07 spelling, or ``_CannotInline`` for a keyword not known here."""
+    if not isinstance(node, dict):
+        raise _CannotInline(repr(node))
+    out: dict[str, Any] = {}
+    keywords: dict[str, Any] = node
+    for key, value in keywords.items():
+        if key in _SCHEMA_MAPS:
+            out[key] = {name: _draft07(sub) for name, sub in value.items()}
+        elif key in _SCHEMA_LISTS:
+            out[key] = [_draft07(sub) for sub in value]
+        elif key in _SUBSCHEMAS:
+            out[key] = value if isinstance(value, bool) else _draft07(value)
+        elif key in _VALUES:
+            out[_DRAFT07_SPELLING.get(key, key)] = value
+        else:
+            raise _CannotInline(key)
+    return out
+
+
+def _fits_schema(data: Any) -> bool:
+    """True when the compiled check passes ``data``; False when it refuses it (or could not judge)."""
+    check = _conforms()
+    if check is None:
+        return False
+    try:
+        check(data)
+    except (fastjsonschema.JsonSchemaException, TypeError, ValueError, RecursionError):
+        return False  # refused, or a value the generated code cannot compare: jsonschema judges
+    return True
+
+
 def _inline_refs(node: Any, root: dict[str, Any], depth: int) -> Any:
     if depth > 64:
         raise _CannotInline("recursive schema")
@@ -222,15 +295,21 @@ def read(path: Path, *, accept_unreviewed: bool = True) -> tuple[dict[str, Any],
         pending = _pending(data, name, lines)
         if pending:
             raise ImportFileError(pending)
+    # One schema pass on the happy path: the compiled check; a file it refuses gets jsonschema's report.
+    problems = [] if _fits_schema(data) else schema_problems(data, name, lines)
+    if problems:
+        raise ImportFileError(problems)
+    return data, lines
+
+
+def schema_problems(data: Any, name: str, lines: _Lines) -> list[Problem]:
+    """jsonschema's report on a file: every error with its line, by path; those inside dismissed candidates left out."""
     validator = _validator()
-    problems = [
+    return [
         Problem(name, lines.of(list(e.absolute_path)), _dotted(e.absolute_path), e.message)
         for e in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
         if not _within_dismissed(data, list(e.absolute_path))
     ]
-    if problems:
-        raise ImportFileError(problems)
-    return data, lines
 
 
 def _parse(text: str) -> tuple[yaml.Node | None, Any]:
