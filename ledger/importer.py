@@ -28,7 +28,7 @@ import yaml
 
 from ledger import commands as c
 from ledger import records
-from ledger.application import Batch, ClaimsLedger, claim_ref
+from ledger.application import Batch, ClaimsLedger, claim_ref, source_ref
 from ledger.domain import SourceKey, actor_id, claim_id, source_id, source_sha256, topic_id
 from ledger.errors import BadInput, Conflict, LedgerError, NotFound
 
@@ -422,18 +422,22 @@ def _json(text: str) -> Any:
 
 
 def _depth(data: Any) -> int:
-    """How deep lists and mappings nest (iterative: a hostile file cannot exhaust the stack)."""
+    """How deep lists and mappings nest (iterative: a hostile file cannot exhaust the stack).
+    Only containers go on the stack: most values of a file are strings and numbers."""
+    if not isinstance(data, dict | list):
+        return 0
     deepest = 0
     stack = [(data, 1)]
     while stack:
         item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
-        if children is None:
-            continue
-        deepest = max(deepest, depth)
-        if deepest > MAX_DEPTH:
-            return deepest
-        stack.extend((child, depth + 1) for child in children)
+        if depth > deepest:
+            deepest = depth
+            if deepest > MAX_DEPTH:
+                return deepest
+        below = depth + 1
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, dict | list):
+                stack.append((child, below))
     return deepest
 
 
@@ -521,12 +525,6 @@ def _referenced_ids(data: dict[str, Any]) -> list[UUID]:
     def strings(*values: Any) -> list[str]:
         return [v.strip() for v in values if isinstance(v, str)]
 
-    def ref(value: str, by_key: Callable[[str], UUID]) -> UUID:
-        try:
-            return UUID(value)
-        except ValueError:
-            return by_key(value)
-
     for record in data.get("sources") or []:
         ids += [SourceKey.create_id(k) for k in strings(record.get("key"))]
         text = record.get("text")
@@ -536,17 +534,23 @@ def _referenced_ids(data: dict[str, Any]) -> list[UUID]:
         ids += [actor_id(k) for k in strings(record.get("key"))]
     for record in data.get("topics") or []:
         ids += [topic_id(k) for k in strings(record.get("key"))]
-    for record in data.get("claims") or []:
-        ids += [claim_id(k) for k in strings(record.get("key"))]
-        ids += [actor_id(k) for k in strings(record.get("actor"))]
-        ids += [topic_id(k) for k in strings(record.get("topic"))]
-        ids += [ref(k, SourceKey.create_id) for k in strings(record.get("source"))]
-        disputes = record.get("disputes")
-        targets = strings(record.get("supersedes"), *(disputes if isinstance(disputes, list) else ()))
-        ids += [claim_ref(k) for k in targets]
+    for record in data.get("claims") or []:  # (a claim's four references without a call per field: most records)
+        for name, to_id in _CLAIM_REFERENCES:
+            value = record.get(name)
+            if isinstance(value, str):
+                ids.append(to_id(value.strip()))
+        supersedes, disputes = record.get("supersedes"), record.get("disputes")
+        if supersedes is not None or disputes:
+            targets = strings(supersedes, *(disputes if isinstance(disputes, list) else ()))
+            ids += [claim_ref(k) for k in targets]
     for section in ("revisions", "retractions"):
         ids += [claim_ref(k) for r in data.get(section) or [] for k in strings(r.get("claim"))]
     return ids
+
+
+_CLAIM_REFERENCES: tuple[tuple[str, Callable[[str], UUID]], ...] = (
+    ("key", claim_id), ("actor", actor_id), ("topic", topic_id), ("source", source_ref)
+)  # fmt: skip
 
 
 def _dismissed(record: Any) -> bool:
@@ -594,16 +598,15 @@ def _duplicates(data: dict[str, Any], name: str, lines: _Lines) -> list[Problem]
 
 def _apply(batch: Batch, section: str, record: dict[str, Any], path: Path) -> bool:
     """Apply one record; True when it wrote something."""
-    reason = f"changed in import file {path.name}"
     if section == "sources":
         record = dict(record)
         if "text_file" in record:
             record["text"] = _read_text(path, record.pop("text_file"))
         return batch.register_source(c.parse_source(record))[1]
     if section == "actors":
-        return batch.register_actor(c.parse_actor(_record_part(record, "actors")), reason)[1]
+        return batch.register_actor(c.parse_actor(_record_part(record, "actors")), _changed_in(path))[1]
     if section == "topics":
-        return batch.define_topic(c.parse_topic(record), reason)[1]
+        return batch.define_topic(c.parse_topic(record), _changed_in(path))[1]
     if section == "claims":
         recorded = c.parse_claim(_record_part(record, "claims"))
         if "review" in record or "assistant" in record:
@@ -633,8 +636,16 @@ _ENTRY_ONLY = {
 }
 
 
+def _changed_in(path: Path) -> str:
+    """The reason of a revision an import file makes to an existing actor or topic."""
+    return f"changed in import file {path.name}"
+
+
 def _record_part(entry: dict[str, Any], section: str) -> dict[str, Any]:
-    return {k: v for k, v in entry.items() if k not in _ENTRY_ONLY[section]}
+    entry_only = _ENTRY_ONLY[section]
+    if entry_only.isdisjoint(entry):
+        return entry  # a curator's record (no review marks): the parser reads it, never changes it
+    return {k: v for k, v in entry.items() if k not in entry_only}
 
 
 def _read_text(import_file: Path, name: str) -> str:
