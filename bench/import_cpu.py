@@ -8,6 +8,10 @@ process, and the cyclic garbage collector's share of it (``gc.callbacks``). Each
 its own subprocess (``PYTHONPATH`` on it), the trees alternating round by round.
 
     python bench/import_cpu.py --trees /work/base/bf79940 . --claims 4000 --rounds 3 --runs 7
+    python bench/import_cpu.py --importer --trees /work/base/bee0d16 . --claims 4000 --rounds 3 --runs 5
+
+``--importer`` times ``claims import`` instead: each tree's ``ledger.importer.import_file`` on the same
+documents written as JSON files (reading, the schema check, the records' validation, the batch).
 """
 
 from __future__ import annotations
@@ -25,11 +29,12 @@ from pathlib import Path
 from typing import Any
 
 
-def one(tree: Path, claims: int, runs: int) -> dict[str, Any]:
+def one(tree: Path, claims: int, runs: int, end_to_end: bool = False) -> dict[str, Any]:
     """In this process, with ``tree`` first on the path: min and median over ``runs`` imports."""
     sys.path[:0] = [str(tree), str(tree / "bench")]
-    from import_rate import generate, import_file  # type: ignore[import-not-found]  # that tree's
+    from import_rate import PRINCIPAL, generate, import_file  # type: ignore[import-not-found]  # that tree's
 
+    from ledger import importer
     from ledger.application import ClaimsLedger
 
     collecting = [0.0, 0.0]  # seconds in the collector, start of the current collection
@@ -44,12 +49,19 @@ def one(tree: Path, claims: int, runs: int) -> dict[str, Any]:
     workload = generate(claims, 2000, 1)
     cpu, collector = [], []
     with tempfile.TemporaryDirectory(prefix="claims-cpu-") as tmp:
+        paths = []
+        for i, doc in enumerate(workload.files):
+            paths.append(Path(tmp) / f"import-{i:04d}.json")
+            paths[-1].write_text(json.dumps(doc), encoding="utf-8")
         for run in range(runs):
             ledger = ClaimsLedger.open(f"sqlite:///{tmp}/ledger{run}.db")
             gc.collect()
             collecting[0] = 0.0
             start = time.process_time()
-            events = sum(import_file(ledger, doc) for doc in workload.files)
+            if end_to_end:
+                events = sum(importer.import_file(ledger, path, PRINCIPAL).events for path in paths)
+            else:
+                events = sum(import_file(ledger, doc) for doc in workload.files)
             cpu.append((time.process_time() - start) / events * 1e6)
             collector.append(collecting[0] / events * 1e6)
             if run == runs - 1:
@@ -97,10 +109,11 @@ def main() -> int:
     parser.add_argument("--claims", type=int, default=4000)
     parser.add_argument("--rounds", type=int, default=3, help="each tree once per round, alternating")
     parser.add_argument("--runs", type=int, default=7, help="imports per tree and round")
+    parser.add_argument("--importer", action="store_true", help="time claims import (importer.import_file) end to end")
     parser.add_argument("--one", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one(args.one.resolve(), args.claims, args.runs)))
+        print(json.dumps(one(args.one.resolve(), args.claims, args.runs, args.importer)))
         return 0
     print("| round | load (1 min) | tree | CPU us/event min | median | of it GC (median) | encode: library / ledger's (us/event) |")
     print("|---:|---:|---|---:|---:|---:|---:|")
@@ -110,6 +123,7 @@ def main() -> int:
             load = f"{os.getloadavg()[0]:.2f}"
             env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
             command = [sys.executable, __file__, "--one", str(tree), "--claims", str(args.claims), "--runs", str(args.runs)]
+            command += ["--importer"] if args.importer else []
             out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
             r = json.loads(out.strip().splitlines()[-1])
             print(

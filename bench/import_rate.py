@@ -225,9 +225,10 @@ def import_file(ledger: ClaimsLedger, doc: dict[str, Any]) -> int:
         for d in doc.get("revisions", ())
     ]
     with ledger.batch(PRINCIPAL) as batch:
-        # Everything the file creates or refers to, so that one query tells what is new.
+        # Everything the file creates or refers to, so that one query tells what is new. A list, as
+        # ``claims import`` gives (``prefetch`` drops repeats by ``UUID.int``; a set would hash each UUID in Python).
         batch.prefetch(
-            {
+            [
                 *(source_id(s.sha256) for s in sources),
                 *(SourceKey.create_id(s.key) for s in sources),
                 *(actor_id(a.key) for a in actors),
@@ -237,7 +238,7 @@ def import_file(ledger: ClaimsLedger, doc: dict[str, Any]) -> int:
                 *(topic_id(cl.content["topic"]) for cl in claims),
                 *(SourceKey.create_id(cl.content["source"]) for cl in claims),
                 *(claim_id(r.claim) for r in revisions),
-            }
+            ]
         )
         for source in sources:
             batch.register_source(source)

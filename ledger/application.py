@@ -644,6 +644,12 @@ def claim_ref(ref: str | UUID) -> UUID:
     return claim_id(ref) if as_id is None else as_id
 
 
+def source_ref(ref: str) -> UUID:
+    """The aggregate a source reference names: the source itself by its id, else the index of its key."""
+    as_id = _uuid_or_none(ref)
+    return SourceKey.create_id(ref) if as_id is None else as_id
+
+
 def _plain_passage(passage: dict[str, Any]) -> dict[str, Any]:
     return {"start": passage["start"], "end": passage["end"], "exact": passage["exact"]}
 

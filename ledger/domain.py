@@ -65,18 +65,19 @@ def source_key_id(key: str) -> UUID:
     return uuid5(NAMESPACE, f"source-key:{key}")
 
 
-_SCALARS = (str, int, float, bool, type(None), UUID)
+_SCALARS = frozenset((str, int, float, bool, type(None), UUID))
 
 
 def copy_json(value: Any) -> Any:
     """A deep copy of JSON-shaped data (what event payloads hold): dicts and lists are
     copied, immutable scalars kept; anything else goes to ``copy.deepcopy``.
-    ~4x faster than ``deepcopy`` on a claim's content."""
+    ~4x faster than ``deepcopy`` on a claim's content. (Scalars inside a dict or list are
+    kept without a call per value: most of a content's values are.)"""
     kind = type(value)
     if kind is dict:
-        return {k: copy_json(v) for k, v in value.items()}
+        return {k: v if type(v) in _SCALARS else copy_json(v) for k, v in value.items()}
     if kind is list:
-        return [copy_json(v) for v in value]
+        return [v if type(v) in _SCALARS else copy_json(v) for v in value]
     if kind in _SCALARS:
         return value
     return copy.deepcopy(value)

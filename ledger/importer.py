@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import fastjsonschema
 import jsonschema
 import yaml
 
 from ledger import commands as c
 from ledger import records
-from ledger.application import Batch, ClaimsLedger, claim_ref
+from ledger.application import Batch, ClaimsLedger, claim_ref, source_ref
 from ledger.domain import SourceKey, actor_id, claim_id, source_id, source_sha256, topic_id
 from ledger.errors import BadInput, Conflict, LedgerError, NotFound
 
@@ -140,6 +141,78 @@ class _CannotInline(Exception):
     pass
 
 
+# The keywords of the import schema that fastjsonschema's draft-07 code generator checks as jsonschema's
+# 2020-12 validator does, under their draft-07 spelling; annotations it ignores, as jsonschema does.
+_DRAFT07_SPELLING = {"dependentRequired": "dependencies"}
+_SCHEMA_MAPS = frozenset({"properties", "patternProperties"})  # name -> schema
+_SCHEMA_LISTS = frozenset({"anyOf", "allOf", "oneOf"})
+_SUBSCHEMAS = frozenset({"items", "additionalProperties", "not", "propertyNames", "contains"})
+_VALUES = frozenset(
+    {"type", "enum", "const", "required", "pattern", "minLength", "maxLength", "minimum", "maximum",
+     "exclusiveMinimum", "exclusiveMaximum", "minItems", "maxItems", "minProperties", "maxProperties",
+     "uniqueItems", "dependentRequired", "format", "description", "title", "default", "examples", "$comment"}
+)  # fmt: skip
+
+
+@cache
+def _conforms() -> Callable[[Any], Any] | None:
+    """The import schema compiled to Python (fastjsonschema): a yes or no on a whole file, ~15x faster
+    than jsonschema, which stays the judge of a file this refuses (its line-numbered report).
+
+    Sound only where it never passes what jsonschema refuses: it tests patterns with Python's ``re`` as
+    jsonschema does (``$`` as end of text: stricter), types and limits alike. Anything the translation
+    does not know (a keyword added to the schema later, ``$ref``s not inlined) leaves it out: None, and
+    every file is judged by jsonschema alone, as before."""
+    inlined: Any = _validator().schema
+    if not isinstance(inlined, dict) or "$defs" in inlined:  # _inline_refs gave up
+        return None
+    try:
+        body = _draft07({k: v for k, v in inlined.items() if k not in ("$schema", "$id")})
+    except _CannotInline:
+        return None
+    try:
+        compiled: Callable[[Any], Any] = fastjsonschema.compile(
+            {"$schema": "http://json-schema.org/draft-07/schema#", **body},
+            use_default=False,  # never fill in defaults: the data is read, not changed
+            use_formats=False,  # as jsonschema without a format checker: "format" annotates
+        )
+    except fastjsonschema.JsonSchemaDefinitionException:
+        return None
+    return compiled
+
+
+def _draft07(node: Any) -> dict[str, Any]:
+    """An (inlined) 2020-12 schema in draft-07 spelling, or ``_CannotInline`` for a keyword not known here."""
+    if not isinstance(node, dict):
+        raise _CannotInline(repr(node))
+    out: dict[str, Any] = {}
+    keywords: dict[str, Any] = node
+    for key, value in keywords.items():
+        if key in _SCHEMA_MAPS:
+            out[key] = {name: _draft07(sub) for name, sub in value.items()}
+        elif key in _SCHEMA_LISTS:
+            out[key] = [_draft07(sub) for sub in value]
+        elif key in _SUBSCHEMAS:
+            out[key] = value if isinstance(value, bool) else _draft07(value)
+        elif key in _VALUES:
+            out[_DRAFT07_SPELLING.get(key, key)] = value
+        else:
+            raise _CannotInline(key)
+    return out
+
+
+def _fits_schema(data: Any) -> bool:
+    """True when the compiled check passes ``data``; False when it refuses it (or could not judge)."""
+    check = _conforms()
+    if check is None:
+        return False
+    try:
+        check(data)
+    except (fastjsonschema.JsonSchemaException, TypeError, ValueError, RecursionError):
+        return False  # refused, or a value the generated code cannot compare: jsonschema judges
+    return True
+
+
 def _inline_refs(node: Any, root: dict[str, Any], depth: int) -> Any:
     if depth > 64:
         raise _CannotInline("recursive schema")
@@ -222,15 +295,21 @@ def read(path: Path, *, accept_unreviewed: bool = True) -> tuple[dict[str, Any],
         pending = _pending(data, name, lines)
         if pending:
             raise ImportFileError(pending)
+    # One schema pass on the happy path: the compiled check; a file it refuses gets jsonschema's report.
+    problems = [] if _fits_schema(data) else schema_problems(data, name, lines)
+    if problems:
+        raise ImportFileError(problems)
+    return data, lines
+
+
+def schema_problems(data: Any, name: str, lines: _Lines) -> list[Problem]:
+    """jsonschema's report on a file: every error with its line, by path; those inside dismissed candidates left out."""
     validator = _validator()
-    problems = [
+    return [
         Problem(name, lines.of(list(e.absolute_path)), _dotted(e.absolute_path), e.message)
         for e in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
         if not _within_dismissed(data, list(e.absolute_path))
     ]
-    if problems:
-        raise ImportFileError(problems)
-    return data, lines
 
 
 def _parse(text: str) -> tuple[yaml.Node | None, Any]:
@@ -343,18 +422,22 @@ def _json(text: str) -> Any:
 
 
 def _depth(data: Any) -> int:
-    """How deep lists and mappings nest (iterative: a hostile file cannot exhaust the stack)."""
+    """How deep lists and mappings nest (iterative: a hostile file cannot exhaust the stack).
+    Only containers go on the stack: most values of a file are strings and numbers."""
+    if not isinstance(data, dict | list):
+        return 0
     deepest = 0
     stack = [(data, 1)]
     while stack:
         item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
-        if children is None:
-            continue
-        deepest = max(deepest, depth)
-        if deepest > MAX_DEPTH:
-            return deepest
-        stack.extend((child, depth + 1) for child in children)
+        if depth > deepest:
+            deepest = depth
+            if deepest > MAX_DEPTH:
+                return deepest
+        below = depth + 1
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, dict | list):
+                stack.append((child, below))
     return deepest
 
 
@@ -442,12 +525,6 @@ def _referenced_ids(data: dict[str, Any]) -> list[UUID]:
     def strings(*values: Any) -> list[str]:
         return [v.strip() for v in values if isinstance(v, str)]
 
-    def ref(value: str, by_key: Callable[[str], UUID]) -> UUID:
-        try:
-            return UUID(value)
-        except ValueError:
-            return by_key(value)
-
     for record in data.get("sources") or []:
         ids += [SourceKey.create_id(k) for k in strings(record.get("key"))]
         text = record.get("text")
@@ -457,17 +534,23 @@ def _referenced_ids(data: dict[str, Any]) -> list[UUID]:
         ids += [actor_id(k) for k in strings(record.get("key"))]
     for record in data.get("topics") or []:
         ids += [topic_id(k) for k in strings(record.get("key"))]
-    for record in data.get("claims") or []:
-        ids += [claim_id(k) for k in strings(record.get("key"))]
-        ids += [actor_id(k) for k in strings(record.get("actor"))]
-        ids += [topic_id(k) for k in strings(record.get("topic"))]
-        ids += [ref(k, SourceKey.create_id) for k in strings(record.get("source"))]
-        disputes = record.get("disputes")
-        targets = strings(record.get("supersedes"), *(disputes if isinstance(disputes, list) else ()))
-        ids += [claim_ref(k) for k in targets]
+    for record in data.get("claims") or []:  # (a claim's four references without a call per field: most records)
+        for name, to_id in _CLAIM_REFERENCES:
+            value = record.get(name)
+            if isinstance(value, str):
+                ids.append(to_id(value.strip()))
+        supersedes, disputes = record.get("supersedes"), record.get("disputes")
+        if supersedes is not None or disputes:
+            targets = strings(supersedes, *(disputes if isinstance(disputes, list) else ()))
+            ids += [claim_ref(k) for k in targets]
     for section in ("revisions", "retractions"):
         ids += [claim_ref(k) for r in data.get(section) or [] for k in strings(r.get("claim"))]
     return ids
+
+
+_CLAIM_REFERENCES: tuple[tuple[str, Callable[[str], UUID]], ...] = (
+    ("key", claim_id), ("actor", actor_id), ("topic", topic_id), ("source", source_ref)
+)  # fmt: skip
 
 
 def _dismissed(record: Any) -> bool:
@@ -515,16 +598,15 @@ def _duplicates(data: dict[str, Any], name: str, lines: _Lines) -> list[Problem]
 
 def _apply(batch: Batch, section: str, record: dict[str, Any], path: Path) -> bool:
     """Apply one record; True when it wrote something."""
-    reason = f"changed in import file {path.name}"
     if section == "sources":
         record = dict(record)
         if "text_file" in record:
             record["text"] = _read_text(path, record.pop("text_file"))
         return batch.register_source(c.parse_source(record))[1]
     if section == "actors":
-        return batch.register_actor(c.parse_actor(_record_part(record, "actors")), reason)[1]
+        return batch.register_actor(c.parse_actor(_record_part(record, "actors")), _changed_in(path))[1]
     if section == "topics":
-        return batch.define_topic(c.parse_topic(record), reason)[1]
+        return batch.define_topic(c.parse_topic(record), _changed_in(path))[1]
     if section == "claims":
         recorded = c.parse_claim(_record_part(record, "claims"))
         if "review" in record or "assistant" in record:
@@ -554,8 +636,16 @@ _ENTRY_ONLY = {
 }
 
 
+def _changed_in(path: Path) -> str:
+    """The reason of a revision an import file makes to an existing actor or topic."""
+    return f"changed in import file {path.name}"
+
+
 def _record_part(entry: dict[str, Any], section: str) -> dict[str, Any]:
-    return {k: v for k, v in entry.items() if k not in _ENTRY_ONLY[section]}
+    entry_only = _ENTRY_ONLY[section]
+    if entry_only.isdisjoint(entry):
+        return entry  # a curator's record (no review marks): the parser reads it, never changes it
+    return {k: v for k, v in entry.items() if k not in entry_only}
 
 
 def _read_text(import_file: Path, name: str) -> str:
