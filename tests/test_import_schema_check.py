@@ -126,11 +126,62 @@ def test_on_a_corpus_of_bad_files_the_compiled_check_never_passes_what_jsonschem
 
 
 def test_the_data_is_not_changed_by_the_check() -> None:
+    # The shipped schema declares no default today; a schema that does must not fill one in.
+    check = importer._compiled({"type": "object", "properties": {"roles": {"type": "array", "default": []}}})
+    assert check is not None
+    data: dict[str, Any] = {}
+    check(data)
+    assert data == {}
     data = full_file()
-    del data["actors"][0]["roles"]  # fields with defaults left out: fastjsonschema would fill them in
     before = copy.deepcopy(data)
     assert importer._fits_schema(data)
     assert data == before
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "string", "pattern": "^(?!.*-$).+"},  # `$` in a lookahead: \Z there would pass "ab-\n"
+        {"type": "string", "pattern": "^[^$]+$"},  # `$` in a class: \Z there does not compile
+        {"type": "object", "patternProperties": {"^a$|^b": {"type": "string"}}},
+        {"type": "array", "items": {"type": "array"}},  # a tuple passes as an array there
+        {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": ["array", "null"]}]}},
+    ],
+)
+def test_what_fastjsonschema_reads_otherwise_than_jsonschema_is_not_translated(schema: dict[str, Any]) -> None:
+    with pytest.raises(importer._CannotInline):
+        importer._draft07(schema)
+
+
+def test_a_pattern_ending_in_dollar_is_translated_and_only_stricter() -> None:
+    body = importer._draft07({"type": "string", "pattern": r"^a\$b$"})
+    check = importer._compiled(body)
+    assert check is not None
+    check("a$b")
+    with pytest.raises(Exception, match="pattern"):
+        check("a$b\n")  # jsonschema's `$` passes this; refusing it only sends the file to jsonschema
+
+
+def test_a_small_first_file_is_judged_by_jsonschema_without_compiling(tmp_path: Path) -> None:
+    importer._conforms.cache_clear()
+    path = tmp_path / "small.json"
+    path.write_text(json.dumps(full_file()), encoding="utf-8")
+    importer.read(path)
+    assert importer._conforms.cache_info().currsize == 0  # ~70 ms saved on a curator's small file
+    big = full_file()
+    big["sources"] = [source(key=f"s{i}", url=f"https://example.org/{i}") for i in range(importer.COMPILE_PAYS_OFF)]
+    path.write_text(json.dumps(big), encoding="utf-8")
+    importer.read(path)
+    assert importer._conforms.cache_info().currsize == 1
+
+
+def test_a_section_of_the_wrong_kind_gets_the_schema_report_when_pending_candidates_are_checked(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"format": "claims-ledger/import/v1", "actors": 1}), encoding="utf-8")
+    with pytest.raises(importer.ImportFileError, match="actors"):
+        importer.read(path, accept_unreviewed=False)
 
 
 json_values = st.recursive(
