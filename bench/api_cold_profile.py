@@ -26,6 +26,7 @@ code of another checkout (a baseline), imported from there.
 from __future__ import annotations
 
 import argparse
+import ast
 import asyncio
 import json
 import random
@@ -41,9 +42,18 @@ ROOT = Path(__file__).resolve().parent.parent
 TREE = Path(sys.argv[sys.argv.index("--tree") + 1]).resolve() if "--tree" in sys.argv[:-1] else ROOT
 sys.dont_write_bytecode = TREE != ROOT  # (a baseline tree is read, never written)
 sys.path.insert(0, str(TREE))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from api_position import OUR_QUERY  # noqa: E402
+
+def _our_query() -> str:
+    """bench/api_position.py's query, read from its text: importing that module would import this
+    checkout's ledger (its generator's), not --tree's."""
+    for node in ast.parse((ROOT / "bench" / "api_position.py").read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "OUR_QUERY" for t in node.targets):
+            return str(ast.literal_eval(node.value))
+    raise LookupError("bench/api_position.py defines no OUR_QUERY")
+
+
+OUR_QUERY = _our_query()
 
 from api.auth import Caller  # noqa: E402
 from api.graphql.basis import OBSERVED_POSITION  # noqa: E402
