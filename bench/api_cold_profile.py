@@ -16,11 +16,17 @@ with compiled execution on and off (``CLAIMS_COMPILED_EXECUTION``):
 * ``questions per batch``: how many requests' positions went to the database together, during ``asgi``;
 * ``hop``: one round trip to the database thread pool (``api.graphql.loaders.blocking``);
 * ``names`` and ``position``: the two statements of a position, on this thread.
+
+``--split 1,2,10`` instead: on uvloop (as ``claims serve`` runs), the whole request through the ASGI app
+with that many in flight, its process CPU per request split into the event loop's thread and the
+database thread's answer to the position batches (per request and per batch). ``--tree DIR``: the
+code of another checkout (a baseline), imported from there.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import asyncio
 import json
 import random
@@ -32,10 +38,22 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+# (read before the imports below: they come from --tree's checkout when one is given)
+TREE = Path(sys.argv[sys.argv.index("--tree") + 1]).resolve() if "--tree" in sys.argv[:-1] else ROOT
+sys.dont_write_bytecode = TREE != ROOT  # (a baseline tree is read, never written)
+sys.path.insert(0, str(TREE))
 
-from api_position import OUR_QUERY  # noqa: E402
+
+def _our_query() -> str:
+    """bench/api_position.py's query, read from its text: importing that module would import this
+    checkout's ledger (its generator's), not --tree's."""
+    for node in ast.parse((ROOT / "bench" / "api_position.py").read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "OUR_QUERY" for t in node.targets):
+            return str(ast.literal_eval(node.value))
+    raise LookupError("bench/api_position.py defines no OUR_QUERY")
+
+
+OUR_QUERY = _our_query()
 
 from api.auth import Caller  # noqa: E402
 from api.graphql.basis import OBSERVED_POSITION  # noqa: E402
@@ -168,11 +186,62 @@ async def asgi_view(url: str, n: int, rng: random.Random) -> float:
         return await cpu_per_call(asgi, n, 10)
 
 
+async def split(url: str, n: int, in_flight: int) -> tuple[float, float, float, float, float]:
+    """(process, event loop thread, database thread answering positions) CPU ms per request, the
+    last also per batch, and questions per batch; ``in_flight`` requests at a time."""
+    rng = random.Random(time.time_ns())  # (new questions: nothing is answered from the response cache)
+    spent = [0.0]
+    real = reading.POSITIONS.answer
+
+    def timed(model: Any, questions: Any) -> Any:
+        started = time.thread_time()
+        try:
+            return real(model, questions)
+        finally:
+            spent[0] += time.thread_time() - started
+
+    reading.POSITIONS.answer = timed
+    settings = Settings.from_env({}, database_url=url, projector="external", rate_reads=0)
+    app = create_app(settings)
+    try:
+        async with app.router.lifespan_context(app):  # type: ignore[attr-defined]
+
+            async def worker(count: int) -> None:
+                for _ in range(count):
+                    body = json.dumps({"query": OUR_QUERY, "variables": question(rng)}).encode()
+                    assert await call(app, body) == 200
+
+            await asyncio.gather(*(worker(300 // in_flight) for _ in range(in_flight)))  # warm-up
+            spent[0] = 0.0
+            batches, questions = reading.POSITIONS.batches, reading.POSITIONS.questions
+            process, loop = time.process_time(), time.thread_time()
+            await asyncio.gather(*(worker(n // in_flight) for _ in range(in_flight)))
+            process, loop = time.process_time() - process, time.thread_time() - loop
+            batches, questions = reading.POSITIONS.batches - batches, reading.POSITIONS.questions - questions
+    finally:
+        reading.POSITIONS.answer = real
+    per = 1e3 / max(questions, 1)
+    return process * per, loop * per, spent[0] * per, spent[0] * 1e3 / max(batches, 1), questions / max(batches, 1)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", required=True, help="database holding bench/api_position.py's ledger")
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--split", help="in-flight counts, e.g. 2,10: the CPU split of a request (see above)")
+    parser.add_argument("--tree", help="a checkout whose code to measure (default: this one)")
     args = parser.parse_args(argv)
+    if args.split:
+        import uvloop
+
+        print(
+            f"code: {TREE}\n| in flight | process ms/req | event loop | database thread | per batch | questions/batch |"
+        )
+        print("|---:|---:|---:|---:|---:|---:|")
+        for in_flight in (int(k) for k in args.split.split(",")):
+            row = uvloop.run(split(args.url, args.requests, in_flight))
+            print(f"| {in_flight} | " + " | ".join(f"{x:.3f}" for x in row[:4]) + f" | {row[4]:.2f} |")
+        return 0
     rows = asyncio.run(measure(args.url, args.requests))
     print("| measure | compiled execution | CPU ms per request |\n|---|---|---:|")
     for name, label, ms in rows:

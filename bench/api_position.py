@@ -138,6 +138,9 @@ end
 -- warm: the same `pool` questions over and over (as many readers of one page); cold: always new ones
 local questions = {}
 for i = 1, pool do questions[i] = question() end
+-- Each run's own stream (the warm-up's is not the measured run's): a cold question the warm-up asked
+-- would be answered from the response cache in the measured run.
+math.randomseed(%d)
 request = function()
   local q = pool > 0 and questions[math.random(1, pool)] or question()
   local a, t, d = q[1], q[2], q[3]
@@ -301,6 +304,8 @@ def measured(pid: int, run: Callable[[], Load]) -> Load:
     return load
 
 
+WARM_UP, MEASURED = 1, 2  # the seeds of the warm-up's questions and the measured run's (WRK_SCRIPT)
+
 # Appended to every script: a bad answer (not 200, or GraphQL errors) counts, and the summary line.
 WRK_DONE = (
     "response = function(status, headers, body)\n"
@@ -317,9 +322,11 @@ WRK_DONE = (
 )
 
 
-def wrk(url: str, query: str, duration: float, connections: int, pool: int = 0) -> Load:
-    """A bounded wrk run (fixed duration, fixed connections) on loopback."""
-    script = WRK_SCRIPT % (json.dumps(json.dumps(query)), len(generator.ACTORS), len(generator.TOPICS), pool)
+def wrk(url: str, query: str, duration: float, connections: int, pool: int = 0, *, seed: int = MEASURED) -> Load:
+    """A bounded wrk run (fixed duration, fixed connections) on loopback; ``seed``: its stream of questions
+    (every server gets the same stream in its warm-up, and another in its measured run)."""
+    actors, topics = len(generator.ACTORS), len(generator.TOPICS)
+    script = WRK_SCRIPT % (json.dumps(json.dumps(query)), actors, topics, pool, seed)
     return run_wrk(url, script, duration, connections)
 
 
@@ -378,7 +385,8 @@ def bench_ours(
         argv = argv[: argv.index("--http")]  # (its own uvicorn protocol, if it has one, is not known here)
     probe = {"query": OUR_QUERY, "variables": {"a": "actor-00", "t": "topic-00", "d": "2025-06-01"}}
     with process(argv, env, url, probe, cwd=tree or ROOT) as pid:
-        wrk(url, OUR_QUERY, min(5.0, duration), connections, pool)  # warm-up: caches, pools, JIT-free but still
+        # warm-up: caches, pools, JIT-free but still (its own questions: see WRK_SCRIPT)
+        wrk(url, OUR_QUERY, min(5.0, duration), connections, pool, seed=WARM_UP)
         load = measured(pid, lambda: wrk(url, OUR_QUERY, duration, connections, pool))
         return load, rss_mib(pid)
 
@@ -395,7 +403,7 @@ def bench_postgraphile(db_url: str, duration: float, connections: int, pool: int
     url = f"http://127.0.0.1:{port}/graphql"
     probe = {"query": PG_QUERY, "variables": {"a": "actor-00", "t": "topic-00", "d": "2025-06-01"}}
     with process(argv, dict(os.environ), url, probe) as pid:
-        wrk(url, PG_QUERY, min(5.0, duration), connections, pool)
+        wrk(url, PG_QUERY, min(5.0, duration), connections, pool, seed=WARM_UP)
         load = measured(pid, lambda: wrk(url, PG_QUERY, duration, connections, pool))
         return load, rss_mib(pid)
 

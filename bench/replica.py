@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from api_position import OUR_QUERY, Load, free_port, grow, machine, process, wrk  # noqa: E402
+from api_position import MEASURED, OUR_QUERY, WARM_UP, Load, free_port, grow, machine, process, wrk  # noqa: E402
 from pg_replica import start_primary_and_replica  # noqa: E402
 from results_file import write_section  # noqa: E402
 
@@ -159,11 +159,12 @@ def main(argv: list[str] | None = None) -> int:
         rows: dict[str, tuple[Load, Writes]] = {}
         with projector(primary_url), api(primary_url, None) as on_primary, api(primary_url, replica_url) as on_replica:
             for url in (on_primary, on_replica):
-                wrk(url, OUR_QUERY, min(3.0, args.duration), args.connections)  # warm-up
+                wrk(url, OUR_QUERY, min(3.0, args.duration), args.connections, seed=WARM_UP)  # warm-up
             runs: dict[str, list[Load]] = {"primary": [], "replica": []}
-            for _ in range(args.rounds):  # alternating, so a change in the machine's load hits both alike
+            for n in range(args.rounds):  # alternating, so a change in the machine's load hits both alike
                 for label, url in (("primary", on_primary), ("replica", on_replica)):
-                    reads = wrk(url, OUR_QUERY, args.duration, args.connections)
+                    # each round its own questions: a round asking the last one's would read the response cache
+                    reads = wrk(url, OUR_QUERY, args.duration, args.connections, seed=MEASURED + n)
                     print(f"  reads from the {label}: {reads}", file=sys.stderr)
                     runs[label].append(reads)
             for label, loads in runs.items():

@@ -851,3 +851,109 @@ def test_abstract_types_answer_as_plain_execution_does() -> None:
         assert any(o is not None and o.plans for _, o in compiled.compiled.operations.values())
     finally:
         loop.close()
+
+
+ARGUMENTS_SDL = """
+scalar Date
+enum Kind { A B }
+input Range { low: Int high: Int = 9 }
+type Query {
+  f(a: String, b: String!, c: Int = 3, d: Int! = 4, e: [Int] = [1, 2], k: Kind = A, g: Date, r: Range): String
+}
+"""
+# How each argument of ``f`` appears in a document: left out, a variable, or a literal (graphql-core
+# always reads those: the direct path must decline).
+ARGUMENT_FORMS = {
+    "a": ("out", "$va"),
+    "b": ("out", "$vb", "$vb", "$vb", '"x"'),  # (required: left out, every answer is an error)
+    "c": ("out", "$vc"),
+    "d": ("out", "$vd"),
+    "e": ("out", "$ve", "[$vc]"),
+    "k": ("out", "$vk"),
+    "g": ("out", "$vg"),
+    "r": ("out", "$vr"),
+}
+VARIABLE_TYPES = {
+    "va": "String",
+    "vb": "String",
+    "vc": "Int",
+    "vd": "Int",
+    "ve": "[Int]",
+    "vk": "Kind",
+    "vg": "Date",
+    "vr": "Range",
+}  # fmt: skip  (nullable: a null or a missing value reaches f)
+VARIABLE_VALUES: dict[str, tuple[Any, ...]] = {
+    "va": ("missing", None, "s"),
+    "vb": ("missing", None, "t", "t", "t"),  # (null or missing: an error unless a default applies)
+    "vc": ("missing", None, 7),
+    "vd": ("missing", None, 8, 8, 8),  # (null or missing: an error unless a default applies)
+    "ve": ("missing", None, [5]),
+    "vk": ("missing", None, "B"),
+    "vg": ("missing", "2024-02-29"),
+    "vr": ("missing", None, {"low": 1}),
+}
+
+
+def test_arguments_read_off_the_variables_as_graphql_core_reads_them() -> None:
+    """``VariableArguments`` (compiled.py) against ``get_argument_values``: on random forms of each argument
+    and random values of each variable (missing, null, a value, defaults of the variable and of the
+    argument), the same arguments (values, their order, a default the very object graphql-core gives),
+    and wherever graphql-core raises, the direct path declines (it then raises the same error)."""
+    from graphql.execution.values import get_argument_values, get_variable_values
+
+    schema = build_schema(ARGUMENTS_SDL)
+    field = schema.query_type.fields["f"]  # type: ignore[union-attr]
+    rng = random.Random(13)
+    taken = declined = raised = 0
+    for _ in range(1000):
+        forms = {name: rng.choice(options) for name, options in ARGUMENT_FORMS.items()}
+        given = ", ".join(f"{name}: {form}" for name, form in forms.items() if form != "out")
+        used = sorted({v for form in forms.values() for v in VARIABLE_TYPES if f"${v}" in form})
+        defaults = {v: rng.random() < 0.3 for v in used}  # a variable's own default (graphql-core applies it)
+        declared = ", ".join(f"${v}: {VARIABLE_TYPES[v]}" + (" = null" if defaults[v] else "") for v in used)
+        text = f"query{f'({declared})' if declared else ''} {{ f{f'({given})' if given else ''} }}"
+        operation = parse(text).definitions[0]
+        assert isinstance(operation, OperationDefinitionNode)
+        node = operation.selection_set.selections[0]
+        assert isinstance(node, FieldNode)
+        inputs = {}
+        for v in used:
+            value = rng.choice(VARIABLE_VALUES[v])
+            if value != "missing":
+                inputs[v] = value
+        variables = get_variable_values(schema, operation.variable_definitions or (), inputs)
+        assert not isinstance(variables, list), (text, inputs, variables)
+        direct = compiled_module.VariableArguments.of(field, node)
+        ours = direct.read(variables) if direct is not None else None
+        try:
+            reference = get_argument_values(field, node, variables)
+        except Exception:
+            raised += 1
+            assert ours is None, (text, inputs, ours)
+            continue
+        if ours is None:
+            declined += 1
+            continue
+        taken += 1
+        assert list(ours.items()) == list(reference.items()), (text, inputs, ours, reference)
+        assert all(ours[k] is reference[k] for k in ours if forms.get(k) == "out"), (text, ours)
+    assert taken > 100 and raised > 20 and declined > 20, (taken, raised, declined)
+
+
+def test_the_position_query_reads_its_arguments_off_the_variables(pair: Pair) -> None:
+    """The cold ``position`` document takes the direct path (and answers as plain execution does)."""
+    text = "query P($a: String!, $t: String!, $d: Date) { position(actor: $a, topic: $t, asOf: $d) { stance } }"
+    actor, topic = pair.keys["actor"][0], pair.keys["topic"][0]
+    for variables in (
+        {"a": actor, "t": topic, "d": "2024-06-01"},
+        {"a": actor, "t": topic},
+        {"a": actor, "t": topic, "d": None},
+    ):
+        pair.same(text, variables)
+    compiled = pair.compiled.compiled
+    assert compiled is not None
+    (found,) = [o for d, o in compiled.operations.values() if o is not None and print_ast(d) == print_ast(parse(text))]
+    (plan,) = [p for p in found.plans.values() if p is not None]
+    (step,) = plan.steps
+    assert step.arguments is None and step.variable_arguments is not None

@@ -235,3 +235,43 @@ def test_source_metadata_revision(h: Harness) -> None:
     h.project()
     assert [s.title for s in h.model.sources()] == ["Better title"]
     assert [t.title for t in h.model.topics_by_keys(["topic-y"]) if t] == ["Retitled"]
+
+
+def test_rows_sent_as_arrays_read_back_as_they_were(database_url: str) -> None:
+    """``rows_cte`` (PostgreSQL: one array per column, strings, integers and dates sent as the array's
+    input text, ``db.array_text``) gives back every value as it was, and ``in_list`` finds them: strings with quotes, backslashes,
+    commas, braces, blanks, the word NULL, empty, non-ASCII; NULLs; integers at int8's ends; dates;
+    and a column of another type (floats, dumped by psycopg) beside them; on both stores."""
+    texts = ['a"b', "back\\slash", "\\", '"', "a,b", "{x}", " padded ", "NULL", "null", "", "é ☃ 𝄞", "tab\tnew\nline"]
+    rows = [
+        (i, text, [-(2**63), 2**63 - 1, 0][i % 3], date(2024, 2, 29) + timedelta(days=i), i / 4)
+        for i, text in enumerate(texts)
+    ]
+    rows.append((len(texts), None, None, None, None))
+    conn = db.connect(database_url)
+    try:
+        for opaque in (False, True):
+            cte, params = conn.rows_cte(
+                "r", ("i", "t", "n", "d", "u"), ("int", "text", "bigint", "date", "float8"), rows, opaque=opaque
+            )
+            if conn.dialect == "postgresql":
+                assert [isinstance(p, str) for p in params] == [True, True, True, True, False]
+            found = conn.execute(f"WITH {cte} SELECT i, t, n, d, u FROM r ORDER BY i", params)
+            read = [
+                (i, t, n, d if d is None or isinstance(d, date) else date.fromisoformat(d), u)
+                for i, t, n, d, u in found
+            ]
+            assert read == rows
+        # in_list (PostgreSQL: ``= ANY`` of one array, sent the same way) finds exactly the values asked for
+        cte, params = conn.rows_cte("r", ("i", "t"), ("int", "text"), [(i, t) for i, t, *_ in rows[:-1]])
+        asked = [texts[1], texts[7], texts[9], "not among them"]
+        among, values = conn.in_list(asked, "text")
+        found = conn.execute(f"WITH {cte} SELECT t FROM r WHERE t {among} ORDER BY i", [*params, *values])
+        assert [t for (t,) in found] == asked[:3]
+        among, values = conn.in_list([3, 5, 99], "int")
+        assert [
+            i for (i,) in conn.execute(f"WITH {cte} SELECT i FROM r WHERE i {among} ORDER BY i", [*params, *values])
+        ] == [3, 5]
+    finally:
+        conn.close()
+    assert db.array_text([True]) == [True] and db.array_text([1.5]) == [1.5]  # (other kinds: psycopg's)

@@ -15,7 +15,8 @@ and of each possible type of an abstract type).
 
 At request time it coerces the variables with graphql-core's own ``get_variable_values`` (scalar and
 enum variables without defaults, all valid: the same steps without its per-request lookups),
-reads arguments that use variables with ``get_argument_values``, converts them with
+reads arguments that use variables with ``get_argument_values`` (or, when each is a variable or
+left out, straight from the coerced variables by its rules: ``VariableArguments``), converts them with
 strawberry's ``convert_arguments``, and runs the plan with graphql-core's semantics:
 the same concurrency (a field's coroutine per async field, several awaited together with
 cancellation of the rest when one fails, so DataLoaders batch as before), the same error
@@ -80,11 +81,17 @@ from graphql.execution.collect_fields import (
 )
 from graphql.execution.executor import Executor, default_type_resolver
 from graphql.execution.get_variable_signature import GraphQLVariableSignature, get_variable_signature
-from graphql.execution.values import VariableValues, VariableValueSource, get_argument_values, get_variable_values
+from graphql.execution.values import (
+    VariableValues,
+    VariableValueSource,
+    get_argument_values,
+    get_variable_values,
+    maybe_use_default_value,
+)
 from graphql.language import DirectiveNode, VariableNode, Visitor, visit
 from graphql.pyutils import Path, inspect, is_iterable
 from graphql.pyutils.gather_with_cancel import gather_with_cancel
-from graphql.type import GraphQLResolveInfoHelpers, assert_valid_schema, get_nullable_type
+from graphql.type import GraphQLResolveInfoHelpers, assert_valid_schema, get_nullable_type, is_required_argument
 from graphql.utilities import coerce_input_value
 from strawberry.execution import optimized_is_awaitable
 from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo
@@ -250,6 +257,7 @@ class Step:
         "root_name",
         "self_parameter",
         "type_name",
+        "variable_arguments",
         "wants_info",
     )
 
@@ -268,6 +276,7 @@ class Step:
     field: StrawberryField | None
     python_name: str
     arguments: dict[str, Any] | None  # graphql-core's coerced arguments, when fixed by the document
+    variable_arguments: VariableArguments | None  # else, when each is a variable or left out
     kwargs: dict[str, Any] | None  # converted for the resolver, when fixed and immutable
     converters: list[tuple[str, str, Any]]  # GraphQL name, Python name, strawberry type to convert (None: as is)
     self_parameter: bool
@@ -610,6 +619,7 @@ class Compiler:
         step.details, step.nodes, step.node = details, [d.node for d in details], node
         step.field, step.python_name = None, name
         step.arguments, step.kwargs, step.converters = {}, None, []
+        step.variable_arguments = None
         step.self_parameter, step.parent_name, step.root_name, step.info_name = False, None, None, None
         step.wants_info, step.is_async = False, False
         self.arguments(step)
@@ -636,6 +646,7 @@ class Compiler:
             visit(argument, Variables())
         if uses_variables:
             step.arguments = None
+            step.variable_arguments = VariableArguments.of(field_def, node)
             return
         try:
             step.arguments = get_argument_values(field_def, node, self.variables)
@@ -727,6 +738,71 @@ def _named(type_: Any) -> Any:
     return type_
 
 
+class VariableArguments:
+    """A field's arguments when each is a variable (``f(a: $x)``) or left out: graphql-core's
+    ``get_argument_values`` read off the coerced variables, without its per-request lookups.
+
+    Its rules, decided once per argument: left out, or its variable has no value, the argument's
+    default (coerced once, as graphql-core memoises it on the argument) or nothing when it has none;
+    otherwise the variable's coerced value as it is (validation checked the variable's type). A
+    case that is an error there (a required argument left out or whose variable is missing or null,
+    a null for a non-null argument, a default that does not coerce) is not read here: ``read``
+    answers None and ``get_argument_values`` raises its error. ``tests/test_compiled_execution.py``
+    compares the two.
+    """
+
+    __slots__ = ("arguments",)
+
+    def __init__(self, arguments: list[tuple[str, str | None, bool, bool, Any]]) -> None:
+        # (out name, variable (None: left out), required, non-null, default (Undefined: none))
+        self.arguments = arguments
+
+    @classmethod
+    def of(cls, field_def: GraphQLField, node: FieldNode) -> VariableArguments | None:
+        given = {argument.name.value: argument.value for argument in node.arguments or ()}
+        arguments = []
+        for name, definition in field_def.args.items():
+            value = given.pop(name, None)
+            if value is not None and not isinstance(value, VariableNode):
+                return None  # a literal (or a list or object holding variables): graphql-core reads it
+            required = is_required_argument(definition)
+            if value is None and required:
+                return None
+            defaults: dict[str, Any] = {}
+            out_name = definition.out_name or name
+            try:
+                maybe_use_default_value(defaults, out_name, definition, _refuse_default)
+            except Exception:  # (an invalid default: graphql-core reports it at request time)
+                return None
+            variable = value.name.value if value is not None else None
+            non_null = isinstance(definition.type, GraphQLNonNull)
+            arguments.append((out_name, variable, required, non_null, defaults.get(out_name, Undefined)))
+        if given:  # (an argument the field does not define: validation refused it; graphql-core ignores it)
+            return None
+        return cls(arguments)
+
+    def read(self, variables: VariableValues) -> dict[str, Any] | None:
+        """The arguments, or None where ``get_argument_values`` must decide (it raises)."""
+        coerced = variables.coerced
+        out: dict[str, Any] = {}
+        for out_name, variable, required, non_null, default in self.arguments:
+            if variable is None or variable not in coerced:
+                if required:
+                    return None
+                if default is not Undefined:
+                    out[out_name] = default
+                continue
+            value = coerced[variable]
+            if non_null and (value is None or value is Undefined):
+                return None
+            out[out_name] = value
+        return out
+
+
+def _refuse_default(error: GraphQLError, path: list[str | int]) -> None:
+    raise error
+
+
 # ---------------------------------------------------------------------- resolving
 
 
@@ -742,7 +818,10 @@ def resolve_attribute(run: Run, step: Step, source: Any, path: Path) -> Any:
 def resolve_with_resolver(run: Run, step: Step, source: Any, path: Path) -> Any:
     arguments = step.arguments
     if arguments is None:  # graphql-core coerces arguments before it calls the resolver
-        arguments = get_argument_values(step.field_def, step.node, run.variables)
+        direct = step.variable_arguments
+        arguments = direct.read(run.variables) if direct is not None else None
+        if arguments is None:
+            arguments = get_argument_values(step.field_def, step.node, run.variables)
     if step.is_async:  # strawberry converts an async field's arguments inside its coroutine
         return _call_async(run, step, source, path, arguments)
     return _call(run, step, source, path, arguments)
