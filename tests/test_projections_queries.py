@@ -243,7 +243,7 @@ def test_rows_sent_as_arrays_read_back_as_they_were(database_url: str) -> None:
     commas, braces, blanks, the word NULL, empty, non-ASCII; NULLs; integers at int8's ends; dates;
     and a column of another type (floats, dumped by psycopg) beside them; on both stores."""
     texts = ['a"b', "back\\slash", "\\", '"', "a,b", "{x}", " padded ", "NULL", "null", "", "é ☃ 𝄞", "tab\tnew\nline"]
-    rows = [
+    rows: list[tuple[int, str | None, int | None, date | None, float | None]] = [
         (i, text, [-(2**63), 2**63 - 1, 0][i % 3], date(2024, 2, 29) + timedelta(days=i), i / 4)
         for i, text in enumerate(texts)
     ]
