@@ -304,8 +304,11 @@ def array_text(values: Sequence[Any]) -> str | list[Any]:
     Every string is double-quoted with its backslashes and double quotes escaped, so any text
     (commas, braces, blanks, the word NULL) reads back as itself."""
     parts = []
+    first: type | None = None
     for value in values:
         kind = type(value)
+        if value is not None and kind is not (first := first or kind):
+            return list(values)  # mixed kinds: psycopg refuses them, as it always did
         if kind is str:
             parts.append('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
         elif kind is int:  # (not bool, a subclass)
