@@ -10,6 +10,7 @@ import functools
 import json
 from collections.abc import Iterator, Mapping
 from datetime import date
+from enum import IntEnum, StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from pydantic import ValidationError
 
 from ledger import commands as c
 from ledger import records
+from ledger.dates import Precision
 from ledger.errors import BadInput
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,6 +95,19 @@ def _set(data: Any, path: tuple[Any, ...], value: Any) -> Any:
 _DELETE = object()
 
 
+class _Key(StrEnum):  # subclasses of str and int, as other callers' data may hold (strict mode takes them)
+    ACTOR = "pete-hegseth"
+
+
+class _Offset(IntEnum):
+    START = 3
+    END = 9
+
+
+class _Text(str):
+    pass
+
+
 def _typed(value: Any) -> Any:
     """``value`` with every type spelled out, dict keys in order: equal only if both are the same JSON."""
     if isinstance(value, dict):
@@ -136,6 +151,9 @@ def _read_good_claims() -> list[dict[str, Any]]:
         claim(stated=date(2025, 2, 12), passage={"exact": "not realistic", "prefix": "is ", "suffix": "."}),
         claim(stated={"date": date(2025, 2, 12)}, passage={"exact": "w", "start": 3, "end": 9, "prefix": None}),
         claim(stance="SUPPORTS", attribution="DIRECT_QUOTE", value=None, quote=None, channel=None),
+        claim(actor=_Key.ACTOR, summary=_Text(" said "), stance=records.Stance.SUPPORTS),
+        claim(passage={"exact": _Text("w"), "start": _Offset.START, "end": _Offset.END}),
+        claim(stated={"date": "2025", "precision": Precision.YEAR}),
     ]
 
 
@@ -185,7 +203,7 @@ def _mutations(base: dict[str, Any]) -> Iterator[Any]:
 
 @pytest.mark.parametrize("index", [0, 1, 2, 3])
 def test_bad_claims_are_refused_by_both_and_reported_as_the_model_reports_them(index: int) -> None:
-    base = _good_claims()[-7 + index]
+    base = _good_claims()[-10 + index]
     accepted = refused = 0
     for data in _mutations(base):
         model, fast = _model(data), _fast(data)
