@@ -401,9 +401,9 @@ def _as_fields(model: type[Record]) -> Any:
     other = [decorators.validators, decorators.field_validators, decorators.root_validators]
     other += [decorators.field_serializers, decorators.computed_fields]
     if any(other) or checks - {"after"} or (checks and not hasattr(model, "rule")):
-        raise TypeError(f"{model.__name__}: a rule claim_fields_validator cannot share; give it a ``rule`` (see DateFields)")
+        raise TypeError(f"{model.__name__}: a validator claim_fields_validator cannot share: make it a ``rule``")
     if decorators.model_serializers and not hasattr(model, "given"):
-        raise TypeError(f"{model.__name__}: a serialiser claim_fields_validator cannot share; give it a ``given``")
+        raise TypeError(f"{model.__name__}: a serialiser claim_fields_validator cannot share: make it a ``given``")
     rule = model.rule if checks else None  # type: ignore[attr-defined]
     given = model.given if decorators.model_serializers else None  # type: ignore[attr-defined]
     keys: dict[str, Any] = {}
@@ -455,12 +455,20 @@ def _swapped(annotation: Any) -> Any:
         return Union[tuple(_swapped(arg) for arg in get_args(annotation))]  # noqa: UP007
     if origin is list:
         return list[_swapped(get_args(annotation)[0])]  # type: ignore[misc]
+    if _mentions_record(annotation):  # e.g. dict[str, Record]: not mapped here
+        raise TypeError(f"claim_fields_validator cannot map records inside {annotation}")
     return annotation
+
+
+def _mentions_record(annotation: Any) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, Record):
+        return True
+    return any(_mentions_record(arg) for arg in get_args(annotation))
 
 
 # ``plain(check(Claim, data))`` without building the models and dumping them (~2x faster; bench/RESULTS.md,
 # import4). For every ``data`` it accepts the result is the same; what it refuses the caller checks with
-# the model, which words the error (tests/domain/test_records_fast.py compares both over good and bad input).
+# the model, which words the error (tests/test_records_fast.py compares both over good and bad input).
 claim_fields_validator: Any = TypeAdapter(_as_fields(Claim)).validator
 
 
