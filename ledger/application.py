@@ -384,7 +384,7 @@ class Batch:
         """``find(cls, aggregate_id) is not None``, without building an aggregate staged as its created event."""
         staged = self.staged.get(aggregate_id.int)
         if type(staged) is _Created:
-            return issubclass(staged.cls, cls)
+            return staged.cls is cls or issubclass(staged.cls, cls)  # (an ABC's issubclass runs ~0.4 us)
         return self.find(cls, aggregate_id) is not None
 
     def _source_facts(self, ref: str) -> tuple[UUID, str, Any]:
@@ -395,11 +395,11 @@ class Batch:
         as_id = _uuid_or_none(ref)
         if as_id is None:
             index = self.staged.get(SourceKey.create_id(ref).int)
-            if type(index) is _Created and issubclass(index.cls, SourceKey):
+            if type(index) is _Created and (index.cls is SourceKey or issubclass(index.cls, SourceKey)):
                 as_id = _uuid(index.event.source_id)
         if as_id is not None:
             staged = self.staged.get(as_id.int)
-            if type(staged) is _Created and issubclass(staged.cls, Source):
+            if type(staged) is _Created and (staged.cls is Source or issubclass(staged.cls, Source)):
                 event = staged.event
                 return event.originator_id, event.text, event.metadata["published"]
         source = self.source_for(ref)

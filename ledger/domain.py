@@ -18,7 +18,7 @@ import copy
 import hashlib
 from functools import lru_cache
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import NAMESPACE_URL, UUID, SafeUUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
@@ -33,10 +33,32 @@ NAMESPACE = uuid5(NAMESPACE_URL, "https://claims-ledger.invalid/")
 # then each command): a bounded cache hit costs ~0.04 us, a uuid5 ~2.4 us.
 _ID_CACHE = 65536
 
+_NAMESPACE_BYTES = NAMESPACE.bytes
+_VERSION_5 = (0x8000 << 48) | (5 << 76)  # RFC 4122 variant and version 5, as UUID(..., version=5) sets them
+_NOT_VERSION = ~((0xC000 << 48) | (0xF000 << 64))
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _uuid5(name: str) -> UUID:
+    """``uuid5(NAMESPACE, name)``, the same UUID, in less than half the time: the digest's first 16
+    bytes with the version bits set, put into a UUID as its ``__init__`` would (it is immutable),
+    without that ``__init__``'s argument checks (~1.5 us; every new record's id is one)."""
+    digest = hashlib.sha1(_NAMESPACE_BYTES + name.encode("utf-8")).digest()
+    uuid = _new(UUID)
+    _set(uuid, "int", int.from_bytes(digest[:16], "big") & _NOT_VERSION | _VERSION_5)
+    _set(uuid, "is_safe", SafeUUID.unknown)
+    return uuid
+
+
+for _name in ("claim:a", "source-key:\u00e9-\U0001f600", ""):  # a check at import, as ledger.persistence checks its leaf hashing
+    if _uuid5(_name) != uuid5(NAMESPACE, _name) or str(_uuid5(_name)) != str(uuid5(NAMESPACE, _name)):
+        raise ImportError("ledger.domain._uuid5 no longer matches uuid.uuid5")  # pragma: no cover
+
 
 @lru_cache(maxsize=_ID_CACHE)
 def source_id(sha256: str) -> UUID:
-    return uuid5(NAMESPACE, f"source:{sha256}")
+    return _uuid5(f"source:{sha256}")
 
 
 def source_sha256(text: str) -> str:
@@ -47,22 +69,22 @@ def source_sha256(text: str) -> str:
 
 @lru_cache(maxsize=_ID_CACHE)
 def actor_id(key: str) -> UUID:
-    return uuid5(NAMESPACE, f"actor:{key}")
+    return _uuid5(f"actor:{key}")
 
 
 @lru_cache(maxsize=_ID_CACHE)
 def topic_id(key: str) -> UUID:
-    return uuid5(NAMESPACE, f"topic:{key}")
+    return _uuid5(f"topic:{key}")
 
 
 @lru_cache(maxsize=_ID_CACHE)
 def claim_id(key: str) -> UUID:
-    return uuid5(NAMESPACE, f"claim:{key}")
+    return _uuid5(f"claim:{key}")
 
 
 @lru_cache(maxsize=_ID_CACHE)
 def source_key_id(key: str) -> UUID:
-    return uuid5(NAMESPACE, f"source-key:{key}")
+    return _uuid5(f"source-key:{key}")
 
 
 _SCALARS = frozenset((str, int, float, bool, type(None), UUID))
@@ -249,7 +271,7 @@ class ApiKey(Aggregate):
 
     @staticmethod
     def create_id(name: str) -> UUID:  # type: ignore[override]
-        return uuid5(NAMESPACE, f"api-key:{name}")
+        return _uuid5(f"api-key:{name}")
 
     @event("Issued")
     def __init__(self, *, name: str, role: str, secret_sha256: str, recorded_by: str) -> None:

@@ -24,9 +24,10 @@ import json
 import re
 import sys
 from datetime import date as Date
-from enum import StrEnum
+from enum import Enum, StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, NotRequired, Required, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -36,12 +37,14 @@ from pydantic import (
     Field,
     Strict,
     StringConstraints,
+    TypeAdapter,
     ValidationError,
     create_model,
     model_serializer,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+from typing_extensions import TypedDict  # pydantic needs its TypedDict before Python 3.12
 
 from ledger.dates import PartialDate, Precision
 from ledger.errors import BadInput
@@ -216,9 +219,10 @@ class DateFields(Record):
     approximate: bool = False
     note: Annotated[str, StringConstraints(max_length=MAX_NOTE)] | None = None
 
-    @model_validator(mode="after")
-    def _checked(self) -> DateFields:
-        fields = self.__dict__
+    @staticmethod
+    def rule(fields: dict[str, Any]) -> None:
+        """The rule across the validated fields (shared with :data:`claim_fields_validator`): the date agrees with
+        its precision and has come; sets ``precision`` (from the date's form) and ``note`` (normalised)."""
         try:  # (the same few dates come again and again in an import: ledger.dates remembers them)
             parsed = PartialDate.from_fields(
                 fields["date"], fields["precision"], fields["approximate"], fields["note"], ""
@@ -227,10 +231,14 @@ class DateFields(Record):
             raise refuse(error.message, error.field.lstrip(".") or None) from None
         if parsed.earliest > _FIRST_DAY and parsed.earliest > Date.today():  # today() only when it can matter
             raise refuse(f"{parsed.iso()} lies in the future")
-        # Set as pydantic's __setattr__ sets a field (the value, and the field counted as set for
-        # ``exclude_unset``), without its per-call dispatch: dates are validated once per claim and source.
         fields["precision"] = parsed.precision
         fields["note"] = parsed.note
+
+    @model_validator(mode="after")
+    def _checked(self) -> DateFields:
+        # Set as pydantic's __setattr__ sets a field (the value, and the field counted as set for
+        # ``exclude_unset``), without its per-call dispatch: dates are validated once per claim and source.
+        self.rule(self.__dict__)
         self.__pydantic_fields_set__.update(("precision", "note"))
         return self
 
@@ -254,9 +262,11 @@ class Passage(Record):
     prefix: Context | None = None
     suffix: Context | None = None
 
-    @model_validator(mode="after")
-    def _offsets(self) -> Passage:
-        start, end = self.start, self.end
+    @staticmethod
+    def rule(fields: dict[str, Any]) -> None:
+        """The rule across the validated fields (shared with :data:`claim_fields_validator`): both offsets or neither,
+        in order, at most MAX_QUOTE apart."""
+        start, end = fields["start"], fields["end"]
         if (start is None) != (end is None):
             missing = "end" if end is None else "start"
             raise refuse("must be given with the other offset, or leave both out to anchor by words", missing)
@@ -265,12 +275,21 @@ class Passage(Record):
                 raise refuse(f"{end} must be greater than start {start}", "end")
             if end - start > MAX_QUOTE:
                 raise refuse(f"spans {end - start} characters; the limit is {MAX_QUOTE}")
+
+    @model_validator(mode="after")
+    def _offsets(self) -> Passage:
+        self.rule(self.__dict__)
         return self
+
+    @staticmethod
+    def given(fields: dict[str, Any]) -> dict[str, Any]:
+        """The serialised form (shared with :data:`claim_fields_validator`): only what was given (all plain str/int);
+        offsets are found later where they are missing."""
+        return {k: v for k, v in fields.items() if v is not None}
 
     @model_serializer(mode="plain")
     def _given(self) -> dict[str, Any]:
-        # Only what was given (all plain str/int): offsets are found later where they are missing.
-        return {k: v for k, v in self.__dict__.items() if v is not None}
+        return self.given(self.__dict__)
 
 
 class Quote(Record):
@@ -367,6 +386,90 @@ def claim_content(claim: Claim) -> dict[str, Any]:
     for name in _NOT_CONTENT:
         del content[name]
     return content
+
+
+# ---------------------------------------------------------------- a claim straight to its plain form
+
+
+def _as_fields(model: type[Record]) -> Any:
+    """``model``'s fields as a pydantic ``TypedDict`` of the same annotations and constraints (nested records
+    the same way), validated straight to what :func:`plain` makes of a valid ``model``: enums as their values,
+    the model's ``rule`` applied, defaults filled in, in field order, through its ``given`` serialiser if it
+    has one. The fields, limits and rules are the model's own, not declared again."""
+    decorators = model.__pydantic_decorators__
+    checks = {d.info.mode for d in decorators.model_validators.values()}
+    other = [decorators.validators, decorators.field_validators, decorators.root_validators]
+    other += [decorators.field_serializers, decorators.computed_fields]
+    if any(other) or checks - {"after"} or (checks and not hasattr(model, "rule")):
+        raise TypeError(f"{model.__name__}: a validator claim_fields_validator cannot share: make it a ``rule``")
+    if decorators.model_serializers and not hasattr(model, "given"):
+        raise TypeError(f"{model.__name__}: a serialiser claim_fields_validator cannot share: make it a ``given``")
+    rule = model.rule if checks else None  # type: ignore[attr-defined]
+    given = model.given if decorators.model_serializers else None  # type: ignore[attr-defined]
+    keys: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        if info.alias is not None and info.alias != name:
+            raise TypeError(f"{model.__name__}.{name}: claim_fields_validator does not map aliases")
+        annotation = _swapped(info.annotation)
+        if info.is_required():
+            keys[name] = Required[Annotated[(annotation, *info.metadata)] if info.metadata else annotation]
+        else:  # pydantic fills the default in, and gives the fields in their declared order
+            default = Field(default_factory=info.default_factory) if info.default_factory else Field(info.default)
+            keys[name] = NotRequired[Annotated[(annotation, *info.metadata, default)]]
+    fields: Any = _typed_dict(f"{model.__name__}Fields", keys)
+    fields.__pydantic_config__ = ConfigDict(**{**model.model_config, "use_enum_values": True})
+    if rule is None and given is None:
+        return fields
+    enums = [name for name, info in model.model_fields.items() if _holds_enum(info.annotation)]
+
+    def finished(out: dict[str, Any]) -> dict[str, Any]:
+        if rule is not None:
+            rule(out)
+            for name in enums:  # what the rule set there may be an enum: the JSON form is its value
+                value = out[name]
+                if isinstance(value, Enum):
+                    out[name] = value.value
+        return out if given is None else given(out)  # type: ignore[no-any-return]
+
+    return Annotated[fields, AfterValidator(finished)]
+
+
+_typed_dict: Any = TypedDict  # called with a name and fields made at run time
+
+
+def _holds_enum(annotation: Any) -> bool:
+    if isinstance(annotation, type):
+        return issubclass(annotation, Enum)
+    return any(_holds_enum(arg) for arg in get_args(annotation))
+
+
+def _swapped(annotation: Any) -> Any:
+    """``annotation`` with every record in it (inside ``X | None``, ``list[X]``, ``Annotated[X, ...]``) as
+    :func:`_as_fields` of it."""
+    if isinstance(annotation, type) and issubclass(annotation, Record):
+        return _as_fields(annotation)
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return Annotated[(_swapped(annotation.__origin__), *annotation.__metadata__)]
+    if origin is Union or origin is UnionType:
+        return Union[tuple(_swapped(arg) for arg in get_args(annotation))]  # noqa: UP007
+    if origin is list:
+        return list[_swapped(get_args(annotation)[0])]  # type: ignore[misc]
+    if _mentions_record(annotation):  # e.g. dict[str, Record]: not mapped here
+        raise TypeError(f"claim_fields_validator cannot map records inside {annotation}")
+    return annotation
+
+
+def _mentions_record(annotation: Any) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, Record):
+        return True
+    return any(_mentions_record(arg) for arg in get_args(annotation))
+
+
+# ``plain(check(Claim, data))`` without building the models and dumping them (~2x faster; bench/RESULTS.md,
+# import4). For every ``data`` it accepts the result is the same; what it refuses the caller checks with
+# the model, which words the error (tests/test_records_fast.py compares both over good and bad input).
+claim_fields_validator: Any = TypeAdapter(_as_fields(Claim)).validator
 
 
 def _partial(model: type[Record], name: str, doc: str) -> type[Record]:
