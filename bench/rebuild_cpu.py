@@ -97,9 +97,21 @@ def main() -> int:
     parser.add_argument(
         "--index-builders", type=int, help="connections building the indexes at once (if the tree has them)"
     )
+    parser.add_argument(
+        "--maintenance-workers", type=int, help="max_parallel_maintenance_workers of the index builders' sessions"
+    )
     args = parser.parse_args()
     if args.index_builders is not None:
         schema.INDEX_BUILDERS = args.index_builders
+    if args.maintenance_workers is not None and hasattr(projector_module, "connect_schema"):
+        connect_schema = projector_module.connect_schema
+
+        def with_workers(url: str, name: str) -> Any:
+            conn = connect_schema(url, name)
+            conn.execute(f"SET max_parallel_maintenance_workers = {int(args.maintenance_workers)}")
+            return conn
+
+        projector_module.connect_schema = with_workers  # type: ignore[attr-defined]
 
     meter = Meter(postmaster_of(args.url))
     # The index builds (with the ANALYZE after them) and the switch, timed wherever they are called.

@@ -74,10 +74,11 @@ CREATE INDEX rm_claim_versions_linking ON rm_claim_versions (position) WHERE lin
 # Sort memory for building them (PostgreSQL's default, 64MB, sorts a million claim versions on disk:
 # their builds took 20-22 s of wall time at 1M claims on a busy host, 17-18 s with 256MB, the same CPU).
 INDEX_BUILD_MEMORY = "256MB"
-# Connections building them at once (PostgreSQL, a rebuild): CREATE INDEX takes a SHARE lock, which
-# other CREATE INDEXes on the table share, so the builds overlap. One after another they left one of
-# the host's two cores idle for most of the index phase (each build's final merge and write is one
-# process, even with parallel maintenance workers sorting for it).
+# Connections building them at once (PostgreSQL): CREATE INDEX takes a SHARE lock, which other
+# CREATE INDEXes on the table share, so the builds overlap. One after another, each build's serial
+# steps (the leader's merge and the index write, beside the parallel workers' scan and sort) left a
+# core idle: the six builds on 1M claim versions took 11.6 / 19.8 s of wall time, with two connections
+# 10.4 / 13.4 s, the same server CPU (bench/rebuild_indexes.py, a busy two-core host; bench/RESULTS.md).
 INDEX_BUILDERS = 2
 
 SCHEMA_VERSION = hashlib.sha256(f"{PROJECTION_VERSION}\n{TABLES}\n{QUERY_INDEXES}".encode()).hexdigest()[:16]
