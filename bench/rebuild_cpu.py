@@ -53,10 +53,10 @@ def server_cpu(postmaster: int) -> float:
 
 
 def postmaster_of(url: str) -> int:
-    with psycopg.connect(url) as conn:
+    with psycopg.connect(url) as conn:  # read while the backend lives
         row = conn.execute("SELECT pg_backend_pid()").fetchone()
-    assert row is not None
-    return int(_stat(int(row[0]))[1])  # a backend's parent is the postmaster
+        assert row is not None
+        return int(_stat(int(row[0]))[1])  # a backend's parent is the postmaster
 
 
 class Meter:
