@@ -337,10 +337,21 @@ def connect_beside(url: str) -> Connection:
         discard_beside(url)
         return SQLiteConnection(beside_path(url))
     raw = psycopg.connect(url, autocommit=True)
+    # synchronous_commit off for the build's own commits: a crash loses at most its last batches, and
+    # a crashed rebuild is redone from the log anyway (the next one drops the schema first). The
+    # switch commits on the live connection, synchronously, which flushes the WAL before it too.
     raw.execute(
-        f"DROP SCHEMA IF EXISTS {REBUILD_SCHEMA} CASCADE; CREATE SCHEMA {REBUILD_SCHEMA}; SET search_path = {REBUILD_SCHEMA}"
+        f"DROP SCHEMA IF EXISTS {REBUILD_SCHEMA} CASCADE; CREATE SCHEMA {REBUILD_SCHEMA}; SET search_path = {REBUILD_SCHEMA};"
+        " SET synchronous_commit = off"
     )
     return PostgresConnection(raw, REBUILD_LOCK_KEY)
+
+
+def connect_schema(url: str, schema: str) -> Connection:
+    """Another connection (PostgreSQL) to the model in ``schema`` (e.g. to build its indexes at once)."""
+    raw = psycopg.connect(url, autocommit=True)
+    raw.execute("SELECT set_config('search_path', %s, false)", (schema,))
+    return PostgresConnection(raw)
 
 
 def beside_path(url: str) -> str:

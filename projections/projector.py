@@ -30,6 +30,7 @@ from projections.db import (
     beside_path,
     connect,
     connect_beside,
+    connect_schema,
     discard_beside,
 )
 from projections.handlers import DETAILS_TOPICS, VERSION_COLUMNS, Changes, Event
@@ -184,9 +185,16 @@ class Projector:
         if not self._indexes_built:
             with self.conn.write_transaction(wait=wait) as locked:
                 if locked:
-                    if schema.create_deferred_indexes(self.conn):
+                    if schema.create_deferred_indexes(self.conn, self._index_builders()):
                         self.conn.analyze(schema.BIG_TABLES, quick=True)  # autovacuum refines it later
                     self._indexes_built = True
+
+    def _index_builders(self) -> Callable[[], Connection] | None:
+        """PostgreSQL: connections to this model's schema, to build its deferred indexes at once."""
+        if self.conn.dialect != "postgresql":
+            return None
+        model_schema = str(self.conn.execute("SELECT current_schema()")[0][0])
+        return lambda: connect_schema(self.url, model_schema)
 
     def rebuild(self, progress: Progress | None = None) -> int:
         """Project the whole log into a new read model beside the live one, then switch in one transaction.

@@ -17,6 +17,9 @@ Conventions (portable between SQLite and PostgreSQL):
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from projections import record_versions
 from projections.db import Connection, ddl
@@ -71,6 +74,12 @@ CREATE INDEX rm_claim_versions_linking ON rm_claim_versions (position) WHERE lin
 # Sort memory for building them (PostgreSQL's default, 64MB, sorts a million claim versions on disk:
 # their builds took 20-22 s of wall time at 1M claims on a busy host, 17-18 s with 256MB, the same CPU).
 INDEX_BUILD_MEMORY = "256MB"
+# Connections building them at once (PostgreSQL): CREATE INDEX takes a SHARE lock, which other
+# CREATE INDEXes on the table share, so the builds overlap. One after another, each build's serial
+# steps (the leader's merge and the index write, beside the parallel workers' scan and sort) left a
+# core idle: the six builds on 1M claim versions took 11.6 / 19.8 s of wall time, with two connections
+# 10.4 / 13.4 s, the same server CPU (bench/rebuild_indexes.py, a busy two-core host; bench/RESULTS.md).
+INDEX_BUILDERS = 2
 
 SCHEMA_VERSION = hashlib.sha256(f"{PROJECTION_VERSION}\n{TABLES}\n{QUERY_INDEXES}".encode()).hexdigest()[:16]
 TRACKING_NAME = "main"
@@ -104,20 +113,67 @@ def recreate(conn: Connection) -> None:
     conn.execute("INSERT INTO rm_tracking (name, position, updated_us) VALUES (?, 0, 0)", (TRACKING_NAME,))
 
 
-def create_deferred_indexes(conn: Connection) -> bool:
-    """Create the query indexes if a rebuild deferred them; True if it did. Call in a write transaction."""
+def create_deferred_indexes(conn: Connection, builders: Callable[[], Connection] | None = None) -> bool:
+    """Create the query indexes if a rebuild deferred them; True if it did. Call in a write transaction.
+
+    ``builders`` (PostgreSQL): opens another connection to the same model; the indexes are then built
+    by :data:`INDEX_BUILDERS` such connections at once, each index in its own transaction (see there).
+    If one fails, no further one is started, the ones running finish, and the error is raised with
+    ``rm_meta`` still saying 'deferred' (``IF NOT EXISTS``: a later call builds only what is missing).
+    """
     rows = conn.execute("SELECT value FROM rm_meta WHERE name = 'indexes'")
     if not rows or rows[0][0] != "deferred":
         return False
-    if conn.dialect == "postgresql":  # for this transaction only, and only upwards
-        conn.execute(
-            "SELECT set_config('maintenance_work_mem', ?, true) WHERE"
-            " pg_size_bytes(current_setting('maintenance_work_mem')) < pg_size_bytes(?)",
-            (INDEX_BUILD_MEMORY, INDEX_BUILD_MEMORY),
-        )
-    conn.execute_script(_statements(ddl(QUERY_INDEXES, conn.dialect)))
+    statements = _statements(ddl(QUERY_INDEXES, conn.dialect))
+    if builders is None or conn.dialect != "postgresql":
+        _more_sort_memory(conn, local=True)
+        conn.execute_script(statements)
+    else:
+        _build_at_once([_if_not_exists(s) for s in statements], builders)
     conn.execute("UPDATE rm_meta SET value = 'built' WHERE name = 'indexes'")
     return True
+
+
+def _more_sort_memory(conn: Connection, *, local: bool) -> None:
+    if conn.dialect == "postgresql":  # only upwards; ``local``: for this transaction only
+        conn.execute(
+            "SELECT set_config('maintenance_work_mem', ?, ?) WHERE"
+            " pg_size_bytes(current_setting('maintenance_work_mem')) < pg_size_bytes(?)",
+            (INDEX_BUILD_MEMORY, local, INDEX_BUILD_MEMORY),
+        )
+
+
+def _if_not_exists(statement: str) -> str:
+    return statement.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
+
+
+def _build_at_once(statements: Sequence[str], builders: Callable[[], Connection]) -> None:
+    """Run ``statements`` on up to INDEX_BUILDERS new connections at once, each taking the next one."""
+    queue = list(reversed(statements))  # popped from the end: in the declared order
+    lock = threading.Lock()
+    failed = threading.Event()
+
+    def build() -> None:
+        conn = builders()
+        try:
+            _more_sort_memory(conn, local=False)  # its own session: ends with it
+            while not failed.is_set():
+                with lock:
+                    if not queue:
+                        return
+                    statement = queue.pop()
+                try:
+                    conn.execute(statement)
+                except BaseException:
+                    failed.set()
+                    raise
+        finally:
+            conn.close()
+
+    with ThreadPoolExecutor(min(INDEX_BUILDERS, len(statements)), thread_name_prefix="index-build") as pool:
+        done = [pool.submit(build) for _ in range(min(INDEX_BUILDERS, len(statements)))]
+    for future in done:  # all have finished: the first error, if any
+        future.result()
 
 
 def ensure(conn: Connection, *, force: bool = False) -> bool:

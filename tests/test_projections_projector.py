@@ -388,3 +388,67 @@ def test_queries_during_a_rebuild_see_a_complete_model_old_or_new(h: Harness) ->
     assert h.projector.run_once() == 0 and h.model.projected_position() == head  # the live projector follows on
     h.world.claim("after-rebuild", stated="2025-01-01")
     assert h.project() == 1
+
+
+def model_indexes(url: str) -> set[str]:
+    """The names of the live model's indexes (the query indexes and the tables' own)."""
+    conn = connect(url)
+    try:
+        if conn.dialect == "sqlite":
+            rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        else:
+            rows = conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()")
+        return {str(r[0]) for r in rows if str(r[0]).startswith("rm_")}
+    finally:
+        conn.close()
+
+
+QUERY_INDEX_NAMES = {s.split()[2] for s in schema._statements(schema.QUERY_INDEXES)}
+# A build that fails (no such column), declared between two that succeed.
+BROKEN_INDEXES = schema.QUERY_INDEXES.replace(
+    "CREATE INDEX rm_claim_versions_source",
+    "CREATE INDEX rm_broken ON rm_claim_versions (no_such_column);\nCREATE INDEX rm_claim_versions_source",
+)
+
+
+def test_a_rebuild_builds_every_query_index_and_a_failed_build_leaves_the_live_model_as_it_was(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL the query indexes are built by several connections at once (schema.INDEX_BUILDERS)."""
+    busy_ledger(h)
+    h.project()
+    assert h.projector.rebuild() == h.world.head()
+    live, indexes = model_rows(h.url), model_indexes(h.url)
+    assert indexes >= QUERY_INDEX_NAMES and live["rm_meta"].count(("indexes", "built")) == 1
+
+    monkeypatch.setattr(schema, "QUERY_INDEXES", BROKEN_INDEXES)
+    with pytest.raises(Exception, match="no_such_column"):
+        h.projector.rebuild()
+    assert not beside_left(h.url)
+    assert model_rows(h.url) == live and model_indexes(h.url) == indexes  # untouched
+    assert h.projector.run_once() == 0  # the live projector goes on
+    h.world.claim("after-a-failed-rebuild", stated="2025-01-01")
+    assert h.project() == 1
+
+
+def test_index_builds_that_failed_halfway_are_finished_by_the_next_call(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: each build commits on its own connection; after a failure the model says 'deferred'
+    and the next call builds only what is missing (SQLite: one transaction, rolled back)."""
+    conn = connect(database_url)
+    projector = Projector(database_url)
+    try:
+        builders = projector._index_builders()
+        monkeypatch.setattr(schema, "QUERY_INDEXES", BROKEN_INDEXES)
+        with pytest.raises(Exception, match="no_such_column"), conn.write_transaction():
+            schema.create_deferred_indexes(conn, builders)
+        assert conn.execute("SELECT value FROM rm_meta WHERE name = 'indexes'") == [("deferred",)]
+        monkeypatch.undo()
+        with conn.write_transaction():
+            assert schema.create_deferred_indexes(conn, builders)
+        assert model_indexes(database_url) >= QUERY_INDEX_NAMES
+        assert conn.execute("SELECT value FROM rm_meta WHERE name = 'indexes'") == [("built",)]
+    finally:
+        projector.close()
+        conn.close()
