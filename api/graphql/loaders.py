@@ -10,12 +10,14 @@ instant the details in force then (``projections/record_versions.py``).
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Callable, Hashable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from datetime import date, datetime
 from functools import cached_property, partial
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from strawberry.dataloader import DataLoader
@@ -39,9 +41,44 @@ DetailsKey = tuple[K, datetime | None]  # an actor key, topic key or source id; 
 _EXECUTOR = ThreadPoolExecutor(max_workers=8, thread_name_prefix="claims-db")
 
 
+# Database calls running on _EXECUTOR, so a shutting-down app can wait for them before it closes the
+# stores they use: closing a SQLite connection under a running statement crashes the process.
+_IN_FLIGHT: set[Future[Any]] = set()
+_CLOSING: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+
+
+class ShuttingDown(RuntimeError):
+    """A database call asked for after the app began closing its stores."""
+
+
+def _submit(loop: asyncio.AbstractEventLoop, fn: Callable[..., T], *args: object) -> asyncio.Future[T]:
+    if loop in _CLOSING:
+        raise ShuttingDown("the server is shutting down")
+    work = _EXECUTOR.submit(fn, *args)
+    _IN_FLIGHT.add(work)
+    work.add_done_callback(_IN_FLIGHT.discard)
+    return asyncio.wrap_future(work, loop=loop)
+
+
 async def blocking(fn: Callable[..., T], *args: object) -> T:
     """Run a read-model or ledger call off the event loop."""
-    return await asyncio.get_running_loop().run_in_executor(_EXECUTOR, fn, *args)
+    return await _submit(asyncio.get_running_loop(), fn, *args)
+
+
+@asynccontextmanager
+async def closing_stores(timeout: float) -> AsyncIterator[None]:
+    """While the body closes the stores: no new database call from this event loop (they raise
+    ShuttingDown), and the calls in flight first finish (at most ``timeout`` seconds: a statement
+    timeout bounds them). A call of another loop's app is waited for too, harmlessly."""
+    loop = asyncio.get_running_loop()
+    _CLOSING.add(loop)
+    try:
+        pending = [asyncio.wrap_future(work, loop=loop) for work in list(_IN_FLIGHT)]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
+        yield
+    finally:
+        _CLOSING.discard(loop)  # (a later app on this loop may read again)
 
 
 class AskAlone(Exception):
@@ -94,8 +131,8 @@ class CrossRequestLoader(Generic[K, V]):
         alone: bool,
     ) -> None:
         try:
-            done = loop.run_in_executor(_EXECUTOR, self.answer, read_model, [question for question, _ in batch])
-        except Exception as error:  # (the executor shut down): the requests fail, none waits forever
+            done = _submit(loop, self.answer, read_model, [question for question, _ in batch])
+        except Exception as error:  # (shutting down): the requests fail, none waits forever
             for _, future in batch:
                 if not future.done():
                     future.set_exception(own_copy(error))

@@ -31,7 +31,7 @@ from api.auth import AccessEvent, KeyStore
 from api.graphql.context import Services
 from api.graphql.cost import SizesCache
 from api.graphql.limits import BodyLimit
-from api.graphql.loaders import blocking
+from api.graphql.loaders import blocking, closing_stores
 from api.graphql.prepared import PreparedOperations
 from api.graphql.ratelimit import RateLimiter
 from api.graphql.schema import build_schema
@@ -134,8 +134,10 @@ def create_app(settings: Settings | None = None, *, read_model: ReadModel | None
             await services.broadcaster.stop()
             if projector is not None:
                 await blocking(projector.stop)
-            services.read_model.close()
-            services.ledger.close()
+            # calls in flight finish first (a statement timeout bounds them; with none, a minute at most)
+            async with closing_stores(settings.statement_timeout_seconds or 60.0):
+                services.read_model.close()
+                services.ledger.close()
 
     schema = build_schema(settings)
     graphql = LedgerGraphQL(schema, settings)
