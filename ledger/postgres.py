@@ -329,7 +329,8 @@ class _Session:
     def _copy_cursor(self) -> psycopg.Cursor[Any]:
         """A cursor whose COPY writes ``bytea`` with psycopg's own bytes dumper (its C version). By type
         name, COPY takes the dumper registered last for ``bytea``: psycopg.dbapi20's ``Binary`` dumper, a
-        Python subclass that runs one Python call per value (two an event). The bytes sent are the same."""
+        Python subclass that runs one Python call per value (two an event). The bytes sent are the same;
+        values must be bytes-like (bytes, bytearray, memoryview), not ``psycopg.Binary`` wrappers."""
         cur = self.conn.cursor()
         cur.adapters.register_dumper(None, BytesBinaryDumper)  # by oid only, on this cursor only
         return cur

@@ -23,6 +23,7 @@ import copy
 import json
 import re
 import sys
+from collections.abc import Sequence
 from datetime import date as Date
 from enum import Enum, StrEnum
 from pathlib import Path
@@ -35,10 +36,12 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     Strict,
     StringConstraints,
     TypeAdapter,
     ValidationError,
+    WrapSerializer,
     create_model,
     model_serializer,
     model_validator,
@@ -408,8 +411,13 @@ def _as_fields(model: type[Record]) -> Any:
     given = model.given if decorators.model_serializers else None  # type: ignore[attr-defined]
     keys: dict[str, Any] = {}
     for name, info in model.model_fields.items():
-        if info.alias is not None and info.alias != name:
-            raise TypeError(f"{model.__name__}.{name}: claim_fields_validator does not map aliases")
+        aliases = {info.alias, info.validation_alias, info.serialization_alias} - {None, name}
+        if aliases or info.exclude:
+            raise TypeError(f"{model.__name__}.{name}: claim_fields_validator does not map aliases or exclusions")
+        if not _dumps_as_validated(info.annotation, info.metadata):
+            # the adapter only validates: a field whose JSON form differs from its validated value (a
+            # serialiser, a date, a set...) would store other bytes than the model's dump
+            raise TypeError(f"{model.__name__}.{name}: claim_fields_validator maps only JSON-shaped fields")
         annotation = _swapped(info.annotation)
         if info.is_required():
             keys[name] = Required[Annotated[(annotation, *info.metadata)] if info.metadata else annotation]
@@ -435,6 +443,27 @@ def _as_fields(model: type[Record]) -> Any:
 
 
 _typed_dict: Any = TypedDict  # called with a name and fields made at run time
+
+
+_JSON_LEAVES = (str, int, float, bool, type(None))
+
+
+def _dumps_as_validated(annotation: Any, metadata: Sequence[Any] = ()) -> bool:
+    """Whether a value validated as ``annotation`` is already its own JSON-mode dump (enums aside, which
+    the adapter gives as values): JSON leaves, enums, literals, records, and lists, unions and annotations
+    of them, with no serialiser in the metadata."""
+    if any(isinstance(m, PlainSerializer | WrapSerializer) for m in metadata):
+        return False
+    if isinstance(annotation, type):
+        return issubclass(annotation, (*_JSON_LEAVES, Enum, Record))
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _dumps_as_validated(annotation.__origin__, annotation.__metadata__)
+    if origin is Literal:
+        return True
+    if origin in (list, Union, UnionType):
+        return all(_dumps_as_validated(arg) for arg in get_args(annotation))
+    return False
 
 
 def _holds_enum(annotation: Any) -> bool:

@@ -12,12 +12,12 @@ from collections.abc import Iterator, Mapping
 from datetime import date
 from enum import IntEnum, StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 import yaml
 from ledger_support import claim
-from pydantic import ValidationError
+from pydantic import Field, PlainSerializer, ValidationError
 
 from ledger import commands as c
 from ledger import records
@@ -249,3 +249,57 @@ def test_what_only_the_model_takes_still_parses_as_before() -> None:
         assert fast is None or _typed(fast) == _typed(model)
         content = c.parse_claim(given).content
         assert _typed(content) == _typed(records.claim_content(records.check(records.Claim, given)))
+
+
+def test_every_field_of_a_claim_at_every_depth_is_compared_on_a_good_claim() -> None:
+    """A field no good claim gives is never compared: a new field must come with a good claim using it."""
+
+    def fields(model: type[records.Record], prefix: str = "") -> Iterator[str]:
+        for name, info in model.model_fields.items():
+            yield prefix + name
+            for nested in _records_in(info.annotation):
+                yield from fields(nested, f"{prefix}{name}.")
+
+    def given(value: Any, prefix: str = "") -> Iterator[str]:
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                yield prefix + key
+                yield from given(item, f"{prefix}{key}.")
+
+    seen = {path for data in _good_claims() for path in given(data)}
+    assert set(fields(records.Claim)) - seen == set()
+
+
+def _records_in(annotation: Any) -> Iterator[type[records.Record]]:
+    if isinstance(annotation, type) and issubclass(annotation, records.Record):
+        yield annotation
+    for arg in getattr(annotation, "__args__", ()):
+        yield from _records_in(arg)
+    if hasattr(annotation, "__origin__") and hasattr(annotation, "__metadata__"):
+        yield from _records_in(annotation.__origin__)
+
+
+class _Shouting(records.Claim):
+    shout: Annotated[str, PlainSerializer(str.upper)] = "x"  # the dump differs from the value
+
+
+class _Hiding(records.Claim):
+    hidden: str = Field("h", exclude=True)
+
+
+class _Renaming(records.Claim):
+    named: str = Field("n", serialization_alias="other")
+
+
+class _Dated(records.Claim):
+    seen: date | None = None  # a date's JSON form is text
+
+
+class _Tagged(records.Claim):
+    tags: set[str] = Field(default_factory=set)
+
+
+@pytest.mark.parametrize("model", [_Shouting, _Hiding, _Renaming, _Dated, _Tagged])
+def test_a_field_whose_dump_differs_from_its_value_stops_the_fast_path_being_built(model: type[records.Claim]) -> None:
+    with pytest.raises(TypeError, match="claim_fields_validator"):
+        records._as_fields(model)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pickle
 import random
+from collections.abc import Callable
 from uuid import UUID, uuid5
 
 import pytest
@@ -25,13 +26,15 @@ def test_ids_are_the_standard_librarys_uuid5_of_the_key() -> None:
         assert ours == standard and hash(ours) == hash(standard) and str(ours) == str(standard)
         assert type(ours) is UUID and ours.version == 5 and ours.variant == standard.variant
         assert ours.is_safe == standard.is_safe and pickle.loads(pickle.dumps(ours)) == standard
-    for make, prefix in [
+    makers: list[tuple[Callable[[str], UUID], str]] = [
         (domain.claim_id, "claim:"),
         (domain.actor_id, "actor:"),
         (domain.topic_id, "topic:"),
         (domain.source_key_id, "source-key:"),
         (domain.source_id, "source:"),
-    ]:
+        (domain.ApiKey.create_id, "api-key:"),
+    ]
+    for make, prefix in makers:
         assert make("k-1") == uuid5(domain.NAMESPACE, prefix + "k-1")
 
 
