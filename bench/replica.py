@@ -163,7 +163,9 @@ def main(argv: list[str] | None = None) -> int:
             runs: dict[str, list[Load]] = {"primary": [], "replica": []}
             for n in range(args.rounds):  # alternating, so a change in the machine's load hits both alike
                 for label, url in (("primary", on_primary), ("replica", on_replica)):
-                    # each round its own questions: a round asking the last one's would read the response cache
+                    # each round its own questions, though none could be answered from the response cache:
+                    # it is off in both processes (api(): CLAIMS_RESPONSE_CACHE_BYTES=0), so every read reaches
+                    # PostgreSQL (checked in bench3, bench/RESULTS.md)
                     reads = wrk(url, OUR_QUERY, args.duration, args.connections, seed=MEASURED + n)
                     print(f"  reads from the {label}: {reads}", file=sys.stderr)
                     runs[label].append(reads)
