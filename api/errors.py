@@ -30,6 +30,7 @@ INTERNAL = "INTERNAL_SERVER_ERROR"
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 QUERY_TIMEOUT = "QUERY_TIMEOUT"
+UNAVAILABLE = "UNAVAILABLE"
 INTERNAL_MESSAGE = "Internal server error."
 NAMES_IN_MESSAGE = 10  # candidates named in an ambiguity message (extensions list them all)
 
@@ -42,6 +43,13 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.extensions = extensions
+
+
+class ShuttingDown(ApiError):
+    """A database call asked for after the app began closing its stores (api.graphql.loaders)."""
+
+    def __init__(self) -> None:
+        super().__init__(UNAVAILABLE, "the server is shutting down; retry (another server may answer)")
 
 
 def bad_input(field: str, message: str) -> ApiError:

@@ -5,10 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from starlette.testclient import TestClient
 
-from api.graphql.loaders import CrossRequestLoader, ShuttingDown, blocking, closing_stores
+from api.errors import ShuttingDown
+from api.graphql import loaders
+from api.graphql.loaders import CrossRequestLoader, blocking, blocking_chunks, closing_stores
+from api.settings import Settings
+from api.web.app import create_app
+from projections.queries import ReadModel
+
+
+async def until(condition: Callable[[], bool], turns: int = 10_000) -> None:
+    """Let the loop's other tasks run until ``condition`` holds (a bounded number of turns)."""
+    for _ in range(turns):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the condition never held")
 
 
 def test_closing_the_stores_waits_for_calls_in_flight_and_refuses_new_ones() -> None:
@@ -31,9 +48,11 @@ def test_closing_the_stores_waits_for_calls_in_flight_and_refuses_new_ones() -> 
                 order.append("stores closed")
 
         closer = asyncio.ensure_future(close())
-        await asyncio.sleep(0)  # one turn: the closer's first step (it marks the loop) runs before this
+        await until(lambda: loop in loaders._CLOSING)
         with pytest.raises(ShuttingDown):
             await blocking(lambda: "late")
+        with pytest.raises(ShuttingDown):
+            await anext(blocking_chunks(iter(["chunk"])))
         assert order == [] and not closer.done()  # still waiting for the read in flight
         release.set()
         await closer
@@ -52,3 +71,68 @@ def test_a_batch_of_positions_asked_while_closing_fails_instead_of_waiting() -> 
                 await loader.load(None, 1)  # type: ignore[arg-type]  # (no read model is reached)
 
     asyncio.run(scenario())
+
+
+class _Recording(ReadModel):
+    """The read model of a served app whose ``tree_size`` can be held, and whose close is recorded."""
+
+    def __init__(self, url: str, order: list[str]) -> None:
+        super().__init__(url)
+        self.order = order
+        self.hold = False
+        self.started, self.release = threading.Event(), threading.Event()
+
+    def tree_size(self) -> int:
+        if self.hold:
+            self.started.set()
+            assert self.release.wait(10)
+            self.order.append("read finished")
+        return super().tree_size()
+
+    def close(self) -> None:
+        self.order.append("read model closed")
+        super().close()
+
+
+def test_an_app_shutting_down_closes_its_read_model_only_after_the_read_in_flight(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    order: list[str] = []
+    settings = Settings.from_env({}, database_url=url, projector="external", response_cache_bytes=0)
+    read_model = _Recording(url, order)
+    app = create_app(settings, read_model=read_model)
+
+    async def scenario() -> None:
+        async with app.router.lifespan_context(app):  # type: ignore[attr-defined]
+            read_model.hold = True
+            read = asyncio.ensure_future(blocking(read_model.tree_size))
+            assert await asyncio.get_running_loop().run_in_executor(None, read_model.started.wait, 10)
+
+            async def release_when_closing() -> None:
+                await until(lambda: asyncio.get_running_loop() in loaders._CLOSING)
+                read_model.release.set()
+
+            releaser = asyncio.ensure_future(release_when_closing())
+        await releaser
+        assert await read == 0
+        assert order == ["read finished", "read model closed"]
+
+    asyncio.run(scenario())
+
+
+def test_an_export_is_read_through_the_database_threads(tmp_path: Path) -> None:
+    """Its chunks count as calls in flight, so a shutdown waits for the one being read."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    settings = Settings.from_env({}, database_url=url, projector="external", response_cache_bytes=0)
+    seen: list[bool] = []
+    original = loaders._submit
+
+    def counting(loop: asyncio.AbstractEventLoop, fn: Callable[..., object], *args: object) -> asyncio.Future[object]:
+        seen.append(fn is next)
+        return original(loop, fn, *args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(loaders, "_submit", counting)
+        with TestClient(create_app(settings)) as client:
+            answer = client.get("/export/claims-csv")
+    assert answer.status_code == 200 and answer.text.startswith("# basis tree_size=0")
+    assert any(seen), "no chunk of the export was read through the tracked database threads"

@@ -10,9 +10,10 @@ instant the details in force then (``projections/record_versions.py``).
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Hashable, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import date, datetime
@@ -22,6 +23,7 @@ from uuid import UUID
 
 from strawberry.dataloader import DataLoader
 
+from api.errors import ShuttingDown
 from projections.names import Resolution
 from projections.queries import ReadModel
 from projections.views import ActorView, ClaimEventView, ClaimView, PositionView, SourceView, TopicView
@@ -38,6 +40,7 @@ DetailsKey = tuple[K, datetime | None]  # an actor key, topic key or source id; 
 
 # Database calls block: they run on these threads, never on the event loop. A plain executor
 # hands work over faster than anyio's thread portal (it matters at a few hundred µs per query).
+log = logging.getLogger("claims.api")
 _EXECUTOR = ThreadPoolExecutor(max_workers=8, thread_name_prefix="claims-db")
 
 
@@ -47,13 +50,9 @@ _IN_FLIGHT: set[Future[Any]] = set()
 _CLOSING: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
 
 
-class ShuttingDown(RuntimeError):
-    """A database call asked for after the app began closing its stores."""
-
-
 def _submit(loop: asyncio.AbstractEventLoop, fn: Callable[..., T], *args: object) -> asyncio.Future[T]:
     if loop in _CLOSING:
-        raise ShuttingDown("the server is shutting down")
+        raise ShuttingDown()
     work = _EXECUTOR.submit(fn, *args)
     _IN_FLIGHT.add(work)
     work.add_done_callback(_IN_FLIGHT.discard)
@@ -65,17 +64,29 @@ async def blocking(fn: Callable[..., T], *args: object) -> T:
     return await _submit(asyncio.get_running_loop(), fn, *args)
 
 
+async def blocking_chunks(chunks: Iterator[T]) -> AsyncIterator[T]:
+    """A blocking iterator (e.g. an export reading the database lazily) read chunk by chunk on the database
+    threads, each step counted in flight as ``blocking`` calls are (starlette's own thread pool is not)."""
+    end: Any = object()
+    while (chunk := await blocking(next, chunks, end)) is not end:
+        yield chunk
+
+
 @asynccontextmanager
 async def closing_stores(timeout: float) -> AsyncIterator[None]:
     """While the body closes the stores: no new database call from this event loop (they raise
     ShuttingDown), and the calls in flight first finish (at most ``timeout`` seconds: a statement
-    timeout bounds them). A call of another loop's app is waited for too, harmlessly."""
+    timeout bounds the read model's; ledger reads have no bound, so those still running then are
+    logged). A call of another loop's app is waited for too, harmlessly. One app per event loop:
+    while it closes, another app's calls on the same loop are refused too."""
     loop = asyncio.get_running_loop()
     _CLOSING.add(loop)
     try:
         pending = [asyncio.wrap_future(work, loop=loop) for work in list(_IN_FLIGHT)]
         if pending:
-            await asyncio.wait(pending, timeout=timeout)
+            _, late = await asyncio.wait(pending, timeout=timeout)
+            if late:
+                log.warning("closing the stores with %d database call(s) still running after %.0f s", len(late), timeout)
         yield
     finally:
         _CLOSING.discard(loop)  # (a later app on this loop may read again)

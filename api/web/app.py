@@ -28,6 +28,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from api.auth import AccessEvent, KeyStore
+from api.errors import ShuttingDown
 from api.graphql.context import Services
 from api.graphql.cost import SizesCache
 from api.graphql.limits import BodyLimit
@@ -190,6 +191,8 @@ async def readyz(request: Request) -> Response:
 
     try:
         size, projected = await blocking(probe)
+    except ShuttingDown:
+        return JSONResponse({"status": "unavailable", "reason": "shutting down"}, status_code=503)
     except Exception:
         log.exception("readiness probe: the database did not answer")
         return JSONResponse({"status": "unavailable", "reason": "database unreachable"}, status_code=503)

@@ -18,7 +18,7 @@ from api.errors import ApiError, bad_input, unresolved
 from api.exports import FORMATS, MEDIA_TYPES, stream
 from api.exports import Request as ExportRequest
 from api.graphql.context import Services, instant
-from api.graphql.loaders import blocking
+from api.graphql.loaders import blocking, blocking_chunks
 from projections.names import FOUND
 from projections.views import ClaimFilter
 
@@ -76,5 +76,6 @@ async def export_route(request: Request) -> Response:
         "Claims-Known-At": basis.as_dict()["knownAt"] or "",
         "Content-Disposition": f'inline; filename="claims-{name}-{basis.tree_size}"',
     }
-    # A sync iterator: starlette reads it on a worker thread, chunk by chunk (the database calls block).
-    return StreamingResponse(chunks, media_type=MEDIA_TYPES[name], headers=headers)
+    # A sync iterator whose chunks read the database: read on the database threads, so an app shutting
+    # down waits for a chunk being read before it closes the stores (api.graphql.loaders.closing_stores).
+    return StreamingResponse(blocking_chunks(chunks), media_type=MEDIA_TYPES[name], headers=headers)

@@ -58,6 +58,7 @@ from graphql import (
 )
 
 from api.auth import ANONYMOUS, Caller, bearer
+from api.errors import ShuttingDown
 from api.graphql.basis import OBSERVED_POSITION
 from api.graphql.context import Context, client_of
 from api.graphql.limits import refused_caller
@@ -376,6 +377,15 @@ class CachedGraphQL:
             self.seen.put(seen, (asked, normal))
         await self._serve(scope, body, asked, normal, send)
 
+    async def _serve(self, scope: Scope, body: bytes, asked: Asked, normal: str, send: Send) -> None:
+        try:
+            await self._serve_read(scope, body, asked, normal, send)
+        except ShuttingDown as error:  # (before any byte was sent: every database call comes first)
+            answer = {"errors": [{"message": error.message, "extensions": {"code": error.code}}]}
+            await _send_raw(
+                send, 503, [(b"content-type", b"application/json"), (b"retry-after", b"1")], encode_json(answer)
+            )
+
     def _read(self, scope: Scope, body: bytes) -> Asked | None:
         """The request's query, variables..., or None to leave it to strawberry alone."""
         try:
@@ -419,7 +429,7 @@ class CachedGraphQL:
             return Asked(payload, asked_id.lower(), strict=strict)
         return None
 
-    async def _serve(self, scope: Scope, body: bytes, asked: Asked, normal: str, send: Send) -> None:
+    async def _serve_read(self, scope: Scope, body: bytes, asked: Asked, normal: str, send: Send) -> None:
         services = scope["app"].state.services
         cache = self.cache
         key: Key | None = None
