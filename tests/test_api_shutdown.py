@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx2 as httpx
 import pytest
 from starlette.testclient import TestClient
 
@@ -136,3 +137,26 @@ def test_an_export_is_read_through_the_database_threads(tmp_path: Path) -> None:
             answer = client.get("/export/claims-csv")
     assert answer.status_code == 200 and answer.text.startswith("# basis tree_size=0")
     assert any(seen), "no chunk of the export was read through the tracked database threads"
+
+
+@pytest.mark.parametrize("cache_bytes", [0, 1 << 20])
+def test_a_read_asked_while_the_app_closes_is_told_unavailable_not_an_internal_error(
+    tmp_path: Path, cache_bytes: int
+) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    settings = Settings.from_env({}, database_url=url, projector="external", response_cache_bytes=cache_bytes)
+    app = create_app(settings)
+
+    async def scenario() -> tuple[httpx.Response, httpx.Response]:
+        async with app.router.lifespan_context(app):  # type: ignore[attr-defined]
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                async with closing_stores(1):
+                    answer = await client.post("/graphql", json={"query": "{ topics { key } }"})
+                    ready = await client.get("/readyz")
+        return answer, ready
+
+    answer, ready = asyncio.run(scenario())
+    assert answer.status_code in (200, 503)  # (503 when refused before execution, with a Retry-After)
+    assert [e["extensions"]["code"] for e in answer.json()["errors"]] == ["UNAVAILABLE"]
+    assert ready.status_code == 503 and ready.json()["reason"] == "shutting down"
