@@ -22,7 +22,7 @@ from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
 from api.auth import Caller, bearer, key_from_connection_params
-from api.errors import UNAUTHENTICATED
+from api.errors import UNAUTHENTICATED, coded
 from api.graphql.context import Context, Services
 from api.graphql.loaders import blocking
 from api.graphql.ratelimit import RATE_LIMITED
@@ -239,6 +239,8 @@ class LedgerGraphQL(GraphQL[Context, None]):
         return sub_response
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        if result.errors:  # an error raised outside CodedErrors' reach (e.g. by the Basis extension)
+            result.errors = [e if (e.extensions or {}).get("code") else coded(e) for e in result.errors]
         data = await super().process_result(request, result)
         sub_response = getattr(request.state, "sub_response", None)
         graphql_response = getattr(request.state, "graphql_response", None) is not None

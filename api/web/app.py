@@ -28,7 +28,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from api.auth import AccessEvent, KeyStore
-from api.errors import ShuttingDown
+from api.errors import UNAVAILABLE, ShuttingDown
 from api.graphql.context import Services
 from api.graphql.cost import SizesCache
 from api.graphql.limits import BodyLimit
@@ -172,6 +172,7 @@ def create_app(settings: Settings | None = None, *, read_model: ReadModel | None
             *web_routes(),
         ],
         middleware=middleware,
+        exception_handlers={ShuttingDown: shutting_down},
         lifespan=lifespan,
     )
     app.state.response_cache = cache
@@ -181,6 +182,12 @@ def create_app(settings: Settings | None = None, *, read_model: ReadModel | None
 
 async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
+
+
+async def shutting_down(request: Request, error: Exception) -> Response:
+    """Any route's database call refused while the app closes its stores: 503, coded, retry elsewhere."""
+    body = {"errors": [{"message": str(error), "extensions": {"code": UNAVAILABLE}}]}
+    return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
 
 
 async def readyz(request: Request) -> Response:

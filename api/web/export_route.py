@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from api.auth import bearer
-from api.errors import ApiError, bad_input, unresolved
+from api.errors import ApiError, ShuttingDown, bad_input, unresolved
 from api.exports import FORMATS, MEDIA_TYPES, stream
 from api.exports import Request as ExportRequest
 from api.graphql.context import Services, instant
@@ -68,6 +68,8 @@ async def export_route(request: Request) -> Response:
 
     try:
         basis, chunks = await blocking(open_stream)
+    except ShuttingDown:
+        raise  # the app's 503 (api/web/app.py), not a bad request
     except ApiError as error:
         return _problem(error, 404 if error.code == "NOT_FOUND" else 400)
     headers = {

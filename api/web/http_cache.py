@@ -355,7 +355,7 @@ class CachedGraphQL:
             return
         asked = self._read(scope, body)
         if asked is None:  # not a request this cache understands: GraphiQL, batches, other bodies
-            await self.app(scope, _replay(body), send)
+            await self._strawberry(scope, body, send)
             return
         sent_text = asked.payload.get("query") is not None
         if not sent_text:
@@ -369,7 +369,7 @@ class CachedGraphQL:
         normal = self.documents.normal(str(asked.payload["query"]), asked.digest, services.settings.max_tokens)
         if normal is None:  # mutations, subscriptions, documents that do not parse: strawberry alone
             try:
-                await self.app(scope, _replay(body), send)
+                await self._strawberry(scope, body, send)
             finally:
                 services.read_model.positions_watch().invalidate()  # a write here: this process's next read is fresh
             return
@@ -381,10 +381,25 @@ class CachedGraphQL:
         try:
             await self._serve_read(scope, body, asked, normal, send)
         except ShuttingDown as error:  # (before any byte was sent: every database call comes first)
-            answer = {"errors": [{"message": error.message, "extensions": {"code": error.code}}]}
-            await _send_raw(
-                send, 503, [(b"content-type", b"application/json"), (b"retry-after", b"1")], encode_json(answer)
-            )
+            await _unavailable(send, error)
+
+    async def _strawberry(self, scope: Scope, body: bytes, send: Send) -> None:
+        """Strawberry's view alone (mutations, batches, GraphiQL...). A database call refused while the app
+        closes (in ``get_context``, before its answer starts) answers 503, as every route's does: this app is
+        also called by ``WarmFront``, outside the routes' exception handlers."""
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, _replay(body), sending)
+        except ShuttingDown as error:
+            if started:
+                raise
+            await _unavailable(send, error)
 
     def _read(self, scope: Scope, body: bytes) -> Asked | None:
         """The request's query, variables..., or None to leave it to strawberry alone."""
@@ -728,6 +743,12 @@ async def _send_raw(send: Send, status: int, headers: list[tuple[bytes, bytes]],
     kept.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": kept})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _unavailable(send: Send, error: ShuttingDown) -> None:
+    answer = {"errors": [{"message": error.message, "extensions": {"code": error.code}}]}
+    headers = [(b"content-type", b"application/json"), (b"retry-after", b"1")]
+    await _send_raw(send, 503, headers, encode_json(answer))
 
 
 async def _send_json(send: Send, status: int, value: object) -> None:
