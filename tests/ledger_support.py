@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import sqlite3
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -123,3 +125,33 @@ def event_class(aggregate: type[Aggregate], name: str) -> type[Any]:
     made = getattr(aggregate, name)
     assert isinstance(made, type) and issubclass(made, Aggregate.Event), f"{aggregate.__name__}.{name}"
     return made
+
+
+def locations(node: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    """Every location in a JSON-like ``node`` (containers and leaves), outermost first."""
+    yield prefix
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from locations(value, (*prefix, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from locations(value, (*prefix, i))
+
+
+REMOVED = object()  # as ``with_value_at``'s value: the location is deleted
+
+
+def with_value_at(data: Any, path: tuple[Any, ...], value: Any) -> Any:
+    """A deep copy of ``data`` with ``value`` at ``path`` (the whole of it for ``()``; REMOVED deletes)."""
+    if not path:
+        return value
+    out = copy.deepcopy(data)
+    parent = out
+    for part in path[:-1]:
+        parent = parent[part]
+    if value is REMOVED:
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = value
+    return out
+

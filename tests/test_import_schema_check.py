@@ -16,7 +16,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ledger_support import actor, claim, source, topic
+from ledger_support import actor, claim, locations, source, topic, with_value_at
 
 from ledger import importer
 
@@ -57,40 +57,18 @@ BAD_VALUES: list[Any] = [
 CONTAINER_VALUES: list[Any] = [None, True, 1, 1.5, "", "x", [], [None], ["x"], [{}], {}, {"x": 1}]
 
 
-def paths(node: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    """Every location in ``node`` (containers and leaves), outermost first."""
-    yield prefix
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield from paths(value, (*prefix, key))
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from paths(value, (*prefix, i))
-
-
-def replaced(data: Any, path: tuple[Any, ...], value: Any) -> Any:
-    out = copy.deepcopy(data)
-    if not path:
-        return value
-    parent = out
-    for part in path[:-1]:
-        parent = parent[part]
-    parent[path[-1]] = value
-    return out
-
-
 def corpus() -> Iterator[Any]:
     """The valid file with each location set to each bad value, each key removed, an unknown key
     added to each object, and each record of each section dismissed while broken."""
     base = full_file()
-    for path in paths(base):
+    for path in locations(base):
         node = base
         for part in path:
             node = node[part]
         for value in BAD_VALUES if not isinstance(node, dict | list) else CONTAINER_VALUES:
-            yield replaced(base, path, value)
+            yield with_value_at(base, path, value)
         if path:
-            parent = replaced(base, (), base)
+            parent = with_value_at(base, (), base)
             for part in path[:-1]:
                 parent = parent[part]
             if isinstance(parent, dict):
@@ -101,9 +79,9 @@ def corpus() -> Iterator[Any]:
                 del holder[path[-1]]
                 yield smaller
         if isinstance(node, dict):
-            yield replaced(base, path, {**node, "unknown": 1})
+            yield with_value_at(base, path, {**node, "unknown": 1})
     for section in ("actors", "claims"):
-        yield replaced(base, (section, 0), {**base[section][0], "review": "dismissed", "key": "Bad Key"})
+        yield with_value_at(base, (section, 0), {**base[section][0], "review": "dismissed", "key": "Bad Key"})
 
 
 def test_the_compiled_check_covers_the_shipped_schema_and_passes_the_demo_files() -> None:
@@ -189,13 +167,13 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=6,
 )
-LOCATIONS = list(paths(full_file()))
+LOCATIONS = list(locations(full_file()))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(LOCATIONS), json_values)
 def test_any_value_anywhere_the_compiled_check_agrees_with_jsonschema(path: tuple[Any, ...], value: Any) -> None:
-    data = replaced(full_file(), path, value)
+    data = with_value_at(full_file(), path, value)
     assert not (importer._fits_schema(data) and not REFERENCE.is_valid(data))
 
 
@@ -230,7 +208,7 @@ def test_read_reports_exactly_what_jsonschema_alone_reports(tmp_path: Path, suff
 def test_yaml_values_beyond_json_get_the_jsonschema_verdict(tmp_path: Path, value: str) -> None:
     for path_in_file in (("sources", 0, "title"), ("sources", 0, "authors"), ("claims", 0, "disputes", 0),
                          ("claims", 0, "confidence"), ("actors", 0, "roles", 0, "from")):  # fmt: skip
-        text = yaml.safe_dump(replaced(full_file(), path_in_file, "PLACEHOLDER"), allow_unicode=True, sort_keys=False)
+        text = yaml.safe_dump(with_value_at(full_file(), path_in_file, "PLACEHOLDER"), allow_unicode=True, sort_keys=False)
         path = tmp_path / "file.yaml"
         path.write_text(text.replace("PLACEHOLDER", value), encoding="utf-8")
         data, lines = _reference_parse(path)

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import pytest
 import yaml
-from ledger_support import claim
+from ledger_support import REMOVED, claim, locations, with_value_at
 from pydantic import Field, PlainSerializer, ValidationError
 
 from ledger import commands as c
@@ -70,29 +70,6 @@ HOSTILE: list[Any] = [
 ]
 
 
-def _paths(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    yield path
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _paths(item, (*path, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _paths(item, (*path, index))
-
-
-def _set(data: Any, path: tuple[Any, ...], value: Any) -> Any:
-    out = copy.deepcopy(data)
-    target = out
-    for part in path[:-1]:
-        target = target[part]
-    if value is _DELETE:
-        del target[path[-1]]
-    else:
-        target[path[-1]] = value
-    return out
-
-
-_DELETE = object()
 
 
 class _Key(StrEnum):  # subclasses of str and int, as other callers' data may hold (strict mode takes them)
@@ -172,12 +149,12 @@ def _same_on_good(data: dict[str, Any]) -> None:
 
 
 def _mutations(base: dict[str, Any]) -> Iterator[Any]:
-    for path in _paths(base):
+    for path in locations(base):
         if not path:
             continue
-        yield _set(base, path, _DELETE)
+        yield with_value_at(base, path, REMOVED)
         for value in HOSTILE:
-            yield _set(base, path, value)
+            yield with_value_at(base, path, value)
     for extra in ("unknown", "review", "links", "content"):
         yield {**base, extra: "x"}
         yield {**base, "quote": {"text": "q", "language": "de", extra: 1}}
