@@ -66,31 +66,21 @@ def answer_positions(read_model: ReadModel, questions: list[PositionQuestion]) -
     for i, q in enumerate(questions):
         by_time.setdefault(q.known_at, []).append(i)
     for known_at, indexes in by_time.items():
-        _answer_at_or_fail(read_model, questions, known_at, indexes, out)
+        # A statement timeout is the batch's, not a question's: each question of a batch that timed out
+        # is asked again alone (``AskAlone``, all at once), so each ends as it would alone. Any other
+        # failure (the database is unreachable) fails this record time's questions, each with its own
+        # copy of the error, and not the other times'.
+        try:
+            _answer_at(read_model, questions, known_at, indexes, out)
+        except QueryTimeout as error:
+            for i in indexes:
+                if not isinstance(out[i], Exception):
+                    out[i] = error if len(questions) == 1 else AskAlone()
+        except Exception as error:
+            for i in indexes:
+                if not isinstance(out[i], Exception):
+                    out[i] = own_copy(error)
     return out
-
-
-def _answer_at_or_fail(
-    read_model: ReadModel,
-    questions: list[PositionQuestion],
-    known_at: datetime | None,
-    indexes: list[int],
-    out: list[PositionAnswer | Exception],
-) -> None:
-    """:func:`_answer_at`, or each question's own failure. A statement timeout is the batch's, not a
-    question's: each question of a batch that timed out is asked again alone (``AskAlone``, all at
-    once), so each ends as it would alone. Any other failure (the database is unreachable) fails
-    this record time's questions, each with its own copy of the error."""
-    try:
-        _answer_at(read_model, questions, known_at, indexes, out)
-    except QueryTimeout as error:
-        for i in indexes:
-            if not isinstance(out[i], Exception):
-                out[i] = error if len(questions) == 1 else AskAlone()
-    except Exception as error:  # (the database failed this record time's reads: not the other times')
-        for i in indexes:
-            if not isinstance(out[i], Exception):
-                out[i] = own_copy(error)
 
 
 def _answer_at(
