@@ -275,6 +275,9 @@ class _Created:
     event: Any
     cls: type[Aggregate]
 
+    def creates(self, cls: type[Aggregate]) -> bool:
+        return self.cls is cls or issubclass(self.cls, cls)  # (an ABC's issubclass runs ~0.4 us)
+
 
 class Batch:
     """A unit of work: staged aggregates are visible to later commands, saved together."""
@@ -384,7 +387,7 @@ class Batch:
         """``find(cls, aggregate_id) is not None``, without building an aggregate staged as its created event."""
         staged = self.staged.get(aggregate_id.int)
         if type(staged) is _Created:
-            return staged.cls is cls or issubclass(staged.cls, cls)  # (an ABC's issubclass runs ~0.4 us)
+            return staged.creates(cls)
         return self.find(cls, aggregate_id) is not None
 
     def _source_facts(self, ref: str) -> tuple[UUID, str, Any]:
@@ -395,11 +398,11 @@ class Batch:
         as_id = _uuid_or_none(ref)
         if as_id is None:
             index = self.staged.get(SourceKey.create_id(ref).int)
-            if type(index) is _Created and (index.cls is SourceKey or issubclass(index.cls, SourceKey)):
+            if type(index) is _Created and index.creates(SourceKey):
                 as_id = _uuid(index.event.source_id)
         if as_id is not None:
             staged = self.staged.get(as_id.int)
-            if type(staged) is _Created and (staged.cls is Source or issubclass(staged.cls, Source)):
+            if type(staged) is _Created and staged.creates(Source):
                 event = staged.event
                 return event.originator_id, event.text, event.metadata["published"]
         source = self.source_for(ref)
