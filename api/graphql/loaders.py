@@ -196,7 +196,7 @@ def own_copy(error: E) -> E:
     return copy
 
 
-def _grouped_by_time(
+def grouped_by_time(
     keys: Sequence[tuple[K, datetime | None]], fetch: Callable[[list[K], datetime | None], Sequence[V]]
 ) -> list[V]:
     """Call ``fetch`` once per distinct known_at (almost always one), keep the key order."""
@@ -281,7 +281,7 @@ class Loaders:
     async def _names(self, refs: list[NameKey]) -> list[Resolution]:
         keyed = [((kind, ref), known_at) for kind, ref, known_at in refs]
         # Resolutions kept while the read model's names are unchanged (projections/resolved_names.py).
-        return await blocking(_grouped_by_time, keyed, partial(self.read_model.resolve_names, reuse=True))
+        return await blocking(grouped_by_time, keyed, partial(self.read_model.resolve_names, reuse=True))
 
     async def _actors(self, keys: list[DetailsKey[str]]) -> list[ActorView | None]:
         return await blocking(_details, keys, self.read_model.actors_by_keys, self.read_model.actors_at)
@@ -296,16 +296,16 @@ class Loaders:
         return await blocking(self.read_model.source_texts, ids)
 
     async def _claims(self, keys: list[ClaimKey]) -> list[ClaimView | None]:
-        return await blocking(_grouped_by_time, keys, self.read_model.claims_by_ids)
+        return await blocking(grouped_by_time, keys, self.read_model.claims_by_ids)
 
     async def _histories(self, ids: list[UUID]) -> list[list[ClaimEventView]]:
         return await blocking(self.read_model.claim_histories, ids)
 
     async def _linked_from(self, keys: list[ClaimKey]) -> list[list[tuple[str, ClaimView]]]:
-        return await blocking(_grouped_by_time, keys, self.read_model.claims_linking_to)
+        return await blocking(grouped_by_time, keys, self.read_model.claims_linking_to)
 
     async def _source_claims(self, keys: list[ClaimKey]) -> list[list[ClaimView]]:
-        return await blocking(_grouped_by_time, keys, self.read_model.claims_for_sources)
+        return await blocking(grouped_by_time, keys, self.read_model.claims_for_sources)
 
     async def _positions(self, keys: list[PositionKey]) -> list[PositionView | None]:
         def fetch() -> list[PositionView | None]:

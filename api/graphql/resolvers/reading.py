@@ -13,7 +13,7 @@ from graphql import FieldNode, FragmentSpreadNode, GraphQLResolveInfo, InlineFra
 from api.errors import ApiError, bad_input
 from api.graphql.basis import record_time
 from api.graphql.context import Info
-from api.graphql.loaders import AskAlone, CrossRequestLoader, blocking, own_copy
+from api.graphql.loaders import AskAlone, CrossRequestLoader, blocking, grouped_by_time, own_copy
 from api.graphql.types.connections import ClaimConnection, ClaimEdge, PageInfo, page_size, read_page
 from api.graphql.types.enums import Attribution, Stance
 from api.graphql.types.inputs import ClaimFilter
@@ -61,58 +61,48 @@ def answer_positions(read_model: ReadModel, questions: list[PositionQuestion]) -
     """Each question's position and source, or the error of a name that names no record (or several),
     as :func:`position` alone would raise it: names resolved in one call and positions read in one
     statement per distinct record time."""
-    out: list[PositionAnswer | Exception] = [(None, None)] * len(questions)
-    by_time: dict[datetime | None, list[int]] = {}
-    for i, q in enumerate(questions):
-        by_time.setdefault(q.known_at, []).append(i)
-    for known_at, indexes in by_time.items():
-        # A statement timeout is the batch's, not a question's: each question of a batch that timed out
-        # is asked again alone (``AskAlone``, all at once), so each ends as it would alone. Any other
-        # failure (the database is unreachable) fails this record time's questions, each with its own
-        # copy of the error, and not the other times'.
-        try:
-            _answer_at(read_model, questions, known_at, indexes, out)
-        except QueryTimeout as error:
-            for i in indexes:
-                if not isinstance(out[i], Exception):
-                    out[i] = error if len(questions) == 1 else AskAlone()
-        except Exception as error:
-            for i in indexes:
-                if not isinstance(out[i], Exception):
-                    out[i] = own_copy(error)
-    return out
+    alone = len(questions) == 1
+    return grouped_by_time(
+        [(q, q.known_at) for q in questions], lambda asked, known_at: _answer_at(read_model, asked, known_at, alone)
+    )
 
 
 def _answer_at(
-    read_model: ReadModel,
-    questions: list[PositionQuestion],
-    known_at: datetime | None,
-    indexes: list[int],
-    out: list[PositionAnswer | Exception],
-) -> None:
-    """:func:`answer_positions` for the questions ``indexes`` asked at record time ``known_at``."""
-    refs = [ref for i in indexes for ref in (("actor", questions[i].actor), ("topic", questions[i].topic))]
-    found = read_model.resolve_names(refs, known_at, reuse=True)
-    asked: list[int] = []
-    keys: list[tuple[str, str, date | None]] = []
-    for n, i in enumerate(indexes):
-        q = questions[i]
-        try:
-            actor_key, topic_key = keys_of(
-                (("actor", "actor", q.actor), ("topic", "topic", q.topic)), found[2 * n : 2 * n + 2]
-            )
-        except ApiError as error:
-            out[i] = error
-            continue
-        assert actor_key is not None and topic_key is not None
-        asked.append(i)
-        keys.append((actor_key, topic_key, q.as_of))
-    if not asked:
-        return
-    with_source = any(questions[i].with_source for i in asked)
-    answers = read_model.positions_and_sources(keys, known_at, with_source=with_source)
-    for i, (view, source) in zip(asked, answers, strict=True):
-        out[i] = (view, source if questions[i].with_source else None)
+    read_model: ReadModel, questions: list[PositionQuestion], known_at: datetime | None, alone: bool
+) -> list[PositionAnswer | Exception]:
+    """:func:`answer_positions` for the questions asked at record time ``known_at``.
+
+    A statement timeout is the batch's, not a question's: each question of a batch that timed out is
+    asked again alone (``AskAlone``, all at once), so each ends as it would alone. Any other failure
+    (the database is unreachable) fails this record time's questions, each with its own copy of the
+    error, and not the other times'. A question whose names failed keeps its own error."""
+    out: list[PositionAnswer | Exception] = [(None, None)] * len(questions)
+    try:
+        refs = [ref for q in questions for ref in (("actor", q.actor), ("topic", q.topic))]
+        found = read_model.resolve_names(refs, known_at, reuse=True)
+        asked: list[int] = []
+        keys: list[tuple[str, str, date | None]] = []
+        for i, q in enumerate(questions):
+            try:
+                actor_key, topic_key = keys_of(
+                    (("actor", "actor", q.actor), ("topic", "topic", q.topic)), found[2 * i : 2 * i + 2]
+                )
+            except ApiError as error:
+                out[i] = error
+                continue
+            assert actor_key is not None and topic_key is not None
+            asked.append(i)
+            keys.append((actor_key, topic_key, q.as_of))
+        if asked:
+            with_source = any(questions[i].with_source for i in asked)
+            answers = read_model.positions_and_sources(keys, known_at, with_source=with_source)
+            for i, (view, source) in zip(asked, answers, strict=True):
+                out[i] = (view, source if questions[i].with_source else None)
+    except QueryTimeout as error:
+        return [a if isinstance(a, Exception) else error if alone else AskAlone() for a in out]
+    except Exception as error:
+        return [a if isinstance(a, Exception) else own_copy(error) for a in out]
+    return out
 
 
 POSITIONS = CrossRequestLoader(answer_positions)
