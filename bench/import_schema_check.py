@@ -4,8 +4,8 @@
 On the workload of ``bench/import_rate.py`` (as the importer reads it: ``importer._json`` of each file),
 best of ``--runs``, microseconds of this process's CPU per event the files make:
 
-- ``jsonschema``: ``importer._validator().iter_errors`` (the report; the importer's only pass before);
-- ``compiled``: ``importer._fits_schema`` (the schema compiled by fastjsonschema; the happy path now);
+- ``jsonschema``: ``import_schema.validator().iter_errors`` (the report; the importer's only pass before);
+- ``compiled``: ``import_schema.fits`` (the schema compiled by fastjsonschema; the happy path now);
 - ``jsonschema_rs``: its ``is_valid``, only when that package is installed (it is not a dependency:
   measured to decide, see bench/RESULTS.md).
 
@@ -30,7 +30,7 @@ sys.path[:0] = [str(REPO), str(REPO / "bench")]
 
 from import_rate import generate  # noqa: E402
 
-from ledger import importer  # noqa: E402
+from ledger import import_schema, importer  # noqa: E402
 
 
 def best(check: Callable[[Any], Any], files: list[Any], runs: int, events: int) -> float:
@@ -56,19 +56,19 @@ def main() -> int:
         len(doc["claims"]) + len(doc["actors"]) + len(doc["topics"]) + len(doc["revisions"]) + 2 * len(doc["sources"])
         for doc in workload.files
     )
-    validator = importer._validator()
-    if not all(importer._fits_schema(data) for data in files):
+    validator = import_schema.validator()
+    if not all(import_schema.fits(data) for data in files):
         raise AssertionError("the compiled check refuses the workload")
     checks: dict[str, Callable[[Any], Any]] = {
         "jsonschema (iter_errors, the report)": lambda data: list(validator.iter_errors(data)),
-        "compiled (fastjsonschema, importer._fits_schema)": importer._fits_schema,
+        "compiled (fastjsonschema, import_schema.fits)": import_schema.fits,
     }
     try:
         rs: Any = importlib.import_module("jsonschema_rs")
     except ImportError:
         pass
     else:
-        compiled_rs = rs.validator_for(importer._schema())
+        compiled_rs = rs.validator_for(import_schema.committed())
         checks["jsonschema_rs (is_valid; not a dependency)"] = compiled_rs.is_valid
     print(f"{args.claims:,} claims, {events:,} events, best of {args.runs}, load {os.getloadavg()[0]:.2f}")
     print("| check | CPU us/event |")

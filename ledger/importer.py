@@ -16,18 +16,14 @@ import re
 import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import fastjsonschema
-import jsonschema
 import yaml
 
 from ledger import commands as c
-from ledger import records
+from ledger import import_schema, records
 from ledger.application import Batch, ClaimsLedger, claim_ref, source_ref
 from ledger.domain import SourceKey, actor_id, claim_id, source_id, source_sha256, topic_id
 from ledger.errors import BadInput, Conflict, LedgerError, NotFound
@@ -118,170 +114,6 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
-def _schema() -> dict[str, Any]:
-    text = resources.files("ledger").joinpath("schema/import-v1.schema.json").read_text("utf-8")
-    result: dict[str, Any] = json.loads(text)
-    return result
-
-
-@cache
-def _validator() -> jsonschema.Draft202012Validator:
-    """The import schema with its local ``$ref``s inlined: the same rules and the same
-    errors (no ``$ref`` in it has siblings, none is recursive), validated ~2.5x faster,
-    since jsonschema resolves a reference per field of every record otherwise."""
-    schema = _schema()
-    try:
-        inlined = _inline_refs({k: v for k, v in schema.items() if k != "$defs"}, schema, 0)
-    except _CannotInline:
-        inlined = schema
-    return jsonschema.Draft202012Validator(inlined)
-
-
-class _CannotInline(Exception):
-    pass
-
-
-# The keywords of the import schema that fastjsonschema's draft-07 code generator checks as jsonschema's
-# 2020-12 validator does, under their draft-07 spelling; annotations it ignores, as jsonschema does.
-_DRAFT07_SPELLING = {"dependentRequired": "dependencies"}
-_SCHEMA_MAPS = frozenset({"properties", "patternProperties"})  # name -> schema
-_SCHEMA_LISTS = frozenset({"anyOf", "allOf", "oneOf"})
-_SUBSCHEMAS = frozenset({"items", "additionalProperties", "not", "propertyNames", "contains"})
-_VALUES = frozenset(
-    {"type", "enum", "const", "required", "pattern", "minLength", "maxLength", "minimum", "maximum",
-     "exclusiveMinimum", "exclusiveMaximum", "minItems", "maxItems", "minProperties", "maxProperties",
-     "uniqueItems", "dependentRequired", "format", "description", "title", "default", "examples", "$comment"}
-)  # fmt: skip
-
-
-@cache
-def _conforms() -> Callable[[Any], Any] | None:
-    """The import schema compiled to Python (fastjsonschema): a yes or no on a whole file, ~15x faster
-    than jsonschema, which stays the judge of a file this refuses (its line-numbered report).
-
-    Sound only where it never passes what jsonschema refuses: it tests patterns with Python's ``re`` as
-    jsonschema does (``$`` as end of text: stricter; a pattern with ``$`` elsewhere is not translated),
-    types and limits alike but for a tuple, which it counts as an array (so items that may be arrays are
-    not translated). Anything the translation does not know (a keyword added to the schema later,
-    ``$ref``s not inlined) leaves it out: None, and every file is judged by jsonschema alone, as before."""
-    inlined: Any = _validator().schema
-    if not isinstance(inlined, dict) or "$defs" in inlined:  # _inline_refs gave up
-        return None
-    try:
-        body = _draft07({k: v for k, v in inlined.items() if k not in ("$schema", "$id")})
-    except _CannotInline:
-        return None
-    return _compiled(body)
-
-
-def _compiled(body: dict[str, Any]) -> Callable[[Any], Any] | None:
-    """A draft-07 schema body compiled by fastjsonschema, or None when it cannot be compiled."""
-    try:
-        compiled: Callable[[Any], Any] = fastjsonschema.compile(
-            {"$schema": "http://json-schema.org/draft-07/schema#", **body},
-            use_default=False,  # never fill in defaults: the data is read, not changed
-            use_formats=False,  # as jsonschema without a format checker: "format" annotates
-        )
-    except Exception:  # e.g. re.error from its pattern rewriting: jsonschema alone judges
-        return None
-    return compiled
-
-
-def _draft07(node: Any) -> dict[str, Any]:
-    """An (inlined) 2020-12 schema in draft-07 spelling, or ``_CannotInline`` for a keyword not known here."""
-    if not isinstance(node, dict):
-        raise _CannotInline(repr(node))
-    out: dict[str, Any] = {}
-    keywords: dict[str, Any] = node
-    for key, value in keywords.items():
-        if key in _SCHEMA_MAPS:
-            if key == "patternProperties" and not all(_ends_only_at_end(name) for name in value):
-                raise _CannotInline(key)
-            out[key] = {name: _draft07(sub) for name, sub in value.items()}
-        elif key in _SCHEMA_LISTS:
-            out[key] = [_draft07(sub) for sub in value]
-        elif key in _SUBSCHEMAS:
-            if key == "items" and _may_be_array(value):
-                # fastjsonschema counts a tuple (YAML's !!omap/!!pairs items) as an array, jsonschema does not
-                raise _CannotInline("items of type array")
-            out[key] = value if isinstance(value, bool) else _draft07(value)
-        elif key == "pattern" and not _ends_only_at_end(value):
-            raise _CannotInline(key)  # fastjsonschema rewrites every `$` to `\Z`: looser in a lookahead
-        elif key in _VALUES:
-            out[_DRAFT07_SPELLING.get(key, key)] = value
-        else:
-            raise _CannotInline(key)
-    return out
-
-
-def _may_be_array(node: Any) -> bool:
-    """Whether a subschema (or one of its branches) names array as a type: there a tuple passes
-    fastjsonschema and not jsonschema. (Without a type, both let any non-object through alike.)"""
-    if not isinstance(node, dict):
-        return False
-    kinds = node.get("type")
-    if kinds == "array" or (isinstance(kinds, list) and "array" in kinds):
-        return True
-    return any(_may_be_array(sub) for key in _SCHEMA_LISTS for sub in node.get(key, ()))
-
-
-def _ends_only_at_end(pattern: Any) -> bool:
-    """True when the pattern's only unescaped ``$`` (if any) is its last character: there ``\\Z`` is
-    stricter than ``$`` (no trailing newline), so the compiled check can only refuse more."""
-    if not isinstance(pattern, str):
-        return False
-    escaped = False
-    for i, char in enumerate(pattern):
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == "$" and i != len(pattern) - 1:
-            return False
-    return True
-
-
-# Compiling the schema costs ~70 ms of CPU once per process; jsonschema takes ~145 us per record, so a
-# smaller first file is judged by jsonschema alone (the same verdict and report either way).
-COMPILE_PAYS_OFF = 500  # records
-
-
-def _worth_compiling(data: dict[str, Any]) -> bool:
-    if _conforms.cache_info().currsize:
-        return True
-    return sum(len(v) for v in data.values() if isinstance(v, list)) >= COMPILE_PAYS_OFF
-
-
-def _fits_schema(data: Any) -> bool:
-    """True when the compiled check passes ``data``; False when it refuses it (or could not judge)."""
-    check = _conforms()
-    if check is None:
-        return False
-    try:
-        check(data)
-    except (fastjsonschema.JsonSchemaException, TypeError, ValueError, RecursionError):
-        return False  # refused, or a value the generated code cannot compare: jsonschema judges
-    return True
-
-
-def _inline_refs(node: Any, root: dict[str, Any], depth: int) -> Any:
-    if depth > 64:
-        raise _CannotInline("recursive schema")
-    if isinstance(node, dict):
-        ref = node.get("$ref")
-        if ref is not None:
-            if len(node) > 1 or not isinstance(ref, str) or not ref.startswith("#/"):
-                raise _CannotInline(ref)
-            target: Any = root
-            for part in ref[2:].split("/"):
-                target = target[part.replace("~1", "/").replace("~0", "~")]
-            return _inline_refs(target, root, depth + 1)
-        return {k: _inline_refs(v, root, depth + 1) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_inline_refs(v, root, depth + 1) for v in node]
-    return node
-
-
 class _Lines:
     """Line numbers of records and fields, from the YAML node tree.
 
@@ -347,7 +179,7 @@ def read(path: Path, *, accept_unreviewed: bool = True) -> tuple[dict[str, Any],
         if pending:
             raise ImportFileError(pending)
     # One schema pass on the happy path: the compiled check; a file it refuses gets jsonschema's report.
-    fits = _worth_compiling(data) and _fits_schema(data)
+    fits = import_schema.worth_compiling(data) and import_schema.fits(data)
     problems = [] if fits else schema_problems(data, name, lines)
     if problems:
         raise ImportFileError(problems)
@@ -356,7 +188,7 @@ def read(path: Path, *, accept_unreviewed: bool = True) -> tuple[dict[str, Any],
 
 def schema_problems(data: Any, name: str, lines: _Lines) -> list[Problem]:
     """jsonschema's report on a file: every error with its line, by path; those inside dismissed candidates left out."""
-    validator = _validator()
+    validator = import_schema.validator()
     return [
         Problem(name, lines.of(list(e.absolute_path)), _dotted(e.absolute_path), e.message)
         for e in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])

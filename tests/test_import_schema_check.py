@@ -18,11 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ledger_support import actor, claim, locations, source, topic, with_value_at
 
-from ledger import importer
+from ledger import import_schema, importer
 
 ROOT = Path(__file__).resolve().parents[1]
 # jsonschema on the committed schema, as the importer has always run it (its $refs inlined: the same errors).
-REFERENCE = jsonschema.Draft202012Validator(importer._validator().schema)
+REFERENCE = jsonschema.Draft202012Validator(import_schema.validator().schema)
 
 
 def full_file() -> dict[str, Any]:
@@ -85,18 +85,18 @@ def corpus() -> Iterator[Any]:
 
 
 def test_the_compiled_check_covers_the_shipped_schema_and_passes_the_demo_files() -> None:
-    assert importer._conforms() is not None, "the compiled check fell back: every file pays jsonschema again"
+    assert import_schema.conforms() is not None, "the compiled check fell back: every file pays jsonschema again"
     assert REFERENCE.is_valid(full_file())
-    assert importer._fits_schema(full_file())
+    assert import_schema.fits(full_file())
     for name in ("corpus.yaml", "corrections.yaml"):
         data = yaml.safe_load((ROOT / "claims_demo" / name).read_text("utf-8"))
-        assert importer._fits_schema(data), name  # the happy path is taken
+        assert import_schema.fits(data), name  # the happy path is taken
 
 
 def test_on_a_corpus_of_bad_files_the_compiled_check_never_passes_what_jsonschema_refuses() -> None:
     refused = passed_by_both = 0
     for data in corpus():
-        fits, valid = importer._fits_schema(data), REFERENCE.is_valid(data)
+        fits, valid = import_schema.fits(data), REFERENCE.is_valid(data)
         assert not (fits and not valid), json.dumps(data, default=repr)[:2000]
         refused += not valid
         passed_by_both += fits and valid
@@ -105,14 +105,14 @@ def test_on_a_corpus_of_bad_files_the_compiled_check_never_passes_what_jsonschem
 
 def test_the_data_is_not_changed_by_the_check() -> None:
     # The shipped schema declares no default today; a schema that does must not fill one in.
-    check = importer._compiled({"type": "object", "properties": {"roles": {"type": "array", "default": []}}})
+    check = import_schema.compiled({"type": "object", "properties": {"roles": {"type": "array", "default": []}}})
     assert check is not None
     data: dict[str, Any] = {}
     check(data)
     assert data == {}
     data = full_file()
     before = copy.deepcopy(data)
-    assert importer._fits_schema(data)
+    assert import_schema.fits(data)
     assert data == before
 
 
@@ -127,13 +127,13 @@ def test_the_data_is_not_changed_by_the_check() -> None:
     ],
 )
 def test_what_fastjsonschema_reads_otherwise_than_jsonschema_is_not_translated(schema: dict[str, Any]) -> None:
-    with pytest.raises(importer._CannotInline):
-        importer._draft07(schema)
+    with pytest.raises(import_schema.CannotInline):
+        import_schema.draft07(schema)
 
 
 def test_a_pattern_ending_in_dollar_is_translated_and_only_stricter() -> None:
-    body = importer._draft07({"type": "string", "pattern": r"^a\$b$"})
-    check = importer._compiled(body)
+    body = import_schema.draft07({"type": "string", "pattern": r"^a\$b$"})
+    check = import_schema.compiled(body)
     assert check is not None
     check("a$b")
     with pytest.raises(Exception, match="pattern"):
@@ -141,16 +141,16 @@ def test_a_pattern_ending_in_dollar_is_translated_and_only_stricter() -> None:
 
 
 def test_a_small_first_file_is_judged_by_jsonschema_without_compiling(tmp_path: Path) -> None:
-    importer._conforms.cache_clear()
+    import_schema.conforms.cache_clear()
     path = tmp_path / "small.json"
     path.write_text(json.dumps(full_file()), encoding="utf-8")
     importer.read(path)
-    assert importer._conforms.cache_info().currsize == 0  # ~70 ms saved on a curator's small file
+    assert import_schema.conforms.cache_info().currsize == 0  # ~70 ms saved on a curator's small file
     big = full_file()
-    big["sources"] = [source(key=f"s{i}", url=f"https://example.org/{i}") for i in range(importer.COMPILE_PAYS_OFF)]
+    big["sources"] = [source(key=f"s{i}", url=f"https://example.org/{i}") for i in range(import_schema.COMPILE_PAYS_OFF)]
     path.write_text(json.dumps(big), encoding="utf-8")
     importer.read(path)
-    assert importer._conforms.cache_info().currsize == 1
+    assert import_schema.conforms.cache_info().currsize == 1
 
 
 def test_a_section_of_the_wrong_kind_gets_the_schema_report_when_pending_candidates_are_checked(
@@ -174,7 +174,7 @@ LOCATIONS = list(locations(full_file()))
 @given(st.sampled_from(LOCATIONS), json_values)
 def test_any_value_anywhere_the_compiled_check_agrees_with_jsonschema(path: tuple[Any, ...], value: Any) -> None:
     data = with_value_at(full_file(), path, value)
-    assert not (importer._fits_schema(data) and not REFERENCE.is_valid(data))
+    assert not (import_schema.fits(data) and not REFERENCE.is_valid(data))
 
 
 def report(path: Path) -> list[importer.Problem] | None:
@@ -212,7 +212,7 @@ def test_yaml_values_beyond_json_get_the_jsonschema_verdict(tmp_path: Path, valu
         path = tmp_path / "file.yaml"
         path.write_text(text.replace("PLACEHOLDER", value), encoding="utf-8")
         data, lines = _reference_parse(path)
-        assert not (importer._fits_schema(data) and not REFERENCE.is_valid(data)), path_in_file
+        assert not (import_schema.fits(data) and not REFERENCE.is_valid(data)), path_in_file
         expected = importer.schema_problems(data, str(path), lines)
         assert report(path) == (expected or None)
 
