@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from enum import Enum
 from typing import Annotated, Any
 
 import pytest
@@ -957,3 +958,99 @@ def test_the_position_query_reads_its_arguments_off_the_variables(pair: Pair) ->
     (plan,) = [p for p in found.plans.values() if p is not None]
     (step,) = plan.steps
     assert step.arguments is None and step.variable_arguments is not None
+
+
+# Plain attributes of scalar and enum type complete in ``execute_fields`` when their value is a str or a
+# null (``Step.strings``); every other value, and an attribute that raises, goes through the field's
+# completion. Both against graphql-core's, on values of each kind: plain, wrong, missing, raising.
+
+
+class Tone(Enum):
+    CALM = "calm"
+    LOUD = "loud"
+
+
+class Brand(str):
+    """A str subclass: graphql-core's String returns it as it is; the fast path leaves it to ``complete``."""
+
+
+@strawberry.type
+class Leaves:
+    text: str
+    maybe: str | None
+    tone: Tone
+    maybe_tone: Tone | None
+    ident: strawberry.ID
+    count: int
+    day: date | None
+
+
+class Row:
+    """What a Leaves field reads: each attribute as given, or raising when given an exception."""
+
+    def __init__(self, **values: Any) -> None:
+        self.values = values
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in self.__dict__["values"]:
+            raise AttributeError(name)
+        value = self.__dict__["values"][name]
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+
+LEAF_VALUES: dict[str, tuple[Any, ...]] = {
+    "text": ("t", "", Brand("b"), 7, True, 1.5, None, [1], ValueError("no text")),
+    "maybe": ("m", None, 3, {"x": 1}, KeyError("gone")),
+    "tone": ("calm", "loud", Tone.LOUD, "CALM", "shout", None, 4),
+    "maybe_tone": ("loud", None, Tone.CALM, "nope", RuntimeError("tone")),
+    "ident": ("i-1", 12, None, 2.5),
+    "count": (1, "2", None, 2**40),
+    "day": (date(2024, 2, 29), "2024-02-29", None),
+}
+
+
+@strawberry.type
+class LeafQuery:
+    @strawberry.field
+    def rows(self) -> list[Leaves | None]:
+        rng = random.Random(13)
+        return [Row(**{k: rng.choice(v) for k, v in LEAF_VALUES.items()}) for _ in range(60)]  # type: ignore[misc]
+
+    @strawberry.field
+    def row(self) -> Leaves:
+        return Row(text="only", maybe=None, tone="calm", maybe_tone="loud", ident="x", count=1, day=None)  # type: ignore[return-value]
+
+
+def test_plain_leaves_answer_as_plain_execution_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    compiled, plain = LedgerSchema(query=LeafQuery), LedgerSchema(query=LeafQuery)
+    compiled.compiled = CompiledExecution(compiled)
+    documents = [
+        "{ rows { text maybe tone maybeTone ident count day } }",
+        "{ rows { maybe maybeTone a: maybe b: text } row { text tone } }",
+    ]
+    loop = asyncio.new_event_loop()
+    try:
+        for document in documents:
+            answers = []
+            for schema in (compiled, plain):
+                result = loop.run_until_complete(schema.execute(document))
+                answers.append((result.data, [e.formatted for e in result.errors or ()]))
+            assert answers[0] == answers[1], (document, answers)
+            assert answers[0][0] is not None and len(answers[0][1]) > 20, document  # some data, many errors
+        # Which fields completed without a step: String, ID and enum attributes holding a str or a null
+        completed: list[str] = []
+        general = compiled_module.complete_field
+
+        def counted(run: Any, step: Any, path: Any, result: Any) -> Any:
+            completed.append(step.key)
+            return general(run, step, path, result)
+
+        monkeypatch.setattr(compiled_module, "complete_field", counted)
+        document = "{ row { text maybe tone maybeTone ident count day __typename } }"
+        result = loop.run_until_complete(compiled.execute(document))
+        assert result.data == loop.run_until_complete(plain.execute(document)).data and not result.errors
+        assert completed == ["row", "count", "day", "__typename"]
+    finally:
+        loop.close()

@@ -43,7 +43,7 @@ import enum
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from graphql import (
     DocumentNode,
@@ -92,6 +92,7 @@ from graphql.language import DirectiveNode, VariableNode, Visitor, visit
 from graphql.pyutils import Path, inspect, is_iterable
 from graphql.pyutils.gather_with_cancel import gather_with_cancel
 from graphql.type import GraphQLResolveInfoHelpers, assert_valid_schema, get_nullable_type, is_required_argument
+from graphql.type.scalars import serialize_id, serialize_string
 from graphql.utilities import coerce_input_value
 from strawberry.execution import optimized_is_awaitable
 from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo
@@ -256,6 +257,7 @@ class Step:
         "return_type",
         "root_name",
         "self_parameter",
+        "strings",
         "type_name",
         "variable_arguments",
         "wants_info",
@@ -285,6 +287,10 @@ class Step:
     info_name: str | None
     wants_info: bool
     is_async: bool  # a coroutine resolver (strawberry awaits it inside its own coroutine)
+    # A field read by the default resolver (getattr) whose type is a scalar or an enum: how a ``str``
+    # value completes without a step (``execute_fields``): True, as it is (String, ID); a table, each
+    # value the enum has to its name. None: every value goes through ``complete``.
+    strings: Literal[True] | dict[str, str] | None
 
 
 class Plan:
@@ -628,7 +634,29 @@ class Compiler:
         else:
             self.resolver(step)
         step.complete = self.completer(step, field_def.type)
+        step.strings = self.strings(step)
         return step
+
+    def strings(self, step: Step) -> Literal[True] | dict[str, str] | None:
+        """:attr:`Step.strings`: decided from what ``complete_leaf`` would return for a ``str``."""
+        if step.resolve is not resolve_attribute or self.owner.default_resolver is not getattr:
+            return None
+        leaf = get_nullable_type(step.return_type)
+        if isinstance(leaf, GraphQLScalarType):
+            # graphql-core's String and ID return a str as it is (a custom scalar may not)
+            return True if leaf.coerce_output_value in (serialize_string, serialize_id) else None
+        if isinstance(leaf, GraphQLEnumType):
+            table = {}
+            for definition in leaf.values.values():
+                if type(definition.value) is str:
+                    try:
+                        name = leaf.coerce_output_value(definition.value)
+                    except Exception:
+                        continue
+                    if type(name) is str:
+                        table[definition.value] = name
+            return table or None
+        return None
 
     def arguments(self, step: Step) -> None:
         """Arguments fixed by the document are coerced once; those reading variables at request time."""
@@ -864,12 +892,35 @@ def _call(run: Run, step: Step, source: Any, path: Path, arguments: dict[str, An
 
 
 def execute_fields(run: Run, steps: list[Step], source: Any, path: Path | None) -> Any:
-    """A selection set's fields, concurrently (graphql-core's ``execute_fields``)."""
+    """A selection set's fields, concurrently (graphql-core's ``execute_fields``).
+
+    A plain attribute of scalar or enum type (``Step.strings``) is read here, and a ``str`` or a
+    null it may be completes here: no path, no resolver and completer calls (most of a cold
+    ``position``'s fields). Any other value, and an error, goes on to the field's ``complete``,
+    read once, exactly as :func:`execute_field` would have it."""
     results: dict[str, Any] = {}
     pending: list[str] = []
     try:
         for step in steps:
-            result = execute_field(run, step, source, Path(path, step.key, step.type_name))
+            strings = step.strings
+            if strings is None:
+                result = execute_field(run, step, source, Path(path, step.key, step.type_name))
+            else:
+                try:
+                    value = getattr(source, step.python_name)
+                except Exception as raw:
+                    field_error(run, raw, step.non_null, step.nodes, Path(path, step.key, step.type_name))
+                    results[step.key] = None
+                    continue
+                if type(value) is str:
+                    name = value if strings is True else strings.get(value)
+                    if name is not None:
+                        results[step.key] = name
+                        continue
+                elif value is None and not step.non_null:
+                    results[step.key] = None
+                    continue
+                result = complete_field(run, step, Path(path, step.key, step.type_name), value)
             results[step.key] = result
             if optimized_is_awaitable(result):
                 pending.append(step.key)
@@ -898,6 +949,15 @@ async def _await_pending(container: Any, pending: list[Any]) -> Any:
 def execute_field(run: Run, step: Step, source: Any, path: Path) -> Any:
     try:
         result = step.resolve(run, step, source, path)
+    except Exception as raw:
+        field_error(run, raw, step.non_null, step.nodes, path)
+        return None
+    return complete_field(run, step, path, result)
+
+
+def complete_field(run: Run, step: Step, path: Path, result: Any) -> Any:
+    """A field's resolved value (or awaitable) completed; an error located at ``path``."""
+    try:
         if optimized_is_awaitable(result):
             return _complete_awaitable(run, step, path, result)
         completed = step.complete(run, step, path, result)
