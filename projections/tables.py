@@ -146,13 +146,37 @@ def _columns(fields: Sequence[_Field]) -> list[Column]:
     return [c for f in fields for c in ([f.column] if f.column else _columns(f.fields))]
 
 
+def _built_by_fields(view: type) -> bool:
+    """Is the view's __init__ the one dataclasses writes, and what it makes its fields alone, as given,
+    in order (no __post_init__, no slots)? The latter asked of __init__ itself, with a marker for each
+    field. Then an object whose __dict__ holds the fields is that object (tests/test_projections_tables.py
+    compares them)."""
+    if getattr(getattr(view, "__init__", None), "__code__", None) is None:
+        return False
+    if view.__init__.__code__.co_filename != "<string>":  # type: ignore[misc]
+        return False  # (an __init__ of the class's own, not the one dataclasses writes)
+    names = [f.name for f in dataclasses.fields(view)]
+    markers = [object() for _ in names]
+    try:
+        made = vars(view(*markers))
+    except Exception:
+        return False
+    return list(made) == names and all(made[n] is m for n, m in zip(names, markers, strict=True))
+
+
+def _view(cls: type[V], fields: dict[str, Any]) -> V:
+    view = object.__new__(cls)
+    object.__setattr__(view, "__dict__", fields)  # (frozen: its own __setattr__ refuses)
+    return view
+
+
 class _Compiler:
     """Builds the source of one function; the objects it names go to ``env``."""
 
     def __init__(self) -> None:
         self.env: dict[str, Any] = {
             "as_uuid": as_uuid, "as_date": as_date, "from_us": from_us, "loads": loads, "_json": _json,
-            "_E": {},
+            "_E": {}, "_view": _view,
         }  # fmt: skip
 
     def ref(self, value: Any) -> str:
@@ -202,7 +226,13 @@ class Reader(Generic[V]):
             if col.nullable and expr != value:
                 expr = f"(None if {value} is None else {expr})"
             parts.append(expr)
-        return f"{c.ref(view)}({', '.join(parts)})"
+        if not _built_by_fields(view):
+            return f"{c.ref(view)}({', '.join(parts)})"
+        # Its __dict__ built at once: a frozen dataclass's __init__ sets each field through
+        # object.__setattr__ (ClaimView's 30: ~2 us of a position's ~13 us from its row).
+        names = [f.name for f in dataclasses.fields(view)]
+        items = ", ".join(f"{name!r}: {part}" for name, part in zip(names, parts, strict=True))
+        return f"_view({c.ref(view)}, {{{items}}})"
 
     def select(self, alias: str = "") -> str:
         """The SELECT list :attr:`view` reads, e.g. ``v.claim_id, v.key, ...``."""

@@ -54,6 +54,8 @@ class Link:
 
 
 def _links(text: str) -> list[Link]:
+    if text == "[]":  # (most claims': the decoder costs ~1 us a row)
+        return []
     return [Link(link["relation"], as_uuid(link["target"])) for link in loads(text)]
 
 
@@ -192,7 +194,7 @@ def _day(value: str | None) -> date | None:
 
 
 def _strings(text: str) -> list[str]:
-    return list(loads(text) or [])
+    return [] if text == "[]" else list(loads(text) or [])
 
 
 # Current state of actors, topics, sources and API keys (no record-time history): one row each,

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+import random
+from dataclasses import dataclass, fields, is_dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from projections import schema
+import pytest
+
+from projections import schema, tables
 from projections.db import connect, ddl
-from projections.tables import Col, Table, extra
+from projections.tables import Col, Reader, Table, extra
 from projections.values import loads
-from projections.views import CLAIM_VERSIONS, ClaimView
+from projections.views import ACTORS, API_KEYS, CLAIM_EVENTS, CLAIM_VERSIONS, SOURCES, TOPICS, ClaimView
 
 
 def _day_after(holder: dict[str, Any]) -> str:
@@ -164,3 +167,99 @@ def test_meta_values_by_position_and_a_derive_shared_by_its_parts() -> None:
     assert row == ("i", 5, "2025-03-09", "2025-03-01", "2025-03-28", None)
     assert _BOUNDS_CALLS == ["2025-03-09"]  # once per row for both columns
     assert windows.row(payload, seen_us=5, note=None) == row
+
+
+# A view read from a row is built from its __dict__ (tables._view) where its __init__ would only set its
+# fields; against the same reader built with each view's constructor, on generated rows of every table.
+
+JSON_TEXTS = {
+    "links": ("[]", f'[{{"relation": "DISPUTES", "target": "{UUID(int=5)}"}}]', "[ ]"),
+    "changes": (None, "{}", '{"summary": {"before": "a", "after": "b"}, "stance": {"after": "SUPPORTS"}}'),
+    "authors": ("[]", '["A. B.", "C"]', "null"),
+    "aliases": ("[]", '["x"]'),
+    "tags": ("[]", '["b", "a"]'),
+    "roles": ("[]", '[{"title": "Minister", "from": "2020-01-02"}, {"title": "MP", "until": "2019-12-31"}]'),
+}
+
+
+def _value(column: Any, rng: random.Random, sqlite: bool) -> Any:
+    if column.name in JSON_TEXTS:
+        return rng.choice(JSON_TEXTS[column.name])
+    if column.nullable and rng.random() < 0.3:
+        return None
+    kind = column.python
+    if kind is UUID:
+        value = UUID(int=rng.getrandbits(128))
+        return str(value) if sqlite else value
+    if kind is date:
+        day = date(2000, 1, 1) + timedelta(days=rng.randrange(12000))
+        return day.isoformat() if sqlite else day
+    if kind is datetime:
+        return rng.randrange(2**52)
+    if kind is bool:
+        return rng.choice((True, False, 0, 1))
+    if kind is int:
+        return rng.randrange(-(2**40), 2**40)
+    return rng.choice(("", "text", "ü\n\"'", "[]"))
+
+
+def _same_objects(a: Any, b: Any) -> None:
+    assert type(a) is type(b) and a == b
+    if is_dataclass(a):
+        assert list(vars(a)) == list(vars(b)) == [f.name for f in fields(a)]
+        for name in vars(a):
+            _same_objects(vars(a)[name], vars(b)[name])
+    elif isinstance(a, list):
+        assert len(a) == len(b)
+        for x, y in zip(a, b, strict=True):
+            _same_objects(x, y)
+
+
+def test_views_read_from_rows_are_the_objects_their_constructors_make(monkeypatch: pytest.MonkeyPatch) -> None:
+    readers: tuple[Reader[Any], ...] = (CLAIM_VERSIONS, CLAIM_EVENTS, SOURCES, ACTORS, TOPICS, API_KEYS, THINGS)
+    monkeypatch.setattr(tables, "_built_by_fields", lambda view: False)
+    reference: list[Reader[Any]] = [Reader(r.table, _view_of(r)) for r in readers]
+    monkeypatch.undo()
+    rng = random.Random(7)
+    for reader, by_init in zip(readers, reference, strict=True):
+        assert "_view" not in _names_of(by_init) and "_view" in _names_of(reader), reader.table
+        columns = tables._columns(reader.fields)
+        for _ in range(300):
+            row = tuple(_value(c, rng, sqlite=rng.random() < 0.5) for c in columns)
+            _same_objects(reader.view(row), by_init.view(row))
+            if reader is TOPICS:
+                assert hash(reader.view(row)) == hash(by_init.view(row))
+
+
+@dataclass(frozen=True)
+class Normalised:
+    word: str
+
+    def __post_init__(self) -> None:
+        if isinstance(self.word, str):
+            object.__setattr__(self, "word", self.word.strip())
+        object.__setattr__(self, "normalised", True)  # (an attribute beside the fields)
+
+
+@dataclass(frozen=True)
+class Converted:
+    day: date
+
+    def __init__(self, day: Any) -> None:  # (its own: it converts the text a SQLite row holds)
+        object.__setattr__(self, "day", date.fromisoformat(day) if isinstance(day, str) else day)
+
+
+def test_a_view_whose_init_does_more_than_set_its_fields_is_built_by_its_init() -> None:
+    assert not tables._built_by_fields(Normalised) and not tables._built_by_fields(Converted)
+    assert tables._built_by_fields(ClaimView) and tables._built_by_fields(Span)
+    assert Reader("t", Normalised).view([" padded "]) == Normalised("padded")
+    assert Reader("t", Converted).view(["2024-02-29"]).day == date(2024, 2, 29)
+
+
+def _view_of(reader: Reader[Any]) -> type:
+    return type(reader.view(tuple(_value(c, random.Random(1), False) for c in tables._columns(reader.fields))))
+
+
+def _names_of(reader: Reader[Any]) -> tuple[str, ...]:
+    """The global names its row -> view function calls."""
+    return reader.view.__code__.co_names
