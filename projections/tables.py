@@ -147,10 +147,18 @@ def _columns(fields: Sequence[_Field]) -> list[Column]:
 
 
 def _built_by_fields(view: type) -> bool:
-    """Is the view's __init__ the one dataclasses writes, and what it makes its fields alone, as given,
-    in order (no __post_init__, no slots)? The latter asked of __init__ itself, with a marker for each
-    field. Then an object whose __dict__ holds the fields is that object (tests/test_projections_tables.py
-    compares them)."""
+    """Can a view be built by setting its __dict__? By declaration: no __post_init__ (its own or a base's),
+    no slots, every field an init field by position, object's own __new__ and (not frozen) __setattr__.
+    Then asked of __init__ itself, with a marker for each field: the one dataclasses writes, setting the
+    fields alone, as given, in order. Then an object whose __dict__ holds the fields is that object
+    (tests/test_projections_tables.py compares them)."""
+    if hasattr(view, "__post_init__") or "__slots__" in vars(view) or view.__new__ is not object.__new__:  # type: ignore[comparison-overlap]
+        return False  # (a probe could not see a __post_init__ that leaves a marker as it is)
+    if not dataclasses.is_dataclass(view) or any(not f.init or f.kw_only for f in dataclasses.fields(view)):
+        return False
+    frozen = view.__dataclass_params__.frozen  # type: ignore[attr-defined]
+    if not frozen and view.__setattr__ is not object.__setattr__:
+        return False
     if getattr(getattr(view, "__init__", None), "__code__", None) is None:
         return False
     if view.__init__.__code__.co_filename != "<string>":  # type: ignore[misc]

@@ -249,8 +249,37 @@ class Converted:
         object.__setattr__(self, "day", date.fromisoformat(day) if isinstance(day, str) else day)
 
 
+@dataclass(frozen=True)
+class Stripped:
+    """A __post_init__ that leaves a marker (not a str) as it is: only its declaration tells."""
+
+    word: str
+
+    def __post_init__(self) -> None:
+        if isinstance(self.word, str):
+            object.__setattr__(self, "word", self.word.strip())
+
+
+@dataclass(frozen=True)
+class CheckedBase:
+    a: str
+
+    def __post_init__(self) -> None:
+        if self.a == "bad":
+            raise ValueError("bad")
+
+
+@dataclass(frozen=True)
+class CheckedChild(CheckedBase):
+    b: str
+
+
 def test_a_view_whose_init_does_more_than_set_its_fields_is_built_by_its_init() -> None:
     assert not tables._built_by_fields(Normalised) and not tables._built_by_fields(Converted)
+    assert not tables._built_by_fields(Stripped) and not tables._built_by_fields(CheckedChild)
+    assert Reader("t", Stripped).view([" padded "]) == Stripped("padded")
+    with pytest.raises(ValueError, match="bad"):
+        Reader("t", CheckedChild).view(["bad", "x"])
     assert tables._built_by_fields(ClaimView) and tables._built_by_fields(Span)
     assert Reader("t", Normalised).view([" padded "]) == Normalised("padded")
     assert Reader("t", Converted).view(["2024-02-29"]).day == date(2024, 2, 29)
