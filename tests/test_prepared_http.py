@@ -60,8 +60,20 @@ class Pair:
         for name in HEADERS:
             assert fast.headers.get(name) == slow.headers.get(name), name
         assert ("etag" in fast.headers) == ("etag" in slow.headers)
-        assert _normal(fast) == _normal(slow)
+        assert_alike(_normal(fast), _normal(slow))
         return fast
+
+
+def assert_alike(fast: Any, slow: Any) -> None:
+    """Equal answers; except that when a non-null root field's error nulls ``data``, the spec lets an
+    execution report or omit the errors of sibling fields still running (graphql-core cancels them:
+    which finish first is timing), so there the shorter list of errors must all be in the longer one."""
+    if not (isinstance(fast, dict) and isinstance(slow, dict) and fast.get("data", 0) is None is slow.get("data", 0)):
+        assert fast == slow
+        return
+    assert {k: v for k, v in fast.items() if k != "errors"} == {k: v for k, v in slow.items() if k != "errors"}
+    short, long = sorted((fast["errors"], slow["errors"]), key=len)
+    assert short and all(error in long for error in short), (fast["errors"], slow["errors"])
 
 
 def _normal(response: Any) -> Any:
