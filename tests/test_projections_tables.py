@@ -232,12 +232,20 @@ def test_views_read_from_rows_are_the_objects_their_constructors_make(monkeypatc
 
 
 @dataclass(frozen=True)
-class Normalised:
+class Stripped:
+    """A __post_init__ that leaves a marker (not a str) as it is: only its declaration tells."""
+
     word: str
 
     def __post_init__(self) -> None:
         if isinstance(self.word, str):
             object.__setattr__(self, "word", self.word.strip())
+
+
+@dataclass(frozen=True)
+class Normalised(Stripped):
+    def __post_init__(self) -> None:
+        super().__post_init__()
         object.__setattr__(self, "normalised", True)  # (an attribute beside the fields)
 
 
@@ -247,17 +255,6 @@ class Converted:
 
     def __init__(self, day: Any) -> None:  # (its own: it converts the text a SQLite row holds)
         object.__setattr__(self, "day", date.fromisoformat(day) if isinstance(day, str) else day)
-
-
-@dataclass(frozen=True)
-class Stripped:
-    """A __post_init__ that leaves a marker (not a str) as it is: only its declaration tells."""
-
-    word: str
-
-    def __post_init__(self) -> None:
-        if isinstance(self.word, str):
-            object.__setattr__(self, "word", self.word.strip())
 
 
 @dataclass(frozen=True)
