@@ -12,7 +12,7 @@ import orjson
 import pytest
 from api_support import ApiEnv, api_env, error_codes
 
-from api.web.http_cache import Entry, ResponseCache
+from api.web.http_cache import Entry, ResponseCache, entry_size
 from ledger import commands as c
 
 QUERY = """query Page($first: Int) {
@@ -48,7 +48,9 @@ def test_the_same_question_is_answered_from_the_cache_until_a_write_moves_the_mo
     assert again.headers["etag"] == first.headers["etag"] and "no-cache" in again.headers["cache-control"]
     # The same document spelled differently shares the entry (normalised document hash).
     spaced = _post(api, {"query": "  " + QUERY.replace("\n", "\n   "), "variables": {"first": 10}})
-    assert _post(api, {"query": "  " + QUERY.replace("\n", "\n   "), "variables": {"first": 10}}).content == spaced.content
+    assert (
+        _post(api, {"query": "  " + QUERY.replace("\n", "\n   "), "variables": {"first": 10}}).content == spaced.content
+    )
     assert spaced.content == first.content
     # A write: the next read is fresh, not the cached answer.
     api.ledger.retract_claim(c.RetractClaim("c-minister", None, "duplicate"), "desk")
@@ -152,13 +154,48 @@ def test_the_cache_stays_within_its_byte_budget(database_url: str) -> None:
             assert _post(api, {"query": QUERY, "variables": {"first": first}}).status_code == 200
         cache = _cache(api)
         assert 0 < cache.size_bytes <= 20_000 and 1 < len(cache) < 39
-    cache = ResponseCache(1000)
+
+    def key(n: int) -> tuple[str, str, str | None, str, bool, tuple[object, ...]]:
+        return (f"{n:03}", "", None, "anonymous", False, ("current", 5, "2026-01-01"))
+
+    one = entry_size(key(0), Entry(b"x" * 100, "j", "e", False))
+    cache = ResponseCache(10 * one)
     cache.observe(5, 2, "2026-01-01")
     for n in range(100):
-        cache.put((str(n), "", "", "anonymous", False, ("current", 5, "2026-01-01")), Entry(b"x" * 100, "j", "e", False))
-    assert cache.size_bytes <= 1000 and len(cache) == 10
+        cache.put(key(n), Entry(b"x" * 100, "j", "e", False))
+    assert cache.size_bytes == 10 * one and len(cache) == 10
     cache.observe(6, 2, "2026-01-01")  # the model moved: every current entry is gone
     assert len(cache) == 0
+
+
+@pytest.mark.parametrize("body_bytes", [80, 600, 5000])
+def test_the_byte_budget_counts_what_entries_keep_alive_not_only_their_bodies(body_bytes: int) -> None:
+    # Entries shaped as the server makes them (sha256 keys, variables JSON, weak etags): the bytes the
+    # cache accounts must be the memory it holds, within 15%; counting bodies alone let a budget hold
+    # twice itself in small answers.
+    cache = ResponseCache(1 << 40)
+    cache.observe(7, 3, "2026-01-01")
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(5000):  # everything built here and not kept by the cache is freed by the next round
+            body = orjson.dumps({"data": {"position": {"stance": "OPPOSES", "text": "x" * body_bytes, "n": n}}})
+            variables = json.dumps({"actor": f"actor-{n}", "topic": "nato-membership", "asOf": "2025-12-01"})
+            key = (
+                hashlib.sha256(str(n).encode()).hexdigest(),
+                variables,
+                None,
+                "anonymous",
+                False,
+                ("current", 7, "2026-01-01"),
+            )
+            cache.put(key, Entry(body, "application/json", f'W/"{hashlib.sha256(body).hexdigest()[:32]}"', False, 7))
+        del body, variables, key
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(cache) == 5000
+    assert 0.85 <= cache.size_bytes / held <= 1.15, (cache.size_bytes, held)
 
 
 def test_answers_read_from_the_log_are_never_cached(api: ApiEnv) -> None:

@@ -21,8 +21,9 @@ Only successful queries are kept: mutations, subscriptions, anything with
 ``errors`` and any non-200 answer go through untouched. A hit still takes a token
 from the caller's read allowance (``api.graphql.ratelimit``); the cost check ran when the
 entry was computed for the same document, variables, caller class and position.
-Memory is bounded: entries by total bytes (``CLAIMS_RESPONSE_CACHE_BYTES``, LRU),
-the document registries by count.
+Memory is bounded: entries by the memory they take (``CLAIMS_RESPONSE_CACHE_BYTES``,
+LRU: the body, the key's texts and the objects around them, see ``entry_size``), the
+document registries by count.
 
 Persisted queries: a query document that ran successfully is registered under the
 SHA-256 of its text, and can then be sent as ``GET /graphql?id=<sha256>`` (plus
@@ -103,6 +104,18 @@ class Entry:
 # (normalised document hash, variables JSON, operation name (None: not given), role, response type, basis)
 Key = tuple[str, str, str | None, str, bool, tuple[object, ...]]
 
+# What an entry holds beyond its body and its key's texts: the Entry, its header tuples, the key
+# and basis tuples, the LRU's node. Measured with tracemalloc (~650 bytes on CPython 3.11, x86_64;
+# tests/test_api_http_cache.py checks the budget against traced memory). Counting bodies alone let
+# a 64 MiB budget hold ~130 MiB of small answers (bench/memory.py).
+ENTRY_OVERHEAD = 650
+
+
+def entry_size(key: Key, entry: Entry) -> int:
+    """The bytes an entry keeps alive: its body, etag (twice: text and header), and key texts, plus the rest."""
+    texts = len(key[0]) + len(key[1]) + len(key[2] or "") + sum(len(p) for p in key[5] if isinstance(p, str))
+    return len(entry.body) + 2 * len(entry.etag) + texts + ENTRY_OVERHEAD
+
 
 class ResponseCache:
     """Answers by key, LRU within a byte budget; entries of a past basis are dropped as soon as it moves."""
@@ -143,7 +156,7 @@ class ResponseCache:
             return entry
 
     def put(self, key: Key, entry: Entry) -> None:
-        size = len(entry.body)
+        size = entry_size(key, entry)
         with self._lock:
             if size > self.max_entry or not self._current(key):
                 return  # too big, or computed at a basis the model has already left
@@ -160,7 +173,7 @@ class ResponseCache:
         return today == seen_today and at == (details if kind == "pinned" else projected)
 
     def _drop(self, key: Key) -> None:
-        self._bytes -= len(self._entries.pop(key).body)
+        self._bytes -= entry_size(key, self._entries.pop(key))  # both immutable: the size it was put with
 
 
 class Documents:
