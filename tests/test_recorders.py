@@ -20,10 +20,11 @@ from ledger_support import actor, seed_world
 from ledger import commands as c
 from ledger.application import ClaimsLedger, persistence_env
 from ledger.db import SQLITE_BUSY_TIMEOUT_MS
+from ledger.integrity import merkle
 from ledger.integrity.verify import verify
 from ledger.memory import POPOLedgerRecorder
 from ledger.postgres import CHANNEL, PostgresLedgerRecorder
-from ledger.sqlite import PollingSubscription, SQLiteLedgerRecorder
+from ledger.sqlite import PollingSubscription, SQLiteLedgerRecorder, stored_nodes_query
 
 DEADLINE = 15.0  # seconds a subscriber may take to see an event (a failure, not a wait)
 
@@ -159,6 +160,40 @@ def test_sqlite_connections_of_the_recorder_get_the_ledgers_pragmas(tmp_path: An
             assert cursor.fetchone()[0] == SQLITE_BUSY_TIMEOUT_MS
             cursor.execute("PRAGMA journal_mode")
             assert cursor.fetchone()[0] == "wal"
+
+
+def _root_of_leaves(leaves: list[bytes]) -> bytes:
+    while len(leaves) > 1:
+        leaves = [merkle.node_hash(leaves[i], leaves[i + 1]) for i in range(0, len(leaves), 2)]
+    return leaves[0]
+
+
+def test_stored_tree_nodes_are_found_by_level_and_index(ledger: ClaimsLedger) -> None:
+    with ledger.batch("tester") as batch:
+        for n in range(40):
+            batch.register_actor(c.parse_actor(actor(f"actor-{n:02}")))
+    recorder = ledger.ledger_recorder
+    leaves = recorder.leaf_hashes(0, 40)
+    asked = [(4, 1), (5, 0), (4, 0), (4, 7), (9, 0)]  # the last two cover leaves the log does not hold yet
+    found = recorder.stored_nodes(asked)
+    assert found == {
+        (4, 0): _root_of_leaves(leaves[:16]),
+        (4, 1): _root_of_leaves(leaves[16:32]),
+        (5, 0): _root_of_leaves(leaves[:32]),
+    }
+    assert recorder.stored_nodes([]) == {}
+
+
+def test_sqlite_looks_tree_nodes_up_by_primary_key_not_by_scanning_the_table(tmp_path: Any) -> None:
+    # A scan per lookup made verify quadratic in the log's length (bench/verify_rate.py at 1M events).
+    with ClaimsLedger.open(f"sqlite:///{tmp_path / 'l.db'}") as ledger:
+        recorder = ledger.recorder
+        assert isinstance(recorder, SQLiteLedgerRecorder)
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute("EXPLAIN QUERY PLAN " + stored_nodes_query(3), [4, 0, 4, 1, 5, 0])
+            plan = [row[3] for row in cursor.fetchall()]
+    assert any("SEARCH n USING PRIMARY KEY" in step for step in plan), plan
+    assert not any(step.startswith("SCAN n") or "SCAN ledger_tree_nodes" in step for step in plan), plan
 
 
 def test_strawberry_private_schema_attribute_is_the_graphql_core_schema() -> None:
