@@ -14,10 +14,10 @@ import hashlib
 import re
 import secrets
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from typing import Any, ClassVar, TypeVar, overload
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -108,67 +108,17 @@ class LazyRecording(Recording[UUID]):
         )
 
 
-class EncodedEvents(Sequence[StoredEvent]):
-    """Domain events as their ``StoredEvent``s, each encoded when first read, in order, and kept.
-
-    For a recorder that streams its rows (``LedgerRecorder.streams_events``): it reads them once,
-    as it writes them. Iterated or indexed again, it gives the kept objects: each event is encoded
-    once. An encoding error surfaces where the recorder reads that event, inside its transaction,
-    which then rolls back (nothing is written, as when the error came before the transaction).
-    """
-
-    __slots__ = ("_encode", "_events", "_stored")
-
-    def __init__(self, domain_events: Sequence[Any], encode: Callable[[Any], StoredEvent]) -> None:
-        self._events = domain_events
-        self._encode = encode
-        self._stored: list[StoredEvent] = []
-
-    def __len__(self) -> int:
-        return len(self._events)
-
-    def __iter__(self) -> Iterator[StoredEvent]:
-        stored, encode = self._stored, self._encode
-        for index, event in enumerate(self._events):
-            if index == len(stored):  # not encoded yet (another iteration may have gone ahead)
-                stored.append(encode(event))
-            yield stored[index]
-
-    @overload
-    def __getitem__(self, index: int) -> StoredEvent: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[StoredEvent]: ...
-    def __getitem__(self, index: int | slice) -> StoredEvent | list[StoredEvent]:
-        if isinstance(index, slice):
-            return list(self)[index]
-        if index < 0:
-            index += len(self._events)
-        if not 0 <= index < len(self._events):
-            raise IndexError("stored event index out of range")
-        stored = self._stored
-        while len(stored) <= index:
-            stored.append(self._encode(self._events[len(stored)]))
-        return stored[index]
-
-
 class LedgerEventStore(EventStore[UUID]):
     """The library's event store, with ``put`` returning :class:`LazyRecording` objects.
 
     ``put`` takes ``EventStore.put``'s steps (its events encoded by the mapper, one
-    ``insert_events`` call with the same arguments, one recording per event, in order; for a
-    recorder that streams its rows, each event encoded as the recorder reads it: ``EncodedEvents``);
+    ``insert_events`` call with the same arguments, one recording per event, in order);
     tests/test_batch_commit.py fails when the library's ``put`` changes. Selected by
     ``ClaimsLedger.construct_event_store``, the library's hook for it.
     """
 
     def put(self, domain_events: Sequence[Any], **kwargs: Any) -> list[Recording[UUID]]:
-        stored_events: Sequence[StoredEvent]
-        if getattr(self.recorder, "streams_events", False):
-            # Encoded as the recorder's COPY consumes them: the server parses and indexes rows already sent
-            # while the next states are encoded (bench/import_rate.py), instead of waiting for all of them.
-            stored_events = EncodedEvents(domain_events, self.mapper.to_stored_event)
-        else:
-            stored_events = list(map(self.mapper.to_stored_event, domain_events))
+        stored_events = list(map(self.mapper.to_stored_event, domain_events))
         notification_ids = self.recorder.insert_events(stored_events, **kwargs)
         if not notification_ids:
             return []

@@ -97,9 +97,6 @@ class LedgerRecorder(ApplicationRecorder):
 
     standby = False  # True for a read-only copy (a PostgreSQL hot standby): read, never written
     concurrent_reads = False  # may several threads read at once (verify reads ahead)?
-    # Does insert_events stream the rows it reads (PostgreSQL COPY)? Then the event store hands it events
-    # encoded as they are read (application.EncodedEvents); else encoded before, all of them.
-    streams_events = False
 
     def _append_to_log(self, session: AppendSession, stored_events: Sequence[StoredEvent]) -> list[int]:
         """Give the events the next positions and leaf hashes, and store them with the tree's new

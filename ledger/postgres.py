@@ -100,7 +100,6 @@ _LEAF_INPUT = (
 
 class PostgresLedgerRecorder(LedgerRecorder, PostgresApplicationRecorder):
     concurrent_reads = True  # a connection pool: verify reads batches ahead on other connections
-    streams_events = True  # binary COPY: each event is encoded as COPY takes its row
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "ledger_events") -> None:
         super().__init__(datastore, events_table_name="ledger_events")  # the ledger's tables keep their names

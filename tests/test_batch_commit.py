@@ -17,11 +17,11 @@ from uuid import UUID
 import pytest
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import EventStore, Notification, Recording, StoredEvent
+from eventsourcing.persistence import EventStore, Notification, Recording
 from ledger_support import ZELENSKY_PASSAGE, actor, claim, passage, seed_world, source, topic
 
 from ledger import commands as c
-from ledger.application import Batch, ClaimsLedger, EncodedEvents, LedgerEventStore, _FewerCollections
+from ledger.application import Batch, ClaimsLedger, LedgerEventStore, _FewerCollections
 from ledger.domain import Actor, Claim, Source, SourceKey, Topic, actor_id, claim_id, topic_id
 from ledger.errors import BadInput
 
@@ -268,34 +268,9 @@ def test_create_builds_the_event_the_event_class_builds(ledger: ClaimsLedger) ->
         batch.create(Topic, "Defined", topic_id("other"), key="other", title="T", recorded_by="tester")
 
 
-def test_events_are_encoded_once_each_as_they_are_read() -> None:
-    """``EncodedEvents`` (the stored events a streaming recorder reads): each event encoded once, in order,
-    when first read, whether by iteration (twice, interleaved) or by index."""
-    encoded: list[int] = []
-
-    def encode(event: int) -> StoredEvent:
-        encoded.append(event)
-        return StoredEvent(UUID(int=event), event, "topic", b"{}")
-
-    events = EncodedEvents([1, 2, 3, 4], encode)
-    assert len(events) == 4 and encoded == []
-    first, second = iter(events), iter(events)
-    assert next(first).originator_version == 1 and encoded == [1]
-    assert [e.originator_version for e in second] == [1, 2, 3, 4]
-    assert [e.originator_version for e in first] == [2, 3, 4]
-    assert encoded == [1, 2, 3, 4]
-    lazy = EncodedEvents([1, 2, 3], encode)
-    encoded.clear()
-    assert lazy[1].originator_version == 2 and encoded == [1, 2]
-    assert lazy[-1].originator_version == 3 and [e.originator_version for e in lazy[:2]] == [1, 2]
-    assert encoded == [1, 2, 3]
-    with pytest.raises(IndexError):
-        lazy[3]
-
-
 def test_an_event_that_cannot_be_encoded_writes_nothing(ledger: ClaimsLedger) -> None:
-    """PostgreSQL's recorder encodes each event as COPY takes it: an event the encoder refuses, after
-    others were sent, still leaves the log, the tree and the next positions as they were."""
+    """An event the encoder refuses, after others in the same put, leaves the log, the tree and the next
+    positions as they were."""
     events = [e for i in range(3) for e in Topic(key=f"t-{i}", title="T", proposition="P.", recorded_by="x").collect_events()]
     bad = Topic(key="t-bad", title="T", proposition="P.", recorded_by="x").collect_events()[0]
     object.__setattr__(bad, "title", {1j})  # no JSON for a set of complex numbers
