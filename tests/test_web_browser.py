@@ -8,9 +8,11 @@ the test that caused it.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx  # the maintained fork starlette's TestClient uses
@@ -54,6 +56,7 @@ class Site:
     url: str
     backend: str
     editor_key: str
+    scratch: Path  # the module's own temporary folder
 
     def gql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         response = httpx.post(f"{self.base}/graphql", json={"query": query, "variables": variables or {}}, timeout=30)
@@ -64,12 +67,12 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(database_url: str) -> Iterator[Site]:
+def site(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with ClaimsLedger.open(database_url) as ledger:
         key = ledger.issue_api_key("web-editor", "editor", "test:setup")
     backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
     with live_server(database_url) as base:
-        yield Site(base, database_url, backend, key)
+        yield Site(base, database_url, backend, key, tmp_path_factory.mktemp("site"))
 
 
 @pytest.fixture(scope="module")
@@ -132,10 +135,12 @@ def page(browser: Browser, watch: Watch) -> Iterator[Page]:
 
 
 def shot(site: Site, page: Page, name: str) -> None:
-    """Screenshots for the README come from the SQLite run."""
+    """Screenshots of the SQLite run; into the README's docs/screenshots only when asked
+    (CLAIMS_UPDATE_SCREENSHOTS=1), so a test run leaves the checkout as it was."""
     if site.backend == "sqlite":
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+        folder = SCREENSHOTS if os.environ.get("CLAIMS_UPDATE_SCREENSHOTS") == "1" else site.scratch / "screenshots"
+        folder.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(folder / f"{name}.png"))
 
 
 def serious_violations(page: Page) -> list[str]:
