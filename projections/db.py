@@ -15,10 +15,12 @@ Column types that differ between the two are rendered by :func:`ddl`.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import date
@@ -216,9 +218,34 @@ class SQLiteConnection(Connection):
         self.raw.close()
 
 
-class PostgresConnection(Connection):
+class PostgresText(Connection):
+    """PostgreSQL's statement texts and parameters (arrays, ``= ANY``), which need no connection: the
+    read model builds a statement once for the thread's connection or an event loop's (AsyncReaders)."""
+
     dialect: Dialect = "postgresql"
 
+    def in_list(self, values: Sequence[Any], pg_type: str) -> tuple[str, list[Any]]:
+        return f"= ANY(?::{pg_type}[])", [array_text(values)]
+
+    def rows_cte(
+        self,
+        name: str,
+        columns: Sequence[str],
+        pg_types: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        opaque: bool = False,
+    ) -> tuple[str, list[Any]]:
+        array = "(SELECT ?::{}[])" if opaque else "?::{}[]"
+        arrays = ", ".join(array.format(t) for t in pg_types)
+        params = [array_text(column) for column in zip(*rows, strict=True)] if rows else ["{}" for _ in columns]
+        return f"{name} ({', '.join(columns)}) AS (SELECT * FROM unnest({arrays}))", params
+
+
+PG_TEXT = PostgresText()
+
+
+class PostgresConnection(PostgresText):
     def __init__(self, raw: psycopg.Connection[Any], lock_key: int = WRITER_LOCK_KEY) -> None:
         self.raw = raw  # autocommit; transactions are explicit
         self.lock_key = lock_key  # the advisory lock of the model this connection writes
@@ -273,23 +300,6 @@ class PostgresConnection(Connection):
         if quick:  # in a transaction: SET LOCAL ends with it
             self.raw.execute("SET LOCAL default_statistics_target = 10")
         self.raw.execute(f"ANALYZE {', '.join(tables)}")
-
-    def in_list(self, values: Sequence[Any], pg_type: str) -> tuple[str, list[Any]]:
-        return f"= ANY(?::{pg_type}[])", [array_text(values)]
-
-    def rows_cte(
-        self,
-        name: str,
-        columns: Sequence[str],
-        pg_types: Sequence[str],
-        rows: Sequence[Sequence[Any]],
-        *,
-        opaque: bool = False,
-    ) -> tuple[str, list[Any]]:
-        array = "(SELECT ?::{}[])" if opaque else "?::{}[]"
-        arrays = ", ".join(array.format(t) for t in pg_types)
-        params = [array_text(column) for column in zip(*rows, strict=True)] if rows else ["{}" for _ in columns]
-        return f"{name} ({', '.join(columns)}) AS (SELECT * FROM unnest({arrays}))", params
 
     def close(self) -> None:
         self.raw.close()
@@ -432,3 +442,130 @@ class Readers:
                 conn.close()
             self._sqlite.clear()
         self._local = threading.local()
+
+
+class AsyncReaders:
+    """Reader connections on event loops (PostgreSQL): psycopg's ``AsyncConnection``, at most ``size``
+    per loop, for a statement the API runs on its event loop instead of a worker thread (the hop and
+    the second thread's wake-ups cost more CPU than the statement's own Python: bench/RESULTS.md).
+
+    A connection serves one statement at a time and a batch takes an idle one, so a batch never waits
+    behind another's round trip unless ``size`` are running. :meth:`close` closes every connection
+    of every loop, at once (libpq's ``finish`` needs no loop); one still running then fails."""
+
+    def __init__(self, url: str, *, size: int = 4, statement_timeout: float = 0.0) -> None:
+        self.url = url
+        self.size = size
+        self.kwargs: dict[str, Any] = {"autocommit": True}
+        if statement_timeout > 0:  # the same bound as the threads' connections (Readers)
+            self.kwargs["options"] = f"-c statement_timeout={max(1, int(statement_timeout * 1000))}"
+        self._loops: dict[asyncio.AbstractEventLoop, _LoopConnections] = {}
+        self._lock = threading.Lock()  # (apps on several loops, e.g. tests' clients, share one read model)
+        self.closed = False
+        self.opened = 0  # connections made, in all (tests: one per concurrent batch, not per statement)
+
+    async def execute(self, sql: str, params: Sequence[Any] = (), *, prepare: bool | None = None) -> list[Row]:
+        """One statement on an idle connection of the running loop (``?`` placeholders, as ``Connection``)."""
+        loop = asyncio.get_running_loop()
+        connections = self._loops.get(loop)
+        if connections is None:
+            with self._lock:
+                if self.closed:
+                    raise psycopg.OperationalError("the read model's connections are closed")
+                connections = self._loops.setdefault(loop, _LoopConnections(self))
+        conn = await connections.take()
+        reusable = False
+        try:
+            try:
+                cur = await conn.execute(_pg(sql), params, prepare=prepare)
+            except psycopg.errors.QueryCanceled:
+                reusable = True  # (autocommit: the connection is idle again)
+                raise QueryTimeout("the query ran longer than the statement timeout") from None
+            result = cur.pgresult
+            rows = await cur.fetchall() if result is not None and result.status == TUPLES_OK else []
+            reusable = True
+            return rows
+        finally:
+            # Anything else (a broken connection, a cancelled await mid-statement): not reused.
+            connections.give(conn, reusable and not conn.closed)
+
+    def close(self) -> None:
+        with self._lock:
+            self.closed = True
+            loops, self._loops = list(self._loops.values()), {}
+        for connections in loops:
+            connections.close()
+
+    def open_connections(self) -> int:
+        """Connections open now, on every loop."""
+        with self._lock:
+            return sum(len([c for c in lc.all if not c.closed]) for lc in self._loops.values())
+
+
+class _LoopConnections:
+    """One loop's connections of :class:`AsyncReaders` (used from that loop only, but for ``close``)."""
+
+    def __init__(self, readers: AsyncReaders) -> None:
+        self.readers = readers
+        self.idle: list[psycopg.AsyncConnection[Any]] = []
+        self.all: set[psycopg.AsyncConnection[Any]] = set()
+        self.opening = 0
+        self.waiters: deque[asyncio.Future[None]] = deque()
+
+    async def take(self) -> psycopg.AsyncConnection[Any]:
+        while True:
+            if self.readers.closed:
+                raise psycopg.OperationalError("the read model's connections are closed")
+            if self.idle:
+                return self.idle.pop()  # (the last returned: a few connections stay warm)
+            if len(self.all) + self.opening < self.readers.size:
+                self.opening += 1
+                try:
+                    conn = await psycopg.AsyncConnection.connect(self.readers.url, **self.readers.kwargs)
+                finally:
+                    self.opening -= 1
+                    self._wake()  # (a failed connect frees its place for a waiter)
+                self.readers.opened += 1
+                if self.readers.closed:  # (closed while connecting)
+                    conn.pgconn.finish()
+                    raise psycopg.OperationalError("the read model's connections are closed")
+                self.all.add(conn)
+                return conn
+            waiter = asyncio.get_running_loop().create_future()
+            self.waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake()  # (woken, then cancelled: pass the turn on)
+                raise
+
+    def give(self, conn: psycopg.AsyncConnection[Any], reusable: bool) -> None:
+        if reusable and not self.readers.closed:
+            self.idle.append(conn)
+        else:
+            self.all.discard(conn)
+            conn.pgconn.finish()  # (libpq's close: no await, no round trip)
+        self._wake()
+
+    def _wake(self) -> None:
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def close(self) -> None:
+        for conn in list(self.all):
+            conn.pgconn.finish()
+        self.all.clear()
+        self.idle.clear()
+        for waiter in self.waiters:  # (they see ``closed`` and fail)
+            if not waiter.done():
+                waiter.get_loop().call_soon_threadsafe(_wake_one, waiter)
+        self.waiters.clear()
+
+
+def _wake_one(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
