@@ -489,6 +489,13 @@ class AsyncReaders:
             # Anything else (a broken connection, a cancelled await mid-statement): not reused.
             connections.give(conn, reusable and not conn.closed)
 
+    async def settle(self) -> None:
+        """Wait for this loop's connects under way (before :meth:`close` at shutdown, so no connect task
+        outlives its loop)."""
+        connections = self._loops.get(asyncio.get_running_loop())
+        if connections is not None:
+            await connections.settle()
+
     def close(self) -> None:
         with self._lock:
             self.closed = True
@@ -503,13 +510,19 @@ class AsyncReaders:
 
 
 class _LoopConnections:
-    """One loop's connections of :class:`AsyncReaders` (used from that loop only, but for ``close``)."""
+    """One loop's connections of :class:`AsyncReaders` (used from that loop only, but for ``close``).
+
+    Why not open a connection where it is needed: a connect costs milliseconds (a backend started, then
+    the statement prepared and planned anew), and a batch that paid it became the tail of the latency.
+    A batch finding none idle waits for the first one free, which a running batch returns within its
+    round trip, while a new one opens beside (up to ``size``) for the next burst. Idle ones are used in
+    turn (first in, first out), so every open connection has its statements prepared and planned."""
 
     def __init__(self, readers: AsyncReaders) -> None:
         self.readers = readers
-        self.idle: list[psycopg.AsyncConnection[Any]] = []
+        self.idle: deque[psycopg.AsyncConnection[Any]] = deque()
         self.all: set[psycopg.AsyncConnection[Any]] = set()
-        self.opening = 0
+        self.opening: set[asyncio.Task[None]] = set()
         self.waiters: deque[asyncio.Future[None]] = deque()
 
     async def take(self) -> psycopg.AsyncConnection[Any]:
@@ -517,28 +530,45 @@ class _LoopConnections:
             if self.readers.closed:
                 raise psycopg.OperationalError("the read model's connections are closed")
             if self.idle:
-                return self.idle.pop()  # (the last returned: a few connections stay warm)
-            if len(self.all) + self.opening < self.readers.size:
-                self.opening += 1
-                try:
-                    conn = await psycopg.AsyncConnection.connect(self.readers.url, **self.readers.kwargs)
-                finally:
-                    self.opening -= 1
-                    self._wake()  # (a failed connect frees its place for a waiter)
-                self.readers.opened += 1
-                if self.readers.closed:  # (closed while connecting)
-                    conn.pgconn.finish()
-                    raise psycopg.OperationalError("the read model's connections are closed")
-                self.all.add(conn)
-                return conn
+                return self.idle.popleft()
+            # (at most one connect per waiting batch, and none beyond the size)
+            if len(self.all) + len(self.opening) < self.readers.size and len(self.opening) <= len(self.waiters):
+                task = asyncio.get_running_loop().create_task(self._open())
+                self.opening.add(task)
+                task.add_done_callback(self.opening.discard)
             waiter = asyncio.get_running_loop().create_future()
             self.waiters.append(waiter)
             try:
-                await waiter
+                await waiter  # (a connection given back or opened; or the error of a failed connect)
             except asyncio.CancelledError:
                 if waiter.done() and not waiter.cancelled():
                     self._wake()  # (woken, then cancelled: pass the turn on)
                 raise
+
+    async def _open(self) -> None:
+        try:
+            conn = await psycopg.AsyncConnection.connect(self.readers.url, **self.readers.kwargs)
+        except Exception as error:  # (the database unreachable): one waiting batch fails with it
+            self.opening.discard(asyncio.current_task())  # type: ignore[arg-type]  # (before the next waiter looks)
+            while self.waiters:
+                waiter = self.waiters.popleft()
+                if not waiter.done():
+                    waiter.set_exception(error)
+                    break
+            self._wake()  # (another waiting batch, if any, tries a connect of its own)
+            return
+        self.opening.discard(asyncio.current_task())  # type: ignore[arg-type]
+        self.readers.opened += 1
+        if self.readers.closed:  # (closed while connecting)
+            conn.pgconn.finish()
+            return
+        self.all.add(conn)
+        self.give(conn, True)
+
+    async def settle(self) -> None:
+        """Wait for the connects under way (shutdown: none is left running when the loop ends)."""
+        if self.opening:
+            await asyncio.wait(list(self.opening))
 
     def give(self, conn: psycopg.AsyncConnection[Any], reusable: bool) -> None:
         if reusable and not self.readers.closed:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import socket
 import time
 from datetime import UTC, date, datetime
 from typing import Any
@@ -401,3 +402,28 @@ def test_event_loop_connections_close_at_shutdown(postgres_database_url: str, mo
             rows = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", (pids,)).fetchall()
             gone = rows[0][0] == 0
         assert gone
+
+
+def test_an_event_loop_connect_that_fails_fails_its_batch_not_waits(postgres_server: Any) -> None:
+    """A connect opened for a waiting batch that fails (the database unreachable) gives that batch its
+    error; nothing waits forever, and a later batch tries again."""
+    import psycopg
+
+    from projections.db import AsyncReaders
+
+    with socket.socket() as unused:  # (a port nothing listens on)
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    readers = AsyncReaders(f"postgresql://nobody@127.0.0.1:{port}/none?connect_timeout=5", size=2)
+
+    async def run() -> list[Any]:
+        first = await asyncio.gather(*(readers.execute("SELECT 1") for _ in range(3)), return_exceptions=True)
+        again = await asyncio.gather(readers.execute("SELECT 1"), return_exceptions=True)
+        return [*first, *again]
+
+    try:
+        errors = asyncio.run(asyncio.wait_for(run(), 30))
+        assert len(errors) == 4 and all(isinstance(e, psycopg.OperationalError) for e in errors)
+        assert readers.opened == 0
+    finally:
+        readers.close()
