@@ -449,8 +449,9 @@ class AsyncReaders:
     per loop, for a statement the API runs on its event loop instead of a worker thread (the hop and
     the second thread's wake-ups cost more CPU than the statement's own Python: bench/RESULTS.md).
 
-    A connection serves one statement at a time and a batch takes an idle one, so a batch never waits
-    behind another's round trip unless ``size`` are running. :meth:`close` closes every connection
+    A connection serves one statement at a time. A batch takes an idle one; finding none, it takes the
+    first one freed or opened (``_LoopConnections``), so no batch waits out another's slow statement
+    while fewer than ``size`` are open. :meth:`close` closes every connection
     of every loop, at once (libpq's ``finish`` needs no loop); one still running then fails."""
 
     def __init__(self, url: str, *, size: int = 4, statement_timeout: float = 0.0) -> None:
