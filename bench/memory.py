@@ -5,13 +5,17 @@
     python bench/memory.py --documents 10000     # shorter
     python bench/memory.py --write               # replace this benchmark's block of RESULTS.md
 
-Starts ``uvicorn api.web.app:create_app`` on 127.0.0.1 (one process, the demo corpus,
-rate limits off) and sends it N documents that are all different (each a different
-mix of fields, aliases and literal arguments, some invalid, some over the cost
-budget), reading the server's resident memory (VmRSS from /proc) at the start, after
-each tenth, and at the end. What must hold: the memory levels off (parser and
-validation caches are LRU-bounded, nothing else keeps per-document state) instead of
-growing with N. Loopback only; bounded by N.
+Starts two ``uvicorn api.web.app:create_app`` processes on 127.0.0.1 (the demo corpus,
+rate limits off): one with the default settings, one with the response cache off
+(``CLAIMS_RESPONSE_CACHE_BYTES=0``), and sends both the same N documents, all different
+(each a different mix of fields, aliases and literal arguments, some invalid), reading
+each server's resident memory (VmRSS from /proc) at the start, after each tenth, and at
+the end. What must hold: the memory levels off instead of growing with N. Every store
+that keeps per-document state is bounded: the parser, validation, prepared-operation and
+compiled-plan caches by count or plan size, the request and document registries by count,
+and the response cache by ``CLAIMS_RESPONSE_CACHE_BYTES`` (what its entries keep alive).
+The gap between the two columns is that cache, and should level off near its budget.
+Loopback only; bounded by N.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from api_support import free_port  # noqa: E402
 from results_file import write_section  # noqa: E402
+
+from api.settings import Settings  # noqa: E402
 
 FIELDS = {
     "actors": "key name aliases kind",
@@ -67,6 +73,19 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
+def wait_ready(base: str) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"server at {base} did not start")
+        time.sleep(0.1)  # polling a starting server's readiness (not synchronising with a test)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--documents", type=int, default=100_000)
@@ -76,57 +95,68 @@ def main(argv: list[str] | None = None) -> int:
     folder = tempfile.mkdtemp(prefix="claims-memory-")
     url = f"sqlite:///{folder}/ledger.db"
     subprocess.run([sys.executable, "-m", "api.cli.main", "--database", url, "demo"], check=True, cwd=ROOT)
-    port = free_port()
-    env = {**os.environ, "CLAIMS_DATABASE_URL": url, "CLAIMS_RATE_LIMIT_READS": "0", "CLAIMS_RATE_LIMIT_WRITES": "0"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.web.app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"], cwd=ROOT, env=env,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    samples: list[tuple[int, int]] = []
+    budget = Settings.from_env().response_cache_bytes  # the server's default, or as set in the environment
+    base_env = {
+        **os.environ,
+        "CLAIMS_DATABASE_URL": url,
+        "CLAIMS_RATE_LIMIT_READS": "0",
+        "CLAIMS_RATE_LIMIT_WRITES": "0",
+    }
+    servers: list[tuple[subprocess.Popen[bytes], str]] = []
+    samples: list[tuple[int, int, int]] = []  # (documents sent, RSS KiB with the cache, without)
     codes: dict[int, int] = {}
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError("server did not start")
-            time.sleep(0.1)
-        samples.append((0, rss_kib(server.pid)))
+        for cache_bytes in (budget, 0):
+            port = free_port()
+            process = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "api.web.app:create_app", "--factory", "--host", "127.0.0.1",
+                 "--port", str(port), "--log-level", "warning"],
+                cwd=ROOT, env={**base_env, "CLAIMS_RESPONSE_CACHE_BYTES": str(cache_bytes)},
+            )  # fmt: skip
+            servers.append((process, f"http://127.0.0.1:{port}"))
+        for _, base in servers:
+            wait_ready(base)
+        cached, uncached = (process.pid for process, _ in servers)
+        samples.append((0, rss_kib(cached), rss_kib(uncached)))
         step = max(1, args.documents // 10)
         started = time.monotonic()
-        with httpx.Client(base_url=base, timeout=60) as http, ThreadPoolExecutor(args.clients) as pool:
+        with httpx.Client(timeout=60) as http, ThreadPoolExecutor(args.clients) as pool:
 
-            def send(i: int) -> int:
-                return http.post("/graphql", json={"query": document(i, random.Random(i))}).status_code
+            def send(i: int) -> list[int]:
+                body = {"query": document(i, random.Random(i))}
+                return [http.post(f"{base}/graphql", json=body).status_code for _, base in servers]
 
             for start in range(0, args.documents, step):
-                for status in pool.map(send, range(start, min(args.documents, start + step))):
-                    codes[status] = codes.get(status, 0) + 1
-                samples.append((min(args.documents, start + step), rss_kib(server.pid)))
-                print(f"{samples[-1][0]:>8} documents: RSS {samples[-1][1] / 1024:.1f} MiB", file=sys.stderr)
+                for statuses in pool.map(send, range(start, min(args.documents, start + step))):
+                    for status in statuses:
+                        codes[status] = codes.get(status, 0) + 1
+                samples.append((min(args.documents, start + step), rss_kib(cached), rss_kib(uncached)))
+                n, on, off = samples[-1]
+                print(
+                    f"{n:>8} documents: RSS {on / 1024:.1f} MiB, without the response cache {off / 1024:.1f}",
+                    file=sys.stderr,
+                )
         seconds = time.monotonic() - started
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-    first_tenth = samples[1][1]
+        for process, _ in servers:
+            process.terminate()
+            process.wait(timeout=30)
+    first_tenth = samples[1]
+    end = samples[-1]
     report = [
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end "
         "(the machine is shared: other work skews the rate, not the memory).",
         f"Command: `python bench/memory.py --documents {args.documents} --clients {args.clients}` "
-        "(SQLite, demo corpus, one uvicorn process, rate limits off).",
+        "(SQLite, demo corpus, two uvicorn processes sent the same documents, rate limits off).",
         "",
-        "| documents sent | server RSS (MiB) |",
-        "|---:|---:|",
-        *[f"| {n:,} | {kib / 1024:.1f} |" for n, kib in samples],
+        f"| documents sent | server RSS (MiB), response cache {budget / 2**20:.0f} MiB | without the response cache |",
+        "|---:|---:|---:|",
+        *[f"| {n:,} | {on / 1024:.1f} | {off / 1024:.1f} |" for n, on, off in samples],
         "",
-        f"{args.documents:,} distinct documents in {seconds:.0f} s; HTTP statuses {dict(sorted(codes.items()))}. "
-        f"Growth from the first tenth to the end: {(samples[-1][1] - first_tenth) / 1024:+.1f} MiB "
-        f"(ratio {samples[-1][1] / first_tenth:.2f}).",
+        f"{args.documents:,} distinct documents to each server in {seconds:.0f} s; HTTP statuses "
+        f"{dict(sorted(codes.items()))}. Growth from the first tenth to the end: "
+        f"{(end[1] - first_tenth[1]) / 1024:+.1f} MiB with the response cache, {(end[2] - first_tenth[2]) / 1024:+.1f} MiB "
+        f"without; the cache's share at the end {(end[1] - end[2]) / 1024:.1f} MiB (budget {budget / 2**20:.0f} MiB).",
         "",
     ]
     text = "\n".join(report)

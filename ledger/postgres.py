@@ -5,8 +5,8 @@ it: its insertion step also writes the Merkle rows in the same transaction, and 
 name the ledger's own tables (``ledger_events`` with ``position`` and ``leaf_hash``: ledgers
 written before keep their tables and bytes). Appends take the library's EXCLUSIVE lock on the
 events table so positions are assigned in commit order without gaps (readers are not blocked),
-then write events, tree nodes and the tree head with binary COPY. The library's LISTEN/NOTIFY
-subscription works as it is (``subscribe``). Selected with
+then write events, tree nodes and the tree head with binary COPY. ``subscribe`` is the library's
+LISTEN/NOTIFY subscription with one gap closed (``ListeningSubscription``). Selected with
 ``PERSISTENCE_MODULE=ledger.postgres:PostgresLedgerFactory``.
 """
 
@@ -18,12 +18,12 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, StoredEvent, Subscription
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory, PostgresSubscription
 from eventsourcing.utils import Environment, EnvType
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import TupleRow, tuple_row
-from psycopg.sql import SQL, Composed
+from psycopg.sql import SQL, Composed, Identifier
 from psycopg.types.string import BytesBinaryDumper
 
 from ledger.errors import ReadOnlyStore
@@ -108,6 +108,9 @@ class PostgresLedgerRecorder(LedgerRecorder, PostgresApplicationRecorder):
         statements = ["SELECT pg_advisory_xact_lock(7356201)", *SCHEMA.split(";"), LZ4_STATE, ACCESS_INDEX]
         self.sql_create_statements = [Composed([SQL(s.strip())]) for s in statements if s.strip()]
 
+    def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> Subscription[ApplicationRecorder]:
+        return ListeningSubscription(self, gt=gt, topics=topics)
+
     @contextmanager
     def _cursor(self, *, binary: bool = False) -> Iterator[psycopg.Cursor[TupleRow]]:
         """A cursor on a pooled connection (autocommit) answering plain tuples."""
@@ -174,15 +177,19 @@ class PostgresLedgerRecorder(LedgerRecorder, PostgresApplicationRecorder):
     def select_events_many(self, originator_ids: Sequence[UUID]) -> Sequence[StoredEvent]:
         if not originator_ids:
             return []
-        # One index probe per id, then each aggregate's events in order.
+        # One index probe per id, then each aggregate's events in order. The ids go as one bytea of their
+        # 16-byte values, cut into uuids by the server: a uuid[] parameter of an import's ~2,500 ids cost
+        # ~3 ms of Python (psycopg's dumper per element) and ~3 ms of the server; this ~0.2 ms and ~1 ms.
         sql = (
             "SELECT e.originator_id, e.originator_version, e.topic, e.state"
-            " FROM unnest(%s::uuid[]) AS k(id) CROSS JOIN LATERAL"
+            " FROM generate_series(0, length(%(ids)s::bytea) / 16 - 1) AS k(i) CROSS JOIN LATERAL"
             " (SELECT originator_id, originator_version, topic, state FROM ledger_events"
-            " WHERE originator_id = k.id) AS e ORDER BY e.originator_id, e.originator_version"
+            " WHERE originator_id = encode(substring(%(ids)s::bytea FROM k.i * 16 + 1 FOR 16), 'hex')::uuid) AS e"
+            " ORDER BY e.originator_id, e.originator_version"
         )
+        ids = b"".join([_uuid_bytes(i) for i in originator_ids])
         with self._cursor(binary=True) as cur:
-            rows = cur.execute(sql, (list(originator_ids),)).fetchall()
+            rows = cur.execute(sql, {"ids": ids}).fetchall()
         return [StoredEvent(r[0], r[1], r[2], bytes(r[3])) for r in rows]
 
     def read_log(
@@ -217,7 +224,9 @@ class PostgresLedgerRecorder(LedgerRecorder, PostgresApplicationRecorder):
             " WHERE position > %s ORDER BY position LIMIT %s"
         )
         with self._cursor(binary=True) as cur:
-            rows: list[tuple[int, str, int, str, bytes, bytes]] = cur.execute(sql, (after, limit), prepare=True).fetchall()
+            rows: list[tuple[int, str, int, str, bytes, bytes]] = cur.execute(
+                sql, (after, limit), prepare=True
+            ).fetchall()
         return rows
 
     def leaf_inputs(self, after: int, limit: int) -> Sequence[tuple[int, bytes, bytes]]:
@@ -361,6 +370,31 @@ class _Session:
                 "INSERT INTO ledger_tree_heads (size, root, peaks) VALUES (%s, %s, %s)",
                 (frontier.size, frontier.root(), frontier.to_bytes()),
             )
+
+
+class ListeningSubscription(PostgresSubscription):
+    """The library's subscription, with a pull once LISTEN is in effect. Its pull thread reads what is
+    already recorded while its listen thread is still connecting: an event committed in between was
+    seen by neither (the pull had run, the NOTIFY found no listener) until some later write."""
+
+    def _listen(self) -> None:
+        try:
+            with self._recorder.datastore.get_connection() as conn:  # autocommit: LISTEN holds at once
+                conn.execute(SQL("LISTEN {0}").format(Identifier(self._recorder.channel_name)))
+                self._has_been_notified.set()
+                while not self._has_been_stopped and not self._thread_error:
+                    # A short timeout so that a stop is seen without a notification.
+                    for _ in conn.notifies(timeout=0.1, stop_after=1):
+                        self._has_been_notified.set()
+        except BaseException as error:  # as the library's: the subscriber sees it from __next__
+            if self._thread_error is None:
+                self._thread_error = error
+            self.stop()
+
+
+def _uuid_bytes(value: UUID | str) -> bytes:
+    """An id's 16 bytes (the recorder's reads take ids as ``UUID`` or as their text)."""
+    return value.bytes if type(value) is UUID else UUID(str(value)).bytes
 
 
 def address(url: str) -> str:

@@ -41,6 +41,18 @@ from ledger.persistence import (
 
 _NODES_PER_QUERY = 400  # (level, index) pairs per stored_nodes query: 800 parameters, under any build's limit
 
+
+def stored_nodes_query(pairs: int) -> str:
+    """Tree nodes by (level, index), looked up one by one on the primary key. CROSS JOIN fixes the
+    join order: SQLite (3.40) plans ``(level, "index") IN (VALUES ...)`` as a scan of the whole node
+    table per query, which made ``verify`` quadratic (79k events/s at 1M events against 208k at 21k)."""
+    values = ", ".join(["(?, ?)"] * pairs)
+    return (
+        f'SELECT n.level, n."index", n.hash FROM (VALUES {values}) AS k CROSS JOIN ledger_tree_nodes AS n'
+        ' ON n.level = k.column1 AND n."index" = k.column2'
+    )
+
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger_events (
     position INTEGER PRIMARY KEY,
@@ -219,18 +231,16 @@ class SQLiteLedgerRecorder(LedgerRecorder, SQLiteApplicationRecorder):
         return TreeHead(rows[0][0], bytes(rows[0][1])) if rows else TreeHead(0, merkle.EMPTY_ROOT)
 
     def tree_heads(self) -> list[TreeHead]:
-        return [TreeHead(r[0], bytes(r[1])) for r in self._rows("SELECT size, root FROM ledger_tree_heads ORDER BY size")]
+        return [
+            TreeHead(r[0], bytes(r[1])) for r in self._rows("SELECT size, root FROM ledger_tree_heads ORDER BY size")
+        ]
 
     def stored_nodes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         out: dict[tuple[int, int], bytes] = {}
         keys = list(keys)
         for start in range(0, len(keys), _NODES_PER_QUERY):  # one query per chunk, not per node
             chunk = keys[start : start + _NODES_PER_QUERY]
-            values = ", ".join(["(?, ?)"] * len(chunk))
-            rows = self._rows(
-                f'SELECT level, "index", hash FROM ledger_tree_nodes WHERE (level, "index") IN (VALUES {values})',
-                [number for key in chunk for number in key],
-            )
+            rows = self._rows(stored_nodes_query(len(chunk)), [number for key in chunk for number in key])
             out.update(((int(r[0]), int(r[1])), bytes(r[2])) for r in rows)
         return out
 

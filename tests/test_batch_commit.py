@@ -266,3 +266,30 @@ def test_create_builds_the_event_the_event_class_builds(ledger: ClaimsLedger) ->
         assert rebuilt == event and list(vars(rebuilt).items()) == list(vars(event).items())
     with pytest.raises(TypeError):
         batch.create(Topic, "Defined", topic_id("other"), key="other", title="T", recorded_by="tester")
+
+
+def test_an_event_that_cannot_be_encoded_writes_nothing(ledger: ClaimsLedger) -> None:
+    """An event the encoder refuses, after others in the same put, leaves the log, the tree and the next
+    positions as they were."""
+    events = [e for i in range(3) for e in Topic(key=f"t-{i}", title="T", proposition="P.", recorded_by="x").collect_events()]
+    bad = Topic(key="t-bad", title="T", proposition="P.", recorded_by="x").collect_events()[0]
+    object.__setattr__(bad, "title", {1j})  # no JSON for a set of complex numbers
+    with pytest.raises(TypeError):
+        ledger.events.put([*events, bad])
+    assert rows(ledger) == [] and ledger.ledger_recorder.tree_head().size == 0
+    recordings = ledger.events.put(events)
+    assert [r.notification.id for r in recordings] == [1, 2, 3]
+    assert ledger.ledger_recorder.tree_head().size == 3
+
+
+def test_select_events_many_answers_each_aggregates_events_in_order(ledger: ClaimsLedger) -> None:
+    import_world(ledger)
+    recorder = ledger.ledger_recorder
+    ids = [claim_id("hegseth-nato-1"), actor_id("pete-hegseth"), claim_id("no-such-claim"), topic_id(topic()["key"])]
+    expected = sorted(
+        ((e.originator_id, e.originator_version, e.topic, e.state) for i in ids for e in recorder.select_events(i)),
+        key=lambda e: (str(e[0]), e[1]),
+    )
+    got = [(UUID(str(e.originator_id)), e.originator_version, e.topic, e.state) for e in recorder.select_events_many(ids)]
+    assert got == expected and len(got) == 4  # the claim twice (recorded, revised), the actor, the topic
+    assert recorder.select_events_many([]) == [] and recorder.select_events_many([claim_id("no-such-claim")]) == []

@@ -20,10 +20,11 @@ from ledger_support import actor, seed_world
 from ledger import commands as c
 from ledger.application import ClaimsLedger, persistence_env
 from ledger.db import SQLITE_BUSY_TIMEOUT_MS
+from ledger.integrity import merkle
 from ledger.integrity.verify import verify
 from ledger.memory import POPOLedgerRecorder
-from ledger.postgres import CHANNEL, PostgresLedgerRecorder
-from ledger.sqlite import PollingSubscription, SQLiteLedgerRecorder
+from ledger.postgres import CHANNEL, ListeningSubscription, PostgresLedgerRecorder
+from ledger.sqlite import PollingSubscription, SQLiteLedgerRecorder, stored_nodes_query
 
 DEADLINE = 15.0  # seconds a subscriber may take to see an event (a failure, not a wait)
 
@@ -74,7 +75,7 @@ class _Collector:
 def test_subscribe_delivers_past_and_new_events_in_log_order(ledger: ClaimsLedger, database_url: str) -> None:
     seed_world(ledger)  # positions 1..5
     subscription = ledger.recorder.subscribe(gt=2)
-    expected_kind = PollingSubscription if database_url.startswith("sqlite") else PostgresSubscription
+    expected_kind = PollingSubscription if database_url.startswith("sqlite") else ListeningSubscription
     assert type(subscription) is expected_kind
     with subscription:
         collector = _Collector(subscription)
@@ -111,6 +112,37 @@ def test_a_postgresql_append_notifies_the_ledger_channel(postgres_server: Any) -
         postgres_server.drop_database(name)
 
 
+class _LateListener(ListeningSubscription):
+    """Its LISTEN runs only once the test opens the gate: the window between the first pull and LISTEN, held open."""
+
+    gate = threading.Event()
+
+    def _listen(self) -> None:
+        self.gate.wait(DEADLINE)
+        super()._listen()
+
+
+def test_a_postgresql_subscription_sees_an_event_committed_before_its_listen_began(postgres_server: Any) -> None:
+    name = postgres_server.create_database()
+    try:
+        with ClaimsLedger.open(postgres_server.url(name)) as ledger:
+            seed_world(ledger)  # positions 1..5
+            _LateListener.gate.clear()
+            recorder = ledger.recorder
+            assert isinstance(recorder, PostgresLedgerRecorder)
+            with _LateListener(recorder, gt=2) as subscription:
+                collector = _Collector(subscription)
+                assert [n.id for n in collector.wait_for(3)] == [3, 4, 5]  # the first pull is done
+                with ledger.batch("tester") as batch:  # its NOTIFY finds no listener yet
+                    batch.register_actor(c.parse_actor(actor("new-speaker")))
+                _LateListener.gate.set()
+                assert [n.id for n in collector.wait_for(4)] == [3, 4, 5, 6]  # the library's waited for a next write
+            collector.thread.join(DEADLINE)
+    finally:
+        _LateListener.gate.set()
+        postgres_server.drop_database(name)
+
+
 def test_memory_ledger_keeps_the_merkle_log_like_the_stores() -> None:
     with ClaimsLedger() as ledger:
         seed_world(ledger)
@@ -143,7 +175,10 @@ def test_the_library_hooks_the_recorders_override_are_still_there() -> None:
     # PostgreSQL: the table lock and NOTIFY of an append; the subscription listens on channel_name.
     assert _params(PostgresApplicationRecorder._lock_table) == ["self", "curs"]
     assert _params(PostgresApplicationRecorder._notify_channel) == ["self", "curs"]
-    assert "channel_name" in inspect.getsource(PostgresSubscription._listen)
+    # ListeningSubscription replaces the listen loop: the library's listens on channel_name, wakes the pull
+    # through _has_been_notified, and reports errors through _thread_error and stop().
+    listen = inspect.getsource(PostgresSubscription._listen)
+    assert all(name in listen for name in ("channel_name", "_has_been_notified", "_thread_error", "self.stop()"))
     # The SQLite subscription wakes the library's pull loop through this event.
     assert "_has_been_notified" in inspect.getsource(ListenNotifySubscription._loop_on_pull)
 
@@ -159,6 +194,40 @@ def test_sqlite_connections_of_the_recorder_get_the_ledgers_pragmas(tmp_path: An
             assert cursor.fetchone()[0] == SQLITE_BUSY_TIMEOUT_MS
             cursor.execute("PRAGMA journal_mode")
             assert cursor.fetchone()[0] == "wal"
+
+
+def _root_of_leaves(leaves: list[bytes]) -> bytes:
+    while len(leaves) > 1:
+        leaves = [merkle.node_hash(leaves[i], leaves[i + 1]) for i in range(0, len(leaves), 2)]
+    return leaves[0]
+
+
+def test_stored_tree_nodes_are_found_by_level_and_index(ledger: ClaimsLedger) -> None:
+    with ledger.batch("tester") as batch:
+        for n in range(40):
+            batch.register_actor(c.parse_actor(actor(f"actor-{n:02}")))
+    recorder = ledger.ledger_recorder
+    leaves = recorder.leaf_hashes(0, 40)
+    asked = [(4, 1), (5, 0), (4, 0), (4, 7), (9, 0)]  # the last two cover leaves the log does not hold yet
+    found = recorder.stored_nodes(asked)
+    assert found == {
+        (4, 0): _root_of_leaves(leaves[:16]),
+        (4, 1): _root_of_leaves(leaves[16:32]),
+        (5, 0): _root_of_leaves(leaves[:32]),
+    }
+    assert recorder.stored_nodes([]) == {}
+
+
+def test_sqlite_looks_tree_nodes_up_by_primary_key_not_by_scanning_the_table(tmp_path: Any) -> None:
+    # A scan per lookup made verify quadratic in the log's length (bench/verify_rate.py at 1M events).
+    with ClaimsLedger.open(f"sqlite:///{tmp_path / 'l.db'}") as ledger:
+        recorder = ledger.recorder
+        assert isinstance(recorder, SQLiteLedgerRecorder)
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute("EXPLAIN QUERY PLAN " + stored_nodes_query(3), [4, 0, 4, 1, 5, 0])
+            plan = [row[3] for row in cursor.fetchall()]
+    assert any("SEARCH n USING PRIMARY KEY" in step for step in plan), plan
+    assert not any(step.startswith("SCAN n") or "SCAN ledger_tree_nodes" in step for step in plan), plan
 
 
 def test_strawberry_private_schema_attribute_is_the_graphql_core_schema() -> None:
