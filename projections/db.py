@@ -22,13 +22,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import date
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import ExecStatus
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ledger.db import (
     SQLITE_BUSY_TIMEOUT_MS,
@@ -452,14 +453,25 @@ class AsyncReaders:
     A connection serves one statement at a time. A batch takes an idle one; finding none, it takes the
     first one freed or opened (``_LoopConnections``), so no batch waits out another's slow statement
     while fewer than ``size`` are open. :meth:`close` closes every connection
-    of every loop, at once (libpq's ``finish`` needs no loop); one still running then fails."""
+    of every loop, at once (libpq's ``finish`` needs no loop); one still running then fails.
 
-    def __init__(self, url: str, *, size: int = 4, statement_timeout: float = 0.0) -> None:
+    A connect that fails while the loop has a connection open (the server's or the role's connection
+    limit reached) fails no batch: they wait for a connection given back, and no connect is tried for
+    ``CONNECT_BACKOFF`` seconds. A batch waits ``wait_timeout`` seconds at most for a connection (then
+    the pool's error, as on a thread); a connect ``CONNECT_TIMEOUT`` seconds unless the URL says."""
+
+    CONNECT_TIMEOUT = 10  # seconds (psycopg's default is 130 s: shutdown and waiting batches waited that long)
+    CONNECT_BACKOFF = 5.0  # seconds without a new connect after one failed while others were open
+
+    def __init__(self, url: str, *, size: int = 4, statement_timeout: float = 0.0, wait_timeout: float = 30.0) -> None:
         self.url = url
         self.size = size
+        self.wait_timeout = wait_timeout  # (the threads' pool's default timeout: the same bound)
         self.kwargs: dict[str, Any] = {"autocommit": True}
         if statement_timeout > 0:  # the same bound as the threads' connections (Readers)
             self.kwargs["options"] = f"-c statement_timeout={max(1, int(statement_timeout * 1000))}"
+        if "connect_timeout" not in conninfo_to_dict(url) and not os.environ.get("PGCONNECT_TIMEOUT"):
+            self.kwargs["connect_timeout"] = self.CONNECT_TIMEOUT
         self._loops: dict[asyncio.AbstractEventLoop, _LoopConnections] = {}
         self._lock = threading.Lock()  # (apps on several loops, e.g. tests' clients, share one read model)
         self.closed = False
@@ -490,12 +502,13 @@ class AsyncReaders:
             # Anything else (a broken connection, a cancelled await mid-statement): not reused.
             connections.give(conn, reusable and not conn.closed)
 
-    async def settle(self) -> None:
-        """Wait for this loop's connects under way (before :meth:`close` at shutdown, so no connect task
-        outlives its loop)."""
+    async def settle(self, timeout: float = 2.0) -> None:
+        """Wait for this loop's connects under way, ``timeout`` seconds at most, then cancel those left
+        (before :meth:`close` at shutdown, so no connect task outlives its loop, and a server that
+        accepts but never answers does not hold the shutdown)."""
         connections = self._loops.get(asyncio.get_running_loop())
         if connections is not None:
-            await connections.settle()
+            await connections.settle(timeout)
 
     def close(self) -> None:
         with self._lock:
@@ -525,38 +538,68 @@ class _LoopConnections:
         self.all: set[psycopg.AsyncConnection[Any]] = set()
         self.opening: set[asyncio.Task[None]] = set()
         self.waiters: deque[asyncio.Future[None]] = deque()
+        self.no_connect_until = 0.0  # (loop time: a connect failed while others were open)
 
     async def take(self) -> psycopg.AsyncConnection[Any]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.readers.wait_timeout
         while True:
             if self.readers.closed:
                 raise psycopg.OperationalError("the read model's connections are closed")
             if self.idle:
                 return self.idle.popleft()
-            # (at most one connect per waiting batch, and none beyond the size)
-            if len(self.all) + len(self.opening) < self.readers.size and len(self.opening) <= len(self.waiters):
-                task = asyncio.get_running_loop().create_task(self._open())
+            # At most one connect per waiting batch, none beyond the size, and none for a while after one
+            # failed while others were open (unless none is open or opening now: then nothing else would
+            # wake this batch).
+            if (
+                len(self.all) + len(self.opening) < self.readers.size
+                and len(self.opening) <= len(self.waiters)
+                and (loop.time() >= self.no_connect_until or not (self.all or self.opening))
+            ):
+                task = loop.create_task(self._open())
                 self.opening.add(task)
                 task.add_done_callback(self.opening.discard)
-            waiter = asyncio.get_running_loop().create_future()
+            waiter = loop.create_future()
             self.waiters.append(waiter)
             try:
-                await waiter  # (a connection given back or opened; or the error of a failed connect)
+                # (a connection given back or opened; or the error of a failed connect)
+                await asyncio.wait_for(asyncio.shield(waiter), deadline - loop.time())
+            except TimeoutError:
+                self._drop(waiter)
+                raise PoolTimeout(f"couldn't get a connection after {self.readers.wait_timeout:.2f} sec") from None
             except asyncio.CancelledError:
-                if waiter.done() and not waiter.cancelled():
-                    self._wake()  # (woken, then cancelled: pass the turn on)
+                self._drop(waiter)
                 raise
+
+    def _drop(self, waiter: asyncio.Future[None]) -> None:
+        """A waiter given up (cancelled or timed out): out of the queue, so it counts for no connect;
+        if it had been woken, the turn passes on."""
+        if waiter.done() and not waiter.cancelled():
+            if waiter.exception() is None:
+                self._wake()
+        else:
+            waiter.cancel()
+            with suppress(ValueError):  # (already taken off by a wake-up)
+                self.waiters.remove(waiter)
 
     async def _open(self) -> None:
         try:
             conn = await psycopg.AsyncConnection.connect(self.readers.url, **self.readers.kwargs)
-        except Exception as error:  # (the database unreachable): one waiting batch fails with it
+        except Exception as error:
             self.opening.discard(asyncio.current_task())  # type: ignore[arg-type]  # (before the next waiter looks)
+            if self.all or self.opening:
+                # (e.g. the connection limit reached): the batches wait for a connection open now to be
+                # given back, or for the connect under way; no new connect for a while.
+                self.no_connect_until = asyncio.get_running_loop().time() + self.readers.CONNECT_BACKOFF
+                return
+            # Nothing open nor opening (the database unreachable): one waiting batch fails with the error,
+            # the next tries a connect of its own.
             while self.waiters:
                 waiter = self.waiters.popleft()
                 if not waiter.done():
                     waiter.set_exception(error)
                     break
-            self._wake()  # (another waiting batch, if any, tries a connect of its own)
+            self._wake()
             return
         self.opening.discard(asyncio.current_task())  # type: ignore[arg-type]
         self.readers.opened += 1
@@ -566,10 +609,15 @@ class _LoopConnections:
         self.all.add(conn)
         self.give(conn, True)
 
-    async def settle(self) -> None:
-        """Wait for the connects under way (shutdown: none is left running when the loop ends)."""
+    async def settle(self, timeout: float) -> None:
+        """Wait for the connects under way, at most ``timeout`` seconds, then cancel those left (shutdown:
+        none is left running when the loop ends)."""
         if self.opening:
-            await asyncio.wait(list(self.opening))
+            _, late = await asyncio.wait(list(self.opening), timeout=timeout)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
 
     def give(self, conn: psycopg.AsyncConnection[Any], reusable: bool) -> None:
         if reusable and not self.readers.closed:
