@@ -333,6 +333,8 @@ def test_positions_on_the_event_loop_answer_as_on_a_thread(postgres_database_url
 def test_event_loop_batches_do_not_wait_for_each_other(postgres_database_url: str) -> None:
     """Batches asked while another is at the database take their own connection (up to the size), so a
     batch never waits behind another's round trip; connections are reused, not made per statement."""
+    import psycopg
+
     _ledger(postgres_database_url)
     model = open_read_model(postgres_database_url)
     try:
@@ -340,10 +342,14 @@ def test_event_loop_batches_do_not_wait_for_each_other(postgres_database_url: st
         readers = model.async_readers
 
         async def run() -> tuple[int, list[int]]:
-            # Two statements at once, the first held by the server: the second still finishes first.
-            slow = asyncio.ensure_future(readers.execute("SELECT pg_sleep(0.3), 1"))
-            fast = await readers.execute("SELECT 2")
-            order = [fast[0][0], 0 if slow.done() else -1]
+            # Two statements at once, the first held by the server (a table lock another connection holds
+            # until the second has its answer): the second still finishes first.
+            with psycopg.connect(postgres_database_url) as lock:
+                lock.execute("LOCK TABLE rm_claim_versions IN ACCESS EXCLUSIVE MODE")
+                slow = asyncio.ensure_future(readers.execute("SELECT count(*) FROM rm_claim_versions"))
+                fast = await asyncio.wait_for(readers.execute("SELECT 2"), 20)  # (waiting behind: never)
+                order = [fast[0][0], 0 if slow.done() else -1]
+                lock.commit()
             await slow
             for _ in range(20):
                 await readers.execute("SELECT 3")
