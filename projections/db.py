@@ -542,7 +542,7 @@ class _LoopConnections:
 
     async def take(self) -> psycopg.AsyncConnection[Any]:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.readers.wait_timeout
+        deadline = 0.0  # (set when it first waits: nothing more on the way of a batch finding one idle)
         while True:
             if self.readers.closed:
                 raise psycopg.OperationalError("the read model's connections are closed")
@@ -559,6 +559,8 @@ class _LoopConnections:
                 task = loop.create_task(self._open())
                 self.opening.add(task)
                 task.add_done_callback(self.opening.discard)
+            if not deadline:
+                deadline = loop.time() + self.readers.wait_timeout
             waiter = loop.create_future()
             self.waiters.append(waiter)
             try:
