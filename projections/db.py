@@ -15,18 +15,21 @@ Column types that differ between the two are rendered by :func:`ddl`.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import date
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import ExecStatus
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ledger.db import (
     SQLITE_BUSY_TIMEOUT_MS,
@@ -216,9 +219,34 @@ class SQLiteConnection(Connection):
         self.raw.close()
 
 
-class PostgresConnection(Connection):
+class PostgresText(Connection):
+    """PostgreSQL's statement texts and parameters (arrays, ``= ANY``), which need no connection: the
+    read model builds a statement once for the thread's connection or an event loop's (AsyncReaders)."""
+
     dialect: Dialect = "postgresql"
 
+    def in_list(self, values: Sequence[Any], pg_type: str) -> tuple[str, list[Any]]:
+        return f"= ANY(?::{pg_type}[])", [array_text(values)]
+
+    def rows_cte(
+        self,
+        name: str,
+        columns: Sequence[str],
+        pg_types: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        opaque: bool = False,
+    ) -> tuple[str, list[Any]]:
+        array = "(SELECT ?::{}[])" if opaque else "?::{}[]"
+        arrays = ", ".join(array.format(t) for t in pg_types)
+        params = [array_text(column) for column in zip(*rows, strict=True)] if rows else ["{}" for _ in columns]
+        return f"{name} ({', '.join(columns)}) AS (SELECT * FROM unnest({arrays}))", params
+
+
+PG_TEXT = PostgresText()
+
+
+class PostgresConnection(PostgresText):
     def __init__(self, raw: psycopg.Connection[Any], lock_key: int = WRITER_LOCK_KEY) -> None:
         self.raw = raw  # autocommit; transactions are explicit
         self.lock_key = lock_key  # the advisory lock of the model this connection writes
@@ -273,23 +301,6 @@ class PostgresConnection(Connection):
         if quick:  # in a transaction: SET LOCAL ends with it
             self.raw.execute("SET LOCAL default_statistics_target = 10")
         self.raw.execute(f"ANALYZE {', '.join(tables)}")
-
-    def in_list(self, values: Sequence[Any], pg_type: str) -> tuple[str, list[Any]]:
-        return f"= ANY(?::{pg_type}[])", [array_text(values)]
-
-    def rows_cte(
-        self,
-        name: str,
-        columns: Sequence[str],
-        pg_types: Sequence[str],
-        rows: Sequence[Sequence[Any]],
-        *,
-        opaque: bool = False,
-    ) -> tuple[str, list[Any]]:
-        array = "(SELECT ?::{}[])" if opaque else "?::{}[]"
-        arrays = ", ".join(array.format(t) for t in pg_types)
-        params = [array_text(column) for column in zip(*rows, strict=True)] if rows else ["{}" for _ in columns]
-        return f"{name} ({', '.join(columns)}) AS (SELECT * FROM unnest({arrays}))", params
 
     def close(self) -> None:
         self.raw.close()
@@ -432,3 +443,210 @@ class Readers:
                 conn.close()
             self._sqlite.clear()
         self._local = threading.local()
+
+
+class AsyncReaders:
+    """Reader connections on event loops (PostgreSQL): psycopg's ``AsyncConnection``, at most ``size``
+    per loop, for a statement the API runs on its event loop instead of a worker thread (the hop and
+    the second thread's wake-ups cost more CPU than the statement's own Python: bench/RESULTS.md).
+
+    A connection serves one statement at a time. A batch takes an idle one; finding none, it takes the
+    first one freed or opened (``_LoopConnections``), so no batch waits out another's slow statement
+    while fewer than ``size`` are open. :meth:`close` closes every connection
+    of every loop, at once (libpq's ``finish`` needs no loop); one still running then fails.
+
+    A connect that fails while the loop has a connection open (the server's or the role's connection
+    limit reached) fails no batch: they wait for a connection given back, and no connect is tried for
+    ``CONNECT_BACKOFF`` seconds. A batch waits ``wait_timeout`` seconds at most for a connection (then
+    the pool's error, as on a thread); a connect ``CONNECT_TIMEOUT`` seconds unless the URL says."""
+
+    CONNECT_TIMEOUT = 10  # seconds (psycopg's default is 130 s: shutdown and waiting batches waited that long)
+    CONNECT_BACKOFF = 5.0  # seconds without a new connect after one failed while others were open
+
+    def __init__(self, url: str, *, size: int = 4, statement_timeout: float = 0.0, wait_timeout: float = 30.0) -> None:
+        self.url = url
+        self.size = size
+        self.wait_timeout = wait_timeout  # (the threads' pool's default timeout: the same bound)
+        self.kwargs: dict[str, Any] = {"autocommit": True}
+        if statement_timeout > 0:  # the same bound as the threads' connections (Readers)
+            self.kwargs["options"] = f"-c statement_timeout={max(1, int(statement_timeout * 1000))}"
+        if "connect_timeout" not in conninfo_to_dict(url) and not os.environ.get("PGCONNECT_TIMEOUT"):
+            self.kwargs["connect_timeout"] = self.CONNECT_TIMEOUT
+        self._loops: dict[asyncio.AbstractEventLoop, _LoopConnections] = {}
+        self._lock = threading.Lock()  # (apps on several loops, e.g. tests' clients, share one read model)
+        self.closed = False
+        self.opened = 0  # connections made, in all (tests: one per concurrent batch, not per statement)
+
+    async def execute(self, sql: str, params: Sequence[Any] = (), *, prepare: bool | None = None) -> list[Row]:
+        """One statement on an idle connection of the running loop (``?`` placeholders, as ``Connection``)."""
+        loop = asyncio.get_running_loop()
+        connections = self._loops.get(loop)
+        if connections is None:
+            with self._lock:
+                if self.closed:
+                    raise psycopg.OperationalError("the read model's connections are closed")
+                connections = self._loops.setdefault(loop, _LoopConnections(self))
+        conn = await connections.take()
+        reusable = False
+        try:
+            try:
+                cur = await conn.execute(_pg(sql), params, prepare=prepare)
+            except psycopg.errors.QueryCanceled:
+                reusable = True  # (autocommit: the connection is idle again)
+                raise QueryTimeout("the query ran longer than the statement timeout") from None
+            result = cur.pgresult
+            rows = await cur.fetchall() if result is not None and result.status == TUPLES_OK else []
+            reusable = True
+            return rows
+        finally:
+            # Anything else (a broken connection, a cancelled await mid-statement): not reused.
+            connections.give(conn, reusable and not conn.closed)
+
+    async def settle(self, timeout: float = 2.0) -> None:
+        """Wait for this loop's connects under way, ``timeout`` seconds at most, then cancel those left
+        (before :meth:`close` at shutdown, so no connect task outlives its loop, and a server that
+        accepts but never answers does not hold the shutdown)."""
+        connections = self._loops.get(asyncio.get_running_loop())
+        if connections is not None:
+            await connections.settle(timeout)
+
+    def close(self) -> None:
+        with self._lock:
+            self.closed = True
+            loops, self._loops = list(self._loops.values()), {}
+        for connections in loops:
+            connections.close()
+
+    def open_connections(self) -> int:
+        """Connections open now, on every loop."""
+        with self._lock:
+            return sum(len([c for c in lc.all if not c.closed]) for lc in self._loops.values())
+
+
+class _LoopConnections:
+    """One loop's connections of :class:`AsyncReaders` (used from that loop only, but for ``close``).
+
+    Why not open a connection where it is needed: a connect costs milliseconds (a backend started, then
+    the statement prepared and planned anew), and a batch that paid it became the tail of the latency.
+    A batch finding none idle waits for the first one free, which a running batch returns within its
+    round trip, while a new one opens beside (up to ``size``) for the next burst. Idle ones are used in
+    turn (first in, first out), so every open connection has its statements prepared and planned."""
+
+    def __init__(self, readers: AsyncReaders) -> None:
+        self.readers = readers
+        self.idle: deque[psycopg.AsyncConnection[Any]] = deque()
+        self.all: set[psycopg.AsyncConnection[Any]] = set()
+        self.opening: set[asyncio.Task[None]] = set()
+        self.waiters: deque[asyncio.Future[None]] = deque()
+        self.no_connect_until = 0.0  # (loop time: a connect failed while others were open)
+
+    async def take(self) -> psycopg.AsyncConnection[Any]:
+        loop = asyncio.get_running_loop()
+        deadline = 0.0  # (set when it first waits: nothing more on the way of a batch finding one idle)
+        while True:
+            if self.readers.closed:
+                raise psycopg.OperationalError("the read model's connections are closed")
+            if self.idle:
+                return self.idle.popleft()
+            # At most one connect per waiting batch, none beyond the size, and none for a while after one
+            # failed while others were open (unless none is open or opening now: then nothing else would
+            # wake this batch).
+            if (
+                len(self.all) + len(self.opening) < self.readers.size
+                and len(self.opening) <= len(self.waiters)
+                and (loop.time() >= self.no_connect_until or not (self.all or self.opening))
+            ):
+                task = loop.create_task(self._open())
+                self.opening.add(task)
+                task.add_done_callback(self.opening.discard)
+            if not deadline:
+                deadline = loop.time() + self.readers.wait_timeout
+            waiter = loop.create_future()
+            self.waiters.append(waiter)
+            try:
+                # (a connection given back or opened; or the error of a failed connect)
+                await asyncio.wait_for(asyncio.shield(waiter), deadline - loop.time())
+            except TimeoutError:
+                self._drop(waiter)
+                raise PoolTimeout(f"couldn't get a connection after {self.readers.wait_timeout:.2f} sec") from None
+            except asyncio.CancelledError:
+                self._drop(waiter)
+                raise
+
+    def _drop(self, waiter: asyncio.Future[None]) -> None:
+        """A waiter given up (cancelled or timed out): out of the queue, so it counts for no connect;
+        if it had been woken, the turn passes on."""
+        if waiter.done() and not waiter.cancelled():
+            if waiter.exception() is None:
+                self._wake()
+        else:
+            waiter.cancel()
+            with suppress(ValueError):  # (already taken off by a wake-up)
+                self.waiters.remove(waiter)
+
+    async def _open(self) -> None:
+        try:
+            conn = await psycopg.AsyncConnection.connect(self.readers.url, **self.readers.kwargs)
+        except Exception as error:
+            self.opening.discard(asyncio.current_task())  # type: ignore[arg-type]  # (before the next waiter looks)
+            if self.all or self.opening:
+                # (e.g. the connection limit reached): the batches wait for a connection open now to be
+                # given back, or for the connect under way; no new connect for a while.
+                self.no_connect_until = asyncio.get_running_loop().time() + self.readers.CONNECT_BACKOFF
+                return
+            # Nothing open nor opening (the database unreachable): one waiting batch fails with the error,
+            # the next tries a connect of its own.
+            while self.waiters:
+                waiter = self.waiters.popleft()
+                if not waiter.done():
+                    waiter.set_exception(error)
+                    break
+            self._wake()
+            return
+        self.opening.discard(asyncio.current_task())  # type: ignore[arg-type]
+        self.readers.opened += 1
+        if self.readers.closed:  # (closed while connecting)
+            conn.pgconn.finish()
+            return
+        self.all.add(conn)
+        self.give(conn, True)
+
+    async def settle(self, timeout: float) -> None:
+        """Wait for the connects under way, at most ``timeout`` seconds, then cancel those left (shutdown:
+        none is left running when the loop ends)."""
+        if self.opening:
+            _, late = await asyncio.wait(list(self.opening), timeout=timeout)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
+
+    def give(self, conn: psycopg.AsyncConnection[Any], reusable: bool) -> None:
+        if reusable and not self.readers.closed:
+            self.idle.append(conn)
+        else:
+            self.all.discard(conn)
+            conn.pgconn.finish()  # (libpq's close: no await, no round trip)
+        self._wake()
+
+    def _wake(self) -> None:
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def close(self) -> None:
+        for conn in list(self.all):
+            conn.pgconn.finish()
+        self.all.clear()
+        self.idle.clear()
+        for waiter in self.waiters:  # (they see ``closed`` and fail)
+            if not waiter.done():
+                waiter.get_loop().call_soon_threadsafe(_wake_one, waiter)
+        self.waiters.clear()
+
+
+def _wake_one(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

@@ -32,7 +32,7 @@ from ledger.db import chunks, database_url
 from projections import changes as record_changes
 from projections import flips as consistency
 from projections import names, record_versions, schema
-from projections.db import Connection, Readers, Row, connect
+from projections.db import PG_TEXT, AsyncReaders, Connection, Readers, Row, connect
 from projections.freshness import PositionWatch
 from projections.ledger_log import LedgerLog
 from projections.resolved_names import ResolvedNames
@@ -96,6 +96,10 @@ class ReadModel(LedgerLog):
         ``ledger``: read the log through this open ledger (the API process's) instead of opening one."""
         super().__init__(database_url(url), ledger)
         self.readers = Readers(self.url, pool_size=pool_size, statement_timeout=statement_timeout)
+        # The API's cold ``position`` batches read on its event loop (PostgreSQL; SQLite blocks: threads).
+        self.async_readers: AsyncReaders | None = None
+        if self.readers.dialect == "postgresql":
+            self.async_readers = AsyncReaders(self.url, size=pool_size, statement_timeout=statement_timeout)
         self.hub = hub(self.url)
         self._watch: PositionWatch | None = None
         self.resolved_names = ResolvedNames()
@@ -128,6 +132,8 @@ class ReadModel(LedgerLog):
     def close(self) -> None:
         if self._watch is not None:
             self._watch.close()
+        if self.async_readers is not None:
+            self.async_readers.close()
         self.readers.close()
         self.close_log()
 
@@ -154,36 +160,23 @@ class ReadModel(LedgerLog):
 
         The API's cold ``position`` requests in flight together arrive here as one batch
         (``api/graphql/loaders.py``)."""
-        today = date.today()
-        instant = known_at or datetime.now(UTC)
-        days = [as_of or today for _, _, as_of in asked]
-        n = len(CLAIM_VERSIONS.names)
-        out: list[tuple[PositionView | None, SourceView | None]] = [(None, None)] * len(asked)
+        answers = _PositionAnswers(asked, known_at, with_source)
         with self.readers.connection() as conn:
-            for start, chunk in enumerate(chunks(range(len(asked)), PAIR_CHUNK)):
-                questions = [(asked[i][0], asked[i][1], days[i]) for i in chunk]
-                sql, params = _position_sql(conn, questions, known_at)
-                sql = _answers_sql(sql, with_source)
-                for row in conn.execute(sql, params, prepare=True):
-                    i = start * PAIR_CHUNK + row[0]
-                    actor, topic, _ = asked[i]
-                    claim = CLAIM_VERSIONS.view(row[1 : n + 1])
-                    start_id, stated_, precision, approximate, note, earliest, latest = row[n + 1 : n + 8]
-                    view = PositionView(
-                        actor=actor,
-                        topic=topic,
-                        stance=claim.stance,
-                        since=StatedDate(
-                            stated_, precision, as_date(earliest), as_date(latest), bool(approximate), note
-                        ),
-                        since_claim_id=as_uuid(start_id),
-                        claim=claim,
-                        as_of=days[i],
-                        known_at=instant,
-                    )
-                    source = SOURCES.view(row[n + 8 :]) if with_source and row[n + 8] is not None else None
-                    out[i] = (view, source)
-        return out
+            for start, (sql, params) in answers.statements(conn):
+                answers.read(start, conn.execute(sql, params, prepare=True))
+        return answers.out
+
+    async def positions_and_sources_async(
+        self, asked: Sequence[PositionAsked], known_at: datetime | None, *, with_source: bool = True
+    ) -> list[tuple[PositionView | None, SourceView | None]]:
+        """:meth:`positions_and_sources` on the running event loop (PostgreSQL only: :attr:`async_readers`):
+        the same statements and rows to views, without a thread."""
+        readers = self.async_readers
+        assert readers is not None, "async reads need PostgreSQL"
+        answers = _PositionAnswers(asked, known_at, with_source)
+        for start, (sql, params) in answers.statements(PG_TEXT):
+            answers.read(start, await readers.execute(sql, params, prepare=True))
+        return answers.out
 
     def positions(
         self, actor: str | None, topic: str | None, as_of: date | None, known_at: datetime | None
@@ -378,6 +371,19 @@ class ReadModel(LedgerLog):
             for i, r in zip(missing, fresh, strict=True):
                 found[i] = r
         return [r for r in found if r is not None]
+
+    def kept_names(
+        self, refs: Sequence[tuple[str, str]], known_at: datetime | None = None
+    ) -> list[names.Resolution] | None:
+        """:meth:`resolve_names` (``reuse``) when every reference's resolution is kept in process and the
+        watch knows the names' position without a read; None otherwise. Never blocks (the event loop's)."""
+        at = self.positions_watch().current()
+        if at is None:
+            return None
+        found = self.resolved_names.get(at[1], [(kind, ref, known_at) for kind, ref in refs])
+        if any(r is None for r in found):
+            return None
+        return found  # type: ignore[return-value]
 
     def _read_names(self, refs: Sequence[tuple[str, str]], known_at: datetime | None) -> list[names.Resolution]:
         table, known, known_params = record_versions.names_table(known_at)
@@ -758,6 +764,49 @@ def _answers_sql(position: str, with_source: bool) -> str:
         if len(_ANSWERS_SQL) < STATEMENT_TEXTS:
             _ANSWERS_SQL[(position, with_source)] = sql
     return sql
+
+
+class _PositionAnswers:
+    """The statements of :meth:`ReadModel.positions_and_sources` and its rows made views, shared by its
+    thread and event-loop forms so both answer alike."""
+
+    def __init__(self, asked: Sequence[PositionAsked], known_at: datetime | None, with_source: bool) -> None:
+        today = date.today()
+        self.asked = asked
+        self.known_at = known_at
+        self.with_source = with_source
+        self.instant = known_at or datetime.now(UTC)
+        self.days = [as_of or today for _, _, as_of in asked]
+        self.out: list[tuple[PositionView | None, SourceView | None]] = [(None, None)] * len(asked)
+
+    def statements(self, conn: Connection) -> Iterator[tuple[int, tuple[str, list[Any]]]]:
+        """(first question's index, (sql, params)) per PAIR_CHUNK questions."""
+        asked, days = self.asked, self.days
+        for n, chunk in enumerate(chunks(range(len(asked)), PAIR_CHUNK)):
+            questions = [(asked[i][0], asked[i][1], days[i]) for i in chunk]
+            sql, params = _position_sql(conn, questions, self.known_at)
+            yield n * PAIR_CHUNK, (_answers_sql(sql, self.with_source), params)
+
+    def read(self, start: int, rows: Sequence[Row]) -> None:
+        n = len(CLAIM_VERSIONS.names)
+        asked, with_source, out = self.asked, self.with_source, self.out
+        for row in rows:
+            i = start + row[0]
+            actor, topic, _ = asked[i]
+            claim = CLAIM_VERSIONS.view(row[1 : n + 1])
+            start_id, stated_, precision, approximate, note, earliest, latest = row[n + 1 : n + 8]
+            view = PositionView(
+                actor=actor,
+                topic=topic,
+                stance=claim.stance,
+                since=StatedDate(stated_, precision, as_date(earliest), as_date(latest), bool(approximate), note),
+                since_claim_id=as_uuid(start_id),
+                claim=claim,
+                as_of=self.days[i],
+                known_at=self.instant,
+            )
+            source = SOURCES.view(row[n + 8 :]) if with_source and row[n + 8] is not None else None
+            out[i] = (view, source)
 
 
 def _claims_at(conn: Connection, positions: Sequence[int]) -> list[ClaimView]:

@@ -33,7 +33,7 @@ from pg_server import PostgresServer, get_server  # noqa: E402
 BACKENDS = ("sqlite", "postgresql")
 _BACKEND_PROPERTY = "claims_backend"
 # Fixtures whose users count as "PostgreSQL tests" for the policy.
-_PG_FIXTURES = ("postgres_server", "postgres_admin_url", "replica_pair")
+_PG_FIXTURES = ("postgres_server", "postgres_admin_url", "replica_pair", "postgres_database_url")
 
 
 @dataclass
@@ -113,6 +113,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     finally:
         if server.alive:  # e.g. Ctrl-C already shut the server down
             server.drop_database(name)
+
+
+@pytest.fixture
+def postgres_database_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """URL of a fresh, empty PostgreSQL database: for what only PostgreSQL has (SQLite tests none of it,
+    rather than skipping)."""
+    name = postgres_server.create_database()
+    try:
+        yield postgres_server.url(name)
+    finally:
+        if postgres_server.alive:
+            postgres_server.drop_database(name)
 
 
 # --------------------------------------------------------------------------

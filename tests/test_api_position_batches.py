@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import socket
+import time
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -13,7 +15,7 @@ from api_support import claim_data, seed
 
 from api.errors import ApiError
 from api.graphql.loaders import own_copy
-from api.graphql.resolvers.reading import POSITIONS, PositionQuestion, answer_positions
+from api.graphql.resolvers.reading import POSITIONS, PositionQuestion, answer_positions, answer_positions_on_loop
 from api.settings import Settings
 from api.web.app import create_app
 from ledger import commands as c
@@ -162,7 +164,7 @@ def test_a_statement_timeout_is_the_batchs_not_each_questions(database_url: str,
             for d in (None, date(2025, 2, 26))
         ]
         alone = [answer_positions(model, [q])[0] for q in asked]
-        read = model.positions_and_sources
+        read, read_on_loop = model.positions_and_sources, model.positions_and_sources_async
         slow = ("minister", "ceasefire")  # one question that times out even alone
         statements: list[int] = []
 
@@ -172,11 +174,25 @@ def test_a_statement_timeout_is_the_batchs_not_each_questions(database_url: str,
                 raise QueryTimeout("the query ran longer than the statement timeout")
             return read(keys, *args, **kwargs)
 
+        # PostgreSQL answers these on the event loop (its names are kept by now): the same rule there.
+        on_loop: list[int] = []
+
+        async def timing_out_on_loop(keys: list[tuple[str, str, date | None]], *args: Any, **kwargs: Any) -> Any:
+            statements.append(len(keys))
+            on_loop.append(len(keys))
+            if len(keys) > 2 or any(k[:2] == slow for k in keys):
+                raise QueryTimeout("the query ran longer than the statement timeout")
+            return await read_on_loop(keys, *args, **kwargs)
+
         async def together() -> list[Any]:
             return await asyncio.gather(*(POSITIONS.load(model, q) for q in asked), return_exceptions=True)
 
         monkeypatch.setattr(model, "positions_and_sources", timing_out)
+        monkeypatch.setattr(model, "positions_and_sources_async", timing_out_on_loop)
+        if database_url.startswith("postgresql"):
+            _settled(model)
         answers = asyncio.run(together())
+        assert len(on_loop) == (len(statements) if database_url.startswith("postgresql") else 0)
         assert statements[0] > 2 and len(statements) == 1 + sum(not isinstance(a, ApiError) for a in alone)
         for q, got, expected in zip(asked, answers, alone, strict=True):
             if (q.actor, q.topic) == slow:
@@ -190,7 +206,11 @@ def test_a_statement_timeout_is_the_batchs_not_each_questions(database_url: str,
         def unreachable(*_: Any, **__: Any) -> Any:
             raise ConnectionError("the database is unreachable")
 
+        async def unreachable_on_loop(*_: Any, **__: Any) -> Any:
+            raise ConnectionError("the database is unreachable")
+
         monkeypatch.setattr(model, "positions_and_sources", unreachable)
+        monkeypatch.setattr(model, "positions_and_sources_async", unreachable_on_loop)
         failed = [got for got in asyncio.run(together()) if isinstance(got, ConnectionError)]
         assert len(failed) == sum(not isinstance(a, Exception) for a in alone) > 1
         assert len({id(error) for error in failed}) == len(failed)  # (no exception object shared by requests)
@@ -245,3 +265,171 @@ def test_position_statements_are_kept_by_shape_with_their_own_parameters(databas
         assert len(queries._POSITION_SQL) == 1  # (now: its own shape, no record-time parameters)
     finally:
         model.close()
+
+
+# PostgreSQL only (``postgres_database_url``): SQLite has no event-loop reads, its batches keep the thread.
+
+
+def _settled(model: queries.ReadModel) -> None:
+    """The names' position known without a read for the whole test (kept names are used only then):
+    no time bound, and listening for commits (as tests/test_api_http_cache_freshness.py)."""
+    watch = model.positions_watch()
+    watch.poll_seconds = watch.listen_poll_seconds = 3600.0
+    deadline = time.monotonic() + 30
+    while watch.current() is None or not watch.listening:
+        assert time.monotonic() < deadline, "the watch never settled"
+        watch.refresh()
+
+
+def test_positions_on_the_event_loop_answer_as_on_a_thread(postgres_database_url: str, monkeypatch: Any) -> None:
+    """A batch whose names are kept is answered on the event loop (no thread), exactly as a thread answers it:
+    positions, sources, names' errors, mixed record times; a name not kept yet sends the batch to a thread."""
+    _, instant = _ledger(postgres_database_url)
+    model = open_read_model(postgres_database_url)
+    try:
+        assert model.async_readers is not None
+        questions = [
+            PositionQuestion(a, t, d, k, s)
+            for a in ("chancellor", "The Chancellor", "minister", "nobody-at-all", "x" * 500)
+            for t in ("taurus", "Ceasefire", "no-such-topic")
+            for d in (None, date(2025, 2, 26), date(2024, 6, 1))
+            for k in (None, datetime.fromisoformat(instant))
+            for s in (True, False)
+        ]
+        _settled(model)
+        new = PositionQuestion("party-leader", "ceasefire", None, None, True)  # names never asked yet
+        assert answer_positions_on_loop(model, [new]) is None  # (not kept: a thread reads them)
+        on_thread = answer_positions(model, questions)  # (reads and keeps every name)
+        coroutine = answer_positions_on_loop(model, questions)
+        assert coroutine is not None
+        on_loop = asyncio.run(coroutine)
+        for q, a, b in zip(questions, on_thread, on_loop, strict=True):
+            if isinstance(a, Exception):
+                assert type(b) is type(a) and str(b) == str(a) and vars(b) == vars(a), q
+            else:
+                assert isinstance(b, tuple) and _read_whenever(b) == _read_whenever(a), q
+        assert sum(isinstance(a, tuple) and a[0] is not None for a in on_thread) > 10
+        assert any(isinstance(a, tuple) and a[1] is not None for a in on_thread)
+
+        # Through the loader, many at once: every batch on the loop (the threads' read would fail).
+        def no_thread(*_: Any, **__: Any) -> Any:
+            raise AssertionError("read on a thread")
+
+        monkeypatch.setattr(model, "positions_and_sources", no_thread)
+
+        async def together() -> list[Any]:
+            return await asyncio.gather(*(POSITIONS.load(model, q) for q in questions), return_exceptions=True)
+
+        for got, expected in zip(asyncio.run(together()), on_thread, strict=True):
+            assert type(got) is type(expected)
+            if isinstance(got, tuple):
+                assert _read_whenever(got) == _read_whenever(expected)  # type: ignore[arg-type]
+        assert model.async_readers.opened <= model.async_readers.size
+    finally:
+        model.close()
+    assert model.async_readers.open_connections() == 0
+
+
+def test_event_loop_batches_do_not_wait_for_each_other(postgres_database_url: str) -> None:
+    """Batches asked while another is at the database take their own connection (up to the size), so a
+    batch never waits behind another's round trip; connections are reused, not made per statement."""
+    import psycopg
+
+    _ledger(postgres_database_url)
+    model = open_read_model(postgres_database_url)
+    try:
+        assert model.async_readers is not None
+        readers = model.async_readers
+
+        async def run() -> tuple[int, list[int]]:
+            # Two statements at once, the first held by the server (a table lock another connection holds
+            # until the second has its answer): the second still finishes first.
+            with psycopg.connect(postgres_database_url) as lock:
+                lock.execute("LOCK TABLE rm_claim_versions IN ACCESS EXCLUSIVE MODE")
+                slow = asyncio.ensure_future(readers.execute("SELECT count(*) FROM rm_claim_versions"))
+                fast = await asyncio.wait_for(readers.execute("SELECT 2"), 20)  # (waiting behind: never)
+                order = [fast[0][0], 0 if slow.done() else -1]
+                lock.commit()
+            await slow
+            for _ in range(20):
+                await readers.execute("SELECT 3")
+            return readers.opened, order
+
+        opened, order = asyncio.run(run())
+        assert order == [2, -1] and opened == 2
+    finally:
+        model.close()
+
+
+def test_event_loop_connections_close_at_shutdown(postgres_database_url: str, monkeypatch: Any) -> None:
+    """The app's shutdown closes the event loop's connections: at once, on the client, and the server
+    sees their backends end."""
+    import psycopg
+
+    _ledger(postgres_database_url)
+    made: list[psycopg.AsyncConnection[Any]] = []
+    connect = psycopg.AsyncConnection.connect
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        conn = await connect(*args, **kwargs)
+        made.append(conn)
+        return conn
+
+    monkeypatch.setattr(psycopg.AsyncConnection, "connect", counted)
+    settings = Settings.from_env(
+        {}, database_url=postgres_database_url, projector="external", rate_reads=0, response_cache_bytes=0
+    )
+    app = create_app(settings)
+    questions = [{"query": WITHOUT_SOURCE, "variables": {"a": "chancellor", "t": "taurus", "d": None}}] * 2 + [
+        {"query": WITH_SOURCE, "variables": {"a": a, "t": t, "d": d}}
+        for a in ("chancellor", "minister")
+        for t in ("taurus", "ceasefire")
+        for d in (None, "2025-02-26")
+    ]
+
+    async def serve() -> list[int]:
+        async with app.router.lifespan_context(app):  # type: ignore[attr-defined]
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                for q in questions:  # (alone: names read on a thread, then kept)
+                    assert (await client.post("/graphql", json=q)).status_code == 200
+                _settled(app.state.services.read_model)
+                answers = await asyncio.gather(*(client.post("/graphql", json=q) for q in questions))
+                assert all(a.status_code == 200 and "errors" not in a.json() for a in answers)
+            assert made and not any(conn.closed for conn in made)  # (the loop's, kept open between batches)
+            return [conn.info.backend_pid for conn in made]
+
+    pids = asyncio.run(serve())
+    assert all(conn.closed for conn in made)
+    with psycopg.connect(postgres_database_url, autocommit=True) as admin:
+        gone = False
+        deadline = time.monotonic() + 10
+        while not gone and time.monotonic() < deadline:  # (a backend ends just after its client closes)
+            rows = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", (pids,)).fetchall()
+            gone = rows[0][0] == 0
+        assert gone
+
+
+def test_an_event_loop_connect_that_fails_fails_its_batch_not_waits(postgres_server: Any) -> None:
+    """A connect opened for a waiting batch that fails (the database unreachable) gives that batch its
+    error; nothing waits forever, and a later batch tries again."""
+    import psycopg
+
+    from projections.db import AsyncReaders
+
+    with socket.socket() as unused:  # (a port nothing listens on)
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    readers = AsyncReaders(f"postgresql://nobody@127.0.0.1:{port}/none?connect_timeout=5", size=2)
+
+    async def run() -> list[Any]:
+        first = await asyncio.gather(*(readers.execute("SELECT 1") for _ in range(3)), return_exceptions=True)
+        again = await asyncio.gather(readers.execute("SELECT 1"), return_exceptions=True)
+        return [*first, *again]
+
+    try:
+        errors = asyncio.run(asyncio.wait_for(run(), 30))
+        assert len(errors) == 4 and all(isinstance(e, psycopg.OperationalError) for e in errors)
+        assert readers.opened == 0
+    finally:
+        readers.close()

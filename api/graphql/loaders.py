@@ -13,7 +13,7 @@ import asyncio
 import logging
 import weakref
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Hashable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Hashable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import date, datetime
@@ -47,6 +47,8 @@ _EXECUTOR = ThreadPoolExecutor(max_workers=8, thread_name_prefix="claims-db")
 # Database calls running on _EXECUTOR, so a shutting-down app can wait for them before it closes the
 # stores they use: closing a SQLite connection under a running statement crashes the process.
 _IN_FLIGHT: set[Future[Any]] = set()
+# The same for database calls running on an event loop (CrossRequestLoader's ``on_loop``).
+_ON_LOOPS: set[asyncio.Future[Any]] = set()
 _CLOSING: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
 
 
@@ -83,6 +85,7 @@ async def closing_stores(timeout: float) -> AsyncIterator[None]:
     _CLOSING.add(loop)
     try:
         pending = [asyncio.wrap_future(work, loop=loop) for work in list(_IN_FLIGHT)]
+        pending += [task for task in list(_ON_LOOPS) if task.get_loop() is loop]  # (another loop's: its own app waits)
         if pending:
             _, late = await asyncio.wait(pending, timeout=timeout)
             if late:
@@ -108,10 +111,18 @@ class CrossRequestLoader(Generic[K, V]):
     own thread hop at once, so each ends as it would alone and none waits for another. An exception
     ``answer`` raises fails every request of the batch. Unlike a request's DataLoader, nothing is
     cached: a question asked again is asked again.
+
+    ``on_loop(read_model, questions)``, if given, is asked first: a coroutine answering as ``answer``
+    would, run on the event loop (no thread hop), or None when it cannot answer these without blocking.
     """
 
-    def __init__(self, answer: Callable[[ReadModel, list[K]], list[V | Exception]]) -> None:
+    def __init__(
+        self,
+        answer: Callable[[ReadModel, list[K]], list[V | Exception]],
+        on_loop: Callable[[ReadModel, list[K]], Coroutine[Any, Any, list[V | Exception]] | None] | None = None,
+    ) -> None:
         self.answer = answer
+        self.on_loop = on_loop
         self._waiting: dict[tuple[asyncio.AbstractEventLoop, ReadModel], list[tuple[K, asyncio.Future[V]]]] = {}
         self.batches = 0  # (how well requests coalesce: questions / batches)
         self.questions = 0
@@ -141,8 +152,19 @@ class CrossRequestLoader(Generic[K, V]):
         batch: list[tuple[K, asyncio.Future[V]]],
         alone: bool,
     ) -> None:
+        questions = [question for question, _ in batch]
+        done: asyncio.Future[list[V | Exception]]
         try:
-            done = _submit(loop, self.answer, read_model, [question for question, _ in batch])
+            coroutine = self.on_loop(read_model, questions) if self.on_loop is not None else None
+            if coroutine is not None:
+                if loop in _CLOSING:
+                    coroutine.close()
+                    raise ShuttingDown()
+                done = loop.create_task(coroutine)
+                _ON_LOOPS.add(done)
+                done.add_done_callback(_ON_LOOPS.discard)
+            else:
+                done = _submit(loop, self.answer, read_model, questions)
         except Exception as error:  # (shutting down): the requests fail, none waits forever
             for _, future in batch:
                 if not future.done():

@@ -137,6 +137,8 @@ def create_app(settings: Settings | None = None, *, read_model: ReadModel | None
                 await blocking(projector.stop)
             # calls in flight finish first (a statement timeout bounds them; with none, a minute at most)
             async with closing_stores(settings.statement_timeout_seconds or 60.0):
+                if services.read_model.async_readers is not None:
+                    await services.read_model.async_readers.settle()  # (connects under way: none outlives the loop)
                 services.read_model.close()
                 services.ledger.close()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import date, datetime
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -22,6 +22,7 @@ from api.names import keys_of, resolve_keys
 from ledger.application import claim_ref
 from projections import views
 from projections.db import QueryTimeout
+from projections.names import Resolution
 from projections.queries import ReadModel
 
 
@@ -78,34 +79,109 @@ def _answer_at(
     error, and not the other times'. A question whose names failed keeps its own error."""
     out: list[PositionAnswer | Exception] = [(None, None)] * len(questions)
     try:
-        refs = [ref for q in questions for ref in (("actor", q.actor), ("topic", q.topic))]
-        found = read_model.resolve_names(refs, known_at, reuse=True)
-        asked: list[int] = []
-        keys: list[tuple[str, str, date | None]] = []
-        for i, q in enumerate(questions):
-            try:
-                actor_key, topic_key = keys_of(
-                    (("actor", "actor", q.actor), ("topic", "topic", q.topic)), found[2 * i : 2 * i + 2]
-                )
-            except ApiError as error:
-                out[i] = error
-                continue
-            assert actor_key is not None and topic_key is not None
-            asked.append(i)
-            keys.append((actor_key, topic_key, q.as_of))
+        found = read_model.resolve_names(_name_refs(questions), known_at, reuse=True)
+        asked, keys = _keys(questions, found, out)
         if asked:
-            with_source = any(questions[i].with_source for i in asked)
-            answers = read_model.positions_and_sources(keys, known_at, with_source=with_source)
-            for i, (view, source) in zip(asked, answers, strict=True):
-                out[i] = (view, source if questions[i].with_source else None)
+            answers = read_model.positions_and_sources(keys, known_at, with_source=_with_source(questions, asked))
+            _fill(questions, asked, answers, out)
     except QueryTimeout as error:
-        return [a if isinstance(a, Exception) else error if alone else AskAlone() for a in out]
+        return _timed_out(out, error, alone)
     except Exception as error:
         return [a if isinstance(a, Exception) else own_copy(error) for a in out]
     return out
 
 
-POSITIONS = CrossRequestLoader(answer_positions)
+def answer_positions_on_loop(
+    read_model: ReadModel, questions: list[PositionQuestion]
+) -> Coroutine[Any, Any, list[PositionAnswer | Exception]] | None:
+    """:func:`answer_positions` on the event loop, when it can answer without blocking: on PostgreSQL
+    (``ReadModel.async_readers``) with every name's resolution kept in process. Otherwise None: the
+    batch goes to a thread, where names are read. Same statements, same errors, same ``AskAlone``."""
+    if read_model.async_readers is None:
+        return None
+    groups: dict[datetime | None, list[int]] = {}
+    for i, q in enumerate(questions):
+        groups.setdefault(q.known_at, []).append(i)
+    found: list[tuple[datetime | None, list[int], list[Resolution]]] = []
+    for known_at, indexes in groups.items():
+        resolutions = read_model.kept_names(_name_refs([questions[i] for i in indexes]), known_at)
+        if resolutions is None:
+            return None
+        found.append((known_at, indexes, resolutions))
+    return _answer_on_loop(read_model, questions, found)
+
+
+async def _answer_on_loop(
+    read_model: ReadModel,
+    questions: list[PositionQuestion],
+    found: list[tuple[datetime | None, list[int], list[Resolution]]],
+) -> list[PositionAnswer | Exception]:
+    alone = len(questions) == 1
+    out: list[PositionAnswer | Exception] = [(None, None)] * len(questions)
+    for known_at, indexes, resolutions in found:  # (as grouped_by_time: one statement per record time)
+        group = [questions[i] for i in indexes]
+        group_out: list[PositionAnswer | Exception] = [(None, None)] * len(group)
+        try:
+            asked, keys = _keys(group, resolutions, group_out)
+            if asked:
+                answers = await read_model.positions_and_sources_async(
+                    keys, known_at, with_source=_with_source(group, asked)
+                )
+                _fill(group, asked, answers, group_out)
+        except QueryTimeout as error:
+            group_out = _timed_out(group_out, error, alone)
+        except Exception as error:
+            group_out = [a if isinstance(a, Exception) else own_copy(error) for a in group_out]
+        for i, answer in zip(indexes, group_out, strict=True):
+            out[i] = answer
+    return out
+
+
+def _name_refs(questions: list[PositionQuestion]) -> list[tuple[str, str]]:
+    return [ref for q in questions for ref in (("actor", q.actor), ("topic", q.topic))]
+
+
+def _keys(
+    questions: list[PositionQuestion], found: Sequence[Resolution], out: list[PositionAnswer | Exception]
+) -> tuple[list[int], list[tuple[str, str, date | None]]]:
+    """The questions whose names name one record each, with their keys; the others' errors put in ``out``."""
+    asked: list[int] = []
+    keys: list[tuple[str, str, date | None]] = []
+    for i, q in enumerate(questions):
+        try:
+            actor_key, topic_key = keys_of(
+                (("actor", "actor", q.actor), ("topic", "topic", q.topic)), found[2 * i : 2 * i + 2]
+            )
+        except ApiError as error:
+            out[i] = error
+            continue
+        assert actor_key is not None and topic_key is not None
+        asked.append(i)
+        keys.append((actor_key, topic_key, q.as_of))
+    return asked, keys
+
+
+def _with_source(questions: list[PositionQuestion], asked: list[int]) -> bool:
+    return any(questions[i].with_source for i in asked)
+
+
+def _fill(
+    questions: list[PositionQuestion],
+    asked: list[int],
+    answers: Sequence[PositionAnswer],
+    out: list[PositionAnswer | Exception],
+) -> None:
+    for i, (view, source) in zip(asked, answers, strict=True):
+        out[i] = (view, source if questions[i].with_source else None)
+
+
+def _timed_out(
+    out: list[PositionAnswer | Exception], error: QueryTimeout, alone: bool
+) -> list[PositionAnswer | Exception]:
+    return [a if isinstance(a, Exception) else error if alone else AskAlone() for a in out]
+
+
+POSITIONS = CrossRequestLoader(answer_positions, answer_positions_on_loop)
 
 
 def selects(info: Info, *path: str) -> bool:
