@@ -89,7 +89,9 @@ async def closing_stores(timeout: float) -> AsyncIterator[None]:
         if pending:
             _, late = await asyncio.wait(pending, timeout=timeout)
             if late:
-                log.warning("closing the stores with %d database call(s) still running after %.0f s", len(late), timeout)
+                log.warning(
+                    "closing the stores with %d database call(s) still running after %.0f s", len(late), timeout
+                )
         yield
     finally:
         _CLOSING.discard(loop)  # (a later app on this loop may read again)
@@ -257,88 +259,101 @@ class Loaders:
     """The DataLoaders of one request (or one WebSocket connection)."""
 
     def __init__(self, read_model: ReadModel) -> None:
+        # The load functions get the read model, not this object: a DataLoader holding a bound method of
+        # the Loaders that hold it made a reference cycle per request, left to the cyclic collector
+        # (whose full collections were the cold path's p99).
         self.read_model = read_model
 
     # Created on first use: most requests need one or two of them.
     @cached_property
     def actor(self) -> DataLoader[DetailsKey[str], ActorView | None]:
-        return DataLoader(load_fn=self._actors)
+        return DataLoader(load_fn=partial(_actors, self.read_model))
 
     @cached_property
     def topic(self) -> DataLoader[DetailsKey[str], TopicView | None]:
-        return DataLoader(load_fn=self._topics)
+        return DataLoader(load_fn=partial(_topics, self.read_model))
 
     @cached_property
     def source(self) -> DataLoader[DetailsKey[UUID], SourceView | None]:
-        return DataLoader(load_fn=self._sources)
+        return DataLoader(load_fn=partial(_sources, self.read_model))
 
     @cached_property
     def source_text(self) -> DataLoader[UUID, str | None]:
-        return DataLoader(load_fn=self._source_texts)
+        return DataLoader(load_fn=partial(_source_texts, self.read_model))
 
     @cached_property
     def claim(self) -> DataLoader[ClaimKey, ClaimView | None]:
-        return DataLoader(load_fn=self._claims)
+        return DataLoader(load_fn=partial(_claims, self.read_model))
 
     @cached_property
     def history(self) -> DataLoader[UUID, list[ClaimEventView]]:
-        return DataLoader(load_fn=self._histories)
+        return DataLoader(load_fn=partial(_histories, self.read_model))
 
     @cached_property
     def linked_from(self) -> DataLoader[ClaimKey, list[tuple[str, ClaimView]]]:
-        return DataLoader(load_fn=self._linked_from)
+        return DataLoader(load_fn=partial(_linked_from, self.read_model))
 
     @cached_property
     def source_claims(self) -> DataLoader[ClaimKey, list[ClaimView]]:
-        return DataLoader(load_fn=self._source_claims)
+        return DataLoader(load_fn=partial(_source_claims, self.read_model))
 
     @cached_property
     def position(self) -> DataLoader[PositionKey, PositionView | None]:
-        return DataLoader(load_fn=self._positions)
+        return DataLoader(load_fn=partial(_positions, self.read_model))
 
     @cached_property
     def name(self) -> DataLoader[NameKey, Resolution]:
-        return DataLoader(load_fn=self._names)
+        return DataLoader(load_fn=partial(_names, self.read_model))
 
-    async def _names(self, refs: list[NameKey]) -> list[Resolution]:
-        keyed = [((kind, ref), known_at) for kind, ref, known_at in refs]
-        # Resolutions kept while the read model's names are unchanged (projections/resolved_names.py).
-        return await blocking(grouped_by_time, keyed, partial(self.read_model.resolve_names, reuse=True))
 
-    async def _actors(self, keys: list[DetailsKey[str]]) -> list[ActorView | None]:
-        return await blocking(_details, keys, self.read_model.actors_by_keys, self.read_model.actors_at)
+async def _names(read_model: ReadModel, refs: list[NameKey]) -> list[Resolution]:
+    keyed = [((kind, ref), known_at) for kind, ref, known_at in refs]
+    # Resolutions kept while the read model's names are unchanged (projections/resolved_names.py).
+    return await blocking(grouped_by_time, keyed, partial(read_model.resolve_names, reuse=True))
 
-    async def _topics(self, keys: list[DetailsKey[str]]) -> list[TopicView | None]:
-        return await blocking(_details, keys, self.read_model.topics_by_keys, self.read_model.topics_at)
 
-    async def _sources(self, keys: list[DetailsKey[UUID]]) -> list[SourceView | None]:
-        return await blocking(_details, keys, self.read_model.sources_by_ids, self.read_model.sources_at)
+async def _actors(read_model: ReadModel, keys: list[DetailsKey[str]]) -> list[ActorView | None]:
+    return await blocking(_details, keys, read_model.actors_by_keys, read_model.actors_at)
 
-    async def _source_texts(self, ids: list[UUID]) -> list[str | None]:
-        return await blocking(self.read_model.source_texts, ids)
 
-    async def _claims(self, keys: list[ClaimKey]) -> list[ClaimView | None]:
-        return await blocking(grouped_by_time, keys, self.read_model.claims_by_ids)
+async def _topics(read_model: ReadModel, keys: list[DetailsKey[str]]) -> list[TopicView | None]:
+    return await blocking(_details, keys, read_model.topics_by_keys, read_model.topics_at)
 
-    async def _histories(self, ids: list[UUID]) -> list[list[ClaimEventView]]:
-        return await blocking(self.read_model.claim_histories, ids)
 
-    async def _linked_from(self, keys: list[ClaimKey]) -> list[list[tuple[str, ClaimView]]]:
-        return await blocking(grouped_by_time, keys, self.read_model.claims_linking_to)
+async def _sources(read_model: ReadModel, keys: list[DetailsKey[UUID]]) -> list[SourceView | None]:
+    return await blocking(_details, keys, read_model.sources_by_ids, read_model.sources_at)
 
-    async def _source_claims(self, keys: list[ClaimKey]) -> list[list[ClaimView]]:
-        return await blocking(grouped_by_time, keys, self.read_model.claims_for_sources)
 
-    async def _positions(self, keys: list[PositionKey]) -> list[PositionView | None]:
-        def fetch() -> list[PositionView | None]:
-            groups: dict[tuple[date | None, datetime | None], list[int]] = defaultdict(list)
-            for i, (_, _, as_of, known_at) in enumerate(keys):
-                groups[(as_of, known_at)].append(i)
-            out: list[PositionView | None] = [None] * len(keys)
-            for (as_of, known_at), indexes in groups.items():
-                pairs = [(keys[i][0], keys[i][1]) for i in indexes]
-                for i, view in zip(indexes, self.read_model.positions_for_pairs(pairs, as_of, known_at), strict=True):
-                    out[i] = view
-            return out
+async def _source_texts(read_model: ReadModel, ids: list[UUID]) -> list[str | None]:
+    return await blocking(read_model.source_texts, ids)
 
-        return await blocking(fetch)
+
+async def _claims(read_model: ReadModel, keys: list[ClaimKey]) -> list[ClaimView | None]:
+    return await blocking(grouped_by_time, keys, read_model.claims_by_ids)
+
+
+async def _histories(read_model: ReadModel, ids: list[UUID]) -> list[list[ClaimEventView]]:
+    return await blocking(read_model.claim_histories, ids)
+
+
+async def _linked_from(read_model: ReadModel, keys: list[ClaimKey]) -> list[list[tuple[str, ClaimView]]]:
+    return await blocking(grouped_by_time, keys, read_model.claims_linking_to)
+
+
+async def _source_claims(read_model: ReadModel, keys: list[ClaimKey]) -> list[list[ClaimView]]:
+    return await blocking(grouped_by_time, keys, read_model.claims_for_sources)
+
+
+async def _positions(read_model: ReadModel, keys: list[PositionKey]) -> list[PositionView | None]:
+    def fetch() -> list[PositionView | None]:
+        groups: dict[tuple[date | None, datetime | None], list[int]] = defaultdict(list)
+        for i, (_, _, as_of, known_at) in enumerate(keys):
+            groups[(as_of, known_at)].append(i)
+        out: list[PositionView | None] = [None] * len(keys)
+        for (as_of, known_at), indexes in groups.items():
+            pairs = [(keys[i][0], keys[i][1]) for i in indexes]
+            for i, view in zip(indexes, read_model.positions_for_pairs(pairs, as_of, known_at), strict=True):
+                out[i] = view
+        return out
+
+    return await blocking(fetch)

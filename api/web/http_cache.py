@@ -83,6 +83,9 @@ LONG_NUMBER = re.compile(rb"[0-9]{19}")
 STREAM_ACCEPTS = (b"multipart", b"event-stream")  # strawberry's streaming transports
 
 
+VARY = (b"vary", b"Authorization, Accept")
+
+
 class Entry:
     """A reusable answer; the bytes of its fixed headers are encoded once."""
 
@@ -96,9 +99,32 @@ class Entry:
         self.etag = etag
         self.pinned = pinned
         self.basis_size = basis_size  # the answer's extensions.basis.treeSize
-        self.head = ((b"etag", etag.encode()), (b"vary", b"Authorization, Accept"))
+        self.head = ((b"etag", etag.encode()), VARY)
         self.content_type_bytes = content_type.encode("latin-1")
         self.length = str(len(body)).encode()
+
+    def packed(self) -> Packed:
+        return (
+            self.body, self.content_type, self.etag, self.pinned, self.basis_size,
+            self.head[0][1], self.content_type_bytes, self.length,
+        )  # fmt: skip
+
+    @classmethod
+    def unpacked(cls, packed: Packed) -> Entry:
+        entry = cls.__new__(cls)
+        (
+            entry.body, entry.content_type, entry.etag, entry.pinned, entry.basis_size,
+            etag_bytes, entry.content_type_bytes, entry.length,
+        ) = packed  # fmt: skip
+        entry.head = ((b"etag", etag_bytes), VARY)
+        return entry
+
+
+# How the cache holds an Entry: a flat tuple of bytes, strings and numbers, which the cyclic garbage
+# collector stops tracking the first time it sees it (a nested tuple takes one collection per level). Tens of thousands of Entry objects, all tracked, made
+# each full collection ~4x longer and, as long-lived newcomers, triggered them more often: the cold
+# path's p99 (bench/RESULTS.md, the session of 2026-12-01/02).
+Packed = tuple[bytes, str, str, bool, "int | None", bytes, bytes, bytes]
 
 
 # (normalised document hash, variables JSON, operation name (None: not given), role, response type, basis)
@@ -111,10 +137,11 @@ Key = tuple[str, str, str | None, str, bool, tuple[object, ...]]
 ENTRY_OVERHEAD = 650
 
 
-def entry_size(key: Key, entry: Entry) -> int:
+def entry_size(key: Key, entry: Entry | Packed) -> int:
     """The bytes an entry keeps alive: its body, etag (twice: text and header), and key texts, plus the rest."""
+    body, etag = (entry.body, entry.etag) if isinstance(entry, Entry) else (entry[0], entry[2])
     texts = len(key[0]) + len(key[1]) + len(key[2] or "") + sum(len(p) for p in key[5] if isinstance(p, str))
-    return len(entry.body) + 2 * len(entry.etag) + texts + ENTRY_OVERHEAD
+    return len(body) + 2 * len(etag) + texts + ENTRY_OVERHEAD
 
 
 class ResponseCache:
@@ -123,7 +150,7 @@ class ResponseCache:
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.max_entry = max(1, max_bytes // 8)
-        self._entries: OrderedDict[Key, Entry] = OrderedDict()
+        self._entries: OrderedDict[Key, Packed] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
         self._basis: tuple[int, int, str] = (-1, -1, "")  # (projected, details, today) last seen
@@ -147,13 +174,13 @@ class ResponseCache:
 
     def get(self, key: Key, *, count_miss: bool = True) -> Entry | None:
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
+            packed = self._entries.get(key)
+            if packed is None:
                 self.misses += count_miss
                 return None
             self._entries.move_to_end(key)
             self.hits += 1
-            return entry
+        return Entry.unpacked(packed)
 
     def put(self, key: Key, entry: Entry) -> None:
         size = entry_size(key, entry)
@@ -162,7 +189,7 @@ class ResponseCache:
                 return  # too big, or computed at a basis the model has already left
             if key in self._entries:
                 self._drop(key)
-            self._entries[key] = entry
+            self._entries[key] = entry.packed()
             self._bytes += size
             while self._bytes > self.max_bytes:
                 self._drop(next(iter(self._entries)))
