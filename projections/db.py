@@ -153,6 +153,26 @@ class QueryTimeout(Exception):
     """A read-model query ran longer than the reader's statement timeout and was cancelled."""
 
 
+def timed_out() -> QueryTimeout:
+    """PostgreSQL cancelled a reader's statement (``QueryCanceled``): the read model's own error."""
+    return QueryTimeout("the query ran longer than the statement timeout")
+
+
+def returns_rows(cur: psycopg.Cursor[Any] | psycopg.AsyncCursor[Any]) -> bool:
+    # (not ``cur.description``: it builds a Column object per column on every call)
+    result = cur.pgresult
+    return result is not None and result.status == TUPLES_OK
+
+
+def reader_options(statement_timeout: float) -> dict[str, Any]:
+    """Connection options of every PostgreSQL reader (a thread's or an event loop's): autocommit, and
+    the statement timeout (seconds; 0: none)."""
+    options: dict[str, Any] = {"autocommit": True}
+    if statement_timeout > 0:
+        options["options"] = f"-c statement_timeout={max(1, int(statement_timeout * 1000))}"
+    return options
+
+
 class SQLiteConnection(Connection):
     dialect: Dialect = "sqlite"
 
@@ -259,10 +279,8 @@ class PostgresConnection(PostgresText):
         try:
             cur = self.raw.execute(_pg(sql), params, prepare=prepare)
         except psycopg.errors.QueryCanceled:
-            raise QueryTimeout("the query ran longer than the statement timeout") from None
-        # (not ``cur.description``: it builds a Column object per column on every call)
-        result = cur.pgresult
-        return cur.fetchall() if result is not None and result.status == TUPLES_OK else []
+            raise timed_out() from None
+        return cur.fetchall() if returns_rows(cur) else []
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         with self.raw.cursor() as cur:
@@ -416,9 +434,7 @@ class Readers:
         self._lock = threading.Lock()
         self._sqlite: list[SQLiteConnection] = []
         if self.dialect == "postgresql":
-            kwargs: dict[str, Any] = {"autocommit": True}
-            if statement_timeout > 0:
-                kwargs["options"] = f"-c statement_timeout={max(1, int(statement_timeout * 1000))}"
+            kwargs = reader_options(statement_timeout)
             self._pool = ConnectionPool(self.url, min_size=1, max_size=pool_size, open=True, kwargs=kwargs)
 
     @contextmanager
@@ -467,9 +483,7 @@ class AsyncReaders:
         self.url = url
         self.size = size
         self.wait_timeout = wait_timeout  # (the threads' pool's default timeout: the same bound)
-        self.kwargs: dict[str, Any] = {"autocommit": True}
-        if statement_timeout > 0:  # the same bound as the threads' connections (Readers)
-            self.kwargs["options"] = f"-c statement_timeout={max(1, int(statement_timeout * 1000))}"
+        self.kwargs = reader_options(statement_timeout)  # as the threads' connections (Readers)
         if "connect_timeout" not in conninfo_to_dict(url) and not os.environ.get("PGCONNECT_TIMEOUT"):
             self.kwargs["connect_timeout"] = self.CONNECT_TIMEOUT
         self._loops: dict[asyncio.AbstractEventLoop, _LoopConnections] = {}
@@ -493,9 +507,8 @@ class AsyncReaders:
                 cur = await conn.execute(_pg(sql), params, prepare=prepare)
             except psycopg.errors.QueryCanceled:
                 reusable = True  # (autocommit: the connection is idle again)
-                raise QueryTimeout("the query ran longer than the statement timeout") from None
-            result = cur.pgresult
-            rows = await cur.fetchall() if result is not None and result.status == TUPLES_OK else []
+                raise timed_out() from None
+            rows = await cur.fetchall() if returns_rows(cur) else []
             reusable = True
             return rows
         finally:

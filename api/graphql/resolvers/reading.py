@@ -87,7 +87,7 @@ def _answer_at(
     except QueryTimeout as error:
         return _timed_out(out, error, alone)
     except Exception as error:
-        return [a if isinstance(a, Exception) else own_copy(error) for a in out]
+        return _failed(out, error)
     return out
 
 
@@ -131,7 +131,7 @@ async def _answer_on_loop(
         except QueryTimeout as error:
             group_out = _timed_out(group_out, error, alone)
         except Exception as error:
-            group_out = [a if isinstance(a, Exception) else own_copy(error) for a in group_out]
+            group_out = _failed(group_out, error)
         for i, answer in zip(indexes, group_out, strict=True):
             out[i] = answer
     return out
@@ -173,6 +173,11 @@ def _fill(
 ) -> None:
     for i, (view, source) in zip(asked, answers, strict=True):
         out[i] = (view, source if questions[i].with_source else None)
+
+
+def _failed(out: list[PositionAnswer | Exception], error: Exception) -> list[PositionAnswer | Exception]:
+    """Every question not failed already gets its own copy of the batch's error."""
+    return [a if isinstance(a, Exception) else own_copy(error) for a in out]
 
 
 def _timed_out(
