@@ -67,7 +67,8 @@ class Tally:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def _wait_ready(base: str, timeout: float = 120.0) -> None:
+def wait_ready(base: str, timeout: float = 120.0) -> None:
+    """Poll a starting server's ``/readyz`` until it answers 200 (bench/memory.py uses it too)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -179,7 +180,7 @@ def run(store: str, url: str, clients: int, duration: float, writes: float) -> d
                 processes.append(_uvicorn(url, port, "external"))
                 bases.append(f"http://127.0.0.1:{port}")
         for base in bases:
-            _wait_ready(base)
+            wait_ready(base)
         tally = Tally()
         stop = time.monotonic() + duration
         threads = [threading.Thread(target=_client, args=(bases, key, stop, writes, tally, i)) for i in range(clients)]

@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from api_support import free_port  # noqa: E402
+from load import wait_ready  # noqa: E402
 from results_file import write_section  # noqa: E402
 
 from api.settings import Settings  # noqa: E402
@@ -71,19 +72,6 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError("no VmRSS")
-
-
-def wait_ready(base: str) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"server at {base} did not start")
-        time.sleep(0.1)  # polling a starting server's readiness (not synchronising with a test)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -121,16 +121,17 @@ class Entry:
 
 
 # How the cache holds an Entry: a flat tuple of bytes, strings and numbers, which the cyclic garbage
-# collector stops tracking the first time it sees it (a nested tuple takes one collection per level). Tens of thousands of Entry objects, all tracked, made
-# each full collection ~4x longer and, as long-lived newcomers, triggered them more often: the cold
-# path's p99 (bench/RESULTS.md, the session of 2026-12-01/02).
+# collector stops tracking the first time it sees it (a nested tuple takes one collection per level).
+# Tens of thousands of Entry objects, all tracked, made each full collection ~4x longer and, as
+# long-lived newcomers, triggered them more often: the cold path's p99 (bench/RESULTS.md, the
+# session of 2026-12-01/02).
 Packed = tuple[bytes, str, str, bool, "int | None", bytes, bytes, bytes]
 
 
 # (normalised document hash, variables JSON, operation name (None: not given), role, response type, basis)
 Key = tuple[str, str, str | None, str, bool, tuple[object, ...]]
 
-# What an entry holds beyond its body and its key's texts: the Entry, its header tuples, the key
+# What an entry holds beyond its body and its key's texts: its packed tuple and etag bytes, the key
 # and basis tuples, the LRU's node. Measured with tracemalloc (~650 bytes on CPython 3.11, x86_64;
 # tests/test_api_http_cache.py checks the budget against traced memory). Counting bodies alone let
 # a 64 MiB budget hold ~130 MiB of small answers (bench/memory.py).
