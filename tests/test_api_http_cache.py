@@ -208,6 +208,20 @@ def test_the_cache_holds_its_entries_as_objects_the_cyclic_collector_does_not_tr
     assert len(held) == 5 and not any(gc.is_tracked(packed) for packed in held)
 
 
+def test_requests_remembered_for_repeats_are_not_objects_the_cyclic_collector_tracks(api: ApiEnv) -> None:
+    # Under cold load 4,096 remembered requests (an ``Asked`` and its payload dicts each) turned over, and
+    # every full collection walked them; the remembered key parts are now a tuple of strings and scalars.
+    from api.web.http_cache import Asked
+
+    for first in range(1, 6):
+        body = {"query": QUERY, "variables": {"first": first}, "operationName": "Page"}
+        first = _post(api, body)
+        hits = _cache(api).hits
+        assert _post(api, body).content == first.content and _cache(api).hits == hits + 1
+    gc.collect()
+    assert [o for o in gc.get_objects() if isinstance(o, Asked)] == []
+
+
 def test_answering_a_query_leaves_no_reference_cycle_of_the_request(api: ApiEnv) -> None:
     # Per-request cycles (a DataLoader holding a bound method of its Loaders, a Run's helpers holding a
     # bound method of the Run) left every request to the cyclic collector, whose pauses were the p99.

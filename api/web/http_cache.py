@@ -301,9 +301,20 @@ class Asked:
         extensions = self.payload.get("extensions")
         return extensions.get("atTreeSize") if isinstance(extensions, dict) else None
 
+    def question(self, normal: str) -> Question:
+        return (normal, self.variables, self.payload.get("operationName"), self.pin)
+
+
+# What the response cache keys a read by, apart from the caller: (normal form of the document, canonical
+# variables, operationName, pin). A plain tuple of strings and JSON scalars, which the cyclic garbage collector
+# stops tracking: 4,096 remembered ``Asked`` objects and their payload dicts, turning over under cold load, made
+# every full collection walk them and triggered more of them (bench/RESULTS.md).
+Question = tuple[str, str, str | None, object]
+
 
 class Seen:
-    """Requests already read, by their bytes (body, query string): their parsed form and normal hash.
+    """Requests already read, by their bytes (body, query string): what the cache keys them by, so a repeated
+    anonymous read is answered without parsing, hashing or normalising (``WarmFront``).
 
     Only the event loop touches it (no lock); bounded by count and by the bytes of the keys, oldest out first.
     """
@@ -312,16 +323,16 @@ class Seen:
         self.kept = kept
         self.max_bytes = max_bytes
         self._bytes = 0
-        self._known: dict[tuple[bytes, bytes], tuple[Asked, str]] = {}
+        self._known: dict[tuple[bytes, bytes], Question] = {}
 
-    def get(self, request: tuple[bytes, bytes]) -> tuple[Asked, str] | None:
+    def get(self, request: tuple[bytes, bytes]) -> Question | None:
         return self._known.get(request)
 
-    def put(self, request: tuple[bytes, bytes], known: tuple[Asked, str]) -> None:
+    def put(self, request: tuple[bytes, bytes], question: Question) -> None:
         if request in self._known:
             return
         self._bytes += len(request[0]) + len(request[1])
-        self._known[request] = known
+        self._known[request] = question
         while len(self._known) > self.kept or self._bytes > self.max_bytes:
             oldest = next(iter(self._known))
             del self._known[oldest]
@@ -388,12 +399,6 @@ class CachedGraphQL:
         body = b""
         if scope["method"] == "POST":
             body = await _read_body(receive)
-        # A request seen before (same bytes) skips JSON parsing, hashing and normalising.
-        seen = (body, scope.get("query_string", b"")) if len(body) <= SEEN_BODY_BYTES else None
-        known = self.seen.get(seen) if seen is not None else None
-        if known is not None:
-            await self._serve(scope, body, known[0], known[1], send)
-            return
         asked = self._read(scope, body)
         if asked is None:  # not a request this cache understands: GraphiQL, batches, other bodies
             await self._strawberry(scope, body, send)
@@ -414,8 +419,8 @@ class CachedGraphQL:
             finally:
                 services.read_model.positions_watch().invalidate()  # a write here: this process's next read is fresh
             return
-        if seen is not None and sent_text:
-            self.seen.put(seen, (asked, normal))
+        if sent_text and len(body) <= SEEN_BODY_BYTES:  # (anonymous repeats of it: ``WarmFront``)
+            self.seen.put((body, scope.get("query_string", b"")), asked.question(normal))
         await self._serve(scope, body, asked, normal, send)
 
     async def _serve(self, scope: Scope, body: bytes, asked: Asked, normal: str, send: Send) -> None:
@@ -496,7 +501,7 @@ class CachedGraphQL:
             watch = services.read_model.positions_watch()
             positions = watch.current() or await blocking(watch.refresh)
             projected = positions[0]
-            key = _lookup_key(cache, asked, normal, role, scope, positions)
+            key = _lookup_key(cache, asked.question(normal), role, scope, positions)
             entry = cache.get(key)
             if entry is not None and not services.reads.wait_needed(_client(caller, scope)):
                 await self._answer(scope, send, entry, keyed=caller.principal is not None)
@@ -519,7 +524,7 @@ class CachedGraphQL:
         if cache is not None and key is not None and role is not None:
             basis_now = _answer_basis(entry, key[5])
             if basis_now is not None:
-                cache.put(_key(asked, normal, role, key[4], basis_now), entry)
+                cache.put((*key[:5], basis_now), entry)
         await self._answer(scope, send, entry, keyed=bool(_header(scope, b"authorization")))
 
     def warm_hit(self, scope: Scope, body: bytes) -> Entry | None:
@@ -528,15 +533,15 @@ class CachedGraphQL:
         cache = self.cache
         if cache is None or _header(scope, b"authorization"):
             return None
-        known = self.seen.get((body, scope.get("query_string", b"")))
-        if known is None:
+        question = self.seen.get((body, scope.get("query_string", b"")))
+        if question is None:
             return None
         services = scope["app"].state.services
         positions = services.read_model.positions_watch().current()
         role = _role(Caller(), services.settings)
         if positions is None or role is None:
             return None
-        entry = cache.get(_lookup_key(cache, known[0], known[1], role, scope, positions), count_miss=False)
+        entry = cache.get(_lookup_key(cache, question, role, scope, positions), count_miss=False)
         if entry is None or services.reads.wait_needed(_client(Caller(), scope)):
             return None  # the full path answers (and, when the allowance is spent, says 429)
         return entry
@@ -636,21 +641,15 @@ class CachedGraphQL:
 _NO_CACHE = {False: b"public, no-cache", True: b"private, no-cache"}
 
 
-def _lookup_key(
-    cache: ResponseCache, asked: Asked, normal: str, role: str, scope: Scope, positions: tuple[int, int]
-) -> Key:
+def _lookup_key(cache: ResponseCache, question: Question, role: str, scope: Scope, positions: tuple[int, int]) -> Key:
     """The key to look up at the read model's current positions (entries of older ones are dropped)."""
     projected, details = positions
     today = date.today().isoformat()
     cache.observe(projected, details, today)
-    pin = asked.pin
+    normal, variables, operation_name, pin = question
     basis: tuple[object, ...] = ("pinned", details, today, pin) if pin is not None else ("current", projected, today)
-    return _key(asked, normal, role, accepts_graphql_response(_header(scope, b"accept")), basis)
-
-
-def _key(asked: Asked, normal: str, role: str, graphql_response: bool, basis: tuple[object, ...]) -> Key:
     # An operationName of "" names no operation (strawberry refuses it): not the same request as none.
-    return (normal, asked.variables, asked.payload.get("operationName"), role, graphql_response, basis)
+    return (normal, variables, operation_name, role, accepts_graphql_response(_header(scope, b"accept")), basis)
 
 
 def _answer_basis(entry: Entry, asked_basis: tuple[object, ...]) -> tuple[object, ...] | None:
