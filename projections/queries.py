@@ -380,10 +380,7 @@ class ReadModel(LedgerLog):
         at = self.positions_watch().current()
         if at is None:
             return None
-        found = self.resolved_names.get(at[1], [(kind, ref, known_at) for kind, ref in refs])
-        if any(r is None for r in found):
-            return None
-        return found  # type: ignore[return-value]
+        return self.resolved_names.get_all(at[1], [(kind, ref, known_at) for kind, ref in refs])
 
     def _read_names(self, refs: Sequence[tuple[str, str]], known_at: datetime | None) -> list[names.Resolution]:
         table, known, known_params = record_versions.names_table(known_at)

@@ -207,6 +207,17 @@ def test_a_long_list_of_candidates_is_cut_in_the_message_but_not_in_extensions()
     assert "topic-09 (Topic 9) and 3 more" in error.message and "topic-10" not in error.message
 
 
+def test_a_name_not_kept_counts_one_miss(api: ApiEnv) -> None:
+    # On PostgreSQL a batch first looks on the event loop for names kept in process, then reads them on a
+    # thread; each asked name counts once, a hit or a miss (the loop's look counted its misses again).
+    kept = api.services.read_model.resolved_names
+    assert position(api, "hegseth", "nato membership")["data"]["position"]["stance"] == "OPPOSES"
+    for actor in ("Pete Hegseth", "PETE HEGSETH"):  # a new spelling: another reference, not kept yet
+        hits, misses = kept.hits, kept.misses
+        assert position(api, actor, "nato membership")["data"]["position"]["stance"] == "OPPOSES"
+        assert (kept.hits - hits, kept.misses - misses) == (1, 1)  # the topic kept, the actor read
+
+
 def test_kept_resolutions_never_outlive_a_write(api: ApiEnv) -> None:
     """The API keeps resolved names in memory (projections/resolved_names.py) until the read model's
     names move: a new actor, then a rename, are resolved fresh by the very next request."""
