@@ -57,6 +57,11 @@ class Settings:
     )
     max_depth: int = _setting(12, "CLAIMS_MAX_QUERY_DEPTH", "deepest field nesting of a query")
     max_tokens: int = _setting(2000, "CLAIMS_MAX_QUERY_TOKENS", "tokens in one GraphQL document")
+    max_query_length: int = _setting(
+        65536,
+        "CLAIMS_MAX_QUERY_LENGTH",
+        "characters in one GraphQL document (comments too); values belong in variables",
+    )
     max_aliases: int = _setting(30, "CLAIMS_MAX_ALIASES", "aliases in one GraphQL document")
     max_page_size: int = _setting(100, "CLAIMS_MAX_PAGE_SIZE", "largest `first` of a connection")
     default_page_size: int = _setting(
@@ -174,7 +179,7 @@ class Settings:
         if self.checkpoint_seconds <= 0 or self.checkpoint_events < 1:
             raise ValueError("CLAIMS_CHECKPOINT_SECONDS must be positive and CLAIMS_CHECKPOINT_EVENTS at least 1")
         for name in (
-            "max_depth", "max_tokens", "max_aliases", "max_page_size", "default_page_size", "max_body_bytes",
+            "max_depth", "max_tokens", "max_query_length", "max_aliases", "max_page_size", "default_page_size", "max_body_bytes",
             "max_json_depth", "max_search_length", "max_cost_anonymous", "max_cost_with_key",
         ):  # fmt: skip
             if int(getattr(self, name)) < 1:

@@ -10,7 +10,8 @@ from api_support import ApiEnv, api_env, error_codes
 
 @pytest.fixture
 def api(database_url: str) -> Iterator[ApiEnv]:
-    with api_env(database_url, max_depth=6, max_tokens=200, max_aliases=3, max_page_size=2, max_body_bytes=4096) as env:
+    limits = {"max_depth": 6, "max_tokens": 200, "max_query_length": 1500, "max_aliases": 3, "max_page_size": 2}
+    with api_env(database_url, **limits, max_body_bytes=4096) as env:
         yield env
 
 
@@ -34,6 +35,31 @@ def test_token_limit(api: ApiEnv) -> None:
     fields = " ".join(["key"] * 250)
     body = api.gql("{ topics { " + fields + " } }")
     assert error_codes(body) == ["GRAPHQL_PARSE_FAILED"] and "token" in body["errors"][0]["message"].lower()
+
+
+def test_query_length_limit_counts_comments_and_nothing_keeps_the_refused_text(api: ApiEnv) -> None:
+    # Comments are not tokens: without a length limit a valid document could be as long as the body limit,
+    # and every cache keyed by the text would keep it.
+    query = "{ topics { key } }"
+    padded = query + "\n#" + "x" * (1500 - len(query) - 2)
+    assert len(padded) == 1500 and api.gql.data(padded)["topics"]
+    too_long = padded + "x"
+    for _ in range(2):  # refused again: not answered from any cache
+        body = api.client.post("/graphql", json={"query": too_long}).json()
+        assert error_codes(body) == ["GRAPHQL_PARSE_FAILED"] and body.get("data") is None
+        assert "1,501 characters long, more than the 1,500 allowed (CLAIMS_MAX_QUERY_LENGTH)" in body["errors"][0]["message"]
+        answer = api.client.get("/graphql", params={"query": too_long})
+        assert error_codes(answer.json()) == ["GRAPHQL_PARSE_FAILED"]
+    assert all(len(text) <= 1500 for text, _ in api.app.state.prepared._kept)
+
+
+def test_persisted_documents_are_bounded_by_their_characters() -> None:
+    from api.web.http_cache import Documents
+
+    documents = Documents(kept=10, max_chars=100)
+    for n in range(3):
+        documents.register(str(n) * 40, f"d{n}")
+    assert [documents.text(f"d{n}") for n in range(3)] == [None, "1" * 40, "2" * 40]  # the oldest went first
 
 
 def test_page_size_limit(api: ApiEnv) -> None:

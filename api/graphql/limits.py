@@ -6,7 +6,8 @@
   valid, or when reads need a key (``CLAIMS_REQUIRE_KEY_FOR_READS=1``) and none
   was sent.
 
-Depth, token and alias limits are strawberry's extensions (see ``api.graphql.schema``);
+Depth, token and alias limits are strawberry's extensions (see ``api.graphql.schema``), the document's
+length is checked before it is parsed (:func:`too_long`);
 page sizes are checked where ``first`` is read (``api.graphql.types.connections``).
 """
 
@@ -32,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from api.errors import BAD_USER_INPUT, UNAUTHENTICATED, VALIDATION_FAILED
+from api.errors import BAD_USER_INPUT, PARSE_FAILED, UNAUTHENTICATED, VALIDATION_FAILED
 from api.graphql.cost import Limits, estimate, too_costly
 from api.graphql.ratelimit import rate_limited
 
@@ -176,6 +177,21 @@ def operation_named(document: DocumentNode, name: str | None) -> GraphQLError | 
             extensions={"code": VALIDATION_FAILED},
         )
     return None
+
+
+def too_long(query: str, max_length: int) -> GraphQLError | None:
+    """A document longer than ``CLAIMS_MAX_QUERY_LENGTH`` characters, refused before it is parsed.
+
+    The token limit does not count comments, so without this a valid document could be as long as the
+    body limit (8 MiB), and every cache keyed by a document's text (the parser's, the prepared
+    operations', the persisted documents') would keep up to its count of such texts."""
+    if len(query) <= max_length:
+        return None
+    return GraphQLError(
+        f"the query document is {len(query):,} characters long, more than the {max_length:,} allowed "
+        "(CLAIMS_MAX_QUERY_LENGTH): send values as variables",
+        extensions={"code": PARSE_FAILED},
+    )
 
 
 def text_problem(value: str) -> str | None:

@@ -132,6 +132,8 @@ class PreparedOperations:
 
     def prepare(self, query: str, operation_name: str | None) -> Prepared | None:
         """The prepared operation, or None when strawberry must answer (see the module's docstring)."""
+        if len(query) > self.settings.max_query_length:  # (refused by strawberry's pipeline; never kept here)
+            return None
         key = (query, operation_name)
         with self._lock:
             if key in self._kept:

@@ -32,7 +32,7 @@ from api.graphql.basis import Basis
 from api.graphql.caching import QueryValidationCache
 from api.graphql.compiled import CompiledExecution
 from api.graphql.context import Info
-from api.graphql.limits import ReadAccess
+from api.graphql.limits import ReadAccess, too_long
 from api.graphql.resolvers import audit, extraction, reading, writing
 from api.graphql.resolvers import checkpoint as checkpoints
 from api.graphql.resolvers import flips as flip_resolvers
@@ -227,11 +227,16 @@ class RequestPipeline(CodedErrors, QueryValidationCache, ReadAccess):
     """
 
     def __init__(
-        self, max_tokens: int, rules: tuple[type[ASTValidationRule], ...], parse: Callable[..., DocumentNode]
+        self,
+        max_tokens: int,
+        rules: tuple[type[ASTValidationRule], ...],
+        parse: Callable[..., DocumentNode],
+        max_length: int,
     ) -> None:
         CodedErrors.__init__(self)
         self.maxsize = VALIDATION_CACHE_SIZE
         self.max_tokens = max_tokens
+        self.max_length = max_length
         self.rules = rules
         self.parse = parse
 
@@ -243,6 +248,9 @@ class RequestPipeline(CodedErrors, QueryValidationCache, ReadAccess):
 
     def on_parse(self) -> Iterator[None]:  # ParserCache
         context = self.execution_context
+        error = too_long(context.query or "", self.max_length)  # (before the parser's cache keeps the text)
+        if error is not None:
+            raise error
         context.graphql_document = self.parse(context.query, **context.parse_options)
         yield
 
@@ -276,9 +284,9 @@ def extensions(settings: Settings) -> Sequence[Callable[[], SchemaExtension] | t
     request would never hit the cache.
     """
     rules = limit_rules(settings)
-    tokens = settings.max_tokens
+    tokens, length = settings.max_tokens, settings.max_query_length
     parse = ParserCache(maxsize=PARSER_CACHE_SIZE).cached_parse_document
-    return [lambda: RequestPipeline(tokens, rules, parse), Basis]
+    return [lambda: RequestPipeline(tokens, rules, parse, length), Basis]
 
 
 def build_schema(settings: Settings | None = None) -> LedgerSchema:

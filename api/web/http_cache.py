@@ -78,6 +78,7 @@ SEEN_BODY_BYTES = 8192  # requests up to this size are remembered by their bytes
 SEEN_KEPT = 4096
 SEEN_BYTES = 4 * 1024 * 1024
 DOCUMENTS_KEPT = 4096  # registered documents and text -> normal form entries
+DOCUMENTS_CHARS = 16 * 1024 * 1024  # the registered documents' texts together (each at most CLAIMS_MAX_QUERY_LENGTH)
 # A run of 19 digits may be an integer beyond 64 bits, which orjson reads as a float: the standard library reads it.
 LONG_NUMBER = re.compile(rb"[0-9]{19}")
 STREAM_ACCEPTS = (b"multipart", b"event-stream")  # strawberry's streaming transports
@@ -205,10 +206,13 @@ class ResponseCache:
 
 
 class Documents:
-    """Query texts by SHA-256 (persisted queries) and each text's normalised hash, both LRU-bounded."""
+    """Query texts by SHA-256 (persisted queries) and each text's normalised hash, both LRU-bounded by count,
+    the texts also by their characters."""
 
-    def __init__(self, kept: int = DOCUMENTS_KEPT) -> None:
+    def __init__(self, kept: int = DOCUMENTS_KEPT, max_chars: int = DOCUMENTS_CHARS) -> None:
         self.kept = kept
+        self.max_chars = max_chars
+        self._chars = 0  # of the texts kept
         self._texts: OrderedDict[str, str] = OrderedDict()  # sha256(text) -> text
         self._normal: OrderedDict[str, str | None] = OrderedDict()  # sha256(text) -> sha256(printed AST)
         self._lock = threading.Lock()
@@ -220,8 +224,11 @@ class Documents:
                 self._texts.move_to_end(digest)
             return text
 
-    def normal(self, text: str, digest: str, max_tokens: int) -> str | None:
-        """The hash of the document as printed from its AST; None when it does not parse or is not all queries."""
+    def normal(self, text: str, digest: str, max_tokens: int, max_length: int) -> str | None:
+        """The hash of the document as printed from its AST; None when it does not parse or is not all queries
+        (or is too long: strawberry refuses it, and nothing here keeps it)."""
+        if len(text) > max_length:
+            return None
         with self._lock:
             if digest in self._normal:
                 self._normal.move_to_end(digest)
@@ -244,7 +251,15 @@ class Documents:
 
     def register(self, text: str, digest: str) -> None:
         """Keep a query document that ran successfully: it can now be asked for by its hash."""
-        self._keep(self._texts, digest, text)
+        with self._lock:
+            texts = self._texts
+            if digest in texts:
+                texts.move_to_end(digest)
+                return
+            texts[digest] = text
+            self._chars += len(text)
+            while len(texts) > self.kept or self._chars > self.max_chars:
+                self._chars -= len(texts.popitem(last=False)[1])
 
     def _keep(self, store: OrderedDict[str, Any], digest: str, value: object) -> None:
         with self._lock:
@@ -412,7 +427,10 @@ class CachedGraphQL:
             asked.payload["query"] = text
             scope, body = _rewritten(scope, asked.payload)
         services = scope["app"].state.services
-        normal = self.documents.normal(str(asked.payload["query"]), asked.digest, services.settings.max_tokens)
+        settings = services.settings
+        normal = self.documents.normal(
+            str(asked.payload["query"]), asked.digest, settings.max_tokens, settings.max_query_length
+        )
         if normal is None:  # mutations, subscriptions, documents that do not parse: strawberry alone
             try:
                 await self._strawberry(scope, body, send)
