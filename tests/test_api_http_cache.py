@@ -222,6 +222,40 @@ def test_requests_remembered_for_repeats_are_not_objects_the_cyclic_collector_tr
     assert [o for o in gc.get_objects() if isinstance(o, Asked)] == []
 
 
+def test_a_request_the_key_cannot_tell_apart_is_never_answered_from_the_cache(api: ApiEnv) -> None:
+    # orjson writes NaN and Infinity as null, and 3.0 and true equal 3 as dict keys: the cached answer to
+    # null, or to pin 3, was given to requests that fail when asked cold (they must fail every time).
+    query = "query Q($f: Int) { claims(first: $f) { nodes { key } } }"
+    pinned = {"query": "{ topics { key } }", "extensions": {"atTreeSize": api.tree_size()}}
+    for _ in range(2):  # cached now
+        assert _post(api, {"query": query, "variables": {"f": None}}).json()["data"]["claims"]
+        assert _post(api, pinned).json()["data"]["topics"]
+    for number in ("NaN", "Infinity", "1e400"):
+        body = f'{{"query": {json.dumps(query)}, "variables": {{"f": {number}}}}}'
+        answer = api.client.post("/graphql", content=body, headers={"content-type": "application/json"})
+        assert answer.json().get("data") is None and error_codes(answer.json()), (number, answer.text)
+        answer = api.client.get("/graphql", params={"query": query, "variables": f'{{"f": {number}}}'})
+        assert answer.json().get("data") is None and error_codes(answer.json()), (number, answer.text)
+    for pin in (float(api.tree_size()), True, [1], {"a": 1}):
+        answer = _post(api, {**pinned, "extensions": {"atTreeSize": pin}})
+        assert answer.status_code in (200, 400) and error_codes(answer.json()) == ["BAD_USER_INPUT"], (pin, answer.text)
+
+
+def test_the_warm_path_answers_only_what_strawberry_would_read(api: ApiEnv) -> None:
+    # A cached JSON POST's bytes under another content type, or a POST with no body and a cached GET's
+    # query string, were answered from the cache; strawberry refuses both.
+    query = "{ topics { key } }"
+    body = json.dumps({"query": query}).encode()
+    for _ in range(2):
+        assert api.client.post("/graphql", content=body, headers={"content-type": "application/json"}).status_code == 200
+        assert api.client.get("/graphql", params={"query": query}).status_code == 200
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "application/vnd.api+json"):
+        answer = api.client.post("/graphql", content=body, headers={"content-type": content_type})
+        assert answer.status_code == 400, (content_type, answer.status_code, answer.text)
+    answer = api.client.post("/graphql", params={"query": query}, headers={"content-type": "application/json"})
+    assert answer.status_code == 400, answer.text
+
+
 def test_answering_a_query_leaves_no_reference_cycle_of_the_request(api: ApiEnv) -> None:
     # Per-request cycles (a DataLoader holding a bound method of its Loaders, a Run's helpers holding a
     # bound method of the Run) left every request to the cyclic collector, whose pauses were the p99.

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import threading
 from collections import OrderedDict
@@ -316,8 +317,38 @@ class Asked:
         extensions = self.payload.get("extensions")
         return extensions.get("atTreeSize") if isinstance(extensions, dict) else None
 
-    def question(self, normal: str) -> Question:
-        return (normal, self.variables, self.payload.get("operationName"), self.pin)
+    def question(self, normal: str) -> Question | None:
+        """What the response cache keys this request by, or None when no key tells it apart exactly from
+        another request: a body not read as strawberry reads it, a number JSON cannot write back (NaN,
+        Infinity: orjson writes null), a pin that is not an integer (3.0 and true would share 3's key)."""
+        pin = self.pin
+        if not self.strict or (pin is not None and type(pin) is not int) or not _finite(self.payload.get("variables")):
+            return None
+        return (normal, self.variables, self.payload.get("operationName"), pin)
+
+
+def _finite(value: object) -> bool:
+    """No float in ``value`` (JSON data) that is NaN or infinite."""
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return not isinstance(value, float) or math.isfinite(value)
+
+
+def _remembered_as(scope: Scope, body: bytes) -> tuple[bytes, bytes] | None:
+    """The bytes a request is remembered by (``Seen``), or None when it is not one ``WarmFront`` may answer
+    from them: a POST must be a body with the JSON content type (strawberry refuses any other), a GET must
+    have no body. Their keys cannot collide: a POST's body is never empty, a GET's always is."""
+    query_string = scope.get("query_string", b"")
+    if scope["method"] == "GET":
+        return (b"", query_string) if not body else None
+    return (body, query_string) if body and _json_content(scope) else None
+
+
+def _json_content(scope: Scope) -> bool:
+    """A body strawberry reads as JSON: its media type names application/json (as strawberry's view tests it)."""
+    return b"application/json" in _header(scope, b"content-type").split(b";", 1)[0].lower()
 
 
 # What the response cache keys a read by, apart from the caller: (normal form of the document, canonical
@@ -437,8 +468,10 @@ class CachedGraphQL:
             finally:
                 services.read_model.positions_watch().invalidate()  # a write here: this process's next read is fresh
             return
-        if sent_text and len(body) <= SEEN_BODY_BYTES:  # (anonymous repeats of it: ``WarmFront``)
-            self.seen.put((body, scope.get("query_string", b"")), asked.question(normal))
+        if sent_text and self.cache is not None and len(body) <= SEEN_BODY_BYTES:  # (repeats: ``WarmFront``)
+            remembered, question = _remembered_as(scope, body), asked.question(normal)
+            if remembered is not None and question is not None:
+                self.seen.put(remembered, question)
         await self._serve(scope, body, asked, normal, send)
 
     async def _serve(self, scope: Scope, body: bytes, asked: Asked, normal: str, send: Send) -> None:
@@ -481,8 +514,8 @@ class CachedGraphQL:
                 asked_id: object = params.get("id")
                 strict = True
             else:
-                if b"json" not in _header(scope, b"content-type"):
-                    return None
+                if not _json_content(scope):
+                    return None  # (strawberry's 400, or not a body it reads)
                 payload, strict = _loads(body)
                 asked_id = None
         except (ValueError, UnicodeDecodeError, RecursionError):
@@ -515,11 +548,12 @@ class CachedGraphQL:
         projected: int | None = None
         caller = await _caller(services, scope)
         role = _role(caller, services.settings)
-        if cache is not None and role is not None:
+        question = asked.question(normal) if cache is not None and role is not None else None
+        if cache is not None and role is not None and question is not None:
             watch = services.read_model.positions_watch()
             positions = watch.current() or await blocking(watch.refresh)
             projected = positions[0]
-            key = _lookup_key(cache, asked.question(normal), role, scope, positions)
+            key = _lookup_key(cache, question, role, scope, positions)
             entry = cache.get(key)
             if entry is not None and not services.reads.wait_needed(_client(caller, scope)):
                 await self._answer(scope, send, entry, keyed=caller.principal is not None)
@@ -551,7 +585,8 @@ class CachedGraphQL:
         cache = self.cache
         if cache is None or _header(scope, b"authorization"):
             return None
-        question = self.seen.get((body, scope.get("query_string", b"")))
+        remembered = _remembered_as(scope, body)
+        question = self.seen.get(remembered) if remembered is not None else None
         if question is None:
             return None
         services = scope["app"].state.services
