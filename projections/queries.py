@@ -376,7 +376,8 @@ class ReadModel(LedgerLog):
         self, refs: Sequence[tuple[str, str]], known_at: datetime | None = None
     ) -> list[names.Resolution] | None:
         """:meth:`resolve_names` (``reuse``) when every reference's resolution is kept in process and the
-        watch knows the names' position without a read; None otherwise. Never blocks (the event loop's)."""
+        watch knows the names' position without a read; None otherwise. Never blocks (the event loop's).
+        Counts no hit: the caller counts them (``resolved_names.count_hits``) once it uses them all."""
         at = self.positions_watch().current()
         if at is None:
             return None

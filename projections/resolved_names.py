@@ -51,16 +51,19 @@ class ResolvedNames:
         return found
 
     def get_all(self, at: int, asked: Sequence[Asked]) -> list[Resolution] | None:
-        """Every asked reference's resolution, or None when one is not kept. A None counts no miss: the
-        caller then reads the names through :meth:`get`'s path, which counts them once."""
+        """Every asked reference's resolution, or None when one is not kept. Counts nothing: a caller that
+        then reads the names goes through :meth:`get`, which counts each once; one that does not calls
+        :meth:`count_hits`."""
         with self._lock:
             if self._at != at:
                 return None
             found = [self._found.get(a) for a in asked]
         if any(r is None for r in found):
             return None
-        self.hits += len(found)
         return found  # type: ignore[return-value]  # (no None left)
+
+    def count_hits(self, hits: int) -> None:
+        self.hits += hits
 
     def put(self, at: int, resolved: Sequence[tuple[Asked, Resolution]]) -> None:
         """Keep resolutions read after the details position was seen to be ``at``."""

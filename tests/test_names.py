@@ -218,6 +218,19 @@ def test_a_name_not_kept_counts_one_miss(api: ApiEnv) -> None:
         assert (kept.hits - hits, kept.misses - misses) == (1, 1)  # the topic kept, the actor read
 
 
+def test_a_batch_of_two_record_times_counts_each_name_once(api: ApiEnv) -> None:
+    # Two groups in one batch: the first found every name kept, the second did not; the thread's read of
+    # the whole batch then counted the first group's names again.
+    query = """query($a: String!) { now: position(actor: "hegseth", topic: "nato membership") { stance }
+      then: position(actor: $a, topic: "nato membership", knownAt: "2030-01-01T00:00:00Z") { stance } }"""
+    kept = api.services.read_model.resolved_names
+    assert api.gql.data(query, {"a": "hegseth"})["now"]["stance"] == "OPPOSES"
+    hits, misses = kept.hits, kept.misses
+    data = api.gql.data(query, {"a": "Pete Hegseth"})  # a new spelling: not kept for the second record time
+    assert data["now"] == data["then"] == {"stance": "OPPOSES"}
+    assert (kept.hits - hits, kept.misses - misses) == (3, 1)
+
+
 def test_kept_resolutions_never_outlive_a_write(api: ApiEnv) -> None:
     """The API keeps resolved names in memory (projections/resolved_names.py) until the read model's
     names move: a new actor, then a rename, are resolved fresh by the very next request."""

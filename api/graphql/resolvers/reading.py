@@ -106,8 +106,9 @@ def answer_positions_on_loop(
     for known_at, indexes in groups.items():
         resolutions = read_model.kept_names(_name_refs([questions[i] for i in indexes]), known_at)
         if resolutions is None:
-            return None
+            return None  # (the thread's read counts every name of the batch)
         found.append((known_at, indexes, resolutions))
+    read_model.resolved_names.count_hits(sum(len(r) for _, _, r in found))
     return _answer_on_loop(read_model, questions, found)
 
 
