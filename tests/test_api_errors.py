@@ -141,3 +141,23 @@ def test_subscription_errors_are_coded(api: ApiEnv) -> None:
         message = ws.receive_json()
     assert error_codes(message["payload"]) == ["BAD_USER_INPUT"]
     assert message["payload"]["errors"][0]["extensions"]["field"] == "types[0]"
+
+
+def test_a_subscription_that_does_not_parse_is_answered(api: ApiEnv) -> None:
+    # The pipeline parses in strawberry's parsing hook, outside strawberry's own handling of parse errors:
+    # a subscription got a bare "complete" (and the server logged a traceback) instead of these.
+    from starlette.websockets import WebSocketDisconnect
+
+    long = "subscription { ledgerEvents { position } }\n#" + "x" * 70_000
+    with api.client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        ws.send_json({"type": "connection_init", "payload": {}})
+        assert ws.receive_json()["type"] == "connection_ack"
+        ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": long}})
+        message = ws.receive_json()
+        assert message["type"] == "error" and message["payload"][0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+        assert "CLAIMS_MAX_QUERY_LENGTH" in message["payload"][0]["message"]
+        # A syntax error closes the socket with 4400 and the error as the reason (graphql-transport-ws).
+        ws.send_json({"id": "2", "type": "subscribe", "payload": {"query": "subscription { ledgerEvents( }"}})
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+    assert closed.value.code == 4400 and closed.value.reason.startswith("Syntax Error")

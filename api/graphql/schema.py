@@ -24,7 +24,7 @@ from strawberry.extensions import (
 )
 from strawberry.extensions.field_extension import FieldExtension
 from strawberry.permission import PermissionExtension
-from strawberry.types.execution import ExecutionContext
+from strawberry.types.execution import ExecutionContext, PreExecutionError
 
 from api.auth import IsEditor
 from api.errors import CodedErrors, log_errors
@@ -213,6 +213,18 @@ class LedgerSchema(strawberry.Schema):
         return await super()._execute_operation(
             execution_context, extensions_runner, middleware_manager, execute_function, custom_context_kwargs
         )
+
+    async def _prepare_operation_async(self, context: ExecutionContext, extensions_runner: Any) -> Any:
+        # Our pipeline parses in its parsing hook (the parser cache, the length limit: RequestPipeline), where a
+        # syntax or limit error is raised outside strawberry's own handling of parse errors: queries were
+        # answered anyway, but a subscription over WebSocket got a bare "complete" and a logged traceback.
+        try:
+            return await super()._prepare_operation_async(context, extensions_runner)
+        except GraphQLError as error:
+            if context.graphql_document is not None:  # (not a parse error: not ours to answer)
+                raise
+            context.pre_execution_errors = [error]
+            return PreExecutionError(data=None, errors=[error])
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         log_errors(errors)
