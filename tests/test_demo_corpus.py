@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -225,9 +226,15 @@ def test_the_corrections_change_the_answers_known_before_and_after(gql: GraphQLC
         assert (known_now and known_now["stance"]) == now, (actor, topic)
 
 
+SCRATCH = (".git", ".venv", "node_modules", "build", "dist", "*.egg-info", "__pycache__", "*_cache", ".tmp", "*.db*")
+
+
 def test_the_corpus_ships_inside_the_wheel(tmp_path: Path) -> None:
     """`claims demo` must work after a plain, non-editable install."""
-    root = DEMO.parent
+    # Built from a copy: setuptools writes build/ and *.egg-info into the tree it builds, and a checkout left
+    # with an egg-info made a later test's fresh venv take the project for installed.
+    root = tmp_path / "src"
+    shutil.copytree(DEMO.parent, root, ignore=shutil.ignore_patterns(*SCRATCH))
     subprocess.run(
         [
             sys.executable,
