@@ -16,21 +16,20 @@ Column types that differ between the two are rendered by :func:`ddl`.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import sqlite3
 import threading
 import time
-import weakref
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import date
 from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import ExecStatus
-from psycopg_pool import AsyncConnectionPool, ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ledger.db import (
     SQLITE_BUSY_TIMEOUT_MS,
@@ -463,24 +462,30 @@ class Readers:
 
 
 class AsyncReaders:
-    """Reader connections on event loops (PostgreSQL), for a statement the API runs on its event loop
-    instead of a worker thread (the hop and the second thread's wake-ups cost more CPU than the
-    statement's own Python: bench/RESULTS.md): one psycopg_pool ``AsyncConnectionPool`` of psycopg
-    ``AsyncConnection``s per loop (a pool's lock, tasks and connections belong to the loop it was opened
-    on), made on the loop's first statement.
+    """Reader connections on event loops (PostgreSQL): psycopg's ``AsyncConnection``, at most ``size``
+    per loop, for a statement the API runs on its event loop instead of a worker thread (the hop and
+    the second thread's wake-ups cost more CPU than the statement's own Python: bench/RESULTS.md).
 
-    A loop's pool opens connections as waiting batches need them, up to ``size``, one connect at a time in
-    its own task (not in a batch's path), and closes one left idle for ``MAX_IDLE`` seconds; it hands them
-    out first in, first out (so every open one has its statements prepared and planned), and replaces a
-    broken one when it is given back. A connect that fails (the database unreachable, its connection limit
-    reached) fails no batch: the pool tries again in the background (backoff from 1 s, for
-    ``reconnect_timeout``), and a batch waits ``wait_timeout`` seconds at most for a connection, then gets
-    the pool's ``PoolTimeout`` (as on a thread). A connect times out after ``CONNECT_TIMEOUT`` seconds
-    unless the URL says. :meth:`settle` closes the running loop's pool (shutdown); :meth:`close` closes
-    every connection of every loop at once (libpq's ``finish`` needs no loop); one still running fails."""
+    A connection serves one statement at a time. A batch takes an idle one; finding none, it takes the
+    first one freed or opened (``_LoopConnections``), so no batch waits out another's slow statement
+    while fewer than ``size`` are open. :meth:`close` closes every connection
+    of every loop, at once (libpq's ``finish`` needs no loop); one still running then fails.
+
+    A connect that fails while the loop has a connection open (the server's or the role's connection
+    limit reached) fails no batch: they wait for a connection given back, and no connect is tried for
+    ``CONNECT_BACKOFF`` seconds. A batch waits ``wait_timeout`` seconds at most for a connection (then
+    the pool's error, as on a thread); a connect ``CONNECT_TIMEOUT`` seconds unless the URL says.
+
+    Why by hand, not psycopg_pool's ``AsyncConnectionPool`` (one per loop; tried, bench/RESULTS.md "pool1"):
+    over HTTP it cost 4.8-6.5% more CPU per cold request (medians of 7 and 8 runs against this class, same
+    runs; its getconn/putconn alone ~4.4 us per batch); its worker tasks swallow a cancellation while they
+    connect, so a loop that ends with its pool not closed hangs in ``asyncio.run``'s shutdown; and when
+    connects fail, every batch waits out ``wait_timeout`` while the pool retries with backoff, where this
+    class fails a batch with the connect's error at once if nothing is open. What it has that this lacks:
+    idle connections closed (``max_idle``), a connection lifetime, stats."""
 
     CONNECT_TIMEOUT = 10  # seconds (psycopg's default is 130 s: shutdown and waiting batches waited that long)
-    MAX_IDLE = 10 * 60.0  # seconds (psycopg_pool's default)
+    CONNECT_BACKOFF = 5.0  # seconds without a new connect after one failed while others were open
 
     def __init__(self, url: str, *, size: int = 4, statement_timeout: float = 0.0, wait_timeout: float = 30.0) -> None:
         self.url = url
@@ -489,102 +494,180 @@ class AsyncReaders:
         self.kwargs = reader_options(statement_timeout)  # as the threads' connections (Readers)
         if "connect_timeout" not in conninfo_to_dict(url) and not os.environ.get("PGCONNECT_TIMEOUT"):
             self.kwargs["connect_timeout"] = self.CONNECT_TIMEOUT
-        self._pools: dict[asyncio.AbstractEventLoop, AsyncConnectionPool[psycopg.AsyncConnection[Any]]] = {}
-        # Every connection made, for close() from any thread and open_connections() (the pools' own lists
-        # are theirs, on their loops); weak: a connection a pool dropped leaves it.
-        self._made: weakref.WeakSet[psycopg.AsyncConnection[Any]] = weakref.WeakSet()
+        self._loops: dict[asyncio.AbstractEventLoop, _LoopConnections] = {}
         self._lock = threading.Lock()  # (apps on several loops, e.g. tests' clients, share one read model)
         self.closed = False
         self.opened = 0  # connections made, in all (tests: one per concurrent batch, not per statement)
 
     async def execute(self, sql: str, params: Sequence[Any] = (), *, prepare: bool | None = None) -> list[Row]:
         """One statement on an idle connection of the running loop (``?`` placeholders, as ``Connection``)."""
-        if self.closed:
-            raise psycopg.OperationalError("the read model's connections are closed")
-        pool = self._pools.get(asyncio.get_running_loop()) or await self._open_pool()
-        conn = await pool.getconn()
-        try:
-            cur = await conn.execute(_pg(sql), params, prepare=prepare)
-            return await cur.fetchall() if returns_rows(cur) else []
-        except psycopg.errors.QueryCanceled:
-            raise timed_out() from None
-        finally:
-            # (the pool keeps it if idle; closes and replaces it if broken or cancelled mid-statement)
-            await pool.putconn(conn)
-
-    async def _open_pool(self) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]]:
         loop = asyncio.get_running_loop()
-        pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
-            self.url,
-            kwargs=self.kwargs,
-            min_size=0,  # (none until a batch waits: a process whose batches go to threads opens none)
-            max_size=self.size,
-            open=False,
-            configure=self._configure,
-            timeout=self.wait_timeout,
-            max_idle=self.MAX_IDLE,
-            name=f"read-loop-{next(_POOL_NAMES)}",
-        )
-        await pool.open()  # (min_size 0: nothing to wait for)
-        with self._lock:
-            kept = None if self.closed else self._pools.setdefault(loop, pool)
-        if kept is not pool:  # (closed meanwhile, or another batch of this loop opened one)
-            await pool.close()
-        if kept is None:
-            raise psycopg.OperationalError("the read model's connections are closed")
-        return kept
-
-    async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        """Each new connection of the pools: counted, and tracked for :meth:`close`."""
-        with self._lock:
-            if self.closed:  # (connected after close(): the pool's loop may run on; no backend left behind)
-                conn.pgconn.finish()
-                raise psycopg.OperationalError("the read model's connections are closed")
-            self.opened += 1
-            self._made.add(conn)
+        connections = self._loops.get(loop)
+        if connections is None:
+            with self._lock:
+                if self.closed:
+                    raise psycopg.OperationalError("the read model's connections are closed")
+                connections = self._loops.setdefault(loop, _LoopConnections(self))
+        conn = await connections.take()
+        reusable = False
+        try:
+            try:
+                cur = await conn.execute(_pg(sql), params, prepare=prepare)
+            except psycopg.errors.QueryCanceled:
+                reusable = True  # (autocommit: the connection is idle again)
+                raise timed_out() from None
+            rows = await cur.fetchall() if returns_rows(cur) else []
+            reusable = True
+            return rows
+        finally:
+            # Anything else (a broken connection, a cancelled await mid-statement): not reused.
+            connections.give(conn, reusable and not conn.closed)
 
     async def settle(self, timeout: float = 2.0) -> None:
-        """Close the running loop's pool (shutdown, before :meth:`close`): its idle connections and its
-        tasks, so none outlives the loop; a connect still under way after ``timeout`` seconds is cancelled
-        (a server that accepts but never answers does not hold the shutdown)."""
-        pool = self._pools.get(asyncio.get_running_loop())
-        if pool is None:
-            return
-        await pool.close(timeout)
-        # The pool waits ``timeout`` for its tasks, then leaves one stuck in a connect running: its tasks
-        # are named after it ("<name>-worker-N", "<name>-scheduler").
-        prefix = f"{pool.name}-"
-        stuck = [task for task in asyncio.all_tasks() if task.get_name().startswith(prefix)]
-        for task in stuck:
-            task.cancel()
-        if stuck:
-            await asyncio.wait(stuck)
+        """Wait for this loop's connects under way, ``timeout`` seconds at most, then cancel those left
+        (before :meth:`close` at shutdown, so no connect task outlives its loop, and a server that
+        accepts but never answers does not hold the shutdown)."""
+        connections = self._loops.get(asyncio.get_running_loop())
+        if connections is not None:
+            await connections.settle(timeout)
 
     def close(self) -> None:
         with self._lock:
             self.closed = True
-            made = list(self._made)
-            pools, self._pools = list(self._pools.items()), {}
-        for conn in made:
-            if not conn.closed:
-                conn.pgconn.finish()  # (libpq's close: no await, no round trip, no loop needed)
-        for loop, pool in pools:  # (a loop still running: its pool's tasks end too; settled ones at once)
-            if loop.is_running():
-                loop.call_soon_threadsafe(_close_pool, pool)
+            loops, self._loops = list(self._loops.values()), {}
+        for connections in loops:
+            connections.close()
 
     def open_connections(self) -> int:
         """Connections open now, on every loop."""
         with self._lock:
-            return sum(not conn.closed for conn in list(self._made))
+            return sum(len([c for c in lc.all if not c.closed]) for lc in self._loops.values())
 
 
-_POOL_NAMES = itertools.count(1)
+class _LoopConnections:
+    """One loop's connections of :class:`AsyncReaders` (used from that loop only, but for ``close``).
+
+    Why not open a connection where it is needed: a connect costs milliseconds (a backend started, then
+    the statement prepared and planned anew), and a batch that paid it became the tail of the latency.
+    A batch finding none idle waits for the first one free, which a running batch returns within its
+    round trip, while a new one opens beside (up to ``size``) for the next burst. Idle ones are used in
+    turn (first in, first out), so every open connection has its statements prepared and planned."""
+
+    def __init__(self, readers: AsyncReaders) -> None:
+        self.readers = readers
+        self.idle: deque[psycopg.AsyncConnection[Any]] = deque()
+        self.all: set[psycopg.AsyncConnection[Any]] = set()
+        self.opening: set[asyncio.Task[None]] = set()
+        self.waiters: deque[asyncio.Future[None]] = deque()
+        self.no_connect_until = 0.0  # (loop time: a connect failed while others were open)
+
+    async def take(self) -> psycopg.AsyncConnection[Any]:
+        loop = asyncio.get_running_loop()
+        deadline = 0.0  # (set when it first waits: nothing more on the way of a batch finding one idle)
+        while True:
+            if self.readers.closed:
+                raise psycopg.OperationalError("the read model's connections are closed")
+            if self.idle:
+                return self.idle.popleft()
+            # At most one connect per waiting batch, none beyond the size, and none for a while after one
+            # failed while others were open (unless none is open or opening now: then nothing else would
+            # wake this batch).
+            if (
+                len(self.all) + len(self.opening) < self.readers.size
+                and len(self.opening) <= len(self.waiters)
+                and (loop.time() >= self.no_connect_until or not (self.all or self.opening))
+            ):
+                task = loop.create_task(self._open())
+                self.opening.add(task)
+                task.add_done_callback(self.opening.discard)
+            if not deadline:
+                deadline = loop.time() + self.readers.wait_timeout
+            waiter = loop.create_future()
+            self.waiters.append(waiter)
+            try:
+                # (a connection given back or opened; or the error of a failed connect)
+                await asyncio.wait_for(asyncio.shield(waiter), deadline - loop.time())
+            except TimeoutError:
+                self._drop(waiter)
+                raise PoolTimeout(f"couldn't get a connection after {self.readers.wait_timeout:.2f} sec") from None
+            except asyncio.CancelledError:
+                self._drop(waiter)
+                raise
+
+    def _drop(self, waiter: asyncio.Future[None]) -> None:
+        """A waiter given up (cancelled or timed out): out of the queue, so it counts for no connect;
+        if it had been woken, the turn passes on."""
+        if waiter.done() and not waiter.cancelled():
+            if waiter.exception() is None:
+                self._wake()
+        else:
+            waiter.cancel()
+            with suppress(ValueError):  # (already taken off by a wake-up)
+                self.waiters.remove(waiter)
+
+    async def _open(self) -> None:
+        try:
+            conn = await psycopg.AsyncConnection.connect(self.readers.url, **self.readers.kwargs)
+        except Exception as error:
+            self.opening.discard(asyncio.current_task())  # type: ignore[arg-type]  # (before the next waiter looks)
+            if self.all or self.opening:
+                # (e.g. the connection limit reached): the batches wait for a connection open now to be
+                # given back, or for the connect under way; no new connect for a while.
+                self.no_connect_until = asyncio.get_running_loop().time() + self.readers.CONNECT_BACKOFF
+                return
+            # Nothing open nor opening (the database unreachable): one waiting batch fails with the error,
+            # the next tries a connect of its own.
+            while self.waiters:
+                waiter = self.waiters.popleft()
+                if not waiter.done():
+                    waiter.set_exception(error)
+                    break
+            self._wake()
+            return
+        self.opening.discard(asyncio.current_task())  # type: ignore[arg-type]
+        self.readers.opened += 1
+        if self.readers.closed:  # (closed while connecting)
+            conn.pgconn.finish()
+            return
+        self.all.add(conn)
+        self.give(conn, True)
+
+    async def settle(self, timeout: float) -> None:
+        """Wait for the connects under way, at most ``timeout`` seconds, then cancel those left (shutdown:
+        none is left running when the loop ends)."""
+        if self.opening:
+            _, late = await asyncio.wait(list(self.opening), timeout=timeout)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
+
+    def give(self, conn: psycopg.AsyncConnection[Any], reusable: bool) -> None:
+        if reusable and not self.readers.closed:
+            self.idle.append(conn)
+        else:
+            self.all.discard(conn)
+            conn.pgconn.finish()  # (libpq's close: no await, no round trip)
+        self._wake()
+
+    def _wake(self) -> None:
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def close(self) -> None:
+        for conn in list(self.all):
+            conn.pgconn.finish()
+        self.all.clear()
+        self.idle.clear()
+        for waiter in self.waiters:  # (they see ``closed`` and fail)
+            if not waiter.done():
+                waiter.get_loop().call_soon_threadsafe(_wake_one, waiter)
+        self.waiters.clear()
 
 
-_CLOSING: set[asyncio.Future[None]] = set()  # (a task the loop holds only weakly: kept until done)
-
-
-def _close_pool(pool: AsyncConnectionPool[Any]) -> None:
-    closing = asyncio.ensure_future(pool.close())
-    _CLOSING.add(closing)
-    closing.add_done_callback(_CLOSING.discard)
+def _wake_one(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

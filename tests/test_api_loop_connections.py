@@ -106,8 +106,8 @@ def test_a_batch_waits_for_an_open_connection_when_the_server_refuses_another(
 
 def test_a_server_that_never_answers_holds_no_batch_nor_the_shutdown(postgres_server: Any) -> None:
     """Connects get a timeout unless the URL sets one (psycopg's default is 130 s); a batch waits for a
-    connection ``wait_timeout`` at most (then the pool's error, as on a thread); ``settle`` ends the
-    loop's pool with a connect still under way after its bound, and leaves none of its tasks."""
+    connection ``wait_timeout`` at most (then the pool's error, as on a thread); ``settle`` cancels a
+    connect still under way after its bound."""
     with socket.socket() as server:  # accepts, never answers
         server.bind(("127.0.0.1", 0))
         server.listen(8)
@@ -119,17 +119,27 @@ def test_a_server_that_never_answers_holds_no_batch_nor_the_shutdown(postgres_se
 
         async def run() -> None:
             loop = asyncio.get_running_loop()
-            before = asyncio.all_tasks()
             batch = asyncio.ensure_future(readers.execute("SELECT 1"))
             peer, _ = await loop.sock_accept(server)  # (the connect reached the server)
             with peer, pytest.raises(PoolTimeout, match=r"couldn't get a connection after 0\.50 sec"):
                 await batch
-            stats = readers._pools[loop].get_stats()
-            assert stats["pool_size"] == 1 and stats["pool_available"] == 0  # (the connect still waits)
+            connections = readers._loops[loop]
+            assert connections.opening and not connections.waiters  # (the connect still waits)
             began = time.monotonic()
             await readers.settle(0.2)
-            assert time.monotonic() - began < 5
-            assert asyncio.all_tasks() <= before | {asyncio.current_task()}  # (none of the pool's left)
+            assert time.monotonic() - began < 5 and not connections.opening
+
+            # A connect timeout of the URL's: the batch gets the connect's error.
+            bounded = AsyncReaders(url + "&connect_timeout=2", size=1)
+            try:
+                began = time.monotonic()
+                batch = asyncio.ensure_future(bounded.execute("SELECT 1"))
+                peer, _ = await loop.sock_accept(server)
+                with peer, pytest.raises(psycopg.OperationalError, match="timeout"):
+                    await batch
+                assert time.monotonic() - began < 8
+            finally:
+                bounded.close()
 
         try:
             asyncio.run(asyncio.wait_for(run(), 30))
@@ -181,8 +191,7 @@ def test_a_terminated_event_loop_connection_fails_one_batch_then_is_replaced(
             await readers.execute("SELECT 1")
         [(new,)] = await readers.execute("SELECT pg_backend_pid()")
         assert new != pid and await readers.execute("SELECT 3") == [(3,)]
-        # (the pool replaces the broken one and, for the batch waiting meanwhile, may open one more)
-        assert readers.opened in (2, 3) and readers.open_connections() == readers.opened - 1
+        assert readers.opened == 2 and readers.open_connections() == 1
 
     try:
         asyncio.run(asyncio.wait_for(run(), 30))
