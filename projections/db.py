@@ -474,7 +474,17 @@ class AsyncReaders:
     A connect that fails while the loop has a connection open (the server's or the role's connection
     limit reached) fails no batch: they wait for a connection given back, and no connect is tried for
     ``CONNECT_BACKOFF`` seconds. A batch waits ``wait_timeout`` seconds at most for a connection (then
-    the pool's error, as on a thread); a connect ``CONNECT_TIMEOUT`` seconds unless the URL says."""
+    the pool's error, as on a thread); a connect ``CONNECT_TIMEOUT`` seconds unless the URL says.
+
+    Why by hand, not psycopg_pool's ``AsyncConnectionPool`` (one per loop; tried, bench/RESULTS.md "pool1"):
+    over HTTP it cost ~3.5% more CPU per cold request (median of 12 alternated runs against this class,
+    within the noise of one run; its getconn/putconn alone ~4.4 us per batch, a deque here) for little less
+    code (a pool's close needs its loop: tracking and finishing its connections stayed ours); its worker
+    tasks swallow a cancellation while they connect, so a loop that ends with its pool not closed hangs in
+    ``asyncio.run``'s shutdown; and when connects fail, every batch waits out ``wait_timeout`` while the
+    pool retries with backoff, where this class fails a batch with the connect's error at once if nothing
+    is open. What it has that this lacks: idle connections closed (``max_idle``), a connection lifetime,
+    stats."""
 
     CONNECT_TIMEOUT = 10  # seconds (psycopg's default is 130 s: shutdown and waiting batches waited that long)
     CONNECT_BACKOFF = 5.0  # seconds without a new connect after one failed while others were open
