@@ -483,15 +483,25 @@ class AsyncReaders:
     tasks swallow a cancellation while they connect, so a loop that ends with its pool not closed hangs in
     ``asyncio.run``'s shutdown; and when connects fail, every batch waits out ``wait_timeout`` while the
     pool retries with backoff, where this class fails a batch with the connect's error at once if nothing
-    is open. What it has that this lacks: idle connections closed (``max_idle``), a connection lifetime,
-    stats."""
+    is open. What it has that this lacks: a connection lifetime, stats. A connection left unused for
+    ``max_idle`` seconds is closed here too, as the library's ``max_idle`` does."""
 
     CONNECT_TIMEOUT = 10  # seconds (psycopg's default is 130 s: shutdown and waiting batches waited that long)
     CONNECT_BACKOFF = 5.0  # seconds without a new connect after one failed while others were open
+    MAX_IDLE = 600.0  # seconds a connection stays open unused (psycopg_pool's default for the threads' pool)
 
-    def __init__(self, url: str, *, size: int = 4, statement_timeout: float = 0.0, wait_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        size: int = 4,
+        statement_timeout: float = 0.0,
+        wait_timeout: float = 30.0,
+        max_idle: float = MAX_IDLE,
+    ) -> None:
         self.url = url
         self.size = size
+        self.max_idle = max_idle
         self.wait_timeout = wait_timeout  # (the threads' pool's default timeout: the same bound)
         self.kwargs = reader_options(statement_timeout)  # as the threads' connections (Readers)
         if "connect_timeout" not in conninfo_to_dict(url) and not os.environ.get("PGCONNECT_TIMEOUT"):
@@ -557,7 +567,10 @@ class _LoopConnections:
 
     def __init__(self, readers: AsyncReaders) -> None:
         self.readers = readers
-        self.idle: deque[psycopg.AsyncConnection[Any]] = deque()
+        self.loop = asyncio.get_running_loop()
+        # Idle connections with the loop time each was given back, the longest idle first.
+        self.idle: deque[tuple[psycopg.AsyncConnection[Any], float]] = deque()
+        self.closing_idle: asyncio.TimerHandle | None = None  # (the next look for connections idle too long)
         self.all: set[psycopg.AsyncConnection[Any]] = set()
         self.opening: set[asyncio.Task[None]] = set()
         self.waiters: deque[asyncio.Future[None]] = deque()
@@ -570,7 +583,7 @@ class _LoopConnections:
             if self.readers.closed:
                 raise psycopg.OperationalError("the read model's connections are closed")
             if self.idle:
-                return self.idle.popleft()
+                return self.idle.popleft()[0]
             # At most one connect per waiting batch, none beyond the size, and none for a while after one
             # failed while others were open (unless none is open or opening now: then nothing else would
             # wake this batch).
@@ -646,11 +659,26 @@ class _LoopConnections:
 
     def give(self, conn: psycopg.AsyncConnection[Any], reusable: bool) -> None:
         if reusable and not self.readers.closed:
-            self.idle.append(conn)
+            self.idle.append((conn, self.loop.time()))
+            if self.closing_idle is None:
+                self.closing_idle = self.loop.call_later(self.readers.max_idle, self._close_idle)
         else:
             self.all.discard(conn)
             conn.pgconn.finish()  # (libpq's close: no await, no round trip)
         self._wake()
+
+    def _close_idle(self) -> None:
+        """Close the connections unused for ``max_idle`` seconds; look again when the next one will be."""
+        self.closing_idle = None
+        if self.readers.closed:
+            return
+        since = self.loop.time() - self.readers.max_idle
+        while self.idle and self.idle[0][1] <= since:
+            conn = self.idle.popleft()[0]
+            self.all.discard(conn)
+            conn.pgconn.finish()
+        if self.idle:
+            self.closing_idle = self.loop.call_later(self.idle[0][1] - since, self._close_idle)
 
     def _wake(self) -> None:
         while self.waiters:

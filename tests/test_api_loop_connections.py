@@ -199,6 +199,30 @@ def test_a_terminated_event_loop_connection_fails_one_batch_then_is_replaced(
         readers.close()
 
 
+def test_event_loop_connections_left_unused_are_closed(
+    postgres_database_url: str, held_table: psycopg.Connection[Any]
+) -> None:
+    """Connections the loop opened for a burst are closed once unused for ``max_idle`` seconds (they held
+    backends until shutdown); the next batch opens a new one."""
+    admin = held_table
+    readers = AsyncReaders(postgres_database_url, size=2, max_idle=0.3)
+    query = "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)"
+
+    async def run() -> None:
+        rows = await asyncio.gather(*(readers.execute("SELECT pg_backend_pid(), pg_sleep(0.05)") for _ in range(2)))
+        pids = [row[0][0] for row in rows]
+        assert readers.opened == 2 and len(set(pids)) == 2
+        await until(lambda: readers.open_connections() == 0)
+        await until(lambda: admin.execute(query, (pids,)).fetchall() == [(0,)])  # (their backends ended)
+        [(pid,)] = await readers.execute("SELECT pg_backend_pid()")
+        assert pid not in pids and readers.opened == 3
+
+    try:
+        asyncio.run(asyncio.wait_for(run(), 30))
+    finally:
+        readers.close()
+
+
 def _app_backends(admin: psycopg.Connection[Any]) -> int:
     rows = admin.execute(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
