@@ -483,8 +483,8 @@ class AsyncReaders:
     tasks swallow a cancellation while they connect, so a loop that ends with its pool not closed hangs in
     ``asyncio.run``'s shutdown; and when connects fail, every batch waits out ``wait_timeout`` while the
     pool retries with backoff, where this class fails a batch with the connect's error at once if nothing
-    is open. What it has that this lacks: a connection lifetime, stats. A connection left unused for
-    ``max_idle`` seconds is closed here too, as the library's ``max_idle`` does."""
+    is open. What it has that this lacks: a connection lifetime, stats. Connections unused for ``max_idle``
+    seconds are closed here too, as the library decides it: every period, as many as were idle throughout."""
 
     CONNECT_TIMEOUT = 10  # seconds (psycopg's default is 130 s: shutdown and waiting batches waited that long)
     CONNECT_BACKOFF = 5.0  # seconds without a new connect after one failed while others were open
@@ -499,6 +499,8 @@ class AsyncReaders:
         wait_timeout: float = 30.0,
         max_idle: float = MAX_IDLE,
     ) -> None:
+        if max_idle <= 0:
+            raise ValueError(f"max_idle must be positive, not {max_idle}")
         self.url = url
         self.size = size
         self.max_idle = max_idle
@@ -568,9 +570,11 @@ class _LoopConnections:
     def __init__(self, readers: AsyncReaders) -> None:
         self.readers = readers
         self.loop = asyncio.get_running_loop()
-        # Idle connections with the loop time each was given back, the longest idle first.
-        self.idle: deque[tuple[psycopg.AsyncConnection[Any], float]] = deque()
-        self.closing_idle: asyncio.TimerHandle | None = None  # (the next look for connections idle too long)
+        self.idle: deque[psycopg.AsyncConnection[Any]] = deque()
+        # The fewest connections idle at any moment since the last shrink: that many went unused for the
+        # whole period (used in turn, each one's own idle time says nothing; psycopg_pool shrinks this way).
+        self.idle_low = 0
+        self.shrinking: asyncio.TimerHandle | None = None  # (the next shrink, while connections are open)
         self.all: set[psycopg.AsyncConnection[Any]] = set()
         self.opening: set[asyncio.Task[None]] = set()
         self.waiters: deque[asyncio.Future[None]] = deque()
@@ -583,7 +587,10 @@ class _LoopConnections:
             if self.readers.closed:
                 raise psycopg.OperationalError("the read model's connections are closed")
             if self.idle:
-                return self.idle.popleft()[0]
+                conn = self.idle.popleft()
+                self.idle_low = min(self.idle_low, len(self.idle))
+                return conn
+            self.idle_low = 0
             # At most one connect per waiting batch, none beyond the size, and none for a while after one
             # failed while others were open (unless none is open or opening now: then nothing else would
             # wake this batch).
@@ -659,26 +666,28 @@ class _LoopConnections:
 
     def give(self, conn: psycopg.AsyncConnection[Any], reusable: bool) -> None:
         if reusable and not self.readers.closed:
-            self.idle.append((conn, self.loop.time()))
-            if self.closing_idle is None:
-                self.closing_idle = self.loop.call_later(self.readers.max_idle, self._close_idle)
+            self.idle.append(conn)
+            if self.shrinking is None:
+                self.idle_low = len(self.idle)
+                self.shrinking = self.loop.call_later(self.readers.max_idle, self._shrink)
         else:
             self.all.discard(conn)
             conn.pgconn.finish()  # (libpq's close: no await, no round trip)
         self._wake()
 
-    def _close_idle(self) -> None:
-        """Close the connections unused for ``max_idle`` seconds; look again when the next one will be."""
-        self.closing_idle = None
+    def _shrink(self) -> None:
+        """Close as many connections as went unused for the whole ``max_idle`` period; look again after
+        another while any is open."""
+        self.shrinking = None
         if self.readers.closed:
             return
-        since = self.loop.time() - self.readers.max_idle
-        while self.idle and self.idle[0][1] <= since:
-            conn = self.idle.popleft()[0]
+        for _ in range(min(self.idle_low, len(self.idle))):
+            conn = self.idle.popleft()
             self.all.discard(conn)
             conn.pgconn.finish()
-        if self.idle:
-            self.closing_idle = self.loop.call_later(self.idle[0][1] - since, self._close_idle)
+        self.idle_low = len(self.idle)
+        if self.all:
+            self.shrinking = self.loop.call_later(self.readers.max_idle, self._shrink)
 
     def _wake(self) -> None:
         while self.waiters:

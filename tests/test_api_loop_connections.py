@@ -202,23 +202,44 @@ def test_a_terminated_event_loop_connection_fails_one_batch_then_is_replaced(
 def test_event_loop_connections_left_unused_are_closed(
     postgres_database_url: str, held_table: psycopg.Connection[Any]
 ) -> None:
-    """Connections the loop opened for a burst are closed once unused for ``max_idle`` seconds (they held
-    backends until shutdown); the next batch opens a new one."""
+    """Connections the loop opened for a burst are closed when not needed for ``max_idle`` seconds (they held
+    backends until shutdown), also while a steady trickle of batches uses them in turn; the next burst opens
+    new ones."""
     admin = held_table
     readers = AsyncReaders(postgres_database_url, size=2, max_idle=0.3)
     query = "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)"
 
     async def run() -> None:
-        rows = await asyncio.gather(*(readers.execute("SELECT pg_backend_pid(), pg_sleep(0.05)") for _ in range(2)))
-        pids = [row[0][0] for row in rows]
+        with psycopg.connect(postgres_database_url, autocommit=True) as lock:
+            lock.execute("BEGIN; LOCK TABLE held")
+            burst = [asyncio.create_task(readers.execute("SELECT pg_backend_pid() FROM held")) for _ in range(2)]
+            waiting = (
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            await until(lambda: admin.execute(waiting).fetchall() == [(2,)])  # (both batches, on two connections)
+            lock.execute("COMMIT")
+            pids = [rows[0][0] for rows in await asyncio.gather(*burst)]
         assert readers.opened == 2 and len(set(pids)) == 2
+        stop = asyncio.Event()
+
+        async def trickle() -> None:  # (one batch at a time: one connection is all it needs)
+            while not stop.is_set():
+                await readers.execute("SELECT 1")
+                await asyncio.sleep(0.01)
+
+        steady = asyncio.create_task(trickle())
+        await until(lambda: readers.open_connections() == 1)
+        stop.set()
+        await steady
         await until(lambda: readers.open_connections() == 0)
         await until(lambda: admin.execute(query, (pids,)).fetchall() == [(0,)])  # (their backends ended)
         [(pid,)] = await readers.execute("SELECT pg_backend_pid()")
         assert pid not in pids and readers.opened == 3
+        with pytest.raises(ValueError, match="max_idle"):
+            AsyncReaders(postgres_database_url, max_idle=0)
 
     try:
-        asyncio.run(asyncio.wait_for(run(), 30))
+        asyncio.run(asyncio.wait_for(run(), 60))
     finally:
         readers.close()
 
