@@ -63,7 +63,7 @@ from api.auth import ANONYMOUS, Caller, bearer
 from api.errors import ShuttingDown
 from api.graphql.basis import OBSERVED_POSITION
 from api.graphql.context import Context, client_of
-from api.graphql.limits import refused_caller
+from api.graphql.limits import refused_caller, text_problem
 from api.graphql.loaders import blocking
 from api.graphql.prepared import PreparedOperations
 from api.graphql.view import GRAPHQL_RESPONSE, accepts_graphql_response, answer_status, encode_json, json_depth
@@ -227,7 +227,8 @@ class Documents:
 
     def normal(self, text: str, digest: str, max_tokens: int, max_length: int) -> str | None:
         """The hash of the document as printed from its AST; None when it does not parse or is not all queries
-        (or is too long: strawberry refuses it, and nothing here keeps it)."""
+        (or is too long, or holds a NUL or a lone surrogate, in a comment too: strawberry refuses its text, and
+        the printed AST, which drops comments, would share the entry of a text it answers)."""
         if len(text) > max_length:
             return None
         with self._lock:
@@ -245,6 +246,7 @@ class Documents:
                 operations
                 and all(o.operation == OperationType.QUERY for o in operations)
                 and not _reads_the_log(document)
+                and text_problem(text) is None
             ):
                 normal = sha256(print_ast(document))
         self._keep(self._normal, digest, normal)
