@@ -327,3 +327,30 @@ def test_a_text_refused_cold_is_never_answered_from_the_entry_of_its_normal_form
         assert "etag" not in answer.headers
         answer = api.client.get("/graphql", params={"query": query + " # \x00"})
         assert answer.json()["data"] is None and error_codes(answer.json()) == ["BAD_USER_INPUT"], answer.text
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        '{ claims(first: 10, knownAt: "2100-01-01T00:00:00Z") { totalCount } }',
+        'query Q($at: DateTime) { claims(first: 10, knownAt: $at) { totalCount } }',
+        '{ changes(from: "2000-01-01T00:00:00Z", to: "2100-01-01T00:00:00Z") { nodes { __typename } } }',
+    ],
+)
+def test_a_pinned_request_that_gives_a_record_time_is_not_frozen_by_its_pin(api: ApiEnv, query: str) -> None:
+    # An explicit knownAt (or changes' ``to``) overrides the pin's record time: its answer moves with the
+    # log, but the entry was kept by the pinned key (the last actor/topic/source change) and the answer
+    # called immutable, so a retraction after it was never seen.
+    body = {"query": query, "variables": {"at": "2100-01-01T00:00:00Z"}, "extensions": {"atTreeSize": api.tree_size()}}
+    for _ in range(2):
+        first = _post(api, body)
+        assert first.json()["data"] and "immutable" not in first.headers["cache-control"], first.text
+
+    def count(data: dict[str, Any]) -> int:
+        return int(data["claims"]["totalCount"]) if "claims" in data else len(data["changes"]["nodes"])
+
+    total = count(first.json()["data"])
+    api.ledger.retract_claim(c.RetractClaim("c-minister", None, "duplicate"), "desk")
+    api.caught_up()
+    after = _post(api, body).json()["data"]
+    assert count(after) == total + (1 if "changes" in query else -1), after

@@ -248,7 +248,7 @@ class Documents:
                 and not _reads_the_log(document)
                 and text_problem(text) is None
             ):
-                normal = sha256(print_ast(document))
+                normal = sha256(print_ast(document)) + (FLOATING if _gives_a_record_time(document) else "")
         self._keep(self._normal, digest, normal)
         return normal
 
@@ -290,6 +290,29 @@ def _reads_the_log(document: DocumentNode) -> bool:
     return found
 
 
+# Arguments by which a field reads at a record time of its own, not at the operation's (the pin of
+# ``extensions.atTreeSize``): (field, argument), None for any field. Given one, a pinned answer is not frozen
+# (a knownAt in the future sees every later event), so it is neither kept under the pinned key, which moves
+# only with actors, topics and sources, nor called immutable.
+RECORD_TIME_ARGUMENTS = frozenset({(None, "knownAt"), ("changes", "to")})
+FLOATING = "+record-time"  # the end of the normal form of a document that gives one
+
+
+def _gives_a_record_time(document: DocumentNode) -> bool:
+    found = False
+
+    class Finder(Visitor):
+        def enter_field(self, node: FieldNode, *_: Any) -> None:
+            nonlocal found
+            for argument in node.arguments or ():  # (None when the field has none)
+                name = argument.name.value
+                found = found or (None, name) in RECORD_TIME_ARGUMENTS
+                found = found or (node.name.value, name) in RECORD_TIME_ARGUMENTS
+
+    visit(document, Finder())
+    return found
+
+
 def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -322,9 +345,12 @@ class Asked:
     def question(self, normal: str) -> Question | None:
         """What the response cache keys this request by, or None when no key tells it apart exactly from
         another request: a body not read as strawberry reads it, a number JSON cannot write back (NaN,
-        Infinity: orjson writes null), a pin that is not an integer (3.0 and true would share 3's key)."""
+        Infinity: orjson writes null), a pin that is not an integer (3.0 and true would share 3's key), a pin
+        of a document that gives a record time (its answer is not frozen by the pin)."""
         pin = self.pin
         if not self.strict or (pin is not None and type(pin) is not int) or not _finite(self.payload.get("variables")):
+            return None
+        if pin is not None and normal.endswith(FLOATING):
             return None
         return (normal, self.variables, self.payload.get("operationName"), pin)
 
@@ -571,7 +597,7 @@ class CachedGraphQL:
         finally:
             if token is not None:
                 OBSERVED_POSITION.reset(token)
-        entry = self._entry(status, headers, content, asked, answer)
+        entry = self._entry(status, headers, content, asked, answer, frozen=not normal.endswith(FLOATING))
         if entry is None:
             await _send_raw(send, status, headers, content)
             return
@@ -653,9 +679,11 @@ class CachedGraphQL:
         content: bytes,
         asked: Asked,
         answer: dict[str, Any] | None = None,
+        frozen: bool = True,
     ) -> Entry | None:
         """A cacheable answer: 200, JSON, no errors, every operation a query (then its document is registered).
-        ``answer``: the body as data, when known (else read from ``content``)."""
+        ``answer``: the body as data, when known (else read from ``content``); ``frozen``: False when a pinned
+        basis does not freeze it (the document gives a record time)."""
         if status != 200:
             return None
         content_type = dict(headers).get(b"content-type", b"").decode("latin-1")
@@ -671,7 +699,7 @@ class CachedGraphQL:
         self.documents.register(str(asked.payload["query"]), asked.digest)
         basis = (answer.get("extensions") or {}).get("basis") or {}
         size = basis.get("treeSize") if isinstance(basis, dict) else None
-        pinned = bool(basis.get("pinned")) if isinstance(basis, dict) else False
+        pinned = frozen and bool(basis.get("pinned")) if isinstance(basis, dict) else False
         etag = '"' + hashlib.sha256(content).hexdigest()[:32] + '"'
         return Entry(content, content_type, etag, pinned, size if isinstance(size, int) else None)
 
