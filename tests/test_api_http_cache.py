@@ -354,3 +354,21 @@ def test_a_pinned_request_that_gives_a_record_time_is_not_frozen_by_its_pin(api:
     api.caught_up()
     after = _post(api, body).json()["data"]
     assert count(after) == total + (1 if "changes" in query else -1), after
+
+
+def test_a_request_nested_deeper_than_the_json_limit_is_never_answered_from_the_cache(api: ApiEnv) -> None:
+    # Strawberry refuses JSON nested deeper than CLAIMS_MAX_JSON_DEPTH (the whole POST body; a GET's
+    # variables and extensions), but the key ignores extensions other than the pin and every other member:
+    # the cached answer of the same query was given.
+    query = "{ topics { key } }"
+    for _ in range(2):  # cached now
+        assert _post(api, {"query": query}).json()["data"]["topics"]
+        assert api.client.get("/graphql", params={"query": query}).json()["data"]["topics"]
+    deep: Any = 1
+    for _ in range(api.services.settings.max_json_depth):
+        deep = [deep]
+    for _ in range(2):
+        for body in ({"query": query, "extensions": {"x": deep}}, {"query": query, "other": deep}):
+            assert _post(api, body).status_code == 400
+        answer = api.client.get("/graphql", params={"query": query, "extensions": json.dumps({"x": deep})})
+        assert answer.status_code == 400, answer.text
