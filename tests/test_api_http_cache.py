@@ -333,7 +333,7 @@ def test_a_text_refused_cold_is_never_answered_from_the_entry_of_its_normal_form
     "query",
     [
         '{ claims(first: 10, knownAt: "2100-01-01T00:00:00Z") { totalCount } }',
-        'query Q($at: DateTime) { claims(first: 10, knownAt: $at) { totalCount } }',
+        "query Q($at: DateTime) { claims(first: 10, knownAt: $at) { totalCount } }",
         '{ changes(from: "2000-01-01T00:00:00Z", to: "2100-01-01T00:00:00Z") { nodes { __typename } } }',
     ],
 )
@@ -372,3 +372,18 @@ def test_a_request_nested_deeper_than_the_json_limit_is_never_answered_from_the_
             assert _post(api, body).status_code == 400
         answer = api.client.get("/graphql", params={"query": query, "extensions": json.dumps({"x": deep})})
         assert answer.status_code == 400, answer.text
+
+
+def test_a_pinned_answer_of_the_extraction_assistant_is_not_called_immutable(api: ApiEnv) -> None:
+    # extractionCandidates matches the source's speakers against the actors and topics of now, not of the
+    # pin: an actor registered later changes a pinned answer, which was sent as immutable for max-age.
+    query = '{ extractionCandidates(source: "berlin-interview") { candidates { speaker actor { key } } } }'
+    body = {"query": query, "extensions": {"atTreeSize": api.tree_size()}}
+    first = _post(api, body)
+    assert first.json()["data"] and "immutable" not in first.headers["cache-control"], first.headers
+    actor = {"key": "foreign-minister", "name": "Foreign Minister", "kind": "PERSON", "aliases": ["foreign minister"]}
+    with api.ledger.batch("desk") as batch:
+        batch.register_actor(c.parse_actor(actor))
+    api.caught_up()
+    after = _post(api, body)
+    assert after.json()["data"] != first.json()["data"]

@@ -295,7 +295,9 @@ def _reads_the_log(document: DocumentNode) -> bool:
 # (a knownAt in the future sees every later event), so it is neither kept under the pinned key, which moves
 # only with actors, topics and sources, nor called immutable.
 RECORD_TIME_ARGUMENTS = frozenset({(None, "knownAt"), ("changes", "to")})
-FLOATING = "+record-time"  # the end of the normal form of a document that gives one
+# Fields that ignore the pin: the extraction assistant matches a source against today's actors and topics.
+UNPINNED_FIELDS = frozenset({"extractionCandidates"})
+FLOATING = "+record-time"  # the end of the normal form of a document that has either
 
 
 def _gives_a_record_time(document: DocumentNode) -> bool:
@@ -304,6 +306,7 @@ def _gives_a_record_time(document: DocumentNode) -> bool:
     class Finder(Visitor):
         def enter_field(self, node: FieldNode, *_: Any) -> None:
             nonlocal found
+            found = found or node.name.value in UNPINNED_FIELDS
             for argument in node.arguments or ():  # (None when the field has none)
                 name = argument.name.value
                 found = found or (None, name) in RECORD_TIME_ARGUMENTS
