@@ -387,3 +387,17 @@ def test_a_pinned_answer_of_the_extraction_assistant_is_not_called_immutable(api
     api.caught_up()
     after = _post(api, body)
     assert after.json()["data"] != first.json()["data"]
+
+
+def test_a_pinned_answer_with_a_claims_history_moves_with_the_claim(api: ApiEnv) -> None:
+    # Claim.history lists every event of the claim whatever the pin: a retraction after the pin changes
+    # the answer, which was kept under the pinned key (moved only by actors, topics and sources) and
+    # called immutable.
+    body = {"query": '{ claim(id: "c-minister") { history { type } } }', "extensions": {"atTreeSize": api.tree_size()}}
+    for _ in range(2):
+        first = _post(api, body)
+        assert first.json()["data"]["claim"]["history"] == [{"type": "RECORDED"}]
+        assert "immutable" not in first.headers["cache-control"], first.headers
+    api.ledger.retract_claim(c.RetractClaim("c-minister", None, "duplicate"), "desk")
+    api.caught_up()
+    assert _post(api, body).json()["data"]["claim"]["history"] == [{"type": "RECORDED"}, {"type": "RETRACTED"}]

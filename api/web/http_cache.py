@@ -295,8 +295,9 @@ def _reads_the_log(document: DocumentNode) -> bool:
 # (a knownAt in the future sees every later event), so it is neither kept under the pinned key, which moves
 # only with actors, topics and sources, nor called immutable.
 RECORD_TIME_ARGUMENTS = frozenset({(None, "knownAt"), ("changes", "to")})
-# Fields that ignore the pin: the extraction assistant matches a source against today's actors and topics.
-UNPINNED_FIELDS = frozenset({"extractionCandidates"})
+# Fields that ignore the pin: the extraction assistant matches a source against today's actors and topics,
+# a claim's history lists all its events.
+UNPINNED_FIELDS = frozenset({"extractionCandidates", "history"})
 FLOATING = "+record-time"  # the end of the normal form of a document that has either
 
 
