@@ -63,7 +63,7 @@ from api.auth import ANONYMOUS, Caller, bearer
 from api.errors import ShuttingDown
 from api.graphql.basis import OBSERVED_POSITION
 from api.graphql.context import Context, client_of
-from api.graphql.limits import refused_caller
+from api.graphql.limits import refused_caller, text_problem
 from api.graphql.loaders import blocking
 from api.graphql.prepared import PreparedOperations
 from api.graphql.view import GRAPHQL_RESPONSE, accepts_graphql_response, answer_status, encode_json, json_depth
@@ -227,7 +227,8 @@ class Documents:
 
     def normal(self, text: str, digest: str, max_tokens: int, max_length: int) -> str | None:
         """The hash of the document as printed from its AST; None when it does not parse or is not all queries
-        (or is too long: strawberry refuses it, and nothing here keeps it)."""
+        (or is too long, or holds a NUL or a lone surrogate, in a comment too: strawberry refuses its text, and
+        the printed AST, which drops comments, would share the entry of a text it answers)."""
         if len(text) > max_length:
             return None
         with self._lock:
@@ -245,8 +246,9 @@ class Documents:
                 operations
                 and all(o.operation == OperationType.QUERY for o in operations)
                 and not _reads_the_log(document)
+                and text_problem(text) is None
             ):
-                normal = sha256(print_ast(document))
+                normal = sha256(print_ast(document)) + (FLOATING if _gives_a_record_time(document) else "")
         self._keep(self._normal, digest, normal)
         return normal
 
@@ -288,6 +290,33 @@ def _reads_the_log(document: DocumentNode) -> bool:
     return found
 
 
+# Arguments by which a field reads at a record time of its own, not at the operation's (the pin of
+# ``extensions.atTreeSize``): (field, argument), None for any field. Given one, a pinned answer is not frozen
+# (a knownAt in the future sees every later event), so it is neither kept under the pinned key, which moves
+# only with actors, topics and sources, nor called immutable.
+RECORD_TIME_ARGUMENTS = frozenset({(None, "knownAt"), ("changes", "to")})
+# Fields that ignore the pin: the extraction assistant matches a source against today's actors and topics,
+# a claim's history lists all its events.
+UNPINNED_FIELDS = frozenset({"extractionCandidates", "history"})
+FLOATING = "+record-time"  # the end of the normal form of a document that has either
+
+
+def _gives_a_record_time(document: DocumentNode) -> bool:
+    found = False
+
+    class Finder(Visitor):
+        def enter_field(self, node: FieldNode, *_: Any) -> None:
+            nonlocal found
+            found = found or node.name.value in UNPINNED_FIELDS
+            for argument in node.arguments or ():  # (None when the field has none)
+                name = argument.name.value
+                found = found or (None, name) in RECORD_TIME_ARGUMENTS
+                found = found or (node.name.value, name) in RECORD_TIME_ARGUMENTS
+
+    visit(document, Finder())
+    return found
+
+
 def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -320,9 +349,12 @@ class Asked:
     def question(self, normal: str) -> Question | None:
         """What the response cache keys this request by, or None when no key tells it apart exactly from
         another request: a body not read as strawberry reads it, a number JSON cannot write back (NaN,
-        Infinity: orjson writes null), a pin that is not an integer (3.0 and true would share 3's key)."""
+        Infinity: orjson writes null), a pin that is not an integer (3.0 and true would share 3's key), a pin
+        of a document that gives a record time (its answer is not frozen by the pin)."""
         pin = self.pin
         if not self.strict or (pin is not None and type(pin) is not int) or not _finite(self.payload.get("variables")):
+            return None
+        if pin is not None and normal.endswith(FLOATING):
             return None
         return (normal, self.variables, self.payload.get("operationName"), pin)
 
@@ -529,6 +561,15 @@ class CachedGraphQL:
             and isinstance(payload.get("operationName"), str | None)
         ):
             return None  # strawberry's 400: never looked up (the key would not tell it from a good request)
+        # JSON nested deeper than strawberry reads (the whole body; a GET's variables and extensions): its
+        # 400, though the key, which ignores other members and extensions, would match a good request's.
+        depth = scope["app"].state.services.settings.max_json_depth
+        if not (
+            json_depth(payload, depth)
+            if scope["method"] == "POST"
+            else json_depth(payload.get("variables"), depth) and json_depth(extensions, depth)
+        ):
+            return None
         if isinstance(extensions, dict) and isinstance(extensions.get("persistedQuery"), dict):
             asked_id = extensions["persistedQuery"].get("sha256Hash")
         query = payload.get("query")
@@ -569,7 +610,7 @@ class CachedGraphQL:
         finally:
             if token is not None:
                 OBSERVED_POSITION.reset(token)
-        entry = self._entry(status, headers, content, asked, answer)
+        entry = self._entry(status, headers, content, asked, answer, frozen=not normal.endswith(FLOATING))
         if entry is None:
             await _send_raw(send, status, headers, content)
             return
@@ -615,13 +656,10 @@ class CachedGraphQL:
         if any(kind in accept for kind in STREAM_ACCEPTS):
             return None
         services = scope["app"].state.services
-        depth = services.settings.max_json_depth
-        if scope["method"] == "POST":
+        if scope["method"] == "POST":  # (JSON nested too deep was left to strawberry by _read)
             content_type = _header(scope, b"content-type").split(b";", 1)[0].strip()
-            if not asked.strict or content_type != b"application/json" or not json_depth(payload, depth):
+            if not asked.strict or content_type != b"application/json":
                 return None
-        elif not (json_depth(variables, depth) and json_depth(extensions, depth)):
-            return None
         prepared = prepared_operations.prepare(query, name)
         if prepared is None:
             return None
@@ -651,9 +689,11 @@ class CachedGraphQL:
         content: bytes,
         asked: Asked,
         answer: dict[str, Any] | None = None,
+        frozen: bool = True,
     ) -> Entry | None:
         """A cacheable answer: 200, JSON, no errors, every operation a query (then its document is registered).
-        ``answer``: the body as data, when known (else read from ``content``)."""
+        ``answer``: the body as data, when known (else read from ``content``); ``frozen``: False when a pinned
+        basis does not freeze it (the document gives a record time)."""
         if status != 200:
             return None
         content_type = dict(headers).get(b"content-type", b"").decode("latin-1")
@@ -669,7 +709,7 @@ class CachedGraphQL:
         self.documents.register(str(asked.payload["query"]), asked.digest)
         basis = (answer.get("extensions") or {}).get("basis") or {}
         size = basis.get("treeSize") if isinstance(basis, dict) else None
-        pinned = bool(basis.get("pinned")) if isinstance(basis, dict) else False
+        pinned = frozen and bool(basis.get("pinned")) if isinstance(basis, dict) else False
         etag = '"' + hashlib.sha256(content).hexdigest()[:32] + '"'
         return Entry(content, content_type, etag, pinned, size if isinstance(size, int) else None)
 
