@@ -244,13 +244,14 @@ class Documents:
             pass  # strawberry reports it
         else:
             operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+            reads_the_log, floating = _what_it_selects(document)
             if (
                 operations
                 and all(o.operation == OperationType.QUERY for o in operations)
-                and not _reads_the_log(document)
+                and not reads_the_log
                 and text_problem(text) is None
             ):
-                normal = sha256(print_ast(document)) + (FLOATING if _gives_a_record_time(document) else "")
+                normal = sha256(print_ast(document)) + (FLOATING if floating else "")
         self._keep(self._normal, digest, normal)
         return normal
 
@@ -280,18 +281,6 @@ class Documents:
 LOG_FIELDS = frozenset({"events", "event", "ledgerDigest", "inclusionProof", "consistencyProof", "checkpoint"})
 
 
-def _reads_the_log(document: DocumentNode) -> bool:
-    found = False
-
-    class Finder(Visitor):
-        def enter_field(self, node: FieldNode, *_: Any) -> None:
-            nonlocal found
-            found = found or node.name.value in LOG_FIELDS
-
-    visit(document, Finder())
-    return found
-
-
 # Arguments by which a field reads at a record time of its own, not at the operation's (the pin of
 # ``extensions.atTreeSize``): (field, argument), None for any field. Given one, a pinned answer is not frozen
 # (a knownAt in the future sees every later event), so it is neither kept under the pinned key, which moves
@@ -303,20 +292,23 @@ UNPINNED_FIELDS = frozenset({"extractionCandidates", "history"})
 FLOATING = "+record-time"  # the end of the normal form of a document that has either
 
 
-def _gives_a_record_time(document: DocumentNode) -> bool:
-    found = False
+def _what_it_selects(document: DocumentNode) -> tuple[bool, bool]:
+    """(whether the document reads the log: ``LOG_FIELDS``, whether a pin does not freeze its answer:
+    ``UNPINNED_FIELDS`` or ``RECORD_TIME_ARGUMENTS``), in one walk of its fields."""
+    reads_the_log = floating = False
 
     class Finder(Visitor):
         def enter_field(self, node: FieldNode, *_: Any) -> None:
-            nonlocal found
-            found = found or node.name.value in UNPINNED_FIELDS
+            nonlocal reads_the_log, floating
+            field = node.name.value
+            reads_the_log = reads_the_log or field in LOG_FIELDS
+            floating = floating or field in UNPINNED_FIELDS
             for argument in node.arguments or ():  # (None when the field has none)
                 name = argument.name.value
-                found = found or (None, name) in RECORD_TIME_ARGUMENTS
-                found = found or (node.name.value, name) in RECORD_TIME_ARGUMENTS
+                floating = floating or (None, name) in RECORD_TIME_ARGUMENTS or (field, name) in RECORD_TIME_ARGUMENTS
 
     visit(document, Finder())
-    return found
+    return reads_the_log, floating
 
 
 def sha256(text: str) -> str:
