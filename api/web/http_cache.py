@@ -504,15 +504,18 @@ class CachedGraphQL:
             finally:
                 services.read_model.positions_watch().invalidate()  # a write here: this process's next read is fresh
             return
-        if sent_text and self.cache is not None and len(body) <= SEEN_BODY_BYTES:  # (repeats: ``WarmFront``)
-            remembered, question = _remembered_as(scope, body), asked.question(normal)
-            if remembered is not None and question is not None:
+        question = asked.question(normal) if self.cache is not None else None  # (its key; None: not cached)
+        if sent_text and question is not None and len(body) <= SEEN_BODY_BYTES:  # (repeats: ``WarmFront``)
+            remembered = _remembered_as(scope, body)
+            if remembered is not None:
                 self.seen.put(remembered, question)
-        await self._serve(scope, body, asked, normal, send)
+        await self._serve(scope, body, asked, normal, question, send)
 
-    async def _serve(self, scope: Scope, body: bytes, asked: Asked, normal: str, send: Send) -> None:
+    async def _serve(
+        self, scope: Scope, body: bytes, asked: Asked, normal: str, question: Question | None, send: Send
+    ) -> None:
         try:
-            await self._serve_read(scope, body, asked, normal, send)
+            await self._serve_read(scope, body, asked, normal, question, send)
         except ShuttingDown as error:  # (before any byte was sent: every database call comes first)
             await _unavailable(send, error)
 
@@ -586,14 +589,16 @@ class CachedGraphQL:
             return Asked(payload, asked_id.lower(), strict=strict)
         return None
 
-    async def _serve_read(self, scope: Scope, body: bytes, asked: Asked, normal: str, send: Send) -> None:
+    async def _serve_read(
+        self, scope: Scope, body: bytes, asked: Asked, normal: str, question: Question | None, send: Send
+    ) -> None:
+        """Answer a read: from the cache when ``question`` (its key; None: not cached) finds an entry."""
         services = scope["app"].state.services
         cache = self.cache
         key: Key | None = None
         projected: int | None = None
         caller = await _caller(services, scope)
         role = _role(caller, services.settings)
-        question = asked.question(normal) if cache is not None and role is not None else None
         if cache is not None and role is not None and question is not None:
             watch = services.read_model.positions_watch()
             positions = watch.current() or await blocking(watch.refresh)
