@@ -283,15 +283,20 @@ class ReadModel(LedgerLog):
                             found[link.target_id].append((link.relation, claim))
         return [found[i] for i in ids]
 
-    def claim_histories(self, ids: Sequence[UUID]) -> list[list[ClaimEventView]]:
+    def claim_histories(self, ids: Sequence[UUID], tree_size: int | None = None) -> list[list[ClaimEventView]]:
+        """Each claim's events, oldest first: all of them, or (``tree_size``) those among the log's first
+        ``tree_size`` events, whatever their record time (a pinned answer's history)."""
         found: dict[UUID, list[ClaimEventView]] = {i: [] for i in ids}
+        # Log positions start at 1: the tree of N events holds positions 1..N. A SOURCE_REVISED row's
+        # log_position is its Source.Revised event's, so it falls inside or outside the tree with it.
+        within, bound = ("", []) if tree_size is None else (" AND log_position <= ?", [tree_size])
         with self.readers.connection() as conn:
             for chunk in chunks([str(i) for i in dict.fromkeys(ids)]):
                 among, values = conn.in_list(chunk, "uuid")
                 rows = conn.execute(
-                    f"SELECT {CLAIM_EVENTS.select()} FROM rm_claim_versions WHERE claim_id {among}"
+                    f"SELECT {CLAIM_EVENTS.select()} FROM rm_claim_versions WHERE claim_id {among}{within}"
                     " ORDER BY claim_id, known_from_us, version, log_position",
-                    values,
+                    [*values, *bound],
                 )
                 for row in rows:
                     event = CLAIM_EVENTS.view(row)

@@ -234,6 +234,25 @@ def test_a_publication_revised_to_before_the_stated_period_does_not_bound_the_cl
     assert [e.type for e in h.history("feb")] == ["RECORDED", "SOURCE_REVISED"]
 
 
+def test_a_history_bounded_by_a_tree_size_holds_a_source_revision_from_its_own_event_on(h: Harness) -> None:
+    # A pinned Claim.history lists the events among the log's first N: a SOURCE_REVISED row (its own row
+    # number negative) counts by the position of the Source.Revised event that made it.
+    h.world.claim("feb", stated="2025-02", source=FEB_13)
+    h.project()
+    before = h.world.head()
+    revise_publication(h, FEB_13, "2025-01-15")
+    h.project()
+    after = h.world.head()
+
+    def types(size: int | None) -> list[tuple[str, int]]:
+        return [(e.type, e.position) for e in h.model.claim_histories([cid("feb")], size)[0]]
+
+    recorded = ("RECORDED", before)
+    assert types(before) == [recorded] and types(after - 1) == [recorded]
+    assert types(after) == types(None) == [recorded, ("SOURCE_REVISED", after)]
+    assert types(0) == []
+
+
 def test_the_api_shows_a_source_revision_in_the_claim_history(database_url: str) -> None:
     with api_env(database_url) as api:  # its source "berlin-interview" is published 2025-03-01
         with api.ledger.batch("test:seed") as batch:
