@@ -154,3 +154,59 @@ def test_an_argument_pin_out_of_range_is_bad_input(api: ApiEnv, beyond: int | No
         "BAD_USER_INPUT", "atTreeSize", ["position"]
     )  # fmt: skip
     assert ("beyond the log" if beyond else "not a tree size") in error["message"]
+
+
+HISTORY = """query ($at: DateTime) {
+  claim(id: "c-minister") { version retracted history { type version logPosition recordedAt } }
+  asKnown: claim(id: "c-minister", knownAt: $at) { version history { type } }
+}"""
+
+
+def _types(claim: dict[str, Any]) -> list[str]:
+    return [event["type"] for event in claim["history"]]
+
+
+def test_a_pinned_history_stays_the_same_after_a_revision_and_a_retraction(api: ApiEnv) -> None:
+    # Claim.history listed every event of the claim whatever the pin: a correction after the pin changed
+    # the pinned answer. Pinned, it lists the claim's events among the first N only (log positions 1..N).
+    size = api.tree_size()
+    variables = {"at": None}
+    first = _ask(api, HISTORY, variables, {"atTreeSize": size})
+    assert _types(first.json()["data"]["claim"]) == ["RECORDED"], first.text
+    api.ledger.revise_claim(
+        c.ReviseClaim("c-minister", None, c.parse_changes({"stance": "SUPPORTS"}), "misread"), "desk"
+    )
+    api.caught_up()
+    revised = api.tree_size()  # the revision is the last of these events: inside a pin at this size
+    api.ledger.retract_claim(c.RetractClaim("c-minister", None, "duplicate"), "desk")
+    api.caught_up()
+    again = _ask(api, HISTORY, variables, {"atTreeSize": size})
+    assert _data_bytes(again) == _data_bytes(first)
+    at_revision = _ask(api, HISTORY, variables, {"atTreeSize": revised}).json()["data"]
+    assert _types(at_revision["claim"]) == ["RECORDED", "REVISED"]
+    assert at_revision["claim"]["history"][-1]["logPosition"] == revised
+    # Unpinned, every event, as before.
+    assert _types(_ask(api, HISTORY, variables).json()["data"]["claim"]) == ["RECORDED", "REVISED", "RETRACTED"]
+
+
+def test_only_a_pin_bounds_the_history_not_a_knownat_or_another_fields_pin(api: ApiEnv) -> None:
+    recorded_at = _ask(api, HISTORY, {"at": None}).json()["data"]["claim"]["history"][0]["recordedAt"]
+    size = api.tree_size()
+    api.ledger.retract_claim(c.RetractClaim("c-minister", None, "duplicate"), "desk")
+    api.caught_up()
+    # Unpinned, the claim as known at an earlier instant lists its later events too (the web page's claim
+    # "as known at" shows the corrections made since).
+    then = _ask(api, HISTORY, {"at": recorded_at}).json()["data"]["asKnown"]
+    assert then["version"] == 1 and _types(then) == ["RECORDED", "RETRACTED"]
+    # A field's own pin bounds the claim, not its history...
+    pinned_claim = """query ($n: Int!) { claim(id: "c-minister", atTreeSize: $n) { version history { type } } }"""
+    body = _ask(api, pinned_claim, {"n": size}).json()
+    claim = body["data"]["claim"]
+    assert claim["version"] == 1 and _types(claim) == ["RECORDED", "RETRACTED"]
+    # ...so the basis is the operation's (the history read it), the claim's pin listed beside it.
+    basis = body["extensions"]["basis"]
+    assert basis["pinned"] is False and [p["treeSize"] for p in basis["pins"]] == [size]
+    # Under the request's pin, a field's own knownAt (here: later than every event) reads the claim then,
+    # but its history keeps to the pin.
+    future = _ask(api, HISTORY, {"at": "2100-01-01T00:00:00Z"}, {"atTreeSize": size}).json()["data"]
+    assert future["asKnown"]["version"] == 2 and _types(future["asKnown"]) == ["RECORDED"]

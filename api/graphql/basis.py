@@ -20,6 +20,10 @@ both is BAD_USER_INPUT): :func:`record_time` converts the size by the same rule.
 When the operation's pinned fields all name one size and no field read the
 operation's default, ``extensions.basis`` is that pin; otherwise the basis stays
 the operation's and ``basis.pins`` lists each size the arguments pinned.
+
+``Claim.history`` lists events by log position, not record time: under the extension, the claim's
+events among the first N (:func:`log_prefix`); unpinned, all of them, whatever the ``knownAt`` or
+``atTreeSize`` the claim was read at.
 """
 
 from __future__ import annotations
@@ -43,6 +47,9 @@ if TYPE_CHECKING:
 PIN_FIELD = "atTreeSize"
 # The default knownAt of the running operation (None: the current record), or the error a pin raised.
 DEFAULT_KNOWN_AT: ContextVar[datetime | ApiError | None] = ContextVar("default_known_at", default=None)
+# The running operation's pinned tree size (None: not pinned, or the pin failed: DEFAULT_KNOWN_AT holds why),
+# for fields that read by log position rather than record time (Claim.history).
+PINNED_SIZE: ContextVar[int | None] = ContextVar("pinned_size", default=None)
 # The read model's position as the HTTP layer read it for this request (api/web/http_cache.py), so the
 # basis of an unpinned answer costs no second look at rm_tracking; None: read it here.
 OBSERVED_POSITION: ContextVar[int | None] = ContextVar("observed_position", default=None)
@@ -114,6 +121,7 @@ async def operation_basis(services: Any, operation_extensions: dict[str, Any] | 
         size, pinned = await blocking(_pin, services, asked)
         known_at = pinned if isinstance(pinned, datetime) else None
     token = DEFAULT_KNOWN_AT.set(pinned)
+    size_token = PINNED_SIZE.set(size if isinstance(pinned, datetime) else None)
     held.pins = Pins()
     pins_token = PINS.set(held.pins)
     try:
@@ -129,6 +137,7 @@ async def operation_basis(services: Any, operation_extensions: dict[str, Any] | 
         yield held
     finally:
         PINS.reset(pins_token)
+        PINNED_SIZE.reset(size_token)
         DEFAULT_KNOWN_AT.reset(token)
 
 
@@ -169,6 +178,16 @@ async def record_time(info: Info, known_at: datetime | None, at_tree_size: int |
         root = await blocking(_root, services, at_tree_size)
         pins.by_size[at_tree_size] = (pinned, root.hex())
     return pinned
+
+
+def log_prefix() -> int | None:
+    """The tree size a field that lists events by log position (``Claim.history``) stops at: the operation's
+    pin; None, unpinned: the whole log. A ``knownAt`` or ``atTreeSize`` argument elsewhere in the query does
+    not move it (the claim page shows a claim as known at an instant with the corrections made since)."""
+    from api.graphql.context import instant
+
+    instant(None)  # the operation's default: raises its pin's error, and counts as read for the basis
+    return PINNED_SIZE.get()
 
 
 def _pin(

@@ -29,6 +29,7 @@ from projections.queries import ReadModel
 from projections.views import ActorView, ClaimEventView, ClaimView, PositionView, SourceView, TopicView
 
 K = TypeVar("K", bound=Hashable)
+G = TypeVar("G", bound=Hashable)
 V = TypeVar("V")
 T = TypeVar("T")
 
@@ -36,6 +37,7 @@ ClaimKey = tuple[UUID, datetime | None]
 PositionKey = tuple[str, str, date | None, datetime | None]
 NameKey = tuple[str, str, datetime | None]  # (actor | topic, what the user typed, names in force then)
 DetailsKey = tuple[K, datetime | None]  # an actor key, topic key or source id; record time (None: now)
+HistoryKey = tuple[UUID, int | None]  # a claim id; the tree size its history stops at (None: the whole log)
 
 
 # Database calls block: they run on these threads, never on the event loop. A plain executor
@@ -220,11 +222,9 @@ def own_copy(error: E) -> E:
     return copy
 
 
-def grouped_by_time(
-    keys: Sequence[tuple[K, datetime | None]], fetch: Callable[[list[K], datetime | None], Sequence[V]]
-) -> list[V]:
-    """Call ``fetch`` once per distinct known_at (almost always one), keep the key order."""
-    groups: dict[datetime | None, list[int]] = defaultdict(list)
+def grouped_by_time(keys: Sequence[tuple[K, G]], fetch: Callable[[list[K], G], Sequence[V]]) -> list[V]:
+    """Call ``fetch`` once per distinct known_at (or tree size; almost always one), keep the key order."""
+    groups: dict[G, list[int]] = defaultdict(list)
     for i, (_, known_at) in enumerate(keys):
         groups[known_at].append(i)
     out: list[V | None] = [None] * len(keys)
@@ -286,7 +286,7 @@ class Loaders:
         return DataLoader(load_fn=partial(_claims, self.read_model))
 
     @cached_property
-    def history(self) -> DataLoader[UUID, list[ClaimEventView]]:
+    def history(self) -> DataLoader[HistoryKey, list[ClaimEventView]]:
         return DataLoader(load_fn=partial(_histories, self.read_model))
 
     @cached_property
@@ -332,8 +332,8 @@ async def _claims(read_model: ReadModel, keys: list[ClaimKey]) -> list[ClaimView
     return await blocking(grouped_by_time, keys, read_model.claims_by_ids)
 
 
-async def _histories(read_model: ReadModel, ids: list[UUID]) -> list[list[ClaimEventView]]:
-    return await blocking(read_model.claim_histories, ids)
+async def _histories(read_model: ReadModel, keys: list[HistoryKey]) -> list[list[ClaimEventView]]:
+    return await blocking(grouped_by_time, keys, read_model.claim_histories)
 
 
 async def _linked_from(read_model: ReadModel, keys: list[ClaimKey]) -> list[list[tuple[str, ClaimView]]]:

@@ -27,7 +27,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 from strawberry.types.private import is_private
 
-from api.graphql.basis import record_time
+from api.graphql.basis import log_prefix, record_time
 from api.graphql.context import Info
 from api.graphql.types.enums import (
     ActorKind,
@@ -340,9 +340,13 @@ class Claim(FromView):
             for relation, view in found
         ]
 
-    @strawberry.field(description="Every event of this claim, oldest first, whatever knownAt.")
+    @strawberry.field(
+        description="Every event of this claim, oldest first, whatever knownAt (later corrections included). "
+        "In a request pinned with the extension atTreeSize: only the events among the log's first atTreeSize "
+        "events, so the pinned answer stays the same."
+    )
     async def history(self, info: Info) -> list[ClaimEvent]:
-        events = await info.context.loaders.history.load(self.view.id)
+        events = await info.context.loaders.history.load((self.view.id, log_prefix()))
         return [ClaimEvent(e) for e in events]
 
 
