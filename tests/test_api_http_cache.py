@@ -390,15 +390,30 @@ def test_a_pinned_answer_of_the_extraction_assistant_is_not_called_immutable(api
     assert after.json()["data"] != first.json()["data"]
 
 
-def test_a_pinned_answer_with_a_claims_history_moves_with_the_claim(api: ApiEnv) -> None:
-    # Claim.history listed every event of the claim whatever the pin: a retraction after the pin changed
-    # the answer, which was kept under the pinned key (moved only by actors, topics and sources) and
-    # called immutable. (Pinned, it now keeps to the pinned tree; the cache still does not freeze it.)
-    body = {"query": '{ claim(id: "c-minister") { history { type } } }', "extensions": {"atTreeSize": api.tree_size()}}
-    for _ in range(2):
-        first = _post(api, body)
-        assert first.json()["data"]["claim"]["history"] == [{"type": "RECORDED"}]
-        assert "immutable" not in first.headers["cache-control"], first.headers
+def test_a_pinned_answer_with_a_claims_history_is_immutable_and_stays_after_corrections(api: ApiEnv) -> None:
+    # Pinned, Claim.history lists only the claim's events inside the pinned tree, so the answer is frozen like
+    # any other pinned one: sent as immutable, kept under the pinned key (which a claim's correction does not
+    # move), and the same whether answered from the cache or computed again after a revision and a retraction.
+    size = api.tree_size()
+    query = '{ claim(id: "c-minister") { history { type version } } }'
+    body = {"query": query, "extensions": {"atTreeSize": size}}
+    first = _post(api, body)
+    assert first.json()["data"]["claim"]["history"] == [{"type": "RECORDED", "version": 1}]
+    assert "immutable" in first.headers["cache-control"], first.headers
+    api.ledger.revise_claim(
+        c.ReviseClaim("c-minister", None, c.parse_changes({"stance": "SUPPORTS"}), "misread"), "desk"
+    )
     api.ledger.retract_claim(c.RetractClaim("c-minister", None, "duplicate"), "desk")
     api.caught_up()
-    assert _post(api, body).json()["data"]["claim"]["history"] == [{"type": "RECORDED"}]  # (the pinned tree's)
+    hits = _cache(api).hits
+    again = _post(api, body)
+    assert _cache(api).hits == hits + 1 and again.content == first.content
+    assert "immutable" in again.headers["cache-control"], again.headers
+    # Computed again (another document: no entry yet), the pinned answer is the same.
+    fresh = _post(api, {**body, "query": query.replace("history", "h: history")})
+    assert "immutable" in fresh.headers["cache-control"], fresh.headers
+    assert fresh.json()["data"]["claim"]["h"] == first.json()["data"]["claim"]["history"]
+    # Unpinned, the history shows the corrections (a new position: computed, not the old entry).
+    now = _post(api, {"query": query})
+    assert "immutable" not in now.headers["cache-control"], now.headers
+    assert [e["type"] for e in now.json()["data"]["claim"]["history"]] == ["RECORDED", "REVISED", "RETRACTED"]

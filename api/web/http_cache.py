@@ -286,9 +286,9 @@ LOG_FIELDS = frozenset({"events", "event", "ledgerDigest", "inclusionProof", "co
 # (a knownAt in the future sees every later event), so it is neither kept under the pinned key, which moves
 # only with actors, topics and sources, nor called immutable.
 RECORD_TIME_ARGUMENTS = frozenset({(None, "knownAt"), ("changes", "to")})
-# Fields that ignore the pin: the extraction assistant matches a source against today's actors and topics,
-# a claim's history lists all its events.
-UNPINNED_FIELDS = frozenset({"extractionCandidates", "history"})
+# Fields that ignore the pin: the extraction assistant matches a source against today's actors and topics.
+# (A claim's history keeps to the pin: only the events inside the pinned tree, ``basis.log_prefix``.)
+UNPINNED_FIELDS = frozenset({"extractionCandidates"})
 FLOATING = "+record-time"  # the end of the normal form of a document that has either
 
 
