@@ -7,7 +7,8 @@ not of their SQL:
 * known at K: each claim in the version its latest event recorded by K made (events' timestamps, read
   back from the ledger's log), left out if that event is its retraction;
 * ``countsFrom``: the earlier of the last day of the stated period and the last day of the source's
-  publication (itself a partial date);
+  publication (itself a partial date) as recorded at K; a publication that a later Source.Revised puts
+  wholly before the stated period does not bound the claim (it counts from the end of its period);
 * order: (countsFrom, first day of the stated period, log position of the claim's first recording);
 * as of D: the latest claim in that order with countsFrom <= D; ``since``: the stated date of the first
   claim of the current run of the same stance (api/README.md: ``since { date precision } # e.g. "2025-02",
@@ -16,12 +17,13 @@ not of their SQL:
 
 Ledgers are made through the real commands, one batch (so one record time) per command: sources,
 actors and topics, then claims recorded, revised (stance, stated date, actor, topic, source) and
-retracted, interleaved. A command the ledger refuses must be one the documented rules refuse
+retracted, and sources' publication dates revised (Source.Revised: no command issues one yet, the
+projector follows it), interleaved. A command the ledger refuses must be one the documented rules refuse
 (a claim stated after its source's publication, a correction of a retracted claim, a second
 retraction, a correction that changes nothing); it then writes nothing.
 
 Every read path is compared: ``ReadModel.position``, ``positions_for_pairs``, ``positions_and_sources``,
-``timeline``, the API's batch (``answer_positions``: many record times in one call) and, on PostgreSQL,
+``positions``, ``timeline``, GraphQL ``position`` (a few), the API's batch (``answer_positions``: many record times in one call) and, on PostgreSQL,
 ``positions_and_sources_async`` and ``answer_positions_on_loop``. A few dozen ledgers per store; more:
 ``CLAIMS_ORACLE_EXAMPLES=500 pytest tests/test_positions_oracle.py``.
 """
@@ -329,8 +331,8 @@ def _build(env: ApiEnv, script: Script, n: int) -> Ledger:
             with ledger.batch(PRINCIPAL) as reading:
                 source_id = reading.source_for(key).id
             at, _ = logged(position, source_id)
-            now = world.published(step.source)
-            world.publications[step.source].append((at, Partial(step.published.text, now.approximate)))
+            was = world.published(step.source)
+            world.publications[step.source].append((at, Partial(step.published.text, was.approximate)))
             world.republished += 1
             continue
         if isinstance(step, Record):
