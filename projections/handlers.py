@@ -198,15 +198,17 @@ class Changes:
         self._preload_claims("claim_id", [i for i in dict.fromkeys(claims) if i not in self.claims])
         for table, ids in others.items():
             self.entities[table].preload(self.conn, ids)
-        self._preload_citing([i for i in revised if i not in created])
+        self._preload_citing(revised, created)
         self._preload_published(cited, created)
 
-    def _preload_citing(self, revised: Sequence[str]) -> None:
-        """The current version of every claim citing a source whose publication this batch revises."""
+    def _preload_citing(self, revised: Sequence[str], created: set[str]) -> None:
+        """The current version of every claim citing a source whose publication this batch revises, and
+        the next SOURCE_REVISED row: below the table's lowest, also when the batch registers the source
+        too (no citing claim to read then, but its claims' rows need numbers no earlier batch took)."""
         if revised:
             rows = self.conn.execute("SELECT MIN(position) FROM rm_claim_versions")
             self._next_row = min(int(rows[0][0] or 0), 0) - 1
-            self._preload_claims("source_id", list(dict.fromkeys(revised)))
+            self._preload_claims("source_id", [i for i in dict.fromkeys(revised) if i not in created])
 
     def _preload_claims(self, column: str, ids: Sequence[str]) -> None:
         """The current version of the claims whose ``column`` (claim_id or source_id) is one of ``ids``."""

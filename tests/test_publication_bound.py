@@ -286,3 +286,20 @@ def test_the_bound_rule_on_each_side_of_the_stated_period() -> None:
     assert counts_from(*period, "2025-02-13") == "2025-02-13"
     assert counts_from(*period, "2025-02-28") == "2025-02-28"
     assert counts_from(*period, "2025-03-01") == "2025-02-28"  # published after: the period's end
+
+
+def test_a_source_registered_and_revised_in_one_projected_batch_takes_a_row_of_its_own(h: Harness) -> None:
+    """The projector numbers SOURCE_REVISED rows downwards from the lowest in the table: a batch that
+    revises the publication of a source it also registers must not start again at -1 (taken by an
+    earlier batch's revision: the projector failed on the unique row and retried for ever)."""
+    h.world.claim("first", stated="2025-02", source=FEB_13)
+    revise_publication(h, FEB_13, "2025-02-20")  # FEB_13's claim moves: a SOURCE_REVISED row (-1)
+    h.project()
+    with h.world.ledger.batch(PRINCIPAL) as batch:
+        batch.register_source(c.parse_source(source_data("src-late", text=f"{TEXT} Late.", published="2025-03-05")))
+    h.world.claim("second", stated="2025-03", source="src-late", topic="topic-y")
+    revise_publication(h, "src-late", "2025-03-10")  # in the same batch as its source: another row
+    h.project()
+    assert bound(h, "first") == (date(2025, 2, 20), "SOURCE_PUBLISHED")
+    assert bound(h, "second") == (date(2025, 3, 10), "SOURCE_PUBLISHED")
+    assert [e.type for e in h.history("second")] == ["RECORDED", "SOURCE_REVISED"]
