@@ -27,6 +27,7 @@ from eventsourcing.utils import get_topic
 from psycopg.conninfo import make_conninfo
 
 from ledger import commands as c
+from ledger import records as r
 from ledger.dates import PartialDate
 from ledger.db import SQLITE_BUSY_TIMEOUT_MS, database_url, dialect_of, postgres_params, sqlite_path
 from ledger.domain import Actor, ApiKey, Claim, Source, SourceKey, Topic, actor_id, claim_id, source_id, topic_id
@@ -529,6 +530,8 @@ class Batch:
         else:
             proposed["source"] = claim.content["source"]
         checked = self._checked_content(proposed)
+        if "stated" in command.changes:  # (as recorded: a change naming only the date leaves `approximate` unset)
+            checked["stated"] = whole_date(checked["stated"])
         before, after = _comparable(claim.content), _comparable(checked)
         changes = {
             field: {"before": claim.content.get(field), "after": checked[field]}
@@ -660,7 +663,16 @@ def _plain_passage(passage: dict[str, Any]) -> dict[str, Any]:
 def _comparable(content: dict[str, Any]) -> dict[str, Any]:
     # The origin says who accepted an assistant's candidate: not part of what the claim says.
     plain = {k: v for k, v in content.items() if k != "origin"}
+    if "stated" in plain:  # (a date recorded without a field it has a default for says the same)
+        plain["stated"] = whole_date(plain["stated"])
     return {**plain, "passage": _plain_passage(content["passage"])} if "passage" in content else plain
+
+
+def whole_date(value: dict[str, Any]) -> dict[str, Any]:
+    """A partial date with every field a claim records, the defaults of those not given included: a revision
+    ``{"stated": {"date": ...}}`` validates without ``approximate`` (a partial change keeps only what it sets),
+    and must neither count as a change when the date is the same nor be stored in another form."""
+    return {name: value.get(name, field.default) for name, field in r.DateFields.model_fields.items()}
 
 
 def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:

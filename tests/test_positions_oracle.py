@@ -672,12 +672,6 @@ def test_positions_agree_with_the_documented_rules(env: ApiEnv) -> None:
 # ----------------------------------------------------------------------------- found on the way
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ledger: a revision giving the stated date alone ({date}) is taken as a change even when the date is"
-    " the same (its partial change drops the default `approximate`), so it is not refused as changing nothing and"
-    " records a Claim.Revised (a new version) whose before/after differ only in that key",
-)
 def test_a_revision_to_the_same_stated_date_changes_nothing(database_url: str) -> None:
     world = World.open(database_url)
     try:
@@ -686,5 +680,12 @@ def test_a_revision_to_the_same_stated_date_changes_nothing(database_url: str) -
         with pytest.raises(BadInput, match="change nothing"):
             world.revise("c1", {"stated": {"date": "2025-02-01"}})
         assert world.head() == size
+        world.revise("c1", {"stated": {"date": "2025-02-03"}})  # a real change: recorded whole, as a claim is
+        stated = world.ledger.get_claim("c1").content["stated"]
+        assert stated == {"date": "2025-02-03", "precision": "DAY", "approximate": False, "note": None}
+        with pytest.raises(BadInput, match="change nothing"):
+            world.revise("c1", {"stated": {"date": "2025-02-03", "approximate": False}})
+        world.revise("c1", {"stance": "OPPOSES"})  # the date untouched: not among the changes
+        assert world.ledger.get_claim("c1").content["stated"] == stated
     finally:
         world.close()
