@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -210,3 +211,30 @@ def test_only_a_pin_bounds_the_history_not_a_knownat_or_another_fields_pin(api: 
     # but its history keeps to the pin.
     future = _ask(api, HISTORY, {"at": "2100-01-01T00:00:00Z"}, {"atTreeSize": size}).json()["data"]
     assert future["asKnown"]["version"] == 2 and _types(future["asKnown"]) == ["RECORDED"]
+
+
+def test_a_websocket_connections_later_query_reads_the_model_anew(api: ApiEnv) -> None:
+    # One Context serves a whole WebSocket connection: its DataLoaders kept the claims and histories an
+    # earlier query read, so a later query on the same connection showed a retracted claim as it was
+    # (version 1, its history without the retraction) under a basis that names the retraction's tree size.
+    query = '{ claim(id: "c-minister") { version retracted history { type } } }'
+    with api.client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        ws.send_text(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(ws.receive_text())["type"] == "connection_ack"
+
+        def ask(operation_id: str) -> dict[str, Any]:
+            ws.send_text(json.dumps({"id": operation_id, "type": "subscribe", "payload": {"query": query}}))
+            message = json.loads(ws.receive_text())
+            assert message["type"] == "next", message
+            assert json.loads(ws.receive_text())["type"] == "complete"
+            payload: dict[str, Any] = message["payload"]
+            return payload
+
+        assert ask("1")["data"]["claim"] == {"version": 1, "retracted": False, "history": [{"type": "RECORDED"}]}
+        api.ledger.retract_claim(c.RetractClaim("c-minister", None, "duplicate"), "desk")
+        api.caught_up()
+        again = ask("2")
+        assert again["extensions"]["basis"]["treeSize"] == api.tree_size()
+        assert again["data"]["claim"] == {
+            "version": 2, "retracted": True, "history": [{"type": "RECORDED"}, {"type": "RETRACTED"}]
+        }  # fmt: skip

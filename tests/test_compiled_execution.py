@@ -527,6 +527,9 @@ def test_the_error_comparison_forgives_only_drops_below_a_null_both_answers_hold
         (result(None, ("Query.claims failed", ["claims"]))
          , result(None, ("Query.claims failed", ["claims"]), ("other", ["claims", 3, "key"]))),
         (result(None, ("wrong message", ["claims"])), result(None, ("Query.claims failed", ["claims"]))),
+        # data null: an error below another root field, with another message (no race changes a message)
+        (result(None, ("Query.claims failed", ["claims"]), ("one message", ["topics", 3, "key"])),
+         result(None, ("Query.claims failed", ["claims"]), ("another message", ["topics", 3, "key"]))),
         # data null, and no root field's error on the other side explains it
         (result(None, ("Query.claims failed", ["claims"])), result(None, ("other", ["topics", 3, "key"]))),
         # below a position only one side nulled

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from strawberry.extensions import SchemaExtension
 
 from api.errors import ApiError, bad_input
-from api.graphql.loaders import blocking
+from api.graphql.loaders import Loaders, blocking
 
 if TYPE_CHECKING:
     from api.graphql.context import Info
@@ -150,6 +150,11 @@ class Basis(SchemaExtension):
         if services is None:  # (an execution without our context: nothing to report)
             yield
             return
+        if getattr(context, "websocket", None) is not None:
+            # One Context serves a whole WebSocket connection: its DataLoaders would answer this operation
+            # from what an earlier one read (a claim retracted since, shown as it was, under a basis that
+            # names the retraction). Each operation reads the model anew, as each HTTP request does.
+            context.loaders = Loaders(services.read_model)
         async with operation_basis(services, self.execution_context.operation_extensions) as held:
             self.held = held
             yield
