@@ -639,20 +639,26 @@ def check_claims(env: ApiEnv, world: World, rng: random.Random, made: dict[str, 
             made["empty"] += not want
             made["text_search"] += f.text is not None and f.text != world.marker.upper() and bool(want)
             made["claims_listed"] += len(want)
+            exported = model.iter_claims(f, k, batch=rng.randint(1, 3))  # (exports: every claim, keyset batches)
+            assert [listed(x) for x in exported] == want, ("iter_claims", f, k)
             made["quoted_found"] += f.text is not None and any(
                 not any(f.text.casefold() in v.summary.casefold() for v in claim.versions if isinstance(v, Event))
                 for claim in world.claims if any(x.id == claim.id for x in want)
             )  # a claim found by its quote alone  # fmt: skip
 
     # GraphQL: a few, the same rules.
-    query = """query ($f: ClaimFilter, $n: Int, $a: String, $k: DateTime) {
-      claims(filter: $f, first: $n, after: $a, knownAt: $k) {
+    query = """query ($f: ClaimFilter, $n: Int, $a: String, $k: DateTime, $size: Int) {
+      claims(filter: $f, first: $n, after: $a, knownAt: $k, atTreeSize: $size) {
         totalCount pageInfo { hasNextPage hasPreviousPage endCursor } edges { cursor node { id version countsFrom retracted } } } }"""
     times = asked_times(world, rng)
+    made_at = {v.at: v.position for claim in world.claims for v in claim.versions}  # a claim event's, by its time
     for _ in range(GRAPHQL_ASKS):
         f, k = next(filters), rng.choice(times)
         want = oracle_claims(world, f, k)
         variables: dict[str, Any] = {"k": k and k.isoformat()}
+        if k in made_at and rng.random() < 0.5:  # the same instant as a pin: "as the ledger stood at N events"
+            variables = {"size": made_at[k]}
+            made["pinned"] += 1
         variables["f"] = {
             "actor": f.actor, "topic": f.topic, "source": f.source_id and str(f.source_id), "stance": f.stance,
             "attribution": f.attribution, "statedFrom": f.stated_from and f.stated_from.isoformat(),
@@ -882,7 +888,7 @@ def test_reads_agree_with_the_documented_rules(env: ApiEnv) -> None:
     assert made["ledgers"] >= min(EXAMPLES, 10), made
     assert made["multi_page"] > 0 and made["retracted_listed"] > 0 and made["listed_ties"] > 0, made
     assert made["split_ties"] > 0 and made["kept_cursors"] > 0, made
-    assert made["empty"] > 0 and made["text_search"] > 0 and made["graphql"] > 0, made
+    assert made["empty"] > 0 and made["text_search"] > 0 and made["graphql"] > 0 and made["pinned"] > 0, made
     assert made["change_RECORDED"] > 0 and made["change_REVISED"] > 0 and made["change_RETRACTED"] > 0, made
     assert made["change_LINKED"] > 0 and made["quoted_found"] > 0 and made["change_bound_moved_since"] > 0, made
     assert made["changes_filtered"] > 0, made
@@ -893,7 +899,7 @@ def test_reads_agree_with_the_documented_rules(env: ApiEnv) -> None:
 COUNTED = (
     "claim_pages", "claims_listed", "multi_page", "split_ties", "kept_cursors", "retracted_listed", "listed_ties", "empty", "text_search", "graphql",
     "change_windows", "changes_listed", "change_RECORDED", "change_REVISED", "change_RETRACTED", "change_LINKED", "change_bound_moved_since", "changes_filtered", "quoted_found",
-    "flip_NO_FLIP", "flip_HALF_FLIP", "flip_FULL_FLOP", "summaries", "strongest_null", "timeline_labels",
+    "flip_NO_FLIP", "flip_HALF_FLIP", "flip_FULL_FLOP", "summaries", "strongest_null", "timeline_labels", "pinned",
 )  # fmt: skip
 
 
