@@ -75,8 +75,9 @@ def pair_conditions(f: FlipFilter) -> tuple[list[str], list[Any]]:
 def flips(
     conn: Connection, f: FlipFilter, known: tuple[str, list[Any]], first: int, after: tuple[str, str, int] | None
 ) -> list[tuple[str, int, int]]:
-    """(label, position before, position after) of each labelled change matching ``f``, in stance order
-    of the later claim (then actor, topic), at most ``first`` + 1 of them (the extra one says: more)."""
+    """(label, row before, row after) of each labelled change matching ``f``, in stance order of the later
+    claim (then actor, topic), at most ``first`` + 1 of them (the extra one says: more). Rows are the
+    read model's (``ClaimView.row``), not log positions: a SOURCE_REVISED row's is negative."""
     where, params = pair_conditions(f)
     outer: list[str] = ["before_position IS NOT NULL"]
     outer_params: list[Any] = []

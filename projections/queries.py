@@ -536,8 +536,8 @@ class ReadModel(LedgerLog):
         with self.readers.connection() as conn:
             found = consistency.flips(conn, f, _known("v", known_at), first, cursor)
             wanted = sorted({p for _, before, after_ in found[:first] for p in (before, after_)})
-            by_position = {c.position: c for c in _claims_at(conn, wanted)}
-        items = [FlipView(label, by_position[b], by_position[a]) for label, b, a in found[:first]]
+            by_row = {c.row: c for c in _claims_at(conn, wanted)}
+        items = [FlipView(label, by_row[b], by_row[a]) for label, b, a in found[:first]]
         return FlipPage(items, [encode_cursor(i.after) for i in items], len(found) > first)
 
     def flip_summaries(self, f: consistency.FlipFilter, known_at: datetime | None) -> list[FlipSummaryView]:
