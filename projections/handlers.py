@@ -495,9 +495,12 @@ def source_revised(changes: Changes, e: Event) -> None:
         if changed is not None:
             changes.published[e.originator_id] = published_latest(state)
             before = published_latest({"published": changed["before"]})
-            for claim in changes.claims.values():
-                if claim.content["source"] == e.originator_id:
-                    changes.rebound(claim, e, before)
+            # In log order of the claims' first recording: the rows these take are numbered in turn, and the
+            # order the batch happened to load its claims in (the preload has no order) differs between an
+            # incremental projection and a rebuild of the same log.
+            citing = [claim for claim in changes.claims.values() if claim.content["source"] == e.originator_id]
+            for claim in sorted(citing, key=lambda claim: claim.first_position):
+                changes.rebound(claim, e, before)
 
 
 def api_key_issued(changes: Changes, e: Event) -> None:

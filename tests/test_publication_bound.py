@@ -303,3 +303,20 @@ def test_a_source_registered_and_revised_in_one_projected_batch_takes_a_row_of_i
     assert bound(h, "first") == (date(2025, 2, 20), "SOURCE_PUBLISHED")
     assert bound(h, "second") == (date(2025, 3, 10), "SOURCE_PUBLISHED")
     assert [e.type for e in h.history("second")] == ["RECORDED", "SOURCE_REVISED"]
+
+
+def test_the_rows_a_source_revision_takes_are_the_same_after_a_rebuild(h: Harness) -> None:
+    """The SOURCE_REVISED rows of one revision moving several claims are numbered in the claims' log order:
+    the order the projector loaded them in (its preload has no order, and a claim with an event of its own in
+    the batch came first) made an incremental model and a rebuild of the same log differ."""
+    h.world.claim("first", stated="2025-02", source=FEB_13)
+    h.world.claim("second", stated="2025-02", source=FEB_13, topic="topic-y")
+    h.project()
+    h.world.revise("second", {"summary": "a corrected summary"})  # (its claim loaded first in the next batch)
+    revise_publication(h, FEB_13, "2025-02-20")
+    h.project()
+    query = "SELECT position, log_position, claim_id FROM rm_claim_versions WHERE position < 0 ORDER BY position"
+    incremental = list(h.projector.conn.execute(query))
+    assert [str(row[2]) for row in incremental] == [str(cid("second")), str(cid("first"))]  # -2, -1: log order
+    h.projector.rebuild()
+    assert list(h.projector.conn.execute(query)) == incremental
