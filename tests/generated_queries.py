@@ -31,6 +31,7 @@ from graphql import (
 from hypothesis import strategies as st
 from hypothesis_graphql import nodes
 
+from api.cli.main import main as cli
 from api.graphql.schema import SDL_PATH
 from ledger import commands as c
 
@@ -160,6 +161,15 @@ def generated_ledger(url: str) -> None:
             batch.revise_claim(c.ReviseClaim(key, None, c.parse_changes({"summary": f"revised {key}"}), "typo"))
         batch.retract_claim(c.RetractClaim(keys[7], None, "wrong speaker"))
     world.ledger.close()
+
+
+def fill_ledger(kind: str, url: str, capsys: Any) -> None:
+    """The ledger the differential tests run on: ``demo`` (the demo corpus) or ``generated``."""
+    if kind == "demo":
+        assert cli(["--database", url, "demo"]) == 0
+        capsys.readouterr()
+    else:
+        generated_ledger(url)
 
 
 def all_claims() -> Any:

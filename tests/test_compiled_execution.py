@@ -33,7 +33,7 @@ from generated_queries import (
     Rewriter,
     all_claims,
     as_is,
-    generated_ledger,
+    fill_ledger,
     masked,
     same_errors,
     same_extensions,
@@ -50,7 +50,6 @@ from hypothesis import strategies as st
 from hypothesis_graphql import queries
 
 from api.auth import Caller
-from api.cli.main import main as cli
 from api.graphql import compiled as compiled_module
 from api.graphql.compiled import CompiledExecution
 from api.graphql.context import Context, Services
@@ -109,11 +108,7 @@ class Pair:
 
 @pytest.fixture(params=["demo", "generated"])
 def pair(request: pytest.FixtureRequest, database_url: str, capsys: pytest.CaptureFixture[str]) -> Iterator[Pair]:
-    if request.param == "demo":
-        assert cli(["--database", database_url, "demo"]) == 0
-        capsys.readouterr()
-    else:
-        generated_ledger(database_url)
+    fill_ledger(request.param, database_url, capsys)
     with ClaimsLedger.open(database_url) as ledger:
         editor_key = ledger.issue_api_key("editor-key", "editor", "test:setup")
     projector = Projector(database_url)

@@ -40,7 +40,7 @@ from generated_queries import (
     SCHEMA,
     Rewriter,
     all_claims,
-    generated_ledger,
+    fill_ledger,
     masked,
     same_errors,
     same_extensions,
@@ -50,7 +50,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import queries
 
-from api.cli.main import main as cli
 from api.settings import Settings
 from api.web.app import create_app
 from api.web.http_cache import RECORD_TIME_ARGUMENTS
@@ -131,11 +130,7 @@ def _result(body: dict[str, Any]) -> Any:
 def apps(request: pytest.FixtureRequest, database_url: str, capsys: pytest.CaptureFixture[str]) -> Iterator[Apps]:
     from starlette.testclient import TestClient
 
-    if request.param == "demo":
-        assert cli(["--database", database_url, "demo"]) == 0
-        capsys.readouterr()
-    else:
-        generated_ledger(database_url)
+    fill_ledger(request.param, database_url, capsys)
     projector = Projector(database_url)
     projector.catch_up()
     projector.close()

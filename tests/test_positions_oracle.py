@@ -380,8 +380,6 @@ def _build(env: ApiEnv, script: Script, n: int) -> Ledger:
                 after.stance = changes["stance"] = value
             elif name == "stated":
                 after.stated = value
-                # (whole, as recorded: ``{"date": ...}`` alone is taken as a change even when the date is the
-                # same, see test_a_revision_to_the_same_stated_date_changes_nothing)
                 changes["stated"] = {"date": value.text, "approximate": False}
             elif name == "actor":
                 after.actor = changes["actor"] = world.actors[value]

@@ -526,6 +526,27 @@ def strongest(summary: tuple[Any, ...]) -> str | None:
 # ----------------------------------------------------------------------------- reading pages
 
 
+def gql_pages(
+    env: Any,
+    query: str,
+    field: str,
+    variables: dict[str, Any],
+    check: Callable[[dict[str, Any], str | None], None] | None = None,
+) -> Callable[[int, str | None], Any]:
+    """A reader of the connection ``field`` for :func:`page_through`: (nodes, cursors, hasNextPage) of the page of
+    ``size`` after ``after``; ``endCursor`` is the last edge's; ``check`` sees each whole answer."""
+
+    def read(size: int, after: str | None) -> Any:
+        answer = env.gql.data(query, {**variables, "n": size, "a": after})[field]
+        if check is not None:
+            check(answer, after)
+        edges = answer["edges"]
+        assert answer["pageInfo"]["endCursor"] == (edges[-1]["cursor"] if edges else None)
+        return [e["node"] for e in edges], [e["cursor"] for e in edges], answer["pageInfo"]["hasNextPage"]
+
+    return read
+
+
 def page_through(
     read: Callable[[int, str | None], tuple[list[T], list[str], bool]], want: list[Any], seen: Callable[[T], Any],
     rng: random.Random, what: Any,
@@ -665,12 +686,10 @@ def check_claims(env: ApiEnv, world: World, rng: random.Random, made: dict[str, 
             "statedTo": f.stated_to and f.stated_to.isoformat(), "text": f.text, "includeRetracted": f.include_retracted,
         }  # fmt: skip
 
-        def gql_read(size: int, after: str | None, variables: dict[str, Any] = variables, n: int = len(want)) -> Any:
-            answer = env.gql.data(query, {**variables, "n": size, "a": after})["claims"]
+        def counted(answer: dict[str, Any], after: str | None, n: int = len(want)) -> None:
             assert answer["totalCount"] == n and answer["pageInfo"]["hasPreviousPage"] == (after is not None)
-            edges = answer["edges"]
-            assert answer["pageInfo"]["endCursor"] == (edges[-1]["cursor"] if edges else None)
-            return [e["node"] for e in edges], [e["cursor"] for e in edges], answer["pageInfo"]["hasNextPage"]
+
+        gql_read = gql_pages(env, query, "claims", variables, counted)
 
         def gql_seen(node: dict[str, Any]) -> Listed:
             return Listed(UUID(node["id"]), node["version"], date.fromisoformat(node["countsFrom"]), node["retracted"])
@@ -736,11 +755,7 @@ def check_changes(env: ApiEnv, world: World, rng: random.Random, made: dict[str,
             "source": f.source,
         }  # fmt: skip
 
-        def gql_read(size: int, after: str | None, variables: dict[str, Any] = variables) -> Any:
-            answer = env.gql.data(query, {**variables, "n": size, "a": after})["changes"]
-            edges = answer["edges"]
-            assert answer["pageInfo"]["endCursor"] == (edges[-1]["cursor"] if edges else None)
-            return [e["node"] for e in edges], [e["cursor"] for e in edges], answer["pageInfo"]["hasNextPage"]
+        gql_read = gql_pages(env, query, "changes", variables)
 
         def gql_seen(node: dict[str, Any]) -> Changed:
             event, claim = node["event"], node["claim"]
@@ -804,11 +819,7 @@ def check_flips(env: ApiEnv, world: World, rng: random.Random, made: dict[str, i
             "k": k and k.isoformat(),
         }  # fmt: skip
 
-        def gql_read(size: int, after: str | None, variables: dict[str, Any] = variables) -> Any:
-            answer = env.gql.data(flips_query, {**variables, "n": size, "a": after})["flips"]
-            edges = answer["edges"]
-            assert answer["pageInfo"]["endCursor"] == (edges[-1]["cursor"] if edges else None)
-            return [e["node"] for e in edges], [e["cursor"] for e in edges], answer["pageInfo"]["hasNextPage"]
+        gql_read = gql_pages(env, flips_query, "flips", variables)
 
         def gql_seen(node: dict[str, Any]) -> Flip:
             before, after = node["before"], node["after"]
