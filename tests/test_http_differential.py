@@ -16,6 +16,12 @@ variables, real keys) is sent:
   and ``If-None-Match`` with that ETag answers 304;
 * as a GET (query in the URL) and, once registered, as a GET of its persisted id, to ``fast``.
 
+A second test puts a correction between an answer and its repeat: a ``reviseClaim`` through ``fast`` (which
+projects in process, so its read-your-writes wait is the one that tells its cache), then the same requests
+again. Unpinned, the answer must be the reference's (a stale entry shows in the data or, at least, in the
+basis' ``treeSize``); pinned, it must be the reference's and, for a document the pin freezes that answered
+without errors, the answer of before the correction, byte for byte when it was sent ``immutable``.
+
 Every answer must be the reference's: status, content type, ``data``, ``extensions`` and errors (but for
 the errors a null propagation may or may not drop, ``generated_queries.same_errors``); unpinned answers
 with what they read from the clock (``knownAt``) masked. tests/test_compiled_execution.py compares the
@@ -52,7 +58,9 @@ from hypothesis_graphql import queries
 
 from api.settings import Settings
 from api.web.app import create_app
-from api.web.http_cache import RECORD_TIME_ARGUMENTS
+from api.web.http_cache import LOG_FIELDS, RECORD_TIME_ARGUMENTS, UNPINNED_FIELDS
+from ledger import commands as c
+from ledger.application import ClaimsLedger
 from projections.projector import Projector
 
 EXAMPLES = int(os.environ.get("CLAIMS_FUZZ_EXAMPLES", "20"))
@@ -66,9 +74,18 @@ class Apps:
 
     fast: Any  # starlette TestClient
     reference: Any
-    size: int  # the ledger's tree size (the pin)
+    size: int  # the ledger's tree size before any correction (the pin)
     keys: dict[str, list[str]]  # argument name -> real values of the ledger
     cache: Any  # the fast app's ResponseCache
+    editor_key: str
+    url: str  # the ledger's database
+    apps: tuple[Any, Any]  # (fast, reference) Starlette apps
+
+    def post_both(self, body: dict[str, Any], headers: dict[str, str], pinned: bool, what: str) -> Any:
+        """``body`` POSTed to both apps, the answers compared; the fast app's answer."""
+        fast = self.fast.post("/graphql", json=body, headers=headers)
+        self.answers_alike(fast, self.reference.post("/graphql", json=body, headers=headers), pinned, what)
+        return fast
 
     def answers_alike(self, fast: Any, reference: Any, pinned: bool, what: str) -> None:
         assert fast.status_code == reference.status_code, (what, fast.text, reference.text)
@@ -131,13 +148,19 @@ def apps(request: pytest.FixtureRequest, database_url: str, capsys: pytest.Captu
     from starlette.testclient import TestClient
 
     fill_ledger(request.param, database_url, capsys)
+    with ClaimsLedger.open(database_url) as ledger:
+        editor_key = ledger.issue_api_key("differential-editor", "editor", "test:setup")
     projector = Projector(database_url)
     projector.catch_up()
     projector.close()
-    common: dict[str, Any] = {"database_url": database_url, "projector": "external", "rate_reads": 0}
-    fast = create_app(Settings.from_env({}, **common))
+    common: dict[str, Any] = {"database_url": database_url, "rate_reads": 0, "key_cache_seconds": 0.0}
+    # The fast app projects (a correction sent to it waits for its own projector, as a served app does); the
+    # reference reads the same tables and follows nothing.
+    fast = create_app(Settings.from_env({}, projector="embedded", **common))
     reference = create_app(
-        Settings.from_env({}, response_cache_bytes=0, prepared_http=False, compiled_execution=False, **common)
+        Settings.from_env(
+            {}, projector="external", response_cache_bytes=0, prepared_http=False, compiled_execution=False, **common
+        )
     )
     assert fast.state.prepared is not None and reference.state.prepared is None
     with TestClient(fast) as fast_client, TestClient(reference) as reference_client:
@@ -150,38 +173,71 @@ def apps(request: pytest.FixtureRequest, database_url: str, capsys: pytest.Captu
             "id": [v.key for v in read_model.claims(all_claims(), 200, None, None).items],
             "source": [s.key for s in read_model.sources(None)],
         }
-        yield Apps(fast_client, reference_client, size, keys, fast.state.response_cache)
+        cache = fast.state.response_cache
+        # The fast app learns that the model moved from its own signals (its projector's commits, its
+        # read-your-writes waits; PostgreSQL's NOTIFY), not because its positions aged out.
+        watch = read_model.positions_watch()
+        watch.poll_seconds = watch.listen_poll_seconds = 3600.0
+        yield Apps(fast_client, reference_client, size, keys, cache, editor_key, database_url, (fast, reference))
+
+
+@dataclass
+class Generated:
+    """A generated document as the tests send it."""
+
+    document: str
+    variables: dict[str, Any]
+    headers: dict[str, str]  # a random Accept
+    plain: dict[str, Any]  # the POST body
+    # The body without its record-time arguments: hypothesis-graphql writes every argument, so nearly every
+    # document gives a knownAt (null or not), which a pin does not freeze (never kept under the pinned key).
+    frozen: dict[str, Any]
+
+    @classmethod
+    def of(cls, apps: Apps, query: str, rng: random.Random) -> Generated:
+        document, variables = Rewriter(rng, apps.keys, apps.size).document(query)
+        headers = {"accept": accept} if (accept := rng.choice(ACCEPTS)) else {}
+        frozen_document, frozen_variables = without_record_times(document, variables)
+        return cls(
+            document, variables, headers, {"query": document, "variables": variables},
+            {"query": frozen_document, "variables": frozen_variables},
+        )  # fmt: skip
+
+
+def pinned(body: dict[str, Any], size: int) -> dict[str, Any]:
+    return {**body, "extensions": {"atTreeSize": size}}
+
+
+def generated_documents(test: Any) -> Any:
+    """``test(query, rng)`` run on generated documents (and randomness for their rewriting)."""
+    return settings(
+        max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
+    )(given(query=queries(SCHEMA, custom_scalars=SCALARS), rng=st.randoms(use_true_random=False))(test))  # fmt: skip
 
 
 def test_generated_documents_answer_alike_through_every_http_path(apps: Apps) -> None:
     sent = {"cached": 0, "data": 0, "immutable": 0}
 
-    @settings(
-        max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
-    )  # fmt: skip
-    @given(query=queries(SCHEMA, custom_scalars=SCALARS), rng=st.randoms(use_true_random=False))  # type: ignore[arg-type]
+    @generated_documents
     def check(query: str, rng: random.Random) -> None:
-        document, variables = Rewriter(rng, apps.keys, apps.size).document(query)
-        headers = {"accept": accept} if (accept := rng.choice(ACCEPTS)) else {}
-        plain: dict[str, Any] = {"query": document, "variables": variables}
-        # hypothesis-graphql writes every argument, so nearly every document gives a knownAt (null or not),
-        # which a pin does not freeze (never kept under the pinned key): pinned again without them.
-        frozen_document, frozen_variables = without_record_times(document, variables)
-        frozen = {"query": frozen_document, "variables": frozen_variables}
-        for pinned, asked in ((False, plain), (True, plain), (True, frozen)):
-            body = {**asked, "extensions": {"atTreeSize": apps.size}} if pinned else asked
+        asked = Generated.of(apps, query, rng)
+        headers = asked.headers
+        for is_pinned, body in (
+            (False, asked.plain),
+            (True, pinned(asked.plain, apps.size)),
+            (True, pinned(asked.frozen, apps.size)),
+        ):
             what = json.dumps(body)
-            first = apps.fast.post("/graphql", json=body, headers=headers)
-            apps.answers_alike(first, apps.reference.post("/graphql", json=body, headers=headers), pinned, what)
+            first = apps.post_both(body, headers, is_pinned, what)
             hits = apps.cache.hits
             again = apps.fast.post("/graphql", json=body, headers=headers)  # (from the cache, if it kept it)
             # Kept: an answer with an ETag, but a pinned one the pin does not freeze (not immutable). A pinned
             # answer computed again has the same bytes and ETag: only the count tells that it was reused.
-            kept = "etag" in first.headers and (not pinned or "immutable" in first.headers["cache-control"])
+            kept = "etag" in first.headers and (not is_pinned or "immutable" in first.headers["cache-control"])
             assert apps.cache.hits == hits + kept, (what, first.headers)
-            sent["immutable"] += pinned and kept
-            apps.answers_alike(again, apps.reference.post("/graphql", json=body, headers=headers), pinned, what)
+            sent["immutable"] += is_pinned and kept
+            apps.answers_alike(again, apps.reference.post("/graphql", json=body, headers=headers), is_pinned, what)
             etag = first.headers.get("etag")
             sent["data"] += first.status_code == 200 and first.json().get("data") is not None
             if etag is None:
@@ -189,19 +245,110 @@ def test_generated_documents_answer_alike_through_every_http_path(apps: Apps) ->
             sent["cached"] += 1
             assert (again.content, again.headers.get("etag")) == (first.content, etag), what
             assert apps.fast.post("/graphql", json=body, headers={**headers, "if-none-match": etag}).status_code == 304
-        params = {"query": document, "variables": json.dumps(variables)}
+        params = {"query": asked.document, "variables": json.dumps(asked.variables)}
         by_text = apps.fast.get("/graphql", params=params, headers=headers)
-        apps.answers_alike(by_text, apps.reference.get("/graphql", params=params, headers=headers), False, document)
+        reference = apps.reference.get("/graphql", params=params, headers=headers)
+        apps.answers_alike(by_text, reference, False, asked.document)
         if by_text.headers.get("etag") is not None:  # (a document that answered is registered)
-            digest = hashlib.sha256(document.encode("utf-8")).hexdigest()
+            digest = hashlib.sha256(asked.document.encode("utf-8")).hexdigest()
             by_id = apps.fast.get("/graphql", params={"id": digest, "variables": params["variables"]}, headers=headers)
-            apps.answers_alike(by_id, apps.reference.get("/graphql", params=params, headers=headers), False, document)
+            apps.answers_alike(by_id, reference, False, asked.document)
 
     check()
     # worth something only if the fast paths kept and answered: most documents answer with data
     # (of two requests per document; 130 and 262 of 300 documents with CLAIMS_FUZZ_EXAMPLES=300)
     assert sent["cached"] >= EXAMPLES * 0.3 and sent["data"] >= EXAMPLES * 0.5, sent
     assert sent["immutable"] >= EXAMPLES * 0.1, sent  # pinned answers kept under the pinned key
+
+
+REVISE = """mutation ($id: ID!, $v: Int!, $changes: ClaimChangesInput!, $reason: String!) {
+  reviseClaim(id: $id, expectedVersion: $v, changes: $changes, reason: $reason) { pending version }
+}"""
+CLAIM_NOW = "query ($id: ID!) { claim(id: $id) { version stance retracted } }"
+TURNED = {"SUPPORTS": "OPPOSES", "OPPOSES": "SUPPORTS", "NEUTRAL": "SUPPORTS"}  # (CONDITIONAL holds conditions)
+
+
+def correct(apps: Apps, rng: random.Random, note: str) -> None:
+    """Every claim not retracted corrected (a new summary; the stance turned, but a conditional one's), so
+    most answers that show a claim change; the last correction sent to the fast app, whose wait for it (its
+    read-your-writes) is what tells its cache that the model moved."""
+    current = {}
+    for key in apps.keys["id"]:
+        claim = apps.reference.post("/graphql", json={"query": CLAIM_NOW, "variables": {"id": key}}).json()
+        if not claim["data"]["claim"]["retracted"]:
+            current[key] = claim["data"]["claim"]
+    last = rng.choice(sorted(current))
+
+    def changes(key: str) -> dict[str, Any]:
+        stance = current[key]["stance"]
+        return {"summary": f"{note}: {key}"} | ({"stance": TURNED[stance]} if stance in TURNED else {})
+
+    with ClaimsLedger.open(apps.url) as ledger, ledger.batch("test:differential") as batch:
+        for key in current.keys() - {last}:
+            batch.revise_claim(c.ReviseClaim(key, None, c.parse_changes(changes(key)), "a test's correction"))
+    variables = {"id": last, "v": current[last]["version"], "changes": changes(last), "reason": "a test's correction"}
+    revised = apps.fast.post(
+        "/graphql", json={"query": REVISE, "variables": variables},
+        headers={"authorization": f"Bearer {apps.editor_key}"},
+    ).json()  # fmt: skip
+    assert "errors" not in revised and revised["data"]["reviseClaim"]["pending"] is False, revised
+    # The cost estimate reads collection sizes anew after a TTL, each app on its own clock: both read them
+    # now, or a document near the budget could be refused by one app only.
+    for app in apps.apps:
+        app.state.services.sizes._refresh()
+
+
+def frozen_by_a_pin(document: str) -> bool:
+    """Whether a pinned answer to ``document`` (without record-time arguments) can never change: it selects no
+    field of the log (their answers follow the log's head) and none that ignores the pin."""
+    names = {f.name.value for f in _fields(parse(document))}
+    return not names & (LOG_FIELDS | UNPINNED_FIELDS)
+
+
+def _fields(document: Any) -> list[FieldNode]:
+    found: list[FieldNode] = []
+
+    class Fields(Visitor):
+        def enter_field(self, node: FieldNode, *_: Any) -> None:
+            found.append(node)
+
+    visit(document, Fields())
+    return found
+
+
+def test_a_correction_between_an_answer_and_its_repeat(apps: Apps) -> None:
+    sent = {"corrected": 0, "frozen": 0, "immutable": 0}
+
+    @generated_documents
+    def check(query: str, rng: random.Random) -> None:
+        asked = Generated.of(apps, query, rng)
+        # Every draw before the first request, so a replay that fails earlier has drawn the same.
+        chooser = random.Random(rng.getrandbits(32))
+        headers = asked.headers
+        bodies = [pinned(asked.plain, apps.size), pinned(asked.frozen, apps.size)]
+        before = [apps.post_both(body, headers, True, json.dumps(body)) for body in bodies]
+        apps.post_both(asked.plain, headers, False, asked.document)  # (kept by the cache, if it answered)
+        correct(apps, chooser, f"correction {sent['corrected']}")
+        sent["corrected"] += 1
+        # Unpinned: the reference's answer, with the basis after the correction (not a kept one of before).
+        apps.post_both(asked.plain, headers, False, f"after a correction: {asked.document}")
+        params = {"query": asked.document, "variables": json.dumps(asked.variables)}
+        by_text = apps.fast.get("/graphql", params=params, headers=headers)
+        apps.answers_alike(by_text, apps.reference.get("/graphql", params=params, headers=headers), False, "GET")
+        # Pinned: the reference's answer; and where the pin freezes it, the answer of before.
+        for body, first in zip(bodies, before, strict=True):
+            later = apps.post_both(body, headers, True, json.dumps(body))
+            answered = first.status_code == 200 and "errors" not in first.json()
+            # (an error can change: a field's atTreeSize beyond the log's head then is within it now)
+            if body["query"] is asked.frozen["query"] and answered and frozen_by_a_pin(body["query"]):
+                sent["frozen"] += 1
+                assert later.json() == first.json(), (body, first.text, later.text)
+                if "immutable" in first.headers.get("cache-control", ""):
+                    sent["immutable"] += 1
+                    assert (later.content, later.headers.get("etag")) == (first.content, first.headers["etag"])
+
+    check()
+    assert sent["frozen"] >= EXAMPLES * 0.2 and sent["immutable"] >= EXAMPLES * 0.1, sent
 
 
 def test_the_comparison_sees_a_difference(apps: Apps) -> None:
