@@ -51,10 +51,13 @@ class FlipConnection:
 class FlipSummary(FromView):
     actor: str = strawberry.field(name="actorKey")
     topic: str = strawberry.field(name="topicKey")
-    claims: int
-    no_flips: int
-    half_flips: int
-    full_flops: int
+    claims: int = strawberry.field(
+        description="How many claims of the actor on the topic count (as known at the record time asked; "
+        "retracted ones left out): each after the first is labelled against the one before it."
+    )
+    no_flips: int = strawberry.field(description="How many of those labels are NO_FLIP.")
+    half_flips: int = strawberry.field(description="... HALF_FLIP.")
+    full_flops: int = strawberry.field(description="... FULL_FLOP (noFlips + halfFlips + fullFlops = claims - 1).")
     view: strawberry.Private[views.FlipSummaryView]
 
     def __init__(self, view: views.FlipSummaryView) -> None:

@@ -354,7 +354,11 @@ class Claim(FromView):
 @strawberry.type(description="Where an actor stands on a topic as of a date, and since when.")
 class Position(FromView):
     stance: Stance
-    since: PartialDate = strawberry.field(description="Start of the current run of the same stance.")
+    since: PartialDate = strawberry.field(
+        description="Start of the current run of the same stance: when the claim that began it (sinceClaim) was "
+        "stated, as precisely as it was stated (a year, a month or a day). In positions that claim counts from "
+        "sinceClaim.countsFrom, which can be later (the end of the stated period, or its source's publication)."
+    )
     claim: Claim = strawberry.field(
         resolver=lambda root: root.latest_claim(), description="The latest claim that qualifies."
     )
