@@ -133,7 +133,10 @@ class Query:
     changes: ChangeConnection = strawberry.field(
         resolver=changes_resolver,
         description="Every claim recorded, revised, retracted or linked in the record-time window [from, to), in "
-        "log order, with who, why and the field-level before/after; filter by actor, topic or source." + NAMES,
+        "log order, with who, why and the field-level before/after; filter by actor, topic or source (a change "
+        "matches by the claim as that change left it: a revision that moved a claim to another actor is listed "
+        "under the new one). A source's revised publication date is not listed here, though it can move its "
+        "claims' countsFrom (the log's `events` hold it)." + NAMES,
     )
     checkpoint: SignedCheckpoint = strawberry.field(
         resolver=checkpoints.checkpoint,
