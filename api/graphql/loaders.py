@@ -222,14 +222,15 @@ def own_copy(error: E) -> E:
     return copy
 
 
-def grouped_by_time(keys: Sequence[tuple[K, G]], fetch: Callable[[list[K], G], Sequence[V]]) -> list[V]:
-    """Call ``fetch`` once per distinct known_at (or tree size; almost always one), keep the key order."""
+def grouped_by_basis(keys: Sequence[tuple[K, G]], fetch: Callable[[list[K], G], Sequence[V]]) -> list[V]:
+    """Call ``fetch`` once per distinct basis the keys read at (a known_at, or a tree size; almost always
+    one), keep the key order."""
     groups: dict[G, list[int]] = defaultdict(list)
-    for i, (_, known_at) in enumerate(keys):
-        groups[known_at].append(i)
+    for i, (_, basis) in enumerate(keys):
+        groups[basis].append(i)
     out: list[V | None] = [None] * len(keys)
-    for known_at, indexes in groups.items():
-        values = fetch([keys[i][0] for i in indexes], known_at)
+    for basis, indexes in groups.items():
+        values = fetch([keys[i][0] for i in indexes], basis)
         for i, value in zip(indexes, values, strict=True):
             out[i] = value
     return out  # type: ignore[return-value]
@@ -309,7 +310,7 @@ class Loaders:
 async def _names(read_model: ReadModel, refs: list[NameKey]) -> list[Resolution]:
     keyed = [((kind, ref), known_at) for kind, ref, known_at in refs]
     # Resolutions kept while the read model's names are unchanged (projections/resolved_names.py).
-    return await blocking(grouped_by_time, keyed, partial(read_model.resolve_names, reuse=True))
+    return await blocking(grouped_by_basis, keyed, partial(read_model.resolve_names, reuse=True))
 
 
 async def _actors(read_model: ReadModel, keys: list[DetailsKey[str]]) -> list[ActorView | None]:
@@ -329,19 +330,19 @@ async def _source_texts(read_model: ReadModel, ids: list[UUID]) -> list[str | No
 
 
 async def _claims(read_model: ReadModel, keys: list[ClaimKey]) -> list[ClaimView | None]:
-    return await blocking(grouped_by_time, keys, read_model.claims_by_ids)
+    return await blocking(grouped_by_basis, keys, read_model.claims_by_ids)
 
 
 async def _histories(read_model: ReadModel, keys: list[HistoryKey]) -> list[list[ClaimEventView]]:
-    return await blocking(grouped_by_time, keys, read_model.claim_histories)
+    return await blocking(grouped_by_basis, keys, read_model.claim_histories)
 
 
 async def _linked_from(read_model: ReadModel, keys: list[ClaimKey]) -> list[list[tuple[str, ClaimView]]]:
-    return await blocking(grouped_by_time, keys, read_model.claims_linking_to)
+    return await blocking(grouped_by_basis, keys, read_model.claims_linking_to)
 
 
 async def _source_claims(read_model: ReadModel, keys: list[ClaimKey]) -> list[list[ClaimView]]:
-    return await blocking(grouped_by_time, keys, read_model.claims_for_sources)
+    return await blocking(grouped_by_basis, keys, read_model.claims_for_sources)
 
 
 async def _positions(read_model: ReadModel, keys: list[PositionKey]) -> list[PositionView | None]:

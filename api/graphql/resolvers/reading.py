@@ -13,7 +13,7 @@ from graphql import FieldNode, FragmentSpreadNode, GraphQLResolveInfo, InlineFra
 from api.errors import ApiError, bad_input
 from api.graphql.basis import record_time
 from api.graphql.context import Info
-from api.graphql.loaders import AskAlone, CrossRequestLoader, blocking, grouped_by_time, own_copy
+from api.graphql.loaders import AskAlone, CrossRequestLoader, blocking, grouped_by_basis, own_copy
 from api.graphql.types.connections import ClaimConnection, ClaimEdge, PageInfo, page_size, read_page
 from api.graphql.types.enums import Attribution, Stance
 from api.graphql.types.inputs import ClaimFilter
@@ -63,7 +63,7 @@ def answer_positions(read_model: ReadModel, questions: list[PositionQuestion]) -
     as :func:`position` alone would raise it: names resolved in one call and positions read in one
     statement per distinct record time."""
     alone = len(questions) == 1
-    return grouped_by_time(
+    return grouped_by_basis(
         [(q, q.known_at) for q in questions], lambda asked, known_at: _answer_at(read_model, asked, known_at, alone)
     )
 
@@ -119,7 +119,7 @@ async def _answer_on_loop(
 ) -> list[PositionAnswer | Exception]:
     alone = len(questions) == 1
     out: list[PositionAnswer | Exception] = [(None, None)] * len(questions)
-    for known_at, indexes, resolutions in found:  # (as grouped_by_time: one statement per record time)
+    for known_at, indexes, resolutions in found:  # (as grouped_by_basis: one statement per record time)
         group = [questions[i] for i in indexes]
         group_out: list[PositionAnswer | Exception] = [(None, None)] * len(group)
         try:
