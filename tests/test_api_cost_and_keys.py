@@ -139,3 +139,31 @@ def test_random_keys_do_not_grow_the_key_store(api: ApiEnv) -> None:
         assert error_codes(api.gql("{ topics { key } }", key=f"clk_random-{i}")) == ["UNAUTHENTICATED"]
     known: dict[str, Any] = api.services.keys._by_digest
     assert len(known) == 3  # the three issued keys, nothing else
+
+
+def test_collection_sizes_read_earlier_never_replace_ones_read_later() -> None:
+    """Two overlapping reads of the sizes (a background refresh, a direct one): the one begun first ends last,
+    and the sizes kept are the later read's."""
+    import threading
+
+    from api.graphql.cost import SizesCache
+
+    first_reading, first_may_end = threading.Event(), threading.Event()
+    older, newer = object(), object()  # (what the cache keeps is opaque to it)
+    reads = iter([older, newer])
+
+    def read() -> Any:
+        value = next(reads)
+        if value is older:
+            first_reading.set()
+            assert first_may_end.wait(30)
+        return value
+
+    cache = SizesCache(read)
+    earlier = threading.Thread(target=cache._refresh)
+    earlier.start()
+    assert first_reading.wait(30)
+    cache._refresh()  # begun later, ends first
+    first_may_end.set()
+    earlier.join(30)
+    assert not earlier.is_alive() and cache._sizes is newer

@@ -249,13 +249,18 @@ class SizesCache:
         self._task: asyncio.Task[Any] | None = None
 
     def _refresh(self) -> None:
+        # Stamped when the read begins: of two reads that overlap (a background refresh and a direct one), the
+        # one begun earlier may end last, and its older sizes must not replace the newer ones.
+        began = time.monotonic()
         try:
             sizes = self.read()
         except Exception:  # keep the last sizes (or the conservative defaults); try again after the TTL
             log.exception("reading collection sizes for query costs failed")
             sizes = self._sizes or UNKNOWN_SIZES
         with self._lock:
-            self._sizes, self._read_at, self._refreshing = sizes, time.monotonic(), False
+            self._refreshing = False
+            if began >= self._read_at:
+                self._sizes, self._read_at = sizes, began
 
     async def current(self, run: Callable[..., Any]) -> CollectionSizes:
         """The sizes (``run`` runs a blocking call off the event loop); waits only for the very first read."""
