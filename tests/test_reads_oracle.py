@@ -67,9 +67,14 @@ from projections.views import ClaimFilter, ClaimView
 
 EXAMPLES = int(os.environ.get("CLAIMS_ORACLE_EXAMPLES", "25"))
 ATTRIBUTIONS = ("DIRECT_QUOTE", "INDIRECT_SPEECH", "REPORTED")
-WORDS = ("Taurus delivery", "TAURUS jets", "Straße closed", "50% off", "a_b test", "ceasefire now")
-QUOTES = (None, None, "Wir liefern keine Taurus", "STRASSE frei_ 10%")
-SEARCHES = ("taurus", "STRASSE", "straße", "50%", "0%", "a_b", "%", "_", "e", "DELIVERY", "xyz", "")
+WORDS = ("Taurus delivery", "TAURUS jets", "Straße closed", "50% off", "a_b test", "ceasefire now",
+         "Line one\nline two")  # fmt: skip
+QUOTES = (None, None, "Wir liefern keine Taurus", "STRASSE frei_ 10%", "Zeile eins\nZeile zwei")
+# With line breaks: within a summary ("one\nLINE") or a quote ("s\nz") of two lines; "]\nZ" only across a
+# summary (its marker last) and a quote, which must not match (the filter is a substring of one of the two);
+# "\n" both. claim_filters also asks "<marker>\nwir", only across.
+SEARCHES = ("taurus", "STRASSE", "straße", "50%", "0%", "a_b", "%", "_", "e", "DELIVERY", "xyz", "",
+            "\n", "one\nLINE", "s\nz", "]\nZ")  # fmt: skip
 PRINCIPALS = ("desk-a", "desk-b")
 REASONS = ("typo", "Source checked again", "misattributed")
 LABELS = ("NO_FLIP", "HALF_FLIP", "FULL_FLOP")
@@ -362,7 +367,9 @@ def current(claim: po.ClaimLog, k: datetime | None) -> Event | None:
     return versions[-1]
 
 
-def oracle_claims(world: World, f: ClaimFilter, k: datetime | None) -> list[Listed]:
+def oracle_claims(world: World, f: ClaimFilter, k: datetime | None, *, joined: bool = False) -> list[Listed]:
+    """``joined``: the text filter as it was read wrongly, a substring of summary + "\\n" + quote (the checks
+    count the filters whose answer that reading changes: they tell the two apart)."""
     found: list[tuple[tuple[date, date, int], Listed]] = []
     for claim in world.claims:
         v = current(claim, k)
@@ -377,12 +384,19 @@ def oracle_claims(world: World, f: ClaimFilter, k: datetime | None) -> list[List
             f.attribution is None or v.attribution == f.attribution,
             f.stated_from is None or f.stated_from <= counts_from,
             f.stated_to is None or counts_from <= f.stated_to,
-            f.text is None or any(f.text.casefold() in part.casefold() for part in (v.summary, v.quote) if part),
+            f.text is None or any(f.text.casefold() in part.casefold() for part in texts(v, joined)),
         )
         if all(conditions):
             key = (counts_from, v.stated.earliest, claim.first_position)
             found.append((key, Listed(claim.id, v.version, counts_from, v.retracted)))
     return [listed for _, listed in sorted(found, key=lambda x: x[0])]
+
+
+def texts(v: Event, joined: bool) -> tuple[str, ...]:
+    """What ``claims(filter: {text})`` finds a substring of: the summary or the quote (``joined``: see above)."""
+    if joined:
+        return (f"{v.summary}\n{v.quote}" if v.quote else v.summary,)
+    return (v.summary, v.quote) if v.quote else (v.summary,)
 
 
 def listed(view: ClaimView) -> Listed:
@@ -603,7 +617,7 @@ def claim_filters(world: World, rng: random.Random) -> Iterator[ClaimFilter]:
             values["stated_from"] = low if rng.random() < 0.7 else None
             values["stated_to"] = (low + timedelta(days=rng.choice((0, 0, 1, 60, 400)))) if rng.random() < 0.7 else None
         if scope == 3 and values["text"] is None:
-            values["text"] = world.marker
+            values["text"] = world.marker if rng.random() < 0.8 else f"{world.marker}\nwir"  # (only across: none)
         yield ClaimFilter(**values)
 
 
@@ -659,6 +673,7 @@ def check_claims(env: ApiEnv, world: World, rng: random.Random, made: dict[str, 
             made["listed_ties"] += any(a.counts_from == b.counts_from for a, b in itertools.pairwise(want))
             made["empty"] += not want
             made["text_search"] += f.text is not None and f.text != world.marker.upper() and bool(want)
+            made["text_across"] += f.text is not None and oracle_claims(world, f, k, joined=True) != want
             made["claims_listed"] += len(want)
             exported = model.iter_claims(f, k, batch=rng.randint(1, 3))  # (exports: every claim, keyset batches)
             assert [listed(x) for x in exported] == want, ("iter_claims", f, k)
@@ -902,13 +917,13 @@ def test_reads_agree_with_the_documented_rules(env: ApiEnv) -> None:
     assert made["empty"] > 0 and made["text_search"] > 0 and made["graphql"] > 0 and made["pinned"] > 0, made
     assert made["change_RECORDED"] > 0 and made["change_REVISED"] > 0 and made["change_RETRACTED"] > 0, made
     assert made["change_LINKED"] > 0 and made["quoted_found"] > 0 and made["change_bound_moved_since"] > 0, made
-    assert made["changes_filtered"] > 0, made
+    assert made["changes_filtered"] > 0 and made["text_across"] > 0, made
     assert made["flip_NO_FLIP"] > 0 and made["flip_HALF_FLIP"] > 0 and made["flip_FULL_FLOP"] > 0, made
     assert made["summaries"] > 0 and made["strongest_null"] > 0 and made["timeline_labels"] > 0, made
 
 
 COUNTED = (
-    "claim_pages", "claims_listed", "multi_page", "split_ties", "kept_cursors", "retracted_listed", "listed_ties", "empty", "text_search", "graphql",
+    "claim_pages", "claims_listed", "multi_page", "split_ties", "kept_cursors", "retracted_listed", "listed_ties", "empty", "text_search", "text_across", "graphql",
     "change_windows", "changes_listed", "change_RECORDED", "change_REVISED", "change_RETRACTED", "change_LINKED", "change_bound_moved_since", "changes_filtered", "quoted_found",
     "flip_NO_FLIP", "flip_HALF_FLIP", "flip_FULL_FLOP", "summaries", "strongest_null", "timeline_labels", "pinned",
 )  # fmt: skip
