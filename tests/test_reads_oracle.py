@@ -1,7 +1,7 @@
 """The `claims` pages, the `changes` audit feed and the consistency labels (flips) checked against oracles
 written from their documentation, on generated ledgers (both stores).
 
-Ledgers come from the positions oracle's generator (``tests/test_positions_oracle.py``: ties of dates,
+Ledgers come from the positions oracle's generator and builder (``tests/test_positions_oracle.py``: ties of dates,
 revisions of stance, stated date, actor, topic and source, retractions, sources' publications revised),
 with more: each claim's attribution, summary and quote (mixed case, ``ß``, ``%`` and ``_`` in them),
 revisions of those three, links (a Claim.Linked event after a correction: no command issues one yet, the
@@ -55,12 +55,9 @@ from api_support import ApiEnv, api_env
 from factories import actor_data, claim_data, passage, source_data, topic_data
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ledger_support import domain_event
-from test_positions_oracle import Partial, Record, Republish, Retract, Script
+from test_positions_oracle import Partial, Record, Republish, Revise, Script, republish
 
 from ledger import commands as c
-from ledger.domain import claim_id
-from ledger.errors import BadInput
 from projections.changes import ChangeFilter
 from projections.flips import FlipFilter
 from projections.views import ClaimFilter, ClaimView
@@ -161,62 +158,83 @@ def summary_of(marker: str, words: str) -> str:
     return f"{words} {marker}"
 
 
-def republish(batch: Any, key: str, day: Partial) -> None:
-    """A Source.Revised of the publication date (no command issues one; the projector follows it)."""
-    source = batch.source_for(key)
-    before = source.metadata["published"]
-    after = {**before, "date": day.text, "precision": day.precision}
-    source.revise(changes={"published": {"before": before, "after": after}}, reason="dateline", recorded_by="ed")
-    batch.stage(source)
+class ReadBuilder(po.Builder["World"]):
+    """The positions oracle's ledger builder, with each step's principal and reason, each claim's attribution,
+    summary and quote (recorded and revised) and links (:meth:`corrected`) from the script's extras."""
 
+    FIELDS = (*po.Builder.FIELDS, "summary", "attribution", "quote")
 
-def _build(env: ApiEnv, rs: ReadScript, n: int) -> World:
-    script = rs.script
-    prefix = f"r{n}"
-    world = World(
-        prefix,
-        [[(None, p)] for p in script.sources],
-        [f"{prefix}-actor-{i}" for i in range(script.actors)],
-        [f"{prefix}-topic-{i}" for i in range(script.topics)],
-        [f"{prefix}-source-{i}" for i in range(len(script.sources))],
-        [f"Source {prefix}-{i}. " + " ".join(f"Passage number {j} says something quotable." for j in range(40))
-         for i in range(len(script.sources))],
-        marker=f"[{prefix}]",
-    )  # fmt: skip
-    ledger = env.ledger
-    with ledger.batch(po.PRINCIPAL) as batch:
-        for key, text, published in zip(world.sources, world.texts, script.sources, strict=True):
-            data = source_data(key, text, published.text)
-            data["published"]["approximate"] = published.approximate
-            batch.register_source(c.parse_source(data))
-        for key in world.actors:
-            batch.register_actor(c.parse_actor(actor_data(key)))
-        for key in world.topics:
-            batch.define_topic(c.parse_topic(topic_data(key)))
-    with ledger.batch(po.PRINCIPAL) as reading:
-        world.source_ids = [reading.source_for(key).id for key in world.sources]
+    def __init__(self, env: ApiEnv, rs: ReadScript, n: int) -> None:
+        prefix = f"r{n}"
+        super().__init__(env, rs.script, po.new_ledger(World, prefix, rs.script, marker=f"[{prefix}]"))
+        self.extras = rs.extras
 
-    def logged(position: int, originator: UUID) -> tuple[datetime, int]:
-        (entry,) = ledger.ledger_recorder.read_log(position - 1, 1)
-        assert entry.originator_id == originator and entry.position == position
-        return domain_event(ledger, entry).timestamp, entry.originator_version
+    def registered(self) -> None:
+        with self.ledger.batch(po.PRINCIPAL) as reading:
+            self.world.source_ids = [reading.source_for(key).id for key in self.world.sources]
 
-    def refused(principal: str, expected: str | None, run: Any) -> int | None:
-        size = ledger.ledger_recorder.tree_head().size
-        try:
-            with ledger.batch(principal) as batch:
-                run(batch)
-        except BadInput as error:
-            assert expected is not None and expected in error.message, (expected, error.message)
-            assert ledger.ledger_recorder.tree_head().size == size
-            return None
-        assert expected is None, f"the ledger accepted what the rules refuse: {expected}"
-        assert batch.last_position == size + 1
-        return batch.last_position
+    def source_id(self, source: int) -> UUID:
+        return self.world.source_ids[source]
 
-    def link(claim: po.ClaimLog, extra: Extra) -> None:
+    def principal(self, i: int) -> str:
+        return self.extras[i].principal
+
+    def reason(self, i: int, kind: str) -> str:
+        return self.extras[i].reason
+
+    def claim_data(self, i: int, data: dict[str, Any]) -> dict[str, Any]:
+        extra = self.extras[i]
+        data = {**data, "summary": summary_of(self.world.marker, extra.words), "attribution": extra.attribution}
+        if extra.quote is not None:
+            data["quote"] = {"text": extra.quote, "language": "de"}
+        return data
+
+    def recorded(self, i: int, step: Record, data: dict[str, Any], at: datetime, version: int, position: int) -> Event:
+        extra = self.extras[i]
+        return Event(
+            at, version, position, data["actor"], data["topic"], step.stance, step.stated, step.source,
+            kind="RECORDED", by=extra.principal, summary=data["summary"], attribution=extra.attribution,
+            quote=extra.quote,
+        )  # fmt: skip
+
+    def retracted(self, i: int, now: po.Version, at: datetime, version: int, position: int) -> Event:
+        assert isinstance(now, Event)
+        extra = self.extras[i]
+        return replace(now, at=at, version=version, position=position, retracted=True, kind="RETRACTED",
+                       by=extra.principal, reason=extra.reason, changed={})  # fmt: skip
+
+    def revising(self, i: int, now: po.Version) -> Event:
+        assert isinstance(now, Event)
+        extra = self.extras[i]
+        return replace(now, kind="REVISED", by=extra.principal, reason=extra.reason, changed={})
+
+    def changes(self, i: int, step: Revise) -> tuple[tuple[str, Any], ...]:
+        return (*step.changes, *self.extras[i].more)
+
+    def change(self, after: po.Version, changes: dict[str, Any], name: str, value: Any) -> None:
+        assert isinstance(after, Event)
+        if name == "summary":
+            after.summary = changes["summary"] = summary_of(self.world.marker, value)
+        elif name == "quote":
+            after.quote = value
+            changes["quote"] = value and {"text": value, "language": "de"}
+        else:
+            assert name == "attribution", name
+            after.attribution = changes["attribution"] = value
+
+    def unchanged(self, now: po.Version, after: po.Version) -> bool:
+        assert isinstance(after, Event)
+        after.changed = {
+            name: (getattr(now, name), getattr(after, name))
+            for name in self.FIELDS
+            if getattr(now, name) != getattr(after, name)
+        }
+        return not after.changed
+
+    def corrected(self, i: int, claim: po.ClaimLog) -> None:
         """After a correction, maybe: its claim SUPERSEDES or DISPUTES another (a Claim.Linked event; no
         command issues one yet, the projector follows it), unless it is retracted."""
+        extra, world, ledger = self.extras[i], self.world, self.ledger
         now = claim.versions[-1]
         assert isinstance(now, Event)
         if extra.link is None or now.retracted:
@@ -228,121 +246,17 @@ def _build(env: ApiEnv, rs: ReadScript, n: int) -> World:
             aggregate.link(relation=relation, target=str(target), recorded_by=extra.principal)
             batch.stage(aggregate)
         assert batch.last_position == size + 1
-        at, version = logged(size + 1, claim.id)
+        at, version = self.logged(size + 1, claim.id)
         links = (*now.links, (relation, str(target)))
         claim.versions.append(
             replace(now, at=at, version=version, position=size + 1, kind="LINKED", by=extra.principal, reason=None,
                     links=links, changed={"links": (now.links, links)})
         )  # fmt: skip
 
-    for step, extra in zip(script.steps, rs.extras, strict=True):
-        if isinstance(step, Republish):
-            if step.published.text == world.published(step.source).text:
-                continue
-            key = world.sources[step.source]
-            position = refused(extra.principal, None, lambda b, key=key, day=step.published: republish(b, key, day))
-            assert position is not None
-            at, _ = logged(position, world.source_ids[step.source])
-            was = world.published(step.source)
-            world.publications[step.source].append((at, Partial(step.published.text, was.approximate)))
-            world.republished += 1
-            continue
-        if isinstance(step, Record):
-            key = f"{prefix}-claim-{len(world.claims)}"
-            summary = summary_of(world.marker, extra.words)
-            data = claim_data(
-                key,
-                actor=world.actors[step.actor],
-                topic=world.topics[step.topic],
-                stance=step.stance,
-                stated=step.stated.text,
-                source=world.sources[step.source],
-                passage=passage(len(world.claims), world.texts[step.source]),
-                summary=summary,
-                attribution=extra.attribution,
-            )
-            if extra.quote is not None:
-                data["quote"] = {"text": extra.quote, "language": "de"}
-            too_late = step.stated.earliest > world.published(step.source).latest
-            claim = po.ClaimLog(key, claim_id(key))
-            position = refused(
-                extra.principal,
-                "is after the source's publication" if too_late else None,
-                lambda b, data=data: b.record_claim(c.parse_claim(data)),
-            )
-            if position is not None:
-                at, version = logged(position, claim.id)
-                claim.versions.append(
-                    Event(
-                        at, version, position, data["actor"], data["topic"], step.stance, step.stated, step.source,
-                        kind="RECORDED", by=extra.principal, summary=summary, attribution=extra.attribution,
-                        quote=extra.quote,
-                    )
-                )  # fmt: skip
-                world.claims.append(claim)
-            continue
-        if not world.claims:
-            continue
-        claim = world.claims[step.claim % len(world.claims)]
-        now = claim.versions[-1]
-        assert isinstance(now, Event)
-        if isinstance(step, Retract):
-            expected = "is already retracted" if now.retracted else None
-            retraction = c.RetractClaim(claim.key, None, extra.reason)
-            position = refused(extra.principal, expected, lambda b, command=retraction: b.retract_claim(command))
-            if position is not None:
-                at, version = logged(position, claim.id)
-                claim.versions.append(
-                    replace(now, at=at, version=version, position=position, retracted=True, kind="RETRACTED",
-                            by=extra.principal, reason=extra.reason, changed={})
-                )  # fmt: skip
-            link(claim, extra)
-            continue
-        after = replace(now, kind="REVISED", by=extra.principal, reason=extra.reason, changed={})
-        changes: dict[str, Any] = {}
-        for name, value in (*step.changes, *extra.more):
-            if name == "stance":
-                after.stance = changes["stance"] = value
-            elif name == "stated":
-                after.stated = value
-                changes["stated"] = {"date": value.text, "approximate": False}
-            elif name == "actor":
-                after.actor = changes["actor"] = world.actors[value]
-            elif name == "topic":
-                after.topic = changes["topic"] = world.topics[value]
-            elif name == "source":
-                after.source = value
-                changes["source"] = world.sources[value]
-                changes["passage"] = passage(world.claims.index(claim), world.texts[value])
-            elif name == "summary":
-                after.summary = changes["summary"] = summary_of(world.marker, value)
-            elif name == "quote":
-                after.quote = value
-                changes["quote"] = value and {"text": value, "language": "de"}
-            else:
-                after.attribution = changes["attribution"] = value
-        fields = ("actor", "topic", "stance", "stated", "source", "summary", "attribution", "quote")
-        after.changed = {
-            name: (getattr(now, name), getattr(after, name))
-            for name in fields
-            if getattr(now, name) != getattr(after, name)
-        }
-        if now.retracted:
-            expected = "was retracted and can no longer be revised"
-        elif after.stated.earliest > world.published(after.source).latest:
-            expected = "is after the source's publication"
-        elif not after.changed:
-            expected = "change nothing"
-        else:
-            expected = None
-        command = c.ReviseClaim(claim.key, None, c.parse_changes(changes), extra.reason)
-        position = refused(extra.principal, expected, lambda b, command=command: b.revise_claim(command))
-        if position is not None:
-            after.at, after.version = logged(position, claim.id)
-            after.position = position
-            claim.versions.append(after)
-        link(claim, extra)
-    return world
+
+def _build(env: ApiEnv, rs: ReadScript, n: int) -> World:
+    # (Called as before ReadBuilder: hypothesis derives a derandomized test's examples from its source.)
+    return ReadBuilder(env, rs, n).build()
 
 
 # ----------------------------------------------------------------------------- the oracles
