@@ -844,9 +844,10 @@ def _claim_filter(f: ClaimFilter, known_at: datetime | None) -> tuple[list[str],
     if f.stated_to is not None:
         where.append("v.counts_from <= ?")
         params.append(f.stated_to.isoformat())
-    if f.text:
-        where.append("v.search LIKE ? ESCAPE '\\'")
-        params.append(like_pattern(f.text))
+    if f.text:  # within the summary or within the quote, not across the two (views._summary_search)
+        where.append("(v.search_summary LIKE ? ESCAPE '\\' OR v.search_quote LIKE ? ESCAPE '\\')")
+        pattern = like_pattern(f.text)
+        params += [pattern, pattern]
     return where, params
 
 

@@ -109,9 +109,20 @@ class ClaimView:
         return "SOURCE_PUBLISHED" if self.counts_from < self.stated.latest else "STATED_PERIOD"
 
 
-def _claim_search(content: dict[str, Any]) -> str:
+# The text filter's columns: the summary and the quote casefolded, each in its own column (a needle
+# matches within one of them, never across: they may hold line breaks and any control character but NUL,
+# so no separator joining them into one column would be safe).
+def _summary_search(content: dict[str, Any]) -> str:
+    summary: str = content["summary"]
+    return summary.casefold()
+
+
+def _quote_search(content: dict[str, Any]) -> str | None:
     quote = content.get("quote")
-    return f"{content['summary']}\n{quote['text']}".casefold() if quote else content["summary"].casefold()
+    if not quote:
+        return None
+    text: str = quote["text"]
+    return text.casefold()
 
 
 CLAIM_VERSIONS = Table(
@@ -122,7 +133,8 @@ CLAIM_VERSIONS = Table(
         extra("known_to_us", "{int8}", nullable=True, meta=True),  # the next version's timestamp
         extra("reason", "text", nullable=True, meta=True),
         extra("changes", "text", nullable=True, meta=True),  # JSON {field: {before, after}}
-        extra("search", "text", derive=_claim_search),  # casefolded summary and quote, for text filters
+        extra("search_summary", "text", derive=_summary_search),  # for text filters (queries._claim_filter)
+        extra("search_quote", "text", nullable=True, derive=_quote_search),  # NULL: no quote
     ),
     indexes=("CREATE UNIQUE INDEX rm_claim_versions_claim ON rm_claim_versions (claim_id, log_position)",),
 )

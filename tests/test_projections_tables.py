@@ -128,7 +128,7 @@ def test_the_claim_table_reads_every_view_field_and_the_schema_holds_it() -> Non
     assert len(CLAIM_VERSIONS.names) == 36  # ClaimView's columns (StatedDate and Passage embedded)
     assert CLAIM_VERSIONS.names[:3] == ("position", "log_position", "claim_id")
     assert set(CLAIM_VERSIONS.column_names) - set(CLAIM_VERSIONS.names) == {
-        "event", "known_to_us", "reason", "changes", "search",
+        "event", "known_to_us", "reason", "changes", "search_summary", "search_quote",
     }  # fmt: skip
     assert CLAIM_VERSIONS.ddl in schema.TABLES
     assert "counts_from_reason" not in CLAIM_VERSIONS.names  # a property of the view, not a column
