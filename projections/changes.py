@@ -38,8 +38,10 @@ class ChangeView:
 
 def changes(conn: Connection, f: ChangeFilter, after: int, first: int) -> list[ChangeView]:
     """At most ``first`` + 1 changes after log position ``after`` (the extra one says: more)."""
+    # A source's revised publication date is not a change of its claims: its SOURCE_REVISED rows have negative
+    # positions, which the position bound leaves out (never below 0).
     where = ["v.known_from_us >= ?", "v.position > ?"]
-    params: list[Any] = [to_us(f.start), after]
+    params: list[Any] = [to_us(f.start), max(after, 0)]
     if f.end is not None:
         where.append("v.known_from_us < ?")
         params.append(to_us(f.end))

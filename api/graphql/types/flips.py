@@ -52,8 +52,9 @@ class FlipSummary(FromView):
     actor: str = strawberry.field(name="actorKey")
     topic: str = strawberry.field(name="topicKey")
     claims: int = strawberry.field(
-        description="How many claims of the actor on the topic count (as known at the record time asked; "
-        "retracted ones left out): each after the first is labelled against the one before it."
+        description="How many claims of the actor on the topic the ledger held at the record time asked (retracted "
+        "ones left out), whatever their countsFrom (one that counts in positions only from a later date is "
+        "included): in stance order, each after the first is labelled against the one before it."
     )
     no_flips: int = strawberry.field(description="How many of those labels are NO_FLIP.")
     half_flips: int = strawberry.field(description="... HALF_FLIP.")
