@@ -290,8 +290,8 @@ class CollectionSizes:
     actors: int
     topics: int
     pairs: int  # (actor, topic) pairs with a claim
-    claims_per_source: int  # the most claim versions of one source
-    claims_per_pair: int  # the most claim versions of one pair
+    claims_per_source: int  # the most claims that ever cited one source
+    claims_per_pair: int  # the most claims that ever had one (actor, topic) pair
     versions_per_claim: int  # the longest claim history
 
 

@@ -167,3 +167,48 @@ def test_collection_sizes_read_earlier_never_replace_ones_read_later() -> None:
     first_may_end.set()
     earlier.join(30)
     assert not earlier.is_alive() and cache._sizes is newer
+
+
+def test_a_slow_read_of_the_sizes_is_repeated_less_often() -> None:
+    """The sizes are read again after the TTL, or after SIZES_READ_SPACING times the last read's duration when
+    that is longer (a clock the test moves: the read "takes" what the test says)."""
+    import asyncio
+
+    from api.graphql.cost import SIZES_READ_SPACING, UNKNOWN_SIZES, SizesCache
+
+    now = [0.0]
+    reads: list[float] = []
+
+    def read() -> Any:
+        reads.append(now[0])
+        now[0] += 0.2  # a read of 0.2 s: the next one no sooner than 20 s after this one began
+        return UNKNOWN_SIZES
+
+    async def run(call: Any) -> Any:
+        return call()
+
+    async def ask_at(t: float) -> None:
+        now[0] = t
+        await cache.current(run)
+        if cache._task is not None:
+            await cache._task
+
+    cache = SizesCache(read, ttl=5.0, clock=lambda: now[0])
+    for t in (0.0, 6.0, 19.9, 20.1, 30.0, 40.3):
+        asyncio.run(ask_at(t))
+    assert reads == [0.0, 20.1, 40.3], reads
+    assert 0.2 * SIZES_READ_SPACING == pytest.approx(20.0)
+
+
+def test_revisions_do_not_grow_the_estimated_claims_per_source_or_pair(api: ApiEnv) -> None:
+    """A claim revised again and again is still one claim of its source and its pair for the cost estimate."""
+    model = api.services.read_model
+    before = model.collection_sizes()
+    for version in (1, 2, 3):
+        with api.ledger.batch("test:corrections") as batch:
+            changes = c.parse_changes({"summary": f"corrected {version}"})
+            batch.revise_claim(c.ReviseClaim("c-taurus-yes", version, changes, "a correction"))
+    api.caught_up()
+    after = model.collection_sizes()
+    assert (after.claims_per_source, after.claims_per_pair) == (before.claims_per_source, before.claims_per_pair)
+    assert after.versions_per_claim == 4 and before.versions_per_claim == 1

@@ -47,6 +47,10 @@ QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
 TEXT_WEIGHT = 10  # a source text is up to 2,000,000 characters: it weighs like ten objects
 OTHER_LIST = 10  # a list whose length nothing tells (an actor's roles, a claim's links)
 SIZES_TTL_SECONDS = 5.0
+# ... or this many times as long as the last read took, if longer: the counts scan the claim versions (~0.5 s
+# at a million on PostgreSQL), and a read every 5 s would then take a tenth of a database core from the reads
+# it is for. Sizes a minute old only make an estimate a little less tight.
+SIZES_READ_SPACING = 100
 # Sizes never estimated below these: counts read a few seconds ago (or before the projector
 # caught up) may be smaller than the collections are now.
 FLOOR = CollectionSizes(
@@ -237,13 +241,21 @@ def too_costly(cost: int, budget: int, keyed: bool) -> GraphQLError:
 
 
 class SizesCache:
-    """The read model's collection sizes, re-read in the background once they are older than the TTL."""
+    """The read model's collection sizes, re-read in the background once they are older than the TTL (or than
+    ``SIZES_READ_SPACING`` times the last read's duration)."""
 
-    def __init__(self, read: Callable[[], CollectionSizes], ttl: float = SIZES_TTL_SECONDS) -> None:
+    def __init__(
+        self,
+        read: Callable[[], CollectionSizes],
+        ttl: float = SIZES_TTL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.read = read
         self.ttl = ttl
+        self.clock = clock
         self._sizes: CollectionSizes | None = None
         self._read_at = -float("inf")
+        self._took = 0.0  # how long the last read took
         self._lock = threading.Lock()
         self._refreshing = False
         self._task: asyncio.Task[Any] | None = None
@@ -251,21 +263,22 @@ class SizesCache:
     def _refresh(self) -> None:
         # Stamped when the read begins: of two reads that overlap (a background refresh and a direct one), the
         # one begun earlier may end last, and its older sizes must not replace the newer ones.
-        began = time.monotonic()
+        began = self.clock()
         try:
             sizes = self.read()
         except Exception:  # keep the last sizes (or the conservative defaults); try again after the TTL
             log.exception("reading collection sizes for query costs failed")
             sizes = self._sizes or UNKNOWN_SIZES
+        took = self.clock() - began
         with self._lock:
             self._refreshing = False
             if began >= self._read_at:
-                self._sizes, self._read_at = sizes, began
+                self._sizes, self._read_at, self._took = sizes, began, took
 
     async def current(self, run: Callable[..., Any]) -> CollectionSizes:
         """The sizes (``run`` runs a blocking call off the event loop); waits only for the very first read."""
         with self._lock:
-            stale = time.monotonic() - self._read_at > self.ttl
+            stale = self.clock() - self._read_at > max(self.ttl, self._took * SIZES_READ_SPACING)
             start = stale and not self._refreshing
             if start:
                 self._refreshing = True
