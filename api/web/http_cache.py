@@ -20,7 +20,9 @@ read-model position N stays right until the projector passes N. Two bases:
 Only successful queries are kept: mutations, subscriptions, anything with
 ``errors`` and any non-200 answer go through untouched. A hit still takes a token
 from the caller's read allowance (``api.graphql.ratelimit``); the cost check ran when the
-entry was computed for the same document, variables, caller class and position.
+entry was computed for the same document, variables and caller class. Not at the same collection
+sizes, for a pinned entry: claims recorded since may make the estimate refuse the same request
+computed anew (QUERY_TOO_COSTLY), while the kept answer, which costs nothing to serve, is still sent.
 Memory is bounded: entries by the memory they take (``CLAIMS_RESPONSE_CACHE_BYTES``,
 LRU: the body, the key's texts and the objects around them, see ``entry_size``), the
 document registries by count.
