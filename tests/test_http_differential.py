@@ -325,7 +325,7 @@ def correct(apps: Apps, rng: random.Random, n: int) -> None:
     # The cost estimate reads collection sizes anew after a TTL, each app on its own clock: both read them
     # now, or a document near the budget could be refused by one app only.
     for app in apps.apps:
-        app.state.services.sizes._refresh()
+        app.state.services.sizes.refresh()
 
 
 def frozen_by_a_pin(document: str) -> bool:

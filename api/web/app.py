@@ -111,6 +111,7 @@ def create_app(settings: Settings | None = None, *, read_model: ReadModel | None
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = await blocking(open_services, settings, read_model)
+        await blocking(services.sizes.refresh)  # (what the first query's cost estimate reads)
         projector: BackgroundProjector | None = None
         if settings.projector == PROJECTOR_EMBEDDED:
             projector = await blocking(start_in_process, settings.database_url)
