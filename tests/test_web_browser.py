@@ -231,11 +231,11 @@ def test_matrix_shows_positions_as_of_a_date_in_at_most_two_requests(site: Site,
     # A position that begins later is not there yet.
     (actor, topic) = sorted(set(late) - set(early))[0]
     expect(cell(page, actor, topic)).to_have_count(0)
-    # An empty cell shows the legend's mark for "no claim" (and says it to a screen reader).
+    # An empty cell shows the legend's mark for "no position" as of the date (and says it to a screen reader).
     empty = page.locator("table.matrix td.cell-none").first
     expect(empty.locator("[aria-hidden=true]")).to_have_text("—")
-    expect(empty.locator(".visually-hidden")).to_have_text("no claim")
-    expect(page.locator(".legend")).to_contain_text("— no claim")
+    expect(empty.locator(".visually-hidden")).to_have_text("no position")
+    expect(page.locator(".legend")).to_contain_text("— no position")
     assert len(watch.graphql_posts) <= 2, watch.graphql_posts
     assert all("positions" in p for p in watch.graphql_posts)
     shot(site, page, "matrix")

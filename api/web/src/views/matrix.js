@@ -56,7 +56,7 @@ export function MatrixView({ live }) {
 function Legend() {
   return html`<ul class="legend" aria-label="Stances">
     ${Object.keys(STANCES).map((s) => html`<li><${Stance} stance=${s} /></li>`)}
-    <li><span class="stance stance-none">— no claim</span></li>
+    <li><span class="stance stance-none">— no position</span></li>
   </ul>`;
 }
 
@@ -92,7 +92,7 @@ function Matrix({ data, filters }) {
             <th scope="row"><a href=${href(`/actor/${a.key}`)}>${a.name}</a></th>
             ${topics.map((t) => {
               const p = cells.get(`${a.key}\u0000${t.key}`);
-              if (!p) return html`<td class="cell-none"><span class="stance-none" aria-hidden="true">—</span><span class="visually-hidden">no claim</span></td>`;
+              if (!p) return html`<td class="cell-none"><span class="stance-none" aria-hidden="true">—</span><span class="visually-hidden">no position</span></td>`;
               return html`<td class=${`cell cell-${p.stance}`} data-actor=${a.key} data-topic=${t.key}>
                 <a href=${href(`/actor/${a.key}/topic/${t.key}`)}
                   ><span class="visually-hidden">${a.name} on ${t.title}:${" "}</span><${Stance} stance=${p.stance} /><span class="since">since <${PartialDate} value=${p.since} /></span
