@@ -507,7 +507,11 @@ class ReadModel(LedgerLog):
             "  (SELECT DISTINCT source_id, claim_id FROM rm_claim_versions) c GROUP BY source_id) s),"
             " (SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM"
             "  (SELECT DISTINCT actor, topic, claim_id FROM rm_claim_versions) c GROUP BY actor, topic) p),"
-            " (SELECT MAX(version) FROM rm_claim_versions)"
+            # A claim's history lists its versions and, beside them, the SOURCE_REVISED rows of its source's
+            # revised publication dates (same version number): the most of both, an upper bound of its length.
+            " (SELECT MAX(version) FROM rm_claim_versions),"
+            " (SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM rm_claim_versions WHERE event = 'SOURCE_REVISED'"
+            "  GROUP BY claim_id) r)"
         )[0]
         return CollectionSizes(
             sources=int(counts[0]),
@@ -516,7 +520,7 @@ class ReadModel(LedgerLog):
             pairs=int(counts[3]),
             claims_per_source=int(counts[4] or 0),
             claims_per_pair=int(counts[5] or 0),
-            versions_per_claim=int(counts[6] or 0),
+            versions_per_claim=int(counts[6] or 0) + int(counts[7] or 0),
         )
 
     def api_keys(self) -> list[ApiKeyView]:

@@ -217,3 +217,47 @@ def test_revisions_do_not_grow_the_estimated_claims_per_source_or_pair(api: ApiE
     after = model.collection_sizes()
     assert (after.claims_per_source, after.claims_per_pair) == (before.claims_per_source, before.claims_per_pair)
     assert after.versions_per_claim == 4 and before.versions_per_claim == 1
+
+
+def test_a_failed_read_of_the_sizes_keeps_the_last_and_is_tried_again_after_the_ttl() -> None:
+    """A read that fails (a statement timeout after 10 s) keeps the sizes read before, and the next try comes
+    after the TTL, not 100 times the failed read's duration; a read that never ran frees the next one."""
+    import asyncio
+
+    from api.graphql.cost import UNKNOWN_SIZES, SizesCache
+
+    now = [0.0]
+    good = object()
+    outcomes: list[Any] = [good, TimeoutError("canceling statement due to statement timeout"), good]
+    reads: list[float] = []
+
+    def read() -> Any:
+        reads.append(now[0])
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            now[0] += 10.0
+            raise outcome
+        return outcome
+
+    async def run(call: Any) -> Any:
+        return call()
+
+    async def refused(call: Any) -> Any:
+        raise RuntimeError("shutting down")  # (the read never runs)
+
+    cache = SizesCache(read, ttl=5.0, clock=lambda: now[0])
+
+    async def ask_at(t: float, runner: Any = run) -> Any:
+        now[0] = t
+        sizes = await cache.current(runner)
+        if cache._task is not None:
+            task, cache._task = cache._task, None
+            await asyncio.gather(task, return_exceptions=True)
+        return sizes
+
+    assert asyncio.run(ask_at(0.0)) is good
+    assert asyncio.run(ask_at(6.0)) is good  # this read fails, at 6 (to 16)
+    assert cache._sizes is good
+    assert asyncio.run(ask_at(19.0, refused)) is good  # tried at 19 (the TTL after 6), but never ran
+    assert asyncio.run(ask_at(19.5)) is good  # ... which does not keep the next one from starting
+    assert reads == [0.0, 6.0, 19.5] and cache._sizes is good and UNKNOWN_SIZES is not good

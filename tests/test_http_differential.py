@@ -91,17 +91,18 @@ class Apps:
         self.answers_alike(fast, self.reference.post("/graphql", json=body, headers=headers), pinned, what)
         return fast
 
-    def post_pinned(self, body: dict[str, Any], headers: dict[str, str]) -> Any:
-        """As :meth:`post_both` for a pinned body, but for one difference the product means: an answer kept as
-        immutable is served from the cache even where computing it anew would now be refused as too costly (the
-        estimate reads today's collection sizes, which grow with every correction; see api/web/http_cache.py)."""
+    def post_pinned(self, body: dict[str, Any], headers: dict[str, str], frozen: bool) -> Any:
+        """As :meth:`post_both` for a pinned body, but for one difference the product means, where the pin freezes
+        the answer (``frozen``: then the test compares it with the answer of before): an answer kept as immutable
+        is served from the cache even where computing it anew would now be refused as too costly (the estimate
+        reads today's collection sizes, which grow with every correction; see api/web/http_cache.py)."""
         hits = self.cache.hits
         fast = self.fast.post("/graphql", json=body, headers=headers)
         reference = self.reference.post("/graphql", json=body, headers=headers)
         kept = self.cache.hits == hits + 1 and "immutable" in fast.headers.get("cache-control", "")
         refused = reference.json().get("errors") if "json" in reference.headers.get("content-type", "") else None
         codes = {(e.get("extensions") or {}).get("code") for e in refused or [{}]}
-        if not (kept and codes == {QUERY_TOO_COSTLY}):
+        if not (frozen and kept and codes == {QUERY_TOO_COSTLY}):
             self.answers_alike(fast, reference, True, json.dumps(body))
         return fast
 
@@ -356,7 +357,8 @@ def test_a_correction_between_an_answer_and_its_repeat(apps: Apps) -> None:
         chooser = random.Random(rng.getrandbits(32))
         headers = asked.headers
         bodies = [pinned(asked.plain, apps.size), pinned(asked.frozen, apps.size)]
-        before = [apps.post_pinned(body, headers) for body in bodies]
+        freezes = [False, frozen_by_a_pin(asked.frozen["query"])]  # (for each of bodies)
+        before = [apps.post_pinned(body, headers, frozen) for body, frozen in zip(bodies, freezes, strict=True)]
         apps.post_both(asked.plain, headers, False, asked.document)  # (kept by the cache, if it answered)
         correct(apps, chooser, sent["corrected"])
         sent["corrected"] += 1
@@ -366,12 +368,12 @@ def test_a_correction_between_an_answer_and_its_repeat(apps: Apps) -> None:
         by_text = apps.fast.get("/graphql", params=params, headers=headers)
         apps.answers_alike(by_text, apps.reference.get("/graphql", params=params, headers=headers), False, "GET")
         # Pinned: the reference's answer; and where the pin freezes it, the answer of before.
-        for body, first in zip(bodies, before, strict=True):
-            later = apps.post_pinned(body, headers)
+        for body, first, frozen in zip(bodies, before, freezes, strict=True):
+            later = apps.post_pinned(body, headers, frozen)
             answered = first.status_code == 200 and "errors" not in first.json()
             # (An answer with errors can change: a cost refusal reads today's collection sizes; a field's
             # literal atTreeSize beyond the log's head then can be within it now.)
-            if body["query"] is asked.frozen["query"] and answered and frozen_by_a_pin(body["query"]):
+            if frozen and answered:
                 sent["frozen"] += 1
                 assert later.json() == first.json(), (body, first.text, later.text)
                 if "immutable" in first.headers.get("cache-control", ""):
@@ -379,8 +381,8 @@ def test_a_correction_between_an_answer_and_its_repeat(apps: Apps) -> None:
                     assert (later.content, later.headers.get("etag")) == (first.content, first.headers["etag"])
 
     check()
-    # (12 and 12 of 20 documents)
-    assert sent["frozen"] >= EXAMPLES * 0.4 and sent["immutable"] >= EXAMPLES * 0.4, sent
+    # (7 to 12 of 20 documents, as the examples drawn change with the test's source)
+    assert sent["frozen"] >= EXAMPLES * 0.25 and sent["immutable"] >= EXAMPLES * 0.25, sent
 
 
 def test_the_comparison_sees_a_difference(apps: Apps) -> None:

@@ -875,6 +875,28 @@ def test_flips_of_a_claim_whose_bound_a_source_revision_moved(env: ApiEnv) -> No
     ]
 
 
+def test_the_cost_estimate_counts_a_claims_source_revised_rows_in_its_history(env: ApiEnv) -> None:
+    """``CollectionSizes.versions_per_claim`` bounds the length of a claim's history, whose SOURCE_REVISED rows
+    share its version number (it was the largest version alone: 1 here, against a history of 4)."""
+    ledger = env.ledger
+    text = " ".join(f"Passage number {j} says something quotable." for j in range(5))
+    with ledger.batch(po.PRINCIPAL) as batch:
+        batch.register_source(c.parse_source(source_data("z-source", text, "2024-02-01")))
+        batch.register_actor(c.parse_actor(actor_data("z-actor")))
+        batch.define_topic(c.parse_topic(topic_data("z-topic")))
+    data = claim_data("z-1", actor="z-actor", topic="z-topic", stated="2024-02", source="z-source",
+                      passage=passage(0, text))  # fmt: skip
+    with ledger.batch(po.PRINCIPAL) as batch:
+        batch.record_claim(c.parse_claim(data))
+    for day in ("2024-02", "2024-02-10", "2024-02-05"):
+        with ledger.batch(po.PRINCIPAL) as batch:
+            republish(batch, "z-source", Partial(day))
+    env.caught_up()
+    history = env.gql.data('{ claim(id: "z-1") { history { version } } }')["claim"]["history"]
+    assert len(history) == 4 and {h["version"] for h in history} == {1}
+    assert env.services.read_model.collection_sizes().versions_per_claim >= 4
+
+
 def test_a_text_filter_matches_within_the_summary_or_the_quote_not_across_them(env: ApiEnv) -> None:
     """``ClaimFilter.text``: "Substring of summary or quote, any case" (the schema); not of the two joined.
     The read model kept one casefolded column, summary + "\\n" + quote, so a needle with a line break matched

@@ -256,6 +256,7 @@ class SizesCache:
         self._sizes: CollectionSizes | None = None
         self._read_at = -float("inf")
         self._took = 0.0  # how long the last read took
+        self._failed_at = -float("inf")  # when the last failed read began
         self._lock = threading.Lock()
         self._refreshing = False
         self._task: asyncio.Task[Any] | None = None
@@ -268,26 +269,38 @@ class SizesCache:
         began = self.clock()
         try:
             sizes = self.read()
-        except Exception:  # keep the last sizes (or the conservative defaults); try again after the TTL
+        except Exception:
+            # Keep the last sizes read (UNKNOWN_SIZES only before the first), and try again after the TTL: a
+            # failed read is not stamped as sizes are, so it neither spaces the next try by its own duration
+            # (a statement timeout would put it off for a quarter of an hour) nor discards an overlapping read.
             log.exception("reading collection sizes for query costs failed")
-            sizes = self._sizes or UNKNOWN_SIZES
+            with self._lock:
+                self._failed_at = max(self._failed_at, began)
+            return
         took = self.clock() - began
         with self._lock:
-            self._refreshing = False
             if began >= self._read_at:
                 self._sizes, self._read_at, self._took = sizes, began, took
 
     async def current(self, run: Callable[..., Any]) -> CollectionSizes:
         """The sizes (``run`` runs a blocking call off the event loop); waits only for the very first read."""
         with self._lock:
-            stale = self.clock() - self._read_at > max(self.ttl, self._took * SIZES_READ_SPACING)
-            start = stale and not self._refreshing
+            now = self.clock()
+            stale = now - self._read_at > max(self.ttl, self._took * SIZES_READ_SPACING)
+            start = stale and now - self._failed_at > self.ttl and not self._refreshing
             if start:
                 self._refreshing = True
             sizes = self._sizes
         if start:
             if sizes is None:
-                await run(self.refresh)
+                await self._read(run)
                 return self._sizes or UNKNOWN_SIZES
-            self._task = asyncio.get_running_loop().create_task(run(self.refresh))
+            self._task = asyncio.get_running_loop().create_task(self._read(run))
         return sizes or UNKNOWN_SIZES
+
+    async def _read(self, run: Callable[..., Any]) -> None:
+        try:
+            await run(self.refresh)
+        finally:  # (also when the read never ran: cancelled, or refused at shutdown)
+            with self._lock:
+                self._refreshing = False
