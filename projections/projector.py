@@ -97,9 +97,7 @@ class Projector:
         With ``wait=False`` returns 0 at once when another projector holds the writer lock.
         """
         if self._upgrade:
-            upgraded = self.rebuild()
-            self._upgrade = False
-            return upgraded
+            return self.rebuild()
         limit = max_events or self.batch_size
         clock = _Clock(self.timings)
         with self.conn.write_transaction(wait=wait) as locked:
@@ -230,6 +228,7 @@ class Projector:
             finally:
                 build.close()
         self._committed = -1  # the next batch starts from the new model's position
+        self._upgrade = False  # (the live model is of this schema now)
         return total
 
     def _switch_postgresql(self, build: Projector) -> int:
