@@ -97,7 +97,9 @@ class Projector:
         With ``wait=False`` returns 0 at once when another projector holds the writer lock.
         """
         if self._upgrade:
-            return self.rebuild()
+            upgraded = self.rebuild()
+            self._upgrade = False
+            return upgraded
         limit = max_events or self.batch_size
         clock = _Clock(self.timings)
         with self.conn.write_transaction(wait=wait) as locked:
@@ -228,7 +230,6 @@ class Projector:
             finally:
                 build.close()
         self._committed = -1  # the next batch starts from the new model's position
-        self._upgrade = False  # (the live model is of this schema now)
         return total
 
     def _switch_postgresql(self, build: Projector) -> int:
