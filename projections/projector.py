@@ -80,12 +80,7 @@ class Projector:
         self._committed = -1  # the position this projector's last batch committed
         self._known_pairs: set[tuple[str, str]] = set()  # in rm_pairs as of that commit
         self._published: dict[str, str] = {}  # source id -> last day of its publication (Changes.published)
-        # A model of another schema (an older version's) stays as readers see it, complete, while the first
-        # batch rebuilds the model beside it and switches (:meth:`rebuild`): an upgrade never shows readers an
-        # empty or partial model. A missing model is created empty here.
-        installed = schema.installed_version(self.conn)
-        self._upgrade = self.live and installed is not None and installed != schema.SCHEMA_VERSION
-        self.rebuilt = self._upgrade or schema.ensure(self.conn)
+        self.rebuilt = schema.ensure(self.conn)  # a schema change empties the model: catch_up rebuilds it
         self._indexes_built = False  # until catch_up has checked
         self._ahead = _ReadAhead(self.recorder)
 
@@ -96,10 +91,6 @@ class Projector:
 
         With ``wait=False`` returns 0 at once when another projector holds the writer lock.
         """
-        if self._upgrade:
-            upgraded = self.rebuild()
-            self._upgrade = False
-            return upgraded
         limit = max_events or self.batch_size
         clock = _Clock(self.timings)
         with self.conn.write_transaction(wait=wait) as locked:
