@@ -221,7 +221,7 @@ def test_revisions_do_not_grow_the_estimated_claims_per_source_or_pair(api: ApiE
 
 def test_a_failed_read_of_the_sizes_keeps_the_last_and_is_tried_again_after_the_ttl() -> None:
     """A read that fails (a statement timeout after 10 s) keeps the sizes read before, and the next try comes
-    after the TTL, not 100 times the failed read's duration; a read that never ran frees the next one."""
+    a TTL after it ended, not 100 times its duration nor at once; a read that never ran frees the next one."""
     import asyncio
 
     from api.graphql.cost import UNKNOWN_SIZES, SizesCache
@@ -258,6 +258,7 @@ def test_a_failed_read_of_the_sizes_keeps_the_last_and_is_tried_again_after_the_
     assert asyncio.run(ask_at(0.0)) is good
     assert asyncio.run(ask_at(6.0)) is good  # this read fails, at 6 (to 16)
     assert cache._sizes is good
-    assert asyncio.run(ask_at(19.0, refused)) is good  # tried at 19 (the TTL after 6), but never ran
-    assert asyncio.run(ask_at(19.5)) is good  # ... which does not keep the next one from starting
-    assert reads == [0.0, 6.0, 19.5] and cache._sizes is good and UNKNOWN_SIZES is not good
+    assert asyncio.run(ask_at(20.0)) is good  # not yet: the TTL after the failed try ended
+    assert asyncio.run(ask_at(21.5, refused)) is good  # tried, but never ran
+    assert asyncio.run(ask_at(22.0)) is good  # ... which does not keep the next one from starting
+    assert reads == [0.0, 6.0, 22.0] and cache._sizes is good and UNKNOWN_SIZES is not good

@@ -357,7 +357,9 @@ def test_a_correction_between_an_answer_and_its_repeat(apps: Apps) -> None:
         chooser = random.Random(rng.getrandbits(32))
         headers = asked.headers
         bodies = [pinned(asked.plain, apps.size), pinned(asked.frozen, apps.size)]
-        freezes = [False, frozen_by_a_pin(asked.frozen["query"])]  # (for each of bodies)
+        # (for each of bodies: the plain one too when it gives no record time, and is then the frozen one)
+        freezes = [asked.plain["query"] == asked.frozen["query"], True]
+        freezes = [f and frozen_by_a_pin(asked.frozen["query"]) for f in freezes]
         before = [apps.post_pinned(body, headers, frozen) for body, frozen in zip(bodies, freezes, strict=True)]
         apps.post_both(asked.plain, headers, False, asked.document)  # (kept by the cache, if it answered)
         correct(apps, chooser, sent["corrected"])

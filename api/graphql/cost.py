@@ -256,7 +256,7 @@ class SizesCache:
         self._sizes: CollectionSizes | None = None
         self._read_at = -float("inf")
         self._took = 0.0  # how long the last read took
-        self._failed_at = -float("inf")  # when the last failed read began
+        self._failed_at = -float("inf")  # when the last failed read ended
         self._lock = threading.Lock()
         self._refreshing = False
         self._task: asyncio.Task[Any] | None = None
@@ -270,12 +270,13 @@ class SizesCache:
         try:
             sizes = self.read()
         except Exception:
-            # Keep the last sizes read (UNKNOWN_SIZES only before the first), and try again after the TTL: a
-            # failed read is not stamped as sizes are, so it neither spaces the next try by its own duration
-            # (a statement timeout would put it off for a quarter of an hour) nor discards an overlapping read.
+            # Keep the last sizes read (UNKNOWN_SIZES only before the first), and try again a TTL after this
+            # try ended (a statement timeout outlasts the TTL: counted from its start, reads would run back to
+            # back). Not stamped as sizes are: it neither spaces the next try by its own duration (a timeout
+            # would put it off for a quarter of an hour) nor discards an overlapping read.
             log.exception("reading collection sizes for query costs failed")
             with self._lock:
-                self._failed_at = max(self._failed_at, began)
+                self._failed_at = max(self._failed_at, self.clock())
             return
         took = self.clock() - began
         with self._lock:
