@@ -74,6 +74,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 # --------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def plans_generate_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compiled plans run their generated code from their first run (``api/graphql/compiled.py``,
+    GENERATE_AFTER: after a few runs in production), so every test of execution runs it; the
+    interpreter they run before is tested by name (``tests/test_compiled_execution.py``)."""
+    from api.graphql import compiled
+
+    monkeypatch.setattr(compiled, "GENERATE_AFTER", 1)
+
+
 @pytest.fixture(scope="session")
 def postgres_server(pytestconfig: pytest.Config) -> Iterator[PostgresServer]:
     """One PostgreSQL server per session (or $CLAIMS_TEST_POSTGRES_URL).
