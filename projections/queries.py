@@ -37,6 +37,7 @@ from projections.freshness import PositionWatch
 from projections.ledger_log import LedgerLog
 from projections.resolved_names import ResolvedNames
 from projections.signals import hub
+from projections.tables import constructor
 from projections.values import as_date, as_uuid, from_us, like_pattern, to_us
 from projections.views import (
     ACTORS,
@@ -779,6 +780,12 @@ def _answers_sql(position: str, with_source: bool) -> str:
     return sql
 
 
+# PositionView(actor, topic, stance, since, since_claim_id, claim, as_of, known_at) and StatedDate(date, precision,
+# earliest, latest, approximate, note), by position, built as a row's views are (``tables.constructor``).
+_new_position = constructor(PositionView)
+_new_stated = constructor(StatedDate)
+
+
 class _PositionAnswers:
     """The statements of :meth:`ReadModel.positions_and_sources` and its rows made views, shared by its
     thread and event-loop forms so both answer alike."""
@@ -808,15 +815,9 @@ class _PositionAnswers:
             actor, topic, _ = asked[i]
             claim = CLAIM_VERSIONS.view(row[1 : n + 1])
             start_id, stated_, precision, approximate, note, earliest, latest = row[n + 1 : n + 8]
-            view = PositionView(
-                actor=actor,
-                topic=topic,
-                stance=claim.stance,
-                since=StatedDate(stated_, precision, as_date(earliest), as_date(latest), bool(approximate), note),
-                since_claim_id=as_uuid(start_id),
-                claim=claim,
-                as_of=self.days[i],
-                known_at=self.instant,
+            since = _new_stated(stated_, precision, as_date(earliest), as_date(latest), bool(approximate), note)
+            view = _new_position(
+                actor, topic, claim.stance, since, as_uuid(start_id), claim, self.days[i], self.instant
             )
             source = SOURCES.view(row[n + 8 :]) if with_source and row[n + 8] is not None else None
             out[i] = (view, source)

@@ -172,6 +172,20 @@ def _built_by_fields(view: type) -> bool:
     return list(made) == names and all(made[n] is m for n, m in zip(names, markers, strict=True))
 
 
+def constructor(view: type[V]) -> Callable[..., V]:
+    """``view``'s constructor by position, for views made from parts of a row in a loop (a position and
+    its start date): its __dict__ set at once when :func:`_built_by_fields` allows it, as ``Reader.view``
+    does (a frozen dataclass's __init__ sets each field through object.__setattr__: PositionView's 8,
+    ~0.7 us), else the class itself."""
+    names = [f.name for f in dataclasses.fields(view)] if dataclasses.is_dataclass(view) else []
+    compiler = _Compiler()
+    if not _built_by_fields(view) or any(n in compiler.env or n.startswith("_o") for n in names):
+        return view
+    body = f"_view({compiler.ref(view)}, {{{', '.join(f'{n!r}: {n}' for n in names)}}})"
+    made: Callable[..., V] = compiler.compile(f"new_{view.__name__.lower()}", ", ".join(names), body)
+    return made
+
+
 def _view(cls: type[V], fields: dict[str, Any]) -> V:
     view = object.__new__(cls)
     object.__setattr__(view, "__dict__", fields)  # (frozen: its own __setattr__ refuses)

@@ -74,6 +74,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 # --------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def plans_generate_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compiled plans run their generated code from their first run (``api/graphql/compiled.py``,
+    GENERATE_AFTER: after a few runs in production), so every test of execution runs it; the
+    interpreter they run before is tested by name (``tests/test_compiled_execution.py``). Only where
+    the tests imported it: this conftest also serves the child runs of tests/test_pg_server.py."""
+    compiled = sys.modules.get("api.graphql.compiled")
+    if compiled is not None:
+        monkeypatch.setattr(compiled, "GENERATE_AFTER", 1)
+
+
 @pytest.fixture(scope="session")
 def postgres_server(pytestconfig: pytest.Config) -> Iterator[PostgresServer]:
     """One PostgreSQL server per session (or $CLAIMS_TEST_POSTGRES_URL).

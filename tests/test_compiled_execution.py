@@ -741,9 +741,10 @@ def test_the_position_query_reads_its_arguments_off_the_variables(pair: Pair) ->
     assert step.arguments is None and step.variable_arguments is not None
 
 
-# Plain attributes of scalar and enum type complete in ``execute_fields`` when their value is a str or a
-# null (``Step.strings``); every other value, and an attribute that raises, goes through the field's
-# completion. Both against graphql-core's, on values of each kind: plain, wrong, missing, raising.
+# Plain attributes of scalar and enum type complete in their selection set's generated code
+# (``api/graphql/fields_code.py``) when their value is a str or a null (``Step.strings``); every other
+# value, and an attribute that raises, goes through the field's completion. Both against graphql-core's,
+# on values of each kind: plain, wrong, missing, raising.
 
 
 class Tone(Enum):
@@ -804,7 +805,9 @@ class LeafQuery:
         return Row(text="only", maybe=None, tone="calm", maybe_tone="loud", ident="x", count=1, day=None)  # type: ignore[return-value]
 
 
-def test_plain_leaves_answer_as_plain_execution_does(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("generate_after", [1, 1_000], ids=["generated", "interpreted"])
+def test_plain_leaves_answer_as_plain_execution_does(monkeypatch: pytest.MonkeyPatch, generate_after: int) -> None:
+    monkeypatch.setattr(compiled_module, "GENERATE_AFTER", generate_after)
     compiled, plain = LedgerSchema(query=LeafQuery), LedgerSchema(query=LeafQuery)
     compiled.compiled = CompiledExecution(compiled)
     documents = [
@@ -820,7 +823,8 @@ def test_plain_leaves_answer_as_plain_execution_does(monkeypatch: pytest.MonkeyP
                 answers.append((result.data, [e.formatted for e in result.errors or ()]))
             assert answers[0] == answers[1], (document, answers)
             assert answers[0][0] is not None and len(answers[0][1]) > 20, document  # some data, many errors
-        # Which fields completed without a step: String, ID and enum attributes holding a str or a null
+        # Which fields completed without a step: String, ID and enum attributes holding a str or a null,
+        # and an object (``row``) whose value is plain
         completed: list[str] = []
         general = compiled_module.complete_field
 
@@ -832,6 +836,117 @@ def test_plain_leaves_answer_as_plain_execution_does(monkeypatch: pytest.MonkeyP
         document = "{ row { text maybe tone maybeTone ident count day __typename } }"
         result = loop.run_until_complete(compiled.execute(document))
         assert result.data == loop.run_until_complete(plain.execute(document)).data and not result.errors
-        assert completed == ["row", "count", "day", "__typename"]
+        assert completed == (
+            ["count", "day", "__typename"] if generate_after == 1 else ["row", "count", "day", "__typename"]
+        )
+    finally:
+        loop.close()
+
+
+# Object fields without ``is_type_of`` (``Step.object_fields``): a plain value goes straight to the object's
+# generated fields; a null (non-null or not), an exception returned or raised, an awaitable (resolving to an
+# object, to null, or raising) and a non-null child's error take the general path. Against graphql-core's.
+
+
+@strawberry.type
+class Inner:
+    text: str
+    maybe: str | None
+
+
+class Box:
+    """An Inner's values: ``text`` raises when given an exception."""
+
+    def __init__(self, text: Any, maybe: Any = None) -> None:
+        self._text, self.maybe = text, maybe
+
+    @property
+    def text(self) -> Any:
+        if isinstance(self._text, Exception):
+            raise self._text
+        return self._text
+
+
+async def _later(value: Any) -> Any:
+    await asyncio.sleep(0)
+    if isinstance(value, Exception):
+        raise value
+    return value
+
+
+OBJECT_VALUES: tuple[Callable[[], Any], ...] = (
+    lambda: Box("t", "m"),
+    lambda: Box(None),  # a null in a non-null child: the object is nulled
+    lambda: Box(ValueError("no text")),  # a raising child
+    lambda: None,
+    lambda: ValueError("returned"),
+    lambda: _later(Box("later")),
+    lambda: _later(None),
+    lambda: _later(KeyError("awaited")),
+    lambda: _later(Box(None)),
+)
+
+
+class Holder:
+    """What an Outer's fields read: ``plain``/``maybe`` by attribute, ``resolved``/``maybeResolved`` by resolver."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.values = {name: rng.choice(OBJECT_VALUES) for name in ("plain", "maybe", "resolved", "maybe_resolved")}
+
+    def __getattr__(self, name: str) -> Any:
+        values = self.__dict__["values"]
+        if name not in values:
+            raise AttributeError(name)
+        return values[name]()
+
+
+@strawberry.type
+class Outer:
+    plain: Inner
+    maybe: Inner | None
+
+    @strawberry.field
+    def resolved(self) -> Inner:
+        return self.values["resolved"]()  # type: ignore[attr-defined,no-any-return]
+
+    @strawberry.field
+    def maybe_resolved(self) -> Inner | None:
+        return self.values["maybe_resolved"]()  # type: ignore[attr-defined,no-any-return]
+
+
+@strawberry.type
+class ObjectQuery:
+    @strawberry.field
+    def outers(self) -> list[Outer | None]:
+        rng = random.Random(29)
+        return [Holder(rng) for _ in range(80)]  # type: ignore[misc]
+
+    @strawberry.field
+    def outer(self) -> Outer:
+        return Holder(random.Random(31))  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("generate_after", [1, 1_000], ids=["generated", "interpreted"])
+def test_object_fields_answer_as_plain_execution_does(monkeypatch: pytest.MonkeyPatch, generate_after: int) -> None:
+    monkeypatch.setattr(compiled_module, "GENERATE_AFTER", generate_after)
+    compiled, plain = LedgerSchema(query=ObjectQuery), LedgerSchema(query=ObjectQuery)
+    compiled.compiled = CompiledExecution(compiled)
+    documents = [
+        "{ outers { plain { text maybe } maybe { text } resolved { maybe text } maybeResolved { text } } }",
+        "{ outers { a: maybe { text } b: maybe { maybe } maybeResolved { text maybe } } outer { maybe { maybe } } }",
+        "{ outer { plain { text } } outers { maybe { text } } }",
+        "{ outer { plain @skip(if: true) { text } } outers { maybe { text @include(if: false) } } }",  # empty sets
+    ]
+    loop = asyncio.new_event_loop()
+    try:
+        for document in documents:
+            answers = []
+            for schema in (compiled, plain):
+                result = loop.run_until_complete(schema.execute(document))
+                answers.append((result.data, [e.formatted for e in result.errors or ()]))
+            assert answers[0] == answers[1], (document, answers)
+            assert answers[0][1], document  # (errors in each)
+        first = loop.run_until_complete(compiled.execute(documents[0]))
+        assert first.data is not None and len(first.errors or ()) > 20
     finally:
         loop.close()

@@ -11,7 +11,9 @@ of field steps, each holding its response key, field definition, field nodes, th
 strawberry resolver to call (or the attribute to read, for a field without one), its
 argument values when they do not depend on variables, and a completion function made
 for its return type (leaf serialisation, non-null checks, lists, sub-plans of objects
-and of each possible type of an abstract type).
+and of each possible type of an abstract type). A plan that runs often (GENERATE_AFTER runs)
+then gets each of its selection sets as generated Python code (``api/graphql/fields_code.py``),
+which does what the interpreter of its steps (``execute_fields``) does, with fewer calls.
 
 At request time it coerces the variables with graphql-core's own ``get_variable_values`` (scalar and
 enum variables without defaults, all valid: the same steps without its per-request lookups),
@@ -93,13 +95,15 @@ from graphql.language import DirectiveNode, VariableNode, Visitor, visit
 from graphql.pyutils import Path, inspect, is_iterable
 from graphql.pyutils.gather_with_cancel import gather_with_cancel
 from graphql.type import GraphQLResolveInfoHelpers, assert_valid_schema, get_nullable_type, is_required_argument
-from graphql.type.scalars import serialize_id, serialize_string
+from graphql.type.scalars import coerce_id, coerce_string, serialize_id, serialize_string
 from graphql.utilities import coerce_input_value
 from strawberry.execution import optimized_is_awaitable
 from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.arguments import convert_argument, convert_arguments
 from strawberry.types.base import StrawberryOptional, StrawberryType
+
+from api.graphql.fields_code import FieldsCode, FieldsFunction
 
 if TYPE_CHECKING:
     from strawberry.schema import Schema
@@ -108,13 +112,19 @@ if TYPE_CHECKING:
 OPERATIONS_KEPT = 512  # documents' operations remembered (as many as the parser and validation caches keep)
 PLANS_PER_OPERATION = 32  # plans for distinct @skip/@include values of one operation; beyond: graphql-core runs it
 MAX_COERCION_ERRORS = 50  # graphql-core's default
-# Size budgets, counted in field steps (about 1.5 kB each with their completion closures). An
+# Size budgets, counted in field steps (about 1.4 kB each with their completion closures; ~2.3 kB
+# in a plan that got its generated code, GENERATE_AFTER). An
 # operation one of whose plans would be larger is not planned again (graphql-core's ``execute`` runs
 # it, as it would without this module), so a document crafted to plan big (deep fragments, many
 # @include combinations) costs one aborted compilation; and the plans kept together stay under
-# STEPS_KEPT (about 30 MB): the least recently used operations make room for a new plan.
+# STEPS_KEPT (about 30 MB; up to ~45 MB when every plan kept runs often): the least recently used
+# operations make room for a new plan.
 STEPS_PER_PLAN = 1_000
 STEPS_KEPT = 20_000
+# A plan's selection sets get their generated code (``api/graphql/fields_code.py``) on its GENERATE_AFTER-th
+# run: ~0.4 ms of compile() per selection set (~3 ms for a cold ``position``'s plan, ~0.1 s for a plan near
+# STEPS_PER_PLAN) and ~0.9 kB more per step, paid for a document asked again and again, not for each one seen.
+GENERATE_AFTER = 8
 # Converted argument values that can be shared by every request of one document.
 IMMUTABLE = (str, int, float, bool, type(None), dt.date, dt.datetime, dt.time, enum.Enum, uuid.UUID)
 
@@ -259,6 +269,7 @@ class Step:
         "node",
         "nodes",
         "non_null",
+        "object_fields",
         "parent_name",
         "parent_type",
         "python_name",
@@ -297,15 +308,30 @@ class Step:
     wants_info: bool
     is_async: bool  # a coroutine resolver (strawberry awaits it inside its own coroutine)
     # A field read by the default resolver (getattr) whose type is a scalar or an enum: how a ``str``
-    # value completes without a step (``execute_fields``): True, as it is (String, ID); a table, each
-    # value the enum has to its name. None: every value goes through ``complete``.
+    # value completes in its selection set's code (``api/graphql/fields_code.py``): True, as it is (String,
+    # ID); a table, each value the enum has to its name. None: every value goes through ``complete``.
     strings: Literal[True] | dict[str, str] | None
+    # A field of (non-null) object type without ``is_type_of``: the object's selection set, whose generated
+    # function the code of this field's selection set calls directly for a plain value. None: ``complete``.
+    object_fields: Selection | None
+
+
+class Selection:
+    """One selection set of a plan: its steps and the function that executes them (``fields``): the
+    interpreter :func:`execute_fields` until the plan runs often (GENERATE_AFTER), then its generated
+    code (``api/graphql/fields_code.py``)."""
+
+    __slots__ = ("fields", "steps")
+
+    def __init__(self, steps: list[Step]) -> None:
+        self.steps = steps
+        self.fields: FieldsFunction = partial(_interpret, steps)
 
 
 class Plan:
     """An operation compiled for one set of ``@skip``/``@include`` values."""
 
-    __slots__ = ("fragment_definitions", "operation", "size", "steps")
+    __slots__ = ("fragment_definitions", "operation", "runs", "selection", "selections", "size", "steps")
 
     def __init__(
         self, operation: OperationDefinitionNode, fragment_definitions: dict[str, FragmentDefinitionNode]
@@ -313,7 +339,10 @@ class Plan:
         self.operation = operation
         self.fragment_definitions = fragment_definitions
         self.steps: list[Step] = []
+        self.selection: Selection  # the root's
+        self.selections: list[Selection] = []  # all of them, each after those below it
         self.size = 0  # field steps in the whole plan
+        self.runs = 0  # executions so far, up to GENERATE_AFTER (then its selection sets get their code)
 
 
 class Operation:
@@ -392,14 +421,27 @@ def coerce_leaf_variables(
                 return None
             sources[name] = VariableValueSource(signature)
             continue
-        if value is not None and not isinstance(value, str | int | float | bool):
+        if value is not None and not isinstance(value, LEAF_INPUTS):
             return None  # (a list or an object: graphql-core's depth check and its error)
         sources[name] = VariableValueSource(signature, value)
+        if type(value) is str and _nullable_leaf(signature.type).coerce_input_value in STRING_AS_IS:
+            coerced[name] = value  # (what coerce_input_value returns for it, without its type checks)
+            continue
         result = coerce_input_value(value, signature.type)
         if result is Undefined:
             return None
         coerced[name] = result
     return VariableValues(sources, coerced)
+
+
+# JSON values a leaf variable may take as they are (a tuple: ``str | int | ...`` would build a union per call).
+LEAF_INPUTS = (str, int, float, bool)
+# graphql-core's coercions of String and ID variables: each returns a ``str`` as it is.
+STRING_AS_IS = (coerce_string, coerce_id)
+
+
+def _nullable_leaf(type_: Any) -> Any:
+    return type_.of_type if type(type_) is GraphQLNonNull else type_
 
 
 def _condition_variables(
@@ -489,14 +531,24 @@ class CompiledExecution:
         return self.run(Run(self, schema, plan, root_value, context_value, variables, operation_extensions), plan)
 
     def run(self, run: Run, plan: Plan) -> Any:
+        if plan.runs < GENERATE_AFTER:
+            plan.runs += 1
+            if plan.runs == GENERATE_AFTER:
+                self._generate(plan)
         try:
-            data = execute_fields(run, plan.steps, run.root_value, None)
+            data = plan.selection.fields(run, run.root_value, None)
         except GraphQLError as error:
             run.add_error(error, None)
             return CoreExecutionResult(None, run.errors or None)
         if optimized_is_awaitable(data):
             return _await_operation(run, data)
         return CoreExecutionResult(data, run.errors or None)
+
+    def _generate(self, plan: Plan) -> None:
+        """Give each selection set of a plan its generated function, those below a set before it."""
+        getattr_reads = self.default_resolver is getattr
+        for selection in plan.selections:
+            selection.fields = FIELDS_CODE.function(selection.steps, getattr_reads)
 
     # ------------------------------------------------------------------ compile time
 
@@ -590,6 +642,7 @@ class Compiler:
         self.found = found
         self.variables = variables
         self.size = 0
+        self.selections: list[Selection] = []
 
     def plan(self) -> Plan:
         schema, found = self.schema, self.found
@@ -600,6 +653,8 @@ class Compiler:
         plan.steps = self.steps(
             root_type, collect_fields(schema, found.fragments, self.variables, root_type, found.operation)
         )
+        plan.selection = self.selection(plan.steps)
+        plan.selections = self.selections
         plan.size = self.size
         return plan
 
@@ -637,6 +692,7 @@ class Compiler:
         step.variable_arguments = None
         step.self_parameter, step.parent_name, step.root_name, step.info_name = False, None, None, None
         step.wants_info, step.is_async = False, False
+        step.object_fields = None
         self.arguments(step)
         if name == "__typename":
             step.resolve = resolve_typename
@@ -754,12 +810,20 @@ class Compiler:
         if isinstance(type_, GraphQLList):
             return complete_list(self.completer(step, type_.of_type), type_.of_type)
         if isinstance(type_, GraphQLObjectType):
-            return complete_object(type_, self.sub_steps(type_, step))
+            selection = self.selection(self.sub_steps(type_, step))
+            if type_ is get_nullable_type(step.return_type) and type_.is_type_of is None:
+                step.object_fields = selection  # (the field's own type: its selection set's code calls it)
+            return complete_object(type_, selection)
         if isinstance(type_, GraphQLAbstractType):  # interface or union: a plan per possible type
-            by_name = {t.name: complete_object(t, self.sub_steps(t, step))
+            by_name = {t.name: complete_object(t, self.selection(self.sub_steps(t, step)))
                        for t in self.schema.get_possible_types(type_)}  # fmt: skip
             return complete_abstract(type_, by_name)
         return complete_leaf(type_)
+
+    def selection(self, steps: list[Step]) -> Selection:
+        selection = Selection(steps)
+        self.selections.append(selection)
+        return selection
 
     def sub_steps(self, type_: GraphQLObjectType, step: Step) -> list[Step]:
         found = self.found
@@ -900,8 +964,13 @@ def _call(run: Run, step: Step, source: Any, path: Path, arguments: dict[str, An
 # ---------------------------------------------------------------------- executing
 
 
+def _interpret(steps: list[Step], run: Run, source: Any, path: Path | None) -> Any:
+    return execute_fields(run, steps, source, path)
+
+
 def execute_fields(run: Run, steps: list[Step], source: Any, path: Path | None) -> Any:
-    """A selection set's fields, concurrently (graphql-core's ``execute_fields``).
+    """A selection set's fields, concurrently (graphql-core's ``execute_fields``), by its steps; what a
+    selection set's generated code does (``api/graphql/fields_code.py``) without the code.
 
     A plain attribute of scalar or enum type (``Step.strings``) is read here, and a ``str`` or a
     null it may be completes here: no path, no resolver and completer calls (most of a cold
@@ -940,6 +1009,52 @@ def execute_fields(run: Run, steps: list[Step], source: Any, path: Path | None) 
     if not pending:
         return results
     return _await_pending(results, pending)
+
+
+# The general paths of a selection set's generated code (``api/graphql/fields_code.py``): each does what
+# graphql-core's ``execute_fields`` does for one field, ``path`` being the selection set's and ``at`` (when
+# the code made it already) the field's. ``pending``: the keys whose results are awaitable, or None (none yet).
+
+
+def field_failed(run: Run, raw: Exception, step: Step, path: Path | None, at: Path | None = None) -> None:
+    """A field whose resolver or completion raised: located (a non-null one raises), its result None."""
+    field_error(run, raw, step.non_null, step.nodes, at or Path(path, step.key, step.type_name))
+
+
+def complete_into(
+    results: dict[str, Any],
+    pending: list[str] | None,
+    run: Run,
+    step: Step,
+    path: Path | None,
+    value: Any,
+    at: Path | None = None,
+) -> list[str] | None:
+    """A resolved value completed by the field's ``complete`` (into ``results``); ``pending``, grown if awaitable."""
+    result = results[step.key] = complete_field(run, step, at or Path(path, step.key, step.type_name), value)
+    return _pending(pending, step.key) if optimized_is_awaitable(result) else pending
+
+
+def execute_into(
+    results: dict[str, Any], pending: list[str] | None, run: Run, step: Step, source: Any, path: Path | None
+) -> list[str] | None:
+    """A field resolved and completed (into ``results``), as ``execute_field`` does; ``pending``, as above."""
+    result = results[step.key] = execute_field(run, step, source, Path(path, step.key, step.type_name))
+    return _pending(pending, step.key) if optimized_is_awaitable(result) else pending
+
+
+def completed_later(
+    pending: list[str] | None, run: Run, step: Step, at: Path, completed: Awaitable[Any]
+) -> tuple[Any, list[str]]:
+    """An object's fields that are awaitable (as ``complete_field`` awaits them), and ``pending`` with its key."""
+    return _await_completed(run, step, at, completed), _pending(pending, step.key)
+
+
+def _pending(pending: list[str] | None, key: str) -> list[str]:
+    if pending is None:
+        return [key]
+    pending.append(key)
+    return pending
 
 
 async def _await_pending(container: Any, pending: list[Any]) -> Any:
@@ -1050,7 +1165,7 @@ def complete_leaf(type_: Any) -> Completer:
     return complete
 
 
-def complete_object(type_: GraphQLObjectType, steps: list[Step]) -> Completer:
+def complete_object(type_: GraphQLObjectType, selection: Selection) -> Completer:
     is_type_of = type_.is_type_of
 
     def complete(run: Run, step: Step, path: Path, value: Any) -> Any:
@@ -1061,21 +1176,21 @@ def complete_object(type_: GraphQLObjectType, steps: list[Step]) -> Completer:
         if is_type_of is not None:
             matches = is_type_of(value, run.type_info(step, path))
             if optimized_is_awaitable(matches):
-                return _checked_then_fields(run, step, path, value, type_, steps, matches)
+                return _checked_then_fields(run, step, path, value, type_, selection, matches)
             if not matches:
                 raise _invalid_return_type(type_, value, step)
-        return execute_fields(run, steps, value, path)
+        return selection.fields(run, value, path)
 
     return complete
 
 
 async def _checked_then_fields(
-    run: Run, step: Step, path: Path, value: Any, type_: GraphQLObjectType, steps: list[Step], matches: Any
+    run: Run, step: Step, path: Path, value: Any, type_: GraphQLObjectType, selection: Selection, matches: Any
 ) -> Any:
     if not await matches:
         raise _invalid_return_type(type_, value, step)
-    fields = execute_fields(run, steps, value, path)
-    return await fields if optimized_is_awaitable(fields) else fields
+    completed = selection.fields(run, value, path)
+    return await completed if optimized_is_awaitable(completed) else completed
 
 
 def _invalid_return_type(type_: GraphQLObjectType, value: Any, step: Step) -> GraphQLError:
@@ -1192,3 +1307,17 @@ async def _complete_async_items(
     collected = [item async for item in items]
     completed = _complete_items(run, step, path, collected, inner, item_non_null)
     return await completed if optimized_is_awaitable(completed) else completed
+
+
+# Selection sets' generated code (``api/graphql/fields_code.py``), and what it calls.
+FIELDS_CODE = FieldsCode(
+    {
+        "field_failed": field_failed,
+        "complete_into": complete_into,
+        "execute_into": execute_into,
+        "completed_later": completed_later,
+        "resolve_attribute": resolve_attribute,
+        "resolve_with_resolver": resolve_with_resolver,
+        "_await_pending": _await_pending,
+    }
+)
