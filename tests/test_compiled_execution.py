@@ -156,7 +156,13 @@ async def _settled() -> None:
 # ---------------------------------------------------------------- generated documents
 
 
-def test_generated_queries_answer_as_plain_execution_does(pair: Pair) -> None:
+@pytest.mark.parametrize("generate_after", [1, 10**6], ids=["generated", "interpreted"])
+def test_generated_queries_answer_as_plain_execution_does(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch, generate_after: int
+) -> None:
+    """Each plan runs as generated code from its first run, or (as in production before a plan's
+    GENERATE_AFTER-th run) through the interpreter only."""
+    monkeypatch.setattr(compiled_module, "GENERATE_AFTER", generate_after)
     compiled = pair.compiled.compiled
     assert compiled is not None
     runs = planned = 0
@@ -950,3 +956,29 @@ def test_object_fields_answer_as_plain_execution_does(monkeypatch: pytest.Monkey
         assert first.data is not None and len(first.errors or ()) > 20
     finally:
         loop.close()
+
+
+def test_the_selects_memo_keeps_no_document_alive() -> None:
+    """``selects`` remembers its answers per field nodes, by weak reference: a document no cache holds any
+    more is freed (a strong reference kept up to 1,024 documents, comments and all), and a node that took a
+    freed one's id is walked anew, not answered from the old entry."""
+    import gc
+    import weakref
+    from types import SimpleNamespace
+
+    from api.graphql.resolvers.reading import selects
+
+    def info_for(text: str) -> Any:
+        document = parse(text)
+        field = document.definitions[0].selection_set.selections[0]  # type: ignore[attr-defined]
+        return document, SimpleNamespace(_raw_info=SimpleNamespace(field_nodes=[field], fragments={}))
+
+    document, info = info_for("{ position { claim { source { title } } } }" + "# long comment\n" * 1000)
+    assert selects(info, "claim", "source") and selects(info, "claim", "source")
+    freed = weakref.ref(info._raw_info.field_nodes[0])  # (its location holds the text and every token)
+    del document, info
+    gc.collect()
+    assert freed() is None
+    for _ in range(50):  # (new nodes, some at the freed ones' ids: each answered for itself)
+        _, other = info_for("{ position { claim { key } } }")
+        assert not selects(other, "claim", "source")

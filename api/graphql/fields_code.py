@@ -179,7 +179,8 @@ def _resolver_call(i: int, step: Step, shared: dict[str, Any], own: dict[str, An
 
 def _attribute(name: str) -> str | None:
     """How the code reads attribute ``name``: ``.name`` when it is a plain identifier, else None."""
-    if name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("__"):
+    # (ASCII only: Python reads identifiers in source NFKC-normalised, so "ﬁeld" would read "field")
+    if name.isascii() and name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("__"):
         return "." + name
     return None
 

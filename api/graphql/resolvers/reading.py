@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Coroutine, Sequence
 from datetime import date, datetime
 from typing import Any, NamedTuple
@@ -190,11 +191,12 @@ def _timed_out(
 POSITIONS = CrossRequestLoader(answer_positions, answer_positions_on_loop)
 
 
-# selects' answers by the field's nodes (their ids) and the path. An entry holds its nodes, so no other node
-# can have their ids while it is kept. The nodes are the document's, which strawberry and the compiled plans
-# keep: a cold request of a known document asks the same nodes again (the walk cost ~2.8 us a request).
+# selects' answers by the field's nodes (their ids) and the path: a cold request of a known document asks the
+# same nodes again (the walk cost ~2.8 us a request). An entry holds weak references to its nodes, so it keeps
+# no document alive (a strawberry or plan cache may drop it: 1,024 long documents held ~130 MB), and an answer
+# counts only while they are the very nodes asked (an id is reused only once its node is gone).
 SELECTS_KEPT = 1024
-_selected: dict[tuple[tuple[int, ...], tuple[str, ...]], tuple[tuple[FieldNode, ...], bool]] = {}
+_selected: dict[tuple[tuple[int, ...], tuple[str, ...]], tuple[tuple[weakref.ref[FieldNode], ...], bool]] = {}
 
 
 def selects(info: Info, *path: str) -> bool:
@@ -207,12 +209,12 @@ def selects(info: Info, *path: str) -> bool:
     nodes = tuple(raw.field_nodes)
     key = (tuple(map(id, nodes)), path)
     kept = _selected.get(key)
-    if kept is not None:
+    if kept is not None and all(ref() is node for ref, node in zip(kept[0], nodes, strict=True)):
         return kept[1]
     found = _selects(raw, path)
     if len(_selected) >= SELECTS_KEPT:
         _selected.clear()
-    _selected[key] = (nodes, found)
+    _selected[key] = (tuple(map(weakref.ref, nodes)), found)
     return found
 
 
