@@ -811,11 +811,28 @@ class LeafQuery:
         return Row(text="only", maybe=None, tone="calm", maybe_tone="loud", ident="x", count=1, day=None)  # type: ignore[return-value]
 
 
+def same_answer(loop: asyncio.AbstractEventLoop, compiled: Any, plain: Any, document: str) -> tuple[Any, list[Any]]:
+    """The (data, formatted errors) both schemas answer ``document`` with, the same."""
+    answers = []
+    for schema in (compiled, plain):
+        result = loop.run_until_complete(schema.execute(document))
+        answers.append((result.data, [e.formatted for e in result.errors or ()]))
+    assert answers[0] == answers[1], (document, answers)
+    return answers[0]
+
+
+def compiled_and_plain(query: type, monkeypatch: pytest.MonkeyPatch, generate_after: int) -> tuple[Any, Any]:
+    """Two schemas of ``query``: one executing compiled plans (generated code from the ``generate_after``-th
+    run), one plain."""
+    monkeypatch.setattr(compiled_module, "GENERATE_AFTER", generate_after)
+    compiled, plain = LedgerSchema(query=query), LedgerSchema(query=query)
+    compiled.compiled = CompiledExecution(compiled)
+    return compiled, plain
+
+
 @pytest.mark.parametrize("generate_after", [1, 1_000], ids=["generated", "interpreted"])
 def test_plain_leaves_answer_as_plain_execution_does(monkeypatch: pytest.MonkeyPatch, generate_after: int) -> None:
-    monkeypatch.setattr(compiled_module, "GENERATE_AFTER", generate_after)
-    compiled, plain = LedgerSchema(query=LeafQuery), LedgerSchema(query=LeafQuery)
-    compiled.compiled = CompiledExecution(compiled)
+    compiled, plain = compiled_and_plain(LeafQuery, monkeypatch, generate_after)
     documents = [
         "{ rows { text maybe tone maybeTone ident count day } }",
         "{ rows { maybe maybeTone a: maybe b: text } row { text tone } }",
@@ -823,12 +840,8 @@ def test_plain_leaves_answer_as_plain_execution_does(monkeypatch: pytest.MonkeyP
     loop = asyncio.new_event_loop()
     try:
         for document in documents:
-            answers = []
-            for schema in (compiled, plain):
-                result = loop.run_until_complete(schema.execute(document))
-                answers.append((result.data, [e.formatted for e in result.errors or ()]))
-            assert answers[0] == answers[1], (document, answers)
-            assert answers[0][0] is not None and len(answers[0][1]) > 20, document  # some data, many errors
+            data, errors = same_answer(loop, compiled, plain, document)
+            assert data is not None and len(errors) > 20, document  # some data, many errors
         # Which fields completed without a step: String, ID and enum attributes holding a str or a null,
         # and an object (``row``) whose value is plain
         completed: list[str] = []
@@ -934,9 +947,7 @@ class ObjectQuery:
 
 @pytest.mark.parametrize("generate_after", [1, 1_000], ids=["generated", "interpreted"])
 def test_object_fields_answer_as_plain_execution_does(monkeypatch: pytest.MonkeyPatch, generate_after: int) -> None:
-    monkeypatch.setattr(compiled_module, "GENERATE_AFTER", generate_after)
-    compiled, plain = LedgerSchema(query=ObjectQuery), LedgerSchema(query=ObjectQuery)
-    compiled.compiled = CompiledExecution(compiled)
+    compiled, plain = compiled_and_plain(ObjectQuery, monkeypatch, generate_after)
     documents = [
         "{ outers { plain { text maybe } maybe { text } resolved { maybe text } maybeResolved { text } } }",
         "{ outers { a: maybe { text } b: maybe { maybe } maybeResolved { text maybe } } outer { maybe { maybe } } }",
@@ -946,12 +957,7 @@ def test_object_fields_answer_as_plain_execution_does(monkeypatch: pytest.Monkey
     loop = asyncio.new_event_loop()
     try:
         for document in documents:
-            answers = []
-            for schema in (compiled, plain):
-                result = loop.run_until_complete(schema.execute(document))
-                answers.append((result.data, [e.formatted for e in result.errors or ()]))
-            assert answers[0] == answers[1], (document, answers)
-            assert answers[0][1], document  # (errors in each)
+            assert same_answer(loop, compiled, plain, document)[1], document  # (errors in each)
         first = loop.run_until_complete(compiled.execute(documents[0]))
         assert first.data is not None and len(first.errors or ()) > 20
     finally:

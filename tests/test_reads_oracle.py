@@ -846,15 +846,22 @@ COUNTED = (
 # ----------------------------------------------------------------------------- found on the way
 
 
+def one_of_each(env: ApiEnv, prefix: str, published: str) -> str:
+    """A source ``{prefix}-source`` published on that day, an actor and a topic of the same prefix; the
+    source's text (five passages: ``passage(0, text)``...)."""
+    text = " ".join(f"Passage number {j} says something quotable." for j in range(5))
+    with env.ledger.batch(po.PRINCIPAL) as batch:
+        batch.register_source(c.parse_source(source_data(f"{prefix}-source", text, published)))
+        batch.register_actor(c.parse_actor(actor_data(f"{prefix}-actor")))
+        batch.define_topic(c.parse_topic(topic_data(f"{prefix}-topic")))
+    return text
+
+
 def test_flips_of_a_claim_whose_bound_a_source_revision_moved(env: ApiEnv) -> None:
     """A flip whose claim's record is a SOURCE_REVISED row (its read-model row is negative): ``flips`` looked
     both claims up by log position instead of by row and failed (KeyError; GraphQL: an internal error)."""
     ledger = env.ledger
-    text = " ".join(f"Passage number {j} says something quotable." for j in range(5))
-    with ledger.batch(po.PRINCIPAL) as batch:
-        batch.register_source(c.parse_source(source_data("x-source", text, "2024-02-01")))
-        batch.register_actor(c.parse_actor(actor_data("x-actor")))
-        batch.define_topic(c.parse_topic(topic_data("x-topic")))
+    text = one_of_each(env, "x", "2024-02-01")
     first = claim_data("x-1", actor="x-actor", topic="x-topic", stance="SUPPORTS", stated="2024-02", source="x-source",
                        passage=passage(0, text))  # fmt: skip
     with ledger.batch(po.PRINCIPAL) as batch:
@@ -879,11 +886,7 @@ def test_the_cost_estimate_counts_a_claims_source_revised_rows_in_its_history(en
     """``CollectionSizes.versions_per_claim`` bounds the length of a claim's history, whose SOURCE_REVISED rows
     share its version number (it was the largest version alone: 1 here, against a history of 4)."""
     ledger = env.ledger
-    text = " ".join(f"Passage number {j} says something quotable." for j in range(5))
-    with ledger.batch(po.PRINCIPAL) as batch:
-        batch.register_source(c.parse_source(source_data("z-source", text, "2024-02-01")))
-        batch.register_actor(c.parse_actor(actor_data("z-actor")))
-        batch.define_topic(c.parse_topic(topic_data("z-topic")))
+    text = one_of_each(env, "z", "2024-02-01")
     data = claim_data("z-1", actor="z-actor", topic="z-topic", stated="2024-02", source="z-source",
                       passage=passage(0, text))  # fmt: skip
     with ledger.batch(po.PRINCIPAL) as batch:
@@ -904,11 +907,7 @@ def test_a_text_filter_matches_within_the_summary_or_the_quote_not_across_them(e
     is safe: each has its column. Through the read model and GraphQL, after a revision of the quote, and in the
     rows a source's publication revision adds (SOURCE_REVISED: the content copied from the claim's last row)."""
     ledger = env.ledger
-    text = " ".join(f"Passage number {j} says something quotable." for j in range(5))
-    with ledger.batch(po.PRINCIPAL) as batch:
-        batch.register_source(c.parse_source(source_data("y-source", text, "2025-02-01")))
-        batch.register_actor(c.parse_actor(actor_data("y-actor")))
-        batch.define_topic(c.parse_topic(topic_data("y-topic")))
+    text = one_of_each(env, "y", "2025-02-01")
     claims = {
         "y-1": ("Summary ends here", "Quote starts"),
         "y-2": ("Line one\nline two", "Zeile eins\nZeile zwei"),
