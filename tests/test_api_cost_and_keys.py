@@ -262,3 +262,29 @@ def test_a_failed_read_of_the_sizes_keeps_the_last_and_is_tried_again_after_the_
     assert asyncio.run(ask_at(21.5, refused)) is good  # tried, but never ran
     assert asyncio.run(ask_at(22.0)) is good  # ... which does not keep the next one from starting
     assert reads == [0.0, 6.0, 22.0] and cache._sizes is good and UNKNOWN_SIZES is not good
+
+
+def test_the_sizes_are_read_without_the_readers_statement_timeout(tmp_path: Any) -> None:
+    """The sizes' scans take seconds at millions of claims: a reader's statement timeout (here one SQLite
+    cancels at its first check, every 10,000 instructions) would cancel every read and leave the estimate
+    on its defaults for good."""
+    from factories import World
+
+    from projections.db import QueryTimeout
+    from projections.projector import Projector
+
+    url = f"sqlite:///{tmp_path}/ledger.db"
+    world = World.open(url)
+    world.claims([{"key": f"c-{i}", "stated": f"20{10 + i % 15}-01"} for i in range(300)])
+    world.ledger.close()
+    projector = Projector(url)
+    projector.catch_up()
+    projector.close()
+    model = ReadModel(url, statement_timeout=1e-9)
+    try:
+        with pytest.raises(QueryTimeout):  # (what a reader does with this timeout)
+            model._rows("SELECT COUNT(*) FROM rm_claim_versions a, rm_claim_versions b")
+        sizes = model.collection_sizes()
+        assert sizes.claims_per_source == 300 and sizes.versions_per_claim == 1
+    finally:
+        model.close()
