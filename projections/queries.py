@@ -519,6 +519,8 @@ class ReadModel(LedgerLog):
         # leave the estimate on its defaults for good. It runs once every few minutes at that size.
         conn = connect(self.url)
         try:
+            if conn.dialect == "postgresql":  # (nor one the server, role or database would set)
+                conn.execute("SET statement_timeout = 0")
             counts = conn.execute(sql)[0]
         finally:
             conn.close()

@@ -288,3 +288,29 @@ def test_the_sizes_are_read_without_the_readers_statement_timeout(tmp_path: Any)
         assert sizes.claims_per_source == 300 and sizes.versions_per_claim == 1
     finally:
         model.close()
+
+
+def test_the_sizes_read_ignores_a_statement_timeout_the_database_sets(postgres_database_url: str) -> None:
+    """PostgreSQL: a default statement timeout of the database (or role) does not cancel the sizes read."""
+    import psycopg
+    from factories import World
+
+    from projections.projector import Projector
+
+    url = postgres_database_url
+    world = World.open(url)
+    world.claims([{"key": f"c-{i}", "stated": f"20{10 + i % 15}-01"} for i in range(3000)])
+    world.ledger.close()
+    projector = Projector(url)
+    projector.catch_up()
+    projector.close()
+    model = ReadModel(url)  # (opened before: the setting is for connections made after it)
+    with psycopg.connect(url, autocommit=True) as admin:
+        name = admin.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
+        admin.execute(f'ALTER DATABASE "{name}" SET statement_timeout = 1')  # 1 ms
+    with psycopg.connect(url, autocommit=True) as probe, pytest.raises(psycopg.errors.QueryCanceled):
+        probe.execute("SELECT COUNT(*) FROM rm_claim_versions a, rm_claim_versions b")  # (what 1 ms does)
+    try:
+        assert model.collection_sizes().claims_per_source == 3000
+    finally:
+        model.close()
