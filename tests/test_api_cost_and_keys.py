@@ -264,22 +264,28 @@ def test_a_failed_read_of_the_sizes_keeps_the_last_and_is_tried_again_after_the_
     assert reads == [0.0, 6.0, 22.0] and cache._sizes is good and UNKNOWN_SIZES is not good
 
 
-def test_the_sizes_are_read_without_the_readers_statement_timeout(tmp_path: Any) -> None:
-    """The sizes' scans take seconds at millions of claims: a reader's statement timeout (here one SQLite
-    cancels at its first check, every 10,000 instructions) would cancel every read and leave the estimate
-    on its defaults for good."""
+def projected_ledger(url: str, claims: int) -> None:
+    """A ledger of ``claims`` claims of one source, projected."""
     from factories import World
 
-    from projections.db import QueryTimeout
     from projections.projector import Projector
 
-    url = f"sqlite:///{tmp_path}/ledger.db"
     world = World.open(url)
-    world.claims([{"key": f"c-{i}", "stated": f"20{10 + i % 15}-01"} for i in range(300)])
+    world.claims([{"key": f"c-{i}", "stated": f"20{10 + i % 15}-01"} for i in range(claims)])
     world.ledger.close()
     projector = Projector(url)
     projector.catch_up()
     projector.close()
+
+
+def test_the_sizes_are_read_without_the_readers_statement_timeout(tmp_path: Any) -> None:
+    """The sizes' scans take seconds at millions of claims: a reader's statement timeout (here one SQLite
+    cancels at its first check, every 10,000 instructions) would cancel every read and leave the estimate
+    on its defaults for good."""
+    from projections.db import QueryTimeout
+
+    url = f"sqlite:///{tmp_path}/ledger.db"
+    projected_ledger(url, 300)
     model = ReadModel(url, statement_timeout=1e-9)
     try:
         with pytest.raises(QueryTimeout):  # (what a reader does with this timeout)
@@ -293,17 +299,9 @@ def test_the_sizes_are_read_without_the_readers_statement_timeout(tmp_path: Any)
 def test_the_sizes_read_ignores_a_statement_timeout_the_database_sets(postgres_database_url: str) -> None:
     """PostgreSQL: a default statement timeout of the database (or role) does not cancel the sizes read."""
     import psycopg
-    from factories import World
-
-    from projections.projector import Projector
 
     url = postgres_database_url
-    world = World.open(url)
-    world.claims([{"key": f"c-{i}", "stated": f"20{10 + i % 15}-01"} for i in range(3000)])
-    world.ledger.close()
-    projector = Projector(url)
-    projector.catch_up()
-    projector.close()
+    projected_ledger(url, 3000)
     model = ReadModel(url)  # (opened before: the setting is for connections made after it)
     with psycopg.connect(url, autocommit=True) as admin:
         name = admin.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]

@@ -81,8 +81,9 @@ async def closing_stores(timeout: float) -> AsyncIterator[None]:
     """While the body closes the stores: no new database call from this event loop (they raise
     ShuttingDown), and the calls in flight first finish (at most ``timeout`` seconds: a statement
     timeout bounds the read model's queries; ledger reads and the cost estimate's sizes read, on its own
-    connection, have no bound, so those still running then are logged). A call of another loop's app is waited for too, harmlessly. One app per event loop:
-    while it closes, another app's calls on the same loop are refused too."""
+    connection, have no bound, so those still running then are logged). A call of another loop's app is
+    waited for too, harmlessly. One app per event loop: while it closes, another app's calls on the same
+    loop are refused too."""
     loop = asyncio.get_running_loop()
     _CLOSING.add(loop)
     try:
