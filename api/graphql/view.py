@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import AsyncGenerator
 from datetime import timedelta
 from typing import Any, cast
 
@@ -23,6 +24,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from api.auth import Caller, bearer, key_from_connection_params
 from api.errors import UNAUTHENTICATED, coded
+from api.graphql.basis import WS_OPERATION_EXTENSIONS
 from api.graphql.context import Context, Services
 from api.graphql.loaders import blocking
 from api.graphql.ratelimit import RATE_LIMITED
@@ -31,6 +33,9 @@ from api.settings import Settings
 from api.web import graphiql
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+NOT_AN_OBJECT = (
+    "The GraphQL operation's `extensions` must be an object or null, if provided."  # strawberry's words over HTTP
+)
 log = logging.getLogger("claims.api")
 
 
@@ -105,6 +110,26 @@ def answer_status(result: ExecutionResult, data: dict[str, Any], graphql_respons
 
 
 class LedgerWebSocketAdapter(ASGIWebSocketAdapter):
+    async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object, None]:
+        """Each message, with its subscribe payload's extensions set for the operation it starts
+        (``WS_OPERATION_EXTENSIONS``); extensions that are not an object are refused as over HTTP."""
+        async for message in super().iter_json(ignore_parsing_errors=ignore_parsing_errors):
+            payload = message.get("payload") if isinstance(message, dict) else None
+            extensions = payload.get("extensions") if isinstance(payload, dict) else None
+            if extensions is not None and not isinstance(extensions, dict):
+                if (
+                    isinstance(message, dict)
+                    and message.get("type") == "subscribe"
+                    and isinstance(message.get("id"), str)
+                ):
+                    await self.send_json(
+                        {"id": message["id"], "type": "error", "payload": [{"message": NOT_AN_OBJECT}]}
+                    )
+                    continue
+                extensions = None  # (not a subscribe message: strawberry judges it)
+            WS_OPERATION_EXTENSIONS.set(extensions)
+            yield message
+
     async def close(self, code: int, reason: str) -> None:
         refused = getattr(self.ws.state, "refused", None)
         await super().close(code, refused if code == 4403 and refused else reason)
