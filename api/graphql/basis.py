@@ -227,7 +227,8 @@ def _pin(
 
 async def tree_root(services: Any, size: int) -> bytes:
     """The Merkle root of the log's first ``size`` events (computed once per database and size)."""
-    return _ROOTS.get((services.settings.database_url, size)) or await blocking(_root, services, size)
+    root = _ROOTS.get((services.settings.database_url, size))
+    return root if root is not None else await blocking(_root, services, size)
 
 
 def _root(services: Any, size: int) -> bytes:
