@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import json
+import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -56,14 +57,24 @@ dumps = _encoder.encode
 loads = json.loads
 
 
+def searchable(text: str) -> str:
+    """Text as the text filters compare it: casefolded and NFKC-normalised (Unicode's NFKC_Casefold, near
+    enough), so that "Käse" typed composed finds "Käse" stored decomposed (text copied from a PDF or a
+    macOS file name), a ligature or a full-width letter finds its plain letters, and "STRASSE" finds
+    "Straße". Normalised before and after casefolding: either can leave what the other changes."""
+    if text.isascii():  # (most keys and much English text: nothing to normalise)
+        return text.casefold()
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+
+
 def like_pattern(needle: str) -> str:
-    """A LIKE pattern (ESCAPE '\\') matching ``needle`` anywhere, casefolded."""
-    escaped = needle.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    """A LIKE pattern (ESCAPE '\\') matching ``needle`` anywhere, folded (:func:`searchable`)."""
+    escaped = searchable(needle).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
 
 def search_text(*parts: str | None) -> str:
-    return "\n".join(p for p in parts if p).casefold()
+    return searchable("\n".join(p for p in parts if p))
 
 
 def equal_conditions(alias: str, **values: object) -> tuple[list[str], list[object]]:

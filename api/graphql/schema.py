@@ -93,7 +93,8 @@ class Query:
         "log order (keyset pages).",
     )
     actors: list[Actor] = strawberry.field(
-        resolver=reading.actors, description="Actors whose key, name or alias contains `search` (any case)."
+        resolver=reading.actors,
+        description="Actors whose key, name or alias contains `search` (any case, any Unicode normal form).",
     )
     topics: list[Topic] = strawberry.field(resolver=reading.topics)
     sources: list[Source] = strawberry.field(resolver=reading.sources)
