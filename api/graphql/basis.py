@@ -53,11 +53,8 @@ PINNED_SIZE: ContextVar[int | None] = ContextVar("pinned_size", default=None)
 # The read model's position as the HTTP layer read it for this request (api/web/http_cache.py), so the
 # basis of an unpinned answer costs no second look at rm_tracking; None: read it here.
 OBSERVED_POSITION: ContextVar[int | None] = ContextVar("observed_position", default=None)
-# The extensions of the graphql-transport-ws "subscribe" message being handled. strawberry's handler drops
-# them (its Operation keeps query, variables and name only), so a query pinned with extensions.atTreeSize was
-# answered unpinned. The handler starts each operation's task right after reading its message from
-# ``iter_json``, in the same task, and a new task copies the current context: the operation sees the
-# extensions of its own message. Set by ``api/graphql/view.py``'s WebSocket adapter.
+# The extensions of the graphql-transport-ws "subscribe" message of the running operation (strawberry's
+# handler drops them): set by ``api/graphql/view.py``'s handler, read in place of ``operation_extensions``.
 WS_OPERATION_EXTENSIONS: ContextVar[dict[str, Any] | None] = ContextVar("ws_operation_extensions", default=None)
 PIN_WAIT_SECONDS = 5.0
 # Root hash by (database, tree size): a log never changes below its head, so a root is computed once.
@@ -192,6 +189,12 @@ async def record_time(info: Info, known_at: datetime | None, at_tree_size: int |
         root = await blocking(_root, services, at_tree_size)
         pins.by_size[at_tree_size] = (pinned, root.hex())
     return pinned
+
+
+def unpinnable(what: str) -> None:
+    """BAD_USER_INPUT if the operation asked for a pin: ``what`` follows the log as it grows (a subscription)."""
+    if DEFAULT_KNOWN_AT.get() is not None:
+        raise bad_input(f"extensions.{PIN_FIELD}", f"{what} follows the log as it grows and cannot be pinned")
 
 
 def log_prefix() -> int | None:

@@ -28,7 +28,7 @@ from strawberry.types.execution import ExecutionContext, PreExecutionError
 
 from api.auth import IsEditor
 from api.errors import CodedErrors, log_errors
-from api.graphql.basis import Basis
+from api.graphql.basis import Basis, unpinnable
 from api.graphql.caching import QueryValidationCache
 from api.graphql.compiled import CompiledExecution
 from api.graphql.context import Info
@@ -195,6 +195,7 @@ class Subscription:
     async def ledger_events(
         self, info: Info, types: list[str] | None = None, after: int | None = None
     ) -> AsyncGenerator[LedgerEvent, None]:
+        unpinnable("a subscription")
         context = info.context
         who = Subscriber(
             anonymous=context.caller.principal is None,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncGenerator
 from datetime import timedelta
 from typing import Any, cast
 
@@ -18,6 +17,8 @@ from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
@@ -110,35 +111,33 @@ def answer_status(result: ExecutionResult, data: dict[str, Any], graphql_respons
 
 
 class LedgerWebSocketAdapter(ASGIWebSocketAdapter):
-    async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object, None]:
-        """Each message, with its subscribe payload's extensions set for the operation it starts
-        (``WS_OPERATION_EXTENSIONS``); extensions that are not an object are refused as over HTTP."""
-        async for message in super().iter_json(ignore_parsing_errors=ignore_parsing_errors):
-            payload = message.get("payload") if isinstance(message, dict) else None
-            extensions = payload.get("extensions") if isinstance(payload, dict) else None
-            if extensions is not None and not isinstance(extensions, dict):
-                if (
-                    isinstance(message, dict)
-                    and message.get("type") == "subscribe"
-                    and isinstance(message.get("id"), str)
-                ):
-                    await self.send_json(
-                        {"id": message["id"], "type": "error", "payload": [{"message": NOT_AN_OBJECT}]}
-                    )
-                    continue
-                extensions = None  # (not a subscribe message: strawberry judges it)
-            WS_OPERATION_EXTENSIONS.set(extensions)
-            yield message
-
     async def close(self, code: int, reason: str) -> None:
         refused = getattr(self.ws.state, "refused", None)
         await super().close(code, refused if code == 4403 and refused else reason)
+
+
+class LedgerTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws, with each operation's ``extensions`` (strawberry's handler drops them, so a query
+    pinned with ``extensions.atTreeSize`` was answered unpinned)."""
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        extensions = message["payload"].get("extensions")
+        # (strawberry's own refusals first: before the ack, a reused id; then as over HTTP)
+        fresh = self.connection_acknowledged and message["id"] not in self.operations
+        if fresh and extensions is not None and not isinstance(extensions, dict):
+            await self.send_message({"id": message["id"], "type": "error", "payload": [{"message": NOT_AN_OBJECT}]})
+            return
+        # The handler starts the operation's task in super().handle_subscribe, and a new task copies the
+        # current context: the operation reads its own message's extensions (api/graphql/basis.py).
+        WS_OPERATION_EXTENSIONS.set(extensions if isinstance(extensions, dict) else None)
+        await super().handle_subscribe(message)
 
 
 class LedgerGraphQL(GraphQL[Context, None]):
     """``/graphql``: POST and GET queries, graphql-transport-ws subscriptions, GraphiQL for browsers."""
 
     websocket_adapter_class = LedgerWebSocketAdapter  # type: ignore[assignment]
+    graphql_transport_ws_handler_class = LedgerTransportWS
 
     def __init__(self, schema: LedgerSchema, settings: Settings) -> None:
         super().__init__(

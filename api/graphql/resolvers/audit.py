@@ -92,6 +92,8 @@ async def inclusion_proof(info: Info, event_id: strawberry.ID, tree_size: int | 
         raise bad_input("eventId", "is an event's log position, e.g. 42") from None
     if tree_size is None:
         tree_size = log_prefix()
+        if tree_size is not None and not 0 < position <= tree_size:  # (the proofs' message names treeSize)
+            raise bad_input("eventId", f"event {position} is not among the pinned tree's {tree_size} events")
     proof = await blocking(info.context.read_model.inclusion_proof, position, tree_size)
     return InclusionProof(
         event_id=strawberry.ID(str(proof.position)),
@@ -106,6 +108,8 @@ async def inclusion_proof(info: Info, event_id: strawberry.ID, tree_size: int | 
 async def consistency_proof(info: Info, from_size: int, to_size: int | None = None) -> ConsistencyProof:
     if to_size is None:
         to_size = log_prefix()
+        if to_size is not None and from_size > to_size:  # (the proofs' message names toSize)
+            raise bad_input("fromSize", f"{from_size} is larger than the pinned tree size {to_size}")
     proof = await blocking(info.context.read_model.consistency_proof, from_size, to_size)
     return ConsistencyProof(
         from_size=proof.from_size,
