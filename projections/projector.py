@@ -89,6 +89,7 @@ class Projector:
         self._upgrade = self.live and installed is not None and installed != schema.SCHEMA_VERSION
         self.rebuilt = self._upgrade or schema.ensure(self.conn)
         self._refused: str | None = None  # the other schema version last refused (logged once per version)
+        self._told_waiting = False  # that another process's rebuild holds up this projector's upgrade
         self._indexes_built = False  # until catch_up has checked
         self._ahead = _ReadAhead(self.recorder)
 
@@ -241,7 +242,9 @@ class Projector:
         """
         with rebuilder_lock(self.url, wait=wait, waiting=self._waiting) as locked:
             if not locked:
-                log.info("another process is rebuilding the read model; this projector writes nothing until then")
+                if not self._told_waiting:  # (a follower asks at every wake-up: said once)
+                    log.info("another process is rebuilding the read model; this projector writes nothing until then")
+                    self._told_waiting = True
                 return None
             if schema.installed_version(self.conn) == schema.SCHEMA_VERSION:
                 self._upgrade = False  # upgraded by another process meanwhile

@@ -133,6 +133,13 @@ class ReadModel(LedgerLog):
         """Whether the model was of another schema at start and no read has seen it switched since."""
         return self.readers.gate is not None
 
+    def refuse_while_upgrading(self) -> None:
+        """Raise ReadModelUpgrading if the model is still of another schema (a mutation asks first: it would
+        commit, then fail to read its answer, and a client told to retry would write twice)."""
+        if self.upgrading:
+            with self.readers.connection():  # (its gate raises, or finds the switch and clears itself)
+                pass
+
     def _upgraded_or_raise(self, conn: Connection) -> None:
         installed = schema.installed_version(conn)
         if installed != schema.SCHEMA_VERSION:
@@ -193,9 +200,7 @@ class ReadModel(LedgerLog):
         the same statements and rows to views, without a thread."""
         readers = self.async_readers
         assert readers is not None, "async reads need PostgreSQL"
-        if self.upgrading:  # (the check blocks the loop for a statement, only until the switch)
-            with self.readers.connection():
-                pass
+        self.refuse_while_upgrading()  # (blocks the loop for a statement, only until the switch)
         answers = _PositionAnswers(asked, known_at, with_source)
         for start, (sql, params) in answers.statements(PG_TEXT):
             answers.read(start, await readers.execute(sql, params, prepare=True))

@@ -233,12 +233,16 @@ def test_the_api_answers_read_model_upgrading_until_the_switch(
     prepared path (the defaults), or with both off (strawberry's view and the GraphQL error codes)."""
     ledger = seed(database_url)
     key = ledger.issue_api_key("reader-key", "reader", "test:setup")
+    editor = {"Authorization": f"Bearer {ledger.issue_api_key('editor-key', 'editor', 'test:setup')}"}
+    mutation = {"query": 'mutation { defineTopic(input: {key: "new", title: "New", proposition: "P"}) { changed } }'}
     projector = Projector(database_url)
     projector.catch_up()
     projector.close()
     monkeypatch.setattr(schema, "SCHEMA_VERSION", NEXT_VERSION)
     fronts: dict[str, Any] = {} if front == "cache" else {"response_cache_bytes": 0, "prepared_http": False}
-    settings = Settings.from_env({}, database_url=database_url, projector="external", key_cache_seconds=0.0, **fronts)
+    settings = Settings.from_env(
+        {}, database_url=database_url, projector="external", key_cache_seconds=0.0, write_wait_seconds=0.0, **fronts
+    )
     query = {"query": '{ position(actor: "chancellor", topic: "taurus", asOf: "2025-12-31") { stance } }'}
     headers = {"Authorization": f"Bearer {key}"}
     try:
@@ -249,6 +253,13 @@ def test_the_api_answers_read_model_upgrading_until_the_switch(
                 body = answer.json()
                 assert {e["extensions"]["code"] for e in body["errors"]} == {READ_MODEL_UPGRADING}
                 assert not body.get("data") or body["data"].get("position") is None
+            # A mutation too, before it writes: its answer reads the model, and a client told to retry
+            # must not have written already.
+            size = ledger.ledger_recorder.tree_head().size
+            written = client.post("/graphql", json=mutation, headers=editor)
+            assert written.status_code == 503 and written.headers["retry-after"] == "5", written.text
+            assert {e["extensions"]["code"] for e in written.json()["errors"]} == {READ_MODEL_UPGRADING}
+            assert ledger.ledger_recorder.tree_head().size == size
             export = client.get("/export/claims-csv", headers=headers)
             assert (
                 export.status_code == 503 and export.json()["errors"][0]["extensions"]["code"] == READ_MODEL_UPGRADING
@@ -265,5 +276,7 @@ def test_the_api_answers_read_model_upgrading_until_the_switch(
             assert answer.status_code == 200, answer.text
             assert answer.json()["data"] == {"position": {"stance": "SUPPORTS"}}, answer.text
             assert client.get("/readyz").status_code == 200
+            written = client.post("/graphql", json=mutation, headers=editor)
+            assert written.json().get("data") == {"defineTopic": {"changed": True}}, written.text
     finally:
         ledger.close()

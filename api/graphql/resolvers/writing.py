@@ -54,6 +54,7 @@ async def _write(info: Info, action: Callable[[Batch], T]) -> tuple[T, int | Non
 
     def run() -> tuple[T, int]:
         principal = keys.recheck(caller).require("editor")  # a key revoked since the request began cannot write
+        info.context.read_model.refuse_while_upgrading()  # (before writing: its answer reads the model)
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 with ledger.batch(principal.name) as batch:
