@@ -90,6 +90,8 @@ class Projector:
         self.rebuilt = self._upgrade or schema.ensure(self.conn)
         self._refused: str | None = None  # the other schema version last refused (logged once per version)
         self._told_waiting = False  # that another process's rebuild holds up this projector's upgrade
+        # Called when this projector is about to wait for another process's rebuild (the CLI prints it).
+        self.on_wait: Callable[[], None] = _log_waiting
         self._indexes_built = False  # until catch_up has checked
         self._ahead = _ReadAhead(self.recorder)
 
@@ -240,7 +242,7 @@ class Projector:
         None, at once, when another process holds the rebuild lock and not ``wait``; after waiting for
         it, a model it switched to this schema needs nothing more (0: the batches follow on from it).
         """
-        with rebuilder_lock(self.url, wait=wait, waiting=self._waiting) as locked:
+        with rebuilder_lock(self.url, wait=wait, waiting=self.on_wait) as locked:
             if not locked:
                 if not self._told_waiting:  # (a follower asks at every wake-up: said once)
                     log.info("another process is rebuilding the read model; this projector writes nothing until then")
@@ -252,9 +254,7 @@ class Projector:
                 return 0
             return self._rebuild_locked(progress)
 
-    def rebuild(
-        self, progress: Progress | None = None, *, wait: bool = True, waiting: Callable[[], None] | None = None
-    ) -> int | None:
+    def rebuild(self, progress: Progress | None = None, *, wait: bool = True) -> int | None:
         """Project the whole log into a new read model beside the live one, then switch in one transaction.
 
         Readers keep the old model, complete, until the switch commits, then see the new one,
@@ -266,7 +266,7 @@ class Projector:
         One rebuild at a time per database (``rebuilder_lock``): when another process rebuilds,
         returns None at once if not ``wait``; else waits for it, and returns None if it switched to
         a model of this schema meanwhile (a rebuild from the same log by the same code: nothing to
-        do), or rebuilds (the other failed, or was of another version). ``waiting``: called before it waits.
+        do), or rebuilds (the other failed, or was of another version). Calls :attr:`on_wait` before it waits.
         """
         with rebuilder_lock(self.url, wait=False) as locked:
             if locked:
@@ -274,16 +274,13 @@ class Projector:
         if not wait:
             return None
         before = self._last_rebuild()
-        (waiting or self._waiting)()
+        self.on_wait()
         with rebuilder_lock(self.url, wait=True):
             if self._last_rebuild() != before and schema.installed_version(self.conn) == schema.SCHEMA_VERSION:
                 self._committed = -1
                 self._upgrade = False
                 return None
             return self._rebuild_locked(progress)
-
-    def _waiting(self) -> None:
-        log.info("another process is rebuilding the read model: waiting for it to finish")
 
     def _last_rebuild(self) -> str | None:
         """The mark of the last switch to a rebuilt model (None: none since the model was created)."""
@@ -390,6 +387,10 @@ class Projector:
         self.conn.close()
         if self._owns_ledger:
             self.ledger.close()
+
+
+def _log_waiting() -> None:
+    log.info("another process is rebuilding the read model: waiting for it to finish")
 
 
 # rm_meta's row naming the last switch to a rebuilt model (a new random value each time): a rebuild

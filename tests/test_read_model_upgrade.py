@@ -23,7 +23,7 @@ from test_projections_projector import beside_left, busy_ledger
 from api.settings import Settings
 from api.web.app import create_app
 from projections import schema
-from projections.db import ReadModelUpgrading, connect
+from projections.db import ReadModelUpgrading, connect, rebuilder_lock
 from projections.projector import Projector
 from projections.queries import ReadModel
 
@@ -280,3 +280,33 @@ def test_the_api_answers_read_model_upgrading_until_the_switch(
             assert written.json().get("data") == {"defineTopic": {"changed": True}}, written.text
     finally:
         ledger.close()
+
+
+def test_claims_rebuild_waits_for_a_rebuild_running_elsewhere_and_then_has_nothing_to_do(
+    h: Harness, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from api.cli import projections as cli
+    from api.cli.main import main
+
+    busy_ledger(h)
+    h.project()
+    complete = model_rows(h.url)
+    waits = threading.Event()
+    say = cli._say_waiting
+
+    def say_and_tell() -> None:
+        say()
+        waits.set()
+
+    monkeypatch.setattr(cli, "_say_waiting", say_and_tell)
+    results: dict[str, Any] = {}
+    with rebuilder_lock(h.url, wait=True):  # another process's rebuild, under way
+        command = in_thread(results, "cli", lambda: main(["--database", h.url, "rebuild"]), waits)
+        assert waits.wait(WAIT)
+        assert "cli" not in results  # it waits
+        h.projector._rebuild_locked(None)  # (the other one's work: it holds the lock)
+    assert joined(command) and results == {"cli": 0}
+    out = capsys.readouterr()
+    assert "waiting for it to finish" in out.err
+    assert "another process rebuilt the read model meanwhile" in out.out and "nothing to do" in out.out
+    assert model_rows(h.url) == complete and not beside_left(h.url)

@@ -31,12 +31,13 @@ def register(subparsers: Any) -> None:
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
     projector = Projector(args.database, batch_size=args.batch_size)
+    projector.on_wait = _say_waiting
     try:
         started = time.perf_counter()
         # Another process's rebuild (or upgrade) running: wait for it, as a deploy script would want to;
         # if it switched to a model of this version, that is the rebuild asked for.
         with progress_bar("rebuilding read model") as progress:
-            events = projector.rebuild(progress, waiting=_say_waiting)
+            events = projector.rebuild(progress)
         if events is None:
             print(
                 f"another process rebuilt the read model meanwhile (log position {projector.position()}): nothing to do"
@@ -54,6 +55,7 @@ def _say_waiting() -> None:
 
 def cmd_project(args: argparse.Namespace) -> int:
     projector = Projector(args.database, batch_size=args.batch_size)
+    projector.on_wait = _say_waiting  # (an upgrade another process runs: waited for, then found done)
     try:
         if projector.rebuilt:  # (an upgrade waits for another process's under way, then finds it done)
             print(
