@@ -29,7 +29,7 @@ from projections.tables import Table, extra
 from projections.views import ACTORS, API_KEYS, CLAIM_VERSIONS, SOURCES, TOPICS
 
 # Bump when event handling changes meaning without a DDL change: forces a rebuild.
-PROJECTION_VERSION = 3
+PROJECTION_VERSION = 4
 
 # Bookkeeping tables no view reads; the others are declared by their views (views.py).
 META: Table[None] = Table("rm_meta", None, extras=(extra("name", "text", key="primary key"), extra("value", "text")))

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from projections.tables import Col, Table, extra
-from projections.values import as_uuid, loads, period, precision_of, search_text
+from projections.values import as_uuid, loads, period, precision_of, search_text, searchable
 
 
 def _stated(stated: dict[str, Any]) -> tuple[str, str, str]:
@@ -109,12 +109,12 @@ class ClaimView:
         return "SOURCE_PUBLISHED" if self.counts_from < self.stated.latest else "STATED_PERIOD"
 
 
-# The text filter's columns: the summary and the quote casefolded, each in its own column (a needle
-# matches within one of them, never across: they may hold line breaks and any control character but NUL,
-# so no separator joining them into one column would be safe).
+# The text filter's columns: the summary and the quote folded (``values.searchable``), each in its own
+# column (a needle matches within one of them, never across: they may hold line breaks and any control
+# character but NUL, so no separator joining them into one column would be safe).
 def _summary_search(content: dict[str, Any]) -> str:
     summary: str = content["summary"]
-    return summary.casefold()
+    return searchable(summary)
 
 
 def _quote_search(content: dict[str, Any]) -> str | None:
@@ -122,7 +122,7 @@ def _quote_search(content: dict[str, Any]) -> str | None:
     if not quote:
         return None
     text: str = quote["text"]
-    return text.casefold()
+    return searchable(text)
 
 
 CLAIM_VERSIONS = Table(
@@ -225,7 +225,7 @@ class ActorView:
 
 
 def _actor_search(actor: dict[str, Any]) -> str:
-    """Casefolded key, name and aliases."""
+    """Key, name and aliases, folded."""
     return search_text(actor["key"], actor["name"], *(actor.get("aliases") or []))
 
 

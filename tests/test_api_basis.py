@@ -9,6 +9,7 @@ from typing import Any
 import httpx2 as httpx  # the maintained fork starlette's TestClient uses
 import pytest
 from api_support import ApiEnv, api_env, error_codes
+from starlette.websockets import WebSocketDisconnect
 
 from ledger import commands as c
 from ledger.integrity import merkle
@@ -238,3 +239,141 @@ def test_a_websocket_connections_later_query_reads_the_model_anew(api: ApiEnv) -
         assert again["data"]["claim"] == {
             "version": 2, "retracted": True, "history": [{"type": "RECORDED"}, {"type": "RETRACTED"}]
         }  # fmt: skip
+
+
+AUDIT = """{
+  ledgerDigest { treeSize rootHash }
+  events(first: 100) { treeSize nodes { id } pageInfo { hasNextPage } }
+  event(id: "%d") { id }
+  inclusionProof(eventId: "1") { treeSize rootHash }
+  consistencyProof(fromSize: 1) { toSize rootHash }
+}"""
+
+
+def test_the_log_fields_under_a_pin_answer_the_log_as_it_stood_at_that_size(api: ApiEnv) -> None:
+    # They answered the log's head under a pin: a digest, a log and proofs of a later log than the basis named.
+    size = api.tree_size()
+    root = merkle.subtree_root(0, size, api.ledger.ledger_recorder).hex()
+    api.ledger.retract_claim(c.RetractClaim("c-minister", None, "duplicate"), "desk")
+    api.caught_up()
+    assert api.tree_size() == size + 1
+    response = api.client.post("/graphql", json={"query": AUDIT % (size + 1), "extensions": {"atTreeSize": size}})
+    body = response.json()
+    assert "errors" not in body, body
+    data = body["data"]
+    assert data["ledgerDigest"] == {"treeSize": size, "rootHash": root}
+    assert data["events"]["treeSize"] == size and len(data["events"]["nodes"]) == size
+    assert data["events"]["pageInfo"]["hasNextPage"] is False
+    assert data["event"] is None  # the retraction is beyond the pin
+    assert data["inclusionProof"] == {"treeSize": size, "rootHash": root}
+    assert data["consistencyProof"] == {"toSize": size, "rootHash": root}
+    assert body["extensions"]["basis"]["treeSize"] == size and body["extensions"]["basis"]["rootHash"] == root
+    # Beyond the pin, the error names the pin, not an argument the query did not give.
+    for beyond, message in (
+        (f'{{ inclusionProof(eventId: "{size + 1}") {{ treeSize }} }}',
+         f"eventId: event {size + 1} is not among the pinned tree's {size} events"),
+        (f"{{ consistencyProof(fromSize: {size + 1}) {{ toSize }} }}",
+         f"fromSize: {size + 1} is larger than the pinned tree size {size}"),
+    ):  # fmt: skip
+        answer = api.client.post("/graphql", json={"query": beyond, "extensions": {"atTreeSize": size}}).json()
+        assert [e["message"] for e in answer["errors"]] == [message]
+    # Unpinned, the head.
+    head = _post_query(api, AUDIT % (size + 1))["data"]
+    assert head["ledgerDigest"]["treeSize"] == size + 1 and head["event"] == {"id": str(size + 1)}
+    assert head["inclusionProof"]["treeSize"] == size + 1 and len(head["events"]["nodes"]) == size + 1
+
+
+def test_a_pin_that_fails_fails_the_log_fields_too(api: ApiEnv) -> None:
+    beyond = api.tree_size() + 5
+    body = api.client.post("/graphql", json={"query": AUDIT % 1, "extensions": {"atTreeSize": beyond}}).json()
+    assert body["data"] is None and set(error_codes(body)) == {"BAD_USER_INPUT"}
+
+
+def _post_query(api: ApiEnv, query: str) -> dict[str, Any]:
+    response = api.client.post("/graphql", json={"query": query})
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def test_a_websocket_query_keeps_to_its_pin(api: ApiEnv) -> None:
+    # strawberry's graphql-transport-ws handler drops a subscribe message's extensions: a query pinned with
+    # extensions.atTreeSize was answered unpinned, at the head, saying so only in its basis.
+    size = api.tree_size()
+    api.ledger.retract_claim(c.RetractClaim("c-minister", None, "duplicate"), "desk")
+    api.caught_up()
+    query = '{ claim(id: "c-minister") { version retracted } ledgerDigest { treeSize } }'
+    with api.client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        ws.send_text(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(ws.receive_text())["type"] == "connection_ack"
+
+        def ask(operation_id: str, extensions: object) -> dict[str, Any]:
+            payload = {"query": query} if extensions is None else {"query": query, "extensions": extensions}
+            ws.send_text(json.dumps({"id": operation_id, "type": "subscribe", "payload": payload}))
+            message = json.loads(ws.receive_text())
+            assert message["type"] == "next", message
+            assert json.loads(ws.receive_text())["type"] == "complete"
+            result: dict[str, Any] = message["payload"]
+            return result
+
+        pinned = ask("1", {"atTreeSize": size})
+        assert pinned["data"] == {"claim": {"version": 1, "retracted": False}, "ledgerDigest": {"treeSize": size}}
+        assert pinned["extensions"]["basis"]["treeSize"] == size and pinned["extensions"]["basis"]["pinned"] is True
+        # The next operation on the connection without extensions is not pinned by the last one's.
+        head = ask("2", None)
+        assert head["data"] == {"claim": {"version": 2, "retracted": True}, "ledgerDigest": {"treeSize": size + 1}}
+        assert head["extensions"]["basis"]["pinned"] is False
+        beyond = ask("3", {"atTreeSize": size + 50})
+        assert set(error_codes(beyond)) == {"BAD_USER_INPUT"}
+        # Extensions that are not an object are refused, as over HTTP (400), and start no operation.
+        ws.send_text(json.dumps({"id": "4", "type": "subscribe", "payload": {"query": query, "extensions": [size]}}))
+        refused = json.loads(ws.receive_text())
+        assert (
+            refused["id"] == "4"
+            and refused["type"] == "error"
+            and "must be an object" in refused["payload"][0]["message"]
+        )
+        assert ask("4", None)["data"]["ledgerDigest"] == {"treeSize": size + 1}  # (the id is free)
+
+
+def _ws_ready(ws: Any) -> None:
+    ws.send_text(json.dumps({"type": "connection_init", "payload": {}}))
+    assert json.loads(ws.receive_text())["type"] == "connection_ack"
+
+
+def test_a_subscription_cannot_be_pinned(api: ApiEnv) -> None:
+    # A subscription follows the log: under a pin its every message named the pinned basis (or, for a pin
+    # beyond the log, a null one) while it delivered the later events.
+    events = "subscription { ledgerEvents(after: 0) { position } }"
+    with api.client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        _ws_ready(ws)
+        for operation_id, size in (("a", 2), ("b", api.tree_size() + 50)):
+            payload = {"query": events, "extensions": {"atTreeSize": size}}
+            ws.send_text(json.dumps({"id": operation_id, "type": "subscribe", "payload": payload}))
+            message = json.loads(ws.receive_text())
+            assert message["id"] == operation_id and message["type"] in ("next", "error"), message
+            errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
+            assert [e["extensions"]["code"] for e in errors] == ["BAD_USER_INPUT"], message
+            assert "cannot be pinned" in errors[0]["message"]
+            assert json.loads(ws.receive_text()) == {"id": operation_id, "type": "complete"}
+        ws.send_text(json.dumps({"id": "c", "type": "subscribe", "payload": {"query": events}}))  # unpinned: runs
+        first = json.loads(ws.receive_text())
+        assert first["type"] == "next" and first["payload"]["data"]["ledgerEvents"] == {"position": 1}
+        assert first["payload"]["extensions"]["basis"]["pinned"] is False
+
+
+def test_malformed_extensions_over_websocket_keep_the_protocols_own_refusals_first(api: ApiEnv) -> None:
+    query = {"query": "{ ledgerDigest { treeSize } }", "extensions": "x"}
+    with api.client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        ws.send_text(json.dumps({"id": "1", "type": "subscribe", "payload": query}))  # before the ack: 4401
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_text()
+        assert closed.value.code == 4401
+    with api.client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        _ws_ready(ws)
+        events = {"query": "subscription { ledgerEvents { position } }"}
+        ws.send_text(json.dumps({"id": "s", "type": "subscribe", "payload": events}))
+        ws.send_text(json.dumps({"id": "s", "type": "subscribe", "payload": query}))  # a reused id: 4409
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_text()
+        assert closed.value.code == 4409

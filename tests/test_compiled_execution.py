@@ -102,7 +102,7 @@ class Pair:
         assert json.dumps(mask(ours.data)) == json.dumps(mask(reference.data)), "key order differs"
         errored = bool(ours.errors or reference.errors)
         same_extensions(mask(ours.extensions or {}), mask(reference.extensions or {}), errored, query)
-        same_errors(ours, reference, query)
+        same_errors(ours, reference, query, query)
         return {"data": ours.data, "errors": [e.formatted for e in ours.errors or ()]}
 
 
@@ -541,6 +541,20 @@ def test_the_error_comparison_forgives_only_drops_below_a_null_both_answers_hold
     for ours, reference in refused:
         with pytest.raises(AssertionError):
             same_errors(ours, reference, "q")
+
+    # Given the document, the error that nulled the data may lie below another root field when every field and
+    # list item on its path is non-null (Query.sources: [Source!]!, Source.claims: [Claim!]!, Claim.key: String!).
+    document = '{ s: sources { claims { key } } actors { key } position(actor: "a", topic: "t", asOf: "2025-01-01") { stance } }'
+    below = ("cause", ["s", 0, "claims", 2, "key"])
+    root = ("no such actor", ["actors"])
+    same_errors(result(None, below), result(None, root), "q", document)  # either error nulls the data
+    same_errors(result(None, root), result(None, below), "q", document)
+    with pytest.raises(AssertionError):  # without the document nothing says the nested error reached the root
+        same_errors(result(None, root), result(None, below), "q")
+    with pytest.raises(AssertionError):  # Query.position is nullable: its error does not null the data
+        same_errors(result(None, root), result(None, ("cause", ["position", "stance"])), "q", document)
+    with pytest.raises(AssertionError):  # an error below the same root field is no race
+        same_errors(result(None, ("cause", ["s"])), result(None, below), "q", document)
 
 
 # ---------------------------------------------------------------- abstract types (a toy schema)

@@ -119,7 +119,7 @@ class Apps:
         assert json.dumps(mine.get("data")) == json.dumps(theirs.get("data")), (what, "key order differs")
         errored = bool(mine.get("errors") or theirs.get("errors"))
         same_extensions(mine.get("extensions") or {}, theirs.get("extensions") or {}, errored, what)
-        same_errors(_result(mine), _result(theirs), what)
+        same_errors(_result(mine), _result(theirs), what, _document(reference.request))
 
 
 def without_record_times(document: str, variables: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -154,6 +154,13 @@ def without_record_times(document: str, variables: dict[str, Any]) -> tuple[str,
 
     stripped = visit(stripped, Unused())
     return print_ast(stripped), {k: v for k, v in variables.items() if k in used}
+
+
+def _document(request: Any) -> str | None:
+    """The query text a request sent (None: a persisted query sent by its id alone)."""
+    get = request.method == "GET"
+    query = request.url.params.get("query") if get else json.loads(request.content).get("query")
+    return query if isinstance(query, str) else None
 
 
 def _result(body: dict[str, Any]) -> Any:

@@ -43,6 +43,7 @@ from __future__ import annotations
 import itertools
 import os
 import random
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -64,14 +65,16 @@ from projections.views import ClaimFilter, ClaimView
 
 EXAMPLES = int(os.environ.get("CLAIMS_ORACLE_EXAMPLES", "25"))
 ATTRIBUTIONS = ("DIRECT_QUOTE", "INDIRECT_SPEECH", "REPORTED")
+# "Ka\u0308se": decomposed (NFD: text copied from a PDF), found by "Käse" typed composed, and the other way
+# round; "ﬁnal" (a ligature) and "ＡＢＣ" (full-width): found by their plain letters (NFKC).
 WORDS = ("Taurus delivery", "TAURUS jets", "Straße closed", "50% off", "a_b test", "ceasefire now",
-         "Line one\nline two")  # fmt: skip
-QUOTES = (None, None, "Wir liefern keine Taurus", "STRASSE frei_ 10%", "Zeile eins\nZeile zwei")
+         "Line one\nline two", "Ka\u0308se ﬁnal")  # fmt: skip
+QUOTES = (None, None, "Wir liefern keine Taurus", "STRASSE frei_ 10%", "Zeile eins\nZeile zwei", "Käse ＡＢＣ")
 # With line breaks: within a summary ("one\nLINE") or a quote ("s\nz") of two lines; "]\nZ" only across a
 # summary (its marker last) and a quote, which must not match (the filter is a substring of one of the two);
 # "\n" both. claim_filters also asks "<marker>\nwir", only across.
 SEARCHES = ("taurus", "STRASSE", "straße", "50%", "0%", "a_b", "%", "_", "e", "DELIVERY", "xyz", "",
-            "\n", "one\nLINE", "s\nz", "]\nZ")  # fmt: skip
+            "\n", "one\nLINE", "s\nz", "]\nZ", "KÄSE", "ka\u0308se", "final", "abc", "ＦＩＮＡＬ")  # fmt: skip
 PRINCIPALS = ("desk-a", "desk-b")
 REASONS = ("typo", "Source checked again", "misattributed")
 LABELS = ("NO_FLIP", "HALF_FLIP", "FULL_FLOP")
@@ -298,12 +301,18 @@ def oracle_claims(world: World, f: ClaimFilter, k: datetime | None, *, joined: b
             f.attribution is None or v.attribution == f.attribution,
             f.stated_from is None or f.stated_from <= counts_from,
             f.stated_to is None or counts_from <= f.stated_to,
-            f.text is None or any(f.text.casefold() in part.casefold() for part in texts(v, joined)),
+            f.text is None or any(folded(f.text) in folded(part) for part in texts(v, joined)),
         )
         if all(conditions):
             key = (counts_from, v.stated.earliest, claim.first_position)
             found.append((key, Listed(claim.id, v.version, counts_from, v.retracted)))
     return [listed for _, listed in sorted(found, key=lambda x: x[0])]
+
+
+def folded(text: str) -> str:
+    """The text filter's comparison, as the schema states it: any case, any Unicode normal form, compatibility
+    characters (ligatures, full-width letters) as their plain letters: NFKC_Casefold."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
 
 
 def texts(v: Event, joined: bool) -> tuple[str, ...]:
@@ -592,7 +601,7 @@ def check_claims(env: ApiEnv, world: World, rng: random.Random, made: dict[str, 
             exported = model.iter_claims(f, k, batch=rng.randint(1, 3))  # (exports: every claim, keyset batches)
             assert [listed(x) for x in exported] == want, ("iter_claims", f, k)
             made["quoted_found"] += f.text is not None and any(
-                not any(f.text.casefold() in v.summary.casefold() for v in claim.versions if isinstance(v, Event))
+                not any(folded(f.text) in folded(v.summary) for v in claim.versions if isinstance(v, Event))
                 for claim in world.claims if any(x.id == claim.id for x in want)
             )  # a claim found by its quote alone  # fmt: skip
 
@@ -952,3 +961,30 @@ def test_a_text_filter_matches_within_the_summary_or_the_quote_not_across_them(e
     env.caught_up()
     assert all(x.row < 0 for x in model.claims(ClaimFilter(actor="y-actor"), 5, None, None).items)
     check({**within, "quote start": [], "neu": ["y-1"]}, (*across, "here\nneu"))
+
+
+def test_text_filters_match_across_unicode_normal_forms(env: ApiEnv) -> None:
+    """A summary stored decomposed (NFD, as text copied from a PDF often is) was not found by its words typed
+    composed, nor a name by its composed spelling: the filters casefolded but did not normalise. Now both sides
+    are NFKC-casefolded (``values.searchable``): any normal form, ligatures and full-width letters as plain."""
+    ledger = env.ledger
+    text = one_of_each(env, "u", "2025-03-01")
+    with ledger.batch(po.PRINCIPAL) as batch:
+        batch.register_actor(c.parse_actor(actor_data("u-mayor", name="Jo\u0308rg Ma\u0308rz", aliases=[])))
+        data = claim_data("u-1", actor="u-actor", topic="u-topic", stated="2025-03", source="u-source",
+                          passage=passage(0, text), summary="Gespra\u0308che u\u0308ber die ﬁnale Fas\u00adsung")  # fmt: skip
+        data["quote"] = {"text": "ＦＲＩＥＤＥＮ jetzt", "language": "de"}
+        batch.record_claim(c.parse_claim(data))
+    env.caught_up()
+    query = "query ($t: String) { claims(filter: {text: $t}) { nodes { key } } }"
+    for needle in ("Gespräche über", "GESPRA\u0308CHE", "finale", "frieden JETZT", "ＦＩＮＡＬＥ", "Fas\u00adsung"):
+        assert [n["key"] for n in env.gql.data(query, {"t": needle})["claims"]["nodes"]] == ["u-1"], needle
+    assert env.gql.data(query, {"t": "Gesprache"})["claims"]["nodes"] == []  # (accents still count)
+    # The search limit counts the needle as compared: U+FDFA is one character, 18 once normalised.
+    answer = env.gql(query, {"t": "\ufdfa" * 20})
+    assert answer["data"] is None and "once normalised" in answer["errors"][0]["message"]
+    names = "query ($s: String) { actors(search: $s) { key } }"
+    for needle in ("Jörg", "MÄRZ", "jo\u0308rg ma\u0308rz"):
+        assert [a["key"] for a in env.gql.data(names, {"s": needle})["actors"]] == ["u-mayor"], needle
+    pinned = 'query ($s: String) { actors(search: $s, knownAt: "2100-01-01T00:00:00Z") { key } }'
+    assert [a["key"] for a in env.gql.data(pinned, {"s": "Jörg"})["actors"]] == ["u-mayor"]

@@ -53,6 +53,9 @@ PINNED_SIZE: ContextVar[int | None] = ContextVar("pinned_size", default=None)
 # The read model's position as the HTTP layer read it for this request (api/web/http_cache.py), so the
 # basis of an unpinned answer costs no second look at rm_tracking; None: read it here.
 OBSERVED_POSITION: ContextVar[int | None] = ContextVar("observed_position", default=None)
+# The extensions of the graphql-transport-ws "subscribe" message of the running operation (strawberry's
+# handler drops them): set by ``api/graphql/view.py``'s handler, read in place of ``operation_extensions``.
+WS_OPERATION_EXTENSIONS: ContextVar[dict[str, Any] | None] = ContextVar("ws_operation_extensions", default=None)
 PIN_WAIT_SECONDS = 5.0
 # Root hash by (database, tree size): a log never changes below its head, so a root is computed once.
 _ROOTS: OrderedDict[tuple[str, int], bytes] = OrderedDict()
@@ -127,7 +130,7 @@ async def operation_basis(services: Any, operation_extensions: dict[str, Any] | 
     try:
         root = None
         if size is not None:  # a root already computed costs no thread hop
-            root = _ROOTS.get((services.settings.database_url, size)) or await blocking(_root, services, size)
+            root = await tree_root(services, size)
         held.basis = {
             "treeSize": size,
             "rootHash": root.hex() if root is not None else None,
@@ -155,7 +158,10 @@ class Basis(SchemaExtension):
             # from what an earlier one read (a claim retracted since, shown as it was, under a basis that
             # names the retraction). Each operation reads the model anew, as each HTTP request does.
             context.loaders = Loaders(services.read_model)
-        async with operation_basis(services, self.execution_context.operation_extensions) as held:
+            extensions = WS_OPERATION_EXTENSIONS.get()
+        else:
+            extensions = self.execution_context.operation_extensions
+        async with operation_basis(services, extensions) as held:
             self.held = held
             yield
 
@@ -183,6 +189,12 @@ async def record_time(info: Info, known_at: datetime | None, at_tree_size: int |
         root = await blocking(_root, services, at_tree_size)
         pins.by_size[at_tree_size] = (pinned, root.hex())
     return pinned
+
+
+def unpinnable(what: str) -> None:
+    """BAD_USER_INPUT if the operation asked for a pin: ``what`` follows the log as it grows (a subscription)."""
+    if DEFAULT_KNOWN_AT.get() is not None:
+        raise bad_input(f"extensions.{PIN_FIELD}", f"{what} follows the log as it grows and cannot be pinned")
 
 
 def log_prefix() -> int | None:
@@ -214,6 +226,12 @@ def _pin(
             "pin a neighbouring size"
         )  # fmt: skip
     return asked, known_at
+
+
+async def tree_root(services: Any, size: int) -> bytes:
+    """The Merkle root of the log's first ``size`` events (computed once per database and size)."""
+    root = _ROOTS.get((services.settings.database_url, size))
+    return root if root is not None else await blocking(_root, services, size)
 
 
 def _root(services: Any, size: int) -> bytes:

@@ -28,7 +28,7 @@ from strawberry.types.execution import ExecutionContext, PreExecutionError
 
 from api.auth import IsEditor
 from api.errors import CodedErrors, log_errors
-from api.graphql.basis import Basis
+from api.graphql.basis import Basis, unpinnable
 from api.graphql.caching import QueryValidationCache
 from api.graphql.compiled import CompiledExecution
 from api.graphql.context import Info
@@ -93,7 +93,8 @@ class Query:
         "log order (keyset pages).",
     )
     actors: list[Actor] = strawberry.field(
-        resolver=reading.actors, description="Actors whose key, name or alias contains `search` (any case)."
+        resolver=reading.actors,
+        description="Actors whose key, name or alias contains `search` (any case, any Unicode normal form).",
     )
     topics: list[Topic] = strawberry.field(resolver=reading.topics)
     sources: list[Source] = strawberry.field(resolver=reading.sources)
@@ -104,21 +105,29 @@ class Query:
         "to review; accept one with recordClaim(input, assistant). NOT_FOUND for an unknown source.",
     )
     events: LedgerEventConnection = strawberry.field(
-        resolver=audit.events, description="The raw ledger log in order, for auditors."
+        resolver=audit.events,
+        description="The raw ledger log in order, for auditors (under a request's `atTreeSize` pin: its first "
+        "`atTreeSize` events).",
     )
     event: LedgerEvent | None = strawberry.field(
-        resolver=audit.event, description="One event of the log by its id (log position); null beyond the log's end."
+        resolver=audit.event,
+        description="One event of the log by its id (log position); null beyond the log's end (under a "
+        "request's `atTreeSize` pin: beyond the pin).",
     )
     ledger_digest: LedgerDigest = strawberry.field(
-        resolver=audit.ledger_digest, description="The log's size and Merkle root hash (RFC 6962)."
+        resolver=audit.ledger_digest,
+        description="The log's size and Merkle root hash (RFC 6962); under a request's `atTreeSize` pin, the "
+        "log's as it stood at that size.",
     )
     inclusion_proof: InclusionProof = strawberry.field(
         resolver=audit.inclusion_proof,
-        description="Audit path proving event `eventId` is in the log (of `treeSize` events, default: all).",
+        description="Audit path proving event `eventId` is in the log (of `treeSize` events, default: all, or "
+        "a request's `atTreeSize` pin).",
     )
     consistency_proof: ConsistencyProof = strawberry.field(
         resolver=audit.consistency_proof,
-        description="Proof that the log of `fromSize` events is a prefix of the log of `toSize` (default: all): "
+        description="Proof that the log of `fromSize` events is a prefix of the log of `toSize` (default: all, or a "
+        "request's `atTreeSize` pin): "
         "history was appended to, not rewritten.",
     )
     flips: FlipConnection = strawberry.field(
@@ -186,6 +195,7 @@ class Subscription:
     async def ledger_events(
         self, info: Info, types: list[str] | None = None, after: int | None = None
     ) -> AsyncGenerator[LedgerEvent, None]:
+        unpinnable("a subscription")
         context = info.context
         who = Subscriber(
             anonymous=context.caller.principal is None,

@@ -17,12 +17,15 @@ from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
 from api.auth import Caller, bearer, key_from_connection_params
 from api.errors import READ_MODEL_UPGRADING, UNAUTHENTICATED, UPGRADE_RETRY_AFTER, coded
+from api.graphql.basis import WS_OPERATION_EXTENSIONS
 from api.graphql.context import Context, Services
 from api.graphql.loaders import blocking
 from api.graphql.ratelimit import RATE_LIMITED
@@ -31,6 +34,9 @@ from api.settings import Settings
 from api.web import graphiql
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+NOT_AN_OBJECT = (
+    "The GraphQL operation's `extensions` must be an object or null, if provided."  # strawberry's words over HTTP
+)
 log = logging.getLogger("claims.api")
 
 
@@ -113,10 +119,28 @@ class LedgerWebSocketAdapter(ASGIWebSocketAdapter):
         await super().close(code, refused if code == 4403 and refused else reason)
 
 
+class LedgerTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws, with each operation's ``extensions`` (strawberry's handler drops them, so a query
+    pinned with ``extensions.atTreeSize`` was answered unpinned)."""
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        extensions = message["payload"].get("extensions")
+        # (strawberry's own refusals first: before the ack, a reused id; then as over HTTP)
+        fresh = self.connection_acknowledged and message["id"] not in self.operations
+        if fresh and extensions is not None and not isinstance(extensions, dict):
+            await self.send_message({"id": message["id"], "type": "error", "payload": [{"message": NOT_AN_OBJECT}]})
+            return
+        # The handler starts the operation's task in super().handle_subscribe, and a new task copies the
+        # current context: the operation reads its own message's extensions (api/graphql/basis.py).
+        WS_OPERATION_EXTENSIONS.set(extensions if isinstance(extensions, dict) else None)
+        await super().handle_subscribe(message)
+
+
 class LedgerGraphQL(GraphQL[Context, None]):
     """``/graphql``: POST and GET queries, graphql-transport-ws subscriptions, GraphiQL for browsers."""
 
     websocket_adapter_class = LedgerWebSocketAdapter  # type: ignore[assignment]
+    graphql_transport_ws_handler_class = LedgerTransportWS
 
     def __init__(self, schema: LedgerSchema, settings: Settings) -> None:
         super().__init__(

@@ -285,8 +285,8 @@ class Documents:
 
 
 # Fields answered from the ledger's log and tree head (or the signed checkpoints), not from the read
-# model: their answers move with the log, not with the projector's position, and ignore a pin. A
-# document that selects one anywhere is never cached.
+# model: unpinned, their answers move with the log, not with the projector's position (under a pin they
+# answer the log's prefix, but ``checkpoint`` does not). A document that selects one anywhere is never cached.
 LOG_FIELDS = frozenset({"events", "event", "ledgerDigest", "inclusionProof", "consistencyProof", "checkpoint"})
 
 

@@ -25,6 +25,7 @@ from projections import views
 from projections.db import QueryTimeout
 from projections.names import Resolution
 from projections.queries import ReadModel
+from projections.values import searchable
 
 
 async def position(
@@ -338,10 +339,14 @@ def _value(member: Stance | Attribution | None) -> str | None:
 
 
 def searched(info: Info, field: str, value: str | None) -> None:
-    """A search string within the API's limit (a long LIKE pattern is work, and SQLite refuses it)."""
+    """A search string within the API's limit (a long LIKE pattern is work, and SQLite refuses it), as given
+    and as compared (``searchable``: NFKC can make one character up to 18)."""
+    if value is None:
+        return
     limit = info.context.settings.max_search_length
-    if value is not None and len(value) > limit:
-        raise bad_input(field, f"is {len(value)} characters long; the limit is {limit} (CLAIMS_MAX_SEARCH_LENGTH)")
+    for length, how in ((len(value), ""), (len(searchable(value)), " once normalised (NFKC)")):
+        if length > limit:
+            raise bad_input(field, f"is {length} characters long{how}; the limit is {limit} (CLAIMS_MAX_SEARCH_LENGTH)")
 
 
 # Actors, topics and sources at a record time (knownAt, atTreeSize, or the operation's pin): those

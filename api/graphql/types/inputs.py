@@ -108,7 +108,11 @@ class ClaimFilter:
     attribution: Attribution | None = None
     stated_from: date | None = strawberry.field(default=None, description="Counts from (Claim.countsFrom) on or after.")
     stated_to: date | None = strawberry.field(default=None, description="Counts from (Claim.countsFrom) on or before.")
-    text: str | None = strawberry.field(default=None, description="Substring of summary or quote, any case.")
+    text: str | None = strawberry.field(
+        default=None,
+        description="Substring of the summary or of the quote (not across the two), any case, any Unicode normal "
+        "form (composed or decomposed accents; ligatures and full-width letters as plain ones).",
+    )
     include_retracted: bool = False
 
 
