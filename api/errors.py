@@ -16,7 +16,7 @@ from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
 
 from ledger.errors import BadInput, Conflict, LedgerError, NotFound
-from projections.db import QueryTimeout
+from projections.db import QueryTimeout, ReadModelUpgrading
 from projections.names import AMBIGUOUS, INVALID, Resolution
 
 log = logging.getLogger("claims.api")
@@ -31,6 +31,10 @@ PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 QUERY_TIMEOUT = "QUERY_TIMEOUT"
 UNAVAILABLE = "UNAVAILABLE"
+# The read model is of another (older) schema while this version's is built beside it: HTTP 503 with
+# Retry-After (seconds; a rebuild takes about 30 s at a million claims).
+READ_MODEL_UPGRADING = "READ_MODEL_UPGRADING"
+UPGRADE_RETRY_AFTER = 5
 INTERNAL_MESSAGE = "Internal server error."
 NAMES_IN_MESSAGE = 10  # candidates named in an ambiguity message (extensions list them all)
 
@@ -101,6 +105,8 @@ def extensions_of(error: BaseException) -> dict[str, Any] | None:
         return {"code": error.code}
     if isinstance(error, QueryTimeout):
         return {"code": QUERY_TIMEOUT}
+    if isinstance(error, ReadModelUpgrading):
+        return {"code": READ_MODEL_UPGRADING, "retryAfter": UPGRADE_RETRY_AFTER}
     return None
 
 

@@ -167,7 +167,7 @@ def rebuild(url: str, batch_size: int, runs: int, *, beside: bool = True, fast: 
     for _ in range(runs):
         projector.timings.clear()
         started = time.perf_counter()
-        events = projector.rebuild() if beside else in_place(projector)
+        events = (projector.rebuild() or 0) if beside else in_place(projector)  # (None: another rebuild's)
         seconds = time.perf_counter() - started
         print(f"  rebuild: {events:,} events in {seconds:.2f}s = {events / seconds:,.0f} events/s", file=sys.stderr)
         if not best or seconds < best["seconds"]:

@@ -126,7 +126,7 @@ def main() -> int:
             meter.phases.clear()
             load = os.getloadavg()[0]
             with meter.phase("total"):
-                events = projector.rebuild()
+                events = projector.rebuild() or 0  # (None: another process's rebuild did it)
             total = meter.phases["total"]
             rest = [total[i] - sum(v[i] for k, v in meter.phases.items() if k != "total") for i in range(3)]
             print(

@@ -16,6 +16,7 @@ Column types that differ between the two are rendered by :func:`ddl`.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import sqlite3
 import threading
@@ -151,6 +152,11 @@ class Connection:
 
 class QueryTimeout(Exception):
     """A read-model query ran longer than the reader's statement timeout and was cancelled."""
+
+
+class ReadModelUpgrading(Exception):
+    """The read model is of another schema version (an older one) while this version's is built beside it:
+    this code cannot read it, and answers nothing from it until the switch (``Projector.rebuild``)."""
 
 
 def timed_out() -> QueryTimeout:
@@ -357,7 +363,50 @@ _pg = pg_placeholders
 # A rebuild projects into a model beside the live one: PostgreSQL schema REBUILD_SCHEMA (its own
 # writer lock), SQLite a file next to the database; then switches (Projector.rebuild).
 REBUILD_SCHEMA = "rm_rebuild"
-REBUILD_LOCK_KEY = WRITER_LOCK_KEY + 1
+REBUILD_LOCK_KEY = WRITER_LOCK_KEY + 1  # the writer lock of the model beside (its projector's batches)
+# One rebuild at a time per database, across processes: there is one model beside, which two rebuilds
+# would each drop and write. PostgreSQL: a session advisory lock of its own (not the writer lock, which
+# the live projector takes for each batch while a rebuild runs); see rebuilder_lock for SQLite.
+REBUILDER_LOCK_KEY = WRITER_LOCK_KEY + 2
+
+
+@contextmanager
+def rebuilder_lock(url: str, *, wait: bool, waiting: Callable[[], None] | None = None) -> Iterator[bool]:
+    """Hold the database's rebuild lock for the block; yields False at once if another holds it and not ``wait``.
+
+    ``waiting`` is called when another holds it and this call will wait for it. The lock dies with its
+    holder: PostgreSQL's on the session (a connection of its own, held for the rebuild), SQLite's is an OS
+    file lock (``flock``) on a file beside the database, which the kernel releases when the process ends.
+    Why not a row in the SQLite database: holding its write lock for a rebuild would stop every append,
+    and a row held outside a transaction outlives a crashed holder (it would need a lease and a clock).
+    ``flock`` locks belong to an open file, not a process: two rebuilds of one process exclude each other.
+    """
+    if dialect_of(url) == "sqlite":
+        with open(sqlite_path(url) + ".rebuild-lock", "a+b") as file:  # never removed: a waiter may hold it open
+            try:
+                fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if not wait:
+                    yield False
+                    return
+                if waiting is not None:
+                    waiting()
+                fcntl.flock(file, fcntl.LOCK_EX)
+            try:
+                yield True
+            finally:
+                fcntl.flock(file, fcntl.LOCK_UN)
+        return
+    with psycopg.connect(url, autocommit=True) as raw:  # closing it releases the lock, whatever happened
+        row = raw.execute("SELECT pg_try_advisory_lock(%s)", (REBUILDER_LOCK_KEY,)).fetchone()
+        if not (row and row[0]):
+            if not wait:
+                yield False
+                return
+            if waiting is not None:
+                waiting()
+            raw.execute("SELECT pg_advisory_lock(%s)", (REBUILDER_LOCK_KEY,))
+        yield True
 
 
 def connect_beside(url: str) -> Connection:
@@ -433,6 +482,9 @@ class Readers:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._sqlite: list[SQLiteConnection] = []
+        # Called with each connection handed out, before the caller reads (ReadModel: while the model is of
+        # another schema, it raises ReadModelUpgrading); None, as nearly always: one test of an attribute.
+        self.gate: Callable[[Connection], None] | None = None
         if self.dialect == "postgresql":
             kwargs = reader_options(statement_timeout)
             self._pool = ConnectionPool(self.url, min_size=1, max_size=pool_size, open=True, kwargs=kwargs)
@@ -441,7 +493,10 @@ class Readers:
     def connection(self) -> Iterator[Connection]:
         if self._pool is not None:
             with self._pool.connection() as raw:
-                yield PostgresConnection(raw)
+                pg = PostgresConnection(raw)
+                if (gate := self.gate) is not None:  # (read once: another thread may clear it)
+                    gate(pg)
+                yield pg
             return
         conn: SQLiteConnection | None = getattr(self._local, "conn", None)
         if conn is None:
@@ -449,6 +504,8 @@ class Readers:
             self._local.conn = conn
             with self._lock:
                 self._sqlite.append(conn)
+        if (gate := self.gate) is not None:
+            gate(conn)
         yield conn
 
     def close(self) -> None:

@@ -13,6 +13,7 @@ import gc
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -32,6 +33,7 @@ from projections.db import (
     connect_beside,
     connect_schema,
     discard_beside,
+    rebuilder_lock,
 )
 from projections.handlers import DETAILS_TOPICS, VERSION_COLUMNS, Changes, Event
 from projections.signals import LedgerWakeup, hub
@@ -80,7 +82,16 @@ class Projector:
         self._committed = -1  # the position this projector's last batch committed
         self._known_pairs: set[tuple[str, str]] = set()  # in rm_pairs as of that commit
         self._published: dict[str, str] = {}  # source id -> last day of its publication (Changes.published)
-        self.rebuilt = schema.ensure(self.conn)  # a schema change empties the model: catch_up rebuilds it
+        # A model of another schema (an older version's) stays as readers see it, complete, until the first
+        # catch_up has rebuilt this version's beside it and switched (:meth:`rebuild`): an upgrade never shows
+        # readers an empty or partial model. A missing model is created empty here.
+        installed = schema.installed_version(self.conn)
+        self._upgrade = self.live and installed is not None and installed != schema.SCHEMA_VERSION
+        self.rebuilt = self._upgrade or schema.ensure(self.conn)
+        self._refused: str | None = None  # the other schema version last refused (logged once per version)
+        self._told_waiting = False  # that another process's rebuild holds up this projector's upgrade
+        # Called when this projector is about to wait for another process's rebuild (the CLI prints it).
+        self.on_wait: Callable[[], None] = _log_waiting
         self._indexes_built = False  # until catch_up has checked
         self._ahead = _ReadAhead(self.recorder)
 
@@ -89,8 +100,11 @@ class Projector:
     def run_once(self, max_events: int | None = None, *, wait: bool = True) -> int:
         """Project the next batch (at most ``max_events``) in one transaction; the number of events.
 
-        With ``wait=False`` returns 0 at once when another projector holds the writer lock.
+        With ``wait=False`` returns 0 at once when another projector holds the writer lock (or,
+        during an upgrade, when another process holds the rebuild lock).
         """
+        if self._upgrade:
+            return self._upgrade_beside(None, wait=wait) or 0
         limit = max_events or self.batch_size
         clock = _Clock(self.timings)
         with self.conn.write_transaction(wait=wait) as locked:
@@ -104,6 +118,8 @@ class Projector:
             # Plain rows (the id as text, no objects per event): what the handlers need.
             logged = self._ahead.take(after, limit) or self.recorder.log_rows(after, limit)
             if not logged:
+                return 0
+            if not self._own_schema():
                 return 0
             count, last = len(logged), logged[-1][0]
             if count == limit:  # more may follow: read them while this batch is applied
@@ -138,6 +154,25 @@ class Projector:
             self.hub.published()
         return count
 
+    def _own_schema(self) -> bool:
+        """Whether the model is of this code's schema; call in the write transaction (so no switch can come
+        between the check and the batch's writes). A projector of an older version left running after an
+        upgrade's switch must not write into the new tables with its old code: it logs it and writes nothing."""
+        rows = self.conn.execute("SELECT value FROM rm_meta WHERE name = 'schema_version'")
+        installed = str(rows[0][0]) if rows else None
+        if installed == schema.SCHEMA_VERSION:
+            self._refused = None
+            return True
+        if self._refused != installed:
+            log.error(
+                "the read model is of schema %s, this projector's code of schema %s: it writes nothing"
+                " (stop it: a projector of the model's version keeps it up to date)",
+                installed,
+                schema.SCHEMA_VERSION,
+            )
+            self._refused = installed
+        return False
+
     def _apply(self, logged: Sequence[LogRow], clock: _Clock) -> set[tuple[str, str]]:
         """Decode and project one batch; the (actor, topic) pairs it recorded."""
         events = self._decode(logged)
@@ -169,6 +204,11 @@ class Projector:
         Then creates the query indexes if a rebuild deferred them.
         """
         total = 0
+        if self._upgrade:
+            upgraded = self._upgrade_beside(progress, wait=wait)
+            if upgraded is None:  # another process is rebuilding: this one finds its model later
+                return 0
+            total = upgraded
         size = self.recorder.tree_head().size if progress else 0
         while True:
             done = self.run_once(wait=wait)
@@ -184,7 +224,7 @@ class Projector:
     def _finish_rebuild(self, *, wait: bool) -> None:
         if not self._indexes_built:
             with self.conn.write_transaction(wait=wait) as locked:
-                if locked:
+                if locked and self._own_schema():
                     if schema.create_deferred_indexes(self.conn, self._index_builders()):
                         self.conn.analyze(schema.BIG_TABLES, quick=True)  # autovacuum refines it later
                     self._indexes_built = True
@@ -196,7 +236,25 @@ class Projector:
         model_schema = str(self.conn.execute("SELECT current_schema()")[0][0])
         return lambda: connect_schema(self.url, model_schema)
 
-    def rebuild(self, progress: Progress | None = None) -> int:
+    def _upgrade_beside(self, progress: Progress | None, *, wait: bool) -> int | None:
+        """The upgrade of a model of another schema: rebuild beside it and switch; the events projected.
+
+        None, at once, when another process holds the rebuild lock and not ``wait``; after waiting for
+        it, a model it switched to this schema needs nothing more (0: the batches follow on from it).
+        """
+        with rebuilder_lock(self.url, wait=wait, waiting=self.on_wait) as locked:
+            if not locked:
+                if not self._told_waiting:  # (a follower asks at every wake-up: said once)
+                    log.info("another process is rebuilding the read model; this projector writes nothing until then")
+                    self._told_waiting = True
+                return None
+            if schema.installed_version(self.conn) == schema.SCHEMA_VERSION:
+                self._upgrade = False  # upgraded by another process meanwhile
+                self._committed = -1
+                return 0
+            return self._rebuild_locked(progress)
+
+    def rebuild(self, progress: Progress | None = None, *, wait: bool = True) -> int | None:
         """Project the whole log into a new read model beside the live one, then switch in one transaction.
 
         Readers keep the old model, complete, until the switch commits, then see the new one,
@@ -204,7 +262,35 @@ class Projector:
         meanwhile; the switch takes its writer lock, brings the new model up to the log's head
         and replaces the live tables (PostgreSQL: moves the new schema's tables in; SQLite:
         copies the new file's tables in). Returns the number of events projected.
+
+        One rebuild at a time per database (``rebuilder_lock``): when another process rebuilds,
+        returns None at once if not ``wait``; else waits for it, and returns None if it switched to
+        a model of this schema meanwhile (a rebuild from the same log by the same code: nothing to
+        do), or rebuilds (the other failed, or was of another version). Calls :attr:`on_wait` before it waits.
         """
+        with rebuilder_lock(self.url, wait=False) as locked:
+            if locked:
+                return self._rebuild_locked(progress)
+        if not wait:
+            return None
+        before = self._last_rebuild()
+        self.on_wait()
+        with rebuilder_lock(self.url, wait=True):
+            if self._last_rebuild() != before and schema.installed_version(self.conn) == schema.SCHEMA_VERSION:
+                self._committed = -1
+                self._upgrade = False
+                return None
+            return self._rebuild_locked(progress)
+
+    def _last_rebuild(self) -> str | None:
+        """The mark of the last switch to a rebuilt model (None: none since the model was created)."""
+        if "rm_meta" not in self.conn.table_names("rm_"):
+            return None
+        rows = self.conn.execute("SELECT value FROM rm_meta WHERE name = ?", (REBUILT_MARK,))
+        return str(rows[0][0]) if rows else None
+
+    def _rebuild_locked(self, progress: Progress | None) -> int:
+        """:meth:`rebuild`, the rebuild lock held."""
         model = connect_beside(self.url)
         build = Projector(self.url, batch_size=self.batch_size, ledger=self.ledger, model=model, fast=self.fast)
         try:
@@ -221,6 +307,7 @@ class Projector:
             finally:
                 build.close()
         self._committed = -1  # the next batch starts from the new model's position
+        self._upgrade = False  # (the live model is of this schema now)
         return total
 
     def _switch_postgresql(self, build: Projector) -> int:
@@ -231,6 +318,7 @@ class Projector:
             drops = [f"DROP TABLE {table}" for table in self.conn.table_names("rm_")]
             moves = [f"ALTER TABLE {REBUILD_SCHEMA}.{table} SET SCHEMA {live_schema}" for table in names]
             self.conn.execute_script([*drops, *moves])  # one round trip
+            _mark_rebuilt(self.conn)
             self.conn.notify(READ_MODEL_CHANNEL, str(position))
         self.hub.published()
         return projected
@@ -261,6 +349,7 @@ class Projector:
                         self.conn.execute(sql)
                         if kind == "table":
                             self.conn.execute(f"INSERT INTO main.{name} SELECT * FROM rm_build.{name}")
+                    _mark_rebuilt(self.conn)
                     break
         finally:
             self.conn.execute("DETACH DATABASE rm_build")
@@ -298,6 +387,22 @@ class Projector:
         self.conn.close()
         if self._owns_ledger:
             self.ledger.close()
+
+
+def _log_waiting() -> None:
+    log.info("another process is rebuilding the read model: waiting for it to finish")
+
+
+# rm_meta's row naming the last switch to a rebuilt model (a new random value each time): a rebuild
+# that waited for another's sees whether that one finished (rows, not DDL: not in the schema version).
+REBUILT_MARK = "rebuilt"
+
+
+def _mark_rebuilt(conn: Connection) -> None:
+    conn.execute(
+        "INSERT INTO rm_meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        (REBUILT_MARK, uuid.uuid4().hex),
+    )
 
 
 class _ReadAhead:

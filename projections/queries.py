@@ -32,7 +32,7 @@ from ledger.db import chunks, database_url
 from projections import changes as record_changes
 from projections import flips as consistency
 from projections import names, record_versions, schema
-from projections.db import PG_TEXT, AsyncReaders, Connection, Readers, Row, connect
+from projections.db import PG_TEXT, AsyncReaders, Connection, Readers, ReadModelUpgrading, Row, connect
 from projections.freshness import PositionWatch
 from projections.ledger_log import LedgerLog
 from projections.resolved_names import ResolvedNames
@@ -114,6 +114,11 @@ class ReadModel(LedgerLog):
                 f"the database {state} (this version reads schema {schema.SCHEMA_VERSION}):"
                 " run `claims project` (or `claims serve`, whose projector builds it) first"
             )
+        if not missing and installed != schema.SCHEMA_VERSION:
+            # An upgrade: this version's projector rebuilds the model beside the old one and switches. This
+            # code cannot read the old schema's tables (nor trust what it would read): until the switch every
+            # read of the model raises ReadModelUpgrading (a coded 503), then none is checked again.
+            self.readers.gate = self._upgraded_or_raise
         if missing:  # first start: create the (empty) tables so queries work before the projector runs
             writer = connect(self.url)
             try:
@@ -122,6 +127,27 @@ class ReadModel(LedgerLog):
                         schema.recreate(writer)
             finally:
                 writer.close()
+
+    @property
+    def upgrading(self) -> bool:
+        """Whether the model was of another schema at start and no read has seen it switched since."""
+        return self.readers.gate is not None
+
+    def refuse_while_upgrading(self) -> None:
+        """Raise ReadModelUpgrading if the model is still of another schema (a mutation asks first: it would
+        commit, then fail to read its answer, and a client told to retry would write twice)."""
+        if self.upgrading:
+            with self.readers.connection():  # (its gate raises, or finds the switch and clears itself)
+                pass
+
+    def _upgraded_or_raise(self, conn: Connection) -> None:
+        installed = schema.installed_version(conn)
+        if installed != schema.SCHEMA_VERSION:
+            raise ReadModelUpgrading(
+                f"the read model is being upgraded (schema {installed} to {schema.SCHEMA_VERSION}): its new"
+                " version is built beside the old one; retry shortly"
+            )
+        self.readers.gate = None  # switched (a switch is one transaction: the whole new model from here)
 
     def positions_watch(self) -> PositionWatch:
         """The read model's positions without a database read per request (the API's answer cache,
@@ -174,6 +200,7 @@ class ReadModel(LedgerLog):
         the same statements and rows to views, without a thread."""
         readers = self.async_readers
         assert readers is not None, "async reads need PostgreSQL"
+        self.refuse_while_upgrading()  # (blocks the loop for a statement, only until the switch)
         answers = _PositionAnswers(asked, known_at, with_source)
         for start, (sql, params) in answers.statements(PG_TEXT):
             answers.read(start, await readers.execute(sql, params, prepare=True))

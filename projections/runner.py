@@ -12,8 +12,9 @@ class BackgroundProjector:
     """A :class:`Projector` following the ledger in a daemon thread.
 
     ``start()`` creates the projector synchronously (so a broken database fails
-    the caller, and a changed read-model schema is reset before serving), then
-    catches up and follows in the background.
+    the caller), then catches up and follows in the background. A model of another
+    schema is upgraded there: rebuilt beside the old one, then switched (``Projector``),
+    or, when another process is doing so, left to it.
     """
 
     def __init__(self, url: str | None = None, *, interval: float = 0.5, batch_size: int | None = None) -> None:

@@ -4,7 +4,8 @@ The read model is derived data: it lives next to the ledger in the same
 database (tables prefixed ``rm_``) and can always be dropped and rebuilt from
 the log. :data:`SCHEMA_VERSION` is a hash of this DDL and of
 :data:`PROJECTION_VERSION`; when a starting projector finds another version in
-``rm_meta`` it drops every ``rm_`` table and rebuilds from position 0.
+``rm_meta`` it rebuilds the model from position 0 beside the old one and switches
+(``Projector.rebuild``), and no projector writes into a model of another version.
 
 Conventions (portable between SQLite and PostgreSQL):
 

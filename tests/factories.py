@@ -171,7 +171,10 @@ def model_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
         out = {}
         for table in sorted(conn.table_names("rm_")):
             columns = "name, position" if table == "rm_tracking" else "*"  # not when it was updated
-            out[table] = sorted((tuple(row) for row in conn.execute(f"SELECT {columns} FROM {table}")), key=repr)
+            rows = [tuple(row) for row in conn.execute(f"SELECT {columns} FROM {table}")]
+            if table == "rm_meta":  # (nor the random mark of the last rebuild's switch)
+                rows = [row for row in rows if row[0] != "rebuilt"]
+            out[table] = sorted(rows, key=repr)
         return out
     finally:
         conn.close()

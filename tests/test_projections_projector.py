@@ -216,8 +216,19 @@ def test_schema_change_triggers_a_rebuild(h: Harness, monkeypatch: pytest.Monkey
     restarted = Projector(h.url, ledger=h.world.ledger)
     try:
         assert restarted.rebuilt
-        assert restarted.position() == 0 and h.model.projected_position() == 0
+        # The old model stays as readers see it, complete, while the new one is built beside it.
+        served = model_rows(h.url)
+        assert restarted.position() == h.world.head() and served.pop("rm_from_an_older_version") == []
+        assert served == before
+        served["rm_from_an_older_version"] = []
+        seen_while_building: list[dict[str, Any]] = []
+        monkeypatch.setattr(
+            Projector, "_switch_sqlite" if h.url.startswith("sqlite") else "_switch_postgresql",
+            _before(lambda: seen_while_building.append(model_rows(h.url)),
+                    getattr(Projector, "_switch_sqlite" if h.url.startswith("sqlite") else "_switch_postgresql")),
+        )  # fmt: skip
         assert restarted.catch_up() == h.world.head()
+        assert seen_while_building == [served]
         after = model_rows(h.url)
         assert "rm_from_an_older_version" not in after
         assert after.pop("rm_meta") != before.pop("rm_meta")
@@ -225,6 +236,16 @@ def test_schema_change_triggers_a_rebuild(h: Harness, monkeypatch: pytest.Monkey
         assert after == before
     finally:
         restarted.close()
+
+
+def _before(first: Any, method: Any) -> Any:
+    """``method`` that calls ``first()`` before it does its own work."""
+
+    def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
+        first()
+        return method(self, *args, **kwargs)
+
+    return wrapped
 
 
 def test_query_indexes_are_created_after_a_rebuild_caught_up(h: Harness) -> None:

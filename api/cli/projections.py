@@ -31,21 +31,38 @@ def register(subparsers: Any) -> None:
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
     projector = Projector(args.database, batch_size=args.batch_size)
+    projector.on_wait = _say_waiting
     try:
         started = time.perf_counter()
+        # Another process's rebuild (or upgrade) running: wait for it, as a deploy script would want to;
+        # if it switched to a model of this version, that is the rebuild asked for.
         with progress_bar("rebuilding read model") as progress:
             events = projector.rebuild(progress)
-        _report("rebuilt", events, time.perf_counter() - started, projector.position())
+        if events is None:
+            print(
+                f"another process rebuilt the read model meanwhile (log position {projector.position()}): nothing to do"
+            )
+        else:
+            _report("rebuilt", events, time.perf_counter() - started, projector.position())
     finally:
         projector.close()
     return 0
 
 
+def _say_waiting() -> None:
+    print("another process is rebuilding the read model: waiting for it to finish", file=sys.stderr)
+
+
 def cmd_project(args: argparse.Namespace) -> int:
     projector = Projector(args.database, batch_size=args.batch_size)
+    projector.on_wait = _say_waiting  # (an upgrade another process runs: waited for, then found done)
     try:
-        if projector.rebuilt:
-            print("read-model schema changed (or was missing): rebuilding from the start", file=sys.stderr)
+        if projector.rebuilt:  # (an upgrade waits for another process's under way, then finds it done)
+            print(
+                "read-model schema changed (or was missing): building it from the start"
+                " (beside the old one, which readers of the old version keep until the switch)",
+                file=sys.stderr,
+            )
         started = time.perf_counter()
         with progress_bar("projecting") as progress:
             events = projector.catch_up(progress)

@@ -24,7 +24,7 @@ from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
 from api.auth import Caller, bearer, key_from_connection_params
-from api.errors import UNAUTHENTICATED, coded
+from api.errors import READ_MODEL_UPGRADING, UNAUTHENTICATED, UPGRADE_RETRY_AFTER, coded
 from api.graphql.basis import WS_OPERATION_EXTENSIONS
 from api.graphql.context import Context, Services
 from api.graphql.loaders import blocking
@@ -102,6 +102,9 @@ def answer_status(result: ExecutionResult, data: dict[str, Any], graphql_respons
     limited = [e for e in errors if (e.extensions or {}).get("code") == RATE_LIMITED]
     status = 429 if limited else 200
     retry_after = str((limited[0].extensions or {}).get("retryAfter", 1)) if limited else None
+    if not limited and any((e.extensions or {}).get("code") == READ_MODEL_UPGRADING for e in errors):
+        # Nothing read from the model could be answered: the whole answer is to be asked again after the switch.
+        return 503, str(UPGRADE_RETRY_AFTER)
     if graphql_response and result.data is None and errors and all(e.path is None for e in errors):
         data.pop("data", None)
         codes = {(e.extensions or {}).get("code") for e in errors}

@@ -28,7 +28,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from api.auth import AccessEvent, KeyStore
-from api.errors import UNAVAILABLE, ShuttingDown
+from api.errors import READ_MODEL_UPGRADING, UNAVAILABLE, UPGRADE_RETRY_AFTER, ShuttingDown
 from api.graphql.context import Services
 from api.graphql.cost import SizesCache
 from api.graphql.limits import BodyLimit
@@ -47,6 +47,7 @@ from api.web.frontend import routes as web_routes
 from api.web.http_cache import CachedGraphQL, ResponseCache, WarmFront
 from api.witness import Witness, add_checkpoint_route
 from ledger.application import ClaimsLedger
+from projections.db import ReadModelUpgrading
 from projections.queries import ReadModel
 from projections.replica import ReplicaReadModel, is_standby
 from projections.runner import BackgroundProjector, start_in_process
@@ -175,7 +176,7 @@ def create_app(settings: Settings | None = None, *, read_model: ReadModel | None
             *web_routes(),
         ],
         middleware=middleware,
-        exception_handlers={ShuttingDown: shutting_down},
+        exception_handlers={ShuttingDown: shutting_down, ReadModelUpgrading: upgrading},
         lifespan=lifespan,
     )
     app.state.response_cache = cache
@@ -193,6 +194,12 @@ async def shutting_down(request: Request, error: Exception) -> Response:
     return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
 
 
+async def upgrading(request: Request, error: Exception) -> Response:
+    """Any route's read of a model of another schema, while this version's is built beside it: 503, coded."""
+    body = {"errors": [{"message": str(error), "extensions": {"code": READ_MODEL_UPGRADING}}]}
+    return JSONResponse(body, status_code=503, headers={"Retry-After": str(UPGRADE_RETRY_AFTER)})
+
+
 async def readyz(request: Request) -> Response:
     services: Services = request.app.state.services
 
@@ -203,6 +210,8 @@ async def readyz(request: Request) -> Response:
         size, projected = await blocking(probe)
     except ShuttingDown:
         return JSONResponse({"status": "unavailable", "reason": "shutting down"}, status_code=503)
+    except ReadModelUpgrading:
+        return JSONResponse({"status": "unavailable", "reason": "read model upgrading"}, status_code=503)
     except Exception:
         log.exception("readiness probe: the database did not answer")
         return JSONResponse({"status": "unavailable", "reason": "database unreachable"}, status_code=503)

@@ -64,13 +64,14 @@ from graphql import (
 from strawberry.http.parse_content_type import parse_content_type
 
 from api.auth import ANONYMOUS, Caller, bearer
-from api.errors import ShuttingDown
+from api.errors import READ_MODEL_UPGRADING, UPGRADE_RETRY_AFTER, ShuttingDown
 from api.graphql.basis import OBSERVED_POSITION
 from api.graphql.context import Context, client_of
 from api.graphql.limits import refused_caller, text_problem
 from api.graphql.loaders import blocking
 from api.graphql.prepared import PreparedOperations
 from api.graphql.view import GRAPHQL_RESPONSE, accepts_graphql_response, answer_status, encode_json, json_depth
+from projections.db import ReadModelUpgrading
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -525,7 +526,9 @@ class CachedGraphQL:
         try:
             await self._serve_read(scope, body, asked, normal, question, send)
         except ShuttingDown as error:  # (before any byte was sent: every database call comes first)
-            await _unavailable(send, error)
+            await _unavailable(send, error.code, error.message, 1)
+        except ReadModelUpgrading as error:  # (the positions the cache reads first: the model's, refused)
+            await _unavailable(send, READ_MODEL_UPGRADING, str(error), UPGRADE_RETRY_AFTER)
 
     async def _strawberry(self, scope: Scope, body: bytes, send: Send) -> None:
         """Strawberry's view alone (mutations, batches, GraphiQL...). A database call refused while the app
@@ -540,10 +543,13 @@ class CachedGraphQL:
 
         try:
             await self.app(scope, _replay(body), sending)
-        except ShuttingDown as error:
+        except (ShuttingDown, ReadModelUpgrading) as error:
             if started:
                 raise
-            await _unavailable(send, error)
+            if isinstance(error, ShuttingDown):
+                await _unavailable(send, error.code, error.message, 1)
+            else:
+                await _unavailable(send, READ_MODEL_UPGRADING, str(error), UPGRADE_RETRY_AFTER)
 
     def _read(self, scope: Scope, body: bytes) -> Asked | None:
         """The request's query, variables..., or None to leave it to strawberry alone."""
@@ -924,9 +930,9 @@ async def _send_raw(send: Send, status: int, headers: list[tuple[bytes, bytes]],
     await send({"type": "http.response.body", "body": body})
 
 
-async def _unavailable(send: Send, error: ShuttingDown) -> None:
-    answer = {"errors": [{"message": error.message, "extensions": {"code": error.code}}]}
-    headers = [(b"content-type", b"application/json"), (b"retry-after", b"1")]
+async def _unavailable(send: Send, code: str, message: str, retry_after: int) -> None:
+    answer = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    headers = [(b"content-type", b"application/json"), (b"retry-after", str(retry_after).encode())]
     await _send_raw(send, 503, headers, encode_json(answer))
 
 

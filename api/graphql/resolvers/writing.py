@@ -54,6 +54,9 @@ async def _write(info: Info, action: Callable[[Batch], T]) -> tuple[T, int | Non
 
     def run() -> tuple[T, int]:
         principal = keys.recheck(caller).require("editor")  # a key revoked since the request began cannot write
+        # Before writing: the answer reads the model, and a client told to retry must not have written. (The
+        # operation's basis, which reads the model's position, refuses first today; this keeps it so.)
+        info.context.read_model.refuse_while_upgrading()
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 with ledger.batch(principal.name) as batch:
