@@ -44,7 +44,7 @@ async def position(
     question = PositionQuestion(actor, topic, as_of, at, with_source)
     view, source = await POSITIONS.load(info.context.read_model, question)
     if source is not None:
-        info.context.loaders.source.prime((source.id, None), source)
+        info.context.loaders.prime_source((source.id, None), source)
     return Position(view, at) if view else None
 
 
