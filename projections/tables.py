@@ -8,7 +8,8 @@ the field's name, read from the record's payload (the event's dict) under the sa
 :class:`Table` follow:
 
 * its DDL (:attr:`Table.ddl`, types as ``db.ddl`` tokens: SQLite and PostgreSQL);
-* the SELECT list and the row -> view mapping (:meth:`Table.select`, :attr:`Table.view`);
+* the SELECT list and the row -> view mapping (:meth:`Table.select`, :attr:`Table.view`; :meth:`Reader.reading`
+  reads a view in place from a wider row, and from PostgreSQL's typed values);
 * the payload -> row mapping the projector writes (:attr:`Table.row`) and the way back
   (:attr:`Table.payload`), so a field added to the view is projected with no handler change.
 
