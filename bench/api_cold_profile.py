@@ -19,7 +19,8 @@ with compiled execution on and off (``CLAIMS_COMPILED_EXECUTION``):
 
 ``--split 1,2,10`` instead: on uvloop (as ``claims serve`` runs), the whole request through the ASGI app
 with that many in flight, its process CPU per request split into the event loop's thread and the
-database thread's answer to the position batches (per request and per batch). ``--tree DIR``: the
+database thread's answer to the position batches (per request and per batch), and the loop CPU of
+the batches answered on the loop (PostgreSQL: their own steps, part of the event loop's figure). ``--tree DIR``: the
 code of another checkout (a baseline), imported from there.
 """
 
@@ -186,12 +187,41 @@ async def asgi_view(url: str, n: int, rng: random.Random) -> float:
         return await cpu_per_call(asgi, n, 10)
 
 
-async def split(url: str, n: int, in_flight: int) -> tuple[float, float, float, float, float]:
+class _TimedSteps:
+    """Awaits a coroutine, adding the thread CPU of each of its steps (not the waits between them) to
+    ``spent[0]``: a batch's own CPU on the event loop."""
+
+    def __init__(self, coroutine: Any, spent: list[float]) -> None:
+        self.coroutine, self.spent = coroutine, spent
+
+    def __await__(self) -> Any:
+        steps = self.coroutine.__await__()
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            started = time.thread_time()
+            try:
+                yielded = steps.throw(error) if error is not None else steps.send(value)
+            except StopIteration as done:
+                return done.value
+            finally:
+                self.spent[0] += time.thread_time() - started
+            try:
+                value, error = (yield yielded), None
+            except BaseException as thrown:  # (a cancellation: passed on to the batch)
+                value, error = None, thrown
+
+
+async def split(url: str, n: int, in_flight: int) -> tuple[float, ...]:
     """(process, event loop thread, database thread answering positions) CPU ms per request, the
-    last also per batch, and questions per batch; ``in_flight`` requests at a time."""
+    last also per batch, questions per batch, and the batches answered on the event loop (PostgreSQL):
+    their own loop CPU (name look-ups, statement, psycopg's steps, rows to views; not the loop's waits
+    and wake-ups) per request and per batch; ``in_flight`` requests at a time."""
     rng = random.Random(time.time_ns())  # (new questions: nothing is answered from the response cache)
     spent = [0.0]
+    on_loop_spent, on_loop_batches = [0.0], [0]
     real = reading.POSITIONS.answer
+    real_on_loop = reading.POSITIONS.on_loop
 
     def timed(model: Any, questions: Any) -> Any:
         started = time.thread_time()
@@ -200,7 +230,25 @@ async def split(url: str, n: int, in_flight: int) -> tuple[float, float, float, 
         finally:
             spent[0] += time.thread_time() - started
 
+    def timed_on_loop(model: Any, questions: Any) -> Any:
+        assert real_on_loop is not None
+        started = time.thread_time()
+        try:
+            coroutine = real_on_loop(model, questions)
+        finally:
+            on_loop_spent[0] += time.thread_time() - started
+        if coroutine is None:
+            return None
+        on_loop_batches[0] += 1
+
+        async def steps() -> Any:
+            return await _TimedSteps(coroutine, on_loop_spent)
+
+        return steps()
+
     reading.POSITIONS.answer = timed
+    if real_on_loop is not None:
+        reading.POSITIONS.on_loop = timed_on_loop
     settings = Settings.from_env({}, database_url=url, projector="external", rate_reads=0)
     app = create_app(settings)
     try:
@@ -212,7 +260,8 @@ async def split(url: str, n: int, in_flight: int) -> tuple[float, float, float, 
                     assert await call(app, body) == 200
 
             await asyncio.gather(*(worker(300 // in_flight) for _ in range(in_flight)))  # warm-up
-            spent[0] = 0.0
+            spent[0] = on_loop_spent[0] = 0.0
+            on_loop_batches[0] = 0
             batches, questions = reading.POSITIONS.batches, reading.POSITIONS.questions
             process, loop = time.process_time(), time.thread_time()
             await asyncio.gather(*(worker(n // in_flight) for _ in range(in_flight)))
@@ -220,8 +269,12 @@ async def split(url: str, n: int, in_flight: int) -> tuple[float, float, float, 
             batches, questions = reading.POSITIONS.batches - batches, reading.POSITIONS.questions - questions
     finally:
         reading.POSITIONS.answer = real
+        reading.POSITIONS.on_loop = real_on_loop
     per = 1e3 / max(questions, 1)
-    return process * per, loop * per, spent[0] * per, spent[0] * 1e3 / max(batches, 1), questions / max(batches, 1)
+    return (
+        process * per, loop * per, spent[0] * per, spent[0] * 1e3 / max(batches, 1), questions / max(batches, 1),
+        on_loop_spent[0] * per, on_loop_spent[0] * 1e3 / max(on_loop_batches[0], 1),
+    )  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -235,12 +288,16 @@ def main(argv: list[str] | None = None) -> int:
         import uvloop
 
         print(
-            f"code: {TREE}\n| in flight | process ms/req | event loop | database thread | per batch | questions/batch |"
+            f"code: {TREE}\n| in flight | process ms/req | event loop | database thread | per batch | questions/batch"
+            " | batch on loop | per batch |"
         )
-        print("|---:|---:|---:|---:|---:|---:|")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
         for in_flight in (int(k) for k in args.split.split(",")):
             row = uvloop.run(split(args.url, args.requests, in_flight))
-            print(f"| {in_flight} | " + " | ".join(f"{x:.3f}" for x in row[:4]) + f" | {row[4]:.2f} |")
+            print(
+                f"| {in_flight} | " + " | ".join(f"{x:.3f}" for x in row[:4]) + f" | {row[4]:.2f} | "
+                + " | ".join(f"{x:.3f}" for x in row[5:]) + " |"
+            )  # fmt: skip
         return 0
     rows = asyncio.run(measure(args.url, args.requests))
     print("| measure | compiled execution | CPU ms per request |\n|---|---|---:|")

@@ -338,6 +338,12 @@ def array_text(values: Sequence[Any]) -> str | list[Any]:
     this ~10-20; for 10,000 elements ~3-10x this (bench/array_params.py).
     Every string is double-quoted with its backslashes and double quotes escaped, so any text
     (commas, braces, blanks, the word NULL) reads back as itself."""
+    # Strings only, none holding a quote or a backslash (a position batch's keys): quoted in one join,
+    # half the time of the loop below (integers and dates gain nothing from it: measured).
+    if values and type(values[0]) is str and all(type(value) is str for value in values):
+        joined = "".join(values)
+        if '"' not in joined and "\\" not in joined:
+            return '{"' + '","'.join(values) + '"}'
     parts = []
     first: type | None = None
     for value in values:

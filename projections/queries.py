@@ -189,8 +189,9 @@ class ReadModel(LedgerLog):
         (``api/graphql/loaders.py``)."""
         answers = _PositionAnswers(asked, known_at, with_source)
         with self.readers.connection() as conn:
+            typed = conn.dialect == "postgresql"
             for start, (sql, params) in answers.statements(conn):
-                answers.read(start, conn.execute(sql, params, prepare=True))
+                answers.read(start, conn.execute(sql, params, prepare=True), typed=typed)
         return answers.out
 
     async def positions_and_sources_async(
@@ -203,7 +204,7 @@ class ReadModel(LedgerLog):
         self.refuse_while_upgrading()  # (blocks the loop for a statement, only until the switch)
         answers = _PositionAnswers(asked, known_at, with_source)
         for start, (sql, params) in answers.statements(PG_TEXT):
-            answers.read(start, await readers.execute(sql, params, prepare=True))
+            answers.read(start, await readers.execute(sql, params, prepare=True), typed=True)
         return answers.out
 
     def positions(
@@ -844,20 +845,36 @@ class _PositionAnswers:
             sql, params = _position_sql(conn, questions, self.known_at)
             yield n * PAIR_CHUNK, (_answers_sql(sql, self.with_source), params)
 
-    def read(self, start: int, rows: Sequence[Row]) -> None:
+    def read(self, start: int, rows: Sequence[Row], *, typed: bool = False) -> None:
+        """The rows' views into :attr:`out`. ``typed``: PostgreSQL's rows, whose dates, UUIDs and booleans
+        are Python's already (``Reader.reading``): the cold ``position`` batch's ~4 us a row on the loop."""
         n = len(CLAIM_VERSIONS.names)
-        asked, with_source, out = self.asked, self.with_source, self.out
+        asked, with_source, out, days, instant = self.asked, self.with_source, self.out, self.days, self.instant
+        claim_of, source_of = _ANSWER_READINGS[typed]
         for row in rows:
             i = start + row[0]
             actor, topic, _ = asked[i]
-            claim = CLAIM_VERSIONS.view(row[1 : n + 1])
+            claim = claim_of(row)
             start_id, stated_, precision, approximate, note, earliest, latest = row[n + 1 : n + 8]
-            since = _new_stated(stated_, precision, as_date(earliest), as_date(latest), bool(approximate), note)
-            view = _new_position(
-                actor, topic, claim.stance, since, as_uuid(start_id), claim, self.days[i], self.instant
-            )
-            source = SOURCES.view(row[n + 8 :]) if with_source and row[n + 8] is not None else None
+            if typed:
+                since = _new_stated(stated_, precision, earliest, latest, approximate, note)
+            else:
+                since = _new_stated(stated_, precision, as_date(earliest), as_date(latest), bool(approximate), note)
+                start_id = as_uuid(start_id)
+            view = _new_position(actor, topic, claim.stance, since, start_id, claim, days[i], instant)
+            source = source_of(row) if with_source and row[n + 8] is not None else None
             out[i] = (view, source)
+
+
+# The claim and source of an answer row (:data:`_ANSWERS`: its index, the claim's columns, the start's
+# seven, the source's), read in place; by whether the row is PostgreSQL's (typed).
+_ANSWER_READINGS = {
+    typed: (
+        CLAIM_VERSIONS.reading(1, typed=typed),
+        SOURCES.reading(len(CLAIM_VERSIONS.names) + 8, typed=typed),
+    )
+    for typed in (False, True)
+}
 
 
 def _claims_at(conn: Connection, positions: Sequence[int]) -> list[ClaimView]:

@@ -22,7 +22,7 @@ def to_us(instant: datetime) -> int:
 
 
 def from_us(us: int) -> datetime:
-    return EPOCH + timedelta(microseconds=us)
+    return EPOCH + timedelta(0, 0, us)  # (by position: a third less than microseconds=us; three per claim row)
 
 
 def as_date(value: Any) -> date:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any, cast
+from uuid import UUID
 
 from api_support import SOURCE, api_env, passage
 
+from api.graphql.loaders import Loaders
 from ledger import commands as c
 from ledger.application import ClaimsLedger
 from projections.queries import open_read_model
+from projections.views import SourceView
 
 ACTORS, TOPICS = 50, 10
 MATRIX = """{ positions {
@@ -85,3 +91,27 @@ def test_positions_matrix_costs_a_handful_of_queries(database_url: str) -> None:
     # plus two per request: collection sizes for the cost check and the projected position for the basis.
     print(f"positions matrix: {len(statements)} SQL statements")
     assert len(statements) <= 12, "\n".join(statements)
+
+
+def test_a_primed_source_is_answered_without_a_dataloader_and_the_dataloader_made_later_holds_it() -> None:
+    """``Loaders.prime_source`` (a position's claim's source, read with the position): kept beside until a
+    field loads sources through the DataLoader, which then starts with it; the first value primed for a
+    key stays, as DataLoader.prime keeps it; once the DataLoader is made, priming goes to it."""
+
+    def source(n: int, title: str) -> SourceView:
+        return cast(SourceView, SimpleNamespace(id=UUID(int=n), title=title))
+
+    async def check() -> None:
+        loaders = Loaders(cast(Any, None))  # (no read: every key asked is primed)
+        first, second = (UUID(int=1), None), (UUID(int=2), None)
+        loaders.prime_source(first, source(1, "A"))
+        loaders.prime_source(first, source(1, "A again"))
+        assert "source" not in vars(loaders)  # no DataLoader made
+        primed = loaders.primed_source(first)
+        assert primed is not None and primed.title == "A"
+        assert loaders.primed_source((UUID(int=1), datetime(2026, 1, 1, tzinfo=UTC))) is None  # (another time)
+        assert (await loaders.source.load(first)).title == "A"  # type: ignore[union-attr]
+        loaders.prime_source(second, source(2, "B"))
+        assert (await loaders.source.load(second)).title == "B"  # type: ignore[union-attr]
+
+    asyncio.run(check())

@@ -262,6 +262,11 @@ def test_rows_sent_as_arrays_read_back_as_they_were(database_url: str) -> None:
                 for i, t, n, d, u in found
             ]
             assert read == rows
+        # strings with nothing to escape (array_text quotes them in one join) read back as they were too
+        plain = [t for t in texts if '"' not in t and "\\" not in t]
+        assert len(plain) == len(texts) - 4 and db.array_text(plain) == "{" + ",".join(f'"{t}"' for t in plain) + "}"
+        cte, params = conn.rows_cte("r", ("i", "t"), ("int", "text"), list(enumerate(plain)), opaque=True)
+        assert [t for _, t in conn.execute(f"WITH {cte} SELECT i, t FROM r ORDER BY i", params)] == plain
         # in_list (PostgreSQL: ``= ANY`` of one array, sent the same way) finds exactly the values asked for
         cte, params = conn.rows_cte("r", ("i", "t"), ("int", "text"), [(i, t) for i, t, *_ in rows[:-1]])
         asked = [texts[1], texts[7], texts[9], "not among them"]

@@ -113,7 +113,7 @@ def test_a_row_written_and_read_on_the_store_is_the_view(database_url: str) -> N
         (row,) = conn.execute(f"SELECT {THINGS.select('t')} FROM rm_things t")
     finally:
         conn.close()
-    assert THINGS.view(row) == ThingView(
+    expected = ThingView(
         id=UUID(int=9),
         seen_at=datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC),
         label="L",
@@ -122,6 +122,10 @@ def test_a_row_written_and_read_on_the_store_is_the_view(database_url: str) -> N
         done=True,
         mood="calm",
     )
+    assert THINGS.view(row) == expected
+    assert THINGS.reading(2)(("x", "y", *row)) == expected  # (read in place from a wider row)
+    if database_url.startswith("postgresql"):  # PostgreSQL's own types taken as psycopg returns them
+        _same_objects(THINGS.reading(typed=True)(row), expected)
 
 
 def test_the_claim_table_reads_every_view_field_and_the_schema_holds_it() -> None:
@@ -229,6 +233,30 @@ def test_views_read_from_rows_are_the_objects_their_constructors_make(monkeypatc
             _same_objects(reader.view(row), by_init.view(row))
             if reader is TOPICS:
                 assert hash(reader.view(row)) == hash(by_init.view(row))
+
+
+def test_a_typed_reading_takes_postgresqls_types_as_they_are_and_converts_the_rest() -> None:
+    """``Reader.reading(typed=True)`` (PostgreSQL's rows: uuid, date and boolean columns arrive as UUID, date
+    and bool) gives the objects the converting reader gives, on generated rows of every table, and at an
+    offset of a wider row; a UUID stored in a text column is still converted."""
+    rng = random.Random(11)
+    for reader in (CLAIM_VERSIONS, CLAIM_EVENTS, SOURCES, ACTORS, TOPICS, API_KEYS, THINGS):
+        typed, at_two = reader.reading(typed=True), reader.reading(2, typed=True)
+        assert "as_uuid" not in typed.__code__.co_names and "as_date" not in typed.__code__.co_names
+        for _ in range(200):
+            row = tuple(_value(c, rng, sqlite=False) for c in tables._columns(reader.fields))
+            row = tuple(bool(v) if c.python is bool and v is not None else v  # (psycopg's booleans)
+                        for c, v in zip(tables._columns(reader.fields), row, strict=True))  # fmt: skip
+            _same_objects(typed(row), reader.view(row))
+            _same_objects(at_two((None, "x", *row)), reader.view(row))
+    stored_as_text = Reader("t", Referenced)
+    assert stored_as_text.reading(typed=True)([str(UUID(int=3)), "2024-02-29"]) == Referenced(UUID(int=3), "2024-02-29")
+
+
+@dataclass(frozen=True)
+class Referenced:
+    ref: Annotated[UUID, Col(sql="text")]  # (not PostgreSQL's uuid type: its text read as a UUID)
+    day: Annotated[str, Col(sql="text")]
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from strawberry.types import Info as StrawberryInfo
 
 from api.auth import Caller, KeyStore
+from api.graphql.basis import DEFAULT_KNOWN_AT, PINS  # (basis imports this module only inside functions)
 from api.graphql.cost import UNKNOWN_SIZES, SizesCache
 from api.graphql.loaders import Loaders
 from api.graphql.ratelimit import RateLimiter
@@ -86,8 +87,6 @@ def instant(value: datetime | None) -> datetime | None:
     """A record-time argument as an aware UTC instant (a naive one is taken as UTC); when not
     given, the operation's default: the current record, or the pinned basis (``api/graphql/basis.py``)."""
     if value is None:
-        from api.graphql.basis import DEFAULT_KNOWN_AT, PINS
-
         pins = PINS.get()
         if pins is not None:  # (the basis reports whether a field answered on the operation's default)
             pins.default_read = True

@@ -13,7 +13,7 @@ from graphql import FieldNode, FragmentSpreadNode, GraphQLResolveInfo, InlineFra
 
 from api.errors import ApiError, bad_input
 from api.graphql.basis import record_time
-from api.graphql.context import Info
+from api.graphql.context import Info, instant
 from api.graphql.loaders import AskAlone, CrossRequestLoader, blocking, grouped_by_basis, own_copy
 from api.graphql.types.connections import ClaimConnection, ClaimEdge, PageInfo, page_size, read_page
 from api.graphql.types.enums import Attribution, Stance
@@ -40,12 +40,13 @@ async def position(
     # other request in flight, one trip to a worker thread, names resolved (kept in process) and
     # one statement per record time (POSITIONS). The source is primed into the source loader for
     # Claim.source. At a record time the source's details are those in force then: the loader reads them.
-    at = await record_time(info, known_at, at_tree_size)
+    # (no atTreeSize: record_time's answer without its coroutine and import, ~2 us of a cold request)
+    at = instant(known_at) if at_tree_size is None else await record_time(info, known_at, at_tree_size)
     with_source = at is None and selects(info, "claim", "source")
     question = PositionQuestion(actor, topic, as_of, at, with_source)
     view, source = await POSITIONS.load(info.context.read_model, question)
     if source is not None:
-        info.context.loaders.source.prime((source.id, None), source)
+        info.context.loaders.prime_source((source.id, None), source)
     return Position(view, at) if view else None
 
 

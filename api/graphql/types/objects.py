@@ -319,6 +319,9 @@ class Claim(FromView):
     @strawberry.field(graphql_type=Source)
     def source(self, info: Info) -> Source | Awaitable[Source]:
         key = self.view.source_id
+        primed = info.context.loaders.primed_source((key, self.details_at))
+        if primed is not None:  # (a position's claim: its source read with it, as the DataLoader would answer)
+            return Source(primed)
         missing = f"claim {self.view.key} names unknown source {key}"
         return related(info.context.loaders.source, (key, self.details_at), Source, missing, (key, None))
 
