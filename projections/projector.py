@@ -268,12 +268,12 @@ class Projector:
         a model of this schema meanwhile (a rebuild from the same log by the same code: nothing to
         do), or rebuilds (the other failed, or was of another version). Calls :attr:`on_wait` before it waits.
         """
+        before = self._last_rebuild()  # (before trying the lock: a rebuild that switches meanwhile counts)
         with rebuilder_lock(self.url, wait=False) as locked:
             if locked:
                 return self._rebuild_locked(progress)
         if not wait:
             return None
-        before = self._last_rebuild()
         self.on_wait()
         with rebuilder_lock(self.url, wait=True):
             if self._last_rebuild() != before and schema.installed_version(self.conn) == schema.SCHEMA_VERSION:

@@ -545,6 +545,7 @@ class ReadModel(LedgerLog):
         # On a connection of its own, without the readers' statement timeout: the scans take seconds at
         # millions of claims (~2.4 s at one million on PostgreSQL), and a read cancelled every time would
         # leave the estimate on its defaults for good. It runs once every few minutes at that size.
+        self.refuse_while_upgrading()  # (its own connection passes no gate: not the old schema's tables)
         conn = connect(self.url)
         try:
             if conn.dialect == "postgresql":  # (nor one the server, role or database would set)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -310,3 +311,56 @@ def test_claims_rebuild_waits_for_a_rebuild_running_elsewhere_and_then_has_nothi
     assert "waiting for it to finish" in out.err
     assert "another process rebuilt the read model meanwhile" in out.out and "nothing to do" in out.out
     assert model_rows(h.url) == complete and not beside_left(h.url)
+
+
+def test_a_rebuild_that_switched_between_the_try_and_the_wait_counts(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The mark of the last switch was read after the failed try of the lock: a rebuild that switched and let
+    # go in between left its own mark as "before", and this call rebuilt the whole model again.
+    import projections.projector as projector_module
+
+    h = Harness(database_url, batch_size=4)
+    try:
+        for i in range(5):
+            h.world.claim(f"c{i}")
+        h.project()
+        other = Projector(h.url, ledger=h.world.ledger)
+        real = rebuilder_lock
+        tries: list[bool] = []
+
+        @contextmanager
+        def lock(url: str, *, wait: bool, waiting: Any = None) -> Iterator[bool]:
+            tries.append(wait)
+            if len(tries) == 1:  # this call's try: the other holds the lock, switches and lets go
+                yield False
+                other._rebuild_locked(None)
+                return
+            with real(url, wait=wait, waiting=waiting) as got:
+                yield got
+
+        monkeypatch.setattr(projector_module, "rebuilder_lock", lock)
+        assert h.projector.rebuild() is None and tries == [False, True]
+        other.close()
+    finally:
+        h.close()
+
+
+def test_the_cost_sizes_are_not_read_from_a_model_being_upgraded(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # collection_sizes reads on a connection of its own, which no gate guarded: it read the old schema's tables.
+    h = Harness(database_url, batch_size=4)
+    try:
+        h.world.claim("c1")
+        h.project()
+        monkeypatch.setattr(schema, "SCHEMA_VERSION", "next-version")
+        model = ReadModel(h.url)
+        try:
+            assert model.upgrading
+            with pytest.raises(ReadModelUpgrading):
+                model.collection_sizes()
+        finally:
+            model.close()
+    finally:
+        h.close()
