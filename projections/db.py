@@ -155,8 +155,9 @@ class QueryTimeout(Exception):
 
 
 class ReadModelUpgrading(Exception):
-    """The read model is of another schema version (an older one) while this version's is built beside it:
-    this code cannot read it, and answers nothing from it until the switch (``Projector.rebuild``)."""
+    """The read model is of another schema version: an older one while this version's is built beside it
+    (until the switch, ``Projector.rebuild``), or one another version's projector switched to. This code
+    cannot read it, and answers nothing from it."""
 
 
 def timed_out() -> QueryTimeout:
@@ -489,7 +490,8 @@ class Readers:
         self._lock = threading.Lock()
         self._sqlite: list[SQLiteConnection] = []
         # Called with each connection handed out, before the caller reads (ReadModel: while the model is of
-        # another schema, it raises ReadModelUpgrading); None, as nearly always: one test of an attribute.
+        # another schema, it raises ReadModelUpgrading; otherwise a clock read, and a look at the version every
+        # few seconds).
         self.gate: Callable[[Connection], None] | None = None
         if self.dialect == "postgresql":
             kwargs = reader_options(statement_timeout)

@@ -72,6 +72,9 @@ KEY = "({a}.counts_from, {a}.stated_earliest, {a}.first_position)"
 BEFORE_ALL = "0001-01-01"  # a stated date earlier than any: "no breaker" in the since-when query
 WAIT_TICK = 0.05  # longest wait_for waits before re-reading the tracked position
 FIRST_TICK = 0.001  # its first re-read: a commit elsewhere usually lands within milliseconds
+# How often a reader of a model of its own schema looks at the model's version again (another version's
+# projector may switch it): seconds, at most one one-row read each.
+VERSION_RECHECK_SECONDS = 5.0
 
 
 class ReadModelUnavailable(RuntimeError):
@@ -114,11 +117,13 @@ class ReadModel(LedgerLog):
                 f"the database {state} (this version reads schema {schema.SCHEMA_VERSION}):"
                 " run `claims project` (or `claims serve`, whose projector builds it) first"
             )
-        if not missing and installed != schema.SCHEMA_VERSION:
-            # An upgrade: this version's projector rebuilds the model beside the old one and switches. This
-            # code cannot read the old schema's tables (nor trust what it would read): until the switch every
-            # read of the model raises ReadModelUpgrading (a coded 503), then none is checked again.
-            self.readers.gate = self._upgraded_or_raise
+        # This code reads only a model of its own schema. One of another (an upgrade: this version's projector
+        # rebuilds it beside the old one and switches) raises ReadModelUpgrading (a coded 503) on every read
+        # until the switch. Then the version is looked at again at most every VERSION_RECHECK_SECONDS: another
+        # version's projector may switch the model away (a rollback, a newer version deployed beside this one).
+        self._gated = not missing and installed != schema.SCHEMA_VERSION
+        self._recheck_at = time.monotonic() + VERSION_RECHECK_SECONDS
+        self.readers.gate = self._check_version
         if missing:  # first start: create the (empty) tables so queries work before the projector runs
             writer = connect(self.url)
             try:
@@ -130,24 +135,32 @@ class ReadModel(LedgerLog):
 
     @property
     def upgrading(self) -> bool:
-        """Whether the model was of another schema at start and no read has seen it switched since."""
-        return self.readers.gate is not None
+        """Whether the model was of another schema at the last look (at start, or since: see ``_check_version``)."""
+        return self._gated
 
     def refuse_while_upgrading(self) -> None:
-        """Raise ReadModelUpgrading if the model is still of another schema (a mutation asks first: it would
-        commit, then fail to read its answer, and a client told to retry would write twice)."""
-        if self.upgrading:
-            with self.readers.connection():  # (its gate raises, or finds the switch and clears itself)
+        """Raise ReadModelUpgrading if the model is of another schema (a mutation asks first: it would commit,
+        then fail to read its answer, and a client told to retry would write twice). Reads that take no
+        reader connection (the event loop's ``position`` batches, the cost sizes) ask here."""
+        if self._gated or time.monotonic() >= self._recheck_at:
+            with self.readers.connection():  # (its gate looks, and raises or clears)
                 pass
 
-    def _upgraded_or_raise(self, conn: Connection) -> None:
+    def _check_version(self, conn: Connection) -> None:
+        """The readers' gate: one attribute and a clock read, but while the model is of another schema or when
+        a recheck is due, which reads its version (a one-row table)."""
+        if not self._gated and time.monotonic() < self._recheck_at:
+            return
         installed = schema.installed_version(conn)
+        self._recheck_at = time.monotonic() + VERSION_RECHECK_SECONDS
         if installed != schema.SCHEMA_VERSION:
+            self._gated = True
             raise ReadModelUpgrading(
-                f"the read model is being upgraded (schema {installed} to {schema.SCHEMA_VERSION}): its new"
-                " version is built beside the old one; retry shortly"
+                f"the read model is of schema {installed}; this server reads {schema.SCHEMA_VERSION}: it is being "
+                "upgraded beside (retry shortly), or another version's projector switched it (then restart this "
+                "server with that version)"
             )
-        self.readers.gate = None  # switched (a switch is one transaction: the whole new model from here)
+        self._gated = False  # switched (a switch is one transaction: the whole new model from here)
 
     def positions_watch(self) -> PositionWatch:
         """The read model's positions without a database read per request (the API's answer cache,
@@ -940,5 +953,3 @@ def decode_cursor(cursor: str) -> tuple[str, str, int]:
 
 
 # --------------------------------------------------------------------- utils
-
-

@@ -364,3 +364,39 @@ def test_the_cost_sizes_are_not_read_from_a_model_being_upgraded(
             model.close()
     finally:
         h.close()
+
+
+def test_a_running_reader_sees_a_switch_to_another_version(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The gate was armed only at start: after another version's projector switched the model (a rollback, a
+    # newer version deployed beside), a running server read that version's tables with this code, unchecked.
+    import projections.queries as queries_module
+
+    monkeypatch.setattr(queries_module, "VERSION_RECHECK_SECONDS", 0.0)  # (a look at every read)
+    h = Harness(database_url, batch_size=4)
+    try:
+        h.world.claim("c1")
+        h.project()
+        mine = schema.SCHEMA_VERSION
+        reader = ReadModel(h.url)
+        try:
+            assert reader.topics() and not reader.upgrading
+            monkeypatch.setattr(schema, "SCHEMA_VERSION", "another-version")
+            other = Projector(h.url, ledger=h.world.ledger)
+            assert other.catch_up() > 0  # rebuilt beside and switched to its version
+            other.close()
+            monkeypatch.setattr(schema, "SCHEMA_VERSION", mine)
+            with pytest.raises(ReadModelUpgrading, match="another version's projector"):
+                reader.topics()
+            assert reader.upgrading
+            with pytest.raises(ReadModelUpgrading):
+                reader.refuse_while_upgrading()
+            back = Projector(h.url, ledger=h.world.ledger)  # this version's projector, started: upgrades back
+            try:
+                assert back.catch_up() > 0
+            finally:
+                back.close()
+            assert reader.topics() and not reader.upgrading
+        finally:
+            reader.close()
+    finally:
+        h.close()
