@@ -418,3 +418,28 @@ def test_a_pinned_answer_with_a_claims_history_is_immutable_and_stays_after_corr
     now = _post(api, {"query": query})
     assert "immutable" not in now.headers["cache-control"], now.headers
     assert [e["type"] for e in now.json()["data"]["claim"]["history"]] == ["RECORDED", "REVISED", "RETRACTED"]
+
+
+def test_a_body_orjson_reads_holds_no_number_that_is_not_finite() -> None:
+    # ``Asked.finite``: a body orjson read skips the walk for NaN and infinities (keys cannot write them
+    # back), because orjson refuses them all; the standard library, which reads the rest, accepts them.
+    from api.web.http_cache import _loads
+
+    for number in ("NaN", "Infinity", "-Infinity", "1e400", "-1e400", "1.8e308"):
+        with pytest.raises(orjson.JSONDecodeError):
+            orjson.loads(f'{{"f": {number}}}')
+        assert _loads(f'{{"f": {number}}}'.encode())[1] is False, number  # (not strict: never keyed)
+
+
+@pytest.mark.parametrize("first_json", [True, False])
+def test_a_repeated_header_counts_by_its_first_value_on_every_path(api: ApiEnv, first_json: bool) -> None:
+    # The cache layer reads the headers once into a dict: a repeated name must still mean its first value, as
+    # strawberry reads it (starlette's Headers.get), cold, cached and on the warm path alike.
+    types = [("content-type", "application/json"), ("content-type", "text/plain")]
+    headers = types if first_json else types[::-1]
+    body = json.dumps({"query": "{ topics { key } }"}).encode()
+    for _ in range(3):
+        answer = api.client.post("/graphql", content=body, headers=headers)
+        assert answer.status_code == (200 if first_json else 400), answer.text
+    if first_json:
+        assert _cache(api).hits >= 2

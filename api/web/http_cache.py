@@ -354,7 +354,9 @@ class Asked:
         Infinity: orjson writes null), a pin that is not an integer (3.0 and true would share 3's key), a pin
         of a document that gives a record time (its answer is not frozen by the pin)."""
         pin = self.pin
-        if not self.strict or (pin is not None and type(pin) is not int) or not _finite(self.payload.get("variables")):
+        if not self.strict or (pin is not None and type(pin) is not int):
+            return None
+        if not (self.finite or _finite(self.payload.get("variables"))):
             return None
         if pin is not None and normal.endswith(FLOATING):
             return None
@@ -567,12 +569,13 @@ class CachedGraphQL:
                         payload[name] = json.loads(value) if value else value
                 payload["operationName"] = params.get("operationName")
                 asked_id: object = params.get("id")
-                strict = True
+                strict, finite = True, False
             else:
                 if not _json_content(heads):
                     return None  # (strawberry's 400, or not a body it reads)
                 payload, strict = _loads(body)
                 asked_id = None
+                finite = strict  # (strict: orjson read it)
         except (ValueError, UnicodeDecodeError, RecursionError):
             return None
         if not isinstance(payload, dict):
@@ -600,9 +603,9 @@ class CachedGraphQL:
             digest = sha256(query)
             if asked_id is not None and asked_id != digest:
                 return None  # strawberry answers; the hash will not be registered under a wrong text
-            return Asked(payload, digest, strict=strict)
+            return Asked(payload, digest, strict=strict, finite=finite)
         if query is None and isinstance(asked_id, str) and asked_id:
-            return Asked(payload, asked_id.lower(), strict=strict)
+            return Asked(payload, asked_id.lower(), strict=strict, finite=finite)
         return None
 
     async def _serve_read(
@@ -892,7 +895,7 @@ def _rewritten(scope: Scope, payload: dict[str, Any]) -> tuple[Scope, bytes]:
 
 def _loads(body: bytes) -> tuple[Any, bool]:
     """A request body's JSON, and whether it was read as strawberry reads it (strict UTF-8, and no
-    number orjson and the standard library read differently)."""
+    number orjson and the standard library read differently): then by orjson."""
     if LONG_NUMBER not in body.translate(_DIGITS_ONLY):
         try:
             return orjson.loads(body), True
