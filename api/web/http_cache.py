@@ -331,6 +331,7 @@ class Asked:
     digest: str  # sha256 of the query text
     _variables: str | None = None
     strict: bool = False  # read as strawberry reads it (UTF-8 JSON, no number the readers differ on)
+    finite: bool = False  # no NaN or infinity in it: orjson read it (it refuses both, and numbers beyond a double)
 
     @property
     def variables(self) -> str:
