@@ -443,3 +443,37 @@ def test_a_repeated_header_counts_by_its_first_value_on_every_path(api: ApiEnv, 
         assert answer.status_code == (200 if first_json else 400), answer.text
     if first_json:
         assert _cache(api).hits >= 2
+
+
+
+def test_a_body_received_in_pieces_is_read_whole_once_cold_and_warm(api: ApiEnv) -> None:
+    # WarmFront reads the body and hands it to the cache layer as read (no replay): a body that arrives in
+    # several messages must be answered as the same body in one piece is, from the cache the second time.
+    body = json.dumps({"query": QUERY, "variables": {"first": 2}}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+
+    async def ask(pieces: list[bytes]) -> tuple[int, bytes]:
+        messages = [{"type": "http.request", "body": p, "more_body": i < len(pieces) - 1} for i, p in enumerate(pieces)]
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+            "path": "/graphql", "raw_path": b"/graphql", "query_string": b"", "root_path": "", "headers": headers,
+            "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {},
+        }  # fmt: skip
+        await api.app(scope, receive, send)
+        return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+    pieces = [body[:7], body[7:40], body[40:]]
+    hits = _cache(api).hits
+    status, cold = api.client.portal.call(ask, pieces)
+    assert status == 200 and json.loads(cold)["data"]["claims"]["nodes"] and _cache(api).hits == hits
+    assert api.client.portal.call(ask, [body]) == (200, cold)
+    assert api.client.portal.call(ask, pieces) == (200, cold)
+    assert _cache(api).hits == hits + 2
