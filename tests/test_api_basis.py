@@ -411,3 +411,20 @@ def test_an_operation_basis_is_in_force_only_while_entered_and_not_after_it_fail
     pinned, after, after_failure = asyncio.run(operations())
     assert pinned[1] == size and pinned[0] is not None and pinned[2] is not None
     assert after == after_failure == (None, None, None)
+
+
+def test_the_basis_knownat_text_is_the_isoformat_of_now() -> None:
+    # utc_now_text keeps the text of the current second: it must write what datetime.now(UTC).isoformat() writes.
+    from datetime import UTC, datetime
+
+    from api.graphql.basis import utc_now_text
+
+    seconds = 1_796_212_800  # 2026-12-02T10:00:00Z
+    for nanos in (0, 999, 1_000, 123_456_789, 999_999_999, 500_000_000):
+        for second in (seconds, seconds + 1, 951_782_400):  # (and a leap day)
+            now_ns = second * 1_000_000_000 + nanos
+            expected = datetime.fromtimestamp(second, UTC).replace(microsecond=nanos // 1000).isoformat()
+            assert utc_now_text(now_ns) == expected, now_ns
+    before = datetime.now(UTC)
+    now = datetime.fromisoformat(utc_now_text())
+    assert before <= now <= datetime.now(UTC) and now.tzinfo == UTC

@@ -29,6 +29,7 @@ events among the first N (:func:`log_prefix`); unpinned, all of them, whatever t
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
@@ -104,6 +105,24 @@ class OperationBasis:
         return {"basis": self.pins.basis(self.basis) if self.pins is not None else self.basis}
 
 
+# The ISO text of the last second ``utc_now_text`` was asked in: (POSIX seconds, "YYYY-MM-DDTHH:MM:SS").
+_second: tuple[int, str] = (-1, "")
+
+
+def utc_now_text(now_ns: int | None = None) -> str:
+    """``datetime.now(UTC).isoformat()`` (the same clock, floored to microseconds; no fraction when it is 0) at
+    about half its cost (~0.7 us of ~1.4 a request): the text of the current second is kept. ``now_ns``:
+    another instant than now (POSIX nanoseconds)."""
+    global _second
+    seconds, nanos = divmod(time.time_ns() if now_ns is None else now_ns, 1_000_000_000)
+    second, text = _second
+    if seconds != second:
+        text = datetime.fromtimestamp(seconds, UTC).isoformat()[:19]
+        _second = (seconds, text)
+    micros = nanos // 1000
+    return f"{text}.{micros:06d}+00:00" if micros else text + "+00:00"
+
+
 class operation_basis:  # (named as the function it was: ``async with operation_basis(...) as held``)
     """Run an operation on its basis: the default knownAt (and pin) its fields read, the basis it reports.
 
@@ -124,15 +143,15 @@ class operation_basis:  # (named as the function it was: ``async with operation_
         held = OperationBasis()
         asked = (self._extensions or {}).get(PIN_FIELD)
         pinned: datetime | ApiError | None = None
-        known_at: datetime | None
+        known_at: str | None
         if asked is None:
             size = OBSERVED_POSITION.get()
             if size is None:
                 size = await blocking(services.read_model.projected_position)
-            known_at = datetime.now(UTC)
+            known_at = utc_now_text()
         else:
             size, pinned = await blocking(_pin, services, asked)
-            known_at = pinned if isinstance(pinned, datetime) else None
+            known_at = pinned.isoformat() if isinstance(pinned, datetime) else None
         held.pins = Pins()
         self._tokens = (
             DEFAULT_KNOWN_AT.set(pinned),
@@ -149,7 +168,7 @@ class operation_basis:  # (named as the function it was: ``async with operation_
         held.basis = {
             "treeSize": size,
             "rootHash": root.hex() if root is not None else None,
-            "knownAt": known_at.isoformat() if known_at is not None else None,
+            "knownAt": known_at,
             "pinned": asked is not None,
         }
         return held

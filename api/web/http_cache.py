@@ -626,7 +626,7 @@ class CachedGraphQL:
         key: Key | None = None
         projected: int | None = None
         authorization = heads.get(b"authorization", b"")
-        caller = await _caller(services, authorization)
+        caller = await _caller(services, authorization) if authorization else Caller()  # (anonymous: no await)
         role = _role(caller, services.settings)
         graphql_response = accepts_graphql_response(heads.get(b"accept", b""))
         if cache is not None and role is not None and question is not None:
