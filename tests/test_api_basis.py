@@ -377,3 +377,54 @@ def test_malformed_extensions_over_websocket_keep_the_protocols_own_refusals_fir
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_text()
         assert closed.value.code == 4409
+
+
+def test_an_operation_basis_is_in_force_only_while_entered_and_not_after_it_failed_to_open(api: ApiEnv) -> None:
+    # The basis is entered and left by hand on the prepared path (no AsyncExitStack): whatever happens, the
+    # default knownAt, the pin and the argument pins of one operation must not outlive it on the task.
+    import asyncio
+
+    from api.graphql.basis import DEFAULT_KNOWN_AT, OBSERVED_POSITION, PINNED_SIZE, PINS, operation_basis
+
+    services, size = api.services, api.tree_size()
+
+    def in_force() -> tuple[object, object, object]:
+        return DEFAULT_KNOWN_AT.get(), PINNED_SIZE.get(), PINS.get()
+
+    async def operations() -> list[tuple[object, object, object]]:
+        seen = []
+        async with operation_basis(services, {"atTreeSize": size}) as held:
+            seen.append(in_force())
+            assert held.basis is not None and held.basis["treeSize"] == size and held.basis["pinned"] is True
+        seen.append(in_force())
+        token = OBSERVED_POSITION.set(size + 1000)  # beyond the log: its root hash cannot be computed
+        try:
+            basis = operation_basis(services, None)
+            with pytest.raises(Exception):  # noqa: B017 (whichever error the Merkle tree gives)
+                await basis.__aenter__()
+            basis.leave()  # (what the prepared path does after a failure: nothing left to undo)
+        finally:
+            OBSERVED_POSITION.reset(token)
+        seen.append(in_force())
+        return seen
+
+    pinned, after, after_failure = asyncio.run(operations())
+    assert pinned[1] == size and pinned[0] is not None and pinned[2] is not None
+    assert after == after_failure == (None, None, None)
+
+
+def test_the_basis_knownat_text_is_the_isoformat_of_now() -> None:
+    # utc_now_text keeps the text of the current second: it must write what datetime.now(UTC).isoformat() writes.
+    from datetime import UTC, datetime
+
+    from api.graphql.basis import utc_now_text
+
+    seconds = 1_796_212_800  # 2026-12-02T10:00:00Z
+    for nanos in (0, 999, 1_000, 123_456_789, 999_999_999, 500_000_000):
+        for second in (seconds, seconds + 1, 951_782_400):  # (and a leap day)
+            now_ns = second * 1_000_000_000 + nanos
+            expected = datetime.fromtimestamp(second, UTC).replace(microsecond=nanos // 1000).isoformat()
+            assert utc_now_text(now_ns) == expected, now_ns
+    before = datetime.now(UTC)
+    now = datetime.fromisoformat(utc_now_text())
+    assert before <= now <= datetime.now(UTC) and now.tzinfo == UTC

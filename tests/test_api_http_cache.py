@@ -418,3 +418,62 @@ def test_a_pinned_answer_with_a_claims_history_is_immutable_and_stays_after_corr
     now = _post(api, {"query": query})
     assert "immutable" not in now.headers["cache-control"], now.headers
     assert [e["type"] for e in now.json()["data"]["claim"]["history"]] == ["RECORDED", "REVISED", "RETRACTED"]
+
+
+def test_a_body_orjson_reads_holds_no_number_that_is_not_finite() -> None:
+    # ``Asked.finite``: a body orjson read skips the walk for NaN and infinities (keys cannot write them
+    # back), because orjson refuses them all; the standard library, which reads the rest, accepts them.
+    from api.web.http_cache import _loads
+
+    for number in ("NaN", "Infinity", "-Infinity", "1e400", "-1e400", "1.8e308"):
+        with pytest.raises(orjson.JSONDecodeError):
+            orjson.loads(f'{{"f": {number}}}')
+        assert _loads(f'{{"f": {number}}}'.encode())[1] is False, number  # (not strict: never keyed)
+
+
+@pytest.mark.parametrize("first_json", [True, False])
+def test_a_repeated_header_counts_by_its_first_value_on_every_path(api: ApiEnv, first_json: bool) -> None:
+    # The cache layer reads the headers once into a dict: a repeated name must still mean its first value, as
+    # strawberry reads it (starlette's Headers.get), cold, cached and on the warm path alike.
+    types = [("content-type", "application/json"), ("content-type", "text/plain")]
+    headers = types if first_json else types[::-1]
+    body = json.dumps({"query": "{ topics { key } }"}).encode()
+    for _ in range(3):
+        answer = api.client.post("/graphql", content=body, headers=headers)
+        assert answer.status_code == (200 if first_json else 400), answer.text
+    if first_json:
+        assert _cache(api).hits >= 2
+
+
+
+def test_a_body_received_in_pieces_is_read_whole_once_cold_and_warm(api: ApiEnv) -> None:
+    # WarmFront reads the body and hands it to the cache layer as read (no replay): a body that arrives in
+    # several messages must be answered as the same body in one piece is, from the cache the second time.
+    body = json.dumps({"query": QUERY, "variables": {"first": 2}}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+
+    async def ask(pieces: list[bytes]) -> tuple[int, bytes]:
+        messages = [{"type": "http.request", "body": p, "more_body": i < len(pieces) - 1} for i, p in enumerate(pieces)]
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+            "path": "/graphql", "raw_path": b"/graphql", "query_string": b"", "root_path": "", "headers": headers,
+            "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {},
+        }  # fmt: skip
+        await api.app(scope, receive, send)
+        return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+    pieces = [body[:7], body[7:40], body[40:]]
+    hits = _cache(api).hits
+    status, cold = api.client.portal.call(ask, pieces)
+    assert status == 200 and json.loads(cold)["data"]["claims"]["nodes"] and _cache(api).hits == hits
+    assert api.client.portal.call(ask, [body]) == (200, cold)
+    assert api.client.portal.call(ask, pieces) == (200, cold)
+    assert _cache(api).hits == hits + 2

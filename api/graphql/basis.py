@@ -29,9 +29,9 @@ events among the first N (:func:`log_prefix`); unpinned, all of them, whatever t
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -105,43 +105,85 @@ class OperationBasis:
         return {"basis": self.pins.basis(self.basis) if self.pins is not None else self.basis}
 
 
-@asynccontextmanager
-async def operation_basis(services: Any, operation_extensions: dict[str, Any] | None) -> AsyncIterator[OperationBasis]:
+# The ISO text of the last second ``utc_now_text`` was asked in: (POSIX seconds, "YYYY-MM-DDTHH:MM:SS").
+_second: tuple[int, str] = (-1, "")
+
+
+def utc_now_text(now_ns: int | None = None) -> str:
+    """``datetime.now(UTC).isoformat()`` (the same clock, floored to microseconds; no fraction when it is 0) at
+    about half its cost (~0.7 us of ~1.4 a request): the text of the current second is kept. ``now_ns``:
+    another instant than now (POSIX nanoseconds)."""
+    global _second
+    seconds, nanos = divmod(time.time_ns() if now_ns is None else now_ns, 1_000_000_000)
+    second, text = _second
+    if seconds != second:
+        text = datetime.fromtimestamp(seconds, UTC).isoformat()[:19]
+        _second = (seconds, text)
+    micros = nanos // 1000
+    return f"{text}.{micros:06d}+00:00" if micros else text + "+00:00"
+
+
+class operation_basis:  # (named as the function it was: ``async with operation_basis(...) as held``)
     """Run an operation on its basis: the default knownAt (and pin) its fields read, the basis it reports.
 
-    Shared by the strawberry extension (:class:`Basis`) and the prepared path (``api/graphql/prepared.py``).
+    Shared by the strawberry extension (:class:`Basis`) and the prepared path (``api/graphql/prepared.py``),
+    which enters it and calls :meth:`leave` itself. A class, not an ``asynccontextmanager``: entered and
+    left through ``AsyncExitStack``, the generator cost ~4 us of a cold request's ~170 on the event loop.
     """
-    held = OperationBasis()
-    asked = (operation_extensions or {}).get(PIN_FIELD)
-    pinned: datetime | ApiError | None = None
-    known_at: datetime | None
-    if asked is None:
-        size = OBSERVED_POSITION.get()
-        if size is None:
-            size = await blocking(services.read_model.projected_position)
-        known_at = datetime.now(UTC)
-    else:
-        size, pinned = await blocking(_pin, services, asked)
-        known_at = pinned if isinstance(pinned, datetime) else None
-    token = DEFAULT_KNOWN_AT.set(pinned)
-    size_token = PINNED_SIZE.set(size if isinstance(pinned, datetime) else None)
-    held.pins = Pins()
-    pins_token = PINS.set(held.pins)
-    try:
-        root = None
-        if size is not None:  # a root already computed costs no thread hop
-            root = await tree_root(services, size)
+
+    __slots__ = ("_extensions", "_services", "_tokens")
+
+    def __init__(self, services: Any, operation_extensions: dict[str, Any] | None) -> None:
+        self._services = services
+        self._extensions = operation_extensions
+        self._tokens: tuple[Any, Any, Any] | None = None
+
+    async def __aenter__(self) -> OperationBasis:
+        services = self._services
+        held = OperationBasis()
+        asked = (self._extensions or {}).get(PIN_FIELD)
+        pinned: datetime | ApiError | None = None
+        known_at: str | None
+        if asked is None:
+            size = OBSERVED_POSITION.get()
+            if size is None:
+                size = await blocking(services.read_model.projected_position)
+            known_at = utc_now_text()
+        else:
+            size, pinned = await blocking(_pin, services, asked)
+            known_at = pinned.isoformat() if isinstance(pinned, datetime) else None
+        held.pins = Pins()
+        self._tokens = (
+            DEFAULT_KNOWN_AT.set(pinned),
+            PINNED_SIZE.set(size if isinstance(pinned, datetime) else None),
+            PINS.set(held.pins),
+        )
+        try:
+            root = None
+            if size is not None:  # a root already computed costs no thread hop
+                root = await tree_root(services, size)
+        except BaseException:
+            self.leave()
+            raise
         held.basis = {
             "treeSize": size,
             "rootHash": root.hex() if root is not None else None,
-            "knownAt": known_at.isoformat() if known_at is not None else None,
+            "knownAt": known_at,
             "pinned": asked is not None,
         }
-        yield held
-    finally:
-        PINS.reset(pins_token)
-        PINNED_SIZE.reset(size_token)
-        DEFAULT_KNOWN_AT.reset(token)
+        return held
+
+    async def __aexit__(self, *_: object) -> None:
+        self.leave()
+
+    def leave(self) -> None:
+        """The operation is over: its default knownAt, pin and pins are no longer in force."""
+        tokens, self._tokens = self._tokens, None
+        if tokens is not None:
+            default_token, size_token, pins_token = tokens
+            PINS.reset(pins_token)
+            PINNED_SIZE.reset(size_token)
+            DEFAULT_KNOWN_AT.reset(default_token)
 
 
 class Basis(SchemaExtension):

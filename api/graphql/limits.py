@@ -206,11 +206,23 @@ def text_problem(value: str) -> str | None:
     return None
 
 
+def _clean_scalars(variables: Mapping[str, Any]) -> bool:
+    """Is every variable a string ``text_problem`` passes, a number, a boolean or null?"""
+    for value in variables.values():
+        if isinstance(value, str):
+            if text_problem(value) is not None:
+                return False
+        elif not (value is None or isinstance(value, int | float)):  # (bool is an int)
+            return False
+    return True
+
+
 def unclean_strings(query: str, document: DocumentNode, variables: Mapping[str, Any] | None) -> GraphQLError | None:
     """A NUL or a lone surrogate in any variable or literal string argument: refused up front, so
     no store sees it (PostgreSQL errors on NUL, SQLite truncates at it, neither encodes surrogates)."""
     stack: list[tuple[str, Any]] = [("query", query)]
-    stack += [(f"${k}", v) for k, v in (variables or {}).items()]
+    if variables and not _clean_scalars(variables):  # (else no variable needs its path: ~1.5 us a request)
+        stack += [(f"${k}", v) for k, v in variables.items()]
     while stack:
         path, value = stack.pop()
         if isinstance(value, str):

@@ -32,7 +32,6 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
 from graphql import (
@@ -184,11 +183,12 @@ class PreparedOperations:
         if over_the_budget(self._cost(prepared, variables, context), context) is not None:
             return None
         execute: Any = self.schema.compiled or graphql_execute
-        async with AsyncExitStack() as stack:
-            try:  # first, as strawberry's pipeline does (the basis extension wraps the whole operation)
-                held = await stack.enter_async_context(operation_basis(context.services, operation_extensions))
-            except Exception:  # (the database did not answer): strawberry's pipeline answers it, as before
-                return None
+        basis = operation_basis(context.services, operation_extensions)
+        try:  # first, as strawberry's pipeline does (the basis extension wraps the whole operation)
+            held = await basis.__aenter__()
+        except Exception:  # (the database did not answer): strawberry's pipeline answers it, as before
+            return None
+        try:
             if over_rate(context, False) is not None:  # no token was left: the refusal is strawberry's to give
                 return None
             try:
@@ -210,6 +210,8 @@ class PreparedOperations:
             except Exception as error:  # (a fault of execution itself: logged and masked, as any unexpected error)
                 data = None
                 errors = [error if isinstance(error, GraphQLError) else GraphQLError(str(error), original_error=error)]
+        finally:
+            basis.leave()
         if errors:
             log_errors(errors)  # LedgerSchema.process_errors
             errors = [coded(e) for e in errors]  # CodedErrors

@@ -66,7 +66,7 @@ from strawberry.http.parse_content_type import parse_content_type
 from api.auth import ANONYMOUS, Caller, bearer
 from api.errors import READ_MODEL_UPGRADING, UPGRADE_RETRY_AFTER, ShuttingDown
 from api.graphql.basis import OBSERVED_POSITION
-from api.graphql.context import Context, client_of
+from api.graphql.context import Context, Services, client_of
 from api.graphql.limits import refused_caller, text_problem
 from api.graphql.loaders import blocking
 from api.graphql.prepared import PreparedOperations
@@ -332,6 +332,7 @@ class Asked:
     digest: str  # sha256 of the query text
     _variables: str | None = None
     strict: bool = False  # read as strawberry reads it (UTF-8 JSON, no number the readers differ on)
+    finite: bool = False  # no NaN or infinity in it: orjson read it (it refuses both, and numbers beyond a double)
 
     @property
     def variables(self) -> str:
@@ -355,7 +356,9 @@ class Asked:
         Infinity: orjson writes null), a pin that is not an integer (3.0 and true would share 3's key), a pin
         of a document that gives a record time (its answer is not frozen by the pin)."""
         pin = self.pin
-        if not self.strict or (pin is not None and type(pin) is not int) or not _finite(self.payload.get("variables")):
+        if not self.strict or (pin is not None and type(pin) is not int):
+            return None
+        if not (self.finite or _finite(self.payload.get("variables"))):
             return None
         if pin is not None and normal.endswith(FLOATING):
             return None
@@ -371,20 +374,20 @@ def _finite(value: object) -> bool:
     return not isinstance(value, float) or math.isfinite(value)
 
 
-def _remembered_as(scope: Scope, body: bytes) -> tuple[bytes, bytes] | None:
+def _remembered_as(scope: Scope, heads: Heads, body: bytes) -> tuple[bytes, bytes] | None:
     """The bytes a request is remembered by (``Seen``), or None when it is not one ``WarmFront`` may answer
     from them: a POST must be a body with the JSON content type (strawberry refuses any other), a GET must
     have no body. Their keys cannot collide: a POST's body is never empty, a GET's always is."""
     query_string = scope.get("query_string", b"")
     if scope["method"] == "GET":
         return (b"", query_string) if not body else None
-    return (body, query_string) if body and _json_content(scope) else None
+    return (body, query_string) if body and _json_content(heads) else None
 
 
-def _json_content(scope: Scope) -> bool:
+def _json_content(heads: Heads) -> bool:
     """A body strawberry reads as JSON: its media type names application/json, by strawberry's own parse and
     test (case-sensitive; ``x=application/json`` is not one)."""
-    return _json_media(_header(scope, b"content-type"))
+    return _json_media(heads.get(b"content-type", b""))
 
 
 @lru_cache(maxsize=256)  # (the header's parse costs ~10 us; clients send a handful of values)
@@ -414,7 +417,9 @@ class Seen:
         self.kept = kept
         self.max_bytes = max_bytes
         self._bytes = 0
-        self._known: dict[tuple[bytes, bytes], Question] = {}
+        # An OrderedDict: under cold load every request is put and the oldest dropped, and a plain dict's
+        # first key is found by scanning the holes its deletions left (~3.2 us a put at 4,096, ~1 here).
+        self._known: OrderedDict[tuple[bytes, bytes], Question] = OrderedDict()
 
     def get(self, request: tuple[bytes, bytes]) -> Question | None:
         return self._known.get(request)
@@ -425,8 +430,7 @@ class Seen:
         self._bytes += len(request[0]) + len(request[1])
         self._known[request] = question
         while len(self._known) > self.kept or self._bytes > self.max_bytes:
-            oldest = next(iter(self._known))
-            del self._known[oldest]
+            oldest, _ = self._known.popitem(last=False)
             self._bytes -= len(oldest[0]) + len(oldest[1])
 
 
@@ -445,8 +449,10 @@ class WarmFront:
             return
         # Only a request within the body limit is answered here: any other goes the whole way, through
         # the ``BodyLimit`` middleware (413), a GET with a body included (its body is never read here).
-        limit = scope["app"].state.services.settings.max_body_bytes
-        declared = _header(scope, b"content-length")
+        services = scope["app"].state.services
+        limit = services.settings.max_body_bytes
+        heads = _heads(scope)
+        declared = heads.get(b"content-length", b"")
         body = b""
         if scope["method"] == "POST":
             if not declared.isdigit() or int(declared) > min(SEEN_BODY_BYTES, limit):
@@ -456,14 +462,17 @@ class WarmFront:
             if len(body) > limit:  # (more than it declared): the body limit refuses it
                 await self.app(scope, _replay(body), send)
                 return
-        elif scope["method"] != "GET" or declared.strip(b"0") or _header(scope, b"transfer-encoding"):
+        elif scope["method"] != "GET" or declared.strip(b"0") or b"transfer-encoding" in heads:
             await self.app(scope, receive, send)
             return
-        entry = self.graphql.warm_hit(scope, body)
+        graphql = self.graphql
+        remembered = _remembered_as(scope, heads, body)
+        entry = graphql.warm_hit(scope, heads, services, remembered)
         if entry is not None:
-            await self.graphql._answer(scope, send, entry, keyed=False)
+            await graphql._answer(heads, send, entry, keyed=False)
             return
-        await self.graphql(scope, _replay(body), send)  # /graphql's route is this app: no need to route it again
+        # /graphql's route is that app: no need to route it again, nor to read the body again
+        await graphql.serve(scope, heads, services, body, remembered, send)
 
 
 class CachedGraphQL:
@@ -487,10 +496,21 @@ class CachedGraphQL:
         if scope["type"] != "http" or scope["method"] not in ("GET", "POST"):
             await self.app(scope, receive, send)
             return
-        body = b""
-        if scope["method"] == "POST":
-            body = await _read_body(receive)
-        asked = self._read(scope, body)
+        body = await _read_body(receive) if scope["method"] == "POST" else b""
+        heads = _heads(scope)
+        await self.serve(scope, heads, scope["app"].state.services, body, _remembered_as(scope, heads, body), send)
+
+    async def serve(
+        self,
+        scope: Scope,
+        heads: Heads,
+        services: Services,
+        body: bytes,
+        remembered: tuple[bytes, bytes] | None,
+        send: Send,
+    ) -> None:
+        """A GET or POST whose body was read (``remembered``: what ``Seen`` would know it by)."""
+        asked = self._read(scope, heads, services, body)
         if asked is None:  # not a request this cache understands: GraphiQL, batches, other bodies
             await self._strawberry(scope, body, send)
             return
@@ -501,8 +521,7 @@ class CachedGraphQL:
                 await _send_json(send, 200, _not_found())
                 return
             asked.payload["query"] = text
-            scope, body = _rewritten(scope, asked.payload)
-        services = scope["app"].state.services
+            scope, body = _rewritten(scope, asked.payload)  # (only its Content-Length changes of ``heads``)
         settings = services.settings
         normal = self.documents.normal(
             str(asked.payload["query"]), asked.digest, settings.max_tokens, settings.max_query_length
@@ -514,17 +533,10 @@ class CachedGraphQL:
                 services.read_model.positions_watch().invalidate()  # a write here: this process's next read is fresh
             return
         question = asked.question(normal) if self.cache is not None else None  # (its key; None: not cached)
-        if sent_text and question is not None and len(body) <= SEEN_BODY_BYTES:  # (repeats: ``WarmFront``)
-            remembered = _remembered_as(scope, body)
-            if remembered is not None:
-                self.seen.put(remembered, question)
-        await self._serve(scope, body, asked, normal, question, send)
-
-    async def _serve(
-        self, scope: Scope, body: bytes, asked: Asked, normal: str, question: Question | None, send: Send
-    ) -> None:
+        if sent_text and question is not None and remembered is not None and len(body) <= SEEN_BODY_BYTES:
+            self.seen.put(remembered, question)  # (repeats: ``WarmFront``)
         try:
-            await self._serve_read(scope, body, asked, normal, question, send)
+            await self._serve_read(scope, heads, services, body, asked, normal, question, send)
         except ShuttingDown as error:  # (before any byte was sent: every database call comes first)
             await _unavailable(send, error.code, error.message, 1)
         except ReadModelUpgrading as error:  # (the positions the cache reads first: the model's, refused)
@@ -551,7 +563,7 @@ class CachedGraphQL:
             else:
                 await _unavailable(send, READ_MODEL_UPGRADING, str(error), UPGRADE_RETRY_AFTER)
 
-    def _read(self, scope: Scope, body: bytes) -> Asked | None:
+    def _read(self, scope: Scope, heads: Heads, services: Services, body: bytes) -> Asked | None:
         """The request's query, variables..., or None to leave it to strawberry alone."""
         try:
             if scope["method"] == "GET":
@@ -565,12 +577,13 @@ class CachedGraphQL:
                         payload[name] = json.loads(value) if value else value
                 payload["operationName"] = params.get("operationName")
                 asked_id: object = params.get("id")
-                strict = True
+                strict, finite = True, False
             else:
-                if not _json_content(scope):
+                if not _json_content(heads):
                     return None  # (strawberry's 400, or not a body it reads)
                 payload, strict = _loads(body)
                 asked_id = None
+                finite = strict  # (strict: orjson read it)
         except (ValueError, UnicodeDecodeError, RecursionError):
             return None
         if not isinstance(payload, dict):
@@ -584,7 +597,7 @@ class CachedGraphQL:
             return None  # strawberry's 400: never looked up (the key would not tell it from a good request)
         # JSON nested deeper than strawberry reads (the whole body; a GET's variables and extensions): its
         # 400, though the key, which ignores other members and extensions, would match a good request's.
-        depth = scope["app"].state.services.settings.max_json_depth
+        depth = services.settings.max_json_depth
         if not (
             _shallow(body, depth) or json_depth(payload, depth)
             if scope["method"] == "POST"
@@ -598,42 +611,57 @@ class CachedGraphQL:
             digest = sha256(query)
             if asked_id is not None and asked_id != digest:
                 return None  # strawberry answers; the hash will not be registered under a wrong text
-            return Asked(payload, digest, strict=strict)
+            return Asked(payload, digest, strict=strict, finite=finite)
         if query is None and isinstance(asked_id, str) and asked_id:
-            return Asked(payload, asked_id.lower(), strict=strict)
+            return Asked(payload, asked_id.lower(), strict=strict, finite=finite)
         return None
 
     async def _serve_read(
-        self, scope: Scope, body: bytes, asked: Asked, normal: str, question: Question | None, send: Send
+        self,
+        scope: Scope,
+        heads: Heads,
+        services: Services,
+        body: bytes,
+        asked: Asked,
+        normal: str,
+        question: Question | None,
+        send: Send,
     ) -> None:
         """Answer a read: from the cache when ``question`` (its key; None: not cached) finds an entry."""
-        services = scope["app"].state.services
         cache = self.cache
         key: Key | None = None
         projected: int | None = None
-        caller = await _caller(services, scope)
+        authorization = heads.get(b"authorization", b"")
+        caller = await _caller(services, authorization) if authorization else Caller()  # (anonymous: no await)
         role = _role(caller, services.settings)
+        graphql_response = accepts_graphql_response(heads.get(b"accept", b""))
         if cache is not None and role is not None and question is not None:
             watch = services.read_model.positions_watch()
-            positions = watch.current() or await blocking(watch.refresh)
+            positions = watch.current()
+            if positions is None:
+                positions = await blocking(watch.refresh)
             projected = positions[0]
-            key = _lookup_key(cache, question, role, scope, positions)
+            key = _lookup_key(cache, question, role, graphql_response, positions)
             entry = cache.get(key)
             if entry is not None and not services.reads.wait_needed(_client(caller, scope)):
-                await self._answer(scope, send, entry, keyed=caller.principal is not None)
+                await self._answer(heads, send, entry, keyed=caller.principal is not None)
                 return
         token = OBSERVED_POSITION.set(projected) if projected is not None else None
         try:
-            answered = await self._prepared(scope, asked, caller) if role is not None else None
+            answered = (
+                await self._prepared(scope, heads, services, asked, caller, graphql_response)
+                if role is not None
+                else None
+            )
             if answered is None:
                 status, headers, content = await _capture(self.app, scope, body)
-                answer = None
+                answer = content_type = None
             else:
-                status, headers, content, answer = answered
+                status, headers, content, answer, content_type = answered
         finally:
             if token is not None:
                 OBSERVED_POSITION.reset(token)
-        entry = self._entry(status, headers, content, asked, answer, frozen=not normal.endswith(FLOATING))
+        entry = self._entry(status, headers, content, asked, answer, not normal.endswith(FLOATING), content_type)
         if entry is None:
             await _send_raw(send, status, headers, content)
             return
@@ -641,32 +669,34 @@ class CachedGraphQL:
             basis_now = _answer_basis(entry, key[5])
             if basis_now is not None:
                 cache.put((*key[:5], basis_now), entry)
-        await self._answer(scope, send, entry, keyed=bool(_header(scope, b"authorization")))
+        await self._answer(heads, send, entry, keyed=bool(authorization))
 
-    def warm_hit(self, scope: Scope, body: bytes) -> Entry | None:
-        """The answer to a request seen before, from an anonymous caller, as the cache holds it now;
-        None (nothing done, no token taken) when the full path must decide."""
+    def warm_hit(
+        self, scope: Scope, heads: Heads, services: Services, remembered: tuple[bytes, bytes] | None
+    ) -> Entry | None:
+        """The answer to a request seen before (``remembered``: its bytes), from an anonymous caller, as the
+        cache holds it now; None (nothing done, no token taken) when the full path must decide."""
         cache = self.cache
-        if cache is None or _header(scope, b"authorization"):
+        if cache is None or heads.get(b"authorization"):
             return None
-        remembered = _remembered_as(scope, body)
         question = self.seen.get(remembered) if remembered is not None else None
         if question is None:
             return None
-        services = scope["app"].state.services
         positions = services.read_model.positions_watch().current()
         role = _role(Caller(), services.settings)
         if positions is None or role is None:
             return None
-        entry = cache.get(_lookup_key(cache, question, role, scope, positions), count_miss=False)
+        graphql_response = accepts_graphql_response(heads.get(b"accept", b""))
+        entry = cache.get(_lookup_key(cache, question, role, graphql_response, positions), count_miss=False)
         if entry is None or services.reads.wait_needed(_client(Caller(), scope)):
             return None  # the full path answers (and, when the allowance is spent, says 429)
         return entry
 
     async def _prepared(
-        self, scope: Scope, asked: Asked, caller: Caller
-    ) -> tuple[int, list[tuple[bytes, bytes]], bytes, dict[str, Any]] | None:
-        """The answer of the prepared path (status, headers, body, the body as data), or None: strawberry's."""
+        self, scope: Scope, heads: Heads, services: Services, asked: Asked, caller: Caller, graphql_response: bool
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes, dict[str, Any], str] | None:
+        """The answer of the prepared path (status, headers, body, the body as data, its media type), or None:
+        strawberry's."""
         prepared_operations = self.prepared
         if prepared_operations is None:
             return None
@@ -675,12 +705,11 @@ class CachedGraphQL:
         name, extensions = payload.get("operationName"), payload.get("extensions")
         if not (isinstance(query, str) and query):  # (the other fields' types were checked by _read)
             return None  # a persisted id alone, or strawberry's 400
-        accept = _header(scope, b"accept")
+        accept = heads.get(b"accept", b"")
         if any(kind in accept for kind in STREAM_ACCEPTS):
             return None
-        services = scope["app"].state.services
         if scope["method"] == "POST":  # (JSON nested too deep was left to strawberry by _read)
-            content_type = _header(scope, b"content-type").split(b";", 1)[0].strip()
+            content_type = heads.get(b"content-type", b"").split(b";", 1)[0].strip()
             if not asked.strict or content_type != b"application/json":
                 return None
         prepared = prepared_operations.prepare(query, name)
@@ -696,14 +725,13 @@ class CachedGraphQL:
             answer["errors"] = [error.formatted for error in result.errors]
         if result.extensions:
             answer["extensions"] = result.extensions
-        graphql_response = accepts_graphql_response(accept)
         status, retry_after = answer_status(result, answer, graphql_response)
         content = encode_json(answer)
-        media = f"{GRAPHQL_RESPONSE}; charset=utf-8" if graphql_response else "application/json"
+        media = _MEDIA[graphql_response]
         headers = [(b"content-length", str(len(content)).encode()), (b"content-type", media.encode())]
         if retry_after is not None:
             headers.append((b"retry-after", retry_after.encode()))
-        return status, headers, content, answer
+        return status, headers, content, answer, media
 
     def _entry(
         self,
@@ -713,13 +741,16 @@ class CachedGraphQL:
         asked: Asked,
         answer: dict[str, Any] | None = None,
         frozen: bool = True,
+        content_type: str | None = None,
     ) -> Entry | None:
         """A cacheable answer: 200, JSON, no errors, every operation a query (then its document is registered).
         ``answer``: the body as data, when known (else read from ``content``); ``frozen``: False when a pinned
-        basis does not freeze it (the document gives a record time)."""
+        basis does not freeze it (the document gives a record time); ``content_type``: the one in ``headers``,
+        when known."""
         if status != 200:
             return None
-        content_type = dict(headers).get(b"content-type", b"").decode("latin-1")
+        if content_type is None:
+            content_type = dict(headers).get(b"content-type", b"").decode("latin-1")
         if "json" not in content_type:
             return None
         if answer is None:
@@ -736,14 +767,14 @@ class CachedGraphQL:
         etag = '"' + hashlib.sha256(content).hexdigest()[:32] + '"'
         return Entry(content, content_type, etag, pinned, size if isinstance(size, int) else None)
 
-    async def _answer(self, scope: Scope, send: Send, entry: Entry, *, keyed: bool) -> None:
+    async def _answer(self, heads: Heads, send: Send, entry: Entry, *, keyed: bool) -> None:
         if entry.pinned:
             scope_word = "private" if keyed else "public"
             control = f"{scope_word}, max-age={min(self.pinned_max_age, _until_midnight())}, immutable".encode()
         else:
             control = _NO_CACHE[keyed]
         headers = [*entry.head, (b"cache-control", control)]
-        match = _header(scope, b"if-none-match")
+        match = heads.get(b"if-none-match")
         if match and entry.etag in _etags(match):
             # No Content-Length: a 304's may only repeat the 200's (RFC 9110 8.6), and it has no body anyway.
             await send({"type": "http.response.start", "status": 304, "headers": headers})
@@ -755,9 +786,12 @@ class CachedGraphQL:
 
 
 _NO_CACHE = {False: b"public, no-cache", True: b"private, no-cache"}
+_MEDIA = {False: "application/json", True: f"{GRAPHQL_RESPONSE}; charset=utf-8"}  # by accepts_graphql_response
 
 
-def _lookup_key(cache: ResponseCache, question: Question, role: str, scope: Scope, positions: tuple[int, int]) -> Key:
+def _lookup_key(
+    cache: ResponseCache, question: Question, role: str, graphql_response: bool, positions: tuple[int, int]
+) -> Key:
     """The key to look up at the read model's current positions (entries of older ones are dropped)."""
     projected, details = positions
     today = _today()
@@ -765,7 +799,7 @@ def _lookup_key(cache: ResponseCache, question: Question, role: str, scope: Scop
     normal, variables, operation_name, pin = question
     basis: tuple[object, ...] = ("pinned", details, today, pin) if pin is not None else ("current", projected, today)
     # An operationName of "" names no operation (strawberry refuses it): not the same request as none.
-    return (normal, variables, operation_name, role, accepts_graphql_response(_header(scope, b"accept")), basis)
+    return (normal, variables, operation_name, role, graphql_response, basis)
 
 
 # The local day the last key was made on: (its first instant, the first of the next, as POSIX times; its
@@ -798,8 +832,8 @@ def _answer_basis(entry: Entry, asked_basis: tuple[object, ...]) -> tuple[object
     return ("current", size, asked_basis[2]) if size is not None else None
 
 
-async def _caller(services: Any, scope: Scope) -> Caller:
-    secret = bearer(_header(scope, b"authorization").decode("latin-1") or None)
+async def _caller(services: Any, authorization: bytes) -> Caller:
+    secret = bearer(authorization.decode("latin-1") or None) if authorization else None
     if secret is None:
         return Caller()
     caller: Caller = await blocking(services.keys.identify, secret)
@@ -819,11 +853,15 @@ def _client(caller: Caller, scope: Scope) -> str:
     return client_of(caller, client[0] if client else "unknown")
 
 
-def _header(scope: Scope, name: bytes) -> bytes:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return bytes(value)
-    return b""
+# A request's headers by name, the first value of each (ASGI: lower-case names, byte strings). Built once
+# per request (~0.25 us): the layer asks for six names, nine times, each a scan of the list before.
+Heads = dict[bytes, bytes]
+
+
+def _heads(scope: Scope) -> Heads:
+    headers = scope.get("headers", ())
+    # (reversed: the first of repeated names is written last, so it stays)
+    return dict(reversed(headers if isinstance(headers, list) else [*headers]))
 
 
 def _etags(value: bytes) -> set[str]:
@@ -865,7 +903,7 @@ def _rewritten(scope: Scope, payload: dict[str, Any]) -> tuple[Scope, bytes]:
 
 def _loads(body: bytes) -> tuple[Any, bool]:
     """A request body's JSON, and whether it was read as strawberry reads it (strict UTF-8, and no
-    number orjson and the standard library read differently)."""
+    number orjson and the standard library read differently): then by orjson."""
     if LONG_NUMBER not in body.translate(_DIGITS_ONLY):
         try:
             return orjson.loads(body), True
