@@ -165,8 +165,16 @@ def test_the_cache_stays_within_its_byte_budget(database_url: str) -> None:
     for n in range(100):
         cache.put(key(n), Entry(b"x" * 100, "j", "e", False))
     assert cache.size_bytes == 10 * one and len(cache) == 10
-    cache.observe(6, 2, "2026-01-01")  # the model moved: every current entry is gone
-    assert len(cache) == 0
+    cache.observe(6, 2, "2026-01-01")  # the model moved: no entry of before is served again...
+    assert all(cache.get(key(n)) is None for n in range(90, 100))
+    moved = [(*key(n)[:5], ("current", 6, "2026-01-01")) for n in range(100, 105)]
+    for k in moved:
+        cache.put(k, Entry(b"x" * 100, "j", "e", False))
+    # ...and they age out first (least recently used), within the same budget.
+    assert cache.size_bytes == 10 * one and len(cache) == 10
+    assert all(cache.get(k) is not None for k in moved)
+    cache.observe(7, 2, "2026-01-01")
+    assert all(cache.get(k) is None for k in moved)
 
 
 @pytest.mark.parametrize("body_bytes", [80, 600, 5000])
@@ -247,7 +255,9 @@ def test_the_warm_path_answers_only_what_strawberry_would_read(api: ApiEnv) -> N
     query = "{ topics { key } }"
     body = json.dumps({"query": query}).encode()
     for _ in range(2):
-        assert api.client.post("/graphql", content=body, headers={"content-type": "application/json"}).status_code == 200
+        assert (
+            api.client.post("/graphql", content=body, headers={"content-type": "application/json"}).status_code == 200
+        )
         assert api.client.get("/graphql", params={"query": query}).status_code == 200
     refused = ("text/plain", "application/x-www-form-urlencoded", "application/vnd.api+json", "Application/JSON")
     for content_type in (*refused, "x=application/json"):  # (strawberry's parse is case-sensitive)
@@ -443,7 +453,6 @@ def test_a_repeated_header_counts_by_its_first_value_on_every_path(api: ApiEnv, 
         assert answer.status_code == (200 if first_json else 400), answer.text
     if first_json:
         assert _cache(api).hits >= 2
-
 
 
 def test_a_body_received_in_pieces_is_read_whole_once_cold_and_warm(api: ApiEnv) -> None:
