@@ -17,6 +17,7 @@ own writes and its embedded projector, the NOTIFY delivery (PostgreSQL) or
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -34,7 +35,9 @@ class ResolvedNames:
     def __init__(self, limit: int = MAX_RESOLUTIONS) -> None:
         self.limit = limit
         self._at: int | None = None
-        self._found: dict[Asked, Resolution] = {}
+        # (ordered: a plain dict's oldest key is found by scanning the holes its deletions left, ~3 µs a
+        # request once it turns over; an OrderedDict drops its oldest in O(1))
+        self._found: OrderedDict[Asked, Resolution] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -73,5 +76,5 @@ class ResolvedNames:
                 self._at = at
             for asked, resolution in resolved:
                 if len(self._found) >= self.limit:
-                    del self._found[next(iter(self._found))]  # the oldest first
+                    self._found.popitem(last=False)  # the oldest first
                 self._found[asked] = resolution
