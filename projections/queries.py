@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
@@ -73,7 +74,7 @@ BEFORE_ALL = "0001-01-01"  # a stated date earlier than any: "no breaker" in the
 WAIT_TICK = 0.05  # longest wait_for waits before re-reading the tracked position
 FIRST_TICK = 0.001  # its first re-read: a commit elsewhere usually lands within milliseconds
 # How often a reader of a model of its own schema looks at the model's version again (another version's
-# projector may switch it): seconds, at most one one-row read each.
+# projector may switch it): seconds, one small read each.
 VERSION_RECHECK_SECONDS = 5.0
 
 
@@ -122,6 +123,8 @@ class ReadModel(LedgerLog):
         # until the switch. Then the version is looked at again at most every VERSION_RECHECK_SECONDS: another
         # version's projector may switch the model away (a rollback, a newer version deployed beside this one).
         self._gated = not missing and installed != schema.SCHEMA_VERSION
+        self._gate_seen = 0  # how often a look found another version (see _judge_version)
+        self._gate_lock = threading.Lock()
         self._recheck_at = time.monotonic() + VERSION_RECHECK_SECONDS
         self.readers.gate = self._check_version
         if missing:  # first start: create the (empty) tables so queries work before the projector runs
@@ -141,26 +144,44 @@ class ReadModel(LedgerLog):
     def refuse_while_upgrading(self) -> None:
         """Raise ReadModelUpgrading if the model is of another schema (a mutation asks first: it would commit,
         then fail to read its answer, and a client told to retry would write twice). Reads that take no
-        reader connection (the event loop's ``position`` batches, the cost sizes) ask here."""
+        reader connection (the cost sizes) ask here; the event loop's asks :meth:`refuse_while_upgrading_async`."""
         if self._gated or time.monotonic() >= self._recheck_at:
             with self.readers.connection():  # (its gate looks, and raises or clears)
                 pass
 
-    def _check_version(self, conn: Connection) -> None:
-        """The readers' gate: one attribute and a clock read, but while the model is of another schema or when
-        a recheck is due, which reads its version (a one-row table)."""
+    async def refuse_while_upgrading_async(self) -> None:
+        """:meth:`refuse_while_upgrading` on the event loop: the version read on a loop connection (the
+        threads' pool could keep the loop waiting for a connection)."""
         if not self._gated and time.monotonic() < self._recheck_at:
             return
-        installed = schema.installed_version(conn)
-        self._recheck_at = time.monotonic() + VERSION_RECHECK_SECONDS
-        if installed != schema.SCHEMA_VERSION:
-            self._gated = True
-            raise ReadModelUpgrading(
-                f"the read model is of schema {installed}; this server reads {schema.SCHEMA_VERSION}: it is being "
-                "upgraded beside (retry shortly), or another version's projector switched it (then restart this "
-                "server with that version)"
-            )
-        self._gated = False  # switched (a switch is one transaction: the whole new model from here)
+        assert self.async_readers is not None
+        seen = self._gate_seen
+        rows = await self.async_readers.execute("SELECT value FROM rm_meta WHERE name = 'schema_version'")
+        self._judge_version(str(rows[0][0]) if rows else None, seen)
+
+    def _check_version(self, conn: Connection) -> None:
+        """The readers' gate: one attribute and a clock read, but while the model is of another schema or when
+        a recheck is due, which reads its version (two small statements)."""
+        if not self._gated and time.monotonic() < self._recheck_at:
+            return
+        seen = self._gate_seen
+        self._judge_version(schema.installed_version(conn), seen)
+
+    def _judge_version(self, installed: str | None, seen: int) -> None:
+        """Gate or ungate on a version read after the gate had been set ``seen`` times: a read that began
+        before the gate was last set (another thread saw the switch first) does not clear it."""
+        with self._gate_lock:
+            self._recheck_at = time.monotonic() + VERSION_RECHECK_SECONDS
+            if installed != schema.SCHEMA_VERSION:
+                self._gated = True
+                self._gate_seen += 1
+                raise ReadModelUpgrading(
+                    f"the read model is of schema {installed}; this server reads {schema.SCHEMA_VERSION}: it is "
+                    "being upgraded beside (retry shortly), or another version's projector switched it (then "
+                    "restart this server with that version)"
+                )
+            if seen == self._gate_seen:
+                self._gated = False  # switched (a switch is one transaction: the whole new model from here)
 
     def positions_watch(self) -> PositionWatch:
         """The read model's positions without a database read per request (the API's answer cache,
@@ -214,7 +235,7 @@ class ReadModel(LedgerLog):
         the same statements and rows to views, without a thread."""
         readers = self.async_readers
         assert readers is not None, "async reads need PostgreSQL"
-        self.refuse_while_upgrading()  # (blocks the loop for a statement, only until the switch)
+        await self.refuse_while_upgrading_async()
         answers = _PositionAnswers(asked, known_at, with_source)
         for start, (sql, params) in answers.statements(PG_TEXT):
             answers.read(start, await readers.execute(sql, params, prepare=True), typed=True)

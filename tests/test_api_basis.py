@@ -419,7 +419,7 @@ def test_the_basis_knownat_text_is_the_isoformat_of_now() -> None:
 
     from api.graphql.basis import utc_now_text
 
-    seconds = 1_796_212_800  # 2026-12-02T10:00:00Z
+    seconds = 1_796_212_800  # 2026-12-02T12:00:00Z
     for nanos in (0, 999, 1_000, 123_456_789, 999_999_999, 500_000_000):
         for second in (seconds, seconds + 1, 951_782_400):  # (and a leap day)
             now_ns = second * 1_000_000_000 + nanos

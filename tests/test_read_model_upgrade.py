@@ -400,3 +400,62 @@ def test_a_running_reader_sees_a_switch_to_another_version(database_url: str, mo
             reader.close()
     finally:
         h.close()
+
+
+def test_the_loops_version_recheck_takes_no_thread_pool_connection(postgres_database_url: str) -> None:
+    # The event loop's position batch rechecked the version through the threads' pool: with its connections
+    # all held by worker threads, the whole loop waited for one (up to the pool's timeout).
+    import asyncio
+
+    h = Harness(postgres_database_url, batch_size=4)
+    try:
+        h.world.claim("c1")
+        h.project()
+        reader = ReadModel(h.url, pool_size=1)
+        try:
+            held, release = threading.Event(), threading.Event()
+
+            def hold_the_only_connection() -> None:
+                with reader.readers.connection():
+                    held.set()
+                    release.wait(WAIT)
+
+            holder = threading.Thread(target=hold_the_only_connection)
+            holder.start()
+            assert held.wait(WAIT)
+            reader._recheck_at = 0.0  # a recheck is due
+
+            async def batch() -> None:
+                await asyncio.wait_for(reader.positions_and_sources_async([], None), WAIT / 2)
+
+            try:
+                asyncio.run(batch())  # (a TimeoutError: it waited for the held connection)
+            finally:
+                release.set()
+                holder.join(WAIT)
+            assert reader._recheck_at > 0.0 and not reader.upgrading
+        finally:
+            reader.close()
+    finally:
+        h.close()
+
+
+def test_a_look_that_began_before_the_gate_was_set_does_not_clear_it(database_url: str) -> None:
+    # Two threads looked at the version around another version's switch: the later look gated, then the
+    # earlier one (its read from before the switch) cleared the gate again.
+    h = Harness(database_url, batch_size=4)
+    try:
+        h.project()
+        reader = ReadModel(h.url)
+        try:
+            before = reader._gate_seen  # a look begins...
+            with pytest.raises(ReadModelUpgrading):
+                reader._judge_version("another-version", reader._gate_seen)  # ...another sees the switch...
+            reader._judge_version(schema.SCHEMA_VERSION, before)  # ...and the first ends with what it read
+            assert reader.upgrading
+            reader._judge_version(schema.SCHEMA_VERSION, reader._gate_seen)  # a look begun after: it clears
+            assert not reader.upgrading
+        finally:
+            reader.close()
+    finally:
+        h.close()

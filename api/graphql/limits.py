@@ -212,7 +212,7 @@ def _clean_scalars(variables: Mapping[str, Any]) -> bool:
         if isinstance(value, str):
             if text_problem(value) is not None:
                 return False
-        elif not (value is None or isinstance(value, int | float)):  # (bool is an int)
+        elif not (value is None or isinstance(value, (int, float))):  # (bool is an int)
             return False
     return True
 
