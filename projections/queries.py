@@ -235,7 +235,8 @@ class ReadModel(LedgerLog):
         the same statements and rows to views, without a thread."""
         readers = self.async_readers
         assert readers is not None, "async reads need PostgreSQL"
-        await self.refuse_while_upgrading_async()
+        if self._gated or time.monotonic() >= self._recheck_at:  # (no coroutine made per batch otherwise)
+            await self.refuse_while_upgrading_async()
         answers = _PositionAnswers(asked, known_at, with_source)
         for start, (sql, params) in answers.statements(PG_TEXT):
             answers.read(start, await readers.execute(sql, params, prepare=True), typed=True)
