@@ -28,6 +28,8 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
+import psycopg
+
 from ledger.application import ClaimsLedger
 from ledger.db import chunks, database_url
 from projections import changes as record_changes
@@ -156,7 +158,10 @@ class ReadModel(LedgerLog):
             return
         assert self.async_readers is not None
         seen = self._gate_seen
-        rows = await self.async_readers.execute("SELECT value FROM rm_meta WHERE name = 'schema_version'")
+        try:
+            rows = await self.async_readers.execute("SELECT value FROM rm_meta WHERE name = 'schema_version'")
+        except psycopg.errors.UndefinedTable:  # (no model at all: as schema.installed_version says None)
+            rows = []
         self._judge_version(str(rows[0][0]) if rows else None, seen)
 
     def _check_version(self, conn: Connection) -> None:

@@ -459,3 +459,28 @@ def test_a_look_that_began_before_the_gate_was_set_does_not_clear_it(database_ur
             reader.close()
     finally:
         h.close()
+
+
+def test_the_loops_recheck_of_a_model_without_its_tables_is_a_coded_refusal(postgres_database_url: str) -> None:
+    # The loop's recheck read rm_meta bare: with the model gone it raised UndefinedTable (an internal error),
+    # where the threads' recheck gates (READ_MODEL_UPGRADING).
+    import asyncio
+
+    h = Harness(postgres_database_url, batch_size=4)
+    try:
+        h.project()
+        reader = ReadModel(h.url)
+        try:
+            conn = connect(h.url)
+            try:
+                conn.execute("DROP TABLE rm_meta")
+            finally:
+                conn.close()
+            reader._recheck_at = 0.0
+            with pytest.raises(ReadModelUpgrading):
+                asyncio.run(reader.positions_and_sources_async([], None))
+            assert reader.upgrading
+        finally:
+            reader.close()
+    finally:
+        h.close()
