@@ -56,6 +56,19 @@ class ShuttingDown(ApiError):
         super().__init__(UNAVAILABLE, "the server is shutting down; retry (another server may answer)")
 
 
+# Errors answered 503 before any byte of an answer: what a client may retry, and after how many seconds.
+UNAVAILABLE_ERRORS = (ShuttingDown, ReadModelUpgrading)
+
+
+def unavailable(error: ShuttingDown | ReadModelUpgrading) -> tuple[dict[str, Any], int]:
+    """The 503 body (GraphQL errors, coded) and Retry-After seconds of an error of ``UNAVAILABLE_ERRORS``."""
+    if isinstance(error, ShuttingDown):
+        code, message, retry_after = error.code, error.message, 1
+    else:
+        code, message, retry_after = READ_MODEL_UPGRADING, str(error), UPGRADE_RETRY_AFTER
+    return {"errors": [{"message": message, "extensions": {"code": code}}]}, retry_after
+
+
 def bad_input(field: str, message: str) -> ApiError:
     return ApiError(BAD_USER_INPUT, f"{field}: {message}", field=field)
 

@@ -28,7 +28,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from api.auth import AccessEvent, KeyStore
-from api.errors import READ_MODEL_UPGRADING, UNAVAILABLE, UPGRADE_RETRY_AFTER, ShuttingDown
+from api.errors import UNAVAILABLE_ERRORS, ShuttingDown, unavailable
 from api.graphql.context import Services
 from api.graphql.cost import SizesCache
 from api.graphql.limits import BodyLimit
@@ -176,7 +176,7 @@ def create_app(settings: Settings | None = None, *, read_model: ReadModel | None
             *web_routes(),
         ],
         middleware=middleware,
-        exception_handlers={ShuttingDown: shutting_down, ReadModelUpgrading: upgrading},
+        exception_handlers={kind: refused_for_now for kind in UNAVAILABLE_ERRORS},
         lifespan=lifespan,
     )
     app.state.response_cache = cache
@@ -188,16 +188,12 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-async def shutting_down(request: Request, error: Exception) -> Response:
-    """Any route's database call refused while the app closes its stores: 503, coded, retry elsewhere."""
-    body = {"errors": [{"message": str(error), "extensions": {"code": UNAVAILABLE}}]}
-    return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
-
-
-async def upgrading(request: Request, error: Exception) -> Response:
-    """Any route's read of a model of another schema, while this version's is built beside it: 503, coded."""
-    body = {"errors": [{"message": str(error), "extensions": {"code": READ_MODEL_UPGRADING}}]}
-    return JSONResponse(body, status_code=503, headers={"Retry-After": str(UPGRADE_RETRY_AFTER)})
+async def refused_for_now(request: Request, error: Exception) -> Response:
+    """Any route's database call refused while the app closes its stores, or its read of a model of another
+    schema (an upgrade): 503, coded, with the Retry-After of ``api.errors.unavailable``."""
+    assert isinstance(error, UNAVAILABLE_ERRORS)
+    body, retry_after = unavailable(error)
+    return JSONResponse(body, status_code=503, headers={"Retry-After": str(retry_after)})
 
 
 async def readyz(request: Request) -> Response:

@@ -64,7 +64,7 @@ from graphql import (
 from strawberry.http.parse_content_type import parse_content_type
 
 from api.auth import ANONYMOUS, Caller, bearer
-from api.errors import READ_MODEL_UPGRADING, UPGRADE_RETRY_AFTER, ShuttingDown
+from api.errors import UNAVAILABLE_ERRORS, ShuttingDown, unavailable
 from api.graphql.basis import OBSERVED_POSITION
 from api.graphql.context import Context, Services, client_of
 from api.graphql.limits import refused_caller, text_problem
@@ -539,10 +539,8 @@ class CachedGraphQL:
             self.seen.put(remembered, question)  # (repeats: ``WarmFront``)
         try:
             await self._serve_read(scope, heads, services, body, asked, normal, question, send)
-        except ShuttingDown as error:  # (before any byte was sent: every database call comes first)
-            await _unavailable(send, error.code, error.message, 1)
-        except ReadModelUpgrading as error:  # (the positions the cache reads first: the model's, refused)
-            await _unavailable(send, READ_MODEL_UPGRADING, str(error), UPGRADE_RETRY_AFTER)
+        except UNAVAILABLE_ERRORS as error:  # (before any byte was sent: every database call comes first)
+            await _unavailable(send, error)
 
     async def _strawberry(self, scope: Scope, body: bytes, send: Send) -> None:
         """Strawberry's view alone (mutations, batches, GraphiQL...). A database call refused while the app
@@ -557,13 +555,10 @@ class CachedGraphQL:
 
         try:
             await self.app(scope, _replay(body), sending)
-        except (ShuttingDown, ReadModelUpgrading) as error:
+        except UNAVAILABLE_ERRORS as error:
             if started:
                 raise
-            if isinstance(error, ShuttingDown):
-                await _unavailable(send, error.code, error.message, 1)
-            else:
-                await _unavailable(send, READ_MODEL_UPGRADING, str(error), UPGRADE_RETRY_AFTER)
+            await _unavailable(send, error)
 
     def _read(self, scope: Scope, heads: Heads, services: Services, body: bytes) -> Asked | None:
         """The request's query, variables..., or None to leave it to strawberry alone."""
@@ -970,8 +965,8 @@ async def _send_raw(send: Send, status: int, headers: list[tuple[bytes, bytes]],
     await send({"type": "http.response.body", "body": body})
 
 
-async def _unavailable(send: Send, code: str, message: str, retry_after: int) -> None:
-    answer = {"errors": [{"message": message, "extensions": {"code": code}}]}
+async def _unavailable(send: Send, error: ShuttingDown | ReadModelUpgrading) -> None:
+    answer, retry_after = unavailable(error)
     headers = [(b"content-type", b"application/json"), (b"retry-after", str(retry_after).encode())]
     await _send_raw(send, 503, headers, encode_json(answer))
 
