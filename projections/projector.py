@@ -158,8 +158,7 @@ class Projector:
         """Whether the model is of this code's schema; call in the write transaction (so no switch can come
         between the check and the batch's writes). A projector of an older version left running after an
         upgrade's switch must not write into the new tables with its old code: it logs it and writes nothing."""
-        rows = self.conn.execute("SELECT value FROM rm_meta WHERE name = 'schema_version'")
-        installed = str(rows[0][0]) if rows else None
+        installed = schema.version_in(self.conn.execute(schema.VERSION_SQL))
         if installed == schema.SCHEMA_VERSION:
             self._refused = None
             return True

@@ -159,10 +159,10 @@ class ReadModel(LedgerLog):
         assert self.async_readers is not None
         seen = self._gate_seen
         try:
-            rows = await self.async_readers.execute("SELECT value FROM rm_meta WHERE name = 'schema_version'")
+            rows = await self.async_readers.execute(schema.VERSION_SQL)
         except psycopg.errors.UndefinedTable:  # (no model at all: as schema.installed_version says None)
             rows = []
-        self._judge_version(str(rows[0][0]) if rows else None, seen)
+        self._judge_version(schema.version_in(rows), seen)
 
     def _check_version(self, conn: Connection) -> None:
         """The readers' gate: one attribute and a clock read, but while the model is of another schema or when

@@ -21,6 +21,7 @@ import hashlib
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from projections import record_versions
 from projections.db import Connection, ddl
@@ -92,10 +93,18 @@ DETAILS_NAME = "details"
 BIG_TABLES = ("rm_claim_versions", "rm_pairs")
 
 
+# The model's schema version, where rm_meta is known to exist (a projector's batch, a reader's recheck).
+VERSION_SQL = "SELECT value FROM rm_meta WHERE name = 'schema_version'"
+
+
 def installed_version(conn: Connection) -> str | None:
     if "rm_meta" not in conn.table_names("rm_"):
         return None
-    rows = conn.execute("SELECT value FROM rm_meta WHERE name = 'schema_version'")
+    return version_in(conn.execute(VERSION_SQL))
+
+
+def version_in(rows: Sequence[Sequence[Any]]) -> str | None:
+    """The version :data:`VERSION_SQL` read (None: no row)."""
     return str(rows[0][0]) if rows else None
 
 
