@@ -313,174 +313,153 @@ def test_claims_rebuild_waits_for_a_rebuild_running_elsewhere_and_then_has_nothi
     assert model_rows(h.url) == complete and not beside_left(h.url)
 
 
+@pytest.fixture
+def pg_h(postgres_database_url: str) -> Iterator[Harness]:
+    """``h`` on PostgreSQL only (the event loop's reads)."""
+    harness = Harness(postgres_database_url, batch_size=4)
+    yield harness
+    harness.close()
+
+
+@contextmanager
+def reading(h: Harness, **options: Any) -> Iterator[ReadModel]:
+    """A reader (an API process's ``ReadModel``) of ``h``'s model, closed after the block."""
+    reader = ReadModel(h.url, **options)
+    try:
+        yield reader
+    finally:
+        reader.close()
+
+
 def test_a_rebuild_that_switched_between_the_try_and_the_wait_counts(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
+    h: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The mark of the last switch was read after the failed try of the lock: a rebuild that switched and let
     # go in between left its own mark as "before", and this call rebuilt the whole model again.
     import projections.projector as projector_module
 
-    h = Harness(database_url, batch_size=4)
+    for i in range(5):
+        h.world.claim(f"c{i}")
+    h.project()
+    other = Projector(h.url, ledger=h.world.ledger)
+    real = rebuilder_lock
+    tries: list[bool] = []
+
+    @contextmanager
+    def lock(url: str, *, wait: bool, waiting: Any = None) -> Iterator[bool]:
+        tries.append(wait)
+        if len(tries) == 1:  # this call's try: the other holds the lock, switches and lets go
+            yield False
+            other._rebuild_locked(None)
+            return
+        with real(url, wait=wait, waiting=waiting) as got:
+            yield got
+
+    monkeypatch.setattr(projector_module, "rebuilder_lock", lock)
     try:
-        for i in range(5):
-            h.world.claim(f"c{i}")
-        h.project()
-        other = Projector(h.url, ledger=h.world.ledger)
-        real = rebuilder_lock
-        tries: list[bool] = []
-
-        @contextmanager
-        def lock(url: str, *, wait: bool, waiting: Any = None) -> Iterator[bool]:
-            tries.append(wait)
-            if len(tries) == 1:  # this call's try: the other holds the lock, switches and lets go
-                yield False
-                other._rebuild_locked(None)
-                return
-            with real(url, wait=wait, waiting=waiting) as got:
-                yield got
-
-        monkeypatch.setattr(projector_module, "rebuilder_lock", lock)
         assert h.projector.rebuild() is None and tries == [False, True]
+    finally:
         other.close()
-    finally:
-        h.close()
 
 
-def test_the_cost_sizes_are_not_read_from_a_model_being_upgraded(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_cost_sizes_are_not_read_from_a_model_being_upgraded(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     # collection_sizes reads on a connection of its own, which no gate guarded: it read the old schema's tables.
-    h = Harness(database_url, batch_size=4)
-    try:
-        h.world.claim("c1")
-        h.project()
-        monkeypatch.setattr(schema, "SCHEMA_VERSION", "next-version")
-        model = ReadModel(h.url)
-        try:
-            assert model.upgrading
-            with pytest.raises(ReadModelUpgrading):
-                model.collection_sizes()
-        finally:
-            model.close()
-    finally:
-        h.close()
+    h.world.claim("c1")
+    h.project()
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", "next-version")
+    with reading(h) as model:
+        assert model.upgrading
+        with pytest.raises(ReadModelUpgrading):
+            model.collection_sizes()
 
 
-def test_a_running_reader_sees_a_switch_to_another_version(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_running_reader_sees_a_switch_to_another_version(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     # The gate was armed only at start: after another version's projector switched the model (a rollback, a
     # newer version deployed beside), a running server read that version's tables with this code, unchecked.
     import projections.queries as queries_module
 
     monkeypatch.setattr(queries_module, "VERSION_RECHECK_SECONDS", 0.0)  # (a look at every read)
-    h = Harness(database_url, batch_size=4)
-    try:
-        h.world.claim("c1")
-        h.project()
-        mine = schema.SCHEMA_VERSION
-        reader = ReadModel(h.url)
+    h.world.claim("c1")
+    h.project()
+    mine = schema.SCHEMA_VERSION
+    with reading(h) as reader:
+        assert reader.topics() and not reader.upgrading
+        monkeypatch.setattr(schema, "SCHEMA_VERSION", "another-version")
+        other = Projector(h.url, ledger=h.world.ledger)
+        assert other.catch_up() > 0  # rebuilt beside and switched to its version
+        other.close()
+        monkeypatch.setattr(schema, "SCHEMA_VERSION", mine)
+        with pytest.raises(ReadModelUpgrading, match="another version's projector"):
+            reader.topics()
+        assert reader.upgrading
+        with pytest.raises(ReadModelUpgrading):
+            reader.refuse_while_upgrading()
+        back = Projector(h.url, ledger=h.world.ledger)  # this version's projector, started: upgrades back
         try:
-            assert reader.topics() and not reader.upgrading
-            monkeypatch.setattr(schema, "SCHEMA_VERSION", "another-version")
-            other = Projector(h.url, ledger=h.world.ledger)
-            assert other.catch_up() > 0  # rebuilt beside and switched to its version
-            other.close()
-            monkeypatch.setattr(schema, "SCHEMA_VERSION", mine)
-            with pytest.raises(ReadModelUpgrading, match="another version's projector"):
-                reader.topics()
-            assert reader.upgrading
-            with pytest.raises(ReadModelUpgrading):
-                reader.refuse_while_upgrading()
-            back = Projector(h.url, ledger=h.world.ledger)  # this version's projector, started: upgrades back
-            try:
-                assert back.catch_up() > 0
-            finally:
-                back.close()
-            assert reader.topics() and not reader.upgrading
+            assert back.catch_up() > 0
         finally:
-            reader.close()
-    finally:
-        h.close()
+            back.close()
+        assert reader.topics() and not reader.upgrading
 
 
-def test_the_loops_version_recheck_takes_no_thread_pool_connection(postgres_database_url: str) -> None:
+def test_the_loops_version_recheck_takes_no_thread_pool_connection(pg_h: Harness) -> None:
     # The event loop's position batch rechecked the version through the threads' pool: with its connections
     # all held by worker threads, the whole loop waited for one (up to the pool's timeout).
     import asyncio
 
-    h = Harness(postgres_database_url, batch_size=4)
-    try:
-        h.world.claim("c1")
-        h.project()
-        reader = ReadModel(h.url, pool_size=1)
+    pg_h.world.claim("c1")
+    pg_h.project()
+    with reading(pg_h, pool_size=1) as reader:
+        held, release = threading.Event(), threading.Event()
+
+        def hold_the_only_connection() -> None:
+            with reader.readers.connection():
+                held.set()
+                release.wait(WAIT)
+
+        holder = threading.Thread(target=hold_the_only_connection)
+        holder.start()
+        assert held.wait(WAIT)
+        reader._recheck_at = 0.0  # a recheck is due
+
+        async def batch() -> None:
+            await asyncio.wait_for(reader.positions_and_sources_async([], None), WAIT / 2)
+
         try:
-            held, release = threading.Event(), threading.Event()
-
-            def hold_the_only_connection() -> None:
-                with reader.readers.connection():
-                    held.set()
-                    release.wait(WAIT)
-
-            holder = threading.Thread(target=hold_the_only_connection)
-            holder.start()
-            assert held.wait(WAIT)
-            reader._recheck_at = 0.0  # a recheck is due
-
-            async def batch() -> None:
-                await asyncio.wait_for(reader.positions_and_sources_async([], None), WAIT / 2)
-
-            try:
-                asyncio.run(batch())  # (a TimeoutError: it waited for the held connection)
-            finally:
-                release.set()
-                holder.join(WAIT)
-            assert reader._recheck_at > 0.0 and not reader.upgrading
+            asyncio.run(batch())  # (a TimeoutError: it waited for the held connection)
         finally:
-            reader.close()
-    finally:
-        h.close()
+            release.set()
+            holder.join(WAIT)
+        assert reader._recheck_at > 0.0 and not reader.upgrading
 
 
-def test_a_look_that_began_before_the_gate_was_set_does_not_clear_it(database_url: str) -> None:
+def test_a_look_that_began_before_the_gate_was_set_does_not_clear_it(h: Harness) -> None:
     # Two threads looked at the version around another version's switch: the later look gated, then the
     # earlier one (its read from before the switch) cleared the gate again.
-    h = Harness(database_url, batch_size=4)
-    try:
-        h.project()
-        reader = ReadModel(h.url)
-        try:
-            before = reader._gate_seen  # a look begins...
-            with pytest.raises(ReadModelUpgrading):
-                reader._judge_version("another-version", reader._gate_seen)  # ...another sees the switch...
-            reader._judge_version(schema.SCHEMA_VERSION, before)  # ...and the first ends with what it read
-            assert reader.upgrading
-            reader._judge_version(schema.SCHEMA_VERSION, reader._gate_seen)  # a look begun after: it clears
-            assert not reader.upgrading
-        finally:
-            reader.close()
-    finally:
-        h.close()
+    h.project()
+    with reading(h) as reader:
+        before = reader._gate_seen  # a look begins...
+        with pytest.raises(ReadModelUpgrading):
+            reader._judge_version("another-version", reader._gate_seen)  # ...another sees the switch...
+        reader._judge_version(schema.SCHEMA_VERSION, before)  # ...and the first ends with what it read
+        assert reader.upgrading
+        reader._judge_version(schema.SCHEMA_VERSION, reader._gate_seen)  # a look begun after: it clears
+        assert not reader.upgrading
 
 
-def test_the_loops_recheck_of_a_model_without_its_tables_is_a_coded_refusal(postgres_database_url: str) -> None:
+def test_the_loops_recheck_of_a_model_without_its_tables_is_a_coded_refusal(pg_h: Harness) -> None:
     # The loop's recheck read rm_meta bare: with the model gone it raised UndefinedTable (an internal error),
     # where the threads' recheck gates (READ_MODEL_UPGRADING).
     import asyncio
 
-    h = Harness(postgres_database_url, batch_size=4)
-    try:
-        h.project()
-        reader = ReadModel(h.url)
+    pg_h.project()
+    with reading(pg_h) as reader:
+        conn = connect(pg_h.url)
         try:
-            conn = connect(h.url)
-            try:
-                conn.execute("DROP TABLE rm_meta")
-            finally:
-                conn.close()
-            reader._recheck_at = 0.0
-            with pytest.raises(ReadModelUpgrading):
-                asyncio.run(reader.positions_and_sources_async([], None))
-            assert reader.upgrading
+            conn.execute("DROP TABLE rm_meta")
         finally:
-            reader.close()
-    finally:
-        h.close()
+            conn.close()
+        reader._recheck_at = 0.0
+        with pytest.raises(ReadModelUpgrading):
+            asyncio.run(reader.positions_and_sources_async([], None))
+        assert reader.upgrading
