@@ -595,6 +595,10 @@ class AsyncReaders:
             except psycopg.errors.QueryCanceled:
                 reusable = True  # (autocommit: the connection is idle again)
                 raise timed_out() from None
+            except psycopg.DatabaseError:
+                # A statement the server refused (e.g. a table gone) leaves it idle too; a broken one is not.
+                reusable = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+                raise
             rows = await cur.fetchall() if returns_rows(cur) else []
             reusable = True
             return rows

@@ -147,17 +147,24 @@ class ReadModel(LedgerLog):
         """Raise ReadModelUpgrading if the model is of another schema (a mutation asks first: it would commit,
         then fail to read its answer, and a client told to retry would write twice). Reads that take no
         reader connection (the cost sizes) ask here; the event loop's asks :meth:`refuse_while_upgrading_async`."""
-        if self._gated or time.monotonic() >= self._recheck_at:
+        if self._recheck_due():
             with self.readers.connection():  # (its gate looks, and raises or clears)
                 pass
+
+    def _recheck_due(self) -> bool:
+        """Whether a read looks at the model's version first: every read while gated, else once a period."""
+        return self._gated or time.monotonic() >= self._recheck_at
 
     async def refuse_while_upgrading_async(self) -> None:
         """:meth:`refuse_while_upgrading` on the event loop: the version read on a loop connection (the
         threads' pool could keep the loop waiting for a connection)."""
-        if not self._gated and time.monotonic() < self._recheck_at:
+        if not self._recheck_due():
             return
         assert self.async_readers is not None
         seen = self._gate_seen
+        if not self._gated:  # (the next look is due a period from now: the batches asked meanwhile do not look too)
+            with self._gate_lock:
+                self._recheck_at = time.monotonic() + VERSION_RECHECK_SECONDS
         try:
             rows = await self.async_readers.execute(schema.VERSION_SQL)
         except psycopg.errors.UndefinedTable:  # (no model at all: as schema.installed_version says None)
@@ -167,7 +174,7 @@ class ReadModel(LedgerLog):
     def _check_version(self, conn: Connection) -> None:
         """The readers' gate: one attribute and a clock read, but while the model is of another schema or when
         a recheck is due, which reads its version (two small statements)."""
-        if not self._gated and time.monotonic() < self._recheck_at:
+        if not self._recheck_due():
             return
         seen = self._gate_seen
         self._judge_version(schema.installed_version(conn), seen)
@@ -240,7 +247,7 @@ class ReadModel(LedgerLog):
         the same statements and rows to views, without a thread."""
         readers = self.async_readers
         assert readers is not None, "async reads need PostgreSQL"
-        if self._gated or time.monotonic() >= self._recheck_at:  # (no coroutine made per batch otherwise)
+        if self._recheck_due():  # (no coroutine made per batch otherwise)
             await self.refuse_while_upgrading_async()
         answers = _PositionAnswers(asked, known_at, with_source)
         for start, (sql, params) in answers.statements(PG_TEXT):

@@ -93,7 +93,8 @@ DETAILS_NAME = "details"
 BIG_TABLES = ("rm_claim_versions", "rm_pairs")
 
 
-# The model's schema version, where rm_meta is known to exist (a projector's batch, a reader's recheck).
+# The model's schema version (a projector's batch, the event loop's recheck, which takes a missing rm_meta for
+# no model; installed_version looks for the table first).
 VERSION_SQL = "SELECT value FROM rm_meta WHERE name = 'schema_version'"
 
 

@@ -166,7 +166,7 @@ def test_the_cache_stays_within_its_byte_budget(database_url: str) -> None:
         cache.put(key(n), Entry(b"x" * 100, "j", "e", False))
     assert cache.size_bytes == 10 * one and len(cache) == 10
     cache.observe(6, 2, "2026-01-01")  # the model moved: no entry of before is served again...
-    assert all(cache.get(key(n)) is None for n in range(90, 95)) and len(cache) == 5  # (dropped when looked up)
+    assert all(cache.get(key(n)) is None for n in range(90, 95)) and len(cache) == 5  # (a key of before: dropped)
     moved = [(*key(n)[:5], ("current", 6, "2026-01-01")) for n in range(100, 105)]
     for k in moved:
         cache.put(k, Entry(b"x" * 100, "j", "e", False))

@@ -555,6 +555,8 @@ def test_the_error_comparison_forgives_only_drops_below_a_null_both_answers_hold
         same_errors(result(None, root), result(None, ("cause", ["position", "stance"])), "q", document)
     with pytest.raises(AssertionError):  # an error below the same root field is no race
         same_errors(result(None, ("cause", ["s"])), result(None, below), "q", document)
+    with pytest.raises(AssertionError):  # nor is a nullable root field's error what nulled the data
+        same_errors(result(None, ("boom", ["position"])), result(None, below), "q", document)
 
 
 # ---------------------------------------------------------------- abstract types (a toy schema)

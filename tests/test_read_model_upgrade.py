@@ -460,6 +460,40 @@ def test_the_loops_recheck_of_a_model_without_its_tables_is_a_coded_refusal(pg_h
         finally:
             conn.close()
         reader._recheck_at = 0.0
-        with pytest.raises(ReadModelUpgrading):
-            asyncio.run(reader.positions_and_sources_async([], None))
+        assert reader.async_readers is not None
+        opened = reader.async_readers.opened
+
+        async def twice() -> None:
+            for _ in range(2):  # (the second gated: it looks again)
+                with pytest.raises(ReadModelUpgrading):
+                    await reader.positions_and_sources_async([], None)
+
+        asyncio.run(twice())
         assert reader.upgrading
+        # The refused statement left its connection idle: reused, not closed and opened again per look.
+        assert reader.async_readers.opened == opened + 1
+
+
+def test_the_batches_in_flight_when_a_recheck_falls_due_look_once(pg_h: Harness) -> None:
+    import asyncio
+
+    pg_h.project()
+    with reading(pg_h) as reader:
+        readers = reader.async_readers
+        assert readers is not None
+        looks: list[str] = []
+        execute = readers.execute
+
+        async def counting(sql: str, *args: Any, **kwargs: Any) -> Any:
+            looks.append(sql)
+            return await execute(sql, *args, **kwargs)
+
+        readers.execute = counting  # type: ignore[method-assign]
+        reader._recheck_at = 0.0
+
+        async def batches() -> None:
+            await asyncio.gather(*(reader.positions_and_sources_async([], None) for _ in range(5)))
+
+        asyncio.run(batches())
+        assert looks.count(schema.VERSION_SQL) == 1
+        assert not reader.upgrading

@@ -7,7 +7,8 @@ read-model position N stays right until the projector passes N. Two bases:
 * **current** (no ``extensions.atTreeSize``): an entry is keyed by the position
   the answer was computed at (its ``extensions.basis.treeSize``) and by today's
   date (``asOf`` defaults to today); once the projector moves, no such entry
-  is served again (it is dropped when looked up, or evicted). Never by time. HTTP: ``Cache-Control: no-cache`` and an ``ETag``,
+  is served again (requests look up keys of the current position only: the old ones, never asked again,
+  age to the front of the LRU order and are evicted as it goes). Never by time. HTTP: ``Cache-Control: no-cache`` and an ``ETag``,
   so a client or CDN revalidates with ``If-None-Match`` and gets ``304``.
 * **pinned** (``extensions.atTreeSize``): claims, actors, topics and sources as of
   the pin never change (``projections/record_versions.py``); an entry is keyed by the
@@ -181,8 +182,10 @@ class ResponseCache:
         """The read model is at ``projected`` (details at ``details``): what no longer holds is never served
         again (every key names the basis it was computed at: ``get`` and ``put`` take current ones only). Nothing
         is dropped here: a scan of every entry under the lock, on the event loop, at every move of the model, took
-        ~47 ms at 50,000 entries. A stale entry is dropped when looked up, else evicted in LRU order with the
-        rest (so a pinned answer not asked for lately may go before it: a lower hit rate, never a wrong answer)."""
+        ~47 ms at 50,000 entries. Requests look up keys of the current basis only, so a stale entry is never asked
+        for again: it ages to the front of the LRU order and is evicted with the rest (a pinned answer unused for
+        longer still goes before it: a lower hit rate, never a wrong answer). One looked up with a key the model
+        left meanwhile (another thread's ``observe`` between the key and the lookup) is dropped there."""
         with self._lock:
             self._basis = (projected, details, today)
 
