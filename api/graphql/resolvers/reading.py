@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import weakref
 from collections.abc import Coroutine, Sequence
 from datetime import date, datetime
@@ -190,7 +191,15 @@ def _timed_out(
     return [a if isinstance(a, Exception) else error if alone else AskAlone() for a in out]
 
 
-POSITIONS = CrossRequestLoader(answer_positions, answer_positions_on_loop)
+# A tick's position questions go to the database in statements of this many (the last one fewer): see
+# ``send_at``. Scratch: CLAIMS_POSITIONS_SEND_AT (0: one statement per tick).
+POSITIONS_SEND_AT = int(os.environ.get("CLAIMS_POSITIONS_SEND_AT", "4")) or None
+POSITIONS = CrossRequestLoader(
+    answer_positions,
+    answer_positions_on_loop,
+    send_at=POSITIONS_SEND_AT,
+    idle=lambda read_model: read_model.async_readers is not None and read_model.async_readers.idle_now(),
+)
 
 
 # selects' answers by the field's nodes (their ids) and the path: a cold request of a known document asks the
