@@ -60,6 +60,26 @@ def test_a_batch_of_send_at_questions_is_sent_before_the_ticks_later_requests_ru
     assert (loader.batches, loader.questions) == (3, 7)
 
 
+def test_a_later_ticks_questions_still_go_together() -> None:
+    """A batch sent at once leaves no dispatch of its own behind: the tick's end takes the tick's rest, and the
+    questions of the next tick go together (a left-over dispatch split them, one statement each)."""
+    order: list[str] = []
+    loader = _recording_loader(order, send_at=4)
+
+    async def ask(question: int, ticks_later: int) -> int:
+        for _ in range(ticks_later):
+            await asyncio.sleep(0)
+        return await loader.load(MODEL, question)
+
+    async def scenario() -> list[int]:
+        # 6 and 8 ask a tick later; 6's turn comes between the tick's first question and its fifth.
+        asked = [(1, 0), (2, 0), (6, 1), (3, 0), (4, 0), (5, 0), (8, 1)]
+        return await asyncio.gather(*(ask(q, later) for q, later in asked))
+
+    assert asyncio.run(scenario()) == [10, 20, 60, 30, 40, 50, 80]
+    assert [e for e in order if e.startswith("sent")] == ["sent [1, 2, 3, 4]", "sent [5]", "sent [6, 8]"]
+
+
 @pytest.mark.parametrize("why", ["no connection idle", "answered on a thread", "no send_at"])
 def test_otherwise_a_ticks_questions_stay_one_batch(why: str) -> None:
     order: list[str] = []

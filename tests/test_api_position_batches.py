@@ -332,6 +332,41 @@ def test_positions_on_the_event_loop_answer_as_on_a_thread(postgres_database_url
     assert model.async_readers.open_connections() == 0
 
 
+def test_positions_sent_at_once_answer_as_on_a_thread(postgres_database_url: str) -> None:
+    """With a loop connection idle, a tick's questions go in statements of ``send_at`` (the first sent before
+    the tick's later questions are asked), each answered as on a thread, within the connections' size."""
+    _, instant = _ledger(postgres_database_url)
+    model = open_read_model(postgres_database_url)
+    try:
+        assert model.async_readers is not None
+        questions = [
+            PositionQuestion(a, t, d, k, True)
+            for a in ("chancellor", "party-leader", "minister", "nobody-at-all")
+            for t in ("taurus", "ceasefire")
+            for d in (None, date(2025, 2, 26))
+            for k in (None, datetime.fromisoformat(instant))
+        ]
+        _settled(model)
+        on_thread = answer_positions(model, questions)  # (reads and keeps every name)
+
+        async def warm_then_together() -> tuple[list[Any], int, int]:
+            await POSITIONS.load(model, questions[0])  # (its connection is idle now)
+            batches, opened = POSITIONS.batches, model.async_readers.opened  # type: ignore[union-attr]
+            answers = await asyncio.gather(*(POSITIONS.load(model, q) for q in questions), return_exceptions=True)
+            return answers, POSITIONS.batches - batches, model.async_readers.opened - opened  # type: ignore[union-attr]
+
+        answers, batches, opened = asyncio.run(warm_then_together())
+        for q, got, expected in zip(questions, answers, on_thread, strict=True):
+            if isinstance(expected, Exception):
+                assert type(got) is type(expected) and str(got) == str(expected), q
+            else:
+                assert isinstance(got, tuple) and _read_whenever(got) == _read_whenever(expected), q
+        assert POSITIONS.send_at is not None and 1 < batches <= len(questions) // POSITIONS.send_at + 1
+        assert opened < model.async_readers.size
+    finally:
+        model.close()
+
+
 def test_event_loop_batches_do_not_wait_for_each_other(postgres_database_url: str) -> None:
     """Batches asked while another is at the database take their own connection (up to the size), so a
     batch never waits behind another's round trip; connections are reused, not made per statement."""

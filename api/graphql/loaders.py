@@ -161,8 +161,8 @@ class CrossRequestLoader(Generic[K, V]):
         return await future
 
     def _dispatch(self, key: tuple[asyncio.AbstractEventLoop, ReadModel]) -> None:
-        batch = self._waiting.pop(key, None)
-        if batch is None:  # (sent at once earlier in the tick, and none asked since)
+        batch = self._waiting.pop(key)
+        if not batch:  # (all sent at once during the tick)
             return
         loop, read_model = key
         self.batches += 1
@@ -176,10 +176,14 @@ class CrossRequestLoader(Generic[K, V]):
         batch = self._waiting[key]
         if self.on_loop is None or not self.idle(read_model):
             return
-        coroutine = self.on_loop(read_model, [question for question, _ in batch])
+        try:
+            coroutine = self.on_loop(read_model, [question for question, _ in batch])
+        except Exception:  # (the tick's end asks again, in ``_ask``, where a failure reaches every request)
+            return
         if coroutine is None:
             return
-        del self._waiting[key]
+        # A new list for the tick's later questions: the ``_dispatch`` already due at the tick's end takes it.
+        self._waiting[key] = []
         self.batches += 1
         self.questions += len(batch)
         self._ask(loop, read_model, batch, alone=False, started=coroutine)
@@ -246,7 +250,10 @@ class CrossRequestLoader(Generic[K, V]):
 
 def _started(loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
     """``coroutine`` run now, up to where it first waits, and a task carrying it on from there (Python 3.12's
-    eager tasks, which 3.11 lacks). In a context of its own, as a task's: nothing it sets reaches the caller's."""
+    eager tasks, which 3.11 lacks). In a context of its own, as a task's: nothing it sets reaches the caller's.
+    But its first step runs inside the caller's task (``asyncio.current_task()`` is the caller's): it must not
+    use ``asyncio.timeout`` or anything else that cancels the current task (a position batch's first step
+    takes an idle connection and sends its statement: psycopg then waits on a future of its own)."""
     context = contextvars.copy_context()
     try:
         waits_on = context.run(coroutine.send, None)
@@ -257,6 +264,8 @@ def _started(loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, T])
     except BaseException as error:
         failed: asyncio.Future[T] = loop.create_future()
         failed.set_exception(error)
+        if isinstance(error, KeyboardInterrupt | SystemExit):
+            raise  # (as a task does: these stop the loop)
         return failed
     return loop.create_task(_CarriedOn(coroutine, waits_on), context=context)
 

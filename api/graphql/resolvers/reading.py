@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import weakref
 from collections.abc import Coroutine, Sequence
 from datetime import date, datetime
@@ -191,9 +190,9 @@ def _timed_out(
     return [a if isinstance(a, Exception) else error if alone else AskAlone() for a in out]
 
 
-# A tick's position questions go to the database in statements of this many (the last one fewer): see
-# ``send_at``. Scratch: CLAIMS_POSITIONS_SEND_AT (0: one statement per tick).
-POSITIONS_SEND_AT = int(os.environ.get("CLAIMS_POSITIONS_SEND_AT", "4")) or None
+# A tick's position questions go to the database in statements of this many while a loop connection is idle
+# (the rest at the tick's end): see ``send_at``.
+POSITIONS_SEND_AT = 4
 POSITIONS = CrossRequestLoader(
     answer_positions,
     answer_positions_on_loop,
