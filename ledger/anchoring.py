@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from ledger.errors import BadInput
 
@@ -28,8 +29,10 @@ CONTEXT = 24  # characters of context shown around each candidate in an error
 MAX_LISTED = 5  # candidates listed in an error
 
 
-@dataclass(frozen=True)
-class Anchor:
+class Anchor(NamedTuple):
+    """Where a passage is. A named tuple: made once per anchored passage (every imported claim), it costs
+    ~0.3 us where a frozen dataclass's ``__init__`` costs ~1.5 (an ``object.__setattr__`` per field)."""
+
     start: int
     end: int
     exact: str  # the source's characters at start:end

@@ -35,12 +35,12 @@ library's encoder, which writes the int, or raises its own error, as before.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import orjson
-from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
+from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
 _LEAVES = frozenset((str, int, bool, type(None), datetime))
@@ -77,7 +77,7 @@ class LedgerTranscoder(JSONTranscoder):
         timestamp = state.get("timestamp")
         transcoding = self.types.get(datetime)
         if type(timestamp) is datetime and transcoding is not None and _plain(state, _MAX_DEPTH):
-            data = transcoding.encode(timestamp)
+            data = _iso_text(timestamp) if type(transcoding) is DatetimeAsISO else transcoding.encode(timestamp)
             if type(data) is str:  # the library's DatetimeAsISO
                 state["timestamp"] = {"_type_": transcoding.name, "_data_": data}
                 try:
@@ -98,6 +98,15 @@ class LedgerTranscoder(JSONTranscoder):
         return {"_type_": transcoding.name, "_data_": data}
 
 
+def _iso_text(timestamp: datetime) -> str:
+    """``timestamp.isoformat()`` (what ``DatetimeAsISO`` stores), written by orjson for a UTC time: the same
+    text (RFC 3339, ``+00:00``, microseconds unless 0; checked below and by tests/domain/test_transcoder.py),
+    ~1.5 us less per event than ``isoformat``, which looks the offset up through the tzinfo."""
+    if timestamp.tzinfo is UTC:
+        return orjson.dumps(timestamp)[1:-1].decode()
+    return timestamp.isoformat()
+
+
 def _plain(value: Any, depth: int) -> bool:
     """Is ``value`` a dict, list or tuple with only values on the fast rule, at any depth?
 
@@ -116,6 +125,10 @@ def _plain(value: Any, depth: int) -> bool:
             return False
     return True
 
+
+for _sample in (datetime(1, 1, 1, tzinfo=UTC), datetime(2026, 12, 2, 13, 31, 49, 120, tzinfo=UTC)):
+    if _iso_text(_sample) != _sample.isoformat():  # pragma: no cover
+        raise ImportError("orjson no longer writes a UTC datetime as isoformat(): ledger.transcoder._iso_text")
 
 _new = object.__new__
 

@@ -228,3 +228,17 @@ def test_api_keys_store_only_a_hash(ledger: ClaimsLedger) -> None:
         ledger.issue_api_key("desk", "editor", "admin")
     with pytest.raises(BadInput, match="is not one of"):
         ledger.issue_api_key("other", "god", "admin")
+
+
+def test_a_claim_is_checked_against_its_sources_publication_as_revised_in_the_same_batch(ledger: ClaimsLedger) -> None:
+    """A batch parses a source's publication date once for the claims citing it; a revision of the source in
+    the batch (the positions oracle's ``republish``) replaces it, and later claims are checked against the new."""
+    seed_world(ledger)
+    with pytest.raises(BadInput, match="after the source's publication"), ledger.batch("tester") as batch:
+        batch.record_claim(c.parse_claim(claim(stated={"date": "2025-02-12"})))  # before 2025-02-13: accepted
+        source = batch.source_for("tagesschau-2025-02-13")
+        before = source.metadata["published"]
+        after = {**before, "date": "2025-02-10"}
+        source.revise(changes={"published": {"before": before, "after": after}}, reason="dateline", recorded_by="ed")
+        batch.stage(source)
+        batch.record_claim(c.parse_claim(claim(key="hegseth-nato-2", stated={"date": "2025-02-12"})))

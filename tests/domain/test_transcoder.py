@@ -130,6 +130,22 @@ def test_every_code_point_is_escaped_as_the_library_escapes_it(ours: LedgerTrans
     assert ours.encode(state) == library.encode(state)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    timestamp=st.datetimes(timezones=st.none() | st.just(UTC))
+    | st.sampled_from([datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)])
+    | st.sampled_from([datetime(2026, 12, 2, 13, 0, 0, 0, tzinfo=UTC), datetime(999, 1, 1, 0, 0, 0, 10, tzinfo=UTC)]),
+    payload=st.dictionaries(st.text(), plain, max_size=3),
+)
+def test_an_event_states_timestamp_is_written_as_the_library_writes_it(
+    ours: LedgerTranscoder, library: JSONTranscoder, timestamp: datetime, payload: dict[str, Any]
+) -> None:
+    """``encode_state`` writes the top-level timestamp itself (a UTC one by orjson, not ``isoformat``):
+    the bytes are the library's for any time, microseconds 0 and years below 1000 included."""
+    state = {"timestamp": timestamp, "originator_topic": "ledger.domain:Claim", **payload}
+    assert ours.encode_state(dict(state)) == library.encode(state)
+
+
 def test_edges_of_the_fast_rule(ours: LedgerTranscoder, library: JSONTranscoder) -> None:
     nested: Any = "leaf"
     for _ in range(300):  # deeper than orjson writes and than the rule walks
