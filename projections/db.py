@@ -621,11 +621,6 @@ class AsyncReaders:
         for connections in loops:
             connections.close()
 
-    def idle_now(self) -> bool:
-        """Whether a statement of the running loop would find a connection idle (none to wait for or open)."""
-        connections = self._loops.get(asyncio.get_running_loop())
-        return connections is not None and bool(connections.idle)
-
     def open_connections(self) -> int:
         """Connections open now, on every loop."""
         with self._lock:

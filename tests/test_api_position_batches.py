@@ -189,7 +189,6 @@ def test_a_statement_timeout_is_the_batchs_not_each_questions(database_url: str,
 
         monkeypatch.setattr(model, "positions_and_sources", timing_out)
         monkeypatch.setattr(model, "positions_and_sources_async", timing_out_on_loop)
-        monkeypatch.setattr(POSITIONS, "send_at", None)  # (the tick's questions in one batch: its rule here)
         if database_url.startswith("postgresql"):
             _settled(model)
         answers = asyncio.run(together())
@@ -321,50 +320,14 @@ def test_positions_on_the_event_loop_answer_as_on_a_thread(postgres_database_url
         async def together() -> list[Any]:
             return await asyncio.gather(*(POSITIONS.load(model, q) for q in questions), return_exceptions=True)
 
-        opened = model.async_readers.opened
         for got, expected in zip(asyncio.run(together()), on_thread, strict=True):
             assert type(got) is type(expected)
             if isinstance(got, tuple):
                 assert _read_whenever(got) == _read_whenever(expected)  # type: ignore[arg-type]
-        assert model.async_readers.opened - opened <= model.async_readers.size  # (on this loop)
+        assert model.async_readers.opened <= model.async_readers.size
     finally:
         model.close()
     assert model.async_readers.open_connections() == 0
-
-
-def test_positions_sent_at_once_answer_as_on_a_thread(postgres_database_url: str) -> None:
-    """With a loop connection idle, a tick's questions go in statements of ``send_at`` (the first sent before
-    the tick's later questions are asked), each answered as on a thread, within the connections' size."""
-    _, instant = _ledger(postgres_database_url)
-    model = open_read_model(postgres_database_url)
-    try:
-        assert model.async_readers is not None
-        questions = [
-            PositionQuestion(a, t, d, k, True)
-            for a in ("chancellor", "party-leader", "minister", "nobody-at-all")
-            for t in ("taurus", "ceasefire")
-            for d in (None, date(2025, 2, 26))
-            for k in (None, datetime.fromisoformat(instant))
-        ]
-        _settled(model)
-        on_thread = answer_positions(model, questions)  # (reads and keeps every name)
-
-        async def warm_then_together() -> tuple[list[Any], int, int]:
-            await POSITIONS.load(model, questions[0])  # (its connection is idle now)
-            batches, opened = POSITIONS.batches, model.async_readers.opened  # type: ignore[union-attr]
-            answers = await asyncio.gather(*(POSITIONS.load(model, q) for q in questions), return_exceptions=True)
-            return answers, POSITIONS.batches - batches, model.async_readers.opened - opened  # type: ignore[union-attr]
-
-        answers, batches, opened = asyncio.run(warm_then_together())
-        for q, got, expected in zip(questions, answers, on_thread, strict=True):
-            if isinstance(expected, Exception):
-                assert type(got) is type(expected) and str(got) == str(expected), q
-            else:
-                assert isinstance(got, tuple) and _read_whenever(got) == _read_whenever(expected), q
-        assert POSITIONS.send_at is not None and 1 < batches <= len(questions) // POSITIONS.send_at + 1
-        assert opened < model.async_readers.size
-    finally:
-        model.close()
 
 
 def test_event_loop_batches_do_not_wait_for_each_other(postgres_database_url: str) -> None:

@@ -10,11 +10,10 @@ instant the details in force then (``projections/record_versions.py``).
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import weakref
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Hashable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Hashable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import date, datetime
@@ -120,29 +119,15 @@ class CrossRequestLoader(Generic[K, V]):
 
     ``on_loop(read_model, questions)``, if given, is asked first: a coroutine answering as ``answer``
     would, run on the event loop (no thread hop), or None when it cannot answer these without blocking.
-
-    ``send_at``: once that many questions wait in one tick and ``idle(read_model)`` says a connection is
-    idle, they are asked at once, their ``on_loop`` coroutine started on the spot (its statement sent before
-    the tick's later requests run), so the database answers them while the loop works on the rest; the rest
-    go together at the end of the tick. A tick's questions in one statement left the loop idle for that
-    statement's round trip when every request in flight had reached it (a server kept busy by a few clients).
-    With no connection idle, the tick's questions stay one statement (a burst: fewer statements to queue).
-    None: one batch per tick.
     """
 
     def __init__(
         self,
         answer: Callable[[ReadModel, list[K]], list[V | Exception]],
         on_loop: Callable[[ReadModel, list[K]], Coroutine[Any, Any, list[V | Exception]] | None] | None = None,
-        send_at: int | None = None,
-        idle: Callable[[ReadModel], bool] = lambda _: True,
     ) -> None:
-        if send_at is not None and send_at < 1:
-            raise ValueError(f"send_at must be at least 1, not {send_at}")
         self.answer = answer
         self.on_loop = on_loop
-        self.send_at = send_at
-        self.idle = idle
         self._waiting: dict[tuple[asyncio.AbstractEventLoop, ReadModel], list[tuple[K, asyncio.Future[V]]]] = {}
         self.batches = 0  # (how well requests coalesce: questions / batches)
         self.questions = 0
@@ -156,37 +141,14 @@ class CrossRequestLoader(Generic[K, V]):
             waiting = self._waiting[key] = []
             loop.call_soon(self._dispatch, key)
         waiting.append((question, future))
-        if len(waiting) == self.send_at:
-            self._send_now(key)
         return await future
 
     def _dispatch(self, key: tuple[asyncio.AbstractEventLoop, ReadModel]) -> None:
-        batch = self._waiting.pop(key)
-        if not batch:  # (all sent at once during the tick)
-            return
         loop, read_model = key
+        batch = self._waiting.pop(key)
         self.batches += 1
         self.questions += len(batch)
         self._ask(loop, read_model, batch, alone=False)
-
-    def _send_now(self, key: tuple[asyncio.AbstractEventLoop, ReadModel]) -> None:
-        """The questions waiting, answered on the loop from now (see ``send_at``); left to the tick's end
-        when a thread must answer them (a hop each would cost more than it overlaps)."""
-        loop, read_model = key
-        batch = self._waiting[key]
-        if self.on_loop is None or not self.idle(read_model):
-            return
-        try:
-            coroutine = self.on_loop(read_model, [question for question, _ in batch])
-        except Exception:  # (the tick's end asks again, in ``_ask``, where a failure reaches every request)
-            return
-        if coroutine is None:
-            return
-        # A new list for the tick's later questions: the ``_dispatch`` already due at the tick's end takes it.
-        self._waiting[key] = []
-        self.batches += 1
-        self.questions += len(batch)
-        self._ask(loop, read_model, batch, alone=False, started=coroutine)
 
     def _ask(
         self,
@@ -194,20 +156,16 @@ class CrossRequestLoader(Generic[K, V]):
         read_model: ReadModel,
         batch: list[tuple[K, asyncio.Future[V]]],
         alone: bool,
-        started: Coroutine[Any, Any, list[V | Exception]] | None = None,
     ) -> None:
         questions = [question for question, _ in batch]
         done: asyncio.Future[list[V | Exception]]
         try:
-            coroutine = started
-            if coroutine is None and self.on_loop is not None:
-                coroutine = self.on_loop(read_model, questions)
+            coroutine = self.on_loop(read_model, questions) if self.on_loop is not None else None
             if coroutine is not None:
                 if loop in _CLOSING:
                     coroutine.close()
                     raise ShuttingDown()
-                # (``started``, by ``_send_now``: run at once, its statement sent before the tick goes on)
-                done = _started(loop, coroutine) if started is not None else loop.create_task(coroutine)
+                done = loop.create_task(coroutine)
                 _ON_LOOPS.add(done)
                 done.add_done_callback(_ON_LOOPS.discard)
             else:
@@ -246,58 +204,6 @@ class CrossRequestLoader(Generic[K, V]):
                 future.set_exception(answer)
             else:
                 future.set_result(answer)
-
-
-def _started(loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
-    """``coroutine`` run now, up to where it first waits, and a task carrying it on from there (Python 3.12's
-    eager tasks, which 3.11 lacks). In a context of its own, as a task's: nothing it sets reaches the caller's.
-    But its first step runs inside the caller's task (``asyncio.current_task()`` is the caller's): it must not
-    use ``asyncio.timeout`` or anything else that cancels the current task (a position batch's first step
-    takes an idle connection and sends its statement: psycopg then waits on a future of its own)."""
-    context = contextvars.copy_context()
-    try:
-        waits_on = context.run(coroutine.send, None)
-    except StopIteration as finished:  # (it needed no wait)
-        done: asyncio.Future[T] = loop.create_future()
-        done.set_result(finished.value)
-        return done
-    except BaseException as error:
-        failed: asyncio.Future[T] = loop.create_future()
-        failed.set_exception(error)
-        if isinstance(error, KeyboardInterrupt | SystemExit):
-            raise  # (as a task does: these stop the loop)
-        return failed
-    return loop.create_task(_CarriedOn(coroutine, waits_on), context=context)
-
-
-class _CarriedOn(Coroutine[Any, Any, T]):
-    """The rest of a coroutine already started, for a task to drive: its first step hands the task what the
-    coroutine waits on; then sends and throws go down to it, as to any coroutine. (A generator could not: a
-    task cancelled before its first step throws into a generator not yet begun, which the coroutine inside
-    would never see, left waiting for good.)"""
-
-    def __init__(self, coroutine: Coroutine[Any, Any, T], waits_on: Any) -> None:
-        self._coroutine = coroutine
-        self._waits_on: Any = waits_on
-        self._begun = False
-
-    def send(self, value: Any) -> Any:
-        if not self._begun:
-            self._begun = True
-            return self._waits_on
-        return self._coroutine.send(value)
-
-    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
-        self._begun = True
-        if val is None and tb is None:
-            return self._coroutine.throw(typ)
-        return self._coroutine.throw(typ, val, tb)
-
-    def close(self) -> None:
-        self._coroutine.close()
-
-    def __await__(self) -> Generator[Any, None, T]:
-        raise TypeError("the task _started made drives it; it is not awaited")
 
 
 E = TypeVar("E", bound=BaseException)

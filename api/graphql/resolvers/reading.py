@@ -190,15 +190,7 @@ def _timed_out(
     return [a if isinstance(a, Exception) else error if alone else AskAlone() for a in out]
 
 
-# A tick's position questions go to the database in statements of this many while a loop connection is idle
-# (the rest at the tick's end): see ``send_at``.
-POSITIONS_SEND_AT = 4
-POSITIONS = CrossRequestLoader(
-    answer_positions,
-    answer_positions_on_loop,
-    send_at=POSITIONS_SEND_AT,
-    idle=lambda read_model: read_model.async_readers is not None and read_model.async_readers.idle_now(),
-)
+POSITIONS = CrossRequestLoader(answer_positions, answer_positions_on_loop)
 
 
 # selects' answers by the field's nodes (their ids) and the path: a cold request of a known document asks the
