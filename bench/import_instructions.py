@@ -64,8 +64,9 @@ def main() -> int:
         output, _ = process.communicate()
         instructions = re.search(r"Collected : (\d+)", output)
         written = re.search(r"^events (\d+)", output, re.MULTILINE)
-        if instructions is None:
-            raise SystemExit(f"{key}: no count from valgrind:\n{output[-2000:]}")
+        # (valgrind prints its count when the Python child failed too: a failed setup would inflate the result)
+        if process.returncode != 0 or instructions is None or (key[1] == "import" and written is None):
+            raise SystemExit(f"{key}: the child failed (exit {process.returncode}):\n{output[-2000:]}")
         results[key] = (int(instructions.group(1)), int(written.group(1)) if written else 0)
     print("| tree | events | instructions of the import | per event |")
     print("|---|---:|---:|---:|")

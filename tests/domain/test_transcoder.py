@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+import orjson
 import pytest
 from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
 from hypothesis import given, settings
@@ -143,6 +144,21 @@ def test_an_event_states_timestamp_is_written_as_the_library_writes_it(
     """``encode_state`` writes the top-level timestamp itself (a UTC one by orjson, not ``isoformat``):
     the bytes are the library's for any time, microseconds 0 and years below 1000 included."""
     state = {"timestamp": timestamp, "originator_topic": "ledger.domain:Claim", **payload}
+    assert ours.encode_state(dict(state)) == library.encode(state)
+
+
+def test_an_orjson_writing_timestamps_otherwise_is_not_used_for_them(
+    ours: LedgerTranscoder, library: JSONTranscoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Were a later orjson to write a UTC datetime otherwise, the check at import turns its use off: the same bytes."""
+    from ledger import transcoder
+
+    assert transcoder._writes_iso(orjson.dumps)
+    assert not transcoder._writes_iso(lambda t: orjson.dumps(t).replace(b"+00:00", b"Z"))
+    monkeypatch.setattr(transcoder, "_ORJSON_WRITES_ISO", False)
+    at = datetime(2026, 12, 2, 13, 0, 0, 120, tzinfo=UTC)
+    assert transcoder._iso_text(at) == "2026-12-02T13:00:00.000120+00:00"
+    state = {"timestamp": at, "originator_topic": "ledger.domain:Claim"}
     assert ours.encode_state(dict(state)) == library.encode(state)
 
 
