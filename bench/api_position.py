@@ -294,14 +294,44 @@ class Load:
     p99_ms: float
     errors: int
     cpu_ms: float | None = None  # the server's CPU per request (not PostgreSQL's): insensitive to other load
+    database_ms: float | None = None  # PostgreSQL's CPU per request (all its processes), when it runs on this host
 
 
-def measured(pid: int, run: Callable[[], Load]) -> Load:
-    """``run``'s load, with the server's CPU time per request during it."""
+def measured(pid: int, run: Callable[[], Load], database: int | None = None) -> Load:
+    """``run``'s load, with the server's CPU time per request during it (and the database's: ``database``,
+    its postmaster's pid)."""
     before = cpu_seconds(pid)
+    database_before = database_cpu_seconds(database) if database is not None else 0.0
     load = run()
     load.cpu_ms = (cpu_seconds(pid) - before) * 1e3 / max(1, load.requests)
+    if database is not None:
+        load.database_ms = (database_cpu_seconds(database) - database_before) * 1e3 / max(1, load.requests)
     return load
+
+
+def postmaster_of(db_url: str) -> int | None:
+    """The pid of the PostgreSQL server of ``db_url`` when it runs on this host (the parent of this
+    connection's backend, both named postgres in /proc); else None."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        row = conn.execute("SELECT pg_backend_pid()").fetchone()
+        backend = int(row[0]) if row else 0
+        try:
+            parent = int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            names = [Path(f"/proc/{p}/cmdline").read_bytes() for p in (backend, parent)]
+        except (OSError, ValueError, IndexError):
+            return None
+    return parent if all(b"postgres" in name for name in names) else None
+
+
+def database_cpu_seconds(postmaster: int) -> float:
+    """CPU seconds of a PostgreSQL server: its postmaster, its live processes and those it has reaped."""
+    fields = Path(f"/proc/{postmaster}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime, stime, cutime, cstime
+    for child in with_children(postmaster)[1:]:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 WARM_UP, MEASURED = 1, 2  # the seeds of the warm-up's questions and the measured run's (WRK_SCRIPT)
@@ -382,12 +412,13 @@ def bench_ours(
     if tree is not None:
         env["PYTHONPATH"] = str(tree)
         env["PYTHONDONTWRITEBYTECODE"] = "1"  # (a baseline tree is read, never written)
-        argv = argv[: argv.index("--http")]  # (its own uvicorn protocol, if it has one, is not known here)
+        if not (tree / "api" / "web" / "server.py").exists():  # (a tree from before our uvicorn protocol)
+            argv = argv[: argv.index("--http")]
     probe = {"query": OUR_QUERY, "variables": {"a": "actor-00", "t": "topic-00", "d": "2025-06-01"}}
     with process(argv, env, url, probe, cwd=tree or ROOT) as pid:
         # warm-up: caches, pools, JIT-free but still (its own questions: see WRK_SCRIPT)
         wrk(url, OUR_QUERY, min(5.0, duration), connections, pool, seed=WARM_UP)
-        load = measured(pid, lambda: wrk(url, OUR_QUERY, duration, connections, pool))
+        load = measured(pid, lambda: wrk(url, OUR_QUERY, duration, connections, pool), postmaster_of(db_url))
         return load, rss_mib(pid)
 
 
@@ -404,7 +435,7 @@ def bench_postgraphile(db_url: str, duration: float, connections: int, pool: int
     probe = {"query": PG_QUERY, "variables": {"a": "actor-00", "t": "topic-00", "d": "2025-06-01"}}
     with process(argv, dict(os.environ), url, probe) as pid:
         wrk(url, PG_QUERY, min(5.0, duration), connections, pool, seed=WARM_UP)
-        load = measured(pid, lambda: wrk(url, PG_QUERY, duration, connections, pool))
+        load = measured(pid, lambda: wrk(url, PG_QUERY, duration, connections, pool), postmaster_of(db_url))
         return load, rss_mib(pid)
 
 
@@ -607,18 +638,22 @@ def render(rows: list[dict[str, Any]], args: argparse.Namespace, machine_line: s
         "again and again (ours answers them from its response cache, api/web/http_cache.py; PostGraphile has none).",
         "",
         "Server CPU: the server process's CPU time (all threads; /proc) per request during the measured run "
-        "(the database's own work, and wrk's, not included).",
+        "(the database's own work, and wrk's, not included). Database CPU: the PostgreSQL server's (all its "
+        "processes) per request during the same run, when it runs on this host.",
         "",
-        "| claims | mode | server | req/s | p50 ms | p99 ms | RSS MiB | server CPU ms/req | req/s vs PostGraphile |",
-        "|---:|---|---|---:|---:|---:|---:|---:|---:|",
+        "| claims | mode | server | req/s | p50 ms | p99 ms | RSS MiB | server CPU ms/req | database CPU ms/req "
+        "| req/s vs PostGraphile |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         pg = next((load for name, load, _ in r["runs"] if name.startswith("PostGraphile")), None)
         for name, load, rss in r["runs"]:
             ratio = f"{load.rps / pg.rps:.2f}x" if pg else "-"
             cpu = f"{load.cpu_ms:.3f}" if load.cpu_ms is not None else "-"
+            database = f"{load.database_ms:.3f}" if load.database_ms is not None else "-"
             lines.append(
-                f"| {r['size']:,} | {r['mode']} | {name} | {load.rps:,.0f} | {load.p50_ms:.2f} | {load.p99_ms:.2f} | {rss:.0f} | {cpu} | {ratio} |"
+                f"| {r['size']:,} | {r['mode']} | {name} | {load.rps:,.0f} | {load.p50_ms:.2f} | {load.p99_ms:.2f} "
+                f"| {rss:.0f} | {cpu} | {database} | {ratio} |"
             )
     for r in rows:
         if "mismatches" in r:

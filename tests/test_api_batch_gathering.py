@@ -1,0 +1,157 @@
+"""Cross-request batches gather while one is in flight (api/graphql/loaders.py, ``CrossRequestLoader``): the
+questions asked meanwhile go together when it lands, a slow one holds them no longer than ``hold``, and a
+failed one lets them go at once. The batching alone is under test here: the answer is computed in process;
+tests/test_api_position_batches.py checks the real position batches against the database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from api.graphql.loaders import CrossRequestLoader
+
+MODEL = None  # the batches' read model is only a key here: no database is reached
+
+
+class Flights:
+    """An ``on_loop`` answer whose batches land when the test says: each batch's questions recorded, its
+    answer (each question doubled) given once :meth:`land` is called for it, or its error raised."""
+
+    def __init__(self) -> None:
+        self.sent: list[list[int]] = []
+        self.gates: list[asyncio.Future[Exception | None]] = []
+        self.more = asyncio.Event()  # set at each batch sent
+
+    def on_loop(self, _model: object, questions: list[int]) -> object:
+        self.sent.append(list(questions))
+        self.more.set()
+        gate: asyncio.Future[Exception | None] = asyncio.get_running_loop().create_future()
+        self.gates.append(gate)
+
+        async def answer() -> list[int | Exception]:
+            error = await gate
+            if error is not None:
+                raise error
+            return [q * 2 for q in questions]
+
+        return answer()
+
+    def land(self, batch: int, error: Exception | None = None) -> None:
+        self.gates[batch].set_result(error)
+
+
+async def until(condition: Callable[[], bool], turns: int = 10_000) -> None:
+    for _ in range(turns):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the condition never held")
+
+
+def _loader(flights: Flights, hold: float) -> CrossRequestLoader[int, int]:
+    def answer(_model: object, _questions: list[int]) -> list[int | Exception]:
+        raise AssertionError("every batch goes to on_loop")
+
+    return CrossRequestLoader(answer, flights.on_loop, hold=hold)  # type: ignore[arg-type]
+
+
+def test_questions_asked_while_a_batch_is_in_flight_go_together_when_it_lands() -> None:
+    async def scenario() -> None:
+        flights = Flights()
+        loader = _loader(flights, hold=60)  # (only the landing sends the second batch)
+        first = asyncio.ensure_future(loader.load(MODEL, 1))  # type: ignore[arg-type]
+        await until(lambda: len(flights.sent) == 1)
+        later = []
+        for q in (2, 3, 4):  # in three different ticks, while the first batch is in flight
+            later.append(asyncio.ensure_future(loader.load(MODEL, q)))  # type: ignore[arg-type]
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+        assert flights.sent == [[1]]  # (before: one batch per tick)
+        flights.land(0)
+        assert await first == 2
+        await until(lambda: len(flights.sent) == 2)
+        assert flights.sent[1] == [2, 3, 4]
+        flights.land(1)
+        assert await asyncio.gather(*later) == [4, 6, 8]
+        assert (loader.batches, loader.questions) == (2, 4)
+        assert not loader._flying and not loader._waiting and not loader._going  # (nothing left behind)
+
+    asyncio.run(scenario())
+
+
+def test_a_question_asked_alone_goes_in_its_own_tick() -> None:
+    async def scenario() -> None:
+        flights = Flights()
+        loader = _loader(flights, hold=60)
+        asked = [asyncio.ensure_future(loader.load(MODEL, q)) for q in (1, 2)]  # type: ignore[arg-type]
+        await until(lambda: len(flights.sent) == 1)
+        assert flights.sent == [[1, 2]]  # (one tick's questions: one batch, sent without waiting)
+        flights.land(0)
+        assert await asyncio.gather(*asked) == [2, 4]
+        third = asyncio.ensure_future(loader.load(MODEL, 3))  # type: ignore[arg-type]
+        await until(lambda: len(flights.sent) == 2)  # (nothing in flight: at once, no hold)
+        flights.land(1)
+        assert await third == 6
+
+    asyncio.run(scenario())
+
+
+def test_a_slow_batch_holds_the_questions_gathered_behind_it_no_longer_than_the_hold() -> None:
+    async def scenario() -> None:
+        flights = Flights()
+        loader = _loader(flights, hold=0.01)
+        slow = asyncio.ensure_future(loader.load(MODEL, 1))  # type: ignore[arg-type]
+        await until(lambda: len(flights.sent) == 1)
+        behind = asyncio.ensure_future(loader.load(MODEL, 2))  # type: ignore[arg-type]
+        # The slow batch never lands before the second goes: the hold's end sends it.
+        await asyncio.wait_for(_sent(flights, 2), 10)
+        assert flights.sent == [[1], [2]] and not slow.done()
+        flights.land(1)
+        assert await behind == 4
+        flights.land(0)
+        assert await slow == 2
+        assert not loader._flying and not loader._going
+
+    asyncio.run(scenario())
+
+
+async def _sent(flights: Flights, count: int) -> None:
+    while len(flights.sent) < count:
+        flights.more.clear()
+        await flights.more.wait()
+
+
+def test_a_failed_batch_fails_its_questions_and_lets_the_gathered_ones_go_at_once() -> None:
+    async def scenario() -> None:
+        flights = Flights()
+        loader = _loader(flights, hold=60)
+        failing = asyncio.ensure_future(loader.load(MODEL, 1))  # type: ignore[arg-type]
+        await until(lambda: len(flights.sent) == 1)
+        behind = asyncio.ensure_future(loader.load(MODEL, 2))  # type: ignore[arg-type]
+        await asyncio.sleep(0)
+        flights.land(0, RuntimeError("the statement failed"))
+        with pytest.raises(RuntimeError, match="the statement failed"):
+            await failing
+        await until(lambda: len(flights.sent) == 2)  # (not after the hold of 60 s)
+        flights.land(1)
+        assert await behind == 4
+        assert not loader._flying
+
+    asyncio.run(scenario())
+
+
+def test_batches_of_different_read_models_do_not_wait_for_each_other() -> None:
+    async def scenario() -> None:
+        flights = Flights()
+        loader = _loader(flights, hold=60)
+        one = asyncio.ensure_future(loader.load("model one", 1))  # type: ignore[arg-type]
+        await until(lambda: len(flights.sent) == 1)
+        other = asyncio.ensure_future(loader.load("model two", 2))  # type: ignore[arg-type]
+        await until(lambda: len(flights.sent) == 2)  # (its own key: nothing of it in flight)
+        flights.land(1)
+        flights.land(0)
+        assert (await one, await other) == (2, 4)
+
+    asyncio.run(scenario())
