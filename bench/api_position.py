@@ -34,6 +34,7 @@ import random
 import re
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -381,13 +382,30 @@ def run_wrk(url: str, script: str, duration: float, connections: int) -> Load:
     return Load(int(n), seconds, n / seconds, p50, p99, int(errors))
 
 
-def our_server(db_url: str, workers: int, settings: dict[str, str] | None = None) -> tuple[list[str], dict[str, str], str]:
+def our_server(
+    db_url: str, workers: int, settings: dict[str, str] | None = None
+) -> tuple[list[str], dict[str, str], str]:
     """The command, environment and GraphQL URL of our API on a free loopback port (projector external)."""
     port = free_port()
     env = {**os.environ, "CLAIMS_DATABASE_URL": db_url, "CLAIMS_PROJECTOR": "external", "CLAIMS_RATE_LIMIT_READS": "0"}
-    argv = [sys.executable, "-m", "uvicorn", "api.web.app:create_app", "--factory", "--host", "127.0.0.1",
-            "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers),
-            "--http", "api.web.server:HttpTools"]  # fmt: skip  (as `claims serve` runs it)
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "api.web.app:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        "--workers",
+        str(workers),
+        "--http",
+        "api.web.server:HttpTools",
+    ]  # fmt: skip  (as `claims serve` runs it)
     return argv, {**env, **(settings or {})}, f"http://127.0.0.1:{port}/graphql"
 
 
@@ -554,6 +572,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--pool", type=int, default=100, help="distinct questions of the warm mode")
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure every server this many times, alternated; the table gives medians (run-to-run spread ~5%%)",
+    )
+    parser.add_argument(
         "--keep-database", metavar="NAME", help="use (and keep) databases NAME_<size>, generating only what they lack"
     )
     parser.add_argument("--generate-only", action="store_true", help="only generate (with --keep-database)")
@@ -580,31 +604,8 @@ def main(argv: list[str] | None = None) -> int:
             for mode in args.modes.split(","):
                 pool = args.pool if mode == "warm" else 0
                 row: dict[str, Any] = {"size": size, "mode": mode, "runs": []}
-                for workers in worker_counts:
-                    load, rss = bench_ours(db_url, args.duration, args.connections, workers, pool)
-                    print(f"  {mode}: ours ({workers} process(es)): {load}", file=sys.stderr)
-                    row["runs"].append((f"ours, {workers} process{'es' if workers > 1 else ''}", load, rss))
-                if mode == "cold" and args.baseline_tree is not None:
-                    load, rss = bench_ours(db_url, args.duration, args.connections, 1, pool, tree=args.baseline_tree)
-                    print(f"  {mode}: ours at {args.baseline_tree}: {load}", file=sys.stderr)
-                    row["runs"].append((f"ours at `{args.baseline_tree.name}`, 1 process", load, rss))
-                if mode == "cold" and not args.no_prepared_off:  # the same server through strawberry's view
-                    load, rss = bench_ours(db_url, args.duration, args.connections, 1, pool, prepared=False)
-                    print(f"  {mode}: ours, prepared HTTP path off: {load}", file=sys.stderr)
-                    row["runs"].append(("ours, 1 process, prepared HTTP path off", load, rss))
-                if mode == "cold" and not args.no_cache_off:  # what the cache's lookup costs a request it cannot answer
-                    load, rss = bench_ours(db_url, args.duration, args.connections, 1, pool, cache=False)
-                    print(f"  {mode}: ours, no response cache: {load}", file=sys.stderr)
-                    row["runs"].append(("ours, 1 process, response cache off", load, rss))
-                if mode == "cold" and not args.no_compiled_off:  # the same server on graphql-core's execution
-                    load, rss = bench_ours(db_url, args.duration, args.connections, 1, pool, compiled=False)
-                    print(f"  {mode}: ours, compiled execution off: {load}", file=sys.stderr)
-                    row["runs"].append(("ours, 1 process, compiled execution off", load, rss))
-                if not args.no_postgraphile:
-                    load, rss = bench_postgraphile(db_url, args.duration, args.connections, pool)
-                    print(f"  {mode}: postgraphile: {load}", file=sys.stderr)
-                    row["runs"].append(("PostGraphile, 1 process", load, rss))
-                    row["mismatches"] = same_answers(db_url)
+                for _ in range(args.rounds):  # (each round measures every server once: alternated)
+                    measure_round(args, db_url, mode, pool, worker_counts, row)
                 rows.append(row)
     if args.generate_only:
         return 0
@@ -615,10 +616,65 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def measure_round(
+    args: argparse.Namespace, db_url: str, mode: str, pool: int, worker_counts: list[int], row: dict[str, Any]
+) -> None:
+    """Every server of the run measured once, in order, its loads appended to ``row["runs"]``."""
+    for workers in worker_counts:
+        load, rss = bench_ours(db_url, args.duration, args.connections, workers, pool)
+        print(f"  {mode}: ours ({workers} process(es)): {load}", file=sys.stderr)
+        row["runs"].append((f"ours, {workers} process{'es' if workers > 1 else ''}", load, rss))
+    if mode == "cold" and args.baseline_tree is not None:
+        load, rss = bench_ours(db_url, args.duration, args.connections, 1, pool, tree=args.baseline_tree)
+        print(f"  {mode}: ours at {args.baseline_tree}: {load}", file=sys.stderr)
+        row["runs"].append((f"ours at `{args.baseline_tree.name}`, 1 process", load, rss))
+    if mode == "cold" and not args.no_prepared_off:  # the same server through strawberry's view
+        load, rss = bench_ours(db_url, args.duration, args.connections, 1, pool, prepared=False)
+        print(f"  {mode}: ours, prepared HTTP path off: {load}", file=sys.stderr)
+        row["runs"].append(("ours, 1 process, prepared HTTP path off", load, rss))
+    if mode == "cold" and not args.no_cache_off:  # what the cache's lookup costs a request it cannot answer
+        load, rss = bench_ours(db_url, args.duration, args.connections, 1, pool, cache=False)
+        print(f"  {mode}: ours, no response cache: {load}", file=sys.stderr)
+        row["runs"].append(("ours, 1 process, response cache off", load, rss))
+    if mode == "cold" and not args.no_compiled_off:  # the same server on graphql-core's execution
+        load, rss = bench_ours(db_url, args.duration, args.connections, 1, pool, compiled=False)
+        print(f"  {mode}: ours, compiled execution off: {load}", file=sys.stderr)
+        row["runs"].append(("ours, 1 process, compiled execution off", load, rss))
+    if not args.no_postgraphile:
+        load, rss = bench_postgraphile(db_url, args.duration, args.connections, pool)
+        print(f"  {mode}: postgraphile: {load}", file=sys.stderr)
+        row["runs"].append(("PostGraphile, 1 process", load, rss))
+        row["mismatches"] = row.get("mismatches", 0) + same_answers(db_url)
+
+
+def _cells(runs: list[tuple[Load, float]], pg_runs: list[tuple[Load, float]] | None) -> str:
+    """A server's table cells: with several rounds, the median of each figure, and the ratio to PostGraphile
+    as the median of the rounds' ratios (each round's own PostGraphile run) followed by every round's."""
+
+    def median_of(values: list[float | None]) -> str:
+        known = [v for v in values if v is not None]
+        return f"{statistics.median(known):.3f}" if known else "-"
+
+    loads = [load for load, _ in runs]
+    rps = statistics.median(load.rps for load in loads)
+    p50 = statistics.median(load.p50_ms for load in loads)
+    p99 = statistics.median(load.p99_ms for load in loads)
+    rss = statistics.median(r for _, r in runs)
+    ratio = "-"
+    if pg_runs:
+        ratios = [load.rps / pg.rps for load, (pg, _) in zip(loads, pg_runs, strict=False)]
+        ratio = f"{statistics.median(ratios):.2f}x"
+        if len(ratios) > 1:
+            ratio += " (" + " / ".join(f"{x:.2f}" for x in ratios) + ")"
+    cpu, database = median_of([x.cpu_ms for x in loads]), median_of([x.database_ms for x in loads])
+    return f"{rps:,.0f} | {p50:.2f} | {p99:.2f} | {rss:.0f} | {cpu} | {database} | {ratio}"
+
+
 def render(rows: list[dict[str, Any]], args: argparse.Namespace, machine_line: str) -> str:
     command = (
         f"python bench/api_position.py --sizes {args.sizes} --duration {args.duration:g} "
         f"--connections {args.connections} --workers {args.workers} --modes {args.modes} --pool {args.pool}"
+        + (f" --rounds {args.rounds}" if args.rounds > 1 else "")
     )
     lines = [
         "## API: `position` as-of query over HTTP (bench/api_position.py)",
@@ -646,19 +702,18 @@ def render(rows: list[dict[str, Any]], args: argparse.Namespace, machine_line: s
         "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        pg = next((load for name, load, _ in r["runs"] if name.startswith("PostGraphile")), None)
+        by_server: dict[str, list[tuple[Load, float]]] = {}
         for name, load, rss in r["runs"]:
-            ratio = f"{load.rps / pg.rps:.2f}x" if pg else "-"
-            cpu = f"{load.cpu_ms:.3f}" if load.cpu_ms is not None else "-"
-            database = f"{load.database_ms:.3f}" if load.database_ms is not None else "-"
-            lines.append(
-                f"| {r['size']:,} | {r['mode']} | {name} | {load.rps:,.0f} | {load.p50_ms:.2f} | {load.p99_ms:.2f} "
-                f"| {rss:.0f} | {cpu} | {database} | {ratio} |"
-            )
+            by_server.setdefault(name, []).append((load, rss))
+        pg_runs = next((runs for name, runs in by_server.items() if name.startswith("PostGraphile")), None)
+        for name, runs in by_server.items():
+            lines.append(f"| {r['size']:,} | {r['mode']} | {name} | {_cells(runs, pg_runs)} |")
     for r in rows:
         if "mismatches" in r:
+            asked = 200 * args.rounds
             lines.append(
-                f"\nAnswers differing between the two servers at {r['size']:,} claims, after the {r['mode']} runs: {r['mismatches']}/200."
+                f"\nAnswers differing between the two servers at {r['size']:,} claims, after the {r['mode']} runs: "
+                f"{r['mismatches']}/{asked}."
             )
     if len({r["size"] for r in rows}) > 1 and all(r["mode"] == "cold" for r in rows):
         lines.append("")
