@@ -56,6 +56,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import rebuild as generator  # noqa: E402  (bench/rebuild.py: the ledger generator)
+from rebuild_cpu import server_cpu as database_cpu_seconds  # noqa: E402  (every process of the server, reaped too)
 from results_file import write_section  # noqa: E402
 
 from ledger import commands as c  # noqa: E402
@@ -311,28 +312,23 @@ def measured(pid: int, run: Callable[[], Load], database: int | None = None) -> 
 
 
 def postmaster_of(db_url: str) -> int | None:
-    """The pid of the PostgreSQL server of ``db_url`` when it runs on this host (the parent of this
-    connection's backend, both named postgres in /proc); else None."""
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        row = conn.execute("SELECT pg_backend_pid()").fetchone()
-        backend = int(row[0]) if row else 0
-        try:
-            parent = int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            names = [Path(f"/proc/{p}/cmdline").read_bytes() for p in (backend, parent)]
-        except (OSError, ValueError, IndexError):
-            return None
-    return parent if all(b"postgres" in name for name in names) else None
-
-
-def database_cpu_seconds(postmaster: int) -> float:
-    """CPU seconds of a PostgreSQL server: its postmaster, its live processes and those it has reaped."""
-    fields = Path(f"/proc/{postmaster}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime, stime, cutime, cstime
-    for child in with_children(postmaster)[1:]:
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+    """The pid of the PostgreSQL server of ``db_url`` when it runs on this host: the one its data directory's
+    ``postmaster.pid`` names, if that file is here and tells the server's own start time; else None (a remote
+    server, or a role that may not read ``data_directory``)."""
+    try:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT current_setting('data_directory'), floor(extract(epoch FROM pg_postmaster_start_time()))::bigint"
+            ).fetchone()
+    except psycopg.Error:
+        return None
+    if row is None:
+        return None
+    try:
+        pid, _, started = Path(str(row[0]), "postmaster.pid").read_text().split("\n")[:3]
+        return int(pid) if abs(int(started) - int(row[1])) <= 1 else None  # (whole seconds)
+    except (OSError, ValueError):
+        return None
 
 
 WARM_UP, MEASURED = 1, 2  # the seeds of the warm-up's questions and the measured run's (WRK_SCRIPT)

@@ -6,11 +6,14 @@ tests/test_api_position_batches.py checks the real position batches against the 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from api.graphql.loaders import CrossRequestLoader
+from api.errors import ShuttingDown
+from api.graphql.loaders import CrossRequestLoader, closing_stores
 
 MODEL = None  # the batches' read model is only a key here: no database is reached
 
@@ -155,3 +158,132 @@ def test_batches_of_different_read_models_do_not_wait_for_each_other() -> None:
         assert (await one, await other) == (2, 4)
 
     asyncio.run(scenario())
+
+
+def test_the_next_batch_goes_only_after_the_answers_of_the_one_that_landed_are_delivered() -> None:
+    async def scenario() -> None:
+        flights = Flights()
+        loader = _loader(flights, hold=60)
+        steps: list[str] = []
+        deliver, landed = loader._deliver, loader._landed
+
+        def delivering(*args: Any) -> None:
+            steps.append("answers delivered")
+            deliver(*args)
+
+        def landing(*args: Any) -> None:
+            steps.append(f"landed, {len(flights.sent)} sent")
+            landed(*args)
+
+        loader._deliver = delivering  # type: ignore[method-assign, assignment]
+        loader._landed = landing  # type: ignore[method-assign, assignment]
+        first = asyncio.ensure_future(loader.load(MODEL, 1))  # type: ignore[arg-type]
+        await until(lambda: len(flights.sent) == 1)
+        behind = asyncio.ensure_future(loader.load(MODEL, 2))  # type: ignore[arg-type]
+        await asyncio.sleep(0)
+        flights.land(0)
+        await until(lambda: len(flights.sent) == 2)
+        assert steps == ["answers delivered", "landed, 1 sent"]  # (then the gathered question went)
+        flights.land(1)
+        assert (await first, await behind) == (2, 4)
+
+    asyncio.run(scenario())
+
+
+def test_the_hold_of_questions_sent_at_a_landing_is_cancelled() -> None:
+    """A hold's timer that outlived its questions would send the next gathered ones early."""
+
+    async def scenario() -> None:
+        flights = Flights()
+        loader = _loader(flights, hold=60)
+        key: Any = (asyncio.get_running_loop(), MODEL)
+        first = asyncio.ensure_future(loader.load(MODEL, 1))  # type: ignore[arg-type]
+        await until(lambda: len(flights.sent) == 1)
+        behind = asyncio.ensure_future(loader.load(MODEL, 2))  # type: ignore[arg-type]
+        await until(lambda: key in loader._going)
+        hold = loader._going[key]
+        flights.land(0)
+        await until(lambda: len(flights.sent) == 2)
+        assert hold.cancelled()
+        flights.land(1)
+        assert (await first, await behind) == (2, 4)
+
+    asyncio.run(scenario())
+
+
+def test_gathering_on_the_thread_path() -> None:
+    """``answer`` on the database threads (SQLite's path, or a name not kept in process) gathers alike."""
+    release = threading.Event()
+    sent: list[list[int]] = []
+
+    def answer(_model: object, questions: list[int]) -> list[int | Exception]:
+        sent.append(list(questions))
+        if len(sent) == 1:
+            assert release.wait(10)
+        return [q * 2 for q in questions]
+
+    async def scenario() -> None:
+        loader: CrossRequestLoader[int, int] = CrossRequestLoader(answer, hold=60)
+        first = asyncio.ensure_future(loader.load(MODEL, 1))  # type: ignore[arg-type]
+        await until(lambda: len(sent) == 1)
+        behind = [asyncio.ensure_future(loader.load(MODEL, q)) for q in (2, 3)]  # type: ignore[arg-type]
+        await asyncio.sleep(0)
+        assert sent == [[1]]
+        release.set()
+        assert await first == 2
+        assert await asyncio.gather(*behind) == [4, 6]
+        assert sent == [[1], [2, 3]]
+
+    asyncio.run(scenario())
+
+
+def test_closing_the_stores_refuses_the_gathered_questions_and_every_new_one() -> None:
+    async def scenario() -> None:
+        flights = Flights()
+        loader = _loader(flights, hold=60)
+        first = asyncio.ensure_future(loader.load(MODEL, 1))  # type: ignore[arg-type]
+        await until(lambda: len(flights.sent) == 1)
+        gathered = asyncio.ensure_future(loader.load(MODEL, 2))  # type: ignore[arg-type]
+        await asyncio.sleep(0)
+
+        async def close() -> None:
+            async with closing_stores(10):  # (waits for the batch in flight, landed below)
+                with pytest.raises(ShuttingDown):
+                    await loader.load(MODEL, 3)  # type: ignore[arg-type]
+
+        closer = asyncio.ensure_future(close())
+        await until(gathered.done)
+        assert isinstance(gathered.exception(), ShuttingDown)  # (at once: never sent after the stores closed)
+        flights.land(0)
+        await closer
+        assert await first == 2
+        assert flights.sent == [[1]]
+        assert not loader._flying and not loader._waiting and not loader._going
+
+    asyncio.run(scenario())
+
+
+def test_a_loop_closed_with_a_batch_in_flight_leaves_nothing_behind_for_long() -> None:
+    """No app closed its stores: the landing never reaches the closed loop; the next batch forgets it."""
+    release = threading.Event()
+
+    def answer(_model: object, questions: list[int]) -> list[int | Exception]:
+        release.wait(10)
+        return list(questions)
+
+    loader: CrossRequestLoader[int, int] = CrossRequestLoader(answer, hold=60)
+
+    left: list[asyncio.Future[int]] = []  # (the requests the loops' ends cancel)
+
+    async def leave_one_in_flight() -> None:
+        left.append(asyncio.ensure_future(loader.load(MODEL, 1)))  # type: ignore[arg-type]
+        await until(lambda: bool(loader._flying))
+        left.append(asyncio.ensure_future(loader.load(MODEL, 2)))  # type: ignore[arg-type]  # (gathered behind it)
+        await asyncio.sleep(0)
+
+    try:
+        for _ in range(4):
+            asyncio.run(leave_one_in_flight())
+        assert len(loader._flying) <= 2 and len(loader._waiting) <= 2 and len(loader._going) <= 2
+    finally:
+        release.set()

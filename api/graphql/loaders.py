@@ -52,6 +52,7 @@ _IN_FLIGHT: set[Future[Any]] = set()
 # The same for database calls running on an event loop (CrossRequestLoader's ``on_loop``).
 _ON_LOOPS: set[asyncio.Future[Any]] = set()
 _CLOSING: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+_LOADERS: weakref.WeakSet[CrossRequestLoader[Any, Any]] = weakref.WeakSet()  # (for closing_stores)
 
 
 def _submit(loop: asyncio.AbstractEventLoop, fn: Callable[..., T], *args: object) -> asyncio.Future[T]:
@@ -86,6 +87,8 @@ async def closing_stores(timeout: float) -> AsyncIterator[None]:
     loop are refused too."""
     loop = asyncio.get_running_loop()
     _CLOSING.add(loop)
+    for loader in list(_LOADERS):  # questions gathered behind a batch in flight: refused now, never sent later
+        loader.refuse_gathered(loop)
     try:
         pending = [asyncio.wrap_future(work, loop=loop) for work in list(_IN_FLIGHT)]
         pending += [task for task in list(_ON_LOOPS) if task.get_loop() is loop]  # (another loop's: its own app waits)
@@ -97,6 +100,8 @@ async def closing_stores(timeout: float) -> AsyncIterator[None]:
                 )
         yield
     finally:
+        for loader in list(_LOADERS):
+            loader.forget(loop)  # (a batch still late lands on nothing; a later app starts afresh)
         _CLOSING.discard(loop)  # (a later app on this loop may read again)
 
 
@@ -151,9 +156,12 @@ class CrossRequestLoader(Generic[K, V]):
         self._flying: dict[BatchKey, int] = {}  # batches in flight (absent: none)
         self.batches = 0  # (how well requests coalesce: questions / batches)
         self.questions = 0
+        _LOADERS.add(self)
 
     async def load(self, read_model: ReadModel, question: K) -> V:
         loop = asyncio.get_running_loop()
+        if loop in _CLOSING:  # (not gathered behind a batch in flight, to be sent after the stores closed)
+            raise ShuttingDown()
         future: asyncio.Future[V] = loop.create_future()
         key = (loop, read_model)
         waiting = self._waiting.get(key)
@@ -172,8 +180,12 @@ class CrossRequestLoader(Generic[K, V]):
         if going is not None:
             going.cancel()  # (no-op when it is the one running)
         batch = self._waiting.pop(key, None)
-        if batch is None:
+        if batch is not None:
+            batch = [(question, future) for question, future in batch if not future.done()]  # (requests gone)
+        if not batch:
             return
+        if len(self._flying) > 1:
+            self._forget_closed_loops()
         loop, read_model = key
         self.batches += 1
         self.questions += len(batch)
@@ -186,11 +198,34 @@ class CrossRequestLoader(Generic[K, V]):
 
     def _landed(self, key: BatchKey, _done: object = None) -> None:
         """A batch of ``key`` is answered (or failed): the questions that gathered meanwhile go now."""
-        left = self._flying.pop(key) - 1
-        if left:
+        left = self._flying.pop(key, 1) - 1  # (absent: forgotten when its loop's stores closed)
+        if left > 0:
             self._flying[key] = left
         if key in self._waiting:
             self._dispatch(key)
+
+    def refuse_gathered(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The questions of ``loop`` waiting to go fail with ShuttingDown (its stores are closing); a closed
+        loop's are only dropped (nothing runs on it any more)."""
+        closed = loop.is_closed()
+        for key in [k for k in self._waiting if k[0] is loop]:
+            going = self._going.pop(key, None)
+            if going is not None and not closed:
+                going.cancel()
+            for _, future in self._waiting.pop(key):
+                if not closed and not future.done():
+                    future.set_exception(ShuttingDown())
+
+    def forget(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Drop what is kept of ``loop``'s batches (its stores are closed)."""
+        self.refuse_gathered(loop)
+        for key in [k for k in self._flying if k[0] is loop]:
+            del self._flying[key]
+
+    def _forget_closed_loops(self) -> None:
+        """Keys of loops closed with a batch in flight (no app closed its stores first: its landing never came)."""
+        for key in [k for k in self._flying if k[0].is_closed()]:
+            self.forget(key[0])
 
     def _ask(
         self,
