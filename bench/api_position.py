@@ -314,7 +314,7 @@ def measured(pid: int, run: Callable[[], Load], database: int | None = None) -> 
 def postmaster_of(db_url: str) -> int | None:
     """The pid of the PostgreSQL server of ``db_url`` when it runs on this host: the one its data directory's
     ``postmaster.pid`` names, if that file is here and tells the server's own start time; else None (a remote
-    server, or a role that may not read ``data_directory``)."""
+    server, a role that may not read ``data_directory``, or an OS user that may not read that directory)."""
     try:
         with psycopg.connect(db_url, autocommit=True) as conn:
             row = conn.execute(

@@ -213,26 +213,91 @@ def test_the_hold_of_questions_sent_at_a_landing_is_cancelled() -> None:
 
 def test_gathering_on_the_thread_path() -> None:
     """``answer`` on the database threads (SQLite's path, or a name not kept in process) gathers alike."""
-    release = threading.Event()
+    started, release = threading.Event(), threading.Event()
     sent: list[list[int]] = []
 
     def answer(_model: object, questions: list[int]) -> list[int | Exception]:
         sent.append(list(questions))
         if len(sent) == 1:
+            started.set()
             assert release.wait(10)
         return [q * 2 for q in questions]
 
     async def scenario() -> None:
+        loop = asyncio.get_running_loop()
         loader: CrossRequestLoader[int, int] = CrossRequestLoader(answer, hold=60)
         first = asyncio.ensure_future(loader.load(MODEL, 1))  # type: ignore[arg-type]
-        await until(lambda: len(sent) == 1)
-        behind = [asyncio.ensure_future(loader.load(MODEL, q)) for q in (2, 3)]  # type: ignore[arg-type]
-        await asyncio.sleep(0)
+        assert await loop.run_in_executor(None, started.wait, 10)
+        behind = []
+        key: Any = (loop, MODEL)
+        for n, q in enumerate((2, 3), 1):  # in different ticks, while the first batch is on its thread
+            behind.append(asyncio.ensure_future(loader.load(MODEL, q)))  # type: ignore[arg-type]
+            await until(lambda n=n: len(loader._waiting.get(key, ())) == n)  # type: ignore[misc]
+            await asyncio.sleep(0)
         assert sent == [[1]]
         release.set()
         assert await first == 2
         assert await asyncio.gather(*behind) == [4, 6]
         assert sent == [[1], [2, 3]]
+
+    asyncio.run(scenario())
+
+
+def test_questions_whose_requests_went_away_are_not_sent() -> None:
+    async def scenario() -> None:
+        flights = Flights()
+        loader = _loader(flights, hold=60)
+        first = asyncio.ensure_future(loader.load(MODEL, 1))  # type: ignore[arg-type]
+        await until(lambda: len(flights.sent) == 1)
+        gone = asyncio.ensure_future(loader.load(MODEL, 2))  # type: ignore[arg-type]
+        kept = asyncio.ensure_future(loader.load(MODEL, 3))  # type: ignore[arg-type]
+        key: Any = (asyncio.get_running_loop(), MODEL)
+        await until(lambda: len(loader._waiting.get(key, ())) == 2)
+        gone.cancel()  # (its client left)
+        await until(gone.done)
+        flights.land(0)
+        await until(lambda: len(flights.sent) == 2)
+        assert flights.sent[1] == [3]
+        flights.land(1)
+        assert (await first, await kept) == (2, 6)
+        assert (loader.batches, loader.questions) == (2, 2)
+
+        alone = asyncio.ensure_future(loader.load(MODEL, 4))  # type: ignore[arg-type]
+        await until(lambda: len(flights.sent) == 3)
+        left = asyncio.ensure_future(loader.load(MODEL, 5))  # type: ignore[arg-type]
+        await until(lambda: key in loader._waiting)
+        left.cancel()  # every gathered question gone: no batch at all
+        await until(left.done)
+        flights.land(2)
+        assert await alone == 8
+        await until(lambda: not loader._flying)
+        assert len(flights.sent) == 3 and not loader._waiting and not loader._going
+
+    asyncio.run(scenario())
+
+
+def test_a_batch_landing_after_its_loops_stores_closed_changes_nothing() -> None:
+    async def scenario() -> None:
+        failures: list[dict[str, Any]] = []  # (an error in a callback, e.g. the landing's, is only logged)
+        asyncio.get_running_loop().set_exception_handler(lambda _loop, context: failures.append(context))
+        flights = Flights()
+        loader = _loader(flights, hold=60)
+        first = asyncio.ensure_future(loader.load(MODEL, 1))  # type: ignore[arg-type]
+        await until(lambda: len(flights.sent) == 1)
+        gathered = asyncio.ensure_future(loader.load(MODEL, 2))  # type: ignore[arg-type]
+        await asyncio.sleep(0)
+        async with closing_stores(0.01):  # (the batch is still in flight at the timeout: logged, left)
+            pass
+        assert isinstance(gathered.exception(), ShuttingDown)
+        assert not loader._flying and not loader._waiting and not loader._going  # (forgotten)
+        flights.land(0)  # late
+        assert await first == 2
+        assert not loader._flying and flights.sent == [[1]]
+        later = asyncio.ensure_future(loader.load(MODEL, 3))  # type: ignore[arg-type]  # (a later app)
+        await until(lambda: len(flights.sent) == 2)
+        flights.land(1)
+        assert await later == 6
+        assert failures == []
 
     asyncio.run(scenario())
 

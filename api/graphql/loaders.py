@@ -46,6 +46,13 @@ log = logging.getLogger("claims.api")
 _EXECUTOR = ThreadPoolExecutor(max_workers=8, thread_name_prefix="claims-db")
 
 
+BatchKey = tuple[asyncio.AbstractEventLoop, ReadModel]
+# How long questions asked while a batch is in flight wait for it to land before they go anyway: a cold
+# `position` batch's statement takes ~0.3 ms at 10k claims, ~1 ms at 1M (p50); a slow one holds the
+# others no longer than this.
+HOLD_SECONDS = 0.002
+
+
 # Database calls running on _EXECUTOR, so a shutting-down app can wait for them before it closes the
 # stores they use: closing a SQLite connection under a running statement crashes the process.
 _IN_FLIGHT: set[Future[Any]] = set()
@@ -84,12 +91,13 @@ async def closing_stores(timeout: float) -> AsyncIterator[None]:
     timeout bounds the read model's queries; ledger reads and the cost estimate's sizes read, on its own
     connection, have no bound, so those still running then are logged). A call of another loop's app is
     waited for too, harmlessly. One app per event loop: while it closes, another app's calls on the same
-    loop are refused too."""
+    loop are refused too. Questions gathered behind a batch in flight (``CrossRequestLoader``) are refused
+    at once: sent when it lands, they could reach the stores after they closed."""
     loop = asyncio.get_running_loop()
     _CLOSING.add(loop)
-    for loader in list(_LOADERS):  # questions gathered behind a batch in flight: refused now, never sent later
-        loader.refuse_gathered(loop)
     try:
+        for loader in list(_LOADERS):
+            loader.refuse_gathered(loop)
         pending = [asyncio.wrap_future(work, loop=loop) for work in list(_IN_FLIGHT)]
         pending += [task for task in list(_ON_LOOPS) if task.get_loop() is loop]  # (another loop's: its own app waits)
         if pending:
@@ -103,13 +111,6 @@ async def closing_stores(timeout: float) -> AsyncIterator[None]:
         for loader in list(_LOADERS):
             loader.forget(loop)  # (a batch still late lands on nothing; a later app starts afresh)
         _CLOSING.discard(loop)  # (a later app on this loop may read again)
-
-
-BatchKey = tuple[asyncio.AbstractEventLoop, ReadModel]
-# How long questions asked while a batch is in flight wait for it to land before they go anyway: a cold
-# `position` batch's statement takes ~0.3 ms at 10k claims, ~1 ms at 1M (p50); a slow one holds the
-# others no longer than this.
-HOLD_SECONDS = 0.002
 
 
 class AskAlone(Exception):
@@ -184,7 +185,7 @@ class CrossRequestLoader(Generic[K, V]):
             batch = [(question, future) for question, future in batch if not future.done()]  # (requests gone)
         if not batch:
             return
-        if len(self._flying) > 1:
+        if len(self._flying) > (key in self._flying):  # (another key: perhaps a closed loop's)
             self._forget_closed_loops()
         loop, read_model = key
         self.batches += 1
