@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import pytest
+from test_api_shutdown import until  # (a bounded number of the loop's turns)
 
 from api.errors import ShuttingDown
 from api.graphql.loaders import CrossRequestLoader, closing_stores
@@ -45,12 +45,16 @@ class Flights:
         self.gates[batch].set_result(error)
 
 
-async def until(condition: Callable[[], bool], turns: int = 10_000) -> None:
-    for _ in range(turns):
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("the condition never held")
+def ask(loader: CrossRequestLoader[int, int], question: int, model: object = MODEL) -> asyncio.Future[int]:
+    """A request asking ``question`` (its task, started)."""
+    return asyncio.ensure_future(loader.load(model, question))  # type: ignore[arg-type]
+
+
+async def one_in_flight(loader: CrossRequestLoader[int, int], flights: Flights) -> asyncio.Future[int]:
+    """Question 1 asked, its batch sent and in flight (until ``flights.land(0)``)."""
+    first = ask(loader, 1)
+    await until(lambda: len(flights.sent) == 1)
+    return first
 
 
 def _loader(flights: Flights, hold: float) -> CrossRequestLoader[int, int]:
@@ -64,11 +68,10 @@ def test_questions_asked_while_a_batch_is_in_flight_go_together_when_it_lands() 
     async def scenario() -> None:
         flights = Flights()
         loader = _loader(flights, hold=60)  # (only the landing sends the second batch)
-        first = asyncio.ensure_future(loader.load(MODEL, 1))  # type: ignore[arg-type]
-        await until(lambda: len(flights.sent) == 1)
+        first = await one_in_flight(loader, flights)
         later = []
         for q in (2, 3, 4):  # in three different ticks, while the first batch is in flight
-            later.append(asyncio.ensure_future(loader.load(MODEL, q)))  # type: ignore[arg-type]
+            later.append(ask(loader, q))
             await asyncio.sleep(0)
             await asyncio.sleep(0)
         assert flights.sent == [[1]]  # (before: one batch per tick)
@@ -88,12 +91,12 @@ def test_a_question_asked_alone_goes_in_its_own_tick() -> None:
     async def scenario() -> None:
         flights = Flights()
         loader = _loader(flights, hold=60)
-        asked = [asyncio.ensure_future(loader.load(MODEL, q)) for q in (1, 2)]  # type: ignore[arg-type]
+        asked = [ask(loader, q) for q in (1, 2)]
         await until(lambda: len(flights.sent) == 1)
         assert flights.sent == [[1, 2]]  # (one tick's questions: one batch, sent without waiting)
         flights.land(0)
         assert await asyncio.gather(*asked) == [2, 4]
-        third = asyncio.ensure_future(loader.load(MODEL, 3))  # type: ignore[arg-type]
+        third = ask(loader, 3)
         await until(lambda: len(flights.sent) == 2)  # (nothing in flight: at once, no hold)
         flights.land(1)
         assert await third == 6
@@ -105,9 +108,9 @@ def test_a_slow_batch_holds_the_questions_gathered_behind_it_no_longer_than_the_
     async def scenario() -> None:
         flights = Flights()
         loader = _loader(flights, hold=0.01)
-        slow = asyncio.ensure_future(loader.load(MODEL, 1))  # type: ignore[arg-type]
+        slow = ask(loader, 1)
         await until(lambda: len(flights.sent) == 1)
-        behind = asyncio.ensure_future(loader.load(MODEL, 2))  # type: ignore[arg-type]
+        behind = ask(loader, 2)
         # The slow batch never lands before the second goes: the hold's end sends it.
         await asyncio.wait_for(_sent(flights, 2), 10)
         assert flights.sent == [[1], [2]] and not slow.done()
@@ -130,9 +133,9 @@ def test_a_failed_batch_fails_its_questions_and_lets_the_gathered_ones_go_at_onc
     async def scenario() -> None:
         flights = Flights()
         loader = _loader(flights, hold=60)
-        failing = asyncio.ensure_future(loader.load(MODEL, 1))  # type: ignore[arg-type]
+        failing = ask(loader, 1)
         await until(lambda: len(flights.sent) == 1)
-        behind = asyncio.ensure_future(loader.load(MODEL, 2))  # type: ignore[arg-type]
+        behind = ask(loader, 2)
         await asyncio.sleep(0)
         flights.land(0, RuntimeError("the statement failed"))
         with pytest.raises(RuntimeError, match="the statement failed"):
@@ -149,9 +152,9 @@ def test_batches_of_different_read_models_do_not_wait_for_each_other() -> None:
     async def scenario() -> None:
         flights = Flights()
         loader = _loader(flights, hold=60)
-        one = asyncio.ensure_future(loader.load("model one", 1))  # type: ignore[arg-type]
+        one = ask(loader, 1, "model one")
         await until(lambda: len(flights.sent) == 1)
-        other = asyncio.ensure_future(loader.load("model two", 2))  # type: ignore[arg-type]
+        other = ask(loader, 2, "model two")
         await until(lambda: len(flights.sent) == 2)  # (its own key: nothing of it in flight)
         flights.land(1)
         flights.land(0)
@@ -177,9 +180,8 @@ def test_the_next_batch_goes_only_after_the_answers_of_the_one_that_landed_are_d
 
         loader._deliver = delivering  # type: ignore[method-assign, assignment]
         loader._landed = landing  # type: ignore[method-assign, assignment]
-        first = asyncio.ensure_future(loader.load(MODEL, 1))  # type: ignore[arg-type]
-        await until(lambda: len(flights.sent) == 1)
-        behind = asyncio.ensure_future(loader.load(MODEL, 2))  # type: ignore[arg-type]
+        first = await one_in_flight(loader, flights)
+        behind = ask(loader, 2)
         await asyncio.sleep(0)
         flights.land(0)
         await until(lambda: len(flights.sent) == 2)
@@ -197,9 +199,8 @@ def test_the_hold_of_questions_sent_at_a_landing_is_cancelled() -> None:
         flights = Flights()
         loader = _loader(flights, hold=60)
         key: Any = (asyncio.get_running_loop(), MODEL)
-        first = asyncio.ensure_future(loader.load(MODEL, 1))  # type: ignore[arg-type]
-        await until(lambda: len(flights.sent) == 1)
-        behind = asyncio.ensure_future(loader.load(MODEL, 2))  # type: ignore[arg-type]
+        first = await one_in_flight(loader, flights)
+        behind = ask(loader, 2)
         await until(lambda: key in loader._going)
         hold = loader._going[key]
         flights.land(0)
@@ -226,12 +227,12 @@ def test_gathering_on_the_thread_path() -> None:
     async def scenario() -> None:
         loop = asyncio.get_running_loop()
         loader: CrossRequestLoader[int, int] = CrossRequestLoader(answer, hold=60)
-        first = asyncio.ensure_future(loader.load(MODEL, 1))  # type: ignore[arg-type]
+        first = ask(loader, 1)
         assert await loop.run_in_executor(None, started.wait, 10)
         behind = []
         key: Any = (loop, MODEL)
         for n, q in enumerate((2, 3), 1):  # in different ticks, while the first batch is on its thread
-            behind.append(asyncio.ensure_future(loader.load(MODEL, q)))  # type: ignore[arg-type]
+            behind.append(ask(loader, q))
             await until(lambda n=n: len(loader._waiting.get(key, ())) == n)  # type: ignore[misc]
             await asyncio.sleep(0)
         assert sent == [[1]]
@@ -247,10 +248,9 @@ def test_questions_whose_requests_went_away_are_not_sent() -> None:
     async def scenario() -> None:
         flights = Flights()
         loader = _loader(flights, hold=60)
-        first = asyncio.ensure_future(loader.load(MODEL, 1))  # type: ignore[arg-type]
-        await until(lambda: len(flights.sent) == 1)
-        gone = asyncio.ensure_future(loader.load(MODEL, 2))  # type: ignore[arg-type]
-        kept = asyncio.ensure_future(loader.load(MODEL, 3))  # type: ignore[arg-type]
+        first = await one_in_flight(loader, flights)
+        gone = ask(loader, 2)
+        kept = ask(loader, 3)
         key: Any = (asyncio.get_running_loop(), MODEL)
         await until(lambda: len(loader._waiting.get(key, ())) == 2)
         gone.cancel()  # (its client left)
@@ -262,9 +262,9 @@ def test_questions_whose_requests_went_away_are_not_sent() -> None:
         assert (await first, await kept) == (2, 6)
         assert (loader.batches, loader.questions) == (2, 2)
 
-        alone = asyncio.ensure_future(loader.load(MODEL, 4))  # type: ignore[arg-type]
+        alone = ask(loader, 4)
         await until(lambda: len(flights.sent) == 3)
-        left = asyncio.ensure_future(loader.load(MODEL, 5))  # type: ignore[arg-type]
+        left = ask(loader, 5)
         await until(lambda: key in loader._waiting)
         left.cancel()  # every gathered question gone: no batch at all
         await until(left.done)
@@ -282,9 +282,8 @@ def test_a_batch_landing_after_its_loops_stores_closed_changes_nothing() -> None
         asyncio.get_running_loop().set_exception_handler(lambda _loop, context: failures.append(context))
         flights = Flights()
         loader = _loader(flights, hold=60)
-        first = asyncio.ensure_future(loader.load(MODEL, 1))  # type: ignore[arg-type]
-        await until(lambda: len(flights.sent) == 1)
-        gathered = asyncio.ensure_future(loader.load(MODEL, 2))  # type: ignore[arg-type]
+        first = await one_in_flight(loader, flights)
+        gathered = ask(loader, 2)
         await asyncio.sleep(0)
         async with closing_stores(0.01):  # (the batch is still in flight at the timeout: logged, left)
             pass
@@ -293,7 +292,7 @@ def test_a_batch_landing_after_its_loops_stores_closed_changes_nothing() -> None
         flights.land(0)  # late
         assert await first == 2
         assert not loader._flying and flights.sent == [[1]]
-        later = asyncio.ensure_future(loader.load(MODEL, 3))  # type: ignore[arg-type]  # (a later app)
+        later = ask(loader, 3)  # (a later app)
         await until(lambda: len(flights.sent) == 2)
         flights.land(1)
         assert await later == 6
@@ -306,9 +305,8 @@ def test_closing_the_stores_refuses_the_gathered_questions_and_every_new_one() -
     async def scenario() -> None:
         flights = Flights()
         loader = _loader(flights, hold=60)
-        first = asyncio.ensure_future(loader.load(MODEL, 1))  # type: ignore[arg-type]
-        await until(lambda: len(flights.sent) == 1)
-        gathered = asyncio.ensure_future(loader.load(MODEL, 2))  # type: ignore[arg-type]
+        first = await one_in_flight(loader, flights)
+        gathered = ask(loader, 2)
         await asyncio.sleep(0)
 
         async def close() -> None:
@@ -341,9 +339,9 @@ def test_a_loop_closed_with_a_batch_in_flight_leaves_nothing_behind_for_long() -
     left: list[asyncio.Future[int]] = []  # (the requests the loops' ends cancel)
 
     async def leave_one_in_flight() -> None:
-        left.append(asyncio.ensure_future(loader.load(MODEL, 1)))  # type: ignore[arg-type]
+        left.append(ask(loader, 1))
         await until(lambda: bool(loader._flying))
-        left.append(asyncio.ensure_future(loader.load(MODEL, 2)))  # type: ignore[arg-type]  # (gathered behind it)
+        left.append(ask(loader, 2))  # (gathered behind it)
         await asyncio.sleep(0)
 
     try:
