@@ -378,30 +378,13 @@ def run_wrk(url: str, script: str, duration: float, connections: int) -> Load:
     return Load(int(n), seconds, n / seconds, p50, p99, int(errors))
 
 
-def our_server(
-    db_url: str, workers: int, settings: dict[str, str] | None = None
-) -> tuple[list[str], dict[str, str], str]:
+def our_server(db_url: str, workers: int, settings: dict[str, str] | None = None) -> tuple[list[str], dict[str, str], str]:
     """The command, environment and GraphQL URL of our API on a free loopback port (projector external)."""
     port = free_port()
     env = {**os.environ, "CLAIMS_DATABASE_URL": db_url, "CLAIMS_PROJECTOR": "external", "CLAIMS_RATE_LIMIT_READS": "0"}
-    argv = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "api.web.app:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-        "--workers",
-        str(workers),
-        "--http",
-        "api.web.server:HttpTools",
-    ]  # fmt: skip  (as `claims serve` runs it)
+    argv = [sys.executable, "-m", "uvicorn", "api.web.app:create_app", "--factory", "--host", "127.0.0.1",
+            "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers),
+            "--http", "api.web.server:HttpTools"]  # fmt: skip  (as `claims serve` runs it)
     return argv, {**env, **(settings or {})}, f"http://127.0.0.1:{port}/graphql"
 
 

@@ -168,9 +168,10 @@ class CrossRequestLoader(Generic[K, V]):
         waiting = self._waiting.get(key)
         if waiting is None:
             waiting = self._waiting[key] = []
-            going = self._dispatch
             self._going[key] = (
-                loop.call_later(self.hold, going, key) if key in self._flying else loop.call_soon(going, key)
+                loop.call_later(self.hold, self._dispatch, key)
+                if key in self._flying
+                else loop.call_soon(self._dispatch, key)
             )
         waiting.append((question, future))
         return await future
