@@ -20,6 +20,11 @@ both is BAD_USER_INPUT): :func:`record_time` converts the size by the same rule.
 When the operation's pinned fields all name one size and no field read the
 operation's default, ``extensions.basis`` is that pin; otherwise the basis stays
 the operation's and ``basis.pins`` lists each size the arguments pinned.
+Pins and default reads are recorded as the fields run: when an error nulls a
+field's parent (or the whole ``data``), the siblings it cancels may or may not
+have pinned or read the default first, so such an answer's basis may name any of
+those outcomes (its data is the same; its errors may differ likewise). Counting
+only the fields whose values reach the data would make it one; not done yet.
 
 ``Claim.history`` lists events by log position, not record time: under the extension, the claim's
 events among the first N (:func:`log_prefix`); unpinned, all of them, whatever the ``knownAt`` or
