@@ -19,6 +19,7 @@ from typing import Any
 
 from factories import ACTORS, TOPICS, World
 from graphql import (
+    ArgumentNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -27,6 +28,7 @@ from graphql import (
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    Visitor,
     build_schema,
     get_named_type,
     get_nullable_type,
@@ -36,6 +38,7 @@ from graphql import (
     parse,
     print_ast,
     value_from_ast_untyped,
+    visit,
 )
 from hypothesis import strategies as st
 from hypothesis_graphql import nodes
@@ -155,17 +158,16 @@ def pinned_sizes(document: str, variables: dict[str, Any] | None, request_pin: i
     return sizes
 
 
-def _arguments_named(node: Any, name: str) -> list[Any]:
+def _arguments_named(document: DocumentNode, name: str) -> list[ArgumentNode]:
     """Every argument node called ``name`` in the document (fields of operations and fragments alike)."""
-    found = []
-    for argument in getattr(node, "arguments", None) or ():
-        if argument.name.value == name:
-            found.append(argument)
-    for child in (
-        *(getattr(node, "definitions", None) or ()),
-        *((node.selection_set.selections if getattr(node, "selection_set", None) else ()) or ()),
-    ):
-        found += _arguments_named(child, name)
+    found: list[ArgumentNode] = []
+
+    class Arguments(Visitor):
+        def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+            if node.name.value == name:
+                found.append(node)
+
+    visit(document, Arguments())
     return found
 
 

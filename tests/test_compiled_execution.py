@@ -102,8 +102,8 @@ class Pair:
         assert mask(ours.data) == mask(reference.data), (query, variables, ours.data, reference.data)
         assert json.dumps(mask(ours.data)) == json.dumps(mask(reference.data)), "key order differs"
         errored = bool(ours.errors or reference.errors)
-        pins = pinned_sizes(query, variables, self.size if pin else None)
         nulled = ours.data is None and reference.data is None
+        pins = pinned_sizes(query, variables, self.size if pin else None) if errored and nulled else None
         same_extensions(mask(ours.extensions or {}), mask(reference.extensions or {}), errored, query, pins, nulled)
         same_errors(ours, reference, query, query)
         return {"data": ours.data, "errors": [e.formatted for e in ours.errors or ()]}
