@@ -9,7 +9,6 @@ real keys of the ledger; ``same_errors`` forgives only the errors a null propaga
 
 from __future__ import annotations
 
-import copy
 import functools
 import json
 import random
@@ -19,7 +18,6 @@ from typing import Any
 
 from factories import ACTORS, TOPICS, World
 from graphql import (
-    ArgumentNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -28,7 +26,6 @@ from graphql import (
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
-    Visitor,
     build_schema,
     get_named_type,
     get_nullable_type,
@@ -38,7 +35,6 @@ from graphql import (
     parse,
     print_ast,
     value_from_ast_untyped,
-    visit,
 )
 from hypothesis import strategies as st
 from hypothesis_graphql import nodes
@@ -105,70 +101,11 @@ def same_errors(ours: Any, reference: Any, query: str, document: str | None = No
         assert droppable, (query, text, mine, theirs)
 
 
-def same_extensions(
-    ours: dict[str, Any],
-    reference: dict[str, Any],
-    errored: bool,
-    query: str,
-    pins: set[int] | None = None,
-    nulled: bool = False,
-) -> None:
-    """The same ``extensions`` (the basis), but for what a cancelled field may or may not have done first.
-
-    With errors, a field cancelled by a null propagation (see :func:`same_errors`) may or may not have pinned
-    its ``atTreeSize`` (``basis.pins``) or read the operation's default record time before it was cancelled,
-    and the basis is a field's pin only when no field read the default: so there ``pins`` is not compared, and
-    two bases that disagree on ``pinned`` are each what one order of the race gives (each true of the data it
-    holds, which the cancelled field is not part of). Two pinned bases of different sizes are the same race
-    (a pin recorded on one side and not on the other): allowed only when the error nulled the whole data on
-    both sides (``nulled``: every field still running was cancelled) and ``pins`` (the sizes the request and
-    the document's ``atTreeSize`` arguments name: :func:`pinned_sizes`) holds both sizes."""
-    ours, reference = copy.deepcopy(ours), copy.deepcopy(reference)
-    if errored:
-        bases = [e.get("basis") or {} for e in (ours, reference)]
-        for basis in bases:
-            basis.pop("pins", None)
-        both_pinned = bool(bases[0].get("pinned") and bases[1].get("pinned"))
-        sizes = {bases[0].get("treeSize"), bases[1].get("treeSize")}
-        if bases[0].get("pinned") != bases[1].get("pinned") or (
-            nulled and both_pinned and pins is not None and len(sizes) == 2 and sizes <= pins
-        ):
-            ours.pop("basis", None)
-            reference.pop("basis", None)
+def same_extensions(ours: dict[str, Any], reference: dict[str, Any], query: str) -> None:
+    """The same ``extensions`` (the basis), with errors as without: an answer's basis counts only the pins and
+    default reads of the fields whose values reach its data (``api/graphql/basis.py``), and both sides hold
+    the same data, so what a field a null propagation cancelled did first never shows."""
     assert ours == reference, (query, ours, reference)
-
-
-def pinned_sizes(document: str, variables: dict[str, Any] | None, request_pin: int | None) -> set[int]:
-    """The tree sizes a request may be answered at: its own pin (the request extension) and every value an
-    ``atTreeSize`` argument of the document takes (a literal, or a variable's value)."""
-    sizes = {request_pin} if type(request_pin) is int else set()
-    parsed = _parsed(document)
-    values = {  # a variable's default where the request gives it no value
-        definition.variable.name.value: value_from_ast_untyped(definition.default_value)
-        for operation in parsed.definitions
-        if isinstance(operation, OperationDefinitionNode)
-        for definition in operation.variable_definitions or ()
-        if definition.default_value is not None
-    }
-    values.update(variables or {})
-    for node in _arguments_named(parsed, "atTreeSize"):
-        value = value_from_ast_untyped(node.value, values)
-        if type(value) is int:
-            sizes.add(value)
-    return sizes
-
-
-def _arguments_named(document: DocumentNode, name: str) -> list[ArgumentNode]:
-    """Every argument node called ``name`` in the document (fields of operations and fragments alike)."""
-    found: list[ArgumentNode] = []
-
-    class Arguments(Visitor):
-        def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
-            if node.name.value == name:
-                found.append(node)
-
-    visit(document, Arguments())
-    return found
 
 
 def nulls_the_data(document: str, path: list[Any]) -> bool:

@@ -428,3 +428,69 @@ def test_the_basis_knownat_text_is_the_isoformat_of_now() -> None:
     before = datetime.now(UTC)
     now = datetime.fromisoformat(utc_now_text())
     assert before <= now <= datetime.now(UTC) and now.tzinfo == UTC
+
+
+def test_an_answer_an_error_nulled_has_the_basis_of_the_fields_in_its_data(api: ApiEnv) -> None:
+    # An error in a non-null field nulls the data, cancelling the pinned fields beside it, which may or may not
+    # have pinned first (before this basis counted only the fields in the data, these documents gave a basis
+    # with pins in 3 to 13 of 20 runs). The basis must not depend on that race: no field reached the data.
+    size = api.tree_size()
+    nulling = (
+        "a: claims(atTreeSize: $n) { totalCount } checkpoint(treeSize: 999999) { treeSize }",  # NOT_FOUND
+        "a: claims(atTreeSize: $n) { totalCount } sources { key bad: claims(atTreeSize: 999999) { key } }",
+        "sources { x: claims(atTreeSize: $n) { key } } s: sources { bad: claims(atTreeSize: 999999) { key } }",
+    )
+    for fields in nulling:
+        for _ in range(10):
+            body = _ask(api, f"query ($n: Int!) {{ {fields} }}", {"n": size - 1}).json()
+            assert body["data"] is None and error_codes(body), body
+            basis = body["extensions"]["basis"]
+            assert (basis["treeSize"], basis["pinned"], "pins" in basis) == (size, False, False), (fields, basis)
+    # An error that nulls only its own (nullable) field leaves the pin beside it in the data: the basis is the pin.
+    query = """query ($n: Int!) { a: claims(atTreeSize: $n) { totalCount } event(id: "x") { id } }"""
+    body = _ask(api, query, {"n": size - 1}).json()
+    assert body["data"]["event"] is None and error_codes(body) == ["BAD_USER_INPUT"]
+    assert body["extensions"]["basis"]["treeSize"] == size - 1 and body["extensions"]["basis"]["pinned"] is True
+
+
+def test_only_the_pins_and_default_reads_of_fields_in_the_data_count() -> None:
+    from datetime import UTC, datetime
+
+    from graphql.pyutils import Path
+
+    from api.graphql.basis import OperationBasis, Pins
+
+    def at(*keys: str | int) -> Path:
+        path = None
+        for key in keys:
+            path = Path(path, key, None)
+        assert path is not None
+        return path
+
+    held = OperationBasis()
+    held.basis = {"treeSize": 9, "rootHash": "r9", "knownAt": "now", "pinned": False}
+    held.pins = Pins()
+    t3, t5 = datetime(2025, 1, 3, tzinfo=UTC), datetime(2025, 1, 5, tzinfo=UTC)
+    held.pins.pin(3, t3, "r3", at("actors", 0, "position"))
+    held.pins.pin(5, t5, "r5", at("actors", 1, "position"))
+    held.pins.read_default(at("topics", 0, "claims"))
+    pinned3 = {"treeSize": 3, "rootHash": "r3", "knownAt": t3.isoformat(), "pinned": True}
+    pins = [{k: v for k, v in pinned3.items() if k != "pinned"}, {"treeSize": 5, "rootHash": "r5", "knownAt": t5.isoformat()}]
+
+    def basis(data: Any, errored: bool = True) -> dict[str, Any]:
+        result: dict[str, Any] = held.results(data, errored)["basis"]
+        return result
+
+    # Without errors every field that ran is in the data: both pins, and a default read.
+    assert basis(None, errored=False) == {**held.basis, "pins": pins}
+    # The second actor and the topics nulled: only the first actor's pin reached the data.
+    assert basis({"actors": [{"position": None}, None], "topics": None}) == pinned3
+    # A field present, even null (its own error), ran; an item past the list's end or a scalar in the way did not.
+    assert basis({"actors": [{"position": {}}], "topics": [{"claims": None}]}) == {**held.basis, "pins": pins[:1]}
+    assert basis({"actors": [{"position": {}}, {"position": {}}], "topics": "x"}) == {**held.basis, "pins": pins}
+    assert basis({"actors": [{"position": {}}, {}], "topics": []}) == pinned3
+    # The data nulled: the operation's own basis.
+    assert basis(None) == held.basis
+    # A read no field named always counts.
+    held.pins.read_default(None)
+    assert basis(None) == held.basis and basis({"actors": [{"position": {}}]}) == {**held.basis, "pins": pins[:1]}

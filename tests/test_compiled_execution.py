@@ -35,7 +35,6 @@ from generated_queries import (
     as_is,
     fill_ledger,
     masked,
-    pinned_sizes,
     same_errors,
     same_extensions,
 )
@@ -101,10 +100,7 @@ class Pair:
         mask: Callable[[Any], Any] = as_is if pin else masked  # unpinned: knownAt is the clock's
         assert mask(ours.data) == mask(reference.data), (query, variables, ours.data, reference.data)
         assert json.dumps(mask(ours.data)) == json.dumps(mask(reference.data)), "key order differs"
-        errored = bool(ours.errors or reference.errors)
-        nulled = ours.data is None and reference.data is None
-        pins = pinned_sizes(query, variables, self.size if pin else None) if errored and nulled else None
-        same_extensions(mask(ours.extensions or {}), mask(reference.extensions or {}), errored, query, pins, nulled)
+        same_extensions(mask(ours.extensions or {}), mask(reference.extensions or {}), query)
         same_errors(ours, reference, query, query)
         return {"data": ours.data, "errors": [e.formatted for e in ours.errors or ()]}
 
@@ -1007,34 +1003,3 @@ def test_the_selects_memo_keeps_no_document_alive() -> None:
     for _ in range(50):  # (new nodes, some at the freed ones' ids: each answered for itself)
         _, other = info_for("{ position { claim { key } } }")
         assert not selects(other, "claim", "source")
-
-
-def test_the_basis_comparison_forgives_only_the_pins_a_nulling_error_races() -> None:
-    """A field cancelled by a null propagation may or may not have pinned its atTreeSize first: two pinned
-    bases of different sizes are forgiven under errors when the request or the document names both sizes,
-    never otherwise."""
-    document = (
-        "query Q($s: Int, $other: Int, $d: Int = 3) { topics(atTreeSize: 2) { key } "
-        '... on Query { actors(atTreeSize: $s) { key position(topic: "t", atTreeSize: $d) { stance } } } '
-        "a: sources(knownAt: null) { ...S } x: checkpoint(treeSize: $other) { rootHash } } "
-        "fragment S on Source { claims(atTreeSize: 5) { key } }"
-    )
-    assert pinned_sizes(document, {"s": 7, "other": 9}, 245) == {2, 3, 5, 7, 245}
-    assert pinned_sizes(document, {"s": None, "d": 4}, None) == {2, 4, 5}
-    assert pinned_sizes(document, {"s": True}, True) == {2, 3, 5}  # (a boolean is no size)
-
-    def basis(size: int, root: str = "r") -> dict[str, Any]:
-        return {"basis": {"treeSize": size, "rootHash": f"{root}{size}", "knownAt": "t", "pinned": True}}
-
-    pins = pinned_sizes(document, {"s": 7}, 245)
-    # one side recorded topics' pin before the error nulled the data and cancelled it
-    same_extensions(basis(2), basis(245), True, document, pins, nulled=True)
-    for errored, ours, theirs, named, nulled in (
-        (False, basis(2), basis(245), pins, True),  # without errors no field was cancelled: the bases must agree
-        (True, basis(2), basis(245), pins, False),  # the data not nulled: the fields ran to the end on both sides
-        (True, basis(2), basis(9), pins, True),  # a size nothing in the request names
-        (True, basis(2), basis(245), None, True),  # no sizes known
-        (True, basis(2), basis(2, root="other"), pins, True),  # the same size, another root
-    ):
-        with pytest.raises(AssertionError):
-            same_extensions(ours, theirs, errored, document, named, nulled)

@@ -51,14 +51,12 @@ from generated_queries import (
     all_claims,
     fill_ledger,
     masked,
-    pinned_sizes,
     same_errors,
     same_extensions,
 )
 from graphql import (
     REMOVE,
     FieldNode,
-    GraphQLError,
     VariableDefinitionNode,
     VariableNode,
     Visitor,
@@ -128,10 +126,7 @@ class Apps:
             mine, theirs = masked(mine), masked(theirs)
         assert mine.get("data") == theirs.get("data"), (what, mine, theirs)
         assert json.dumps(mine.get("data")) == json.dumps(theirs.get("data")), (what, "key order differs")
-        errored = bool(mine.get("errors") or theirs.get("errors"))
-        nulled = mine.get("data") is None and theirs.get("data") is None
-        pins = _pins(reference.request) if errored and nulled else None
-        same_extensions(mine.get("extensions") or {}, theirs.get("extensions") or {}, errored, what, pins, nulled)
+        same_extensions(mine.get("extensions") or {}, theirs.get("extensions") or {}, what)
         same_errors(_result(mine), _result(theirs), what, _document(reference.request))
 
 
@@ -174,26 +169,6 @@ def _document(request: Any) -> str | None:
     get = request.method == "GET"
     query = request.url.params.get("query") if get else json.loads(request.content).get("query")
     return query if isinstance(query, str) else None
-
-
-def _pins(request: Any) -> set[int] | None:
-    """The tree sizes a request may be answered at (:func:`pinned_sizes`); None for a persisted query, or a
-    request whose query, variables or extensions do not read as such."""
-    try:
-        if request.method == "GET":
-            params = request.url.params
-            body = {name: params.get(name) for name in ("query", "variables", "extensions")}
-            for name in ("variables", "extensions"):
-                body[name] = json.loads(body[name]) if body[name] else None
-        else:
-            body = json.loads(request.content)
-        query, variables, extensions = body.get("query"), body.get("variables"), body.get("extensions")
-        if not (isinstance(query, str) and isinstance(variables, dict | None) and isinstance(extensions, dict | None)):
-            return None
-        asked = (extensions or {}).get("atTreeSize")
-        return pinned_sizes(query, variables, asked if type(asked) is int else None)
-    except (ValueError, AttributeError, GraphQLError):
-        return None
 
 
 def _result(body: dict[str, Any]) -> Any:

@@ -20,11 +20,13 @@ both is BAD_USER_INPUT): :func:`record_time` converts the size by the same rule.
 When the operation's pinned fields all name one size and no field read the
 operation's default, ``extensions.basis`` is that pin; otherwise the basis stays
 the operation's and ``basis.pins`` lists each size the arguments pinned.
-Pins and default reads are recorded as the fields run: when an error nulls a
-field's parent (or the whole ``data``), the siblings it cancels may or may not
-have pinned or read the default first, so such an answer's basis may name any of
-those outcomes (its data is the same; its errors may differ likewise). Counting
-only the fields whose values reach the data would make it one; not done yet.
+Pins and default reads are recorded with the field's path as the fields run, and
+an answer with errors counts only those of fields whose values reach its data:
+when an error nulls a field's parent (or the whole ``data``), the siblings it
+cancels may or may not have pinned or read the default before they were
+cancelled, and what they did must not decide the basis (it would then depend on
+the order the event loop ran them in). An answer whose ``data`` is null has the
+operation's basis.
 
 ``Claim.history`` lists events by log position, not record time: under the extension, the claim's
 events among the first N (:func:`log_prefix`); unpinned, all of them, whatever the ``knownAt`` or
@@ -41,6 +43,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from graphql.pyutils import Path
 from strawberry.extensions import SchemaExtension
 
 from api.errors import ApiError, bad_input
@@ -69,10 +72,34 @@ _ROOTS_KEPT = 256
 
 @dataclasses.dataclass
 class Pins:
-    """What the running operation's fields pinned with the ``atTreeSize`` argument."""
+    """What the running operation's fields pinned with the ``atTreeSize`` argument, and where."""
 
     by_size: dict[int, tuple[datetime, str]] = dataclasses.field(default_factory=dict)  # size: (knownAt, root hex)
     default_read: bool = False  # did a field read the operation's default knownAt?
+    # The paths of the fields that pinned a size and of those that read the default (None: a read with no
+    # field to name; it always counts), for an answer with errors (:meth:`reaching`).
+    pinned_at: list[tuple[Path | None, int]] = dataclasses.field(default_factory=list)
+    read_at: list[Path | None] = dataclasses.field(default_factory=list)
+
+    def pin(self, size: int, known_at: datetime, root: str, path: Path | None) -> None:
+        self.by_size[size] = (known_at, root)
+        self.pinned_at.append((path, size))
+
+    def read_default(self, path: Path | None) -> None:
+        self.default_read = True
+        self.read_at.append(path)
+
+    def reaching(self, data: dict[str, Any] | None) -> Pins:
+        """The pins and default reads of the fields whose values are part of ``data``: those of fields an
+        error's null propagation cancelled are left out, whether or not they ran that far first."""
+        kept = Pins()
+        for path, size in self.pinned_at:
+            if _reaches(data, path):
+                kept.pin(size, *self.by_size[size], path)
+        for path in self.read_at:
+            if _reaches(data, path):
+                kept.read_default(path)
+        return kept
 
     def basis(self, operation: dict[str, Any]) -> dict[str, Any]:
         """The basis to report, given the operation's own."""
@@ -94,6 +121,23 @@ class Pins:
 PINS: ContextVar[Pins | None] = ContextVar("argument_pins", default=None)
 
 
+def _reaches(data: dict[str, Any] | None, path: Path | None) -> bool:
+    """Is the field at ``path`` (response keys and list indices) part of ``data``: is every field and list
+    item above it there and not null? (A field there ran to its end, its pins and reads with it.)"""
+    if path is None:
+        return True
+    keys = path.as_list()
+    value: Any = data
+    for key in keys[:-1]:
+        if isinstance(key, int):
+            value = value[key] if isinstance(value, list) and 0 <= key < len(value) else None
+        else:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value is None:
+            return False
+    return isinstance(value, dict) and keys[-1] in value
+
+
 class OperationBasis:
     """One operation's basis: computed before it runs, reported (with its fields' pins) after."""
 
@@ -103,11 +147,15 @@ class OperationBasis:
         self.basis: dict[str, Any] | None = None
         self.pins: Pins | None = None
 
-    def results(self) -> dict[str, Any]:
-        """The response's ``extensions`` entries: ``{"basis": ...}`` (nothing without a basis)."""
+    def results(self, data: dict[str, Any] | None, errored: bool) -> dict[str, Any]:
+        """The response's ``extensions`` entries: ``{"basis": ...}`` (nothing without a basis), for an
+        answer of ``data`` (``errored``: with errors, which may have cancelled fields that pinned)."""
         if self.basis is None:
             return {}
-        return {"basis": self.pins.basis(self.basis) if self.pins is not None else self.basis}
+        pins = self.pins
+        if pins is None:
+            return {"basis": self.basis}
+        return {"basis": (pins.reaching(data) if errored else pins).basis(self.basis)}
 
 
 # The ISO text of the last second ``utc_now_text`` was asked in: (POSIX seconds, "YYYY-MM-DDTHH:MM:SS").
@@ -213,7 +261,12 @@ class Basis(SchemaExtension):
             yield
 
     def get_results(self) -> dict[str, Any]:
-        return self.held.results() if self.held is not None else {}
+        if self.held is None:
+            return {}
+        result = self.execution_context.result
+        if result is None:  # (refused before execution: no field ran)
+            return self.held.results(None, False)
+        return self.held.results(result.data, bool(result.errors))
 
 
 async def record_time(info: Info, known_at: datetime | None, at_tree_size: int | None) -> datetime | None:
@@ -222,19 +275,21 @@ async def record_time(info: Info, known_at: datetime | None, at_tree_size: int |
     from api.graphql.context import instant
 
     if at_tree_size is None:
-        return instant(known_at)
+        return instant(known_at, info)
     if known_at is not None:
         raise bad_input(PIN_FIELD, "give knownAt or atTreeSize, not both")
     pins = PINS.get()
     if pins is not None and at_tree_size in pins.by_size:
-        return pins.by_size[at_tree_size][0]
+        known_at, root_hex = pins.by_size[at_tree_size]
+        pins.pin(at_tree_size, known_at, root_hex, info.path)
+        return known_at
     services = info.context.services
     _, pinned = await blocking(_pin, services, at_tree_size, PIN_FIELD)
     if isinstance(pinned, ApiError):
         raise pinned
     if pins is not None:
         root = await blocking(_root, services, at_tree_size)
-        pins.by_size[at_tree_size] = (pinned, root.hex())
+        pins.pin(at_tree_size, pinned, root.hex(), info.path)
     return pinned
 
 
@@ -244,13 +299,13 @@ def unpinnable(what: str) -> None:
         raise bad_input(f"extensions.{PIN_FIELD}", f"{what} follows the log as it grows and cannot be pinned")
 
 
-def log_prefix() -> int | None:
+def log_prefix(info: Info) -> int | None:
     """The tree size a field that lists events by log position (``Claim.history``) stops at: the operation's
     pin; None, unpinned: the whole log. A ``knownAt`` or ``atTreeSize`` argument elsewhere in the query does
     not move it (the claim page shows a claim as known at an instant with the corrections made since)."""
     from api.graphql.context import instant
 
-    instant(None)  # the operation's default: raises its pin's error, and counts as read for the basis
+    instant(None, info)  # the operation's default: raises its pin's error, and counts as read for the basis
     return PINNED_SIZE.get()
 
 

@@ -83,13 +83,14 @@ def client_of(caller: Caller, address: str) -> str:
     return f"key {principal.key_name!r}" if principal is not None else f"address {address}"
 
 
-def instant(value: datetime | None) -> datetime | None:
+def instant(value: datetime | None, info: Info | None = None) -> datetime | None:
     """A record-time argument as an aware UTC instant (a naive one is taken as UTC); when not
-    given, the operation's default: the current record, or the pinned basis (``api/graphql/basis.py``)."""
+    given, the operation's default: the current record, or the pinned basis (``api/graphql/basis.py``).
+    ``info``: the field reading it, whose path the basis needs to tell whether its value reached the data."""
     if value is None:
         pins = PINS.get()
         if pins is not None:  # (the basis reports whether a field answered on the operation's default)
-            pins.default_read = True
+            pins.read_default(info.path if info is not None else None)
         default = DEFAULT_KNOWN_AT.get()
         if isinstance(default, Exception):
             raise default

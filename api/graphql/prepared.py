@@ -215,7 +215,7 @@ class PreparedOperations:
         if errors:
             log_errors(errors)  # LedgerSchema.process_errors
             errors = [coded(e) for e in errors]  # CodedErrors
-        return ExecutionResult(data=data, errors=errors or None, extensions=held.results())
+        return ExecutionResult(data=data, errors=errors or None, extensions=held.results(data, bool(errors)))
 
     def _cost(self, prepared: Prepared, variables: dict[str, Any] | None, context: Context) -> int:
         """``api.graphql.limits.over_budget``'s estimate, reused while it reads no variable."""

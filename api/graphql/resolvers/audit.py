@@ -32,7 +32,7 @@ async def events(info: Info, after: str | None = None, first: int | None = None)
     start = decode_position_cursor(after)
     read_model = info.context.read_model
 
-    pinned = log_prefix()
+    pinned = log_prefix(info)
 
     def read() -> tuple[list[LedgerEvent], bool, int]:
         size_now = read_model.tree_size() if pinned is None else pinned
@@ -64,7 +64,7 @@ async def event(info: Info, id: strawberry.ID) -> LedgerEvent | None:
     if position < 1:
         raise bad_input("id", "log positions start at 1")
     read_model = info.context.read_model
-    pinned = log_prefix()
+    pinned = log_prefix(info)
 
     def read() -> LedgerEvent | None:
         logged = read_model.events(position - 1, 1, upto=read_model.tree_size() if pinned is None else pinned)
@@ -74,7 +74,7 @@ async def event(info: Info, id: strawberry.ID) -> LedgerEvent | None:
 
 
 async def ledger_digest(info: Info) -> LedgerDigest:
-    pinned = log_prefix()
+    pinned = log_prefix(info)
     if pinned is not None:
         return LedgerDigest(tree_size=pinned, root_hash=(await tree_root(info.context.services, pinned)).hex())
     head = await blocking(info.context.read_model.tree_head)
@@ -91,7 +91,7 @@ async def inclusion_proof(info: Info, event_id: strawberry.ID, tree_size: int | 
     except ValueError:
         raise bad_input("eventId", "is an event's log position, e.g. 42") from None
     if tree_size is None:
-        tree_size = log_prefix()
+        tree_size = log_prefix(info)
         if tree_size is not None and not 0 < position <= tree_size:  # (the proofs' message names treeSize)
             raise bad_input("eventId", f"event {position} is not among the pinned tree's {tree_size} events")
     proof = await blocking(info.context.read_model.inclusion_proof, position, tree_size)
@@ -107,7 +107,7 @@ async def inclusion_proof(info: Info, event_id: strawberry.ID, tree_size: int | 
 
 async def consistency_proof(info: Info, from_size: int, to_size: int | None = None) -> ConsistencyProof:
     if to_size is None:
-        to_size = log_prefix()
+        to_size = log_prefix(info)
         if to_size is not None and from_size > to_size:  # (the proofs' message names toSize)
             raise bad_input("fromSize", f"{from_size} is larger than the pinned tree size {to_size}")
     proof = await blocking(info.context.read_model.consistency_proof, from_size, to_size)

@@ -41,7 +41,7 @@ async def position(
     # one statement per record time (POSITIONS). The source is primed into the source loader for
     # Claim.source. At a record time the source's details are those in force then: the loader reads them.
     # (no atTreeSize: record_time's answer without its coroutine and import, ~2 us of a cold request)
-    at = instant(known_at) if at_tree_size is None else await record_time(info, known_at, at_tree_size)
+    at = instant(known_at, info) if at_tree_size is None else await record_time(info, known_at, at_tree_size)
     with_source = at is None and selects(info, "claim", "source")
     question = PositionQuestion(actor, topic, as_of, at, with_source)
     view, source = await POSITIONS.load(info.context.read_model, question)

@@ -349,7 +349,7 @@ class Claim(FromView):
         "events, so the pinned answer stays the same."
     )
     async def history(self, info: Info) -> list[ClaimEvent]:
-        events = await info.context.loaders.history.load((self.view.id, log_prefix()))
+        events = await info.context.loaders.history.load((self.view.id, log_prefix(info)))
         return [ClaimEvent(e) for e in events]
 
 
