@@ -263,9 +263,10 @@ class Basis(SchemaExtension):
     def get_results(self) -> dict[str, Any]:
         if self.held is None:
             return {}
+        # (A subscription's events are not results here: none of its fields pins or reads the default.)
         result = self.execution_context.result
-        if result is None:  # (refused before execution: no field ran)
-            return self.held.results(None, False)
+        if result is None:  # (execution itself failed: the answer's data is null, as the prepared path's)
+            return self.held.results(None, True)
         return self.held.results(result.data, bool(result.errors))
 
 

@@ -83,10 +83,11 @@ def client_of(caller: Caller, address: str) -> str:
     return f"key {principal.key_name!r}" if principal is not None else f"address {address}"
 
 
-def instant(value: datetime | None, info: Info | None = None) -> datetime | None:
+def instant(value: datetime | None, info: Info | None) -> datetime | None:
     """A record-time argument as an aware UTC instant (a naive one is taken as UTC); when not
     given, the operation's default: the current record, or the pinned basis (``api/graphql/basis.py``).
-    ``info``: the field reading it, whose path the basis needs to tell whether its value reached the data."""
+    ``info``: the field reading it, whose path the basis needs to tell whether its value reached the data
+    (required, so that no resolver forgets it; None only outside a GraphQL operation, e.g. an export)."""
     if value is None:
         pins = PINS.get()
         if pins is not None:  # (the basis reports whether a field answered on the operation's default)

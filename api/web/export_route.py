@@ -36,7 +36,7 @@ def _parse(params: Any) -> tuple[str | None, str | None, date | None, datetime |
             raise bad_input(name, f"{raw!r} is not a valid {parse.__name__} value") from None
 
     as_of = parsed("asOf", date.fromisoformat)
-    known_at = instant(parsed("knownAt", datetime.fromisoformat))
+    known_at = instant(parsed("knownAt", datetime.fromisoformat), None)  # (no GraphQL operation)
     retracted = params.get("includeRetracted", "") in ("1", "true")
     return params.get("actor"), params.get("topic"), as_of, known_at, retracted
 

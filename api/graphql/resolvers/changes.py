@@ -26,7 +26,7 @@ async def changes(
     first: int | None = None,
     after: str | None = None,
 ) -> ChangeConnection:
-    start, end = instant(from_), instant(to, info)
+    start, end = instant(from_, info), instant(to, info)
     assert start is not None
     if end is not None and end < start:
         raise bad_input("to", f"{to} is before from ({from_})")
