@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import logging
 import os
+import random
 import sqlite3
 import threading
 import time
@@ -46,11 +48,16 @@ __all__ = ["Dialect", "dialect_of"]  # re-exported for the read side
 Row = tuple[Any, ...]
 TUPLES_OK = ExecStatus.TUPLES_OK
 RowWriter = Callable[[Sequence[Any]], None]
+log = logging.getLogger(__name__)
 
 # Every projector writes under this lock: PostgreSQL advisory lock key.
 WRITER_LOCK_KEY = 7356202
 # How long a projector that should not wait (a follower) waits for SQLite's write lock.
 SQLITE_SHORT_WAIT_MS = 1000
+# Replacing the live model's tables (PostgreSQL): the first wait for readers to let go of them, and
+# the longest (both below PostgreSQL's default deadlock_timeout of 1 s; see lock_for_replacement).
+REPLACEMENT_LOCK_WAIT_S = 0.02
+REPLACEMENT_LOCK_WAIT_MAX_S = 0.32
 # Sent after every projector commit, payload = the position now reflected.
 READ_MODEL_CHANNEL = "claims_read_model"
 
@@ -108,6 +115,12 @@ class Connection:
 
     def table_names(self, prefix: str) -> list[str]:
         raise NotImplementedError
+
+    def lock_for_replacement(self, tables: Sequence[str]) -> None:
+        """In a write transaction, before dropping or replacing ``tables``: wait until no reader uses them.
+
+        SQLite needs nothing: readers keep their snapshot while the single writer changes the schema.
+        """
 
     def in_list(self, values: Sequence[Any], pg_type: str) -> tuple[str, list[Any]]:
         """``column <sql>`` tests membership: ``IN (?, ...)``; on PostgreSQL ``= ANY(?::type[])``."""
@@ -318,6 +331,32 @@ class PostgresConnection(PostgresText):
     def table_names(self, prefix: str) -> list[str]:
         rows = self.raw.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()").fetchall()
         return [r[0] for r in rows if r[0].startswith(prefix)]
+
+    def lock_for_replacement(self, tables: Sequence[str]) -> None:
+        # A reader's transaction takes its tables' locks one by one, in any order. A DROP that waits
+        # for one table while holding another it dropped can close a cycle with such a reader, and
+        # PostgreSQL then aborts one of the two after deadlock_timeout: the switch, or a reader's
+        # query. So take every lock in one statement, waiting at most a short while (below the
+        # default deadlock_timeout of 1 s); if some reader still holds one, give back those taken
+        # (roll back to a savepoint: the transaction and its writer lock stay), let the readers
+        # finish and try again. Readers queue behind the waiting LOCK, so a retry finds fewer.
+        if not tables:
+            return
+        statement = f"LOCK TABLE {', '.join(sorted(tables))} IN ACCESS EXCLUSIVE MODE"
+        wait, started = REPLACEMENT_LOCK_WAIT_S, time.monotonic()
+        while True:
+            try:
+                with self.raw.transaction():  # a savepoint: the enclosing write transaction is open
+                    self.raw.execute(f"SET LOCAL lock_timeout = '{round(wait * 1000)}ms'")
+                    self.raw.execute(statement)
+                    self.raw.execute("SET LOCAL lock_timeout TO DEFAULT")
+                return
+            except psycopg.errors.LockNotAvailable:
+                if time.monotonic() - started > 10:  # say so every 10 s: a reader left a transaction open?
+                    log.warning("replacing the read model: readers have held its tables for over 10 s")
+                    started = time.monotonic()
+                time.sleep(random.uniform(0, wait))  # readers run on meanwhile; the jitter spreads retries
+                wait = min(wait * 2, REPLACEMENT_LOCK_WAIT_MAX_S)
 
     def notify(self, channel: str, payload: str) -> None:
         self.raw.execute("SELECT pg_notify(%s, %s)", (channel, payload))

@@ -314,7 +314,9 @@ class Projector:
             projected = build.catch_up()  # its own schema and lock: up to the log's head, past the live model
             names, position = build.conn.table_names("rm_"), build.position()
             live_schema = self.conn.execute("SELECT current_schema()")[0][0]
-            drops = [f"DROP TABLE {table}" for table in self.conn.table_names("rm_")]
+            live = self.conn.table_names("rm_")
+            self.conn.lock_for_replacement(live)  # readers finish first (and never deadlock with the drops)
+            drops = [f"DROP TABLE {table}" for table in live]
             moves = [f"ALTER TABLE {REBUILD_SCHEMA}.{table} SET SCHEMA {live_schema}" for table in names]
             self.conn.execute_script([*drops, *moves])  # one round trip
             _mark_rebuilt(self.conn)

@@ -115,7 +115,9 @@ def recreate(conn: Connection) -> None:
     Call inside a write transaction: readers then see the old or the new model, never half.
     The query indexes are deferred (see QUERY_INDEXES).
     """
-    drops = [f"DROP TABLE {table}" for table in conn.table_names("rm_")]
+    live = conn.table_names("rm_")
+    conn.lock_for_replacement(live)
+    drops = [f"DROP TABLE {table}" for table in live]
     conn.execute_script([*drops, *_statements(ddl(TABLES, conn.dialect))])
     conn.executemany(
         "INSERT INTO rm_meta (name, value) VALUES (?, ?)",

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import psycopg
 import pytest
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
@@ -409,6 +411,53 @@ def test_queries_during_a_rebuild_see_a_complete_model_old_or_new(h: Harness) ->
     assert h.projector.run_once() == 0 and h.model.projected_position() == head  # the live projector follows on
     h.world.claim("after-rebuild", stated="2025-01-01")
     assert h.project() == 1
+
+
+def test_a_rebuild_switch_waits_for_readers_without_deadlocking_them(postgres_database_url: str) -> None:
+    """A reader's transaction holds one live table, and asks for another while the switch waits for the first.
+
+    The switch used to drop the tables one by one: holding those it had dropped while it waited for the
+    reader's, it closed a cycle with the reader's next read, and after deadlock_timeout PostgreSQL aborted
+    one of the two (the rebuild or, worse, the reader's query). Now it takes every lock or none.
+    """
+    h = Harness(postgres_database_url, batch_size=4)
+    reader = psycopg.connect(postgres_database_url)  # not autocommit: one transaction, its locks kept
+    watcher = psycopg.connect(postgres_database_url, autocommit=True)
+    try:
+        busy_ledger(h)
+        head = h.project()
+        tables = sorted(model_rows(h.url))
+        held = tables[-1]  # the last the switch locks: it holds the others while it waits for this one
+        reader.execute(f"SELECT count(*) FROM {held}")
+        outcome: list[object] = []
+        switch = threading.Thread(target=lambda: outcome.append(_outcome(h.projector.rebuild)))
+        switch.start()
+        # PostgreSQL tells no one that a lock is awaited: look at pg_locks until the switch waits for `held`.
+        deadline = time.monotonic() + 30
+        while not watcher.execute(
+            "SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+            " WHERE NOT l.granted AND l.mode = 'AccessExclusiveLock' AND c.relname = %s",
+            (held,),
+        ).fetchall():
+            assert switch.is_alive() and time.monotonic() < deadline, outcome
+            threading.Event().wait(0.005)
+        for table in tables[:-1]:  # each the switch may hold at this moment: it lets go instead of deadlocking
+            reader.execute(f"SELECT count(*) FROM {table}")
+        reader.commit()
+        switch.join(60)
+        assert outcome == [head]
+        assert h.model.projected_position() == head and len(model_rows(h.url)["rm_claim_versions"]) == 11
+    finally:
+        reader.close()
+        watcher.close()
+        h.close()
+
+
+def _outcome(call: Callable[[], object]) -> object:
+    try:
+        return call()
+    except Exception as error:  # the thread's error, for the test's assertion
+        return error
 
 
 def model_indexes(url: str) -> set[str]:
