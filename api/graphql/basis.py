@@ -75,7 +75,6 @@ class Pins:
     """What the running operation's fields pinned with the ``atTreeSize`` argument, and where."""
 
     by_size: dict[int, tuple[datetime, str]] = dataclasses.field(default_factory=dict)  # size: (knownAt, root hex)
-    default_read: bool = False  # did a field read the operation's default knownAt?
     # The paths of the fields that pinned a size and of those that read the default (None: a read with no
     # field to name; it always counts), for an answer with errors (:meth:`reaching`).
     pinned_at: list[tuple[Path | None, int]] = dataclasses.field(default_factory=list)
@@ -86,8 +85,12 @@ class Pins:
         self.pinned_at.append((path, size))
 
     def read_default(self, path: Path | None) -> None:
-        self.default_read = True
         self.read_at.append(path)
+
+    @property
+    def default_read(self) -> bool:
+        """Did a field read the operation's default knownAt?"""
+        return bool(self.read_at)
 
     def reaching(self, data: dict[str, Any] | None) -> Pins:
         """The pins and default reads of the fields whose values are part of ``data``: those of fields an
