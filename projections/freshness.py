@@ -33,13 +33,14 @@ from typing import Any, Protocol
 import psycopg
 
 from projections.db import READ_MODEL_CHANNEL, dialect_of
-from projections.signals import Hub
+from projections.signals import Hub, Waker, notified
 
 log = logging.getLogger("claims.projections")
 
 POLL_SECONDS = 0.005  # without notifications: positions read at most this long ago
 LISTEN_POLL_SECONDS = 1.0  # with notifications: a lost one still ages out
-_SLICE = 0.05  # the listener looks at its stop flag this often (closing waits for it)
+RELISTEN_FIRST_SECONDS, RELISTEN_MAX_SECONDS = 0.5, 10.0  # the listener's connection lost: tries again after
+CLOSE_WAIT_SECONDS = 1.0  # closing waits this long for the listener to stop (it is woken at once)
 
 
 class _Positions(Protocol):
@@ -70,6 +71,7 @@ class PositionWatch:
         self.listening = False
         self._started = False
         self._stop = threading.Event()
+        self._waker: Waker | None = None  # ends the listener's wait when closing (PostgreSQL)
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.reads = 0  # how many times the positions were read from the database
@@ -118,29 +120,46 @@ class PositionWatch:
             except ValueError:
                 postgresql = False
             if postgresql:
+                self._waker = Waker()
                 self._thread = threading.Thread(target=self._listen, name="claims-position-watch", daemon=True)
                 self._thread.start()
 
     def _listen(self) -> None:
-        conn: psycopg.Connection[Any] | None = None
-        try:
-            conn = psycopg.connect(self._model.url, autocommit=True)
-            conn.execute(f"LISTEN {READ_MODEL_CHANNEL}")
-            self._epoch += 1  # a commit may have happened before LISTEN took effect
-            self.listening = True
-            while not self._stop.is_set():
-                for _ in conn.notifies(timeout=_SLICE, stop_after=1):
-                    self._epoch += 1
-        except psycopg.Error:
-            log.warning("position watch: not listening for read-model commits; polling every %ss", self.poll_seconds)
-        finally:
-            self.listening = False
-            self._epoch += 1
-            if conn is not None:
-                conn.close()
+        assert self._waker is not None
+        failures = 0
+        while not self._stop.is_set():
+            conn: psycopg.Connection[Any] | None = None
+            try:
+                conn = psycopg.connect(self._model.url, autocommit=True)
+                conn.execute(f"LISTEN {READ_MODEL_CHANNEL}")
+                self._epoch += 1  # a commit may have happened before LISTEN took effect
+                self.listening = True
+                if failures:
+                    log.warning("position watch: listening for read-model commits again")
+                    failures = 0
+                while not self._stop.is_set():
+                    if notified(conn, self._waker, None):  # (or woken to stop)
+                        self._epoch += 1
+            except psycopg.Error as error:
+                # The database restarted or cut the connection: poll (every poll_seconds) meanwhile, and
+                # listen again as soon as it answers.
+                failures += 1
+                if failures == 1:
+                    log.warning("position watch: not listening for read-model commits (%s); polling every %ss",
+                                error, self.poll_seconds)  # fmt: skip
+            finally:
+                self.listening = False
+                self._epoch += 1
+                if conn is not None:
+                    conn.close()
+            if failures:
+                self._stop.wait(min(RELISTEN_FIRST_SECONDS * 2 ** min(failures - 1, 8), RELISTEN_MAX_SECONDS))
+        self._waker.close()
 
     def close(self) -> None:
         self._stop.set()
+        if self._waker is not None:
+            self._waker.wake()
         if self._thread is not None:
-            self._thread.join(2 * _SLICE + 1.0)
+            self._thread.join(CLOSE_WAIT_SECONDS)
             self._thread = None

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from ledger.application import ClaimsLedger
@@ -42,6 +42,8 @@ from projections.states import decode_states
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 5000
+# A follower that failed (the database away) tries again after its interval, doubling up to this.
+RETRY_MAX_SECONDS = 10.0
 # Planner statistics of the growing tables are refreshed at these log positions: 5,000, x10, x10...
 ANALYZE_FIRST, ANALYZE_GROWTH = 5000, 10
 Progress = Callable[[int, int], None]  # (log position reached, log size)
@@ -370,18 +372,54 @@ class Projector:
         process; otherwise polls every ``interval`` seconds. If another projector
         holds the writer lock this one waits for the next wake-up and tries again.
         """
-        wakeup = LedgerWakeup(self.url, self.hub)
+        wakeup: LedgerWakeup | None = None
+        failures = 0
         try:
             while not stop.is_set():
                 try:
+                    if failures:
+                        self._reopen()
+                    if wakeup is None:  # (LISTENing before the log is read: no event slips in between)
+                        wakeup = LedgerWakeup(self.url, self.hub)
                     self.catch_up(wait=False)
-                except Exception:
-                    log.exception("projecting the ledger failed; retrying in %.1fs", interval)
-                    stop.wait(interval)
-                    continue
-                wakeup.wait(stop, interval)
+                    if failures:
+                        log.warning("projecting the ledger again, after %d failed attempts", failures)
+                        failures = 0
+                    wakeup.wait(stop, interval)
+                except Exception as error:
+                    # The database restarted, a connection was cut, a batch failed: never give up (the
+                    # model would stop for good while the API kept answering from it); back off instead.
+                    failures += 1
+                    delay = min(interval * 2 ** min(failures - 1, 8), RETRY_MAX_SECONDS)
+                    if failures == 1:
+                        log.exception("projecting the ledger failed; retrying in %.1fs", delay)
+                    else:
+                        log.warning("projecting the ledger failed again (%s); retrying in %.1fs", error, delay)
+                    if wakeup is not None:
+                        wakeup.close()
+                        wakeup = None
+                    stop.wait(delay)
         finally:
-            wakeup.close()
+            if wakeup is not None:
+                wakeup.close()
+
+    def _reopen(self) -> None:
+        """After a failure: assume nothing of the model (the next batch reads its position and starts its
+        caches afresh), and open new connections where the database may have closed the old ones (a
+        connection learns it only when used; a pool would hand out each closed one once more): the
+        model's, and the ledger's if this projector opened it."""
+        self._committed = -1
+        self._ahead.close()  # (a read ahead of the failed batch is not used; a new one starts when needed)
+        if self.live:
+            old_conn, self.conn = self.conn, connect(self.url)
+            with suppress(Exception):
+                old_conn.close()
+        if self._owns_ledger:
+            old, self.ledger = self.ledger, ClaimsLedger.open(self.url)
+            self.recorder = self.ledger.ledger_recorder
+            self._ahead = _ReadAhead(self.recorder)
+            with suppress(Exception):
+                old.close()
 
     def close(self) -> None:
         self._ahead.close()

@@ -9,17 +9,18 @@
 
 from __future__ import annotations
 
+import math
+import select
+import socket
 import threading
 import time
+from contextlib import suppress
 from typing import Any
 
 import psycopg
 
 from ledger.postgres import CHANNEL as LEDGER_CHANNEL
 from projections.db import dialect_of
-
-# Longest a PostgreSQL follower blocks on its socket before looking at stop/requests.
-_SLICE = 0.05
 
 
 class Hub:
@@ -29,6 +30,7 @@ class Hub:
         self._changed = threading.Condition()
         self.sequence = 0  # bumped by every projector commit in this process
         self._requested = threading.Event()
+        self._wakers: set[Waker] = set()  # of followers blocked on a socket (LedgerWakeup)
 
     def published(self) -> None:
         with self._changed:
@@ -43,6 +45,14 @@ class Hub:
     def request(self) -> None:
         """Ask the in-process projector (if any) to look at the log now."""
         self._requested.set()
+        for waker in list(self._wakers):
+            waker.wake()
+
+    def add_waker(self, waker: Waker) -> None:
+        self._wakers.add(waker)
+
+    def discard_waker(self, waker: Waker) -> None:
+        self._wakers.discard(waker)
 
     def wait_requested(self, timeout: float) -> bool:
         fired = self._requested.wait(timeout)
@@ -67,29 +77,83 @@ def hub(url: str) -> Hub:
         return found
 
 
+class Waker:
+    """A socket another thread makes readable to end a wait on sockets at once (the self-pipe idiom).
+
+    A thread blocked in ``poll`` on a LISTENing connection learns of nothing else; waiting in slices
+    instead (``notifies(timeout=...)`` in a loop) costs an idle server a steady share of a core.
+    """
+
+    def __init__(self) -> None:
+        self._inbox, self._outbox = socket.socketpair()
+        self._inbox.setblocking(False)
+        self._outbox.setblocking(False)
+
+    def fileno(self) -> int:
+        return self._inbox.fileno()
+
+    def wake(self) -> None:
+        with suppress(OSError):  # full: a wake-up is pending anyway; closed: no one waits any more
+            self._outbox.send(b"\0")
+
+    def drain(self) -> None:
+        with suppress(BlockingIOError):
+            while self._inbox.recv(4096):
+                pass
+
+    def close(self) -> None:
+        self._inbox.close()
+        self._outbox.close()
+
+
+def notified(conn: psycopg.Connection[Any], waker: Waker, timeout: float | None) -> bool:
+    """Wait until a notification reaches ``conn`` (which LISTENs), ``waker`` wakes or ``timeout`` seconds
+    pass (None: no limit); True if a notification came. A lost connection raises psycopg's error."""
+    poller = select.poll()  # (not select(): no limit on the descriptors' numbers)
+    poller.register(conn.fileno(), select.POLLIN)
+    poller.register(waker.fileno(), select.POLLIN)
+    # Milliseconds rounded up: a wait rounded down to 0 ms would spin until the deadline.
+    ready = {fd for fd, _ in poller.poll(None if timeout is None else max(1, math.ceil(timeout * 1000)))}
+    if waker.fileno() in ready:
+        waker.drain()
+    if conn.fileno() in ready:
+        for _ in conn.notifies(timeout=0, stop_after=1):  # reads what arrived (or raises: the server went away)
+            return True
+    return False
+
+
 class LedgerWakeup:
     """Blocks a follower until the ledger may have new events (or a poll interval passes)."""
 
     def __init__(self, url: str, hub: Hub) -> None:
         self.hub = hub
         self._conn: psycopg.Connection[Any] | None = None
+        self._waker: Waker | None = None
         if dialect_of(url) == "postgresql":
             self._conn = psycopg.connect(url, autocommit=True)
-            self._conn.execute(f"LISTEN {LEDGER_CHANNEL}")
+            try:
+                self._conn.execute(f"LISTEN {LEDGER_CHANNEL}")
+            except BaseException:
+                self._conn.close()
+                raise
+            self._waker = Waker()
+            hub.add_waker(self._waker)
 
     def wait(self, stop: threading.Event, interval: float) -> None:
-        if self._conn is None:
+        if self._conn is None or self._waker is None:
             # SQLite has no notifications: the poll tick, cut short by an in-process request.
             self.hub.wait_requested(interval)
             return
         deadline = time.monotonic() + interval
         while not stop.is_set() and not self.hub.take_request():
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            for _ in self._conn.notifies(timeout=min(remaining, _SLICE), stop_after=1):
+            if remaining <= 0 or notified(self._conn, self._waker, remaining):
                 return
 
     def close(self) -> None:
+        if self._waker is not None:
+            self.hub.discard_waker(self._waker)
+            self._waker.close()
+            self._waker = None
         if self._conn is not None:
             self._conn.close()

@@ -10,10 +10,12 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 from api_support import ApiEnv, api_env
 
 from ledger import commands as c
+from projections.db import READ_MODEL_CHANNEL
 from projections.freshness import PositionWatch
 from projections.signals import Hub
 
@@ -115,6 +117,38 @@ def test_a_projector_in_another_process_makes_reads_fresh(external: ApiEnv, data
     after = _post(external, BODY).json()
     assert after["data"]["claims"]["totalCount"] == 3
     assert after["extensions"]["basis"]["treeSize"] == external.tree_size()
+
+
+def _listener(url: str) -> int | None:
+    """The backend of the watch's LISTEN, if one is connected."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = %s",
+            (f"LISTEN {READ_MODEL_CHANNEL}",),
+        ).fetchone()
+    return int(row[0]) if row else None
+
+
+def test_the_watch_listens_again_after_the_database_cut_its_connection(postgres_database_url: str) -> None:
+    """It used to fall back to polling for good (every request then read the position again)."""
+    url = postgres_database_url
+    with api_env(url, projector="external") as env:
+        watch = _watch(env)
+        _no_time_bound(watch, url)
+        first = _listener(url)
+        assert first is not None
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (first,))
+        deadline = time.monotonic() + 30
+        while _listener(url) in (None, first):  # (PostgreSQL tells no one of a new LISTEN: look)
+            assert time.monotonic() < deadline, "the watch never listened again"
+            threading.Event().wait(0.01)
+        _no_time_bound(watch, url)
+        with psycopg.connect(url, autocommit=True) as other:
+            other.execute(f"NOTIFY {READ_MODEL_CHANNEL}, '1'")  # as a projector's commit elsewhere does
+        while watch.current() is not None:  # until the notification arrives
+            assert time.monotonic() < deadline, "the commit was never noticed"
+            threading.Event().wait(0.01)
 
 
 def test_a_pinned_answer_survives_writes_unchanged(api: ApiEnv) -> None:

@@ -16,12 +16,14 @@ from factories import Harness, World, model_rows
 from ledger_support import event_class
 
 from ledger import domain
+from ledger.postgres import CHANNEL as LEDGER_CHANNEL
 from projections import handlers, schema
 from projections.db import REBUILD_SCHEMA, beside_path, connect, dialect_of
 from projections.handlers import Changes
 from projections.projector import Projector
 from projections.queries import ReadModel
 from projections.runner import BackgroundProjector
+from projections.signals import Hub, LedgerWakeup
 
 
 @pytest.fixture
@@ -351,6 +353,85 @@ def test_a_follower_wakes_at_once_not_at_its_next_poll(database_url: str) -> Non
         runner.stop()
         model.close()
         world.close()
+
+
+def _cut_connections(url: str) -> int:
+    """Terminate every other connection to the database, as a restart or a network cut does; how many."""
+    with psycopg.connect(url, autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_a_follower_goes_on_after_the_database_cut_its_connections(postgres_database_url: str) -> None:
+    """A restart of PostgreSQL, a failover, an idle-connection killer: the embedded projector used to die
+    with its connection, and the API went on answering from a model that no longer followed the log."""
+    url = postgres_database_url
+    world = World.open(url)
+    runner = BackgroundProjector(url, interval=120).start()  # (no poll tick in the test: waits are woken)
+    model = ReadModel(url)
+    try:
+        assert model.wait_for(world.head(), timeout=30)
+        assert _cut_connections(url) >= 3  # the follower's LISTEN, its model's and its ledger's
+        model.close()
+        world.close()
+        world, model = World.open(url, seed=False), ReadModel(url)
+        position = world.claim("after-the-cut", stated="2025-06-01")
+        assert model.wait_for(position, timeout=30), "the follower no longer projects"
+        assert runner.running
+        found = model.position("alice-a", "topic-x", None, None)
+        assert found is not None and found.claim.key == "after-the-cut"
+        # And it listens again: an append of another process wakes it, with nobody in this one asking.
+        assert runner.projector is not None
+        seen = runner.projector.hub.sequence
+        other = World.open(url, seed=False)
+        try:
+            position = other.claim("woken", stated="2025-06-02", index=9)
+        finally:
+            other.close()
+        assert runner.projector.hub.wait_published(seen, timeout=30)
+        assert model.projected_position() >= position
+    finally:
+        runner.stop()
+        model.close()
+        world.close()
+    assert not runner.running
+
+
+def test_a_follower_blocks_on_its_socket_and_is_woken_at_once(postgres_database_url: str) -> None:
+    """Idle, it waits in one poll() until a notification, a request or the interval's end: no slices."""
+    hub = Hub()
+    wakeup = LedgerWakeup(postgres_database_url, hub)
+    stop = threading.Event()
+    conn = wakeup._conn
+    assert conn is not None
+    reads = 0
+    notifies = conn.notifies
+
+    def counted(**kwargs: Any) -> Any:
+        nonlocal reads
+        reads += 1
+        return notifies(**kwargs)
+
+    conn.notifies = counted  # type: ignore[method-assign]
+    try:
+        wakeup.wait(stop, 0.3)  # nothing happens: the whole interval in poll(), no read of the socket
+        assert reads == 0
+        waiting = threading.Thread(target=wakeup.wait, args=(stop, 120.0))
+        waiting.start()
+        hub.request()  # as a reader of this process, or BackgroundProjector.stop, asks
+        waiting.join(30)
+        assert not waiting.is_alive() and reads == 0
+        with psycopg.connect(postgres_database_url, autocommit=True) as other:
+            waiting = threading.Thread(target=wakeup.wait, args=(stop, 120.0))
+            waiting.start()
+            other.execute(f"NOTIFY {LEDGER_CHANNEL}, '1'")  # as the ledger's append does
+            waiting.join(30)
+        assert not waiting.is_alive() and reads == 1
+    finally:
+        wakeup.close()
 
 
 def beside_left(url: str) -> bool:
