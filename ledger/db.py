@@ -9,10 +9,12 @@ ledger, never the other way round); the ledger's recorders (``ledger/sqlite.py``
 from __future__ import annotations
 
 import os
+import select
 import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal, TypeVar
 
+import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 Dialect = Literal["sqlite", "postgresql"]
@@ -61,6 +63,21 @@ def connect_sqlite(path: str) -> sqlite3.Connection:
     """A configured connection in autocommit mode, usable from any thread (one at a time)."""
     timeout = SQLITE_BUSY_TIMEOUT_MS / 1000
     return configure_sqlite(sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=timeout))
+
+
+def closed_by_server(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> bool:
+    """Whether the server has closed this idle pooled connection (it restarted, or the connection was cut).
+
+    Its socket is then readable (the server's last message, then the end), which an idle connection's
+    is not otherwise but for a rare notice, whose cost is only a new connection. One poll() that does
+    not wait: a round trip per use (psycopg_pool's ``check_connection``) would cost every read, and
+    without a look the first reads after a restart failed, one per stale connection in the pool.
+    """
+    if conn.closed:
+        return True
+    poller = select.poll()
+    poller.register(conn.pgconn.socket, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def postgres_params(url: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError, StoredEvent, Subscription
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, OperationalError, StoredEvent, Subscription
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory, PostgresSubscription
 from eventsourcing.utils import Environment, EnvType
 from psycopg.conninfo import conninfo_to_dict
@@ -26,6 +26,7 @@ from psycopg.rows import TupleRow, tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 from psycopg.types.string import BytesBinaryDumper
 
+from ledger.db import closed_by_server
 from ledger.errors import ReadOnlyStore
 from ledger.integrity import merkle
 from ledger.persistence import (
@@ -306,6 +307,22 @@ class PostgresLedgerRecorder(LedgerRecorder, PostgresApplicationRecorder):
             return [r[0] for r in conn.execute("SELECT size FROM ledger_checkpoints ORDER BY size").fetchall()]
 
 
+class _CheckedDatastore(PostgresDatastore):
+    """The library's datastore, handing out no pooled connection the server has closed (a restart, a cut
+    connection: see ``closed_by_server``), so the first reads and writes after one do not fail."""
+
+    @contextmanager
+    def get_connection(self) -> Iterator[psycopg.Connection[Any]]:
+        for _ in range(self.pool.max_size + 1):  # (each stale one is dropped: the pool opens another)
+            with super().get_connection() as conn:
+                if closed_by_server(conn):
+                    conn.close()  # (given back closed: the pool drops it)
+                    continue
+                yield conn
+                return
+        raise OperationalError("the database closed every connection of the ledger's pool")
+
+
 class PostgresLedgerFactory(PostgresFactory):
     """The library's PostgreSQL factory, making the ledger's recorder; connection parameters
     beyond its POSTGRES_* keys come from POSTGRES_CONNINFO_EXTRA."""
@@ -314,6 +331,9 @@ class PostgresLedgerFactory(PostgresFactory):
 
     def __init__(self, env: Environment | EnvType | None) -> None:
         super().__init__(env)
+        # The library makes its datastore inside PostgresFactory.__init__, with no hook for a subclass;
+        # _CheckedDatastore adds no state, only a check where connections are handed out.
+        self.datastore.__class__ = _CheckedDatastore
         extra = self.env.get(CONNINFO_EXTRA)
         kwargs = self.datastore.pool.kwargs  # what the pool connects with (psycopg_pool)
         if extra and isinstance(kwargs, dict):

@@ -37,6 +37,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ledger.db import (
     SQLITE_BUSY_TIMEOUT_MS,
     Dialect,
+    closed_by_server,
     connect_sqlite,
     database_url,
     dialect_of,
@@ -539,12 +540,17 @@ class Readers:
     @contextmanager
     def connection(self) -> Iterator[Connection]:
         if self._pool is not None:
-            with self._pool.connection() as raw:
-                pg = PostgresConnection(raw)
-                if (gate := self.gate) is not None:  # (read once: another thread may clear it)
-                    gate(pg)
-                yield pg
-            return
+            for _ in range(self._pool.max_size + 1):  # (each stale one is discarded: the pool opens another)
+                with self._pool.connection() as raw:
+                    if closed_by_server(raw):
+                        raw.close()  # (given back closed: the pool drops it)
+                        continue
+                    pg = PostgresConnection(raw)
+                    if (gate := self.gate) is not None:  # (read once: another thread may clear it)
+                        gate(pg)
+                    yield pg
+                    return
+            raise psycopg.OperationalError("the database closed every connection of the readers' pool")
         conn: SQLiteConnection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = SQLiteConnection(sqlite_path(self.url), self.statement_timeout)
@@ -697,6 +703,10 @@ class _LoopConnections:
             if self.idle:
                 conn = self.idle.popleft()
                 self.idle_low = min(self.idle_low, len(self.idle))
+                if closed_by_server(conn):  # (the database restarted or cut it: another, or a new one)
+                    self.all.discard(conn)
+                    conn.pgconn.finish()
+                    continue
                 return conn
             self.idle_low = 0
             # At most one connect per waiting batch, none beyond the size, and none for a while after one

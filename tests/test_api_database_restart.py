@@ -1,0 +1,69 @@
+"""PostgreSQL cuts every connection of a running API (a restart, a failover, an idle-connection killer).
+
+The pools then hold connections the server has closed. Each used to fail one request (HTTP 500) when it
+was next handed out, and the embedded projector died with its own: writes were no longer projected.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from api_support import ApiEnv, api_env
+
+QUERY = """query Page($first: Int) {
+  claims(first: $first) { nodes { key stance } totalCount }
+  position(actor: "chancellor", topic: "taurus", asOf: "2025-12-31") { stance claim { key } }
+}"""
+RETRACT = 'mutation { retractClaim(id: "c-minister", expectedVersion: 1, reason: "duplicate") { version } }'
+
+
+def cut_every_connection(url: str) -> int:
+    """Terminate every other backend of the database and wait until they are gone; how many."""
+    with psycopg.connect(url, autocommit=True) as admin:
+        others = "datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        pids = [row[0] for row in admin.execute(f"SELECT pid FROM pg_stat_activity WHERE {others}")]
+        for pid in pids:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        deadline = time.monotonic() + 30
+        while admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", (pids,)).fetchone() != (0,):
+            assert time.monotonic() < deadline, "the backends did not end"
+            time.sleep(0.01)  # (PostgreSQL announces no backend's end: look again)
+    return len(pids)
+
+
+@pytest.fixture
+def api(postgres_database_url: str) -> Iterator[ApiEnv]:
+    with api_env(postgres_database_url) as env:
+        yield env
+
+
+def _read(api: ApiEnv, first: int) -> Any:
+    """A read the response cache cannot answer (a new ``first`` each time): the database is asked."""
+    response = api.client.post("/graphql", json={"query": QUERY, "variables": {"first": first}})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body.get("errors") is None, body
+    return body
+
+
+def test_reads_and_writes_after_the_database_cut_every_connection(api: ApiEnv) -> None:
+    for first in range(1, 4):  # several connections in each pool, so several go stale
+        before = _read(api, first)
+    assert before["data"]["claims"]["totalCount"] == 4
+    assert cut_every_connection(api.url) >= 3  # the readers', the ledger's, the projector's at least
+
+    for first in range(4, 10):
+        after = _read(api, first)
+        assert after["data"]["position"] == before["data"]["position"]
+        assert after["data"]["claims"]["totalCount"] == 4
+    assert api.client.get("/readyz").status_code == 200
+
+    # A write, answered once projected (read-your-writes): the embedded projector follows on.
+    done = api.client.post("/graphql", json={"query": RETRACT}, headers={"Authorization": f"Bearer {api.keys['editor']}"})
+    assert done.status_code == 200 and done.json().get("errors") is None, done.text
+    assert _read(api, 10)["data"]["claims"]["totalCount"] == 3
+    assert api.services.read_model.projected_position() == api.tree_size()
