@@ -15,7 +15,7 @@ from typing import Any
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
 
-from ledger.errors import BadInput, Conflict, LedgerError, NotFound
+from ledger.errors import BadInput, Conflict, DatabaseUnavailable, LedgerError, NotFound
 from projections.db import QueryTimeout, ReadModelUpgrading
 from projections.names import AMBIGUOUS, INVALID, Resolution
 
@@ -57,13 +57,16 @@ class ShuttingDown(ApiError):
 
 
 # Errors answered 503 before any byte of an answer: what a client may retry, and after how many seconds.
-UNAVAILABLE_ERRORS = (ShuttingDown, ReadModelUpgrading)
+UNAVAILABLE_ERRORS = (ShuttingDown, ReadModelUpgrading, DatabaseUnavailable)
+Unavailable = ShuttingDown | ReadModelUpgrading | DatabaseUnavailable
 
 
-def unavailable(error: ShuttingDown | ReadModelUpgrading) -> tuple[dict[str, Any], int]:
+def unavailable(error: Unavailable) -> tuple[dict[str, Any], int]:
     """The 503 body (GraphQL errors, coded) and Retry-After seconds of an error of ``UNAVAILABLE_ERRORS``."""
     if isinstance(error, ShuttingDown):
         code, message, retry_after = error.code, error.message, 1
+    elif isinstance(error, DatabaseUnavailable):
+        code, message, retry_after = error.code, str(error), error.retry_after
     else:
         code, message, retry_after = READ_MODEL_UPGRADING, str(error), UPGRADE_RETRY_AFTER
     return {"errors": [{"message": message, "extensions": {"code": code}}]}, retry_after

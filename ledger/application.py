@@ -29,7 +29,7 @@ from psycopg.conninfo import make_conninfo
 from ledger import commands as c
 from ledger import records as r
 from ledger.dates import PartialDate
-from ledger.db import SQLITE_BUSY_TIMEOUT_MS, database_url, dialect_of, postgres_params, sqlite_path
+from ledger.db import POOL_WAIT_SECONDS, SQLITE_BUSY_TIMEOUT_MS, database_url, dialect_of, postgres_params, sqlite_path
 from ledger.domain import Actor, ApiKey, Claim, Source, SourceKey, Topic, actor_id, claim_id, source_id, topic_id
 from ledger.errors import BadInput, Conflict, NotFound
 from ledger.persistence import LedgerRecorder
@@ -69,7 +69,7 @@ def persistence_env(url: str | None = None) -> dict[str, str]:
         "POSTGRES_PASSWORD": params.pop("password", ""),
         "POSTGRES_POOL_SIZE": "1",
         "POSTGRES_MAX_OVERFLOW": "7",
-        "POSTGRES_CONNECT_TIMEOUT": "30",
+        "POSTGRES_CONNECT_TIMEOUT": str(POOL_WAIT_SECONDS),  # (the library's name for the pool's wait)
     }
     if params:
         env[CONNINFO_EXTRA] = make_conninfo(**params)

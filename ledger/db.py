@@ -26,6 +26,9 @@ DEFAULT_DATABASE_URL = "sqlite:///claims.db"
 CHUNK = 500
 # How long a SQLite statement waits for another connection's write lock before failing.
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+# How long a request waits for a pooled PostgreSQL connection before it is answered "unavailable" (the
+# database down or refusing connections; or every connection busy that long: the server is overloaded).
+POOL_WAIT_SECONDS = 5
 # Set on every SQLite connection: WAL lets readers run beside the one writer; NORMAL
 # synchronisation is durable across process crashes (not power loss of the last commits).
 SQLITE_PRAGMAS = (

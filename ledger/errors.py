@@ -67,3 +67,16 @@ class ReadOnlyStore(LedgerError):
             "nothing was written; send writes to the primary (CLAIMS_DATABASE_URL), read from replicas "
             "with CLAIMS_READ_DATABASE_URL"
         )
+
+
+class DatabaseUnavailable(LedgerError):
+    """No connection to the database could be had (it is down, restarting, or refuses connections):
+    nothing was read or written; the same request may be sent again."""
+
+    code = "UNAVAILABLE"
+    retry_after = 2  # seconds (HTTP Retry-After)
+
+    def __init__(self, where: str, cause: BaseException) -> None:
+        self.where = where
+        reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        super().__init__(f"the database {where} cannot be reached ({reason}); nothing was read or written: retry")

@@ -18,6 +18,7 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
+import psycopg_pool
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, OperationalError, StoredEvent, Subscription
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory, PostgresSubscription
 from eventsourcing.utils import Environment, EnvType
@@ -27,7 +28,7 @@ from psycopg.sql import SQL, Composed, Identifier
 from psycopg.types.string import BytesBinaryDumper
 
 from ledger.db import closed_by_server
-from ledger.errors import ReadOnlyStore
+from ledger.errors import DatabaseUnavailable, ReadOnlyStore
 from ledger.integrity import merkle
 from ledger.persistence import (
     ACCESS_INDEX,
@@ -119,7 +120,7 @@ class PostgresLedgerRecorder(LedgerRecorder, PostgresApplicationRecorder):
             yield cur
 
     def _where(self) -> str:
-        return address(str(self.datastore.pool.conninfo))
+        return pool_address(self.datastore.pool)
 
     def create_table(self) -> None:
         # A hot standby has the primary's tables and may create none: it is only read.
@@ -313,14 +314,21 @@ class _CheckedDatastore(PostgresDatastore):
 
     @contextmanager
     def get_connection(self) -> Iterator[psycopg.Connection[Any]]:
-        for _ in range(self.pool.max_size + 1):  # (each stale one is dropped: the pool opens another)
-            with super().get_connection() as conn:
-                if closed_by_server(conn):
-                    conn.close()  # (given back closed: the pool drops it)
-                    continue
-                yield conn
-                return
-        raise OperationalError("the database closed every connection of the ledger's pool")
+        handed = False
+        try:
+            for _ in range(self.pool.max_size + 1):  # (each stale one is dropped: the pool opens another)
+                with super().get_connection() as conn:
+                    if closed_by_server(conn):
+                        conn.close()  # (given back closed: the pool drops it)
+                        continue
+                    handed = True
+                    yield conn
+                    return
+            raise OperationalError("the database closed every connection of the ledger's pool")
+        except OperationalError as error:
+            if handed:  # (a statement's error, not the connection's)
+                raise
+            raise DatabaseUnavailable(pool_address(self.pool), error) from error
 
 
 class PostgresLedgerFactory(PostgresFactory):
@@ -421,3 +429,11 @@ def address(url: str) -> str:
     """The database's address for a message: host, port and name, never the password."""
     info = psycopg.conninfo.conninfo_to_dict(url)
     return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
+
+
+def pool_address(pool: psycopg_pool.ConnectionPool[Any]) -> str:
+    """:func:`address` of the database a pool connects to (the library's pool takes its parameters as
+    keyword arguments, its conninfo empty)."""
+    kwargs = pool.kwargs if isinstance(pool.kwargs, dict) else {}  # (may be a function giving them)
+    named = {k: v for k, v in kwargs.items() if k in ("host", "port", "dbname") and v}
+    return address(psycopg.conninfo.make_conninfo(str(pool.conninfo), **named))

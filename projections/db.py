@@ -35,6 +35,7 @@ from psycopg.pq import ExecStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ledger.db import (
+    POOL_WAIT_SECONDS,
     SQLITE_BUSY_TIMEOUT_MS,
     Dialect,
     closed_by_server,
@@ -44,6 +45,8 @@ from ledger.db import (
     pg_placeholders,
     sqlite_path,
 )
+from ledger.errors import DatabaseUnavailable
+from ledger.postgres import address
 
 __all__ = ["Dialect", "dialect_of"]  # re-exported for the read side
 Row = tuple[Any, ...]
@@ -535,13 +538,19 @@ class Readers:
         self.gate: Callable[[Connection], None] | None = None
         if self.dialect == "postgresql":
             kwargs = reader_options(statement_timeout)
-            self._pool = ConnectionPool(self.url, min_size=1, max_size=pool_size, open=True, kwargs=kwargs)
+            self._pool = ConnectionPool(
+                self.url, min_size=1, max_size=pool_size, open=True, kwargs=kwargs, timeout=POOL_WAIT_SECONDS
+            )
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
         if self._pool is not None:
             for _ in range(self._pool.max_size + 1):  # (each stale one is discarded: the pool opens another)
-                with self._pool.connection() as raw:
+                try:
+                    raw = self._pool.getconn()
+                except psycopg.OperationalError as error:  # (PoolTimeout: none could be had in time)
+                    raise DatabaseUnavailable(address(self.url), error) from error
+                try:
                     if closed_by_server(raw):
                         raw.close()  # (given back closed: the pool drops it)
                         continue
@@ -550,7 +559,9 @@ class Readers:
                         gate(pg)
                     yield pg
                     return
-            raise psycopg.OperationalError("the database closed every connection of the readers' pool")
+                finally:
+                    self._pool.putconn(raw)
+            raise DatabaseUnavailable(address(self.url), RuntimeError("every pooled connection was closed"))
         conn: SQLiteConnection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = SQLiteConnection(sqlite_path(self.url), self.statement_timeout)
@@ -606,7 +617,7 @@ class AsyncReaders:
         *,
         size: int = 4,
         statement_timeout: float = 0.0,
-        wait_timeout: float = 30.0,
+        wait_timeout: float = POOL_WAIT_SECONDS,
         max_idle: float = MAX_IDLE,
     ) -> None:
         if max_idle <= 0:
@@ -632,7 +643,10 @@ class AsyncReaders:
                 if self.closed:
                     raise psycopg.OperationalError("the read model's connections are closed")
                 connections = self._loops.setdefault(loop, _LoopConnections(self))
-        conn = await connections.take()
+        try:
+            conn = await connections.take()
+        except psycopg.OperationalError as error:  # (a connect refused, or PoolTimeout: none could be had in time)
+            raise DatabaseUnavailable(address(self.url), error) from error
         reusable = False
         try:
             try:

@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -222,6 +222,7 @@ class PostgresServer:
     _counter: int = 0
     _admin: psycopg.Connection[tuple[object, ...]] | None = None
     _stopped: bool = False
+    _spawn: Callable[[], subprocess.Popen[bytes]] | None = None  # starts the postmaster again (ours only)
 
     @property
     def alive(self) -> bool:
@@ -264,6 +265,26 @@ class PostgresServer:
                 break
             time.sleep(0.005)
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+    @contextlib.contextmanager
+    def down(self, timeout: float = 60.0) -> Iterator[None]:
+        """The server stopped for the block (fast shutdown: every connection closed, as a restart
+        does), then started again on the same port and data. Private servers only."""
+        if self.process is None or self._spawn is None:
+            raise RuntimeError("only a private server can be stopped and started again")
+        if self._admin is not None:
+            with contextlib.suppress(Exception):
+                self._admin.close()
+            self._admin = None
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(timeout=30)
+        try:
+            yield
+        finally:
+            self.process = self._spawn()
+            if not _wait_ready(self, self.process, time.monotonic() + timeout):
+                log = _tail(self.log_path) if self.log_path else ""
+                raise PostgresStartError(f"the server did not start again\n{log}")
 
     def stop(self) -> None:
         """Fast shutdown (SIGINT, what `pg_ctl stop -m fast` sends); remove files."""
@@ -413,23 +434,26 @@ def _launch(
         cmd = [str(bindir / "postgres"), "-D", str(data)]
         for key, value in settings.items():
             cmd += ["-c", f"{key}={value}"]
-        with open(log_path, "ab") as log:
-            if run_as.uid is not None:
-                assert run_as.gid is not None
-                os.chown(log_path, run_as.uid, run_as.gid)
-            proc = subprocess.Popen(
-                cmd,
-                cwd=base,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=_child_env(base),
-                user=run_as.uid,
-                group=run_as.gid,
-                extra_groups=run_as.extra_groups,
-            )
+        def spawn(cmd: list[str] = cmd) -> subprocess.Popen[bytes]:
+            with open(log_path, "ab") as log:
+                if run_as.uid is not None:
+                    assert run_as.gid is not None
+                    os.chown(log_path, run_as.uid, run_as.gid)
+                return subprocess.Popen(
+                    cmd,
+                    cwd=base,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=_child_env(base),
+                    user=run_as.uid,
+                    group=run_as.gid,
+                    extra_groups=run_as.extra_groups,
+                )
+
+        proc = spawn()
         admin_url = make_url(PG_SUPERUSER, password, "127.0.0.1", port, "postgres")
-        server = PostgresServer(admin_url=admin_url, base_dir=base, process=proc, log_path=log_path)
+        server = PostgresServer(admin_url=admin_url, base_dir=base, process=proc, log_path=log_path, _spawn=spawn)
         if _wait_ready(server, proc, deadline):
             return server
         exited = proc.poll() is not None

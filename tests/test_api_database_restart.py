@@ -13,6 +13,9 @@ from typing import Any
 import psycopg
 import pytest
 from api_support import ApiEnv, api_env
+from pg_server import start_server
+
+from ledger.db import POOL_WAIT_SECONDS
 
 QUERY = """query Page($first: Int) {
   claims(first: $first) { nodes { key stance } totalCount }
@@ -67,3 +70,36 @@ def test_reads_and_writes_after_the_database_cut_every_connection(api: ApiEnv) -
     assert done.status_code == 200 and done.json().get("errors") is None, done.text
     assert _read(api, 10)["data"]["claims"]["totalCount"] == 3
     assert api.services.read_model.projected_position() == api.tree_size()
+
+
+def test_while_the_database_is_down_requests_are_refused_with_a_code_then_answered_again() -> None:
+    """A private server, stopped under a running API and started again: while it is down each request gets
+    HTTP 503 with the code UNAVAILABLE and Retry-After within the pool's wait (it hung for 30 s, then a
+    plain-text 500); once it is back, reads and writes are answered without restarting the API."""
+    server = start_server()
+    try:
+        url = server.url(server.create_database())
+        with api_env(url) as api:
+            before = _read(api, 1)
+            with server.down():
+                started = time.monotonic()
+                refused = api.client.post("/graphql", json={"query": QUERY, "variables": {"first": 2}})
+                waited = time.monotonic() - started
+                assert refused.status_code == 503, refused.text
+                assert refused.headers["retry-after"] == "2"
+                (error,) = refused.json()["errors"]
+                assert error["extensions"]["code"] == "UNAVAILABLE"
+                assert "cannot be reached" in error["message"] and url.rsplit("/", 1)[1] in error["message"]
+                assert waited < POOL_WAIT_SECONDS + 5, waited  # (not the library's 30 s)
+                ready = api.client.get("/readyz")
+                assert ready.status_code == 503 and ready.json()["reason"] == "database unreachable"
+            deadline = time.monotonic() + 60
+            while (answer := api.client.post("/graphql", json={"query": QUERY, "variables": {"first": 3}})).status_code != 200:
+                # (the pools connect again on their own backoff: refused meanwhile, never a 500)
+                assert answer.status_code == 503 and time.monotonic() < deadline, answer.text
+            assert answer.json()["data"]["position"] == before["data"]["position"]
+            done = api.client.post("/graphql", json={"query": RETRACT}, headers={"Authorization": f"Bearer {api.keys['editor']}"})
+            assert done.status_code == 200 and done.json().get("errors") is None, done.text
+            assert _read(api, 4)["data"]["claims"]["totalCount"] == 3
+    finally:
+        server.stop()

@@ -415,6 +415,7 @@ def test_an_event_loop_connect_that_fails_fails_its_batch_not_waits(postgres_ser
     error; nothing waits forever, and a later batch tries again."""
     import psycopg
 
+    from ledger.errors import DatabaseUnavailable
     from projections.db import AsyncReaders
 
     with socket.socket() as unused:  # (a port nothing listens on)
@@ -429,7 +430,8 @@ def test_an_event_loop_connect_that_fails_fails_its_batch_not_waits(postgres_ser
 
     try:
         errors = asyncio.run(asyncio.wait_for(run(), 30))
-        assert len(errors) == 4 and all(isinstance(e, psycopg.OperationalError) for e in errors)
+        assert len(errors) == 4 and all(isinstance(e, DatabaseUnavailable) for e in errors)  # (coded: HTTP 503)
+        assert all(isinstance(e.__cause__, psycopg.OperationalError) and f":{port}/none" in str(e) for e in errors)
         assert readers.opened == 0
     finally:
         readers.close()

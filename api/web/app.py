@@ -47,6 +47,7 @@ from api.web.frontend import routes as web_routes
 from api.web.http_cache import CachedGraphQL, ResponseCache, WarmFront
 from api.witness import Witness, add_checkpoint_route
 from ledger.application import ClaimsLedger
+from ledger.errors import DatabaseUnavailable
 from projections.db import ReadModelUpgrading
 from projections.queries import ReadModel
 from projections.replica import ReplicaReadModel, is_standby
@@ -208,6 +209,9 @@ async def readyz(request: Request) -> Response:
         return JSONResponse({"status": "unavailable", "reason": "shutting down"}, status_code=503)
     except ReadModelUpgrading:
         return JSONResponse({"status": "unavailable", "reason": "read model upgrading"}, status_code=503)
+    except DatabaseUnavailable as error:  # (said without a traceback: a probe every few seconds of an outage)
+        log.warning("readiness probe: %s", error)
+        return JSONResponse({"status": "unavailable", "reason": "database unreachable"}, status_code=503)
     except Exception:
         log.exception("readiness probe: the database did not answer")
         return JSONResponse({"status": "unavailable", "reason": "database unreachable"}, status_code=503)

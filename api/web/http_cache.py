@@ -65,14 +65,13 @@ from graphql import (
 from strawberry.http.parse_content_type import parse_content_type
 
 from api.auth import ANONYMOUS, Caller, bearer
-from api.errors import UNAVAILABLE_ERRORS, ShuttingDown, unavailable
+from api.errors import UNAVAILABLE_ERRORS, Unavailable, unavailable
 from api.graphql.basis import OBSERVED_POSITION
 from api.graphql.context import Context, Services, client_of
 from api.graphql.limits import refused_caller, text_problem
 from api.graphql.loaders import blocking
 from api.graphql.prepared import PreparedOperations
 from api.graphql.view import GRAPHQL_RESPONSE, accepts_graphql_response, answer_status, encode_json, json_depth
-from projections.db import ReadModelUpgrading
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -968,7 +967,7 @@ async def _send_raw(send: Send, status: int, headers: list[tuple[bytes, bytes]],
     await send({"type": "http.response.body", "body": body})
 
 
-async def _unavailable(send: Send, error: ShuttingDown | ReadModelUpgrading) -> None:
+async def _unavailable(send: Send, error: Unavailable) -> None:
     answer, retry_after = unavailable(error)
     headers = [(b"content-type", b"application/json"), (b"retry-after", str(retry_after).encode())]
     await _send_raw(send, 503, headers, encode_json(answer))
