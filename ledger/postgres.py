@@ -409,11 +409,17 @@ class ListeningSubscription(PostgresSubscription):
         try:
             with self._recorder.datastore.get_connection() as conn:  # autocommit: LISTEN holds at once
                 conn.execute(SQL("LISTEN {0}").format(Identifier(self._recorder.channel_name)))
-                self._has_been_notified.set()
-                while not self._has_been_stopped and not self._thread_error:
-                    # A short timeout so that a stop is seen without a notification.
-                    for _ in conn.notifies(timeout=0.1, stop_after=1):
-                        self._has_been_notified.set()
+                try:
+                    self._has_been_notified.set()
+                    while not self._has_been_stopped and not self._thread_error:
+                        # A short timeout so that a stop is seen without a notification.
+                        for _ in conn.notifies(timeout=0.1, stop_after=1):
+                            self._has_been_notified.set()
+                finally:
+                    # Back in the pool, a connection still listening would be sent every append's NOTIFY:
+                    # its socket readable while idle, it would pass for one the server closed.
+                    if not conn.closed:
+                        conn.execute("UNLISTEN *")
         except BaseException as error:  # as the library's: the subscriber sees it from __next__
             if self._thread_error is None:
                 self._thread_error = error

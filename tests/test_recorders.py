@@ -4,6 +4,7 @@ internals the extensions rely on (each check fails when the library changes unde
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import threading
 from collections.abc import Iterator
@@ -95,6 +96,19 @@ def test_subscribe_with_topics_skips_the_others(ledger: ClaimsLedger) -> None:
     with ledger.recorder.subscribe(gt=0, topics=["ledger.domain:Topic.Defined"]) as subscription:
         collector = _Collector(subscription)
         assert [n.topic for n in collector.wait_for(1)] == ["ledger.domain:Topic.Defined"]
+
+
+def test_a_subscription_gives_its_pooled_connection_back_listening_to_nothing(postgres_database_url: str) -> None:
+    """Else every append's NOTIFY reaches that idle connection, which then passes for one the server
+    closed (its socket readable): it would be dropped and opened again at each use."""
+    with ClaimsLedger.open(postgres_database_url) as ledger:
+        seed_world(ledger)
+        with ledger.recorder.subscribe(gt=0) as subscription:
+            _Collector(subscription).wait_for(1)
+        datastore = ledger.recorder.datastore
+        with contextlib.ExitStack() as held:  # every connection the pool has, at once
+            conns = [held.enter_context(datastore.get_connection()) for _ in range(datastore.pool.get_stats()["pool_size"])]
+            assert conns and all(c.execute("SELECT pg_listening_channels()").fetchall() == [] for c in conns)
 
 
 def test_a_postgresql_append_notifies_the_ledger_channel(postgres_server: Any) -> None:
