@@ -105,9 +105,12 @@ def test_a_subscription_gives_its_pooled_connection_back_listening_to_nothing(po
         seed_world(ledger)
         with ledger.recorder.subscribe(gt=0) as subscription:
             _Collector(subscription).wait_for(1)
-        datastore = ledger.recorder.datastore
+        recorder = ledger.recorder
+        assert isinstance(recorder, PostgresLedgerRecorder)
+        datastore = recorder.datastore
         with contextlib.ExitStack() as held:  # every connection the pool has, at once
-            conns = [held.enter_context(datastore.get_connection()) for _ in range(datastore.pool.get_stats()["pool_size"])]
+            size = datastore.pool.get_stats()["pool_size"]
+            conns = [held.enter_context(datastore.get_connection()) for _ in range(size)]
             assert conns and all(c.execute("SELECT pg_listening_channels()").fetchall() == [] for c in conns)
 
 
