@@ -66,6 +66,7 @@ def unavailable(error: Unavailable) -> tuple[dict[str, Any], int]:
     if isinstance(error, ShuttingDown):
         code, message, retry_after = error.code, error.message, 1
     elif isinstance(error, DatabaseUnavailable):
+        log.warning("answered 503: %s (%s)", error, error.reason)
         code, message, retry_after = error.code, str(error), error.retry_after
     else:
         code, message, retry_after = READ_MODEL_UPGRADING, str(error), UPGRADE_RETRY_AFTER
@@ -117,6 +118,8 @@ def extensions_of(error: BaseException) -> dict[str, Any] | None:
         if error.expected_version is not None:
             out["expectedVersion"] = error.expected_version
         return out
+    if isinstance(error, DatabaseUnavailable):
+        return {"code": error.code, "retryAfter": error.retry_after}
     if isinstance(error, LedgerError):
         return {"code": error.code}
     if isinstance(error, QueryTimeout):

@@ -29,6 +29,9 @@ SQLITE_BUSY_TIMEOUT_MS = 60_000
 # How long a request waits for a pooled PostgreSQL connection before it is answered "unavailable" (the
 # database down or refusing connections; or every connection busy that long: the server is overloaded).
 POOL_WAIT_SECONDS = 5
+# How long a new PostgreSQL connection may take to open, unless the URL or PGCONNECT_TIMEOUT says: psycopg
+# waits 130 s by default for a host that drops packets (a follower, a shutdown, a request held that long).
+CONNECT_TIMEOUT = 10
 # Set on every SQLite connection: WAL lets readers run beside the one writer; NORMAL
 # synchronisation is durable across process crashes (not power loss of the last commits).
 SQLITE_PRAGMAS = (
@@ -81,6 +84,14 @@ def closed_by_server(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any
     poller = select.poll()
     poller.register(conn.pgconn.socket, select.POLLIN)
     return bool(poller.poll(0))
+
+
+def connect_timeout(url: str) -> dict[str, Any]:
+    """Keyword arguments for ``psycopg.connect``: :data:`CONNECT_TIMEOUT` unless the URL or the environment
+    sets a timeout of its own."""
+    if "connect_timeout" in conninfo_to_dict(url) or os.environ.get("PGCONNECT_TIMEOUT"):
+        return {}
+    return {"connect_timeout": CONNECT_TIMEOUT}
 
 
 def postgres_params(url: str) -> dict[str, Any]:

@@ -78,5 +78,10 @@ class DatabaseUnavailable(LedgerError):
 
     def __init__(self, where: str, cause: BaseException) -> None:
         self.where = where
-        reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
-        super().__init__(f"the database {where} cannot be reached ({reason}); nothing was read or written: retry")
+        # The driver's own words (host, port, role, the server's refusal): for the logs and the command
+        # line, not for an API client (the message names the address only).
+        self.reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        super().__init__(
+            f"the database {where} cannot be reached, or no connection to it was free in time; "
+            "nothing was read or written: retry"
+        )

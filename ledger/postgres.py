@@ -341,6 +341,7 @@ class PostgresLedgerFactory(PostgresFactory):
         super().__init__(env)
         # The library makes its datastore inside PostgresFactory.__init__, with no hook for a subclass;
         # _CheckedDatastore adds no state, only a check where connections are handed out.
+        assert type(self.datastore) is PostgresDatastore, type(self.datastore)  # (a library change: look again)
         self.datastore.__class__ = _CheckedDatastore
         extra = self.env.get(CONNINFO_EXTRA)
         kwargs = self.datastore.pool.kwargs  # what the pool connects with (psycopg_pool)

@@ -30,16 +30,17 @@ from datetime import date
 from typing import Any
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import ExecStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ledger.db import (
+    CONNECT_TIMEOUT,
     POOL_WAIT_SECONDS,
     SQLITE_BUSY_TIMEOUT_MS,
     Dialect,
     closed_by_server,
     connect_sqlite,
+    connect_timeout,
     database_url,
     dialect_of,
     pg_placeholders,
@@ -297,7 +298,7 @@ class PostgresConnection(PostgresText):
 
     @staticmethod
     def connect(url: str) -> PostgresConnection:
-        return PostgresConnection(psycopg.connect(url, autocommit=True))
+        return PostgresConnection(psycopg.connect(url, autocommit=True, **connect_timeout(url)))
 
     def execute(self, sql: str, params: Sequence[Any] = (), *, prepare: bool | None = None) -> list[Row]:
         try:
@@ -340,27 +341,32 @@ class PostgresConnection(PostgresText):
         # A reader's transaction takes its tables' locks one by one, in any order. A DROP that waits
         # for one table while holding another it dropped can close a cycle with such a reader, and
         # PostgreSQL then aborts one of the two after deadlock_timeout: the switch, or a reader's
-        # query. So take every lock in one statement, waiting at most a short while (below the
-        # default deadlock_timeout of 1 s); if some reader still holds one, give back those taken
-        # (roll back to a savepoint: the transaction and its writer lock stay), let the readers
-        # finish and try again. Readers queue behind the waiting LOCK, so a retry finds fewer.
+        # query. So take every lock in one statement, waiting at most a short while (below half the
+        # server's deadlock_timeout, 1 s by default); if some reader still holds one, give back those
+        # taken (roll back to a savepoint: the transaction and its writer lock stay), let the readers
+        # finish and try again. Readers queue behind the waiting LOCK, so a retry finds fewer. No
+        # deadline: readers' statements end (statement timeouts); one that never does is logged.
         if not tables:
             return
         statement = f"LOCK TABLE {', '.join(sorted(tables))} IN ACCESS EXCLUSIVE MODE"
-        wait, started = REPLACEMENT_LOCK_WAIT_S, time.monotonic()
+        [(deadlock_ms, before)] = self.raw.execute(
+            "SELECT setting::int, current_setting('lock_timeout') FROM pg_settings WHERE name = 'deadlock_timeout'"
+        ).fetchall()
+        longest = min(REPLACEMENT_LOCK_WAIT_MAX_S, deadlock_ms / 2000)
+        wait, started = min(REPLACEMENT_LOCK_WAIT_S, longest), time.monotonic()
         while True:
             try:
                 with self.raw.transaction():  # a savepoint: the enclosing write transaction is open
-                    self.raw.execute(f"SET LOCAL lock_timeout = '{round(wait * 1000)}ms'")
+                    self.raw.execute("SELECT set_config('lock_timeout', %s, true)", (f"{max(1, round(wait * 1000))}ms",))
                     self.raw.execute(statement)
-                    self.raw.execute("SET LOCAL lock_timeout TO DEFAULT")
+                self.raw.execute("SELECT set_config('lock_timeout', %s, true)", (before,))  # (as the caller had it)
                 return
-            except psycopg.errors.LockNotAvailable:
+            except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
                 if time.monotonic() - started > 10:  # say so every 10 s: a reader left a transaction open?
                     log.warning("replacing the read model: readers have held its tables for over 10 s")
                     started = time.monotonic()
                 time.sleep(random.uniform(0, wait))  # readers run on meanwhile; the jitter spreads retries
-                wait = min(wait * 2, REPLACEMENT_LOCK_WAIT_MAX_S)
+                wait = min(wait * 2, longest)
 
     def notify(self, channel: str, payload: str) -> None:
         self.raw.execute("SELECT pg_notify(%s, %s)", (channel, payload))
@@ -607,7 +613,7 @@ class AsyncReaders:
     is open. What it has that this lacks: a connection lifetime, stats. Connections unused for ``max_idle``
     seconds are closed here too, as the library decides it: every period, as many as were idle throughout."""
 
-    CONNECT_TIMEOUT = 10  # seconds (psycopg's default is 130 s: shutdown and waiting batches waited that long)
+    CONNECT_TIMEOUT = CONNECT_TIMEOUT  # (psycopg's default is 130 s: shutdown and waiting batches waited that long)
     CONNECT_BACKOFF = 5.0  # seconds without a new connect after one failed while others were open
     MAX_IDLE = 600.0  # seconds a connection stays open unused (psycopg_pool's default for the threads' pool)
 
@@ -627,8 +633,7 @@ class AsyncReaders:
         self.max_idle = max_idle
         self.wait_timeout = wait_timeout  # (the threads' pool's default timeout: the same bound)
         self.kwargs = reader_options(statement_timeout)  # as the threads' connections (Readers)
-        if "connect_timeout" not in conninfo_to_dict(url) and not os.environ.get("PGCONNECT_TIMEOUT"):
-            self.kwargs["connect_timeout"] = self.CONNECT_TIMEOUT
+        self.kwargs.update(connect_timeout(url))
         self._loops: dict[asyncio.AbstractEventLoop, _LoopConnections] = {}
         self._lock = threading.Lock()  # (apps on several loops, e.g. tests' clients, share one read model)
         self.closed = False

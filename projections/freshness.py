@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 import psycopg
 
+from ledger.db import connect_timeout
 from projections.db import READ_MODEL_CHANNEL, dialect_of
 from projections.signals import Hub, Waker, notified
 
@@ -130,7 +131,7 @@ class PositionWatch:
         while not self._stop.is_set():
             conn: psycopg.Connection[Any] | None = None
             try:
-                conn = psycopg.connect(self._model.url, autocommit=True)
+                conn = psycopg.connect(self._model.url, autocommit=True, **connect_timeout(self._model.url))
                 conn.execute(f"LISTEN {READ_MODEL_CHANNEL}")
                 self._epoch += 1  # a commit may have happened before LISTEN took effect
                 self.listening = True
@@ -154,7 +155,6 @@ class PositionWatch:
                     conn.close()
             if failures:
                 self._stop.wait(min(RELISTEN_FIRST_SECONDS * 2 ** min(failures - 1, 8), RELISTEN_MAX_SECONDS))
-        self._waker.close()
 
     def close(self) -> None:
         self._stop.set()
@@ -162,4 +162,7 @@ class PositionWatch:
             self._waker.wake()
         if self._thread is not None:
             self._thread.join(CLOSE_WAIT_SECONDS)
+            if not self._thread.is_alive() and self._waker is not None:  # (closed after its last use)
+                self._waker.close()
+                self._waker = None
             self._thread = None

@@ -19,9 +19,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from typing import Any
 
+import psycopg
+from eventsourcing.persistence import OperationalError as EsOperationalError
+
 from ledger.application import ClaimsLedger
 from ledger.db import database_url
-from ledger.errors import ReadOnlyStore
+from ledger.errors import DatabaseUnavailable, ReadOnlyStore
 from ledger.postgres import address
 from projections import schema
 from projections.db import (
@@ -42,8 +45,10 @@ from projections.states import decode_states
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 5000
-# A follower that failed (the database away) tries again after its interval, doubling up to this.
-RETRY_MAX_SECONDS = 10.0
+# A follower that failed (the database away) tries again after this long, doubling up to the longest.
+RETRY_FIRST_SECONDS, RETRY_MAX_SECONDS = 0.5, 10.0
+# What a lost PostgreSQL connection raises (the driver's, the library's wrapping of it, a pool's refusal).
+CONNECTION_ERRORS = (psycopg.OperationalError, EsOperationalError, DatabaseUnavailable)
 # Planner statistics of the growing tables are refreshed at these log positions: 5,000, x10, x10...
 ANALYZE_FIRST, ANALYZE_GROWTH = 5000, 10
 Progress = Callable[[int, int], None]  # (log position reached, log size)
@@ -373,12 +378,12 @@ class Projector:
         holds the writer lock this one waits for the next wake-up and tries again.
         """
         wakeup: LedgerWakeup | None = None
-        failures = 0
+        failures, lost_connection = 0, False
         try:
             while not stop.is_set():
                 try:
                     if failures:
-                        self._reopen()
+                        self._forget(reconnect=lost_connection)
                     if wakeup is None:  # (LISTENing before the log is read: no event slips in between)
                         wakeup = LedgerWakeup(self.url, self.hub)
                     self.catch_up(wait=False)
@@ -390,7 +395,8 @@ class Projector:
                     # The database restarted, a connection was cut, a batch failed: never give up (the
                     # model would stop for good while the API kept answering from it); back off instead.
                     failures += 1
-                    delay = min(interval * 2 ** min(failures - 1, 8), RETRY_MAX_SECONDS)
+                    lost_connection = self.conn.dialect == "postgresql" and isinstance(error, CONNECTION_ERRORS)
+                    delay = min(RETRY_FIRST_SECONDS * 2 ** min(failures - 1, 8), RETRY_MAX_SECONDS)
                     if failures == 1:
                         log.exception("projecting the ledger failed; retrying in %.1fs", delay)
                     else:
@@ -398,18 +404,20 @@ class Projector:
                     if wakeup is not None:
                         wakeup.close()
                         wakeup = None
-                    stop.wait(delay)
+                    self.hub.wait_requested(delay)  # (a reader waiting, or a stop, cuts it short)
         finally:
             if wakeup is not None:
                 wakeup.close()
 
-    def _reopen(self) -> None:
+    def _forget(self, *, reconnect: bool) -> None:
         """After a failure: assume nothing of the model (the next batch reads its position and starts its
-        caches afresh), and open new connections where the database may have closed the old ones (a
-        connection learns it only when used; a pool would hand out each closed one once more): the
-        model's, and the ledger's if this projector opened it."""
+        caches afresh); if a connection was lost (``reconnect``), open new ones where the database may have
+        closed the old ones (a connection learns it only when used): the model's, and the ledger's if this
+        projector opened it."""
         self._committed = -1
         self._ahead.close()  # (a read ahead of the failed batch is not used; a new one starts when needed)
+        if not reconnect:
+            return
         if self.live:
             old_conn, self.conn = self.conn, connect(self.url)
             with suppress(Exception):

@@ -19,6 +19,7 @@ from typing import Any
 
 import psycopg
 
+from ledger.db import connect_timeout
 from ledger.postgres import CHANNEL as LEDGER_CHANNEL
 from projections.db import dialect_of
 
@@ -31,6 +32,7 @@ class Hub:
         self.sequence = 0  # bumped by every projector commit in this process
         self._requested = threading.Event()
         self._wakers: set[Waker] = set()  # of followers blocked on a socket (LedgerWakeup)
+        self._wakers_lock = threading.Lock()
 
     def published(self) -> None:
         with self._changed:
@@ -45,14 +47,18 @@ class Hub:
     def request(self) -> None:
         """Ask the in-process projector (if any) to look at the log now."""
         self._requested.set()
-        for waker in list(self._wakers):
+        with self._wakers_lock:
+            wakers = list(self._wakers)
+        for waker in wakers:
             waker.wake()
 
     def add_waker(self, waker: Waker) -> None:
-        self._wakers.add(waker)
+        with self._wakers_lock:
+            self._wakers.add(waker)
 
     def discard_waker(self, waker: Waker) -> None:
-        self._wakers.discard(waker)
+        with self._wakers_lock:
+            self._wakers.discard(waker)
 
     def wait_requested(self, timeout: float) -> bool:
         fired = self._requested.wait(timeout)
@@ -130,7 +136,7 @@ class LedgerWakeup:
         self._conn: psycopg.Connection[Any] | None = None
         self._waker: Waker | None = None
         if dialect_of(url) == "postgresql":
-            self._conn = psycopg.connect(url, autocommit=True)
+            self._conn = psycopg.connect(url, autocommit=True, **connect_timeout(url))
             try:
                 self._conn.execute(f"LISTEN {LEDGER_CHANNEL}")
             except BaseException:

@@ -122,9 +122,10 @@ def test_a_server_that_never_answers_holds_no_batch_nor_the_shutdown(postgres_se
             loop = asyncio.get_running_loop()
             batch = asyncio.ensure_future(readers.execute("SELECT 1"))
             peer, _ = await loop.sock_accept(server)  # (the connect reached the server)
-            with peer, pytest.raises(DatabaseUnavailable, match=r"couldn't get a connection after 0\.50 sec") as refused:
+            with peer, pytest.raises(DatabaseUnavailable) as refused:  # (coded for the client: HTTP 503)
                 await batch
-            assert isinstance(refused.value.__cause__, PoolTimeout)  # (coded for the client: HTTP 503)
+            assert isinstance(refused.value.__cause__, PoolTimeout)
+            assert refused.value.reason == "couldn't get a connection after 0.50 sec"
             connections = readers._loops[loop]
             assert connections.opening and not connections.waiters  # (the connect still waits)
             began = time.monotonic()
@@ -137,8 +138,9 @@ def test_a_server_that_never_answers_holds_no_batch_nor_the_shutdown(postgres_se
                 began = time.monotonic()
                 batch = asyncio.ensure_future(bounded.execute("SELECT 1"))
                 peer, _ = await loop.sock_accept(server)
-                with peer, pytest.raises(DatabaseUnavailable, match="timeout"):
+                with peer, pytest.raises(DatabaseUnavailable) as refused:
                     await batch
+                assert "timeout" in refused.value.reason
                 assert time.monotonic() - began < 8
             finally:
                 bounded.close()

@@ -399,9 +399,10 @@ def test_a_correction_between_an_answer_and_its_repeat(apps: Apps) -> None:
 
     check()
     # That the test saw enough frozen answers: 7 to 12 of 20 documents (as the examples drawn change with the
-    # test's source); fewer in longer runs, as hypothesis explores more documents that answer with errors
-    # (130 of 600 on the demo corpus, SQLite).
-    assert sent["frozen"] >= EXAMPLES * 0.15 and sent["immutable"] >= EXAMPLES * 0.15, sent
+    # test's source); a smaller share in longer runs, as hypothesis explores more documents that answer with
+    # errors (130 of 600 on the demo corpus, SQLite): a quarter of a short run, at most 50 + 5% of a long one.
+    floor = min(EXAMPLES * 0.25, 50 + EXAMPLES * 0.05)
+    assert sent["frozen"] >= floor and sent["immutable"] >= floor, sent
 
 
 def test_the_comparison_sees_a_difference(apps: Apps) -> None:

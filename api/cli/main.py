@@ -18,7 +18,7 @@ from api.cli.args import principal
 from api.cli.progress import progress_bar
 from ledger.application import ClaimsLedger, claim_ref
 from ledger.db import DEFAULT_DATABASE_URL
-from ledger.errors import LedgerError
+from ledger.errors import DatabaseUnavailable, LedgerError
 from ledger.importer import import_file
 from ledger.integrity.verify import Digest, current_digest, verify
 
@@ -163,7 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
         return code
     except LedgerError as error:
-        print(f"error: {error}", file=sys.stderr)
+        reason = f" ({error.reason})" if isinstance(error, DatabaseUnavailable) else ""
+        print(f"error: {error}{reason}", file=sys.stderr)
         return 2
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)

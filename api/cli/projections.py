@@ -69,8 +69,12 @@ def cmd_project(args: argparse.Namespace) -> int:
         _report("projected", events, time.perf_counter() - started, projector.position())
         if args.follow:
             stop = threading.Event()
+            def stopping(*_: object) -> None:
+                stop.set()
+                projector.hub.request()  # (the follower waits in poll(): woken, it sees the stop at once)
+
             for signum in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(signum, lambda *_: stop.set())
+                signal.signal(signum, stopping)
             print(f"following the ledger (position {projector.position()}); Ctrl-C stops", file=sys.stderr)
             projector.follow(stop, args.interval)
     finally:

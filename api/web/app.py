@@ -210,7 +210,7 @@ async def readyz(request: Request) -> Response:
     except ReadModelUpgrading:
         return JSONResponse({"status": "unavailable", "reason": "read model upgrading"}, status_code=503)
     except DatabaseUnavailable as error:  # (said without a traceback: a probe every few seconds of an outage)
-        log.warning("readiness probe: %s", error)
+        log.warning("readiness probe: %s (%s)", error, error.reason)
         return JSONResponse({"status": "unavailable", "reason": "database unreachable"}, status_code=503)
     except Exception:
         log.exception("readiness probe: the database did not answer")

@@ -39,7 +39,7 @@ from api.graphql.types.payloads import (
 )
 from ledger import commands as c
 from ledger.application import Batch
-from ledger.errors import Conflict, NotFound
+from ledger.errors import Conflict, DatabaseUnavailable, NotFound
 
 T = TypeVar("T")
 WRITE_ATTEMPTS = 3  # a write that lost a race is checked and tried again, at most this often
@@ -74,7 +74,10 @@ async def _write(info: Info, action: Callable[[Batch], T]) -> tuple[T, int | Non
     if not position:
         return result, None, False
     info.context.services.broadcaster.poke()  # subscribers of this process hear of it at once
-    caught_up = await blocking(info.context.read_model.wait_for, position, info.context.settings.write_wait_seconds)
+    try:
+        caught_up = await blocking(info.context.read_model.wait_for, position, info.context.settings.write_wait_seconds)
+    except DatabaseUnavailable:  # (committed: only its projection could not be seen) pending, not an error
+        caught_up = False
     return result, position, not caught_up
 
 
