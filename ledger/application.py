@@ -29,7 +29,15 @@ from psycopg.conninfo import make_conninfo
 from ledger import commands as c
 from ledger import records as r
 from ledger.dates import PartialDate
-from ledger.db import POOL_WAIT_SECONDS, SQLITE_BUSY_TIMEOUT_MS, database_url, dialect_of, postgres_params, sqlite_path
+from ledger.db import (
+    POOL_WAIT_SECONDS,
+    SQLITE_BUSY_TIMEOUT_MS,
+    connect_timeout,
+    database_url,
+    dialect_of,
+    postgres_params,
+    sqlite_path,
+)
 from ledger.domain import Actor, ApiKey, Claim, Source, SourceKey, Topic, actor_id, claim_id, source_id, topic_id
 from ledger.errors import BadInput, Conflict, NotFound
 from ledger.persistence import LedgerRecorder
@@ -59,7 +67,7 @@ def persistence_env(url: str | None = None) -> dict[str, str]:
     url = database_url(url)
     if dialect_of(url) == "sqlite":
         return {"PERSISTENCE_MODULE": SQLITE_FACTORY, "SQLITE_DBNAME": sqlite_path(url), "SQLITE_LOCK_TIMEOUT": str(SQLITE_BUSY_TIMEOUT_MS // 1000)}
-    params = {k: str(v) for k, v in postgres_params(url).items()}
+    params = {k: str(v) for k, v in {**postgres_params(url), **connect_timeout(url)}.items()}
     env = {
         "PERSISTENCE_MODULE": POSTGRES_FACTORY,
         "POSTGRES_DBNAME": params.pop("dbname", ""),

@@ -89,8 +89,9 @@ def closed_by_server(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any
 def connect_timeout(url: str) -> dict[str, Any]:
     """Keyword arguments for ``psycopg.connect``: :data:`CONNECT_TIMEOUT` unless the URL or the environment
     sets a timeout of its own."""
-    if "connect_timeout" in conninfo_to_dict(url) or os.environ.get("PGCONNECT_TIMEOUT"):
-        return {}
+    info = conninfo_to_dict(url)
+    if "connect_timeout" in info or "service" in info or os.environ.get("PGCONNECT_TIMEOUT"):
+        return {}  # (a service file may set one)
     return {"connect_timeout": CONNECT_TIMEOUT}
 
 

@@ -82,6 +82,6 @@ class DatabaseUnavailable(LedgerError):
         # line, not for an API client (the message names the address only).
         self.reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
         super().__init__(
-            f"the database {where} cannot be reached, or no connection to it was free in time; "
-            "nothing was read or written: retry"
+            f"the database {where} cannot be reached, or no connection to it was free in time: this step read "
+            "and wrote nothing; retry"
         )

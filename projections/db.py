@@ -543,7 +543,7 @@ class Readers:
         # few seconds).
         self.gate: Callable[[Connection], None] | None = None
         if self.dialect == "postgresql":
-            kwargs = reader_options(statement_timeout)
+            kwargs = {**reader_options(statement_timeout), **connect_timeout(self.url)}
             self._pool = ConnectionPool(
                 self.url, min_size=1, max_size=pool_size, open=True, kwargs=kwargs, timeout=POOL_WAIT_SECONDS
             )

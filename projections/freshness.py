@@ -73,6 +73,8 @@ class PositionWatch:
         self._started = False
         self._stop = threading.Event()
         self._waker: Waker | None = None  # ends the listener's wait when closing (PostgreSQL)
+        self._listener_done = False
+        self._waker_orphaned = False
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.reads = 0  # how many times the positions were read from the database
@@ -155,6 +157,10 @@ class PositionWatch:
                     conn.close()
             if failures:
                 self._stop.wait(min(RELISTEN_FIRST_SECONDS * 2 ** min(failures - 1, 8), RELISTEN_MAX_SECONDS))
+        with self._lock:  # the waker is closed by whichever of this thread and close() comes last
+            self._listener_done = True
+            if self._waker_orphaned:
+                self._waker.close()
 
     def close(self) -> None:
         self._stop.set()
@@ -162,7 +168,9 @@ class PositionWatch:
             self._waker.wake()
         if self._thread is not None:
             self._thread.join(CLOSE_WAIT_SECONDS)
-            if not self._thread.is_alive() and self._waker is not None:  # (closed after its last use)
-                self._waker.close()
-                self._waker = None
             self._thread = None
+            with self._lock:
+                if self._listener_done and self._waker is not None:
+                    self._waker.close()
+                else:  # (still connecting: it closes the waker when it ends)
+                    self._waker_orphaned = True

@@ -47,8 +47,8 @@ log = logging.getLogger(__name__)
 DEFAULT_BATCH = 5000
 # A follower that failed (the database away) tries again after this long, doubling up to the longest.
 RETRY_FIRST_SECONDS, RETRY_MAX_SECONDS = 0.5, 10.0
-# What a lost PostgreSQL connection raises (the driver's, the library's wrapping of it, a pool's refusal).
-CONNECTION_ERRORS = (psycopg.OperationalError, EsOperationalError, DatabaseUnavailable)
+# SQLSTATE classes of a lost connection: connection exceptions, the server shutting down or the backend ended.
+LOST_CONNECTION_STATES = ("08", "57P")
 # Planner statistics of the growing tables are refreshed at these log positions: 5,000, x10, x10...
 ANALYZE_FIRST, ANALYZE_GROWTH = 5000, 10
 Progress = Callable[[int, int], None]  # (log position reached, log size)
@@ -395,7 +395,7 @@ class Projector:
                     # The database restarted, a connection was cut, a batch failed: never give up (the
                     # model would stop for good while the API kept answering from it); back off instead.
                     failures += 1
-                    lost_connection = self.conn.dialect == "postgresql" and isinstance(error, CONNECTION_ERRORS)
+                    lost_connection = self.conn.dialect == "postgresql" and _lost_connection(error)
                     delay = min(RETRY_FIRST_SECONDS * 2 ** min(failures - 1, 8), RETRY_MAX_SECONDS)
                     if failures == 1:
                         log.exception("projecting the ledger failed; retrying in %.1fs", delay)
@@ -404,10 +404,21 @@ class Projector:
                     if wakeup is not None:
                         wakeup.close()
                         wakeup = None
-                    self.hub.wait_requested(delay)  # (a reader waiting, or a stop, cuts it short)
+                    self._back_off(stop, delay)
         finally:
             if wakeup is not None:
                 wakeup.close()
+
+    def _back_off(self, stop: threading.Event, delay: float) -> None:
+        """Wait ``delay`` seconds before trying again, or until ``stop``: at least RETRY_FIRST_SECONDS
+        whatever readers ask (every pinned read and every write asks; a failure that recurs must not turn
+        into a busy loop), then cut short by the next reader waiting for the model."""
+        if stop.wait(min(delay, RETRY_FIRST_SECONDS)):
+            return
+        deadline = time.monotonic() + delay - RETRY_FIRST_SECONDS
+        while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            if self.hub.wait_requested(min(left, RETRY_FIRST_SECONDS)):  # (and a look at stop this often)
+                return
 
     def _forget(self, *, reconnect: bool) -> None:
         """After a failure: assume nothing of the model (the next batch reads its position and starts its
@@ -434,6 +445,18 @@ class Projector:
         self.conn.close()
         if self._owns_ledger:
             self.ledger.close()
+
+
+def _lost_connection(error: BaseException) -> bool:
+    """Whether ``error`` says a PostgreSQL connection was lost (then new ones are opened), not that a
+    statement failed on a live one (a lock timeout, a cancelled query, a deadlock)."""
+    if isinstance(error, DatabaseUnavailable):
+        return True
+    driver = error.__cause__ if isinstance(error, EsOperationalError) else error  # (the library wraps it)
+    if not isinstance(driver, psycopg.OperationalError):
+        return False
+    state = driver.sqlstate or ""
+    return not state or state.startswith(LOST_CONNECTION_STATES)  # (none: the socket itself failed)
 
 
 def _log_waiting() -> None:

@@ -68,18 +68,39 @@ def cmd_project(args: argparse.Namespace) -> int:
             events = projector.catch_up(progress)
         _report("projected", events, time.perf_counter() - started, projector.position())
         if args.follow:
-            stop = threading.Event()
-            def stopping(*_: object) -> None:
+            # The follower runs in a thread; the main thread only waits for it, so a signal (raised there as
+            # KeyboardInterrupt) never lands inside the follower while it holds a lock the stop needs.
+            # Waited for by an Event, not Thread.join: a join interrupted by KeyboardInterrupt marks a running
+            # thread as stopped (CPython 3.11), and the connections were then closed under the follower.
+            stop, ended = threading.Event(), threading.Event()
+
+            def follow() -> None:
+                try:
+                    projector.follow(stop, args.interval)
+                finally:
+                    ended.set()
+
+            follower = threading.Thread(target=follow, name="claims-follow", daemon=True)
+            signal.signal(signal.SIGTERM, _interrupt)
+            position = projector.position()  # (read before the follower uses the connection)
+            try:  # (a signal from here on, even while the thread starts, stops it)
+                follower.start()
+                print(f"following the ledger (position {position}); Ctrl-C stops", file=sys.stderr)
+                ended.wait()
+            except KeyboardInterrupt:
+                pass
+            finally:
                 stop.set()
                 projector.hub.request()  # (the follower waits in poll(): woken, it sees the stop at once)
-
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(signum, stopping)
-            print(f"following the ledger (position {projector.position()}); Ctrl-C stops", file=sys.stderr)
-            projector.follow(stop, args.interval)
+                if follower.ident is not None:  # (started)
+                    ended.wait()
     finally:
         projector.close()
     return 0
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM as Ctrl-C: the follower stops the same way
 
 
 def _report(verb: str, events: int, seconds: float, position: int) -> None:

@@ -8,6 +8,7 @@ reflects the write, so the payload (and the caller's next query) shows it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Annotated, TypeVar
@@ -39,10 +40,12 @@ from api.graphql.types.payloads import (
 )
 from ledger import commands as c
 from ledger.application import Batch
-from ledger.errors import Conflict, DatabaseUnavailable, NotFound
+from ledger.errors import Conflict, NotFound
 
 T = TypeVar("T")
 WRITE_ATTEMPTS = 3  # a write that lost a race is checked and tried again, at most this often
+
+log = logging.getLogger("claims.api")
 
 
 async def _write(info: Info, action: Callable[[Batch], T]) -> tuple[T, int | None, bool]:
@@ -76,7 +79,8 @@ async def _write(info: Info, action: Callable[[Batch], T]) -> tuple[T, int | Non
     info.context.services.broadcaster.poke()  # subscribers of this process hear of it at once
     try:
         caught_up = await blocking(info.context.read_model.wait_for, position, info.context.settings.write_wait_seconds)
-    except DatabaseUnavailable:  # (committed: only its projection could not be seen) pending, not an error
+    except Exception:  # committed: only its projection could not be seen (the database away...): pending
+        log.warning("a write committed at log position %d; waiting for its projection failed", position, exc_info=True)
         caught_up = False
     return result, position, not caught_up
 
