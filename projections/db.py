@@ -560,10 +560,11 @@ class Readers:
                     if closed_by_server(raw):
                         raw.close()  # (given back closed: the pool drops it)
                         continue
-                    pg = PostgresConnection(raw)
-                    if (gate := self.gate) is not None:  # (read once: another thread may clear it)
-                        gate(pg)
-                    yield pg
+                    with raw:  # (as the pool's connection() does: a transaction left open ends here)
+                        pg = PostgresConnection(raw)
+                        if (gate := self.gate) is not None:  # (read once: another thread may clear it)
+                            gate(pg)
+                        yield pg
                     return
                 finally:
                     self._pool.putconn(raw)
