@@ -95,6 +95,12 @@ def connect_timeout(url: str) -> dict[str, Any]:
     return {"connect_timeout": CONNECT_TIMEOUT}
 
 
+def address(url: str) -> str:
+    """A PostgreSQL database's address for a message: host, port and name, never the password."""
+    info = conninfo_to_dict(url)
+    return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
+
+
 def postgres_params(url: str) -> dict[str, Any]:
     """A PostgreSQL URL as connection parameters (dbname, host, port, user, password, ...)."""
     return conninfo_to_dict(url)

@@ -27,7 +27,7 @@ from psycopg.rows import TupleRow, tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 from psycopg.types.string import BytesBinaryDumper
 
-from ledger.db import closed_by_server
+from ledger.db import address, closed_by_server
 from ledger.errors import DatabaseUnavailable, ReadOnlyStore
 from ledger.integrity import merkle
 from ledger.persistence import (
@@ -430,12 +430,6 @@ class ListeningSubscription(PostgresSubscription):
 def _uuid_bytes(value: UUID | str) -> bytes:
     """An id's 16 bytes (the recorder's reads take ids as ``UUID`` or as their text)."""
     return value.bytes if type(value) is UUID else UUID(str(value)).bytes
-
-
-def address(url: str) -> str:
-    """The database's address for a message: host, port and name, never the password."""
-    info = psycopg.conninfo.conninfo_to_dict(url)
-    return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
 
 
 def pool_address(pool: psycopg_pool.ConnectionPool[Any]) -> str:

@@ -38,6 +38,7 @@ from ledger.db import (
     POOL_WAIT_SECONDS,
     SQLITE_BUSY_TIMEOUT_MS,
     Dialect,
+    address,
     closed_by_server,
     connect_sqlite,
     connect_timeout,
@@ -47,7 +48,6 @@ from ledger.db import (
     sqlite_path,
 )
 from ledger.errors import DatabaseUnavailable
-from ledger.postgres import address
 
 __all__ = ["Dialect", "dialect_of"]  # re-exported for the read side
 Row = tuple[Any, ...]

@@ -23,9 +23,8 @@ import psycopg
 from eventsourcing.persistence import OperationalError as EsOperationalError
 
 from ledger.application import ClaimsLedger
-from ledger.db import database_url
+from ledger.db import address, database_url
 from ledger.errors import DatabaseUnavailable, ReadOnlyStore
-from ledger.postgres import address
 from projections import schema
 from projections.db import (
     READ_MODEL_CHANNEL,

@@ -20,8 +20,7 @@ from typing import Any
 import psycopg
 
 from ledger.application import ClaimsLedger
-from ledger.db import database_url
-from ledger.postgres import address
+from ledger.db import address, database_url
 from projections import schema
 from projections.db import PostgresConnection, dialect_of
 from projections.queries import WAIT_TICK, ReadModel
