@@ -6,6 +6,7 @@ was next handed out, and the embedded projector died with its own: writes were n
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -66,7 +67,9 @@ def test_reads_and_writes_after_the_database_cut_every_connection(api: ApiEnv) -
     assert api.client.get("/readyz").status_code == 200
 
     # A write, answered once projected (read-your-writes): the embedded projector follows on.
-    done = api.client.post("/graphql", json={"query": RETRACT}, headers={"Authorization": f"Bearer {api.keys['editor']}"})
+    done = api.client.post(
+        "/graphql", json={"query": RETRACT}, headers={"Authorization": f"Bearer {api.keys['editor']}"}
+    )
     assert done.status_code == 200 and done.json().get("errors") is None, done.text
     assert _read(api, 10)["data"]["claims"]["totalCount"] == 3
     assert api.services.read_model.projected_position() == api.tree_size()
@@ -94,13 +97,63 @@ def test_while_the_database_is_down_requests_are_refused_with_a_code_then_answer
                 ready = api.client.get("/readyz")
                 assert ready.status_code == 503 and ready.json()["reason"] == "database unreachable"
             deadline = time.monotonic() + 60
-            while (answer := api.client.post("/graphql", json={"query": QUERY, "variables": {"first": 3}})).status_code != 200:
+            while (
+                answer := api.client.post("/graphql", json={"query": QUERY, "variables": {"first": 3}})
+            ).status_code != 200:
                 # (the pools connect again on their own backoff: refused meanwhile, never a 500)
                 assert answer.status_code == 503 and time.monotonic() < deadline, answer.text
                 time.sleep(0.1)  # (the pools' own reconnect backoff: nothing to wait on from here)
             assert answer.json()["data"]["position"] == before["data"]["position"]
-            done = api.client.post("/graphql", json={"query": RETRACT}, headers={"Authorization": f"Bearer {api.keys['editor']}"})
+            done = api.client.post(
+                "/graphql", json={"query": RETRACT}, headers={"Authorization": f"Bearer {api.keys['editor']}"}
+            )
             assert done.status_code == 200 and done.json().get("errors") is None, done.text
             assert _read(api, 4)["data"]["claims"]["totalCount"] == 3
+    finally:
+        server.stop()
+
+
+def test_a_write_committed_just_before_the_database_went_away_is_answered_as_committed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The database stops between a mutation's commit and its read-back (the wait for the projection, then
+    the record). The client must still learn that the write is committed and where (logPosition, pending):
+    the record's field is null with UNAVAILABLE at its own path. It used to be the mutation's error, telling a
+    client whose write had committed to send it again (a retraction repeated is then a CONFLICT)."""
+    server = start_server()
+    try:
+        url = server.url(server.create_database())
+        with api_env(url) as api, contextlib.ExitStack() as outage:
+            model = api.services.read_model
+            wait_for = model.wait_for
+
+            def database_gone_after_the_commit(position: int, timeout: float) -> bool:
+                outage.enter_context(server.down())  # committed: this runs only after the batch's commit
+                return bool(wait_for(position, timeout))
+
+            monkeypatch.setattr(model, "wait_for", database_gone_after_the_commit)
+            mutation = RETRACT.replace("{ version }", "{ logPosition pending version claim { key retracted } }")
+            editor = {"Authorization": f"Bearer {api.keys['editor']}"}
+            written = api.tree_size() + 1  # (asked now: the ledger is on the server about to stop)
+            answer = api.client.post("/graphql", json={"query": mutation}, headers=editor)
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            assert body["data"]["retractClaim"] == {
+                "logPosition": written, "pending": True, "version": 2, "claim": None,
+            }  # fmt: skip
+            (error,) = body["errors"]
+            assert error["path"] == ["retractClaim", "claim"]
+            assert error["extensions"]["code"] == "UNAVAILABLE"
+
+            monkeypatch.undo()
+            outage.close()  # the database is back
+            deadline = time.monotonic() + 60
+            while (again := api.client.post("/graphql", json={"query": mutation}, headers=editor)).status_code != 200:
+                assert again.status_code == 503 and time.monotonic() < deadline, again.text  # (pools reconnecting)
+                time.sleep(0.1)  # (the pools' own reconnect backoff: nothing to wait on from here)
+            (conflict,) = again.json()["errors"]  # the retraction was committed: version 1 is stale now
+            assert conflict["extensions"] == {"code": "CONFLICT", "currentVersion": 2, "expectedVersion": 1}
+            api.caught_up()  # (the projector follows on after its own back-off)
+            assert _read(api, 5)["data"]["claims"]["totalCount"] == 3
     finally:
         server.stop()

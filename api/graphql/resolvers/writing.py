@@ -3,15 +3,18 @@
 Validation is the ledger's (``parse_*`` and the batch's cross-record rules); a
 rejected command raises before anything is written. After the commit the
 resolver waits, bounded by ``CLAIMS_WRITE_WAIT_SECONDS``, until the read model
-reflects the write, so the payload (and the caller's next query) shows it.
+reflects the write, so the payload (and the caller's next query) shows it. Once
+committed, the payload is answered whatever happens next: a read model that cannot
+be asked makes it ``pending``, and a record that cannot be read back is its field's
+error (``ReadBack``), never the mutation's.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import replace
-from typing import Annotated, TypeVar
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Annotated, Generic, TypeVar
 from uuid import UUID
 
 import strawberry
@@ -32,6 +35,7 @@ from api.graphql.types.inputs import changes as changes_of
 from api.graphql.types.objects import Actor, Claim, Source, Topic
 from api.graphql.types.payloads import (
     DefineTopicPayload,
+    ReadBack,
     RecordClaimPayload,
     RegisterActorPayload,
     RegisterSourcePayload,
@@ -43,13 +47,34 @@ from ledger.application import Batch
 from ledger.errors import Conflict, NotFound
 
 T = TypeVar("T")
+V = TypeVar("V")
 WRITE_ATTEMPTS = 3  # a write that lost a race is checked and tried again, at most this often
 
 log = logging.getLogger("claims.api")
 
 
-async def _write(info: Info, action: Callable[[Batch], T]) -> tuple[T, int | None, bool]:
-    """Run ``action`` in one batch as the caller; return its result, the log position and ``pending``."""
+@dataclass(frozen=True)
+class _Written(Generic[T]):
+    """A write done: the action's result, the log position of its last event (None: nothing had to be written),
+    whether the read model had not shown it in time, and why it could not be asked (then it is not read)."""
+
+    result: T
+    position: int | None
+    pending: bool
+    unasked: Exception | None = None
+
+    async def read_back(self, read: Callable[[], Awaitable[V | None]]) -> ReadBack[V]:
+        """The record as the read model shows it now; a failure is the record field's error (ReadBack)."""
+        if self.unasked is not None:
+            return ReadBack(None, self.unasked)
+        try:
+            return ReadBack(await read())
+        except Exception as error:  # committed all the same: the payload must still say so
+            return ReadBack(None, error)
+
+
+async def _write(info: Info, action: Callable[[Batch], T]) -> _Written[T]:
+    """Run ``action`` in one batch as the caller; then wait (bounded) until the read model shows it."""
     caller = info.context.caller
     caller.require("editor")
     ledger = info.context.ledger
@@ -75,14 +100,14 @@ async def _write(info: Info, action: Callable[[Batch], T]) -> tuple[T, int | Non
 
     result, position = await blocking(run)
     if not position:
-        return result, None, False
+        return _Written(result, None, False)
     info.context.services.broadcaster.poke()  # subscribers of this process hear of it at once
     try:
         caught_up = await blocking(info.context.read_model.wait_for, position, info.context.settings.write_wait_seconds)
-    except Exception:  # committed: only its projection could not be seen (the database away...): pending
+    except Exception as error:  # committed: only its projection could not be seen (the database away...): pending
         log.warning("a write committed at log position %d; waiting for its projection failed", position, exc_info=True)
-        caught_up = False
-    return result, position, not caught_up
+        return _Written(result, position, True, error)
+    return _Written(result, position, not caught_up)
 
 
 async def _claim(info: Info, claim_id: UUID) -> Claim | None:
@@ -90,36 +115,55 @@ async def _claim(info: Info, claim_id: UUID) -> Claim | None:
     return Claim(view, None) if view else None
 
 
+async def _source(info: Info, source_id: UUID) -> Source | None:
+    view = await info.context.loaders.source.load((source_id, None))
+    return Source(view) if view else None
+
+
+async def _actor(info: Info, key: str) -> Actor | None:
+    view = await info.context.loaders.actor.load((key, None))
+    return Actor(view) if view else None
+
+
+async def _topic(info: Info, key: str) -> Topic | None:
+    view = await info.context.loaders.topic.load((key, None))
+    return Topic(view) if view else None
+
+
 async def register_source(info: Info, input: RegisterSourceInput) -> RegisterSourcePayload:
     command = c.parse_source(plain(input))
-    (source_id, created), position, pending = await _write(info, lambda b: b.register_source(command))
-    view = await info.context.loaders.source.load((source_id, None))
+    written = await _write(info, lambda b: b.register_source(command))
+    source_id, created = written.result
     return RegisterSourcePayload(
-        log_position=position,
-        pending=pending,
+        log_position=written.position,
+        pending=written.pending,
         created=created,
         source_id=strawberry.ID(str(source_id)),
-        source=Source(view) if view else None,
+        read_back=await written.read_back(lambda: _source(info, source_id)),
     )
 
 
 async def register_actor(info: Info, input: RegisterActorInput, reason: str | None = None) -> RegisterActorPayload:
     command = c.parse_actor(plain(input))
     why = c.parse_reason(reason) if reason is not None else None
-    (_, changed), position, pending = await _write(info, lambda b: b.register_actor(command, why))
-    view = await info.context.loaders.actor.load((command.key, None))
+    written = await _write(info, lambda b: b.register_actor(command, why))
     return RegisterActorPayload(
-        log_position=position, pending=pending, changed=changed, actor=Actor(view) if view else None
+        log_position=written.position,
+        pending=written.pending,
+        changed=written.result[1],
+        read_back=await written.read_back(lambda: _actor(info, command.key)),
     )
 
 
 async def define_topic(info: Info, input: DefineTopicInput, reason: str | None = None) -> DefineTopicPayload:
     command = c.parse_topic(plain(input))
     why = c.parse_reason(reason) if reason is not None else None
-    (_, changed), position, pending = await _write(info, lambda b: b.define_topic(command, why))
-    view = await info.context.loaders.topic.load((command.key, None))
+    written = await _write(info, lambda b: b.define_topic(command, why))
     return DefineTopicPayload(
-        log_position=position, pending=pending, changed=changed, topic=Topic(view) if view else None
+        log_position=written.position,
+        pending=written.pending,
+        changed=written.result[1],
+        read_back=await written.read_back(lambda: _topic(info, command.key)),
     )
 
 
@@ -137,13 +181,14 @@ async def record_claim(
     command = c.parse_claim(plain(input))
     if assistant is not None:
         command = replace(command, origin=assistant_origin(assistant))
-    (claim_id, created), position, pending = await _write(info, lambda b: b.record_claim(command))
+    written = await _write(info, lambda b: b.record_claim(command))
+    claim_id, created = written.result
     return RecordClaimPayload(
-        log_position=position,
-        pending=pending,
+        log_position=written.position,
+        pending=written.pending,
         created=created,
         claim_id=strawberry.ID(str(claim_id)),
-        claim=await _claim(info, claim_id),
+        read_back=await written.read_back(lambda: _claim(info, claim_id)),
     )
 
 
@@ -168,13 +213,14 @@ async def revise_claim(
         reason=c.parse_reason(reason),
         revision_key=c.parse_key(revision_key, "revisionKey") if revision_key is not None else None,
     )
-    claim, position, pending = await _write(info, lambda b: b.revise_claim(command))
+    written = await _write(info, lambda b: b.revise_claim(command))
+    claim = written.result
     return ReviseClaimPayload(
-        log_position=position,
-        pending=pending,
+        log_position=written.position,
+        pending=written.pending,
         claim_id=strawberry.ID(str(claim.id)),
         version=claim.version,
-        claim=await _claim(info, claim.id),
+        read_back=await written.read_back(lambda: _claim(info, claim.id)),
     )
 
 
@@ -182,11 +228,12 @@ async def retract_claim(info: Info, id: strawberry.ID, expected_version: int, re
     command = c.RetractClaim(
         claim=_ref(id), expected_version=c.parse_expected_version(expected_version), reason=c.parse_reason(reason)
     )
-    claim, position, pending = await _write(info, lambda b: b.retract_claim(command))
+    written = await _write(info, lambda b: b.retract_claim(command))
+    claim = written.result
     return RetractClaimPayload(
-        log_position=position,
-        pending=pending,
+        log_position=written.position,
+        pending=written.pending,
         claim_id=strawberry.ID(str(claim.id)),
         version=claim.version,
-        claim=await _claim(info, claim.id),
+        read_back=await written.read_back(lambda: _claim(info, claim.id)),
     )
