@@ -32,7 +32,7 @@ from ledger.dates import PartialDate
 from ledger.db import (
     POOL_WAIT_SECONDS,
     SQLITE_BUSY_TIMEOUT_MS,
-    connect_timeout,
+    connection_options,
     database_url,
     dialect_of,
     postgres_params,
@@ -67,7 +67,7 @@ def persistence_env(url: str | None = None) -> dict[str, str]:
     url = database_url(url)
     if dialect_of(url) == "sqlite":
         return {"PERSISTENCE_MODULE": SQLITE_FACTORY, "SQLITE_DBNAME": sqlite_path(url), "SQLITE_LOCK_TIMEOUT": str(SQLITE_BUSY_TIMEOUT_MS // 1000)}
-    params = {k: str(v) for k, v in {**postgres_params(url), **connect_timeout(url)}.items()}
+    params = {k: str(v) for k, v in {**postgres_params(url), **connection_options(url)}.items()}
     env = {
         "PERSISTENCE_MODULE": POSTGRES_FACTORY,
         "POSTGRES_DBNAME": params.pop("dbname", ""),

@@ -32,6 +32,11 @@ POOL_WAIT_SECONDS = 5
 # How long a new PostgreSQL connection may take to open, unless the URL or PGCONNECT_TIMEOUT says: psycopg
 # waits 130 s by default for a host that drops packets (a follower, a shutdown, a request held that long).
 CONNECT_TIMEOUT = 10
+# TCP keepalives on every PostgreSQL connection unless the URL sets its own: a database host that vanishes
+# without a reset (a crash, a partition) is noticed after ~60 s (30 s idle, then 3 probes 10 s apart), not
+# the kernel's default of over 2 hours; a pooled connection is then dropped (``closed_by_server``) and a
+# statement waiting on it fails (UNAVAILABLE) instead of hanging.
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
 # Set on every SQLite connection: WAL lets readers run beside the one writer; NORMAL
 # synchronisation is durable across process crashes (not power loss of the last commits).
 SQLITE_PRAGMAS = (
@@ -86,13 +91,18 @@ def closed_by_server(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any
     return bool(poller.poll(0))
 
 
-def connect_timeout(url: str) -> dict[str, Any]:
-    """Keyword arguments for ``psycopg.connect``: :data:`CONNECT_TIMEOUT` unless the URL or the environment
-    sets a timeout of its own."""
+def connection_options(url: str) -> dict[str, Any]:
+    """Keyword arguments for ``psycopg.connect``: :data:`CONNECT_TIMEOUT` and :data:`KEEPALIVES`, each unless
+    the URL (or, for the timeout, the environment) sets its own."""
     info = conninfo_to_dict(url)
-    if "connect_timeout" in info or "service" in info or os.environ.get("PGCONNECT_TIMEOUT"):
-        return {}  # (a service file may set one)
-    return {"connect_timeout": CONNECT_TIMEOUT}
+    options: dict[str, Any] = {}
+    if "service" in info:
+        return options  # (a service file may set both)
+    if not ("connect_timeout" in info or os.environ.get("PGCONNECT_TIMEOUT")):
+        options["connect_timeout"] = CONNECT_TIMEOUT
+    if not any(name.startswith("keepalives") for name in info):
+        options.update(KEEPALIVES)
+    return options
 
 
 def address(url: str) -> str:

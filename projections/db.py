@@ -41,7 +41,7 @@ from ledger.db import (
     address,
     closed_by_server,
     connect_sqlite,
-    connect_timeout,
+    connection_options,
     database_url,
     dialect_of,
     pg_placeholders,
@@ -298,7 +298,7 @@ class PostgresConnection(PostgresText):
 
     @staticmethod
     def connect(url: str) -> PostgresConnection:
-        return PostgresConnection(psycopg.connect(url, autocommit=True, **connect_timeout(url)))
+        return PostgresConnection(psycopg.connect(url, autocommit=True, **connection_options(url)))
 
     def execute(self, sql: str, params: Sequence[Any] = (), *, prepare: bool | None = None) -> list[Row]:
         try:
@@ -543,7 +543,7 @@ class Readers:
         # few seconds).
         self.gate: Callable[[Connection], None] | None = None
         if self.dialect == "postgresql":
-            kwargs = {**reader_options(statement_timeout), **connect_timeout(self.url)}
+            kwargs = {**reader_options(statement_timeout), **connection_options(self.url)}
             self._pool = ConnectionPool(
                 self.url, min_size=1, max_size=pool_size, open=True, kwargs=kwargs, timeout=POOL_WAIT_SECONDS
             )
@@ -634,7 +634,7 @@ class AsyncReaders:
         self.max_idle = max_idle
         self.wait_timeout = wait_timeout  # (the threads' pool's default timeout: the same bound)
         self.kwargs = reader_options(statement_timeout)  # as the threads' connections (Readers)
-        self.kwargs.update(connect_timeout(url))
+        self.kwargs.update(connection_options(url))
         self._loops: dict[asyncio.AbstractEventLoop, _LoopConnections] = {}
         self._lock = threading.Lock()  # (apps on several loops, e.g. tests' clients, share one read model)
         self.closed = False

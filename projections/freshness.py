@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 import psycopg
 
-from ledger.db import connect_timeout
+from ledger.db import connection_options
 from projections.db import READ_MODEL_CHANNEL, dialect_of
 from projections.signals import Hub, Waker, notified
 
@@ -133,7 +133,7 @@ class PositionWatch:
         while not self._stop.is_set():
             conn: psycopg.Connection[Any] | None = None
             try:
-                conn = psycopg.connect(self._model.url, autocommit=True, **connect_timeout(self._model.url))
+                conn = psycopg.connect(self._model.url, autocommit=True, **connection_options(self._model.url))
                 conn.execute(f"LISTEN {READ_MODEL_CHANNEL}")
                 self._epoch += 1  # a commit may have happened before LISTEN took effect
                 self.listening = True

@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 
-from ledger.db import connect_timeout
+from ledger.db import connection_options
 from ledger.postgres import CHANNEL as LEDGER_CHANNEL
 from projections.db import dialect_of
 
@@ -136,7 +136,7 @@ class LedgerWakeup:
         self._conn: psycopg.Connection[Any] | None = None
         self._waker: Waker | None = None
         if dialect_of(url) == "postgresql":
-            self._conn = psycopg.connect(url, autocommit=True, **connect_timeout(url))
+            self._conn = psycopg.connect(url, autocommit=True, **connection_options(url))
             try:
                 self._conn.execute(f"LISTEN {LEDGER_CHANNEL}")
             except BaseException:

@@ -116,6 +116,7 @@ def test_a_server_that_never_answers_holds_no_batch_nor_the_shutdown(postgres_se
         url = f"postgresql://nobody@127.0.0.1:{server.getsockname()[1]}/none?sslmode=disable"
         assert AsyncReaders(url).kwargs["connect_timeout"] == AsyncReaders.CONNECT_TIMEOUT
         assert "connect_timeout" not in AsyncReaders(url + "&connect_timeout=3").kwargs
+        assert AsyncReaders(url).kwargs["keepalives_idle"] == 30  # (a silent host noticed: test_recorders.py)
         readers = AsyncReaders(url, size=1, wait_timeout=0.5)
 
         async def run() -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import os
+import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -20,12 +22,14 @@ from ledger_support import actor, seed_world
 
 from ledger import commands as c
 from ledger.application import ClaimsLedger, persistence_env
-from ledger.db import SQLITE_BUSY_TIMEOUT_MS
+from ledger.db import KEEPALIVES, SQLITE_BUSY_TIMEOUT_MS, connection_options
 from ledger.integrity import merkle
 from ledger.integrity.verify import verify
 from ledger.memory import POPOLedgerRecorder
 from ledger.postgres import CHANNEL, ListeningSubscription, PostgresLedgerRecorder
 from ledger.sqlite import PollingSubscription, SQLiteLedgerRecorder, stored_nodes_query
+from projections.db import PostgresConnection
+from projections.queries import ReadModel
 
 DEADLINE = 15.0  # seconds a subscriber may take to see an event (a failure, not a wait)
 
@@ -256,3 +260,35 @@ def test_strawberry_private_schema_attribute_is_the_graphql_core_schema() -> Non
     schema = build_schema()
     assert isinstance(schema._schema, GraphQLSchema)
     assert schema._schema.query_type is not None and schema._schema.query_type.name == "Query"
+
+
+def _keepalive_idle(conn: psycopg.Connection[Any]) -> int | None:
+    """The kernel's TCP keepalive idle time on a connection's socket, or None when keepalives are off."""
+    with socket.socket(fileno=os.dup(conn.pgconn.socket)) as sock:
+        if not sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE):
+            return None
+        return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE)
+
+
+def test_every_postgresql_connection_probes_a_silent_host_after_30_seconds(postgres_database_url: str) -> None:
+    """A database host that vanishes without a reset is noticed within about a minute (the kernel's default
+    would wait over two hours): the ledger's pool (set up through the library's environment), the read
+    model's readers and a projector's connection all carry KEEPALIVES, unless the URL sets its own."""
+    url = postgres_database_url
+    assert connection_options(url)["keepalives_idle"] == KEEPALIVES["keepalives_idle"] == 30
+    with ClaimsLedger.open(url) as ledger, contextlib.closing(ReadModel(url)) as model:
+        recorder = ledger.recorder
+        assert isinstance(recorder, PostgresLedgerRecorder)
+        with recorder.datastore.get_connection() as conn:
+            assert _keepalive_idle(conn) == 30
+        with model.readers.connection() as reader:
+            assert isinstance(reader, PostgresConnection) and _keepalive_idle(reader.raw) == 30
+        projector = PostgresConnection.connect(url)
+        try:
+            assert _keepalive_idle(projector.raw) == 30
+        finally:
+            projector.raw.close()
+    own = f"{url}{'&' if '?' in url else '?'}keepalives_idle=45"
+    assert "keepalives_count" not in connection_options(own)  # the URL's keepalive settings are left alone
+    with psycopg.connect(own, **connection_options(own)) as conn:
+        assert _keepalive_idle(conn) == 45
