@@ -37,6 +37,11 @@ CONNECT_TIMEOUT = 10
 # the kernel's default of over 2 hours; a pooled connection is then dropped (``closed_by_server``) and a
 # statement waiting on it fails (UNAVAILABLE) instead of hanging.
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+# Keepalives probe an idle socket only: a statement sent to a host that has vanished waits on TCP's
+# retransmissions (~15 min) unless data unacknowledged this long (ms) ends the connection.
+TCP_USER_TIMEOUT_MS = 60_000
+# SQLSTATE classes of a lost connection: connection exceptions; the server shutting down or restarting.
+LOST_CONNECTION_STATES = ("08", "57P")
 # Set on every SQLite connection: WAL lets readers run beside the one writer; NORMAL
 # synchronisation is durable across process crashes (not power loss of the last commits).
 SQLITE_PRAGMAS = (
@@ -92,17 +97,30 @@ def closed_by_server(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any
 
 
 def connection_options(url: str) -> dict[str, Any]:
-    """Keyword arguments for ``psycopg.connect``: :data:`CONNECT_TIMEOUT` and :data:`KEEPALIVES`, each unless
-    the URL (or, for the timeout, the environment) sets its own."""
+    """Keyword arguments for ``psycopg.connect``: :data:`CONNECT_TIMEOUT`, :data:`KEEPALIVES` and
+    :data:`TCP_USER_TIMEOUT_MS`, each unless the URL (or, for the timeout, the environment) sets its own;
+    none with a service file (``service`` in the URL, or ``PGSERVICE``)."""
     info = conninfo_to_dict(url)
     options: dict[str, Any] = {}
-    if "service" in info:
-        return options  # (a service file may set both)
+    if "service" in info or os.environ.get("PGSERVICE"):
+        return options  # (a service file may set them: options given here would override it)
     if not ("connect_timeout" in info or os.environ.get("PGCONNECT_TIMEOUT")):
         options["connect_timeout"] = CONNECT_TIMEOUT
     if not any(name.startswith("keepalives") for name in info):
         options.update(KEEPALIVES)
+    if "tcp_user_timeout" not in info:
+        options["tcp_user_timeout"] = TCP_USER_TIMEOUT_MS
     return options
+
+
+def lost_connection(error: BaseException | None) -> bool:
+    """Whether a driver error says the PostgreSQL connection was lost (the server went away or restarted,
+    a silent host timed out), not that a statement failed on a live one (a lock timeout, a cancelled
+    query, a deadlock)."""
+    if not isinstance(error, psycopg.OperationalError):
+        return False
+    state = error.sqlstate or ""
+    return not state or state.startswith(LOST_CONNECTION_STATES)  # (none: the socket itself failed)
 
 
 def address(url: str) -> str:

@@ -44,6 +44,7 @@ from ledger.db import (
     connection_options,
     database_url,
     dialect_of,
+    lost_connection,
     pg_placeholders,
     sqlite_path,
 )
@@ -453,7 +454,7 @@ def rebuilder_lock(url: str, *, wait: bool, waiting: Callable[[], None] | None =
             finally:
                 fcntl.flock(file, fcntl.LOCK_UN)
         return
-    with psycopg.connect(url, autocommit=True) as raw:  # closing it releases the lock, whatever happened
+    with psycopg.connect(url, autocommit=True, **connection_options(url)) as raw:  # closing it releases the lock, whatever happened
         row = raw.execute("SELECT pg_try_advisory_lock(%s)", (REBUILDER_LOCK_KEY,)).fetchone()
         if not (row and row[0]):
             if not wait:
@@ -470,7 +471,7 @@ def connect_beside(url: str) -> Connection:
     if dialect_of(url) == "sqlite":
         discard_beside(url)
         return SQLiteConnection(beside_path(url))
-    raw = psycopg.connect(url, autocommit=True)
+    raw = psycopg.connect(url, autocommit=True, **connection_options(url))
     # synchronous_commit off for the build's own commits: a crash loses at most its last batches, and
     # a crashed rebuild is redone from the log anyway (the next one drops the schema first). The
     # switch commits on the live connection, synchronously, which flushes the WAL before it too.
@@ -483,7 +484,7 @@ def connect_beside(url: str) -> Connection:
 
 def connect_schema(url: str, schema: str) -> Connection:
     """Another connection (PostgreSQL) to the model in ``schema`` (e.g. to build its indexes at once)."""
-    raw = psycopg.connect(url, autocommit=True)
+    raw = psycopg.connect(url, autocommit=True, **connection_options(url))
     raw.execute("SELECT set_config('search_path', %s, false)", (schema,))
     return PostgresConnection(raw)
 
@@ -515,7 +516,7 @@ def discard_beside(url: str, conn: Connection | None = None) -> None:
             pass  # the connection broke (the rebuild may have failed for that): drop on a new one
         finally:
             conn.close()
-    with psycopg.connect(url, autocommit=True) as raw:
+    with psycopg.connect(url, autocommit=True, **connection_options(url)) as raw:
         raw.execute(drop)
 
 
@@ -566,6 +567,10 @@ class Readers:
                             gate(pg)
                         yield pg
                     return
+                except psycopg.OperationalError as error:
+                    if lost_connection(error):  # (mid-statement: the server went away, a silent host timed out)
+                        raise DatabaseUnavailable(address(self.url), error) from error
+                    raise
                 finally:
                     self._pool.putconn(raw)
             raise DatabaseUnavailable(address(self.url), RuntimeError("every pooled connection was closed"))
@@ -660,9 +665,11 @@ class AsyncReaders:
             except psycopg.errors.QueryCanceled:
                 reusable = True  # (autocommit: the connection is idle again)
                 raise timed_out() from None
-            except psycopg.DatabaseError:
+            except psycopg.DatabaseError as error:
                 # A statement the server refused (e.g. a table gone) leaves it idle too; a broken one is not.
                 reusable = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+                if lost_connection(error):  # (mid-statement: the server went away, a silent host timed out)
+                    raise DatabaseUnavailable(address(self.url), error) from error
                 raise
             rows = await cur.fetchall() if returns_rows(cur) else []
             reusable = True

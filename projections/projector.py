@@ -19,11 +19,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from typing import Any
 
-import psycopg
 from eventsourcing.persistence import OperationalError as EsOperationalError
 
 from ledger.application import ClaimsLedger
-from ledger.db import address, database_url
+from ledger.db import address, database_url, lost_connection
 from ledger.errors import DatabaseUnavailable, ReadOnlyStore
 from projections import schema
 from projections.db import (
@@ -46,8 +45,6 @@ log = logging.getLogger(__name__)
 DEFAULT_BATCH = 5000
 # A follower that failed (the database away) tries again after this long, doubling up to the longest.
 RETRY_FIRST_SECONDS, RETRY_MAX_SECONDS = 0.5, 10.0
-# SQLSTATE classes of a lost connection: connection exceptions, the server shutting down or the backend ended.
-LOST_CONNECTION_STATES = ("08", "57P")
 # Planner statistics of the growing tables are refreshed at these log positions: 5,000, x10, x10...
 ANALYZE_FIRST, ANALYZE_GROWTH = 5000, 10
 Progress = Callable[[int, int], None]  # (log position reached, log size)
@@ -451,11 +448,7 @@ def _lost_connection(error: BaseException) -> bool:
     statement failed on a live one (a lock timeout, a cancelled query, a deadlock)."""
     if isinstance(error, DatabaseUnavailable):
         return True
-    driver = error.__cause__ if isinstance(error, EsOperationalError) else error  # (the library wraps it)
-    if not isinstance(driver, psycopg.OperationalError):
-        return False
-    state = driver.sqlstate or ""
-    return not state or state.startswith(LOST_CONNECTION_STATES)  # (none: the socket itself failed)
+    return lost_connection(error.__cause__ if isinstance(error, EsOperationalError) else error)  # (the library wraps it)
 
 
 def _log_waiting() -> None:

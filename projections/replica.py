@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 
 from ledger.application import ClaimsLedger
-from ledger.db import address, database_url
+from ledger.db import address, connection_options, database_url
 from projections import schema
 from projections.db import PostgresConnection, dialect_of
 from projections.queries import WAIT_TICK, ReadModel
@@ -38,7 +38,7 @@ def is_standby(url: str) -> bool:
     """True when ``url`` names a PostgreSQL server in recovery (a hot standby): readable, never writable."""
     if dialect_of(url) != "postgresql":
         return False
-    with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+    with psycopg.connect(url, autocommit=True, **connection_options(url)) as conn:
         row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
     return bool(row and row[0])
 
@@ -59,8 +59,8 @@ def check_replica_of(replica_url: str, primary_url: str) -> None:
             "CLAIMS_DATABASE_URL); SQLite has no replicas"
         )
     with (
-        psycopg.connect(primary_url, autocommit=True, connect_timeout=10) as primary,
-        psycopg.connect(replica_url, autocommit=True, connect_timeout=10) as replica,
+        psycopg.connect(primary_url, autocommit=True, **connection_options(primary_url)) as primary,
+        psycopg.connect(replica_url, autocommit=True, **connection_options(replica_url)) as replica,
     ):
         ours, theirs = _identity(primary), _identity(replica)
     if ours[0] != theirs[0]:

@@ -6,6 +6,7 @@ was next handed out, and the embedded projector died with its own: writes were n
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ from api_support import ApiEnv, api_env
 from pg_server import start_server
 
 from ledger.db import POOL_WAIT_SECONDS
+from ledger.errors import DatabaseUnavailable
+from projections.queries import ReadModel
 
 QUERY = """query Page($first: Int) {
   claims(first: $first) { nodes { key stance } totalCount }
@@ -113,13 +116,15 @@ def test_while_the_database_is_down_requests_are_refused_with_a_code_then_answer
         server.stop()
 
 
+@pytest.mark.parametrize("gone", ["before the wait", "after the wait"])
 def test_a_write_committed_just_before_the_database_went_away_is_answered_as_committed(
-    monkeypatch: pytest.MonkeyPatch,
+    gone: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The database stops between a mutation's commit and its read-back (the wait for the projection, then
-    the record). The client must still learn that the write is committed and where (logPosition, pending):
-    the record's field is null with UNAVAILABLE at its own path. It used to be the mutation's error, telling a
-    client whose write had committed to send it again (a retraction repeated is then a CONFLICT)."""
+    """The database stops after a mutation's commit: before the wait for the read model (then the record is
+    not read), or after it (then reading the record fails). The client must still learn that the write is
+    committed and where (logPosition, pending: true): the record's field is null with UNAVAILABLE at its own
+    path, and a message saying the write stands. It used to be the mutation's error ("wrote nothing; retry"),
+    telling a client whose write had committed to send it again (a retraction repeated is then a CONFLICT)."""
     server = start_server()
     try:
         url = server.url(server.create_database())
@@ -128,8 +133,12 @@ def test_a_write_committed_just_before_the_database_went_away_is_answered_as_com
             wait_for = model.wait_for
 
             def database_gone_after_the_commit(position: int, timeout: float) -> bool:
-                outage.enter_context(server.down())  # committed: this runs only after the batch's commit
-                return bool(wait_for(position, timeout))
+                if gone == "before the wait":
+                    outage.enter_context(server.down())  # committed: this runs only after the batch's commit
+                    return bool(wait_for(position, timeout))
+                projected = bool(wait_for(position, timeout))
+                outage.enter_context(server.down())
+                return projected
 
             monkeypatch.setattr(model, "wait_for", database_gone_after_the_commit)
             mutation = RETRACT.replace("{ version }", "{ logPosition pending version claim { key retracted } }")
@@ -143,7 +152,9 @@ def test_a_write_committed_just_before_the_database_went_away_is_answered_as_com
             }  # fmt: skip
             (error,) = body["errors"]
             assert error["path"] == ["retractClaim", "claim"]
-            assert error["extensions"]["code"] == "UNAVAILABLE"
+            assert error["extensions"] == {"code": "UNAVAILABLE", "retryAfter": 2}
+            assert f"the write is committed at log position {written}" in error["message"]
+            assert "do not send the write again" in error["message"]
 
             monkeypatch.undo()
             outage.close()  # the database is back
@@ -157,3 +168,54 @@ def test_a_write_committed_just_before_the_database_went_away_is_answered_as_com
             assert _read(api, 5)["data"]["claims"]["totalCount"] == 3
     finally:
         server.stop()
+
+
+def test_a_read_whose_connection_is_lost_mid_statement_is_unavailable(postgres_database_url: str) -> None:
+    """A pooled connection that dies under a statement (the server restarting, a silent host timed out by the
+    keepalives) is a coded UNAVAILABLE to retry, on the readers' threads and on the event loop, not an
+    unexpected error masked as INTERNAL_SERVER_ERROR; a statement that fails on a live connection is not."""
+    model = ReadModel(postgres_database_url)
+    try:
+        with pytest.raises(DatabaseUnavailable) as lost, model.readers.connection() as conn:
+            [(pid,)] = conn.execute("SELECT pg_backend_pid()")
+            _terminate(postgres_database_url, pid)
+            conn.execute("SELECT 1")
+        assert isinstance(lost.value.__cause__, psycopg.OperationalError)
+        with pytest.raises(psycopg.errors.UndefinedTable), model.readers.connection() as conn:
+            conn.execute("SELECT * FROM no_such_table")
+
+        async def on_the_loop() -> None:
+            readers = model.async_readers
+            assert readers is not None
+            # (an idle connection the server closed is replaced before use: end one under its statement)
+            statement = asyncio.ensure_future(readers.execute("SELECT pg_sleep(60) -- lost mid-statement"))
+            await asyncio.to_thread(_terminate_running, postgres_database_url, "-- lost mid-statement")
+            with pytest.raises(DatabaseUnavailable):
+                await statement
+            assert await readers.execute("SELECT 2") == [(2,)]  # (a new connection: the dead one was not kept)
+
+        asyncio.run(on_the_loop())
+    finally:
+        model.close()
+
+
+def _terminate(url: str, pid: int) -> None:
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        deadline = time.monotonic() + 30
+        while admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone() != (0,):
+            assert time.monotonic() < deadline, "the backend did not end"
+            time.sleep(0.01)  # (PostgreSQL announces no backend's end: look again)
+
+
+def _terminate_running(url: str, marker: str) -> None:
+    """End the backend running the statement that contains ``marker``, once it runs."""
+    with psycopg.connect(url, autocommit=True) as admin:
+        deadline = time.monotonic() + 30
+        running = (
+            "SELECT pid FROM pg_stat_activity WHERE state = 'active' AND query LIKE %s AND pid <> pg_backend_pid()"
+        )
+        while not (rows := admin.execute(running, (f"%{marker}%",)).fetchall()):
+            assert time.monotonic() < deadline, "the statement did not start"
+            time.sleep(0.01)  # (PostgreSQL announces no statement's start: look again)
+        _terminate(url, rows[0][0])

@@ -22,13 +22,13 @@ from ledger_support import actor, seed_world
 
 from ledger import commands as c
 from ledger.application import ClaimsLedger, persistence_env
-from ledger.db import KEEPALIVES, SQLITE_BUSY_TIMEOUT_MS, connection_options
+from ledger.db import KEEPALIVES, SQLITE_BUSY_TIMEOUT_MS, TCP_USER_TIMEOUT_MS, connection_options
 from ledger.integrity import merkle
 from ledger.integrity.verify import verify
 from ledger.memory import POPOLedgerRecorder
 from ledger.postgres import CHANNEL, ListeningSubscription, PostgresLedgerRecorder
 from ledger.sqlite import PollingSubscription, SQLiteLedgerRecorder, stored_nodes_query
-from projections.db import PostgresConnection
+from projections.db import PostgresConnection, connect_schema
 from projections.queries import ReadModel
 
 DEADLINE = 15.0  # seconds a subscriber may take to see an event (a failure, not a wait)
@@ -263,8 +263,10 @@ def test_strawberry_private_schema_attribute_is_the_graphql_core_schema() -> Non
 
 
 def _keepalive_idle(conn: psycopg.Connection[Any]) -> int | None:
-    """The kernel's TCP keepalive idle time on a connection's socket, or None when keepalives are off."""
+    """The kernel's TCP keepalive idle time on a connection's socket, or None when keepalives are off; and
+    its TCP_USER_TIMEOUT must be ours."""
     with socket.socket(fileno=os.dup(conn.pgconn.socket)) as sock:
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == TCP_USER_TIMEOUT_MS
         if not sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE):
             return None
         return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE)
@@ -273,7 +275,8 @@ def _keepalive_idle(conn: psycopg.Connection[Any]) -> int | None:
 def test_every_postgresql_connection_probes_a_silent_host_after_30_seconds(postgres_database_url: str) -> None:
     """A database host that vanishes without a reset is noticed within about a minute (the kernel's default
     would wait over two hours): the ledger's pool (set up through the library's environment), the read
-    model's readers and a projector's connection all carry KEEPALIVES, unless the URL sets its own."""
+    model's readers, a projector's and a rebuild's connections all carry KEEPALIVES and TCP_USER_TIMEOUT_MS,
+    unless the URL sets its own (or names a service file, which may)."""
     url = postgres_database_url
     assert connection_options(url)["keepalives_idle"] == KEEPALIVES["keepalives_idle"] == 30
     with ClaimsLedger.open(url) as ledger, contextlib.closing(ReadModel(url)) as model:
@@ -283,12 +286,13 @@ def test_every_postgresql_connection_probes_a_silent_host_after_30_seconds(postg
             assert _keepalive_idle(conn) == 30
         with model.readers.connection() as reader:
             assert isinstance(reader, PostgresConnection) and _keepalive_idle(reader.raw) == 30
-        projector = PostgresConnection.connect(url)
-        try:
-            assert _keepalive_idle(projector.raw) == 30
-        finally:
-            projector.raw.close()
+        for dedicated in (PostgresConnection.connect(url), connect_schema(url, "public")):  # (projector, rebuild)
+            try:
+                assert isinstance(dedicated, PostgresConnection) and _keepalive_idle(dedicated.raw) == 30
+            finally:
+                dedicated.close()
     own = f"{url}{'&' if '?' in url else '?'}keepalives_idle=45"
     assert "keepalives_count" not in connection_options(own)  # the URL's keepalive settings are left alone
+    assert connection_options("service=claims") == {}
     with psycopg.connect(own, **connection_options(own)) as conn:
         assert _keepalive_idle(conn) == 45

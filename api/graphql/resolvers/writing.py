@@ -19,6 +19,7 @@ from uuid import UUID
 
 import strawberry
 
+from api.errors import UNAVAILABLE, ApiError
 from api.graphql.context import Info
 from api.graphql.loaders import blocking
 from api.graphql.resolvers.extraction import assistant_origin
@@ -44,7 +45,7 @@ from api.graphql.types.payloads import (
 )
 from ledger import commands as c
 from ledger.application import Batch
-from ledger.errors import Conflict, NotFound
+from ledger.errors import Conflict, DatabaseUnavailable, NotFound
 
 T = TypeVar("T")
 V = TypeVar("V")
@@ -64,13 +65,28 @@ class _Written(Generic[T]):
     unasked: Exception | None = None
 
     async def read_back(self, read: Callable[[], Awaitable[V | None]]) -> ReadBack[V]:
-        """The record as the read model shows it now; a failure is the record field's error (ReadBack)."""
+        """The record as the read model shows it now; a failure is the record field's error (ReadBack), and
+        the payload's ``pending``."""
         if self.unasked is not None:
-            return ReadBack(None, self.unasked)
+            return ReadBack(None, self._unread(self.unasked))
         try:
             return ReadBack(await read())
         except Exception as error:  # committed all the same: the payload must still say so
-            return ReadBack(None, error)
+            log.warning("a write committed at log position %s; reading it back failed", self.position, exc_info=True)
+            return ReadBack(None, self._unread(error))
+
+    def _unread(self, error: Exception) -> Exception:
+        """The read-back's error as the client sees it: a database out of reach is coded UNAVAILABLE, with a
+        message saying that the write stands (the error's own says "wrote nothing; retry")."""
+        if isinstance(error, DatabaseUnavailable) or (isinstance(error, ApiError) and error.code == UNAVAILABLE):
+            done = f"committed at log position {self.position}" if self.position else "recorded before"
+            return ApiError(
+                UNAVAILABLE,
+                f"the write is {done}; reading the record back failed (the database could not be reached): "
+                "query it again shortly, and do not send the write again",
+                retryAfter=DatabaseUnavailable.retry_after,
+            )
+        return error  # (unexpected: masked and logged, at the record's field)
 
 
 async def _write(info: Info, action: Callable[[Batch], T]) -> _Written[T]:
@@ -134,12 +150,13 @@ async def register_source(info: Info, input: RegisterSourceInput) -> RegisterSou
     command = c.parse_source(plain(input))
     written = await _write(info, lambda b: b.register_source(command))
     source_id, created = written.result
+    back = await written.read_back(lambda: _source(info, source_id))
     return RegisterSourcePayload(
         log_position=written.position,
-        pending=written.pending,
+        pending=written.pending or back.failed,
         created=created,
         source_id=strawberry.ID(str(source_id)),
-        read_back=await written.read_back(lambda: _source(info, source_id)),
+        read_back=back,
     )
 
 
@@ -147,11 +164,12 @@ async def register_actor(info: Info, input: RegisterActorInput, reason: str | No
     command = c.parse_actor(plain(input))
     why = c.parse_reason(reason) if reason is not None else None
     written = await _write(info, lambda b: b.register_actor(command, why))
+    back = await written.read_back(lambda: _actor(info, command.key))
     return RegisterActorPayload(
         log_position=written.position,
-        pending=written.pending,
+        pending=written.pending or back.failed,
         changed=written.result[1],
-        read_back=await written.read_back(lambda: _actor(info, command.key)),
+        read_back=back,
     )
 
 
@@ -159,11 +177,12 @@ async def define_topic(info: Info, input: DefineTopicInput, reason: str | None =
     command = c.parse_topic(plain(input))
     why = c.parse_reason(reason) if reason is not None else None
     written = await _write(info, lambda b: b.define_topic(command, why))
+    back = await written.read_back(lambda: _topic(info, command.key))
     return DefineTopicPayload(
         log_position=written.position,
-        pending=written.pending,
+        pending=written.pending or back.failed,
         changed=written.result[1],
-        read_back=await written.read_back(lambda: _topic(info, command.key)),
+        read_back=back,
     )
 
 
@@ -183,12 +202,13 @@ async def record_claim(
         command = replace(command, origin=assistant_origin(assistant))
     written = await _write(info, lambda b: b.record_claim(command))
     claim_id, created = written.result
+    back = await written.read_back(lambda: _claim(info, claim_id))
     return RecordClaimPayload(
         log_position=written.position,
-        pending=written.pending,
+        pending=written.pending or back.failed,
         created=created,
         claim_id=strawberry.ID(str(claim_id)),
-        read_back=await written.read_back(lambda: _claim(info, claim_id)),
+        read_back=back,
     )
 
 
@@ -215,12 +235,13 @@ async def revise_claim(
     )
     written = await _write(info, lambda b: b.revise_claim(command))
     claim = written.result
+    back = await written.read_back(lambda: _claim(info, claim.id))
     return ReviseClaimPayload(
         log_position=written.position,
-        pending=written.pending,
+        pending=written.pending or back.failed,
         claim_id=strawberry.ID(str(claim.id)),
         version=claim.version,
-        read_back=await written.read_back(lambda: _claim(info, claim.id)),
+        read_back=back,
     )
 
 
@@ -230,10 +251,11 @@ async def retract_claim(info: Info, id: strawberry.ID, expected_version: int, re
     )
     written = await _write(info, lambda b: b.retract_claim(command))
     claim = written.result
+    back = await written.read_back(lambda: _claim(info, claim.id))
     return RetractClaimPayload(
         log_position=written.position,
-        pending=written.pending,
+        pending=written.pending or back.failed,
         claim_id=strawberry.ID(str(claim.id)),
         version=claim.version,
-        read_back=await written.read_back(lambda: _claim(info, claim.id)),
+        read_back=back,
     )

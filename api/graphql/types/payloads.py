@@ -24,6 +24,10 @@ class ReadBack(Generic[R]):
         self.record = record
         self.error = error
 
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
     def get(self) -> R | None:
         if self.error is not None:
             raise self.error
