@@ -85,8 +85,10 @@ function RegisterSourceForm() {
     const input = { key: form.key, title: form.title, text: form.text, published: { date: form.published },
       language: form.language, genre: form.genre, publisher: form.publisher || null, url: form.url || null };
     try {
-      const data = await gql(`mutation ($input: RegisterSourceInput!) { registerSource(input: $input) { sourceId source { key } } }`, { input });
-      navigate(href(`/source/${data.registerSource.source ? data.registerSource.source.key : data.registerSource.sourceId}`));
+      // The answer's ids only: once the write is committed, the record read back may be null with an
+      // error (the database out of reach just then), and the key sent is the one recorded.
+      const data = await gql(`mutation ($input: RegisterSourceInput!) { registerSource(input: $input) { sourceId } }`, { input });
+      navigate(href(`/source/${input.key || data.registerSource.sourceId}`));
     } catch (error) {
       setErrors(describe(error));
     }
@@ -119,8 +121,8 @@ export function RecordClaimForm({ source, passage, actors, topics, onDone }) {
       stated: { date: form.stated }, source: source.key, passage: { start: passage.start, end: passage.end, exact: passage.exact },
       attribution: form.attribution, conditions: form.conditions || null };
     try {
-      const data = await gql(`mutation ($input: RecordClaimInput!) { recordClaim(input: $input) { created claimId claim { key } } }`, { input });
-      setDone(data.recordClaim.claim ? data.recordClaim.claim.key : data.recordClaim.claimId);
+      const data = await gql(`mutation ($input: RecordClaimInput!) { recordClaim(input: $input) { created claimId } }`, { input });
+      setDone(input.key || data.recordClaim.claimId);  // (the ids only: see registerSource above)
       onDone && onDone();
     } catch (error) {
       setErrors(describe(error));

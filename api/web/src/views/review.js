@@ -192,7 +192,8 @@ function CandidateCard({ candidate: c, source, actors, topics, editing, status, 
         // Registering is idempotent: accepting again after a claim error does not register twice.
         const aliases = proposed.aliases.length ? proposed.aliases : c.speaker ? [c.speaker] : [];
         try {
-          await gql(`mutation ($input: RegisterActorInput!) { registerActor(input: $input) { actor { key } } }`,
+          // (no record read back: once committed, a failed read-back is an error of the answer; see edit.js)
+          await gql(`mutation ($input: RegisterActorInput!) { registerActor(input: $input) { changed } }`,
             { input: { key: actorForm.key, name: actorForm.name, kind: actorForm.kind, aliases } });
         } catch (error) {
           setActorErrors(describe(error));
@@ -212,10 +213,10 @@ function CandidateCard({ candidate: c, source, actors, topics, editing, status, 
         || passage.exact !== c.passage.exact || form.actor === NEW_ACTOR;
       const data = await gql(
         `mutation ($input: RecordClaimInput!, $assistant: AssistantOriginInput) {
-          recordClaim(input: $input, assistant: $assistant) { created claimId claim { key } } }`,
+          recordClaim(input: $input, assistant: $assistant) { created claimId } }`,
         { input, assistant: { rule: c.rule, confidence: c.confidence, edited } },
       );
-      const key = data.recordClaim.claim ? data.recordClaim.claim.key : data.recordClaim.claimId;
+      const key = input.key || data.recordClaim.claimId;
       setRecorded(key);
       onAccepted(key);
     } catch (error) {
