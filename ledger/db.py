@@ -37,9 +37,6 @@ CONNECT_TIMEOUT = 10
 # the kernel's default of over 2 hours; a pooled connection is then dropped (``closed_by_server``) and a
 # statement waiting on it fails (UNAVAILABLE) instead of hanging.
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
-# Keepalives probe an idle socket only: a statement sent to a host that has vanished waits on TCP's
-# retransmissions (~15 min) unless data unacknowledged this long (ms) ends the connection.
-TCP_USER_TIMEOUT_MS = 60_000
 # SQLSTATE classes of a lost connection: connection exceptions; the server shutting down or restarting.
 LOST_CONNECTION_STATES = ("08", "57P")
 # Set on every SQLite connection: WAL lets readers run beside the one writer; NORMAL
@@ -97,20 +94,26 @@ def closed_by_server(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any
 
 
 def connection_options(url: str) -> dict[str, Any]:
-    """Keyword arguments for ``psycopg.connect``: :data:`CONNECT_TIMEOUT`, :data:`KEEPALIVES` and
-    :data:`TCP_USER_TIMEOUT_MS`, each unless the URL (or, for the timeout, the environment) sets its own;
-    none with a service file (``service`` in the URL, or ``PGSERVICE``)."""
+    """Keyword arguments for ``psycopg.connect``: :data:`CONNECT_TIMEOUT` and :data:`KEEPALIVES`, each unless
+    the URL (or, for the timeout, ``PGCONNECT_TIMEOUT``) sets its own; none with a service file named in the
+    URL, and no keepalives with one named by ``PGSERVICE`` (options given here would override the file's)."""
     info = conninfo_to_dict(url)
     options: dict[str, Any] = {}
-    if "service" in info or os.environ.get("PGSERVICE"):
-        return options  # (a service file may set them: options given here would override it)
+    if "service" in info:
+        return options
     if not ("connect_timeout" in info or os.environ.get("PGCONNECT_TIMEOUT")):
         options["connect_timeout"] = CONNECT_TIMEOUT
-    if not any(name.startswith("keepalives") for name in info):
+    if not any(name.startswith("keepalives") for name in info) and not os.environ.get("PGSERVICE"):
         options.update(KEEPALIVES)
-    if "tcp_user_timeout" not in info:
-        options["tcp_user_timeout"] = TCP_USER_TIMEOUT_MS
     return options
+
+
+def connection_lost(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> bool:
+    """After an error on ``conn``: can it no longer be used (the server went away or ended the session, a
+    silent host timed out, or it was closed under its statement at shutdown), as against a statement
+    refused on a live connection? libpq's own word, not the error's SQLSTATE (which some lost connections
+    lack, and some client-side errors lack too)."""
+    return conn.pgconn.status == psycopg.pq.ConnStatus.BAD
 
 
 def lost_connection(error: BaseException | None) -> bool:

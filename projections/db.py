@@ -41,10 +41,10 @@ from ledger.db import (
     address,
     closed_by_server,
     connect_sqlite,
+    connection_lost,
     connection_options,
     database_url,
     dialect_of,
-    lost_connection,
     pg_placeholders,
     sqlite_path,
 )
@@ -567,8 +567,8 @@ class Readers:
                             gate(pg)
                         yield pg
                     return
-                except psycopg.OperationalError as error:
-                    if lost_connection(error):  # (mid-statement: the server went away, a silent host timed out)
+                except psycopg.Error as error:
+                    if connection_lost(raw):  # (under a statement: the server went away, a silent host timed out)
                         raise DatabaseUnavailable(address(self.url), error) from error
                     raise
                 finally:
@@ -668,7 +668,7 @@ class AsyncReaders:
             except psycopg.DatabaseError as error:
                 # A statement the server refused (e.g. a table gone) leaves it idle too; a broken one is not.
                 reusable = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-                if lost_connection(error):  # (mid-statement: the server went away, a silent host timed out)
+                if connection_lost(conn):  # (under a statement: the server went away, a silent host timed out)
                     raise DatabaseUnavailable(address(self.url), error) from error
                 raise
             rows = await cur.fetchall() if returns_rows(cur) else []

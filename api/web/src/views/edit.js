@@ -88,7 +88,7 @@ function RegisterSourceForm() {
       // The answer's ids only: once the write is committed, the record read back may be null with an
       // error (the database out of reach just then), and the key sent is the one recorded.
       const data = await gql(`mutation ($input: RegisterSourceInput!) { registerSource(input: $input) { sourceId } }`, { input });
-      navigate(href(`/source/${input.key || data.registerSource.sourceId}`));
+      navigate(href(`/source/${input.key.trim() || data.registerSource.sourceId}`));  // (keys are recorded trimmed)
     } catch (error) {
       setErrors(describe(error));
     }
@@ -122,7 +122,7 @@ export function RecordClaimForm({ source, passage, actors, topics, onDone }) {
       attribution: form.attribution, conditions: form.conditions || null };
     try {
       const data = await gql(`mutation ($input: RecordClaimInput!) { recordClaim(input: $input) { created claimId } }`, { input });
-      setDone(input.key || data.recordClaim.claimId);  // (the ids only: see registerSource above)
+      setDone(input.key.trim() || data.recordClaim.claimId);  // (the ids only: see registerSource above)
       onDone && onDone();
     } catch (error) {
       setErrors(describe(error));

@@ -216,7 +216,7 @@ function CandidateCard({ candidate: c, source, actors, topics, editing, status, 
           recordClaim(input: $input, assistant: $assistant) { created claimId } }`,
         { input, assistant: { rule: c.rule, confidence: c.confidence, edited } },
       );
-      const key = input.key || data.recordClaim.claimId;
+      const key = input.key.trim() || data.recordClaim.claimId;  // (keys are recorded trimmed)
       setRecorded(key);
       onAccepted(key);
     } catch (error) {
