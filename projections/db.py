@@ -454,7 +454,8 @@ def rebuilder_lock(url: str, *, wait: bool, waiting: Callable[[], None] | None =
             finally:
                 fcntl.flock(file, fcntl.LOCK_UN)
         return
-    with psycopg.connect(url, autocommit=True, **connection_options(url)) as raw:  # closing it releases the lock, whatever happened
+    # (closing the connection releases the lock, whatever happened)
+    with psycopg.connect(url, autocommit=True, **connection_options(url)) as raw:
         row = raw.execute("SELECT pg_try_advisory_lock(%s)", (REBUILDER_LOCK_KEY,)).fetchone()
         if not (row and row[0]):
             if not wait:

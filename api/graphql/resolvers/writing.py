@@ -72,7 +72,7 @@ class _Written(Generic[T]):
         try:
             return ReadBack(await read())
         except Exception as error:  # committed all the same: the payload must still say so
-            log.warning("a write committed at log position %s; reading it back failed", self.position, exc_info=True)
+            log.warning("after a write (log position %s), reading its record back failed", self.position, exc_info=True)
             return ReadBack(None, self._unread(error))
 
     def _unread(self, error: Exception) -> Exception:
