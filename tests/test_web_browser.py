@@ -23,6 +23,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Route
 from web_support import AXE, SCREENSHOTS, chromium_path, load_demo
 
 from ledger.application import ClaimsLedger
+from projections.projector import Projector
 
 expect.set_options(timeout=15_000)
 
@@ -550,6 +551,55 @@ def test_editor_records_a_claim_by_selecting_a_passage_and_another_page_shows_it
     expect(reader.locator("ol.claims")).to_contain_text(PASSAGE)
     expect(reader.get_by_test_id("position")).to_contain_text("neutral")
     reader_context.close()
+
+
+def test_a_claim_recorded_while_the_read_model_lags_says_so_and_its_page_shows_it_once_projected(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """The write is committed when the mutation answers, but the pages read the read model: when that has not
+    caught up within the server's wait (here no projector runs, and the wait is 0 s), the editor is told so
+    rather than sent to a claim page that does not show the claim yet; once projected, it does."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    load_demo(url)
+    with ClaimsLedger.open(url) as ledger:
+        key = ledger.issue_api_key("lagging-editor", "editor", "test:setup")
+    catch_up(url)  # (the key's event too: the server starts with the read model level with the log)
+    lagging = {"CLAIMS_PROJECTOR": "external", "CLAIMS_WRITE_WAIT_SECONDS": "0"}
+    with live_server(url, env=lagging) as base:
+        watch = Watch(base)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = watch.attach(context.new_page())
+        page.add_init_script(f"sessionStorage.setItem('claims-ledger.apiKey', {json.dumps(key)})")
+        page.goto(f"{base}/source/{SOURCE}")
+        finder = page.get_by_label("Or find the exact words in the text")
+        finder.fill(PASSAGE)
+        finder.press("Enter")
+        expect(page.get_by_test_id("selected-passage")).to_contain_text(PASSAGE)
+        form = page.get_by_role("form", name="Record a claim")
+        form.get_by_label("Claim key").fill("recorded-while-lagging")
+        form.get_by_label("Actor", exact=True).select_option(index=1)
+        form.get_by_label("Topic", exact=True).select_option(index=1)
+        form.get_by_label("Stance", exact=True).select_option("NEUTRAL")
+        form.get_by_label("Summary (English)").fill("Only two points were said to remain disputed.")
+        form.get_by_label("Stated on").fill("2025-12-28")
+        form.get_by_role("button", name="Record the claim").click()
+        recorded = page.get_by_test_id("recorded")
+        expect(recorded).to_contain_text("recorded-while-lagging")
+        expect(recorded.get_by_test_id("pending")).to_contain_text("in a moment")
+
+        catch_up(url)  # the projector that was not running: now it catches up
+        recorded.get_by_role("link", name="recorded-while-lagging").click()
+        expect(page.locator("main")).to_contain_text(PASSAGE)
+        context.close()
+        assert not watch.foreign and not watch.errors, (watch.foreign, watch.errors)
+
+
+def catch_up(url: str) -> None:
+    projector = Projector(url)
+    try:
+        projector.catch_up()
+    finally:
+        projector.close()
 
 
 def test_an_editor_registers_a_source_by_pasting_its_text(site: Site, page: Page) -> None:

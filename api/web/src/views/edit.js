@@ -7,6 +7,14 @@ import { selectedPassage } from "./source.js";
 export const ATTRIBUTIONS = ["DIRECT_QUOTE", "INDIRECT_SPEECH", "REPORTED", "EDITORIAL"];
 
 /** The server's errors by form field (first segment of extensions.field), plus those for no field. */
+// A write is committed when its mutation answers; `pending` says the read model (what every page reads)
+// had not caught up within the server's wait: its pages show it a moment later.
+export function PendingNote({ pending }) {
+  return pending
+    ? html`<span data-testid="pending">It will show on the other pages in a moment: they are still catching up.</span>`
+    : "";
+}
+
 export function describe(error) {
   const fields = {};
   const general = [];
@@ -121,14 +129,16 @@ export function RecordClaimForm({ source, passage, actors, topics, onDone }) {
       stated: { date: form.stated }, source: source.key, passage: { start: passage.start, end: passage.end, exact: passage.exact },
       attribution: form.attribution, conditions: form.conditions || null };
     try {
-      const data = await gql(`mutation ($input: RecordClaimInput!) { recordClaim(input: $input) { created claimId } }`, { input });
-      setDone(input.key.trim() || data.recordClaim.claimId);  // (the ids only: see registerSource above)
+      const data = await gql(`mutation ($input: RecordClaimInput!) { recordClaim(input: $input) { created claimId pending } }`, { input });
+      // (the ids only: see registerSource above)
+      setDone({ key: input.key.trim() || data.recordClaim.claimId, pending: data.recordClaim.pending });
       onDone && onDone();
     } catch (error) {
       setErrors(describe(error));
     }
   };
-  if (done) return html`<p role="status" data-testid="recorded">Recorded: <a href=${href(`/claim/${done}`)}>${done}</a>.</p>`;
+  if (done) return html`<p role="status" data-testid="recorded">Recorded: <a href=${href(`/claim/${done.key}`)}>${done.key}</a>.
+    <${PendingNote} pending=${done.pending} /></p>`;
   const choose = (name, label, options) => html`<${Field} name=${name} label=${label} errors=${errors}>${(p) =>
     html`<select ...${p} value=${form[name]} onChange=${set(name)}>${options.map(([v, l]) => html`<option value=${v}>${l}</option>`)}</select>`}<//>`;
   const text = (name, label) => html`<${Field} name=${name} label=${label} errors=${errors}>${(p) =>

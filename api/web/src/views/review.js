@@ -4,7 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { html, href, useQuery, Loading, STANCES, codePoints } from "../ui.js";
 import { gql, apiKey } from "../client.js";
-import { ATTRIBUTIONS, describe, Field, General } from "./edit.js";
+import { ATTRIBUTIONS, describe, Field, General, PendingNote } from "./edit.js";
 import { segments, selectedPassage } from "./source.js";
 
 const REVIEW_QUERY = `query Review($source: ID!) {
@@ -213,11 +213,11 @@ function CandidateCard({ candidate: c, source, actors, topics, editing, status, 
         || passage.exact !== c.passage.exact || form.actor === NEW_ACTOR;
       const data = await gql(
         `mutation ($input: RecordClaimInput!, $assistant: AssistantOriginInput) {
-          recordClaim(input: $input, assistant: $assistant) { created claimId } }`,
+          recordClaim(input: $input, assistant: $assistant) { created claimId pending } }`,
         { input, assistant: { rule: c.rule, confidence: c.confidence, edited } },
       );
       const key = input.key.trim() || data.recordClaim.claimId;  // (keys are recorded trimmed)
-      setRecorded(key);
+      setRecorded({ key, pending: data.recordClaim.pending });
       onAccepted(key);
     } catch (error) {
       setErrors(describe(error));
@@ -236,7 +236,8 @@ function CandidateCard({ candidate: c, source, actors, topics, editing, status, 
   if (recorded) {
     return html`<section class="candidate-card accepted" id=${id} aria-labelledby=${`${id}-title`} tabindex="-1">
       ${title}
-      <p role="status" data-testid="accepted">Accepted and recorded as <a href=${href(`/claim/${recorded}`)}>${recorded}</a>.</p>
+      <p role="status" data-testid="accepted">Accepted and recorded as <a href=${href(`/claim/${recorded.key}`)}>${recorded.key}</a>.
+        <${PendingNote} pending=${recorded.pending} /></p>
     </section>`;
   }
   if (status === "recorded" && !again) {
