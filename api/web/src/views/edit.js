@@ -6,15 +6,15 @@ import { selectedPassage } from "./source.js";
 
 export const ATTRIBUTIONS = ["DIRECT_QUOTE", "INDIRECT_SPEECH", "REPORTED", "EDITORIAL"];
 
-/** The server's errors by form field (first segment of extensions.field), plus those for no field. */
 // A write is committed when its mutation answers; `pending` says the read model (what every page reads)
-// had not caught up within the server's wait: its pages show it a moment later.
+// had not shown it within the server's wait (or could not be asked): its pages show it a moment later.
 export function PendingNote({ pending }) {
   return pending
-    ? html`<span data-testid="pending">It will show on the other pages in a moment: they are still catching up.</span>`
+    ? html`${" "}<span data-testid="pending">The other pages may not show it yet; they will in a moment.</span>`
     : "";
 }
 
+/** The server's errors by form field (first segment of extensions.field), plus those for no field. */
 export function describe(error) {
   const fields = {};
   const general = [];
