@@ -211,6 +211,17 @@ class ApiEnv:
         assert self.services.read_model.wait_for(self.tree_size(), 30.0), "read model did not catch up"
 
 
+def catch_up(url: str) -> None:
+    """Project the ledger at ``url`` up to its end, once (no projector follows it afterwards)."""
+    from projections.projector import Projector
+
+    projector = Projector(url)
+    try:
+        projector.catch_up()
+    finally:
+        projector.close()
+
+
 @contextlib.contextmanager
 def api_env(url: str, read_model: Any = None, **settings: Any) -> Iterator[ApiEnv]:
     from starlette.testclient import TestClient
@@ -222,11 +233,7 @@ def api_env(url: str, read_model: Any = None, **settings: Any) -> Iterator[ApiEn
     keys = {role: ledger.issue_api_key(f"{role}-key", role, "test:setup") for role in ("reader", "editor", "admin")}
     settings.setdefault("key_cache_seconds", 0.0)
     if settings.get("projector") == "external":  # project once now; nothing follows the log afterwards
-        from projections.projector import Projector
-
-        projector = Projector(url)
-        projector.catch_up()
-        projector.close()
+        catch_up(url)
     app = create_app(Settings.from_env({}, database_url=url, **settings), read_model=read_model)
     try:
         with TestClient(app) as client:

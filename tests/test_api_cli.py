@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from api_support import catch_up
 
 from api.cli.main import build_parser, main
-from projections.projector import Projector
 from projections.queries import ReadModel
-
-
-def _project(url: str) -> None:
-    projector = Projector(url)
-    try:
-        projector.catch_up()
-    finally:
-        projector.close()
 
 
 def test_apikey_create_list_revoke(database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -29,7 +21,7 @@ def test_apikey_create_list_revoke(database_url: str, capsys: pytest.CaptureFixt
     assert secret.startswith("clk_") and "only time" in err
     read_model = ReadModel(database_url)
     try:
-        _project(database_url)
+        catch_up(database_url)
         [key] = read_model.api_keys()
         assert (key.name, key.role, key.created_by, key.revoked) == ("desk", "editor", "cli:tester", False)
     finally:
@@ -44,7 +36,7 @@ def test_apikey_create_list_revoke(database_url: str, capsys: pytest.CaptureFixt
     assert main(["--database", database_url, "apikey", "list"]) == 0
     listing, err = capsys.readouterr()
     assert "active" in listing and "reflects the ledger up to event" in err
-    _project(database_url)
+    catch_up(database_url)
     assert main(["--database", database_url, "apikey", "list"]) == 0
     listing, err = capsys.readouterr()
     assert "revoked: rotated" in listing and not err

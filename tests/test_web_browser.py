@@ -17,13 +17,21 @@ from typing import Any
 
 import httpx2 as httpx  # the maintained fork starlette's TestClient uses
 import pytest
-from api_support import live_server
+from api_support import catch_up, live_server
 from conftest import BACKENDS
-from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Route, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    Route,
+    expect,
+    sync_playwright,
+)
 from web_support import AXE, SCREENSHOTS, chromium_path, load_demo
 
 from ledger.application import ClaimsLedger
-from projections.projector import Projector
 
 expect.set_options(timeout=15_000)
 
@@ -568,9 +576,7 @@ def test_a_claim_recorded_while_the_read_model_lags_says_so_and_its_page_shows_i
     lagging = {"CLAIMS_PROJECTOR": "external", "CLAIMS_WRITE_WAIT_SECONDS": "0"}
     with live_server(url, env=lagging) as base:
         watch = Watch(base)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        page = watch.attach(context.new_page())
-        page.add_init_script(f"sessionStorage.setItem('claims-ledger.apiKey', {json.dumps(key)})")
+        context, page = editor_page(browser, watch, key)
         page.goto(f"{base}/source/{SOURCE}")
         finder = page.get_by_label("Or find the exact words in the text")
         finder.fill(PASSAGE)
@@ -593,14 +599,7 @@ def test_a_claim_recorded_while_the_read_model_lags_says_so_and_its_page_shows_i
         expect(page.locator("main")).to_contain_text(PASSAGE)
 
         # The review screen says it too, for a candidate accepted while the read model lags.
-        source = {"key": "review-lagging", "title": "Neuer Streit über Friedenstruppen", "text": REVIEW_TEXT,
-                  "published": {"date": "2025-09-10"}, "language": "de", "genre": "NEWS"}  # fmt: skip
-        registered = httpx.post(
-            f"{base}/graphql", headers={"Authorization": f"Bearer {key}"}, timeout=30,
-            json={"query": "mutation($s: RegisterSourceInput!) { registerSource(input: $s) { pending } }",
-                  "variables": {"s": source}},
-        ).json()  # fmt: skip
-        assert registered["data"] == {"registerSource": {"pending": True}}, registered
+        assert register_review_source(base, key, "review-lagging") == {"pending": True}
         catch_up(url)  # (the review screen reads the source from the read model)
         page.goto(f"{base}/review/review-lagging")
         first = page.get_by_role("form", name="Candidate 1")
@@ -612,14 +611,6 @@ def test_a_claim_recorded_while_the_read_model_lags_says_so_and_its_page_shows_i
         expect(page.get_by_test_id("accepted")).to_contain_text("accepted-while-lagging. The other pages may not")
         context.close()
         assert not watch.foreign and not watch.errors, (watch.foreign, watch.errors)
-
-
-def catch_up(url: str) -> None:
-    projector = Projector(url)
-    try:
-        projector.catch_up()
-    finally:
-        projector.close()
 
 
 def test_an_editor_registers_a_source_by_pasting_its_text(site: Site, page: Page) -> None:
@@ -818,26 +809,36 @@ ORIGIN_QUERY = """query($k: ID!) { claim(id: $k) { key stance topic { key } acto
   history { recordedBy } } ledgerDigest { treeSize } }"""
 
 
-def register_review_source(site: Site, key: str) -> None:
+def register_review_source(base: str, editor_key: str, key: str) -> dict[str, Any]:
+    """The review screen's source (REVIEW_TEXT) registered under ``key``; the mutation's ``pending``."""
     source = {"key": key, "title": "Neuer Streit über Friedenstruppen", "text": REVIEW_TEXT,
               "published": {"date": "2025-09-10"}, "language": "de", "genre": "NEWS"}  # fmt: skip
     response = httpx.post(
-        f"{site.base}/graphql",
-        json={"query": "mutation($s: RegisterSourceInput!) { registerSource(input: $s) { sourceId } }",
+        f"{base}/graphql",
+        json={"query": "mutation($s: RegisterSourceInput!) { registerSource(input: $s) { pending } }",
               "variables": {"s": source}},
-        headers={"Authorization": f"Bearer {site.editor_key}"}, timeout=30,
+        headers={"Authorization": f"Bearer {editor_key}"}, timeout=30,
     )  # fmt: skip
-    assert not response.json().get("errors"), response.text
+    body = response.json()
+    assert not body.get("errors"), response.text
+    answer: dict[str, Any] = body["data"]["registerSource"]
+    return answer
+
+
+def editor_page(browser: Browser, watch: Watch, key: str) -> tuple[BrowserContext, Page]:
+    """A new browser context's page, watched, with the editor's API key set for its session."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = watch.attach(context.new_page())
+    page.add_init_script(f"sessionStorage.setItem('claims-ledger.apiKey', {json.dumps(key)})")
+    return context, page
 
 
 def test_a_curator_reviews_candidates_accepts_one_edited_and_dismisses_another(
     site: Site, browser: Browser, watch: Watch
 ) -> None:
     source = f"review-{site.backend}"
-    register_review_source(site, source)
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = watch.attach(context.new_page())
-    page.add_init_script(f"sessionStorage.setItem('claims-ledger.apiKey', {json.dumps(site.editor_key)})")
+    register_review_source(site.base, site.editor_key, source)
+    context, page = editor_page(browser, watch, site.editor_key)
     page.goto(f"{site.base}/edit")
     opener = page.get_by_label("Source (key or id)")
     opener.fill(source)
