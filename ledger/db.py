@@ -37,8 +37,6 @@ CONNECT_TIMEOUT = 10
 # the kernel's default of over 2 hours; a pooled connection is then dropped (``closed_by_server``) and a
 # statement waiting on it fails (UNAVAILABLE) instead of hanging.
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
-# SQLSTATE classes of a lost connection: connection exceptions; the server shutting down or restarting.
-LOST_CONNECTION_STATES = ("08", "57P")
 # Set on every SQLite connection: WAL lets readers run beside the one writer; NORMAL
 # synchronisation is durable across process crashes (not power loss of the last commits).
 SQLITE_PRAGMAS = (
@@ -114,16 +112,6 @@ def connection_lost(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]
     refused on a live connection? libpq's own word, not the error's SQLSTATE (which some lost connections
     lack, and some client-side errors lack too)."""
     return conn.pgconn.status == psycopg.pq.ConnStatus.BAD
-
-
-def lost_connection(error: BaseException | None) -> bool:
-    """Whether a driver error says the PostgreSQL connection was lost (the server went away or restarted,
-    a silent host timed out), not that a statement failed on a live one (a lock timeout, a cancelled
-    query, a deadlock)."""
-    if not isinstance(error, psycopg.OperationalError):
-        return False
-    state = error.sqlstate or ""
-    return not state or state.startswith(LOST_CONNECTION_STATES)  # (none: the socket itself failed)
 
 
 def address(url: str) -> str:

@@ -19,10 +19,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from typing import Any
 
+import psycopg
 from eventsourcing.persistence import OperationalError as EsOperationalError
 
 from ledger.application import ClaimsLedger
-from ledger.db import address, database_url, lost_connection
+from ledger.db import address, database_url
 from ledger.errors import DatabaseUnavailable, ReadOnlyStore
 from projections import schema
 from projections.db import (
@@ -45,6 +46,8 @@ log = logging.getLogger(__name__)
 DEFAULT_BATCH = 5000
 # A follower that failed (the database away) tries again after this long, doubling up to the longest.
 RETRY_FIRST_SECONDS, RETRY_MAX_SECONDS = 0.5, 10.0
+# SQLSTATE classes of a lost connection: connection exceptions; the server shutting down or restarting.
+LOST_CONNECTION_STATES = ("08", "57P")
 # Planner statistics of the growing tables are refreshed at these log positions: 5,000, x10, x10...
 ANALYZE_FIRST, ANALYZE_GROWTH = 5000, 10
 Progress = Callable[[int, int], None]  # (log position reached, log size)
@@ -374,12 +377,12 @@ class Projector:
         holds the writer lock this one waits for the next wake-up and tries again.
         """
         wakeup: LedgerWakeup | None = None
-        failures, lost_connection = 0, False
+        failures, reconnect = 0, False
         try:
             while not stop.is_set():
                 try:
                     if failures:
-                        self._forget(reconnect=lost_connection)
+                        self._forget(reconnect=reconnect)
                     if wakeup is None:  # (LISTENing before the log is read: no event slips in between)
                         wakeup = LedgerWakeup(self.url, self.hub)
                     self.catch_up(wait=False)
@@ -391,7 +394,7 @@ class Projector:
                     # The database restarted, a connection was cut, a batch failed: never give up (the
                     # model would stop for good while the API kept answering from it); back off instead.
                     failures += 1
-                    lost_connection = self.conn.dialect == "postgresql" and _lost_connection(error)
+                    reconnect = self.conn.dialect == "postgresql" and _lost_connection(error)
                     delay = min(RETRY_FIRST_SECONDS * 2 ** min(failures - 1, 8), RETRY_MAX_SECONDS)
                     if failures == 1:
                         log.exception("projecting the ledger failed; retrying in %.1fs", delay)
@@ -445,10 +448,15 @@ class Projector:
 
 def _lost_connection(error: BaseException) -> bool:
     """Whether ``error`` says a PostgreSQL connection was lost (then new ones are opened), not that a
-    statement failed on a live one (a lock timeout, a cancelled query, a deadlock)."""
+    statement failed on a live one (a lock timeout, a cancelled query, a deadlock). By SQLSTATE: the
+    failed connection itself is not at hand here (the library's, or one a batch opened)."""
     if isinstance(error, DatabaseUnavailable):
         return True
-    return lost_connection(error.__cause__ if isinstance(error, EsOperationalError) else error)  # (the library wraps it)
+    driver = error.__cause__ if isinstance(error, EsOperationalError) else error  # (the library wraps it)
+    if not isinstance(driver, psycopg.OperationalError):
+        return False
+    state = driver.sqlstate or ""
+    return not state or state.startswith(LOST_CONNECTION_STATES)  # (none: the socket itself failed)
 
 
 def _log_waiting() -> None:

@@ -33,13 +33,19 @@ def cut_every_connection(url: str) -> int:
     with psycopg.connect(url, autocommit=True) as admin:
         others = "datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
         pids = [row[0] for row in admin.execute(f"SELECT pid FROM pg_stat_activity WHERE {others}")]
+    terminate(url, pids)
+    return len(pids)
+
+
+def terminate(url: str, pids: list[int]) -> None:
+    """End these backends and wait until they are gone."""
+    with psycopg.connect(url, autocommit=True) as admin:
         for pid in pids:
             admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
         deadline = time.monotonic() + 30
         while admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", (pids,)).fetchone() != (0,):
             assert time.monotonic() < deadline, "the backends did not end"
             time.sleep(0.01)  # (PostgreSQL announces no backend's end: look again)
-    return len(pids)
 
 
 @pytest.fixture
@@ -178,7 +184,7 @@ def test_a_read_whose_connection_is_lost_mid_statement_is_unavailable(postgres_d
     try:
         with pytest.raises(DatabaseUnavailable) as lost, model.readers.connection() as conn:
             [(pid,)] = conn.execute("SELECT pg_backend_pid()")
-            _terminate(postgres_database_url, pid)
+            terminate(postgres_database_url, [pid])
             conn.execute("SELECT 1")
         assert isinstance(lost.value.__cause__, psycopg.OperationalError)
         with pytest.raises(psycopg.errors.UndefinedTable), model.readers.connection() as conn:
@@ -199,15 +205,6 @@ def test_a_read_whose_connection_is_lost_mid_statement_is_unavailable(postgres_d
         model.close()
 
 
-def _terminate(url: str, pid: int) -> None:
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-        deadline = time.monotonic() + 30
-        while admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone() != (0,):
-            assert time.monotonic() < deadline, "the backend did not end"
-            time.sleep(0.01)  # (PostgreSQL announces no backend's end: look again)
-
-
 def _terminate_running(url: str, marker: str) -> None:
     """End the backend running the statement that contains ``marker``, once it runs."""
     with psycopg.connect(url, autocommit=True) as admin:
@@ -218,4 +215,4 @@ def _terminate_running(url: str, marker: str) -> None:
         while not (rows := admin.execute(running, (f"%{marker}%",)).fetchall()):
             assert time.monotonic() < deadline, "the statement did not start"
             time.sleep(0.01)  # (PostgreSQL announces no statement's start: look again)
-        _terminate(url, rows[0][0])
+    terminate(url, [rows[0][0]])
